@@ -1,0 +1,184 @@
+//! Aggregation while sampling: interns frames and stacks so that recording one
+//! more sample of a known stack costs two hash lookups and no allocation.
+
+use crate::capture::{Capture, Frame, Meta, StackRecord, ThreadRecord, FORMAT_NAME, FORMAT_VERSION};
+use std::collections::HashMap;
+
+/// A frame as a reader produces it, before interning.
+pub type RawFrame = Frame;
+
+/// One thread's stack at one sampling instant.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadSample<'a> {
+    pub tid: u64,
+    pub idle: bool,
+    pub gil: bool,
+    /// Interned frame ids (from [`CaptureBuilder::intern_frame`]), root first.
+    pub frames: &'a [usize],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct StackKey {
+    thread: usize,
+    stack: usize,
+    idle: bool,
+    gil: bool,
+}
+
+/// Builds a [`Capture`] incrementally.
+#[derive(Debug, Default)]
+pub struct CaptureBuilder {
+    frames: Vec<Frame>,
+    frame_ids: HashMap<Frame, usize>,
+    threads: Vec<ThreadRecord>,
+    thread_ids: HashMap<u64, usize>,
+    stack_ids: HashMap<Vec<usize>, usize>,
+    stack_frames: Vec<Vec<usize>>,
+    records: Vec<StackRecord>,
+    record_ids: HashMap<StackKey, usize>,
+}
+
+impl CaptureBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Returns the id of `frame`, adding it if it is new.
+    pub fn intern_frame(&mut self, frame: Frame) -> usize {
+        if let Some(&id) = self.frame_ids.get(&frame) {
+            return id;
+        }
+        let id = self.frames.len();
+        self.frames.push(frame.clone());
+        self.frame_ids.insert(frame, id);
+        id
+    }
+
+    /// The frame behind an id returned by [`Self::intern_frame`].
+    pub fn frame(&self, id: usize) -> &Frame {
+        &self.frames[id]
+    }
+
+    /// Sets the name of a thread (creating its record if needed).
+    pub fn name_thread(&mut self, tid: u64, name: Option<String>) {
+        let index = self.thread_index(tid);
+        if name.is_some() {
+            self.threads[index].name = name;
+        }
+    }
+
+    /// Whether a thread has been given a name.
+    pub fn thread_has_name(&self, tid: u64) -> bool {
+        self.thread_ids.get(&tid).is_some_and(|&i| self.threads[i].name.is_some())
+    }
+
+    /// Counts one sample of one thread.
+    pub fn add(&mut self, sample: ThreadSample<'_>) {
+        let thread = self.thread_index(sample.tid);
+        let stack = self.stack_index(sample.frames);
+        let key = StackKey { thread, stack, idle: sample.idle, gil: sample.gil };
+        let record = match self.record_ids.get(&key) {
+            Some(&r) => r,
+            None => {
+                let r = self.records.len();
+                self.records.push(StackRecord {
+                    thread,
+                    frames: sample.frames.to_vec(),
+                    idle: sample.idle,
+                    gil: sample.gil,
+                    count: 0,
+                });
+                self.record_ids.insert(key, r);
+                r
+            }
+        };
+        self.records[record].count += 1;
+        let t = &mut self.threads[thread];
+        t.samples += 1;
+        t.idle_samples += u64::from(sample.idle);
+        t.gil_samples += u64::from(sample.gil);
+    }
+
+    /// Finishes the capture with its metadata.
+    pub fn finish(self, meta: Meta) -> Capture {
+        Capture {
+            format: FORMAT_NAME.to_owned(),
+            version: FORMAT_VERSION,
+            meta,
+            threads: self.threads,
+            frames: self.frames,
+            stacks: self.records,
+        }
+    }
+
+    fn thread_index(&mut self, tid: u64) -> usize {
+        if let Some(&i) = self.thread_ids.get(&tid) {
+            return i;
+        }
+        let i = self.threads.len();
+        self.threads.push(ThreadRecord { tid, name: None, samples: 0, idle_samples: 0, gil_samples: 0 });
+        self.thread_ids.insert(tid, i);
+        i
+    }
+
+    fn stack_index(&mut self, frames: &[usize]) -> usize {
+        if let Some(&i) = self.stack_ids.get(frames) {
+            return i;
+        }
+        let i = self.stack_frames.len();
+        self.stack_frames.push(frames.to_vec());
+        self.stack_ids.insert(frames.to_vec(), i);
+        i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(name: &str, line: u32) -> Frame {
+        Frame { function: name.into(), qualname: None, file: "a.py".into(), line }
+    }
+
+    #[test]
+    fn identical_samples_share_one_record() {
+        let mut b = CaptureBuilder::new();
+        let main = b.intern_frame(frame("main", 1));
+        let work = b.intern_frame(frame("work", 5));
+        assert_eq!(b.intern_frame(frame("work", 5)), work);
+        for _ in 0..3 {
+            b.add(ThreadSample { tid: 7, idle: false, gil: true, frames: &[main, work] });
+        }
+        b.add(ThreadSample { tid: 7, idle: true, gil: false, frames: &[main, work] });
+        let c = b.finish(Meta::default());
+        assert_eq!(c.stacks.len(), 2);
+        assert_eq!(c.stacks[0].count, 3);
+        assert_eq!(c.threads[0].samples, 4);
+        assert_eq!(c.threads[0].idle_samples, 1);
+        assert_eq!(c.threads[0].gil_samples, 3);
+        assert_eq!(c.total_samples(), 4);
+    }
+
+    #[test]
+    fn round_trip_and_validation() {
+        let mut b = CaptureBuilder::new();
+        let f = b.intern_frame(frame("f", 2));
+        b.add(ThreadSample { tid: 1, idle: false, gil: false, frames: &[f] });
+        let c = b.finish(Meta { duration_s: 1.0, ticks: 10, lost_ticks: 2, ..Meta::default() });
+        assert_eq!(c.meta.effective_rate_hz(), 8.0);
+        let mut buf = Vec::new();
+        c.write_to(&mut buf).unwrap();
+        assert_eq!(Capture::read_from(&buf[..]).unwrap(), c);
+
+        let mut bad = c.clone();
+        bad.stacks[0].frames = vec![9];
+        let mut buf = Vec::new();
+        bad.write_to(&mut buf).unwrap();
+        assert!(matches!(Capture::read_from(&buf[..]), Err(crate::CaptureError::Inconsistent(_))));
+        assert!(matches!(
+            Capture::read_from(&b"{\"format\":\"x\"}"[..]),
+            Err(crate::CaptureError::WrongFormat(_))
+        ));
+        assert!(matches!(Capture::read_from(&b"{not json"[..]), Err(crate::CaptureError::Json(_))));
+    }
+}

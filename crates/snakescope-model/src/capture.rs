@@ -1,0 +1,162 @@
+//! The capture as stored on disk (see `docs/capture-format.md`).
+
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+
+/// The value of the top-level `format` field.
+pub const FORMAT_NAME: &str = "snakescope-capture";
+/// The newest capture version this build reads and the one it writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a capture could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("not valid capture JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("not a snakescope capture (format field is `{0}`)")]
+    WrongFormat(String),
+    #[error("capture version `{found}` is newer than this snakescope understands (`{known}`)")]
+    TooNew { found: u32, known: u32 },
+    #[error("capture is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// One source location: a function executing a given line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Frame {
+    pub function: String,
+    #[serde(default)]
+    pub qualname: Option<String>,
+    pub file: String,
+    /// The line being executed; 0 when unknown.
+    #[serde(default)]
+    pub line: u32,
+}
+
+impl Frame {
+    /// The most specific name known: the qualified name when the interpreter has one.
+    pub fn display_name(&self) -> &str {
+        self.qualname.as_deref().unwrap_or(&self.function)
+    }
+}
+
+/// An OS thread seen during the capture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadRecord {
+    pub tid: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub samples: u64,
+    #[serde(default)]
+    pub idle_samples: u64,
+    #[serde(default)]
+    pub gil_samples: u64,
+}
+
+/// A distinct (thread, stack, idle, gil) with the number of samples that had it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackRecord {
+    pub thread: usize,
+    /// Indices into [`Capture::frames`], root first, leaf last.
+    pub frames: Vec<usize>,
+    pub idle: bool,
+    pub gil: bool,
+    pub count: u64,
+}
+
+/// What was recorded, how and for how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Meta {
+    pub tool_version: String,
+    pub mode: String,
+    #[serde(default)]
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub pid: Option<u32>,
+    #[serde(default)]
+    pub python_version: Option<String>,
+    pub requested_rate_hz: f64,
+    #[serde(default)]
+    pub started_unix_s: f64,
+    pub duration_s: f64,
+    pub ticks: u64,
+    #[serde(default)]
+    pub lost_ticks: u64,
+    #[serde(default)]
+    pub torn_stacks: u64,
+    #[serde(default)]
+    pub include_idle: bool,
+    #[serde(default)]
+    pub gil_only: bool,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+}
+
+impl Meta {
+    /// Sampling instants per second actually achieved.
+    pub fn effective_rate_hz(&self) -> f64 {
+        if self.duration_s > 0.0 {
+            self.ticks.saturating_sub(self.lost_ticks) as f64 / self.duration_s
+        } else {
+            0.0
+        }
+    }
+}
+
+/// An aggregated profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capture {
+    pub format: String,
+    pub version: u32,
+    pub meta: Meta,
+    pub threads: Vec<ThreadRecord>,
+    pub frames: Vec<Frame>,
+    pub stacks: Vec<StackRecord>,
+}
+
+impl Capture {
+    /// Reads and validates a capture.
+    pub fn read_from(reader: impl Read) -> Result<Capture, CaptureError> {
+        let value: serde_json::Value = serde_json::from_reader(reader)?;
+        let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
+        if format != FORMAT_NAME {
+            return Err(CaptureError::WrongFormat(format.to_owned()));
+        }
+        let capture: Capture = serde_json::from_value(value)?;
+        if capture.version > FORMAT_VERSION {
+            return Err(CaptureError::TooNew { found: capture.version, known: FORMAT_VERSION });
+        }
+        capture.check_indices()?;
+        Ok(capture)
+    }
+
+    /// Writes the capture as JSON.
+    pub fn write_to(&self, writer: impl Write) -> Result<(), CaptureError> {
+        serde_json::to_writer(writer, self)?;
+        Ok(())
+    }
+
+    /// Total thread-samples in the capture.
+    pub fn total_samples(&self) -> u64 {
+        self.stacks.iter().map(|s| s.count).sum()
+    }
+
+    fn check_indices(&self) -> Result<(), CaptureError> {
+        for (i, stack) in self.stacks.iter().enumerate() {
+            if stack.thread >= self.threads.len() {
+                return Err(CaptureError::Inconsistent(format!(
+                    "stack {i} names thread {} of {}",
+                    stack.thread,
+                    self.threads.len()
+                )));
+            }
+            if let Some(&bad) = stack.frames.iter().find(|&&f| f >= self.frames.len()) {
+                return Err(CaptureError::Inconsistent(format!(
+                    "stack {i} names frame {bad} of {}",
+                    self.frames.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+}

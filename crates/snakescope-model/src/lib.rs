@@ -1,0 +1,17 @@
+//! The data model shared by every reader and every output: frames, stacks,
+//! threads and the aggregated [`Capture`].
+//!
+//! A capture is aggregated while it is collected (stack → count), so its size
+//! grows with the number of distinct stacks, never with run time. This crate is
+//! pure: no I/O beyond (de)serialising from a reader/writer the caller gives it,
+//! no printing. The on-disk format is documented in `docs/capture-format.md`.
+
+mod aggregate;
+mod capture;
+mod stats;
+
+pub use aggregate::{CaptureBuilder, RawFrame, ThreadSample};
+pub use capture::{
+    Capture, CaptureError, Frame, Meta, StackRecord, ThreadRecord, FORMAT_NAME, FORMAT_VERSION,
+};
+pub use stats::{FunctionStat, LineStat, Stats};
