@@ -1,5 +1,132 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Output formats for a [`Capture`]: flame graph SVG, speedscope JSON,
+//! collapsed stacks, the capture's own JSON and a text report, plus the short
+//! summary printed to the terminal after a recording.
+//!
+//! One module per output. Every writer takes the `&mut dyn Write` the caller
+//! chooses (a file, stdout, a buffer); this crate never prints and never opens
+//! files. What each format is and which tool opens it: `docs/formats.md`.
+
+mod collapsed;
+mod flamegraph;
+mod json;
+mod speedscope;
+mod text;
+
+#[cfg(test)]
+mod fixture;
+
+use snakescope_model::Capture;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+/// Why an output could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("could not write the output: {0}")]
+    Io(#[from] io::Error),
+    #[error("the capture has no samples, so there is no `{0}` output to draw")]
+    NoSamples(&'static str),
+}
+
+impl FormatError {
+    /// Whether the reader of the output went away (e.g. `| head`); callers
+    /// usually treat this as success.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, FormatError::Io(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Interactive SVG flame graph (inferno).
+    Flamegraph,
+    /// speedscope JSON, one sampled profile per thread.
+    Speedscope,
+    /// Collapsed ("folded") stacks, one `frame;frame;... count` line per stack.
+    Collapsed,
+    /// The capture itself (`docs/capture-format.md`), readable by `report`.
+    Json,
+    /// A plain-text report: top functions, lines and threads.
+    Text,
+}
+
+impl Format {
+    /// Every format, in the order help text lists them.
+    pub const ALL: [Format; 5] = [
+        Format::Flamegraph,
+        Format::Speedscope,
+        Format::Collapsed,
+        Format::Json,
+        Format::Text,
+    ];
+
+    /// The format called `name` (as [`Format::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The format an output file's name implies: `.svg`, `.speedscope.json`,
+    /// `.json`, and `.txt` / `.collapsed` / `.folded` for collapsed stacks.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        if name.ends_with(".speedscope.json") {
+            return Some(Format::Speedscope);
+        }
+        match Path::new(&name).extension()?.to_str()? {
+            "svg" => Some(Format::Flamegraph),
+            "json" => Some(Format::Json),
+            "txt" | "collapsed" | "folded" => Some(Format::Collapsed),
+            _ => None,
+        }
+    }
+
+    /// The name used on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Flamegraph => "flamegraph",
+            Format::Speedscope => "speedscope",
+            Format::Collapsed => "collapsed",
+            Format::Json => "json",
+            Format::Text => "text",
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Writes `capture` to `out` in `format`.
+///
+/// Fails with [`FormatError::NoSamples`] before writing anything when the
+/// format cannot represent an empty capture (only the flame graph).
+pub fn write(capture: &Capture, format: Format, out: &mut dyn Write) -> Result<(), FormatError> {
+    let mut out = BufWriter::new(out);
+    match format {
+        Format::Flamegraph => flamegraph::write(capture, &mut out)?,
+        Format::Speedscope => speedscope::write(capture, &mut out)?,
+        Format::Collapsed => collapsed::write(capture, &mut out)?,
+        Format::Json => json::write(capture, &mut out)?,
+        Format::Text => text::write_report(capture, &mut out, false)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes the short summary shown on the terminal after a recording; `color`
+/// makes its headings bold with ANSI escapes.
+pub fn write_summary(
+    capture: &Capture,
+    out: &mut dyn Write,
+    color: bool,
+) -> Result<(), FormatError> {
+    let mut out = BufWriter::new(out);
+    text::write_summary(capture, &mut out, color)?;
+    out.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -7,8 +134,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+    fn names_round_trip() {
+        for f in Format::ALL {
+            assert_eq!(Format::from_name(f.name()), Some(f));
+        }
+        assert_eq!(Format::from_name("svg"), None);
+    }
+
+    #[test]
+    fn paths_imply_formats() {
+        let cases = [
+            ("out/profile.svg", Some(Format::Flamegraph)),
+            ("p.speedscope.json", Some(Format::Speedscope)),
+            ("P.SPEEDSCOPE.JSON", Some(Format::Speedscope)),
+            ("capture.json", Some(Format::Json)),
+            ("stacks.txt", Some(Format::Collapsed)),
+            ("stacks.collapsed", Some(Format::Collapsed)),
+            ("stacks.folded", Some(Format::Collapsed)),
+            ("profile", None),
+            ("profile.html", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(Format::from_path(Path::new(path)), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn broken_pipe_is_recognised() {
+        let err = FormatError::from(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert!(err.is_broken_pipe());
+        assert!(!FormatError::NoSamples("flamegraph").is_broken_pipe());
     }
 }

@@ -1,14 +1,42 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! CPython memory layouts, chosen once per target.
+//!
+//! 3.11 and 3.12 use offsets generated from their official headers
+//! (`generate/generate.sh`, one file per version); 3.13+ publish their own
+//! offsets in `_Py_DebugOffsets` at the start of `_PyRuntime`, read by
+//! [`debug_offsets`]. Everything else in snakescope sees only [`Layout`]:
+//! version `match`es live in this crate and nowhere else.
+
+mod debug_offsets;
+mod layout;
+mod v3_11;
+mod v3_12;
+
+pub use debug_offsets::{parse_debug_offsets, DEBUG_OFFSETS_COOKIE, DEBUG_OFFSETS_READ_LEN};
+pub use layout::{CurrentFrame, GilBase, GilOffsets, Layout, Offsets, PyVersion, FRAME_OWNED_BY_CSTACK};
+
+/// Why no layout could be chosen for an interpreter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    #[error("Python {0} is not supported (supported: 3.11, 3.12, 3.13)")]
+    Unsupported(PyVersion),
+    #[error("free-threaded Python {0} is not supported yet")]
+    FreeThreaded(PyVersion),
+    #[error("the interpreter's debug offsets are not valid: {0}")]
+    BadDebugOffsets(String),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The versions whose layout comes from generated offsets rather than from
+/// the interpreter's own `_Py_DebugOffsets`.
+pub fn static_layout(version: PyVersion) -> Result<Layout, LayoutError> {
+    let offsets = match (version.major, version.minor) {
+        (3, 11) => v3_11::OFFSETS,
+        (3, 12) => v3_12::OFFSETS,
+        _ => return Err(LayoutError::Unsupported(version)),
+    };
+    Ok(Layout { version, free_threaded: false, offsets })
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+/// Whether this version publishes `_Py_DebugOffsets` (3.13 and later).
+pub fn has_debug_offsets(version: PyVersion) -> bool {
+    (version.major, version.minor) >= (3, 13)
 }

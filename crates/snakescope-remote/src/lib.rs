@@ -1,14 +1,16 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Out-of-process access to a running CPython: finds the interpreter in a
+//! process's memory map, picks its layout, and reads its memory with
+//! `process_vm_readv` without stopping it. Nothing is loaded into the target.
+//!
+//! Linux only. Never prints; errors say what failed with the value involved and
+//! carry a hint where the user can act.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod attach;
+mod elf;
+mod maps;
+mod reader;
+mod tasks;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use attach::{AttachError, Target};
+pub use reader::RemoteReader;
+pub use tasks::{TaskState, Tasks};

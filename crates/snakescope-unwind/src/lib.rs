@@ -1,14 +1,20 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The stack walker: reads CPython's threads, frames and code objects through
+//! a [`MemoryReader`] and turns them into (function, file, line) frames.
+//!
+//! Both readers (remote `process_vm_readv`, and later the in-process agent)
+//! implement [`MemoryReader`], so both produce the same samples. The walker
+//! never writes to the target, never stops it, and treats every value it reads
+//! as untrusted: the target keeps running while it is read, so a read may see a
+//! half-updated stack ("torn"); such stacks are detected and reported, not
+//! returned as wrong data.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod code;
+mod linetable;
+mod reader;
+mod strings;
+mod walker;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use code::CodeInfo;
+pub use linetable::line_for_offset;
+pub use reader::{MemoryReader, ReadError};
+pub use walker::{FrameRef, ThreadInfo, WalkError, Walker, MAX_DEPTH};

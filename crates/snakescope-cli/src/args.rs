@@ -1,0 +1,101 @@
+//! Command-line arguments, as clap parses them. Doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// snakescope: find where a Python program spends its time.
+#[derive(Debug, Parser)]
+#[command(name = "snakescope", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sample a Python program from outside, without stopping it, and write a profile.
+    Record(RecordArgs),
+    /// Print the current Python stack of every thread of a running process.
+    Dump(DumpArgs),
+    /// Render a saved capture (JSON) into another format.
+    Report(ReportArgs),
+}
+
+/// Output formats for `record` and `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Interactive SVG flame graph.
+    Flamegraph,
+    /// speedscope JSON (https://www.speedscope.app).
+    Speedscope,
+    /// Collapsed stacks, one `frame;frame count` line per stack.
+    Collapsed,
+    /// The snakescope capture itself (docs/capture-format.md).
+    Json,
+    /// A text report.
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Attach to this running process instead of launching a command.
+    #[arg(short, long, conflicts_with = "command")]
+    pub pid: Option<u32>,
+
+    /// Output file (format from its extension: .svg, .json, .speedscope.json, .txt).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+
+    /// Output format (default: from the output file's extension, else flamegraph).
+    #[arg(short, long, value_enum)]
+    pub format: Option<FormatArg>,
+
+    /// Samples per second.
+    #[arg(short, long, default_value_t = 1000.0)]
+    pub rate: f64,
+
+    /// Stop recording after this many seconds.
+    #[arg(short, long)]
+    pub duration: Option<f64>,
+
+    /// Include threads that are idle (sleeping, blocked on I/O or a lock).
+    #[arg(short, long)]
+    pub idle: bool,
+
+    /// Only record samples of the thread that holds the GIL.
+    #[arg(short, long)]
+    pub gil: bool,
+
+    /// Do not print the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// The command to launch and profile, after `--`.
+    #[arg(last = true, num_args = 1.., value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// The process to inspect.
+    #[arg(short, long)]
+    pub pid: u32,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A capture written by `record` (JSON).
+    pub capture: PathBuf,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub format: FormatArg,
+
+    /// Write here instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}

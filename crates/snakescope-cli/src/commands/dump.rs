@@ -1,0 +1,100 @@
+//! `snakescope dump`: the current Python stack of every thread of a process.
+
+use crate::args::DumpArgs;
+use crate::commands::attach_error;
+use crate::sampler::thread_name;
+use crate::UserError;
+use serde_json::json;
+use snakescope_remote::{TaskState, Target, Tasks};
+use snakescope_unwind::{FrameRef, WalkError};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Attempts at reading a consistent set of stacks while the target runs on.
+const ATTEMPTS: usize = 20;
+
+struct ThreadStack {
+    tid: u64,
+    name: Option<String>,
+    idle: bool,
+    gil: Option<bool>,
+    frames: Vec<serde_json::Value>,
+}
+
+pub fn run(args: &DumpArgs) -> anyhow::Result<ExitCode> {
+    let mut target = Target::attach(args.pid).map_err(attach_error)?;
+    let stacks = read_consistent(&mut target)?;
+    let mut out = std::io::stdout().lock();
+    let written = if args.json { print_json(&mut out, &stacks) } else { print_text(&mut out, &target, &stacks) };
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn read_consistent(target: &mut Target) -> anyhow::Result<Vec<ThreadStack>> {
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        match read_once(target) {
+            Ok(stacks) => return Ok(stacks),
+            Err(e) => last = Some(e),
+        }
+    }
+    let why = last.map_or_else(String::new, |e| e.to_string());
+    Err(UserError::new(format!("could not read a consistent stack from process `{}`: {why}", target.pid)).into())
+}
+
+fn read_once(target: &mut Target) -> Result<Vec<ThreadStack>, WalkError> {
+    let tasks = &mut Tasks::new(target.pid);
+    let threads = target.walker.threads(&target.reader)?;
+    let mut stacks = Vec::new();
+    let mut refs: Vec<FrameRef> = Vec::new();
+    for t in threads {
+        refs.clear();
+        target.walker.walk(&target.reader, t.top_frame, &mut refs)?;
+        let frames = refs
+            .iter()
+            .map(|r| {
+                let code = target.walker.code(r.code).expect("walked code is cached");
+                json!({"function": code.name, "qualname": code.qualname, "file": code.filename, "line": r.line})
+            })
+            .collect();
+        let idle = t.holds_gil != Some(true) && tasks.state(t.native_id) != TaskState::Running;
+        let name = thread_name(tasks, target.pid, t.native_id);
+        stacks.push(ThreadStack { tid: t.native_id, name, idle, gil: t.holds_gil, frames });
+    }
+    Ok(stacks)
+}
+
+fn print_json(out: &mut dyn Write, stacks: &[ThreadStack]) -> std::io::Result<()> {
+    let value: Vec<_> = stacks
+        .iter()
+        .map(|s| json!({"tid": s.tid, "name": s.name, "idle": s.idle, "gil": s.gil, "frames": s.frames}))
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &value)?;
+    writeln!(out)
+}
+
+fn print_text(out: &mut dyn Write, target: &Target, stacks: &[ThreadStack]) -> std::io::Result<()> {
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", target.pid)).unwrap_or_default();
+    let cmdline: Vec<String> = cmdline.split(|&b| b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    writeln!(out, "Process {}: {}", target.pid, cmdline.join(" "))?;
+    writeln!(out, "Python {} ({})", target.version, target.binary.display())?;
+    for s in stacks {
+        let gil = match s.gil {
+            Some(true) => ", holds GIL",
+            Some(false) => "",
+            None => ", GIL: n/a",
+        };
+        let name = s.name.as_deref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
+        writeln!(out, "\nThread {}{name} ({}{gil})", s.tid, if s.idle { "idle" } else { "active" })?;
+        if s.frames.is_empty() {
+            writeln!(out, "    (no Python frames)")?;
+        }
+        for f in &s.frames {
+            let line = f["line"].as_u64().unwrap_or(0);
+            writeln!(out, "    {} ({}:{line})", f["qualname"].as_str().unwrap_or("?"), f["file"].as_str().unwrap_or("?"))?;
+        }
+    }
+    Ok(())
+}

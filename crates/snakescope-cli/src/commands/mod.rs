@@ -1,0 +1,37 @@
+//! One module per subcommand.
+
+mod dump;
+mod record;
+mod report;
+
+use crate::args::{Cli, Command, FormatArg};
+use snakescope_formats::Format;
+use std::process::ExitCode;
+
+/// Runs the chosen command; the exit code is the command's own.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Record(args) => record::run(args),
+        Command::Dump(args) => dump::run(&args),
+        Command::Report(args) => report::run(&args),
+    }
+}
+
+pub(crate) fn format_of(arg: FormatArg) -> Format {
+    match arg {
+        FormatArg::Flamegraph => Format::Flamegraph,
+        FormatArg::Speedscope => Format::Speedscope,
+        FormatArg::Collapsed => Format::Collapsed,
+        FormatArg::Json => Format::Json,
+        FormatArg::Text => Format::Text,
+    }
+}
+
+/// Turns a failure to attach into the user's error line and hint.
+pub(crate) fn attach_error(err: snakescope_remote::AttachError) -> crate::UserError {
+    let user = crate::UserError::new(err.to_string());
+    match err.hint() {
+        Some(h) => user.with_hint(h),
+        None => user,
+    }
+}

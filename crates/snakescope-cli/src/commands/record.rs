@@ -1,0 +1,208 @@
+//! `snakescope record`: out-of-process sampling of a launched command or a running pid.
+
+use crate::args::RecordArgs;
+use crate::commands::{attach_error, format_of};
+use crate::launch::{self, Signals};
+use crate::sampler::{Sampler, SamplerSettings};
+use crate::UserError;
+use snakescope_formats::{Format, FormatError};
+use snakescope_model::Capture;
+use snakescope_remote::{AttachError, Target};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::{Child, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Highest rate accepted; beyond it a sample cannot even be read in one period.
+const MAX_RATE_HZ: f64 = 1_000_000.0;
+/// How long a launched target may keep running after Ctrl-C before snakescope
+/// stops sampling anyway (the terminal sent SIGINT to both; the target usually
+/// exits well within this).
+const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
+
+/// `record`'s arguments, checked.
+struct Settings {
+    sampler: SamplerSettings,
+    output: Option<PathBuf>,
+    format: Option<Format>,
+    quiet: bool,
+}
+
+pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    let settings = resolve(&args)?;
+    match (args.pid, args.command.is_empty()) {
+        (Some(pid), _) => record_pid(pid, &settings),
+        (None, false) => record_command(&args.command, &settings),
+        (None, true) => Err(UserError::new("nothing to record")
+            .with_hint("give a running process with `--pid PID`, or a command after `--`: `snakescope record -- python3 app.py`")
+            .into()),
+    }
+}
+
+fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
+    if !(args.rate > 0.0 && args.rate <= MAX_RATE_HZ) {
+        return Err(UserError::new(format!("sampling rate `{}` is out of range", args.rate))
+            .with_hint(format!("use a rate between 1 and {MAX_RATE_HZ} Hz")));
+    }
+    let duration = match args.duration {
+        Some(d) if !(d > 0.0 && d.is_finite()) => {
+            return Err(UserError::new(format!("duration `{d}` must be a positive number of seconds")))
+        }
+        d => d.map(Duration::from_secs_f64),
+    };
+    let format = match (args.format, &args.output) {
+        (Some(f), _) => Some(format_of(f)),
+        (None, Some(path)) => Some(Format::from_path(path).ok_or_else(|| {
+            UserError::new(format!("cannot tell the output format from `{}`", path.display()))
+                .with_hint("use a .svg, .json, .speedscope.json or .txt name, or pass --format")
+        })?),
+        (None, None) => None,
+    };
+    Ok(Settings {
+        sampler: SamplerSettings { rate_hz: args.rate, include_idle: args.idle, gil_only: args.gil, duration },
+        output: args.output.clone(),
+        format,
+        quiet: args.quiet,
+    })
+}
+
+fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let target = Target::attach(pid).map_err(attach_error)?;
+    let signals = Signals::install()?;
+    let started = unix_now();
+    let mut sampler = Sampler::new(target, settings.sampler);
+    let never = AtomicBool::new(false);
+    let (_, elapsed) = sampler.run(&never, || {
+        !signals.interrupted.load(Ordering::Relaxed) && !signals.terminated.load(Ordering::Relaxed) && process_alive(pid)
+    });
+    let capture = sampler.finish(elapsed, started);
+    write_outputs(capture, settings, pid)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn record_command(command: &[String], settings: &Settings) -> anyhow::Result<ExitCode> {
+    let signals = Signals::install()?;
+    let mut child = launch::spawn(command)?;
+    let pid = child.id();
+    let target = match wait_for_interpreter(&mut child, &signals) {
+        Ok(Some(target)) => target,
+        Ok(None) => return finish_without_profile(&mut child, command),
+        Err(err) => return fail_and_wait(&mut child, err),
+    };
+    let started = unix_now();
+    let mut sampler = Sampler::new(target, settings.sampler);
+    let never = AtomicBool::new(false);
+    let mut interrupted_at: Option<Instant> = None;
+    let mut forwarded_term = false;
+    let (_, elapsed) = sampler.run(&never, || {
+        if signals.terminated.load(Ordering::Relaxed) && !forwarded_term {
+            launch::forward_sigterm(&child);
+            forwarded_term = true;
+        }
+        if signals.interrupted.load(Ordering::Relaxed) {
+            let at = *interrupted_at.get_or_insert_with(Instant::now);
+            if at.elapsed() > INTERRUPT_GRACE {
+                return false;
+            }
+        }
+        matches!(child.try_wait(), Ok(None))
+    });
+    let mut capture = sampler.finish(elapsed, started);
+    capture.meta.command = command.to_vec();
+    let status = child.wait()?;
+    capture.meta.exit_code = Some(launch::status_code(status));
+    write_outputs(capture, settings, pid)?;
+    Ok(launch::mirror_exit(status))
+}
+
+/// Polls a freshly started command until it has mapped a Python interpreter
+/// (it may be a wrapper script that `exec`s one). `None` when it exits first.
+fn wait_for_interpreter(child: &mut Child, signals: &Signals) -> Result<Option<Target>, AttachError> {
+    let start = Instant::now();
+    loop {
+        if !matches!(child.try_wait(), Ok(None)) || signals.terminated.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        match Target::attach(child.id()) {
+            Ok(target) => return Ok(Some(target)),
+            Err(e) if e.may_be_transient() => {}
+            Err(e) => return Err(e),
+        }
+        // Poll fast while the interpreter is starting, then back off.
+        let pause = if start.elapsed() < Duration::from_millis(200) { 1 } else { 20 };
+        std::thread::sleep(Duration::from_millis(pause));
+    }
+}
+
+/// The command ended (or never ran Python): nothing to write, exit as it did.
+#[allow(clippy::print_stderr)]
+fn finish_without_profile(child: &mut Child, command: &[String]) -> anyhow::Result<ExitCode> {
+    let status = child.wait()?;
+    eprintln!(
+        "snakescope: `{}` ended before a Python interpreter could be sampled; no profile written",
+        command.join(" ")
+    );
+    Ok(launch::mirror_exit(status))
+}
+
+/// Reports why the target cannot be profiled, lets it finish undisturbed, and fails.
+fn fail_and_wait(child: &mut Child, err: AttachError) -> anyhow::Result<ExitCode> {
+    let user = attach_error(err);
+    crate::report_user_error(&user);
+    child.wait()?;
+    Ok(ExitCode::from(2))
+}
+
+fn write_outputs(capture: Capture, settings: &Settings, pid: u32) -> anyhow::Result<()> {
+    let format = settings.format.unwrap_or(Format::Flamegraph);
+    let path = settings.output.clone().unwrap_or_else(|| default_output(pid, format));
+    if capture.total_samples() == 0 && format != Format::Json {
+        note(&format!(
+            "no samples were recorded (no thread was {} while sampled); no {} written",
+            if settings.sampler.gil_only { "holding the GIL" } else { "running Python code" },
+            path.display()
+        ));
+        return Ok(());
+    }
+    let file = std::fs::File::create(&path)
+        .map_err(|e| UserError::new(format!("cannot create `{}`: {e}", path.display())))?;
+    let mut out = std::io::BufWriter::new(file);
+    snakescope_formats::write(&capture, format, &mut out).map_err(|e| output_error(e, &path))?;
+    out.flush()?;
+    if !settings.quiet {
+        let mut err = std::io::stderr().lock();
+        let color = std::io::stderr().is_terminal();
+        snakescope_formats::write_summary(&capture, &mut err, color).map_err(|e| output_error(e, &path))?;
+        writeln!(err, "wrote {} ({})", path.display(), format.name())?;
+    }
+    Ok(())
+}
+
+fn output_error(e: FormatError, path: &std::path::Path) -> UserError {
+    UserError::new(format!("cannot write `{}`: {e}", path.display()))
+}
+
+fn default_output(pid: u32, format: Format) -> PathBuf {
+    let ext = match format {
+        Format::Flamegraph => "svg",
+        Format::Speedscope => "speedscope.json",
+        Format::Json => "json",
+        Format::Collapsed | Format::Text => "txt",
+    };
+    PathBuf::from(format!("snakescope-{pid}.{ext}"))
+}
+
+#[allow(clippy::print_stderr)]
+fn note(message: &str) {
+    eprintln!("snakescope: {message}");
+}
+
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}/stat")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}

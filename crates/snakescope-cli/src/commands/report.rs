@@ -1,0 +1,33 @@
+//! `snakescope report`: re-render a saved capture.
+
+use crate::args::ReportArgs;
+use crate::commands::format_of;
+use crate::UserError;
+use snakescope_model::Capture;
+use std::io::Write;
+use std::process::ExitCode;
+
+pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let path = &args.capture;
+    let file = std::fs::File::open(path)
+        .map_err(|e| UserError::new(format!("cannot open `{}`: {e}", path.display())))?;
+    let capture = Capture::read_from(std::io::BufReader::new(file)).map_err(|e| {
+        UserError::new(format!("`{}` is not a readable capture: {e}", path.display()))
+            .with_hint("report reads the JSON written by `snakescope record -o FILE.json`")
+    })?;
+    let format = format_of(args.format);
+    let result = match &args.output {
+        Some(out) => {
+            let file = std::fs::File::create(out)
+                .map_err(|e| UserError::new(format!("cannot create `{}`: {e}", out.display())))?;
+            let mut w = std::io::BufWriter::new(file);
+            snakescope_formats::write(&capture, format, &mut w).and_then(|()| Ok(w.flush()?))
+        }
+        None => snakescope_formats::write(&capture, format, &mut std::io::stdout().lock()),
+    };
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.is_broken_pipe() => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(UserError::new(e.to_string()).into()),
+    }
+}

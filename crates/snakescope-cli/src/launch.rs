@@ -1,0 +1,79 @@
+//! Launching the target and keeping its behaviour intact: its stdio is
+//! inherited untouched, SIGINT reaches it from the terminal as it would
+//! without snakescope, SIGTERM sent to snakescope is passed on, and
+//! snakescope's own exit status mirrors the target's (including death by
+//! signal).
+
+use crate::UserError;
+use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// Signals snakescope notes instead of dying from.
+pub struct Signals {
+    pub interrupted: Arc<AtomicBool>,
+    pub terminated: Arc<AtomicBool>,
+}
+
+impl Signals {
+    pub fn install() -> anyhow::Result<Signals> {
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let terminated = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))?;
+        signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&terminated))?;
+        Ok(Signals { interrupted, terminated })
+    }
+}
+
+/// Starts the command with inherited stdio.
+pub fn spawn(command: &[String]) -> Result<Child, UserError> {
+    let program = &command[0];
+    Command::new(program).args(&command[1..]).spawn().map_err(|e| {
+        let err = UserError::new(format!("cannot run `{program}`: {}", describe(&e)));
+        if e.kind() == std::io::ErrorKind::NotFound && program.ends_with(".py") {
+            err.with_hint(format!("run it with an interpreter: `snakescope record -- python3 {program}`"))
+        } else if e.kind() == std::io::ErrorKind::NotFound {
+            err.with_hint("check the command name and your PATH")
+        } else {
+            err
+        }
+    })
+}
+
+fn describe(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "command not found".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Sends SIGTERM to the child (when snakescope itself was asked to terminate).
+pub fn forward_sigterm(child: &Child) {
+    // SAFETY: kill(2) with a pid we spawned and a valid signal number has no
+    // memory-safety preconditions.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+}
+
+/// The child's status as the capture records it: the exit code, or `-N` for death by signal N.
+pub fn status_code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().unwrap_or_else(|| -status.signal().unwrap_or(0))
+}
+
+/// Ends snakescope the way the child ended: same exit code, or death by the same signal.
+pub fn mirror_exit(status: ExitStatus) -> std::process::ExitCode {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(signal) = status.signal() {
+        // SAFETY: restoring the default disposition and raising a signal are
+        // async-signal-safe calls with no memory-safety preconditions.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+            libc::raise(signal);
+        }
+        return std::process::ExitCode::from(128 + signal as u8);
+    }
+    std::process::ExitCode::from(status.code().unwrap_or(1) as u8)
+}

@@ -1,0 +1,234 @@
+//! The sampling loop: at each tick, read every thread's stack from the target
+//! and count it into the capture.
+//!
+//! Runs on the main thread of snakescope, out of process: the target is never
+//! stopped, so a stack can change while it is read; such torn stacks are
+//! counted and dropped.
+
+use snakescope_model::{CaptureBuilder, Frame, Meta, ThreadSample};
+use snakescope_remote::{TaskState, Target, Tasks};
+use snakescope_unwind::{FrameRef, ReadError, ThreadInfo, WalkError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What to sample and how often.
+#[derive(Debug, Clone, Copy)]
+pub struct SamplerSettings {
+    pub rate_hz: f64,
+    pub include_idle: bool,
+    pub gil_only: bool,
+    pub duration: Option<Duration>,
+}
+
+/// Why sampling ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    TargetExited,
+    Interrupted,
+    DurationReached,
+}
+
+/// Samples one target into a capture.
+pub struct Sampler {
+    target: Target,
+    tasks: Tasks,
+    settings: SamplerSettings,
+    builder: CaptureBuilder,
+    frame_ids: HashMap<(u64, u64, u32), usize>,
+    refs: Vec<FrameRef>,
+    ids: Vec<usize>,
+    ticks: u64,
+    lost_ticks: u64,
+    torn: u64,
+}
+
+/// What one tick found.
+enum Tick {
+    Sampled,
+    Lost,
+    Gone,
+}
+
+impl Sampler {
+    pub fn new(target: Target, settings: SamplerSettings) -> Sampler {
+        let tasks = Tasks::new(target.pid);
+        Sampler {
+            target,
+            tasks,
+            settings,
+            builder: CaptureBuilder::new(),
+            frame_ids: HashMap::new(),
+            refs: Vec::with_capacity(256),
+            ids: Vec::with_capacity(256),
+            ticks: 0,
+            lost_ticks: 0,
+            torn: 0,
+        }
+    }
+
+    /// Samples until the target exits, `stop` is set, `still_running` says the
+    /// target is gone, or the duration is reached.
+    pub fn run(&mut self, stop: &AtomicBool, mut still_running: impl FnMut() -> bool) -> (StopReason, Duration) {
+        set_timer_slack();
+        let period = Duration::from_secs_f64(1.0 / self.settings.rate_hz);
+        let start = Instant::now();
+        let mut next = start;
+        let mut last_check = start;
+        let reason = loop {
+            if stop.load(Ordering::Relaxed) {
+                break StopReason::Interrupted;
+            }
+            if self.settings.duration.is_some_and(|d| start.elapsed() >= d) {
+                break StopReason::DurationReached;
+            }
+            self.ticks += 1;
+            match self.tick() {
+                Tick::Sampled => {}
+                Tick::Lost => self.lost_ticks += 1,
+                Tick::Gone => {
+                    self.ticks -= 1;
+                    break StopReason::TargetExited;
+                }
+            }
+            let now = Instant::now();
+            if now.duration_since(last_check) >= Duration::from_millis(20) {
+                last_check = now;
+                if !still_running() {
+                    break StopReason::TargetExited;
+                }
+            }
+            next += period;
+            if next + period < now {
+                // Fell more than a period behind (the machine was busy): skip
+                // the missed ticks rather than sampling in a burst.
+                next = now;
+            }
+            wait_until(next, period);
+        };
+        (reason, start.elapsed())
+    }
+
+    /// Reads every thread once.
+    fn tick(&mut self) -> Tick {
+        let threads = match self.target.walker.threads(&self.target.reader) {
+            Ok(t) => t,
+            Err(WalkError::Read(ReadError::Gone)) => return Tick::Gone,
+            Err(_) => return Tick::Lost,
+        };
+        for thread in &threads {
+            if let Err(gone) = self.sample_thread(thread) {
+                return gone;
+            }
+        }
+        Tick::Sampled
+    }
+
+    fn sample_thread(&mut self, thread: &ThreadInfo) -> Result<(), Tick> {
+        let gil = thread.holds_gil.unwrap_or(false);
+        if self.settings.gil_only && !gil {
+            return Ok(());
+        }
+        let idle = !gil && self.tasks.state(thread.native_id) != TaskState::Running;
+        if (idle && !self.settings.include_idle) || thread.top_frame == 0 {
+            return Ok(());
+        }
+        self.refs.clear();
+        match self.target.walker.walk(&self.target.reader, thread.top_frame, &mut self.refs) {
+            Ok(()) => {}
+            Err(WalkError::Read(ReadError::Gone)) => return Err(Tick::Gone),
+            Err(_) => {
+                self.torn += 1;
+                return Ok(());
+            }
+        }
+        self.intern_refs();
+        if !self.builder.thread_has_name(thread.native_id) {
+            let name = thread_name(&self.tasks, self.target.pid, thread.native_id);
+            self.builder.name_thread(thread.native_id, name);
+        }
+        self.builder.add(ThreadSample { tid: thread.native_id, idle, gil, frames: &self.ids });
+        Ok(())
+    }
+
+    /// Turns the walked frames (innermost first) into frame ids, root first.
+    fn intern_refs(&mut self) {
+        self.ids.clear();
+        for r in self.refs.iter().rev() {
+            let key = (r.code, r.serial, r.line);
+            let id = match self.frame_ids.get(&key) {
+                Some(&id) => id,
+                None => {
+                    let code = self.target.walker.code(r.code).expect("walked code is cached");
+                    let frame = Frame {
+                        function: code.name.clone(),
+                        qualname: Some(code.qualname.clone()),
+                        file: code.filename.clone(),
+                        line: r.line,
+                    };
+                    let id = self.builder.intern_frame(frame);
+                    self.frame_ids.insert(key, id);
+                    id
+                }
+            };
+            self.ids.push(id);
+        }
+    }
+
+    /// The capture, with everything but the fields the caller knows (command, exit code).
+    pub fn finish(self, elapsed: Duration, started_unix_s: f64) -> snakescope_model::Capture {
+        let meta = Meta {
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            mode: "record".to_owned(),
+            pid: Some(self.target.pid),
+            python_version: Some(self.target.version.to_string()),
+            requested_rate_hz: self.settings.rate_hz,
+            started_unix_s,
+            duration_s: elapsed.as_secs_f64(),
+            ticks: self.ticks,
+            lost_ticks: self.lost_ticks,
+            torn_stacks: self.torn,
+            include_idle: self.settings.include_idle,
+            gil_only: self.settings.gil_only,
+            ..Meta::default()
+        };
+        self.builder.finish(meta)
+    }
+}
+
+/// The name to show for a thread: "MainThread" for the process's first
+/// thread, else the kernel's name when the program set one that differs from
+/// the process name.
+pub fn thread_name(tasks: &Tasks, pid: u32, tid: u64) -> Option<String> {
+    if tid == u64::from(pid) {
+        return Some("MainThread".to_owned());
+    }
+    let name = tasks.name(tid)?;
+    (Some(&name) != tasks.name(u64::from(pid)).as_ref()).then_some(name)
+}
+
+/// Below this period the loop spins instead of sleeping: the kernel's wake-up
+/// latency (tens of microseconds) would otherwise eat the period.
+const SPIN_BELOW: Duration = Duration::from_micros(200);
+
+fn wait_until(deadline: Instant, period: Duration) {
+    if period >= SPIN_BELOW {
+        let now = Instant::now();
+        if deadline > now {
+            std::thread::sleep(deadline - now);
+        }
+        return;
+    }
+    while Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+}
+
+/// Asks the kernel to wake this thread on time rather than up to 50 µs late.
+fn set_timer_slack() {
+    // SAFETY: PR_SET_TIMERSLACK takes an integer argument and only changes
+    // this thread's timer slack; no memory is passed.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
+    }
+}

@@ -1,0 +1,105 @@
+//! A hand-built capture with round counts, shared by the tests of every format.
+//!
+//! 100 thread-samples: MainThread (tid 100) has 90, all busy, 80 holding the
+//! GIL; an unnamed thread (tid 101) has 10, all idle.
+//!
+//! | thread | stack (root first)                     | count |
+//! |--------|----------------------------------------|-------|
+//! | 100    | main:10, Worker.work:20 (GIL)          | 50    |
+//! | 100    | main:10, Worker.work:20 (no GIL)       | 10    |
+//! | 100    | main:10, Worker.work:21 (GIL)          | 20    |
+//! | 100    | main:10, Worker.work:20, helper:5 (GIL)| 10    |
+//! | 101    | run:?, helper:5 (idle)                 | 10    |
+//!
+//! So: self Worker.work 80 %, helper 20 %; total main 90 %, Worker.work 90 %,
+//! helper 20 %, run 10 %; lines app.py:20 60 %, app.py:21 20 %, util.py:5 20 %.
+
+use snakescope_model::{
+    Capture, Frame, Meta, StackRecord, ThreadRecord, FORMAT_NAME, FORMAT_VERSION,
+};
+
+fn frame(function: &str, qualname: Option<&str>, file: &str, line: u32) -> Frame {
+    Frame {
+        function: function.into(),
+        qualname: qualname.map(Into::into),
+        file: file.into(),
+        line,
+    }
+}
+
+fn stack(thread: usize, frames: &[usize], idle: bool, gil: bool, count: u64) -> StackRecord {
+    StackRecord {
+        thread,
+        frames: frames.to_vec(),
+        idle,
+        gil,
+        count,
+    }
+}
+
+pub(crate) fn capture() -> Capture {
+    Capture {
+        format: FORMAT_NAME.into(),
+        version: FORMAT_VERSION,
+        meta: Meta {
+            tool_version: "0.1.0".into(),
+            mode: "record".into(),
+            command: vec![
+                "python3".into(),
+                "app.py".into(),
+                "--size".into(),
+                "big one".into(),
+            ],
+            pid: Some(100),
+            python_version: Some("3.11.7".into()),
+            requested_rate_hz: 100.0,
+            started_unix_s: 1_795_000_000.0,
+            duration_s: 1.0,
+            ticks: 100,
+            lost_ticks: 4,
+            torn_stacks: 2,
+            include_idle: true,
+            gil_only: false,
+            exit_code: Some(0),
+        },
+        threads: vec![
+            ThreadRecord {
+                tid: 100,
+                name: Some("MainThread".into()),
+                samples: 90,
+                idle_samples: 0,
+                gil_samples: 80,
+            },
+            ThreadRecord {
+                tid: 101,
+                name: None,
+                samples: 10,
+                idle_samples: 10,
+                gil_samples: 0,
+            },
+        ],
+        frames: vec![
+            frame("main", None, "/src/app.py", 10),
+            frame("work", Some("Worker.work"), "/src/app.py", 20),
+            frame("work", Some("Worker.work"), "/src/app.py", 21),
+            frame("helper", None, "/src/util.py", 5),
+            frame("run", None, "/usr/lib/python3.11/threading.py", 0),
+        ],
+        stacks: vec![
+            stack(0, &[0, 1], false, true, 50),
+            stack(0, &[0, 1], false, false, 10),
+            stack(0, &[0, 2], false, true, 20),
+            stack(0, &[0, 1, 3], false, true, 10),
+            stack(1, &[4, 3], true, false, 10),
+        ],
+    }
+}
+
+pub(crate) fn empty_capture() -> Capture {
+    Capture {
+        threads: Vec::new(),
+        frames: Vec::new(),
+        stacks: Vec::new(),
+        ..capture()
+    }
+}

@@ -1,0 +1,302 @@
+//! speedscope's JSON file format
+//! (<https://www.speedscope.app/file-format-schema.json>): the capture's frames
+//! shared by one "sampled" profile per thread, each distinct stack once with
+//! its sample count as weight (unit `none`).
+
+use crate::text::command_line;
+use serde::Serialize;
+use snakescope_model::{Capture, ThreadRecord};
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+const SCHEMA: &str = "https://www.speedscope.app/file-format-schema.json";
+
+#[derive(Serialize)]
+struct File<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    shared: Shared<'a>,
+    profiles: Vec<Profile>,
+    name: String,
+    #[serde(rename = "activeProfileIndex")]
+    active_profile_index: usize,
+    exporter: String,
+}
+
+#[derive(Serialize)]
+struct Shared<'a> {
+    frames: Vec<SharedFrame<'a>>,
+}
+
+#[derive(Serialize)]
+struct SharedFrame<'a> {
+    name: &'a str,
+    file: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u32>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Profile {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    name: String,
+    unit: &'static str,
+    start_value: u64,
+    end_value: u64,
+    samples: Vec<Vec<usize>>,
+    weights: Vec<u64>,
+}
+
+/// Writes the speedscope file.
+pub(crate) fn write(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &file(capture))?;
+    writeln!(out)
+}
+
+fn file(capture: &Capture) -> File<'_> {
+    let frames = capture
+        .frames
+        .iter()
+        .map(|f| SharedFrame {
+            name: f.display_name(),
+            file: &f.file,
+            line: (f.line != 0).then_some(f.line),
+        })
+        .collect();
+    let profiles = profiles(capture);
+    let active_profile_index = profiles
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, p)| (p.end_value, std::cmp::Reverse(*i)))
+        .map_or(0, |(i, _)| i);
+    File {
+        schema: SCHEMA,
+        shared: Shared { frames },
+        profiles,
+        name: format!("snakescope: {}", command_line(&capture.meta)),
+        active_profile_index,
+        exporter: format!("snakescope {}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
+/// One profile per thread that has samples, in capture order. Frame indices
+/// are the capture's own, since its frames are the shared frames.
+fn profiles(capture: &Capture) -> Vec<Profile> {
+    let mut profiles: Vec<Profile> = capture.threads.iter().map(empty_profile).collect();
+    let mut index: Vec<HashMap<&[usize], usize>> = vec![HashMap::new(); capture.threads.len()];
+    for stack in &capture.stacks {
+        let profile = &mut profiles[stack.thread];
+        let next = profile.samples.len();
+        let i = *index[stack.thread].entry(&stack.frames).or_insert(next);
+        if i == next {
+            profile.samples.push(stack.frames.clone());
+            profile.weights.push(0);
+        }
+        profile.weights[i] += stack.count;
+        profile.end_value += stack.count;
+    }
+    profiles.retain(|p| p.end_value > 0);
+    profiles
+}
+
+fn empty_profile(thread: &ThreadRecord) -> Profile {
+    let name = thread.name.as_deref().unwrap_or("thread");
+    Profile {
+        kind: "sampled",
+        name: format!("{name} (tid {})", thread.tid),
+        unit: "none",
+        start_value: 0,
+        end_value: 0,
+        samples: Vec::new(),
+        weights: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{capture, empty_capture};
+    use serde_json::{json, Value};
+
+    fn speedscope(capture: &Capture) -> Value {
+        let mut out = Vec::new();
+        write(capture, &mut out).unwrap();
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn one_profile_per_thread_with_merged_weights() {
+        let v = speedscope(&capture());
+        let profiles = v["profiles"].as_array().unwrap();
+        assert_eq!(profiles.len(), 2);
+        assert_eq!(profiles[0]["name"], "MainThread (tid 100)");
+        assert_eq!(profiles[0]["samples"], json!([[0, 1], [0, 2], [0, 1, 3]]));
+        assert_eq!(profiles[0]["weights"], json!([60, 20, 10]));
+        assert_eq!(profiles[0]["endValue"], 90);
+        assert_eq!(profiles[1]["name"], "thread (tid 101)");
+        assert_eq!(profiles[1]["samples"], json!([[4, 3]]));
+        assert_eq!(v["activeProfileIndex"], 0);
+        assert_eq!(v["name"], "snakescope: python3 app.py --size 'big one'");
+        assert_eq!(
+            v["exporter"],
+            format!("snakescope {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+
+    #[test]
+    fn weights_sum_to_total_samples() {
+        let c = capture();
+        let v = speedscope(&c);
+        let sum: u64 = v["profiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["weights"].as_array().unwrap())
+            .map(|w| w.as_u64().unwrap())
+            .sum();
+        assert_eq!(sum, c.total_samples());
+    }
+
+    #[test]
+    fn frames_carry_names_files_and_known_lines() {
+        let v = speedscope(&capture());
+        let frames = &v["shared"]["frames"];
+        assert_eq!(
+            frames[1],
+            json!({"name": "Worker.work", "file": "/src/app.py", "line": 20})
+        );
+        assert_eq!(
+            frames[4],
+            json!({"name": "run", "file": "/usr/lib/python3.11/threading.py"})
+        );
+    }
+
+    #[test]
+    fn output_matches_the_speedscope_schema() {
+        for c in [capture(), empty_capture()] {
+            let v = speedscope(&c);
+            schema::check_file(&v).unwrap();
+            let frames = v["shared"]["frames"].as_array().unwrap().len();
+            for p in v["profiles"].as_array().unwrap() {
+                let samples = p["samples"].as_array().unwrap();
+                assert_eq!(samples.len(), p["weights"].as_array().unwrap().len());
+                assert!(p["endValue"].as_f64() >= p["startValue"].as_f64());
+                let indices = samples.iter().flat_map(|s| s.as_array().unwrap());
+                assert!(indices
+                    .map(|i| i.as_u64().unwrap())
+                    .all(|i| (i as usize) < frames));
+            }
+        }
+    }
+
+    /// The constraints of speedscope's published JSON schema
+    /// (`file-format-schema.json`) that apply to sampled profiles: required
+    /// properties, their JSON types and enumerated values.
+    mod schema {
+        use serde_json::Value;
+
+        const UNITS: [&str; 6] = [
+            "bytes",
+            "microseconds",
+            "milliseconds",
+            "nanoseconds",
+            "none",
+            "seconds",
+        ];
+
+        pub(super) fn check_file(v: &Value) -> Result<(), String> {
+            object(v, "file", &["$schema", "profiles", "shared"])?;
+            if v["$schema"] != super::SCHEMA {
+                return Err(format!("$schema is {}", v["$schema"]));
+            }
+            optional(v, "name", Value::is_string)?;
+            optional(v, "exporter", Value::is_string)?;
+            optional(v, "activeProfileIndex", |x| x.is_number() || x.is_null())?;
+            object(&v["shared"], "shared", &["frames"])?;
+            for frame in array(&v["shared"]["frames"], "shared.frames")? {
+                check_frame(frame)?;
+            }
+            for profile in array(&v["profiles"], "profiles")? {
+                check_sampled_profile(profile)?;
+            }
+            Ok(())
+        }
+
+        fn check_frame(v: &Value) -> Result<(), String> {
+            object(v, "frame", &["name"])?;
+            is(v, "name", Value::is_string)?;
+            optional(v, "file", Value::is_string)?;
+            optional(v, "line", Value::is_number)?;
+            optional(v, "col", |x| x.is_number() || x.is_null())
+        }
+
+        fn check_sampled_profile(v: &Value) -> Result<(), String> {
+            object(
+                v,
+                "profile",
+                &[
+                    "endValue",
+                    "name",
+                    "samples",
+                    "startValue",
+                    "type",
+                    "unit",
+                    "weights",
+                ],
+            )?;
+            if v["type"] != "sampled" {
+                return Err(format!("profile type is {}", v["type"]));
+            }
+            if !UNITS.iter().any(|u| v["unit"] == *u) {
+                return Err(format!("unit is {}", v["unit"]));
+            }
+            is(v, "name", Value::is_string)?;
+            is(v, "startValue", Value::is_number)?;
+            is(v, "endValue", Value::is_number)?;
+            for stack in array(&v["samples"], "samples")? {
+                if !array(stack, "sample")?.iter().all(Value::is_number) {
+                    return Err(format!("sample {stack} holds a non-number"));
+                }
+            }
+            if !array(&v["weights"], "weights")?
+                .iter()
+                .all(Value::is_number)
+            {
+                return Err("weights hold a non-number".into());
+            }
+            Ok(())
+        }
+
+        fn object(v: &Value, what: &str, required: &[&str]) -> Result<(), String> {
+            let map = v
+                .as_object()
+                .ok_or_else(|| format!("{what} is not an object"))?;
+            match required.iter().find(|k| !map.contains_key(**k)) {
+                Some(missing) => Err(format!("{what} lacks `{missing}`")),
+                None => Ok(()),
+            }
+        }
+
+        fn array<'a>(v: &'a Value, what: &str) -> Result<&'a Vec<Value>, String> {
+            v.as_array()
+                .ok_or_else(|| format!("{what} is not an array"))
+        }
+
+        fn is(v: &Value, key: &str, test: fn(&Value) -> bool) -> Result<(), String> {
+            if test(&v[key]) {
+                Ok(())
+            } else {
+                Err(format!("`{key}` has the wrong type: {}", v[key]))
+            }
+        }
+
+        fn optional(v: &Value, key: &str, test: fn(&Value) -> bool) -> Result<(), String> {
+            match v.get(key) {
+                Some(_) => is(v, key, test),
+                None => Ok(()),
+            }
+        }
+    }
+}

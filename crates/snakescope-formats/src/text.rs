@@ -1,0 +1,384 @@
+//! Plain-text views of a capture: the report (`report --format text`) and
+//! the shorter summary printed on the terminal after a recording.
+//!
+//! Shares are of all thread-samples in the capture, except a thread's idle and
+//! GIL shares, which are of that thread's own samples. `color` only makes
+//! headings bold; the numbers never depend on it.
+
+use snakescope_model::{Capture, FunctionStat, LineStat, Meta, Stats, ThreadRecord};
+use std::io::{self, Write};
+
+/// Rows in each "top" table.
+const TOP: usize = 10;
+/// Threads listed by the report; the summary lists fewer.
+const REPORT_THREADS: usize = 10;
+const SUMMARY_THREADS: usize = 5;
+/// Function names wider than this overflow their column instead of widening it.
+const MAX_NAME_WIDTH: usize = 40;
+
+/// The full report: header, top functions by self and by total time, top
+/// lines, threads.
+pub(crate) fn write_report(capture: &Capture, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    let stats = Stats::of(capture);
+    write_header(capture, out, color)?;
+    if stats.total_samples == 0 {
+        return writeln!(out, "  no samples recorded");
+    }
+    let total = stats.total_samples;
+    writeln!(out)?;
+    write_top_self(&stats, out, color)?;
+    writeln!(out)?;
+    heading(out, color, "Top functions by total time")?;
+    let by_total: Vec<&FunctionStat> = stats.by_total().into_iter().take(TOP).collect();
+    let width = name_width(by_total.iter().map(|f| f.name.as_str()));
+    writeln!(out, "  {:>6}  {:>6}  function", "total%", "self%")?;
+    for f in by_total {
+        let (t, s) = (
+            percent(f.total_samples, total),
+            percent(f.self_samples, total),
+        );
+        writeln!(out, "  {t}  {s}  {:width$}  {}", f.name, f.file)?;
+    }
+    writeln!(out)?;
+    write_top_lines(&stats.lines, total, out, color)?;
+    writeln!(out)?;
+    write_threads(&capture.threads, REPORT_THREADS, out, color)
+}
+
+/// The terminal summary: header, top functions by self time, and the threads
+/// when there is more than one.
+pub(crate) fn write_summary(capture: &Capture, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    let stats = Stats::of(capture);
+    write_header(capture, out, color)?;
+    if stats.total_samples == 0 {
+        return writeln!(out, "  no samples recorded");
+    }
+    writeln!(out)?;
+    write_top_self(&stats, out, color)?;
+    if capture.threads.len() > 1 {
+        writeln!(out)?;
+        write_threads(&capture.threads, SUMMARY_THREADS, out, color)?;
+    }
+    Ok(())
+}
+
+/// The command that was profiled, quoted for a POSIX shell, or the pid
+/// attached to.
+pub(crate) fn command_line(meta: &Meta) -> String {
+    if meta.command.is_empty() {
+        return match meta.pid {
+            Some(pid) => format!("pid {pid}"),
+            None => "unknown command".to_owned(),
+        };
+    }
+    meta.command
+        .iter()
+        .map(|arg| shell_quote(arg))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn write_header(capture: &Capture, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    let meta = &capture.meta;
+    heading(out, color, &format!("snakescope: {}", command_line(meta)))?;
+    let python = meta
+        .python_version
+        .as_deref()
+        .map_or("python version unknown".to_owned(), |v| {
+            format!("python {v}")
+        });
+    writeln!(
+        out,
+        "  {python}, {:.2} s, {} ticks ({} lost, {} torn {})",
+        meta.duration_s,
+        meta.ticks,
+        meta.lost_ticks,
+        meta.torn_stacks,
+        if meta.torn_stacks == 1 {
+            "stack"
+        } else {
+            "stacks"
+        },
+    )?;
+    let scope = match (meta.include_idle, meta.gil_only) {
+        (_, true) => ", GIL holders only",
+        (true, false) => ", idle included",
+        (false, false) => "",
+    };
+    writeln!(
+        out,
+        "  {} thread-samples recorded, effective rate {:.1} Hz (requested {} Hz){scope}",
+        capture.total_samples(),
+        meta.effective_rate_hz(),
+        meta.requested_rate_hz,
+    )
+}
+
+fn write_top_self(stats: &Stats, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    heading(out, color, "Top functions by self time")?;
+    let rows: Vec<&FunctionStat> = stats
+        .functions
+        .iter()
+        .filter(|f| f.self_samples > 0)
+        .take(TOP)
+        .collect();
+    let width = name_width(rows.iter().map(|f| f.name.as_str()));
+    writeln!(out, "  {:>6}  {:>6}  function", "self%", "total%")?;
+    for f in rows {
+        let (s, t) = (
+            percent(f.self_samples, stats.total_samples),
+            percent(f.total_samples, stats.total_samples),
+        );
+        writeln!(out, "  {s}  {t}  {:width$}  {}", f.name, f.file)?;
+    }
+    Ok(())
+}
+
+fn write_top_lines(
+    lines: &[LineStat],
+    total: u64,
+    out: &mut dyn Write,
+    color: bool,
+) -> io::Result<()> {
+    heading(out, color, "Top lines")?;
+    let rows: Vec<(String, &LineStat)> = lines.iter().take(TOP).map(|l| (location(l), l)).collect();
+    let width = rows.iter().map(|(loc, _)| loc.len()).max().unwrap_or(0);
+    writeln!(out, "  {:>6}  {:width$}  function", "self%", "line")?;
+    for (loc, l) in rows {
+        writeln!(
+            out,
+            "  {}  {loc:width$}  {}",
+            percent(l.self_samples, total),
+            l.name
+        )?;
+    }
+    Ok(())
+}
+
+fn write_threads(
+    threads: &[ThreadRecord],
+    limit: usize,
+    out: &mut dyn Write,
+    color: bool,
+) -> io::Result<()> {
+    heading(out, color, "Threads")?;
+    let mut rows: Vec<&ThreadRecord> = threads.iter().collect();
+    rows.sort_by(|a, b| b.samples.cmp(&a.samples).then(a.tid.cmp(&b.tid)));
+    let width = name_width(
+        rows.iter()
+            .take(limit)
+            .map(|t| t.name.as_deref().unwrap_or("-")),
+    )
+    .max(4);
+    writeln!(
+        out,
+        "  {:>8}  {:width$}  {:>8}  {:>6}  {:>6}",
+        "tid", "name", "samples", "idle%", "GIL%"
+    )?;
+    for t in rows.iter().take(limit) {
+        let name = t.name.as_deref().unwrap_or("-");
+        let (idle, gil) = (
+            percent(t.idle_samples, t.samples),
+            percent(t.gil_samples, t.samples),
+        );
+        writeln!(
+            out,
+            "  {:>8}  {name:width$}  {:>8}  {idle}  {gil}",
+            t.tid, t.samples
+        )?;
+    }
+    if rows.len() > limit {
+        writeln!(out, "  ... {} more threads", rows.len() - limit)?;
+    }
+    Ok(())
+}
+
+fn heading(out: &mut dyn Write, color: bool, text: &str) -> io::Result<()> {
+    if color {
+        writeln!(out, "\x1b[1m{text}\x1b[0m")
+    } else {
+        writeln!(out, "{text}")
+    }
+}
+
+/// `part` as a share of `whole`, six characters wide (`100.0%`, ` 12.5%`).
+fn percent(part: u64, whole: u64) -> String {
+    let share = if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    };
+    format!("{share:5.1}%")
+}
+
+fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(MAX_NAME_WIDTH)
+}
+
+/// `file:line`, or just `file` when the line is unknown.
+fn location(line: &LineStat) -> String {
+    if line.line == 0 {
+        line.file.clone()
+    } else {
+        format!("{}:{}", line.file, line.line)
+    }
+}
+
+fn shell_quote(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{capture, empty_capture};
+
+    fn report(capture: &Capture, color: bool) -> String {
+        let mut out = Vec::new();
+        write_report(capture, &mut out, color).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn summary(capture: &Capture, color: bool) -> String {
+        let mut out = Vec::new();
+        write_summary(capture, &mut out, color).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The line of `text` that follows the line starting with `heading` and
+    /// contains `needle`.
+    fn row<'a>(text: &'a str, heading: &str, needle: &str) -> &'a str {
+        let section = text
+            .split_once(&format!("\n{heading}\n"))
+            .map(|(_, s)| s)
+            .unwrap_or_else(|| panic!("no {heading}"));
+        let section = section.split("\n\n").next().unwrap();
+        section
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} under {heading}"))
+    }
+
+    fn columns(line: &str) -> Vec<&str> {
+        line.split_whitespace().collect()
+    }
+
+    #[test]
+    fn header_states_what_was_recorded() {
+        let text = report(&capture(), false);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("snakescope: python3 app.py --size 'big one'")
+        );
+        assert_eq!(
+            lines.next(),
+            Some("  python 3.11.7, 1.00 s, 100 ticks (4 lost, 2 torn stacks)")
+        );
+        assert_eq!(
+            lines.next(),
+            Some("  100 thread-samples recorded, effective rate 96.0 Hz (requested 100 Hz), idle included")
+        );
+    }
+
+    #[test]
+    fn self_and_total_shares_are_of_all_thread_samples() {
+        let text = report(&capture(), false);
+        let self_rows =
+            ["Worker.work", "helper"].map(|f| columns(row(&text, "Top functions by self time", f)));
+        assert_eq!(
+            self_rows[0],
+            ["80.0%", "90.0%", "Worker.work", "/src/app.py"]
+        );
+        assert_eq!(self_rows[1], ["20.0%", "20.0%", "helper", "/src/util.py"]);
+        assert_eq!(
+            columns(row(&text, "Top functions by total time", "main")),
+            ["90.0%", "0.0%", "main", "/src/app.py"]
+        );
+        assert_eq!(
+            columns(row(&text, "Top functions by total time", "run")),
+            ["10.0%", "0.0%", "run", "/usr/lib/python3.11/threading.py"]
+        );
+    }
+
+    #[test]
+    fn lines_are_ranked_by_share() {
+        let text = report(&capture(), false);
+        let section = text.split_once("\nTop lines\n").unwrap().1;
+        let rows: Vec<Vec<&str>> = section.lines().skip(1).take(3).map(columns).collect();
+        assert_eq!(rows[0], ["60.0%", "/src/app.py:20", "Worker.work"]);
+        assert_eq!(rows[1], ["20.0%", "/src/app.py:21", "Worker.work"]);
+        assert_eq!(rows[2], ["20.0%", "/src/util.py:5", "helper"]);
+    }
+
+    #[test]
+    fn threads_show_idle_and_gil_shares_of_their_own_samples() {
+        let text = report(&capture(), false);
+        assert_eq!(
+            columns(row(&text, "Threads", "MainThread")),
+            ["100", "MainThread", "90", "0.0%", "88.9%"]
+        );
+        assert_eq!(
+            columns(row(&text, "Threads", "101")),
+            ["101", "-", "10", "100.0%", "0.0%"]
+        );
+    }
+
+    #[test]
+    fn report_stays_short() {
+        assert!(report(&capture(), false).lines().count() <= 48);
+    }
+
+    #[test]
+    fn summary_is_the_header_top_functions_and_threads() {
+        let text = summary(&capture(), false);
+        assert!(text.starts_with("snakescope: python3 app.py"));
+        assert_eq!(
+            columns(row(&text, "Top functions by self time", "Worker.work"))[..2],
+            ["80.0%", "90.0%"]
+        );
+        assert!(text.contains("\nThreads\n"));
+        assert!(!text.contains("Top lines"));
+        assert!(text.lines().count() <= 25);
+    }
+
+    #[test]
+    fn color_only_bolds_headings() {
+        let plain = summary(&capture(), false);
+        let colored = summary(&capture(), true);
+        assert!(!plain.contains('\x1b'));
+        assert!(colored.contains("\x1b[1mTop functions by self time\x1b[0m\n"));
+        assert_eq!(colored.replace("\x1b[1m", "").replace("\x1b[0m", ""), plain);
+    }
+
+    #[test]
+    fn empty_capture_says_so() {
+        for text in [
+            report(&empty_capture(), false),
+            summary(&empty_capture(), false),
+        ] {
+            assert!(text.ends_with("  no samples recorded\n"), "{text}");
+        }
+    }
+
+    #[test]
+    fn commands_are_shell_quoted_and_attach_shows_the_pid() {
+        let mut meta = Meta {
+            command: vec!["python3".into(), "it's.py".into(), "".into()],
+            ..Meta::default()
+        };
+        assert_eq!(command_line(&meta), r"python3 'it'\''s.py' ''");
+        meta.command.clear();
+        meta.pid = Some(7);
+        assert_eq!(command_line(&meta), "pid 7");
+    }
+}

@@ -1,0 +1,133 @@
+//! The one description of an interpreter's memory that the stack walker uses,
+//! whichever way it was obtained (generated offsets or `_Py_DebugOffsets`).
+
+use std::fmt;
+
+/// A CPython version as `Py_Version` / `PY_VERSION_HEX` encodes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PyVersion {
+    pub major: u8,
+    pub minor: u8,
+    pub micro: u8,
+    /// 0xA alpha, 0xB beta, 0xC candidate, 0xF final.
+    pub level: u8,
+    pub serial: u8,
+}
+
+impl PyVersion {
+    /// Decodes a `PY_VERSION_HEX` value.
+    pub fn from_hex(hex: u64) -> PyVersion {
+        PyVersion {
+            major: (hex >> 24) as u8,
+            minor: (hex >> 16) as u8,
+            micro: (hex >> 8) as u8,
+            level: ((hex >> 4) & 0xf) as u8,
+            serial: (hex & 0xf) as u8,
+        }
+    }
+
+    /// A version known only by major and minor (e.g. from a file name).
+    pub fn minor_only(major: u8, minor: u8) -> PyVersion {
+        PyVersion { major, minor, micro: 0, level: 0, serial: 0 }
+    }
+}
+
+impl fmt::Display for PyVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.level == 0 {
+            return write!(f, "{}.{}", self.major, self.minor);
+        }
+        write!(f, "{}.{}.{}", self.major, self.minor, self.micro)?;
+        match self.level {
+            0xa => write!(f, "a{}", self.serial),
+            0xb => write!(f, "b{}", self.serial),
+            0xc => write!(f, "rc{}", self.serial),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Where the GIL's state lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GilBase {
+    /// In `_PyRuntime` (3.11).
+    Runtime,
+    /// In the interpreter state (3.12+, per-interpreter GIL).
+    Interpreter,
+}
+
+/// Offsets of the GIL's `locked` flag and `last_holder` thread state, from [`GilBase`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GilOffsets {
+    pub base: GilBase,
+    pub locked: u64,
+    pub holder: u64,
+}
+
+/// How a thread state points to its innermost Python frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CurrentFrame {
+    /// `tstate->cframe->current_frame` (3.11, 3.12).
+    ViaCFrame { cframe: u64, current_frame: u64 },
+    /// `tstate->current_frame` (3.13+).
+    Direct(u64),
+}
+
+/// Byte offsets of every field the walker reads. All offsets are from the start
+/// of the named struct; sizes are what one read of that struct must cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offsets {
+    pub runtime_interpreters_head: u64,
+    /// `None` on free-threaded builds, which have no GIL.
+    pub gil: Option<GilOffsets>,
+    pub interp_next: u64,
+    pub interp_threads_head: u64,
+    pub thread_size: u64,
+    pub thread_next: u64,
+    pub thread_interp: u64,
+    pub current_frame: CurrentFrame,
+    pub thread_thread_id: u64,
+    pub thread_native_thread_id: u64,
+    pub frame_size: u64,
+    pub frame_previous: u64,
+    pub frame_code: u64,
+    /// `prev_instr` (3.11, 3.12) or `instr_ptr` (3.13+): both point at the
+    /// code unit of the instruction being executed.
+    pub frame_instr: u64,
+    pub frame_owner: u64,
+    /// 3.14+ stores the code object as a tagged `_PyStackRef`.
+    pub frame_code_tagged: bool,
+    pub code_ob_size: u64,
+    pub code_filename: u64,
+    pub code_name: u64,
+    pub code_qualname: u64,
+    pub code_linetable: u64,
+    pub code_firstlineno: u64,
+    pub code_adaptive: u64,
+    pub object_type: u64,
+    pub unicode_state: u64,
+    pub unicode_length: u64,
+    pub unicode_ascii_size: u64,
+    pub unicode_compact_size: u64,
+    pub bytes_size: u64,
+    pub bytes_sval: u64,
+}
+
+/// `_PyInterpreterFrame.owner` value of the shim frames that C code pushes (3.12+);
+/// they carry no Python code the user wrote and are skipped.
+pub const FRAME_OWNED_BY_CSTACK: u8 = 3;
+
+/// An interpreter's version and the offsets to read it with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub version: PyVersion,
+    pub free_threaded: bool,
+    pub offsets: Offsets,
+}
+
+impl Offsets {
+    /// Bytes to read from a code object to see every field the walker uses.
+    pub fn code_header_len(&self) -> u64 {
+        self.code_adaptive
+    }
+}

@@ -1,0 +1,129 @@
+//! Finding the interpreter in a process and choosing its layout, once.
+
+use crate::elf::python_symbols;
+use crate::maps::{is_libpython, parse_maps, version_from_name, Mapping};
+use crate::reader::RemoteReader;
+use snakescope_layouts::{
+    has_debug_offsets, parse_debug_offsets, static_layout, LayoutError, PyVersion, DEBUG_OFFSETS_READ_LEN,
+};
+use snakescope_unwind::{MemoryReader, ReadError, Walker};
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+/// Why a process could not be profiled.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    #[error("no process with pid `{pid}`")]
+    NoSuchProcess { pid: u32 },
+    #[error("permission denied reading the memory of process `{pid}`")]
+    PermissionDenied { pid: u32 },
+    #[error("process `{pid}` (`{exe}`) is not a Python interpreter: no libpython or python binary with `_PyRuntime` is mapped")]
+    NotPython { pid: u32, exe: String },
+    #[error("process `{pid}` runs {source}")]
+    Unsupported { pid: u32, source: LayoutError },
+    #[error("cannot read the interpreter file `{}`: {source}", path.display())]
+    Binary { path: PathBuf, source: std::io::Error },
+    #[error("cannot read the interpreter state of process `{pid}`: {source}")]
+    Read { pid: u32, source: ReadError },
+}
+
+impl AttachError {
+    /// What the user can do about it, when there is something.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            AttachError::PermissionDenied { .. } => Some(
+                "run snakescope as the same user as the target, as root, or with CAP_SYS_PTRACE \
+                 (e.g. `sudo setcap cap_sys_ptrace+ep $(which snakescope)`, or `--cap-add SYS_PTRACE` \
+                 in a container); the in-process `snakescope run` needs no such permission"
+                    .into(),
+            ),
+            AttachError::NotPython { .. } => Some("check the pid: `ps -p PID -o pid,cmd`".into()),
+            AttachError::Unsupported { source: LayoutError::Unsupported(_), .. } => {
+                Some("profile it with CPython 3.11, 3.12 or 3.13".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the target may still become profilable (e.g. it has not
+    /// finished `exec`ing the interpreter yet).
+    pub fn may_be_transient(&self) -> bool {
+        matches!(self, AttachError::NotPython { .. } | AttachError::Read { .. })
+    }
+}
+
+/// A Python process ready to be sampled.
+#[derive(Debug)]
+pub struct Target {
+    pub pid: u32,
+    pub version: PyVersion,
+    /// The file that holds the interpreter (libpython or the executable).
+    pub binary: PathBuf,
+    pub reader: RemoteReader,
+    pub walker: Walker,
+}
+
+impl Target {
+    /// Finds the interpreter in process `pid` and chooses its layout.
+    pub fn attach(pid: u32) -> Result<Target, AttachError> {
+        let maps = read_maps(pid)?;
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        let not_python = || AttachError::NotPython { pid, exe: exe.display().to_string() };
+        let binary = find_interpreter_file(&maps, &exe).ok_or_else(not_python)?;
+        let symbols = python_symbols(&in_root(pid, &binary))
+            .map_err(|source| AttachError::Binary { path: binary.clone(), source })?;
+        let runtime_sym = symbols.runtime.ok_or_else(not_python)?;
+        let base = maps.iter().filter(|m| m.path == binary).map(|m| m.start - m.offset).min().ok_or_else(not_python)?;
+        let bias = base.wrapping_sub(symbols.first_load_vaddr);
+        let reader = RemoteReader::new(pid);
+        let read_err = |source| match source {
+            ReadError::PermissionDenied => AttachError::PermissionDenied { pid },
+            ReadError::Gone => AttachError::NoSuchProcess { pid },
+            source => AttachError::Read { pid, source },
+        };
+        let version = match symbols.version {
+            Some(sym) => PyVersion::from_hex(reader.read_u64(sym + bias).map_err(read_err)?),
+            None => {
+                let (major, minor) = version_from_name(&binary).ok_or_else(not_python)?;
+                PyVersion::minor_only(major, minor)
+            }
+        };
+        let runtime = runtime_sym + bias;
+        let unsupported = |source| AttachError::Unsupported { pid, source };
+        let layout = if has_debug_offsets(version) {
+            let table = reader.read_vec(runtime, DEBUG_OFFSETS_READ_LEN).map_err(read_err)?;
+            parse_debug_offsets(&table).map_err(unsupported)?
+        } else {
+            static_layout(version).map_err(unsupported)?
+        };
+        let walker = Walker::new(layout, runtime, symbols.code_type.map(|c| c + bias));
+        Ok(Target { pid, version: layout.version, binary, reader, walker })
+    }
+}
+
+fn read_maps(pid: u32) -> Result<Vec<Mapping>, AttachError> {
+    match std::fs::read_to_string(format!("/proc/{pid}/maps")) {
+        Ok(text) => Ok(parse_maps(&text)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(AttachError::NoSuchProcess { pid }),
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(AttachError::PermissionDenied { pid }),
+        Err(e) => Err(AttachError::Binary { path: format!("/proc/{pid}/maps").into(), source: e }),
+    }
+}
+
+/// The mapped libpython if there is one, else the executable itself.
+fn find_interpreter_file(maps: &[Mapping], exe: &Path) -> Option<PathBuf> {
+    if let Some(lib) = maps.iter().find(|m| is_libpython(&m.path)) {
+        return Some(lib.path.clone());
+    }
+    maps.iter().find(|m| m.path == exe).map(|m| m.path.clone())
+}
+
+/// The path of a target's file as seen from our mount namespace.
+fn in_root(pid: u32, path: &Path) -> PathBuf {
+    let rooted = Path::new(&format!("/proc/{pid}/root")).join(path.strip_prefix("/").unwrap_or(path));
+    if rooted.exists() {
+        rooted
+    } else {
+        path.to_owned()
+    }
+}

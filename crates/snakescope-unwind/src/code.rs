@@ -1,0 +1,57 @@
+//! What the walker remembers about one code object.
+
+use crate::reader::{u32_at, u64_at, MemoryReader};
+use crate::strings::{read_bytes, read_unicode, StringError};
+use snakescope_layouts::Offsets;
+
+/// A code object's names and line table, decoded once and reused while the
+/// code object at that address stays the same.
+#[derive(Debug, Clone)]
+pub struct CodeInfo {
+    pub name: String,
+    pub qualname: String,
+    pub filename: String,
+    pub first_line: u32,
+    pub linetable: Vec<u8>,
+    /// Number of 2-byte code units (`Py_SIZE(code)`).
+    pub units: u64,
+    /// Unique per load; see [`crate::FrameRef::serial`].
+    pub serial: u64,
+    /// The fields that identify this code object, to notice when the address is reused.
+    identity: [u64; 5],
+}
+
+impl CodeInfo {
+    /// Decodes a code object whose header (the first `code_header_len` bytes) is `header`.
+    pub(crate) fn load(r: &dyn MemoryReader, o: &Offsets, header: &[u8]) -> Result<CodeInfo, StringError> {
+        let name = read_unicode(r, o, u64_at(header, o.code_name))?;
+        let qualname = read_unicode(r, o, u64_at(header, o.code_qualname))?;
+        let filename = read_unicode(r, o, u64_at(header, o.code_filename))?;
+        let linetable = read_bytes(r, o, u64_at(header, o.code_linetable))?;
+        Ok(CodeInfo {
+            name,
+            qualname,
+            filename,
+            first_line: u32_at(header, o.code_firstlineno),
+            linetable,
+            units: u64_at(header, o.code_ob_size),
+            serial: 0,
+            identity: Self::identity_of(o, header),
+        })
+    }
+
+    /// Whether `header` still describes this code object.
+    pub(crate) fn matches(&self, o: &Offsets, header: &[u8]) -> bool {
+        self.identity == Self::identity_of(o, header)
+    }
+
+    fn identity_of(o: &Offsets, header: &[u8]) -> [u64; 5] {
+        [
+            u64_at(header, o.code_name),
+            u64_at(header, o.code_qualname),
+            u64_at(header, o.code_filename),
+            u64_at(header, o.code_linetable),
+            u64::from(u32_at(header, o.code_firstlineno)) | (u64_at(header, o.code_ob_size) << 32),
+        ]
+    }
+}

@@ -1,0 +1,76 @@
+//! Decodes `str` and `bytes` objects read from the target.
+
+use crate::reader::{u64_at, u8_at, MemoryReader, ReadError};
+use snakescope_layouts::Offsets;
+
+/// Longest string the walker will read; names and paths are far shorter, and a
+/// bigger length means the object was misread.
+const MAX_CHARS: u64 = 4096;
+/// Longest line table the walker will read.
+const MAX_BYTES: u64 = 1 << 20;
+
+/// Why a string could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StringError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("implausible string object")]
+    Implausible,
+}
+
+/// Reads a compact `str` (every name and path in a code object is one).
+pub(crate) fn read_unicode(r: &dyn MemoryReader, o: &Offsets, addr: u64) -> Result<String, StringError> {
+    let mut head = [0u8; 96];
+    let head_len = (o.unicode_compact_size as usize).min(head.len());
+    r.read(addr, &mut head[..head_len])?;
+    let length = u64_at(&head, o.unicode_length);
+    let state = u8_at(&head, o.unicode_state);
+    // `state` bitfield: interned:2, kind:3, compact:1, ascii:1 (3.11–3.14).
+    let kind = u64::from((state >> 2) & 7);
+    let compact = (state >> 5) & 1 == 1;
+    let ascii = (state >> 6) & 1 == 1;
+    if !compact || length > MAX_CHARS || !matches!(kind, 1 | 2 | 4) || (ascii && kind != 1) {
+        return Err(StringError::Implausible);
+    }
+    let data = addr + if ascii { o.unicode_ascii_size } else { o.unicode_compact_size };
+    let bytes = r.read_vec(data, (length * kind) as usize)?;
+    decode(&bytes, kind).ok_or(StringError::Implausible)
+}
+
+fn decode(bytes: &[u8], kind: u64) -> Option<String> {
+    match kind {
+        1 => Some(bytes.iter().map(|&b| char::from(b)).collect()),
+        2 => char::decode_utf16(bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])))
+            .collect::<Result<String, _>>()
+            .ok(),
+        4 => bytes
+            .chunks_exact(4)
+            .map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// Reads the contents of a `bytes` object.
+pub(crate) fn read_bytes(r: &dyn MemoryReader, o: &Offsets, addr: u64) -> Result<Vec<u8>, StringError> {
+    let size = r.read_u64(addr + o.bytes_size)?;
+    if size > MAX_BYTES {
+        return Err(StringError::Implausible);
+    }
+    Ok(r.read_vec(addr + o.bytes_sval, size as usize)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    #[test]
+    fn decodes_each_kind() {
+        assert_eq!(decode(b"caf\xe9", 1).unwrap(), "café");
+        let ucs2: Vec<u8> = "計算".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(decode(&ucs2, 2).unwrap(), "計算");
+        let ucs4: Vec<u8> = "🐍x".chars().flat_map(|c| (c as u32).to_le_bytes()).collect();
+        assert_eq!(decode(&ucs4, 4).unwrap(), "🐍x");
+        assert!(decode(&[0xff, 0xff, 0xff, 0xff], 4).is_none());
+    }
+}
