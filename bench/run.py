@@ -76,16 +76,31 @@ class RunResult:
     peak_rss_kb: int | None  # VmHWM of the direct child, polled
     stdout_text: str = ""
     stderr_text: str = ""
+    orphaned: bool = False  # the command exited but left processes behind (e.g. its target)
 
     @property
     def ok(self) -> bool:
-        return not self.timed_out and self.rc == 0
+        return not self.timed_out and self.rc == 0 and not self.orphaned
 
     def failure(self) -> str:
         if self.timed_out:
             return "timeout"
-        first = next((ln for ln in self.stderr_text.splitlines() if ln.strip()), "")
-        return f"rc={self.rc}" + (f": {first.strip()[:120]}" if first else "")
+        if self.rc == 0 and self.orphaned:
+            return "exited before its target (wall time invalid)"
+        return f"rc={self.rc}" + (f": {error_line(self.stderr_text)}" if self.stderr_text.strip() else "")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_ERRORISH = re.compile(r"error|not |fail|cannot|can't|denied|permission|unsupported", re.I)
+
+
+def error_line(text: str) -> str:
+    """The most informative line of a tool's stderr (ANSI colours stripped)."""
+    lines = [ln.strip() for ln in _ANSI.sub("", text).splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    pick = next((ln for ln in lines if _ERRORISH.search(ln)), lines[-1])
+    return pick[:120]
 
 
 def _read_vmhwm_kb(pid: int) -> int | None:
@@ -104,6 +119,14 @@ def _killpg(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
 
 
 def run_cmd(cmd: list[str], *, env: dict, cwd: Path, timeout: float,
@@ -158,7 +181,14 @@ def run_cmd(cmd: list[str], *, env: dict, cwd: Path, timeout: float,
             done.set()
             timer.cancel()
             poller.join()
-            _killpg(pid)  # stray grandchildren (e.g. target left behind by a crashed profiler)
+        # Anything left in the process group (e.g. the target of a profiler that
+        # exited early) makes the wall time meaningless; a zombie waiting for
+        # init to reap it is given a moment to disappear.
+        orphaned = False
+        if _group_alive(pid):
+            time.sleep(0.1)
+            orphaned = _group_alive(pid)
+        _killpg(pid)
         rc = os.waitstatus_to_exitcode(status)
         proc.returncode = rc  # already reaped: keep Popen from waiting again
 
@@ -170,7 +200,7 @@ def run_cmd(cmd: list[str], *, env: dict, cwd: Path, timeout: float,
             out_text = out_f.read().decode("utf-8", "replace")
     return RunResult(wall=wall, rc=None if timed_out.is_set() else rc,
                      timed_out=timed_out.is_set(), peak_rss_kb=hwm[0],
-                     stdout_text=out_text, stderr_text=err_text)
+                     stdout_text=out_text, stderr_text=err_text, orphaned=orphaned)
 
 
 # --------------------------------------------------------------------------
@@ -213,7 +243,7 @@ def find_peer(name: str) -> Tool:
     version, err = probe_version(path, ["--version"])
     if err:
         return Tool(name, path, None, f"not runnable: {err[:100]}")
-    return Tool(name, path, version, "ok")
+    return Tool(name, path, _ANSI.sub("", version), "ok")
 
 
 def find_snakescope(explicit: str | None) -> Tool:
@@ -269,7 +299,10 @@ def build_command(cfg: Config, tools: dict[str, Tool], python: str, script: Path
     if cfg.profiler == "austin":
         out = tmp / "out.austin"
         interval_us = max(1, round(1_000_000 / cfg.rate))
-        return [exe, "-i", str(interval_us), "-o", str(out), *target], out, False
+        # -t 1000: wait up to 1 s (default 100 ms) for the target's runtime to
+        # appear; with the default, ~5% of runs on a loaded machine fail with
+        # "not a Python process" (exit 32). It only bounds a start-up wait.
+        return [exe, "-t", "1000", "-i", str(interval_us), "-o", str(out), *target], out, False
     raise ValueError(cfg.profiler)
 
 
@@ -442,8 +475,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return a
 
 
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt  # same clean-up path as Ctrl-C
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _sigterm)
     cmdline = shlex.join(sys.orig_argv)  # exactly as invoked (interpreter included)
     started = _dt.datetime.now().astimezone()
     load_start = os.getloadavg()
@@ -645,7 +683,7 @@ def render(args, cmdline, started, finished, load_start, python, py_version, py_
         rows.append([w, "baseline (unprofiled)", "–",
                      f"{statistics.median(bw):.2f}" if bw else "failed", "–", "–",
                      f"{len(bw)}/{len(baselines[w])}", "–",
-                     f"target alone: {fmt_mib(brss)} MiB"])
+                     f"target alone: {fmt_mib(brss)} MiB" if brss else "–"])
         for cfg in configs[w]:
             if cfg.probe:
                 continue

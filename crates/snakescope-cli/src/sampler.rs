@@ -134,7 +134,7 @@ impl Sampler {
             return Ok(());
         }
         self.refs.clear();
-        match self.target.walker.walk(&self.target.reader, thread.top_frame, &mut self.refs) {
+        match self.target.walker.walk(&self.target.reader, thread, &mut self.refs) {
             Ok(()) => {}
             Err(WalkError::Read(ReadError::Gone)) => return Err(Tick::Gone),
             Err(_) => {

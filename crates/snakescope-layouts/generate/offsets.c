@@ -39,6 +39,8 @@ int main(void) {
            O(PyThreadState, cframe), O(_PyCFrame, current_frame));
     printf("    thread_thread_id: %lu,\n", O(PyThreadState, thread_id));
     printf("    thread_native_thread_id: %lu,\n", O(PyThreadState, native_thread_id));
+    printf("    thread_datastack_chunk: %lu,\n", O(PyThreadState, datastack_chunk));
+    printf("    stack_chunk_data: %lu,\n", O(_PyStackChunk, data));
     printf("    frame_size: %lu,\n", O(_PyInterpreterFrame, localsplus));
     printf("    frame_previous: %lu,\n", O(_PyInterpreterFrame, previous));
     printf("    frame_code: %lu,\n", O(_PyInterpreterFrame, f_code));

@@ -33,6 +33,7 @@ mod v3_13 {
     pub const THREAD_CURRENT_FRAME: usize = 23;
     pub const THREAD_THREAD_ID: usize = 24;
     pub const THREAD_NATIVE_THREAD_ID: usize = 25;
+    pub const THREAD_DATASTACK_CHUNK: usize = 26;
     pub const FRAME_SIZE: usize = 28;
     pub const FRAME_PREVIOUS: usize = 29;
     pub const FRAME_EXECUTABLE: usize = 30;
@@ -97,6 +98,9 @@ fn offsets_3_13(word: &dyn Fn(usize) -> u64) -> Offsets {
         current_frame: CurrentFrame::Direct(word(THREAD_CURRENT_FRAME)),
         thread_thread_id: word(THREAD_THREAD_ID),
         thread_native_thread_id: word(THREAD_NATIVE_THREAD_ID),
+        thread_datastack_chunk: word(THREAD_DATASTACK_CHUNK),
+        // `_PyStackChunk` is `previous`, `size`, `top`, then the data (stable since 3.11).
+        stack_chunk_data: 24,
         frame_size: word(FRAME_SIZE),
         frame_previous: word(FRAME_PREVIOUS),
         frame_code: word(FRAME_EXECUTABLE),

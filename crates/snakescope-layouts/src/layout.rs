@@ -88,6 +88,10 @@ pub struct Offsets {
     pub current_frame: CurrentFrame,
     pub thread_thread_id: u64,
     pub thread_native_thread_id: u64,
+    /// `tstate->datastack_chunk`: the chunk of memory most frames live in.
+    pub thread_datastack_chunk: u64,
+    /// Offset of the first frame slot in a `_PyStackChunk`.
+    pub stack_chunk_data: u64,
     pub frame_size: u64,
     pub frame_previous: u64,
     pub frame_code: u64,

@@ -15,6 +15,8 @@ pub const OFFSETS: Offsets = Offsets {
     current_frame: CurrentFrame::ViaCFrame { cframe: 56, current_frame: 8 },
     thread_thread_id: 152,
     thread_native_thread_id: 160,
+    thread_datastack_chunk: 296,
+    stack_chunk_data: 24,
     frame_size: 72,
     frame_previous: 48,
     frame_code: 32,

@@ -15,6 +15,8 @@ pub const OFFSETS: Offsets = Offsets {
     current_frame: CurrentFrame::ViaCFrame { cframe: 56, current_frame: 0 },
     thread_thread_id: 136,
     thread_native_thread_id: 144,
+    thread_datastack_chunk: 232,
+    stack_chunk_data: 24,
     frame_size: 72,
     frame_previous: 8,
     frame_code: 0,

@@ -20,6 +20,15 @@ pub trait MemoryReader {
     /// Fills `buf` from `addr`, entirely or not at all.
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError>;
 
+    /// Fills every buffer from its address; all or nothing. Readers that can
+    /// do this in one system call override it.
+    fn read_many(&self, requests: &mut [(u64, &mut [u8])]) -> Result<(), ReadError> {
+        for (addr, buf) in requests.iter_mut() {
+            self.read(*addr, buf)?;
+        }
+        Ok(())
+    }
+
     fn read_u64(&self, addr: u64) -> Result<u64, ReadError> {
         let mut b = [0u8; 8];
         self.read(addr, &mut b)?;

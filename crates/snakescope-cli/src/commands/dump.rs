@@ -51,7 +51,7 @@ fn read_once(target: &mut Target) -> Result<Vec<ThreadStack>, WalkError> {
     let mut refs: Vec<FrameRef> = Vec::new();
     for t in threads {
         refs.clear();
-        target.walker.walk(&target.reader, t.top_frame, &mut refs)?;
+        target.walker.walk(&target.reader, &t, &mut refs)?;
         let frames = refs
             .iter()
             .map(|r| {

@@ -1,0 +1,56 @@
+# snakescope: the README's commands. Everything a target needs is installed
+# here (Rust crates by cargo, Python tools into .venv); nothing relies on what
+# was installed by hand.
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+BIN    := target/release/snakescope
+OUT    := out
+
+.PHONY: all build demo test test-rust test-python bench lint clean
+
+all: build
+
+build:
+	cargo build --release --locked
+
+$(VENV)/.stamp-test:
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet pytest
+	touch $@
+
+$(VENV)/.stamp-bench: $(VENV)/.stamp-test
+	$(VPY) -m pip install --quiet py-spy austin-dist numpy
+	touch $@
+
+## demo: build, profile the Julia set from the book's chapter 2, write a flame graph and a capture
+demo: build
+	@mkdir -p $(OUT)
+	$(BIN) record --rate 1000 -o $(OUT)/julia.json -- $(PYTHON) examples/julia.py
+	$(BIN) report $(OUT)/julia.json --format flamegraph -o $(OUT)/julia.svg
+	$(BIN) report $(OUT)/julia.json --format text
+	@echo
+	@echo "flame graph: $(OUT)/julia.svg   capture: $(OUT)/julia.json"
+
+## test: every test, Rust and Python
+test: test-rust test-python
+
+test-rust:
+	cargo test --workspace --locked
+
+test-python: build $(VENV)/.stamp-test
+	SNAKESCOPE_BIN=$(abspath $(BIN)) $(VPY) -m pytest -c tests/python/pytest.ini tests/python
+
+## bench: overhead and sampling-rate benchmarks against py-spy and Austin (writes bench/RESULTS.md)
+bench: build $(VENV)/.stamp-bench
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VPY) bench/run.py --snakescope $(abspath $(BIN)) --python $(abspath $(VPY))
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf $(VENV) $(OUT)
