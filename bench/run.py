@@ -525,6 +525,7 @@ def main(argv: list[str]) -> int:
     samples: dict[tuple[str, Config], list[Sample]] = {}
     baselines: dict[str, list[RunResult]] = {w: [] for w in workloads}
 
+    interrupted = False
     tmp_root = Path(tempfile.mkdtemp(prefix="snakescope-bench-"))
     try:
         # warm-up (page cache, .pyc of numpy etc.): one unmeasured baseline run each
@@ -573,12 +574,13 @@ def main(argv: list[str]) -> int:
                         + (f"  eff {s.eff_rate:,.0f} Hz" if s.eff_rate else "")
                         + (f"  FAILED {s.failure}" if s.failure else ""))
     except KeyboardInterrupt:
+        interrupted = True
         log("interrupted: writing partial results")
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
 
     finished = _dt.datetime.now().astimezone()
-    report = render(args, cmdline, started, finished, load_start, python, py_version, py_real,
+    report = render(args, interrupted, cmdline, started, finished, load_start, python, py_version, py_real,
                     numpy_version, tools, workloads, skipped, configs, samples, baselines, rates,
                     probe_rates)
     out_path = Path(args.out)
@@ -586,7 +588,7 @@ def main(argv: list[str]) -> int:
     out_path.write_text(report)
     print(report)
     log(f"wrote {out_path}")
-    return 0
+    return 130 if interrupted else 0
 
 
 def _notes(ss: list[Sample]) -> str:
@@ -606,7 +608,7 @@ def _notes(ss: list[Sample]) -> str:
     return "; ".join(notes)
 
 
-def render(args, cmdline, started, finished, load_start, python, py_version, py_real, numpy_version,
+def render(args, interrupted, cmdline, started, finished, load_start, python, py_version, py_real, numpy_version,
            tools, workloads, skipped, configs, samples, baselines, rates, probe_rates) -> str:
     L: list[str] = []
     L.append("# snakescope benchmark results")
@@ -629,7 +631,7 @@ def render(args, cmdline, started, finished, load_start, python, py_version, py_
             L.append(f"- {name}: {t.version} — `{t.path}`")
         else:
             L.append(f"- {name}: **{t.status}**" + (f" — `{t.path}`" if t.path else ""))
-    L.append(f"- Command: `{cmdline}`")
+    L.append(f"- Command: `{cmdline}`" + ("  **(interrupted: partial results)**" if interrupted else ""))
     L.append(f"- Repetitions: {args.reps}; shuffle seed {args.seed}; per-run timeout {args.timeout:g} s"
              + ("; **--quick**" if args.quick else ""))
     L.append(f"- Environment of every run: "

@@ -89,7 +89,8 @@ mod tests {
     #[test]
     fn reads_our_own_thread() {
         let mut tasks = Tasks::new(std::process::id());
-        let tid = std::process::id() as u64;
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() } as u64;
         assert_eq!(tasks.state(tid), TaskState::Running);
         assert_eq!(tasks.state(u64::from(u32::MAX)), TaskState::Gone);
         assert!(tasks.name(tid).is_some());
