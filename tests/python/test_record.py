@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from conftest import (
     Capture,
     assert_clean_stderr,
     assert_lines_inside_functions,
+    assert_shapes,
     assert_share,
     attach,
     accepted_names,
@@ -45,9 +47,42 @@ ATTACH_SECONDS = 1.5
 TARGET_SECONDS = 120
 
 
+# A target's own wall-time measurement must agree with its construction to
+# within this; it guards the test's premise (a gross error means the target did
+# not run as designed, e.g. a starved VM), not snakescope.
+CONSTRUCTION_SANITY = 0.1
+
+
+def _expected_share(report: dict, key: str, by_construction: float, what: str) -> float:
+    """The share a wall-clock sampler should see, as the target measured it.
+
+    The target's split is fixed by construction in CPU time; a sampler sees
+    wall time, which preemption on a busy machine moves by a few percent (see
+    split_70_30.py). The target times itself, so the tests compare snakescope
+    with what actually happened in that run, and check that stayed close to
+    the construction.
+    """
+    measured = report[key]
+    assert abs(measured - by_construction) <= CONSTRUCTION_SANITY, (
+        f"{what}: the target itself measured {measured:.4f}, far from its construction "
+        f"{by_construction}: the machine is too disturbed for this test ({report})"
+    )
+    return measured
+
+
+def _split_share(cap: Capture, truth: dict, what: str) -> None:
+    heavy = cap.count(lambda s: s.has("heavy"))
+    either = cap.count(lambda s: s.has("heavy") or s.has("light"))
+    expected = _expected_share(truth, "wall_share", 0.7, what)
+    assert_share(heavy, either, expected,
+                 f"{what} (the target measured wall {truth['wall_share']:.4f}, "
+                 f"CPU {truth['cpu_share']:.4f})")
+
+
 def test_split_70_30(python, snakescope, tmp_path):
     target = script("split_70_30.py")
-    command = [python.path, target, f"{SECONDS:g}"]
+    truth_path = tmp_path / "truth.json"
+    command = [python.path, target, f"{SECONDS:g}", str(truth_path)]
     _, cap = record(snakescope, command, tmp_path / "split.json")
 
     meta = cap.meta
@@ -65,27 +100,28 @@ def test_split_70_30(python, snakescope, tmp_path):
 
     # By construction heavy and light never share a stack, and each runs as
     # <module> -> main -> heavy|light [-> work].
-    for s in cap.stacks:
-        if s.has("heavy") or s.has("light"):
-            fn = s.functions
-            assert fn[:2] == ["<module>", "main"] and fn[2] in ("heavy", "light") \
-                and fn[3:] in ([], ["work"]), f"unexpected stack {fn}"
-            for frame in s.frames:
-                assert frame["file"] == target and frame["qualname"] == frame["function"], frame
+    def shape_ok(s):
+        fn = s.functions
+        return (fn[:2] == ["<module>", "main"] and fn[2:3] in (["heavy"], ["light"])
+                and fn[3:] in ([], ["work"])
+                and all(f["file"] == target and f["qualname"] == f["function"]
+                        for f in s.frames))
+    assert_shapes([s for s in cap.stacks if s.has("heavy") or s.has("light")], shape_ok,
+                  "stacks through heavy or light")
     assert_lines_inside_functions(cap, target)
 
-    heavy = cap.count(lambda s: s.has("heavy"))
-    either = cap.count(lambda s: s.has("heavy") or s.has("light"))
-    assert_share(heavy, either, 0.7, "share of heavy among heavy+light")
+    _split_share(cap, json.loads(truth_path.read_text()), "share of heavy among heavy+light")
 
 
 def test_line_shares(python, snakescope, tmp_path):
     target = script("line_shares.py")
-    _, cap = record(snakescope, [python.path, target, f"{SECONDS:g}"], tmp_path / "lines.json")
+    truth_path = tmp_path / "truth.json"
+    _, cap = record(snakescope, [python.path, target, f"{SECONDS:g}", str(truth_path)],
+                    tmp_path / "lines.json")
+    truth = json.loads(truth_path.read_text())["wall_shares"]
 
-    expected = {line: int(share) / 100
-                for share, line in marker_lines(target, r"#\s*share:\s*(\d+)").items()}
-    assert sum(expected.values()) == pytest.approx(1.0) and len(expected) == 4
+    markers = marker_lines(target, r"#\s*share:\s*(\d+)")
+    assert sorted(markers) == sorted(truth) and sum(map(int, markers)) == 100
 
     in_lines = [s for s in cap.stacks
                 if s.leaf and s.leaf["function"] == "lines" and s.leaf["file"] == target]
@@ -93,13 +129,16 @@ def test_line_shares(python, snakescope, tmp_path):
     for s in in_lines:
         by_line[s.leaf["line"]] = by_line.get(s.leaf["line"], 0) + s.count
     n = sum(by_line.values())
-    # The denominator is every sample with `lines` as its leaf; by
-    # construction all but a negligible few of them are on the four marked
-    # lines (the rest: `return`, and the def line at entry). A profiler that
-    # is off by a line puts the samples elsewhere, which the shares catch.
-    assert n >= MIN_SAMPLES, f"{n} samples with `lines` as leaf\n{cap.summary()}"
-    for line, p in expected.items():
-        assert_share(by_line.get(line, 0), n, p, f"share of line {line} of `lines`")
+    marked = sum(by_line.get(line, 0) for line in markers.values())
+    # By construction all but ~0.1% of `lines`' time is on the four marked
+    # lines (the rest: the clock reads between them, `return`, entry). A
+    # profiler off by a line puts its samples on those unmarked lines.
+    assert marked >= 0.9 * n, f"only {marked} of {n} samples in `lines` on marked lines: {by_line}"
+    assert marked >= MIN_SAMPLES, f"{marked} samples on the marked lines\n{cap.summary()}"
+    for share, line in markers.items():
+        expected = _expected_share(truth, share, int(share) / 100, f"line {line}")
+        assert_share(by_line.get(line, 0), marked, expected,
+                     f"share of line {line} (# share: {share}) among the marked lines of `lines`")
 
 
 def test_deep_recursion(python, snakescope, tmp_path):
@@ -109,8 +148,9 @@ def test_deep_recursion(python, snakescope, tmp_path):
     _, cap = record(snakescope, [python.path, target, f"{SECONDS:g}"], tmp_path / "deep.json")
 
     with_leaf = [s for s in cap.stacks if s.has("leaf")]
-    n = sum(s.count for s in with_leaf)
-    assert n >= MIN_SAMPLES, f"only {n} samples in leaf\n{cap.summary()}"
+    # A structural test: no share is computed, so any number of samples in
+    # `leaf` will do (it spins there for all but the first few ms).
+    assert with_leaf, f"no sample in leaf\n{cap.summary()}"
     # Every stack through `leaf` is, root first: <module>, DEPTH x recurse, leaf.
     # (Truncating deep stacks, or losing their root, shows up here.)
     for s in with_leaf:
@@ -152,7 +192,7 @@ def test_many_threads_default_only_busy(python, snakescope, spawn, tmp_path):
         f"{ {names.get(t, t): n for t, n in others.items()} }\n{cap.summary()}"
     )
     n = cap.total
-    assert n >= MIN_SAMPLES, f"{by_name}\n{cap.summary()}"
+    assert n > 0, f"{by_name}\n{cap.summary()}"
     in_spin = cap.count(lambda s: s.has("spin"))
     assert in_spin >= 0.97 * n, f"only {in_spin}/{n} samples in spin\n{cap.summary()}"
 
@@ -220,7 +260,7 @@ def test_generators_and_coroutines(python, snakescope, tmp_path):
     target = script("gen_async.py")
     _, cap = record(snakescope, [python.path, target, f"{SECONDS:g}"], tmp_path / "gen.json")
     n = cap.total
-    assert n >= MIN_SAMPLES, cap.summary()
+    assert n > 0, cap.summary()
 
     produce = [s for s in cap.stacks if s.has("produce")]
     crunch = [s for s in cap.stacks if s.has("crunch")]
@@ -229,17 +269,18 @@ def test_generators_and_coroutines(python, snakescope, tmp_path):
     assert sum(s.count for s in produce) >= 0.1 * n, f"produce missing\n{cap.summary()}"
     assert sum(s.count for s in crunch) >= 0.1 * n, f"crunch missing\n{cap.summary()}"
 
-    for s in produce:
-        # A running generator's caller is the loop that consumes it.
+    # A running generator's caller is the loop that consumes it.
+    assert_shapes(produce, lambda s: s.functions == ["<module>", "main", "consume", "produce"],
+                  "stacks through produce")
+
+    # A coroutine runs below asyncio.run()'s event loop; crunch is the leaf,
+    # or is inside `await asyncio.sleep(0)`.
+    def crunch_ok(s):
         fn = s.functions
-        assert fn[:3] == ["<module>", "main", "consume"] and fn[3] == "produce", fn
-    for s in crunch:
-        fn = s.functions
-        assert fn[:2] == ["<module>", "main"], fn
-        below = fn[fn.index("crunch") + 1:]
-        # crunch is the leaf, or is inside `await asyncio.sleep(0)`.
-        assert set(below) <= {"sleep", "__sleep0"}, fn
-        assert "run" in fn[:fn.index("crunch")], f"no asyncio run() frame below crunch: {fn}"
+        i = fn.index("crunch")
+        return fn[:2] == ["<module>", "main"] and "run" in fn[2:i] \
+            and set(fn[i + 1:]) <= {"sleep", "__sleep0"}
+    assert_shapes(crunch, crunch_ok, "stacks through crunch")
     assert_lines_inside_functions(cap, target)
 
 
@@ -256,7 +297,7 @@ def test_non_ascii_names(python, snakescope, tmp_path):
     # The raw bytes are UTF-8 (JSON escapes \\uXXXX would be fine too).
     raw = out.read_bytes().decode("utf-8")
     assert func in raw or json.dumps(func) in raw
-    assert cap.count(lambda s: s.has(func)) >= MIN_SAMPLES, cap.summary()
+    assert cap.count(lambda s: s.has(func)) > 0, cap.summary()
 
 
 def test_exit_status_and_output_passthrough(python, snakescope, tmp_path):
@@ -285,13 +326,13 @@ def test_summary_goes_to_stderr(python, snakescope, tmp_path):
 
 def test_high_rate(python, snakescope, tmp_path):
     # No pass/fail on the achieved rate (that is timing); the split must hold.
-    _, cap = record(snakescope, [python.path, script("split_70_30.py"), "1"],
+    truth_path = tmp_path / "truth.json"
+    _, cap = record(snakescope, [python.path, script("split_70_30.py"), "1", str(truth_path)],
                     tmp_path / "fast.json", options=["--rate", "10000"])
     assert cap.meta["requested_rate_hz"] == 10000.0
     assert cap.meta["ticks"] > 0
-    heavy = cap.count(lambda s: s.has("heavy"))
-    either = cap.count(lambda s: s.has("heavy") or s.has("light"))
-    assert_share(heavy, either, 0.7, "share of heavy among heavy+light at 10 kHz")
+    _split_share(cap, json.loads(truth_path.read_text()),
+                 "share of heavy among heavy+light at 10 kHz")
 
 
 def test_attach_with_duration(python, snakescope, spawn, tmp_path):
@@ -319,6 +360,7 @@ def test_ctrl_c(python, snakescope, spawn, tmp_path):
     # What plain python does when Ctrl-C hits its process group.
     plain = spawn([python.path, target])
     plain.wait_for_line("ready")
+    time.sleep(0.5)  # (the same situation as below: Ctrl-C inside target_loop)
     plain.signal_group(signal.SIGINT)
     plain_result = plain.finish()
     assert "KeyboardInterrupt" in plain_result.stderr
@@ -326,6 +368,7 @@ def test_ctrl_c(python, snakescope, spawn, tmp_path):
     out = tmp_path / "ctrl-c.json"
     prof = spawn([snakescope, "record", "-o", str(out), "--", python.path, target])
     prof.wait_for_line("ready")
+    time.sleep(0.5)  # let target_loop be sampled before the Ctrl-C
     prof.signal_group(signal.SIGINT)
     result = prof.finish()
     assert _shell_status(result.returncode) == _shell_status(plain_result.returncode), (

@@ -99,10 +99,14 @@ impl Sampler {
                 }
             }
             next += period;
-            if next + period < now {
-                // Fell more than a period behind (the machine was busy): skip
-                // the missed ticks rather than sampling in a burst.
-                next = now;
+            if now > next + period {
+                // Fell more than a period behind (the machine was busy): the
+                // missed instants are counted as lost, not sampled in a burst.
+                let missed = (now - next).as_secs_f64() / period.as_secs_f64();
+                let missed = missed as u32;
+                self.ticks += u64::from(missed);
+                self.lost_ticks += u64::from(missed);
+                next += period * missed;
             }
             wait_until(next, period);
         };
@@ -130,7 +134,7 @@ impl Sampler {
             return Ok(());
         }
         let idle = !gil && self.tasks.state(thread.native_id) != TaskState::Running;
-        if (idle && !self.settings.include_idle) || thread.top_frame == 0 {
+        if idle && !self.settings.include_idle {
             return Ok(());
         }
         self.refs.clear();
@@ -141,6 +145,9 @@ impl Sampler {
                 self.torn += 1;
                 return Ok(());
             }
+        }
+        if self.refs.is_empty() {
+            return Ok(()); // A thread not running Python code.
         }
         self.intern_refs();
         if !self.builder.thread_has_name(thread.native_id) {
@@ -207,9 +214,10 @@ pub fn thread_name(tasks: &Tasks, pid: u32, tid: u64) -> Option<String> {
     (Some(&name) != tasks.name(u64::from(pid)).as_ref()).then_some(name)
 }
 
-/// Below this period the loop spins instead of sleeping: the kernel's wake-up
-/// latency (tens of microseconds) would otherwise eat the period.
-const SPIN_BELOW: Duration = Duration::from_micros(200);
+/// Below this period (above 20 kHz) the loop spins instead of sleeping: the
+/// kernel's wake-up latency (tens of microseconds) would eat the period. Above
+/// it, sleeping to absolute deadlines keeps the rate exact without burning a core.
+const SPIN_BELOW: Duration = Duration::from_micros(50);
 
 fn wait_until(deadline: Instant, period: Duration) {
     if period >= SPIN_BELOW {

@@ -54,7 +54,16 @@ fn thread_text(thread: &ThreadRecord) -> String {
 
 /// Replaces the characters that would split a frame (`;`) or a line.
 fn sanitize(text: &str) -> String {
-    text.replace(';', ":").replace(['\n', '\r'], " ")
+    // `;` separates frames and a newline ends a stack; other control
+    // characters cannot appear in the SVG's XML at all.
+    text.chars()
+        .map(|c| match c {
+            ';' => ':',
+            '\n' | '\r' | '\t' => ' ',
+            c if c.is_control() => char::REPLACEMENT_CHARACTER,
+            c => c,
+        })
+        .collect()
 }
 
 #[cfg(test)]

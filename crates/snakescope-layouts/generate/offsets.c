@@ -40,6 +40,7 @@ int main(void) {
     printf("    thread_thread_id: %lu,\n", O(PyThreadState, thread_id));
     printf("    thread_native_thread_id: %lu,\n", O(PyThreadState, native_thread_id));
     printf("    thread_datastack_chunk: %lu,\n", O(PyThreadState, datastack_chunk));
+    printf("    thread_datastack_top: Some(%lu),\n", O(PyThreadState, datastack_top));
     printf("    stack_chunk_data: %lu,\n", O(_PyStackChunk, data));
     printf("    frame_size: %lu,\n", O(_PyInterpreterFrame, localsplus));
     printf("    frame_previous: %lu,\n", O(_PyInterpreterFrame, previous));

@@ -99,6 +99,7 @@ fn offsets_3_13(word: &dyn Fn(usize) -> u64) -> Offsets {
         thread_thread_id: word(THREAD_THREAD_ID),
         thread_native_thread_id: word(THREAD_NATIVE_THREAD_ID),
         thread_datastack_chunk: word(THREAD_DATASTACK_CHUNK),
+        thread_datastack_top: None,
         // `_PyStackChunk` is `previous`, `size`, `top`, then the data (stable since 3.11).
         stack_chunk_data: 24,
         frame_size: word(FRAME_SIZE),

@@ -90,6 +90,9 @@ pub struct Offsets {
     pub thread_native_thread_id: u64,
     /// `tstate->datastack_chunk`: the chunk of memory most frames live in.
     pub thread_datastack_chunk: u64,
+    /// `tstate->datastack_top`, the end of the live part of the chunk, when
+    /// the version publishes it (not in 3.13's debug offsets).
+    pub thread_datastack_top: Option<u64>,
     /// Offset of the first frame slot in a `_PyStackChunk`.
     pub stack_chunk_data: u64,
     pub frame_size: u64,
@@ -121,12 +124,25 @@ pub struct Offsets {
 /// they carry no Python code the user wrote and are skipped.
 pub const FRAME_OWNED_BY_CSTACK: u8 = 3;
 
+/// `_PyInterpreterFrame.owner` of a generator's or coroutine's frame. Such a
+/// frame is always resumed by a caller, so it can never be a stack's root.
+pub const FRAME_OWNED_BY_GENERATOR: u8 = 1;
+
 /// An interpreter's version and the offsets to read it with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     pub version: PyVersion,
     pub free_threaded: bool,
     pub offsets: Offsets,
+}
+
+impl Layout {
+    /// Whether every complete stack ends in a shim frame pushed by the C entry
+    /// point of the evaluation loop (3.12+). A chain that ends elsewhere was
+    /// cut short by a read racing the interpreter.
+    pub fn stacks_end_in_shim(&self) -> bool {
+        (self.version.major, self.version.minor) >= (3, 12)
+    }
 }
 
 impl Offsets {

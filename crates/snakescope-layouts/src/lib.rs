@@ -12,7 +12,9 @@ mod v3_11;
 mod v3_12;
 
 pub use debug_offsets::{parse_debug_offsets, DEBUG_OFFSETS_COOKIE, DEBUG_OFFSETS_READ_LEN};
-pub use layout::{CurrentFrame, GilBase, GilOffsets, Layout, Offsets, PyVersion, FRAME_OWNED_BY_CSTACK};
+pub use layout::{CurrentFrame, GilBase, GilOffsets, Layout, Offsets, PyVersion, FRAME_OWNED_BY_CSTACK,
+    FRAME_OWNED_BY_GENERATOR,
+};
 
 /// Why no layout could be chosen for an interpreter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -16,6 +16,7 @@ pub const OFFSETS: Offsets = Offsets {
     thread_thread_id: 152,
     thread_native_thread_id: 160,
     thread_datastack_chunk: 296,
+    thread_datastack_top: Some(304),
     stack_chunk_data: 24,
     frame_size: 72,
     frame_previous: 48,

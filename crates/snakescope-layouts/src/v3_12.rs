@@ -16,6 +16,7 @@ pub const OFFSETS: Offsets = Offsets {
     thread_thread_id: 136,
     thread_native_thread_id: 144,
     thread_datastack_chunk: 232,
+    thread_datastack_top: Some(240),
     stack_chunk_data: 24,
     frame_size: 72,
     frame_previous: 8,

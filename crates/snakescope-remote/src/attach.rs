@@ -6,7 +6,7 @@ use crate::reader::RemoteReader;
 use snakescope_layouts::{
     has_debug_offsets, parse_debug_offsets, static_layout, LayoutError, PyVersion, DEBUG_OFFSETS_READ_LEN,
 };
-use snakescope_unwind::{MemoryReader, ReadError, Walker};
+use snakescope_unwind::{MemoryReader, ReadError, TypeAddresses, Walker};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
@@ -96,7 +96,12 @@ impl Target {
         } else {
             static_layout(version).map_err(unsupported)?
         };
-        let walker = Walker::new(layout, runtime, symbols.code_type.map(|c| c + bias));
+        let types = TypeAddresses {
+            code: symbols.code_type.map(|a| a + bias),
+            unicode: symbols.unicode_type.map(|a| a + bias),
+            bytes: symbols.bytes_type.map(|a| a + bias),
+        };
+        let walker = Walker::new(layout, runtime, types);
         Ok(Target { pid, version: layout.version, binary, reader, walker })
     }
 }

@@ -9,12 +9,14 @@ use std::path::Path;
 pub(crate) struct PythonSymbols {
     pub runtime: Option<u64>,
     pub code_type: Option<u64>,
+    pub unicode_type: Option<u64>,
+    pub bytes_type: Option<u64>,
     pub version: Option<u64>,
     /// Lowest virtual address of a loadable segment, page-aligned.
     pub first_load_vaddr: u64,
 }
 
-const WANTED: [&str; 3] = ["_PyRuntime", "PyCode_Type", "Py_Version"];
+const WANTED: [&str; 5] = ["_PyRuntime", "PyCode_Type", "PyUnicode_Type", "PyBytes_Type", "Py_Version"];
 
 /// Reads the symbols from the file's dynamic and static symbol tables, falling
 /// back to the `.PyRuntime` section for `_PyRuntime`.
@@ -35,6 +37,8 @@ pub(crate) fn python_symbols(path: &Path) -> std::io::Result<PythonSymbols> {
     Ok(PythonSymbols {
         runtime: found.get("_PyRuntime").copied().or(section_runtime),
         code_type: found.get("PyCode_Type").copied(),
+        unicode_type: found.get("PyUnicode_Type").copied(),
+        bytes_type: found.get("PyBytes_Type").copied(),
         version: found.get("Py_Version").copied(),
         first_load_vaddr,
     })

@@ -2,6 +2,7 @@
 
 use crate::reader::{u32_at, u64_at, MemoryReader};
 use crate::strings::{read_bytes, read_unicode, StringError};
+use crate::walker::TypeAddresses;
 use snakescope_layouts::Offsets;
 
 /// A code object's names and line table, decoded once and reused while the
@@ -23,11 +24,16 @@ pub struct CodeInfo {
 
 impl CodeInfo {
     /// Decodes a code object whose header (the first `code_header_len` bytes) is `header`.
-    pub(crate) fn load(r: &dyn MemoryReader, o: &Offsets, header: &[u8]) -> Result<CodeInfo, StringError> {
-        let name = read_unicode(r, o, u64_at(header, o.code_name))?;
-        let qualname = read_unicode(r, o, u64_at(header, o.code_qualname))?;
-        let filename = read_unicode(r, o, u64_at(header, o.code_filename))?;
-        let linetable = read_bytes(r, o, u64_at(header, o.code_linetable))?;
+    pub(crate) fn load(
+        r: &dyn MemoryReader,
+        o: &Offsets,
+        types: &TypeAddresses,
+        header: &[u8],
+    ) -> Result<CodeInfo, StringError> {
+        let name = read_unicode(r, o, types.unicode, u64_at(header, o.code_name))?;
+        let qualname = read_unicode(r, o, types.unicode, u64_at(header, o.code_qualname))?;
+        let filename = read_unicode(r, o, types.unicode, u64_at(header, o.code_filename))?;
+        let linetable = read_bytes(r, o, types.bytes, u64_at(header, o.code_linetable))?;
         Ok(CodeInfo {
             name,
             qualname,

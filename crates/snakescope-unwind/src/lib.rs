@@ -17,4 +17,4 @@ mod walker;
 pub use code::CodeInfo;
 pub use linetable::line_for_offset;
 pub use reader::{MemoryReader, ReadError};
-pub use walker::{FrameRef, ThreadInfo, WalkError, Walker, MAX_DEPTH};
+pub use walker::{FrameRef, ThreadInfo, TypeAddresses, WalkError, Walker, MAX_DEPTH};

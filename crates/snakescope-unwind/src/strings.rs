@@ -19,10 +19,18 @@ pub(crate) enum StringError {
 }
 
 /// Reads a compact `str` (every name and path in a code object is one).
-pub(crate) fn read_unicode(r: &dyn MemoryReader, o: &Offsets, addr: u64) -> Result<String, StringError> {
+pub(crate) fn read_unicode(
+    r: &dyn MemoryReader,
+    o: &Offsets,
+    str_type: Option<u64>,
+    addr: u64,
+) -> Result<String, StringError> {
     let mut head = [0u8; 96];
     let head_len = (o.unicode_compact_size as usize).min(head.len());
     r.read(addr, &mut head[..head_len])?;
+    if str_type.is_some_and(|t| u64_at(&head, o.object_type) != t) {
+        return Err(StringError::Implausible);
+    }
     let length = u64_at(&head, o.unicode_length);
     let state = u8_at(&head, o.unicode_state);
     // `state` bitfield: interned:2, kind:3, compact:1, ascii:1 (3.11–3.14).
@@ -52,7 +60,15 @@ fn decode(bytes: &[u8], kind: u64) -> Option<String> {
 }
 
 /// Reads the contents of a `bytes` object.
-pub(crate) fn read_bytes(r: &dyn MemoryReader, o: &Offsets, addr: u64) -> Result<Vec<u8>, StringError> {
+pub(crate) fn read_bytes(
+    r: &dyn MemoryReader,
+    o: &Offsets,
+    bytes_type: Option<u64>,
+    addr: u64,
+) -> Result<Vec<u8>, StringError> {
+    if bytes_type.is_some_and(|t| r.read_u64(addr + o.object_type).ok() != Some(t)) {
+        return Err(StringError::Implausible);
+    }
     let size = r.read_u64(addr + o.bytes_size)?;
     if size > MAX_BYTES {
         return Err(StringError::Implausible);

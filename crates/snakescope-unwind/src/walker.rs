@@ -7,7 +7,7 @@ use crate::code::CodeInfo;
 use crate::linetable::line_for_offset;
 use crate::reader::{u32_at, u64_at, u8_at, MemoryReader, ReadError};
 use crate::strings::StringError;
-use snakescope_layouts::{CurrentFrame, GilBase, Layout, FRAME_OWNED_BY_CSTACK};
+use snakescope_layouts::{CurrentFrame, GilBase, Layout, FRAME_OWNED_BY_CSTACK, FRAME_OWNED_BY_GENERATOR};
 use std::collections::HashMap;
 
 /// Deepest stack the walker follows; deeper means a cycle from a torn read.
@@ -16,8 +16,8 @@ pub const MAX_DEPTH: usize = 65_536;
 const MAX_THREADS: usize = 100_000;
 /// Largest stack snapshot taken in one read; deeper stacks are read frame by frame.
 const MAX_SNAPSHOT: u64 = 1 << 20;
-/// Most bytes read from the start of an interpreter state (`next`, `threads.head`).
-const INTERP_HEAD_LEN: usize = 256;
+/// Reads of the thread list between re-reads of `interpreters.head`.
+const INTERP_REFRESH: u32 = 64;
 /// Code objects remembered before the cache is cleared.
 const MAX_CODES: usize = 200_000;
 
@@ -49,12 +49,26 @@ pub struct ThreadInfo {
     pub native_id: u64,
     /// `threading.get_ident()` (the pthread id).
     pub thread_id: u64,
-    /// Address of the innermost `_PyInterpreterFrame`, 0 when none.
+    /// Address of the thread's `_PyCFrame` (3.11, 3.12), else 0.
+    pub cframe: u64,
+    /// Address of the innermost `_PyInterpreterFrame` when the thread state
+    /// holds it directly (3.13+); else 0 and found through `cframe` by the walk.
     pub top_frame: u64,
     /// Address of the thread's current `_PyStackChunk`, 0 when none.
     pub stack_chunk: u64,
+    /// `datastack_top`, the end of the chunk's live part, 0 when unknown.
+    pub stack_top: u64,
     /// Whether this thread held the GIL when read; `None` without a GIL.
     pub holds_gil: Option<bool>,
+}
+
+/// Addresses of the interpreter's type objects, to check that what is read
+/// is what it should be (a code object, a `str`, a `bytes`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TypeAddresses {
+    pub code: Option<u64>,
+    pub unicode: Option<u64>,
+    pub bytes: Option<u64>,
 }
 
 /// A frame as the walker saw it: a code object (see [`Walker::code`]) and a line.
@@ -72,9 +86,11 @@ pub struct FrameRef {
 pub struct Walker {
     layout: Layout,
     runtime: u64,
-    code_type: Option<u64>,
+    types: TypeAddresses,
     codes: HashMap<u64, CodeInfo>,
     next_serial: u64,
+    interp_head: u64,
+    interp_head_age: u32,
     snapshot: Vec<u8>,
     snapshot_base: u64,
     pending: Vec<(u64, u64)>,
@@ -85,17 +101,18 @@ pub struct Walker {
 }
 
 impl Walker {
-    /// A walker for the interpreter whose `_PyRuntime` is at `runtime`. When
-    /// `code_type` (the address of `PyCode_Type`) is known, every code object is
-    /// checked against it.
-    pub fn new(layout: Layout, runtime: u64, code_type: Option<u64>) -> Walker {
+    /// A walker for the interpreter whose `_PyRuntime` is at `runtime`. Every
+    /// object whose type's address is known in `types` is checked against it.
+    pub fn new(layout: Layout, runtime: u64, types: TypeAddresses) -> Walker {
         let o = &layout.offsets;
         Walker {
             layout,
             runtime,
-            code_type,
+            types,
             codes: HashMap::new(),
             next_serial: 0,
+            interp_head: 0,
+            interp_head_age: 0,
             snapshot: Vec::new(),
             snapshot_base: 0,
             pending: Vec::new(),
@@ -119,78 +136,79 @@ impl Walker {
     pub fn threads(&mut self, r: &dyn MemoryReader) -> Result<Vec<ThreadInfo>, WalkError> {
         let o = self.layout.offsets;
         let mut threads = Vec::new();
-        let mut interp = r.read_u64(self.runtime + o.runtime_interpreters_head)?;
+        let mut interp = self.first_interpreter(r)?;
         while interp != 0 {
-            let (next, mut tstate) = self.interp_links(r, interp)?;
-            let holder = self.gil_holder(r, interp)?;
+            let (next, mut tstate, holder) = self.interp_state(r, interp)?;
             while tstate != 0 {
                 if threads.len() >= MAX_THREADS {
                     return Err(WalkError::Torn("thread list"));
                 }
                 r.read(tstate, &mut self.thread_buf)?;
-                let top_frame = self.top_frame(r)?;
+                let b = &self.thread_buf;
+                let (cframe, top_frame) = match o.current_frame {
+                    CurrentFrame::Direct(off) => (0, u64_at(b, off)),
+                    CurrentFrame::ViaCFrame { cframe, .. } => (u64_at(b, cframe), 0),
+                };
                 threads.push(ThreadInfo {
                     addr: tstate,
-                    native_id: u64_at(&self.thread_buf, o.thread_native_thread_id),
-                    thread_id: u64_at(&self.thread_buf, o.thread_thread_id),
+                    native_id: u64_at(b, o.thread_native_thread_id),
+                    thread_id: u64_at(b, o.thread_thread_id),
+                    cframe,
                     top_frame,
-                    stack_chunk: u64_at(&self.thread_buf, o.thread_datastack_chunk),
+                    stack_chunk: u64_at(b, o.thread_datastack_chunk),
+                    stack_top: o.thread_datastack_top.map_or(0, |off| u64_at(b, off)),
                     holds_gil: holder.map(|h| h == tstate),
                 });
-                tstate = u64_at(&self.thread_buf, o.thread_next);
+                tstate = u64_at(b, o.thread_next);
             }
             interp = next;
         }
         Ok(threads)
     }
 
-    /// An interpreter's `next` and `threads.head`: one read when they are
-    /// close together (3.11, 3.12), two otherwise.
-    fn interp_links(&self, r: &dyn MemoryReader, interp: u64) -> Result<(u64, u64), WalkError> {
-        let o = self.layout.offsets;
-        let len = (o.interp_next.max(o.interp_threads_head) + 8) as usize;
-        if len > INTERP_HEAD_LEN {
-            return Ok((r.read_u64(interp + o.interp_next)?, r.read_u64(interp + o.interp_threads_head)?));
+    /// `_PyRuntime.interpreters.head`, re-read every [`INTERP_REFRESH`] calls:
+    /// interpreters come and go far more rarely than threads.
+    fn first_interpreter(&mut self, r: &dyn MemoryReader) -> Result<u64, WalkError> {
+        if self.interp_head_age == 0 || self.interp_head == 0 {
+            self.interp_head = r.read_u64(self.runtime + self.layout.offsets.runtime_interpreters_head)?;
+            self.interp_head_age = INTERP_REFRESH;
         }
-        let mut head = [0u8; INTERP_HEAD_LEN];
-        r.read(interp, &mut head[..len])?;
-        Ok((u64_at(&head, o.interp_next), u64_at(&head, o.interp_threads_head)))
+        self.interp_head_age -= 1;
+        Ok(self.interp_head)
     }
 
-    /// Which thread state holds the GIL: `Some(0)` when nobody does, `None`
-    /// when the build has no GIL. `locked` and `last_holder` are neighbours,
-    /// so one read covers both.
-    fn gil_holder(&self, r: &dyn MemoryReader, interp: u64) -> Result<Option<u64>, WalkError> {
-        let Some(gil) = self.layout.offsets.gil else { return Ok(None) };
-        let base = match gil.base {
-            GilBase::Runtime => self.runtime,
-            GilBase::Interpreter => interp,
-        };
-        let from = gil.locked.min(gil.holder);
-        let len = (gil.locked.max(gil.holder) + 8 - from) as usize;
-        let mut buf = [0u8; 64];
-        if len > buf.len() {
+    /// An interpreter's `next`, `threads.head` and GIL holder (`Some(0)` when
+    /// the GIL is free, `None` without a GIL), in one vectored read.
+    fn interp_state(&mut self, r: &dyn MemoryReader, interp: u64) -> Result<(u64, u64, Option<u64>), WalkError> {
+        let o = self.layout.offsets;
+        let mut next = [0u8; 8];
+        let mut head = [0u8; 8];
+        let mut gil_buf = [0u8; 64];
+        let gil = o.gil.map(|g| {
+            let base = match g.base {
+                GilBase::Runtime => self.runtime,
+                GilBase::Interpreter => interp,
+            };
+            let from = g.locked.min(g.holder);
+            (g, base + from, from, (g.locked.max(g.holder) + 8 - from) as usize)
+        });
+        if gil.is_some_and(|(_, _, _, len)| len > gil_buf.len()) {
             return Err(WalkError::Torn("GIL fields far apart"));
         }
-        r.read(base + from, &mut buf[..len])?;
-        if u32_at(&buf, gil.locked - from) == 0 {
-            return Ok(Some(0));
+        let mut requests: Vec<(u64, &mut [u8])> =
+            vec![(interp + o.interp_next, &mut next[..]), (interp + o.interp_threads_head, &mut head[..])];
+        if let Some((_, addr, _, len)) = gil {
+            requests.push((addr, &mut gil_buf[..len]));
         }
-        Ok(Some(u64_at(&buf, gil.holder - from)))
-    }
-
-    /// The innermost frame of the thread state in `thread_buf`.
-    fn top_frame(&self, r: &dyn MemoryReader) -> Result<u64, WalkError> {
-        match self.layout.offsets.current_frame {
-            CurrentFrame::Direct(off) => Ok(u64_at(&self.thread_buf, off)),
-            CurrentFrame::ViaCFrame { cframe, current_frame } => {
-                let cf = u64_at(&self.thread_buf, cframe);
-                if cf == 0 {
-                    return Ok(0);
-                }
-                Ok(r.read_u64(cf + current_frame)?)
+        r.read_many(&mut requests)?;
+        let holder = gil.map(|(g, _, from, _)| {
+            if u32_at(&gil_buf, g.locked - from) == 0 {
+                0
+            } else {
+                u64_at(&gil_buf, g.holder - from)
             }
-        }
+        });
+        Ok((u64::from_le_bytes(next), u64::from_le_bytes(head), holder))
     }
 
     /// Appends the stack of `thread` to `out`, innermost first.
@@ -201,11 +219,11 @@ impl Walker {
     /// headers of every code object on the stack, then the line of each frame
     /// from the cached line tables.
     pub fn walk(&mut self, r: &dyn MemoryReader, thread: &ThreadInfo, out: &mut Vec<FrameRef>) -> Result<(), WalkError> {
-        if thread.top_frame == 0 {
+        let top = self.snapshot_stack(r, thread)?;
+        if top == 0 {
             return Ok(());
         }
-        self.snapshot_stack(r, thread);
-        self.collect_frames(r, thread.top_frame)?;
+        self.collect_frames(r, top)?;
         self.read_code_headers(r)?;
         for i in 0..self.pending.len() {
             let (code, instr) = self.pending[i];
@@ -215,22 +233,49 @@ impl Walker {
         Ok(())
     }
 
-    /// Copies `[chunk data, top frame end)` in one read when it is small.
-    fn snapshot_stack(&mut self, r: &dyn MemoryReader, thread: &ThreadInfo) {
+    /// Finds the innermost frame and copies the live part of the thread's
+    /// stack chunk: with `cframe` and `datastack_top` (3.11, 3.12) both in one
+    /// vectored read, else the range up to the innermost frame (3.13+).
+    fn snapshot_stack(&mut self, r: &dyn MemoryReader, thread: &ThreadInfo) -> Result<u64, WalkError> {
         let o = self.layout.offsets;
         self.snapshot.clear();
-        let chunk = thread.stack_chunk;
-        let start = if chunk == 0 { thread.top_frame } else { (chunk + o.stack_chunk_data).min(thread.top_frame) };
-        let end = thread.top_frame + o.frame_size;
-        if end - start > MAX_SNAPSHOT {
-            self.snapshot_base = thread.top_frame;
-            return;
+        self.snapshot_base = 0;
+        let data = thread.stack_chunk + o.stack_chunk_data;
+        let live = thread.stack_top.checked_sub(data).filter(|&n| thread.stack_chunk != 0 && n <= MAX_SNAPSHOT);
+        let top = match o.current_frame {
+            CurrentFrame::Direct(_) => thread.top_frame,
+            CurrentFrame::ViaCFrame { current_frame, .. } => {
+                if thread.cframe == 0 {
+                    return Ok(0);
+                }
+                let mut top = [0u8; 8];
+                if let Some(n) = live {
+                    self.snapshot.resize(n as usize, 0);
+                    let mut requests: Vec<(u64, &mut [u8])> =
+                        vec![(thread.cframe + current_frame, &mut top[..]), (data, &mut self.snapshot[..])];
+                    if r.read_many(&mut requests).is_ok() {
+                        self.snapshot_base = data;
+                        return Ok(u64::from_le_bytes(top));
+                    }
+                    self.snapshot.clear();
+                }
+                r.read_u64(thread.cframe + current_frame)?
+            }
+        };
+        if top == 0 {
+            return Ok(0);
         }
-        self.snapshot.resize((end - start) as usize, 0);
-        if r.read(start, &mut self.snapshot).is_err() {
-            self.snapshot.clear();
+        let start = if thread.stack_chunk == 0 { top } else { data.min(top) };
+        let end = top + o.frame_size;
+        if end - start <= MAX_SNAPSHOT {
+            self.snapshot.resize((end - start) as usize, 0);
+            if r.read(start, &mut self.snapshot).is_ok() {
+                self.snapshot_base = start;
+            } else {
+                self.snapshot.clear();
+            }
         }
-        self.snapshot_base = start;
+        Ok(top)
     }
 
     /// Follows `previous` from `top`, noting each frame's code and instruction.
@@ -239,6 +284,7 @@ impl Walker {
         self.pending.clear();
         let mut frame = top;
         let mut depth = 0;
+        let mut last_owner = FRAME_OWNED_BY_CSTACK;
         while frame != 0 {
             depth += 1;
             if depth > MAX_DEPTH {
@@ -254,7 +300,8 @@ impl Walker {
                 }
             };
             let previous = u64_at(buf, o.frame_previous);
-            if u8_at(buf, o.frame_owner) != FRAME_OWNED_BY_CSTACK {
+            last_owner = u8_at(buf, o.frame_owner);
+            if last_owner != FRAME_OWNED_BY_CSTACK {
                 let mut code = u64_at(buf, o.frame_code);
                 if o.frame_code_tagged {
                     code &= !7;
@@ -265,6 +312,13 @@ impl Walker {
                 self.pending.push((code, u64_at(buf, o.frame_instr)));
             }
             frame = previous;
+        }
+        // A generator is resumed by someone, and on 3.12+ every stack starts
+        // at a shim frame: a chain ending otherwise was unlinked while read.
+        if last_owner == FRAME_OWNED_BY_GENERATOR
+            || (self.layout.stacks_end_in_shim() && last_owner != FRAME_OWNED_BY_CSTACK)
+        {
+            return Err(WalkError::Torn("stack cut short"));
         }
         Ok(())
     }
@@ -297,7 +351,7 @@ impl Walker {
         let len = o.code_header_len() as usize;
         let at = self.header_index[&code] * len;
         let header = &self.headers[at..at + len];
-        if let Some(ty) = self.code_type {
+        if let Some(ty) = self.types.code {
             if u64_at(header, o.object_type) != ty {
                 return Err(WalkError::Torn("not a code object"));
             }
@@ -310,7 +364,7 @@ impl Walker {
             if self.codes.len() >= MAX_CODES {
                 self.codes.clear();
             }
-            let mut info = CodeInfo::load(r, &o, header)?;
+            let mut info = CodeInfo::load(r, &o, &self.types, header)?;
             self.next_serial += 1;
             info.serial = self.next_serial;
             self.codes.insert(code, info);

@@ -6,7 +6,7 @@ use crate::launch::{self, Signals};
 use crate::sampler::{Sampler, SamplerSettings};
 use crate::UserError;
 use snakescope_formats::{Format, FormatError};
-use snakescope_model::Capture;
+use snakescope_model::{Capture, CaptureBuilder, Meta};
 use snakescope_remote::{AttachError, Target};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -87,7 +87,7 @@ fn record_command(command: &[String], settings: &Settings) -> anyhow::Result<Exi
     let pid = child.id();
     let target = match wait_for_interpreter(&mut child, &signals) {
         Ok(Some(target)) => target,
-        Ok(None) => return finish_without_profile(&mut child, command),
+        Ok(None) => return finish_without_profile(&mut child, command, settings),
         Err(err) => return fail_and_wait(&mut child, err),
     };
     let started = unix_now();
@@ -126,6 +126,8 @@ fn wait_for_interpreter(child: &mut Child, signals: &Signals) -> Result<Option<T
         }
         match Target::attach(child.id()) {
             Ok(target) => return Ok(Some(target)),
+            // Whatever went wrong, a child that has exited was simply quick.
+            Err(_) if !matches!(child.try_wait(), Ok(None)) => return Ok(None),
             Err(e) if e.may_be_transient() => {}
             Err(e) => return Err(e),
         }
@@ -135,14 +137,24 @@ fn wait_for_interpreter(child: &mut Child, signals: &Signals) -> Result<Option<T
     }
 }
 
-/// The command ended (or never ran Python): nothing to write, exit as it did.
-#[allow(clippy::print_stderr)]
-fn finish_without_profile(child: &mut Child, command: &[String]) -> anyhow::Result<ExitCode> {
+/// The command ended before an interpreter could be found in it: an empty
+/// capture (with its exit status) is still written when JSON was asked for.
+fn finish_without_profile(child: &mut Child, command: &[String], settings: &Settings) -> anyhow::Result<ExitCode> {
     let status = child.wait()?;
-    eprintln!(
-        "snakescope: `{}` ended before a Python interpreter could be sampled; no profile written",
-        command.join(" ")
-    );
+    note(&format!("`{}` ended before a Python interpreter could be sampled", command.join(" ")));
+    let meta = Meta {
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        mode: "record".to_owned(),
+        command: command.to_vec(),
+        pid: Some(child.id()),
+        requested_rate_hz: settings.sampler.rate_hz,
+        started_unix_s: unix_now(),
+        include_idle: settings.sampler.include_idle,
+        gil_only: settings.sampler.gil_only,
+        exit_code: Some(launch::status_code(status)),
+        ..Meta::default()
+    };
+    write_outputs(CaptureBuilder::new().finish(meta), settings, child.id())?;
     Ok(launch::mirror_exit(status))
 }
 
@@ -165,11 +177,10 @@ fn write_outputs(capture: Capture, settings: &Settings, pid: u32) -> anyhow::Res
         ));
         return Ok(());
     }
-    let file = std::fs::File::create(&path)
-        .map_err(|e| UserError::new(format!("cannot create `{}`: {e}", path.display())))?;
-    let mut out = std::io::BufWriter::new(file);
-    snakescope_formats::write(&capture, format, &mut out).map_err(|e| output_error(e, &path))?;
-    out.flush()?;
+    let mut rendered = Vec::new();
+    snakescope_formats::write(&capture, format, &mut rendered).map_err(|e| output_error(e, &path))?;
+    std::fs::write(&path, rendered)
+        .map_err(|e| UserError::new(format!("cannot write `{}`: {e}", path.display())))?;
     if !settings.quiet {
         let mut err = std::io::stderr().lock();
         let color = std::io::stderr().is_terminal();

@@ -4,7 +4,6 @@ use crate::args::ReportArgs;
 use crate::commands::format_of;
 use crate::UserError;
 use snakescope_model::Capture;
-use std::io::Write;
 use std::process::ExitCode;
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
@@ -18,10 +17,13 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let format = format_of(args.format);
     let result = match &args.output {
         Some(out) => {
-            let file = std::fs::File::create(out)
-                .map_err(|e| UserError::new(format!("cannot create `{}`: {e}", out.display())))?;
-            let mut w = std::io::BufWriter::new(file);
-            snakescope_formats::write(&capture, format, &mut w).and_then(|()| Ok(w.flush()?))
+            // Rendered in memory first, so a failure leaves no partial file behind.
+            let mut rendered = Vec::new();
+            snakescope_formats::write(&capture, format, &mut rendered)
+                .map_err(|e| UserError::new(e.to_string()))?;
+            std::fs::write(out, rendered)
+                .map_err(|e| UserError::new(format!("cannot write `{}`: {e}", out.display())))?;
+            Ok(())
         }
         None => snakescope_formats::write(&capture, format, &mut std::io::stdout().lock()),
     };
