@@ -22,7 +22,7 @@ $(VENV)/.stamp-test:
 	touch $@
 
 $(VENV)/.stamp-bench: $(VENV)/.stamp-test
-	$(VPY) -m pip install --quiet py-spy austin-dist numpy
+	$(VPY) -m pip install --quiet py-spy 'austin-dist<4' numpy
 	touch $@
 
 ## demo: build, profile the Julia set from the book's chapter 2, write a flame graph and a capture
