@@ -8,7 +8,7 @@
 use snakescope_model::{CaptureBuilder, Frame, Meta, ThreadSample};
 use snakescope_remote::{TaskState, Target, Tasks};
 use snakescope_unwind::{FrameRef, ReadError, ThreadInfo, WalkError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,7 @@ pub struct Sampler {
     settings: SamplerSettings,
     builder: CaptureBuilder,
     frame_ids: HashMap<(u64, u64, u32), usize>,
+    named: HashSet<u64>,
     refs: Vec<FrameRef>,
     ids: Vec<usize>,
     ticks: u64,
@@ -59,6 +60,7 @@ impl Sampler {
             settings,
             builder: CaptureBuilder::new(),
             frame_ids: HashMap::new(),
+            named: HashSet::new(),
             refs: Vec::with_capacity(256),
             ids: Vec::with_capacity(256),
             ticks: 0,
@@ -150,7 +152,8 @@ impl Sampler {
             return Ok(()); // A thread not running Python code.
         }
         self.intern_refs();
-        if !self.builder.thread_has_name(thread.native_id) {
+        if self.named.insert(thread.native_id) {
+            // Looked up once per thread: it reads two files.
             let name = thread_name(&self.tasks, self.target.pid, thread.native_id);
             self.builder.name_thread(thread.native_id, name);
         }

@@ -67,11 +67,6 @@ impl CaptureBuilder {
         }
     }
 
-    /// Whether a thread has been given a name.
-    pub fn thread_has_name(&self, tid: u64) -> bool {
-        self.thread_ids.get(&tid).is_some_and(|&i| self.threads[i].name.is_some())
-    }
-
     /// Counts one sample of one thread.
     pub fn add(&mut self, sample: ThreadSample<'_>) {
         let thread = self.thread_index(sample.tid);
