@@ -19,7 +19,7 @@ pub enum AttachError {
     PermissionDenied { pid: u32 },
     #[error("process `{pid}` (`{exe}`) is not a Python interpreter: no libpython or python binary with `_PyRuntime` is mapped")]
     NotPython { pid: u32, exe: String },
-    #[error("process `{pid}` runs {source}")]
+    #[error("process `{pid}`: {source}")]
     Unsupported { pid: u32, source: LayoutError },
     #[error("cannot read the interpreter file `{}`: {source}", path.display())]
     Binary { path: PathBuf, source: std::io::Error },

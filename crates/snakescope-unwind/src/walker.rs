@@ -16,6 +16,9 @@ pub const MAX_DEPTH: usize = 65_536;
 const MAX_THREADS: usize = 100_000;
 /// Largest stack snapshot taken in one read; deeper stacks are read frame by frame.
 const MAX_SNAPSHOT: u64 = 1 << 20;
+/// Bytes read below a frame found outside the stack snapshot (the size of
+/// CPython's first data-stack chunk).
+const WINDOW: u64 = 16 * 1024;
 /// Reads of the thread list between re-reads of `interpreters.head`.
 const INTERP_REFRESH: u32 = 64;
 /// Code objects remembered before the cache is cleared.
@@ -93,6 +96,8 @@ pub struct Walker {
     interp_head_age: u32,
     snapshot: Vec<u8>,
     snapshot_base: u64,
+    window: Vec<u8>,
+    window_base: u64,
     pending: Vec<(u64, u64)>,
     headers: Vec<u8>,
     header_index: HashMap<u64, usize>,
@@ -115,6 +120,8 @@ impl Walker {
             interp_head_age: 0,
             snapshot: Vec::new(),
             snapshot_base: 0,
+            window: Vec::new(),
+            window_base: 0,
             pending: Vec::new(),
             headers: Vec::new(),
             header_index: HashMap::new(),
@@ -285,31 +292,22 @@ impl Walker {
         let mut frame = top;
         let mut depth = 0;
         let mut last_owner = FRAME_OWNED_BY_CSTACK;
+        self.window.clear();
         while frame != 0 {
             depth += 1;
             if depth > MAX_DEPTH {
                 return Err(WalkError::Torn("frame chain too long"));
             }
-            let fsize = o.frame_size as usize;
-            let local = frame.checked_sub(self.snapshot_base).map(|off| off as usize);
-            let buf: &[u8] = match local {
-                Some(off) if off + fsize <= self.snapshot.len() => &self.snapshot[off..off + fsize],
-                _ => {
-                    r.read(frame, &mut self.frame_buf)?;
-                    &self.frame_buf
-                }
-            };
+            let buf = self.frame_bytes(r, frame)?;
             let previous = u64_at(buf, o.frame_previous);
             last_owner = u8_at(buf, o.frame_owner);
+            let (code, instr) = (u64_at(buf, o.frame_code), u64_at(buf, o.frame_instr));
             if last_owner != FRAME_OWNED_BY_CSTACK {
-                let mut code = u64_at(buf, o.frame_code);
-                if o.frame_code_tagged {
-                    code &= !7;
-                }
+                let code = if o.frame_code_tagged { code & !7 } else { code };
                 if code == 0 {
                     return Err(WalkError::Torn("null code object"));
                 }
-                self.pending.push((code, u64_at(buf, o.frame_instr)));
+                self.pending.push((code, instr));
             }
             frame = previous;
         }
@@ -321,6 +319,38 @@ impl Walker {
             return Err(WalkError::Torn("stack cut short"));
         }
         Ok(())
+    }
+
+    /// The bytes of the frame at `frame`: from the stack snapshot when it is
+    /// there, else from a window read just below it. Frames of one chunk sit
+    /// below each other, so on a deep stack spread over several chunks one
+    /// window read serves many frames.
+    fn frame_bytes(&mut self, r: &dyn MemoryReader, frame: u64) -> Result<&[u8], WalkError> {
+        let fsize = self.layout.offsets.frame_size as usize;
+        let inside = |base: u64, len: usize| {
+            frame.checked_sub(base).map(|off| off as usize).filter(|off| off + fsize <= len)
+        };
+        if let Some(off) = inside(self.snapshot_base, self.snapshot.len()) {
+            return Ok(&self.snapshot[off..off + fsize]);
+        }
+        if let Some(off) = inside(self.window_base, self.window.len()) {
+            return Ok(&self.window[off..off + fsize]);
+        }
+        let end = frame + fsize as u64;
+        // The largest window that cannot start in an unmapped page below the
+        // frame's own chunk: try a whole chunk's worth, then the frame's page.
+        for span in [WINDOW, (frame & 0xfff) + fsize as u64] {
+            let start = end.saturating_sub(span).min(frame);
+            self.window.resize((end - start) as usize, 0);
+            if r.read(start, &mut self.window).is_ok() {
+                self.window_base = start;
+                let off = (frame - start) as usize;
+                return Ok(&self.window[off..off + fsize]);
+            }
+        }
+        self.window.clear();
+        r.read(frame, &mut self.frame_buf)?;
+        Ok(&self.frame_buf)
     }
 
     /// Reads the header of every distinct code object in `pending`, in one call.
