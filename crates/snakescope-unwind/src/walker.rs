@@ -19,6 +19,10 @@ const MAX_SNAPSHOT: u64 = 1 << 20;
 /// Bytes read below a frame found outside the stack snapshot (the size of
 /// CPython's first data-stack chunk).
 const WINDOW: u64 = 16 * 1024;
+/// Code objects per thread whose headers are read along with its stack.
+const MAX_GUESSES: usize = 64;
+/// Threads whose code objects are remembered for that.
+const MAX_GUESSED_THREADS: usize = 4096;
 /// Reads of the thread list between re-reads of `interpreters.head`.
 const INTERP_REFRESH: u32 = 64;
 /// Code objects remembered before the cache is cleared.
@@ -94,6 +98,9 @@ pub struct Walker {
     next_serial: u64,
     interp_head: u64,
     interp_head_age: u32,
+    predicted: Vec<u64>,
+    predicted_bufs: Vec<u8>,
+    predicted_read: bool,
     snapshot: Vec<u8>,
     snapshot_base: u64,
     window: Vec<u8>,
@@ -101,6 +108,7 @@ pub struct Walker {
     pending: Vec<(u64, u64)>,
     headers: Vec<u8>,
     header_index: HashMap<u64, usize>,
+    code_guesses: HashMap<u64, Vec<u64>>,
     frame_buf: Vec<u8>,
     thread_buf: Vec<u8>,
 }
@@ -118,6 +126,9 @@ impl Walker {
             next_serial: 0,
             interp_head: 0,
             interp_head_age: 0,
+            predicted: Vec::new(),
+            predicted_bufs: Vec::new(),
+            predicted_read: false,
             snapshot: Vec::new(),
             snapshot_base: 0,
             window: Vec::new(),
@@ -125,6 +136,7 @@ impl Walker {
             pending: Vec::new(),
             headers: Vec::new(),
             header_index: HashMap::new(),
+            code_guesses: HashMap::new(),
             frame_buf: vec![0; o.frame_size as usize],
             thread_buf: vec![0; o.thread_size as usize],
         }
@@ -146,12 +158,12 @@ impl Walker {
         let mut interp = self.first_interpreter(r)?;
         while interp != 0 {
             let (next, mut tstate, holder) = self.interp_state(r, interp)?;
+            let first = threads.len();
             while tstate != 0 {
                 if threads.len() >= MAX_THREADS {
                     return Err(WalkError::Torn("thread list"));
                 }
-                r.read(tstate, &mut self.thread_buf)?;
-                let b = &self.thread_buf;
+                let b = self.thread_state(r, interp, threads.len() - first, tstate)?;
                 let (cframe, top_frame) = match o.current_frame {
                     CurrentFrame::Direct(off) => (0, u64_at(b, off)),
                     CurrentFrame::ViaCFrame { cframe, .. } => (u64_at(b, cframe), 0),
@@ -167,6 +179,9 @@ impl Walker {
                     holds_gil: holder.map(|h| h == tstate),
                 });
                 tstate = u64_at(b, o.thread_next);
+            }
+            if interp == self.interp_head {
+                self.predicted = threads[first..].iter().map(|t| t.addr).collect();
             }
             interp = next;
         }
@@ -184,8 +199,21 @@ impl Walker {
         Ok(self.interp_head)
     }
 
+    /// The `index`-th thread state of `interp`, at `addr`: taken from the
+    /// speculative read of [`Self::interp_state`] when the thread list is as it
+    /// was at the previous sample (it nearly always is), else read now.
+    fn thread_state(&mut self, r: &dyn MemoryReader, interp: u64, index: usize, addr: u64) -> Result<&[u8], WalkError> {
+        let size = self.thread_buf.len();
+        if interp == self.interp_head && self.predicted_read && self.predicted.get(index) == Some(&addr) {
+            return Ok(&self.predicted_bufs[index * size..(index + 1) * size]);
+        }
+        r.read(addr, &mut self.thread_buf)?;
+        Ok(&self.thread_buf)
+    }
+
     /// An interpreter's `next`, `threads.head` and GIL holder (`Some(0)` when
-    /// the GIL is free, `None` without a GIL), in one vectored read.
+    /// the GIL is free, `None` without a GIL), in one vectored read, together
+    /// with the thread states the first interpreter had at the previous sample.
     fn interp_state(&mut self, r: &dyn MemoryReader, interp: u64) -> Result<(u64, u64, Option<u64>), WalkError> {
         let o = self.layout.offsets;
         let mut next = [0u8; 8];
@@ -207,7 +235,26 @@ impl Walker {
         if let Some((_, addr, _, len)) = gil {
             requests.push((addr, &mut gil_buf[..len]));
         }
-        r.read_many(&mut requests)?;
+        let size = self.thread_buf.len();
+        let speculate = interp == self.interp_head && !self.predicted.is_empty();
+        self.predicted_read = false;
+        if speculate {
+            self.predicted_bufs.resize(self.predicted.len() * size, 0);
+            for (buf, &addr) in self.predicted_bufs.chunks_mut(size).zip(&self.predicted) {
+                requests.push((addr, buf));
+            }
+            // A thread that has exited may have left unmapped memory behind:
+            // then read again without the guesses.
+            if r.read_many(&mut requests).is_ok() {
+                self.predicted_read = true;
+            } else {
+                requests.truncate(if gil.is_some() { 3 } else { 2 });
+                r.read_many(&mut requests)?;
+            }
+        } else {
+            r.read_many(&mut requests)?;
+        }
+        drop(requests);
         let holder = gil.map(|(g, _, from, _)| {
             if u32_at(&gil_buf, g.locked - from) == 0 {
                 0
@@ -231,7 +278,7 @@ impl Walker {
             return Ok(());
         }
         self.collect_frames(r, top)?;
-        self.read_code_headers(r)?;
+        self.read_code_headers(r, thread.addr)?;
         for i in 0..self.pending.len() {
             let (code, instr) = self.pending[i];
             let (serial, line) = self.line_of(r, code, instr)?;
@@ -241,48 +288,70 @@ impl Walker {
     }
 
     /// Finds the innermost frame and copies the live part of the thread's
-    /// stack chunk: with `cframe` and `datastack_top` (3.11, 3.12) both in one
-    /// vectored read, else the range up to the innermost frame (3.13+).
+    /// stack chunk, and the headers of the code objects this thread had on its
+    /// stack at the previous sample, all in one vectored read when it can:
+    /// with `cframe` and `datastack_top` (3.11, 3.12) the range is known before
+    /// the innermost frame is; on 3.13+ the thread state holds that frame.
     fn snapshot_stack(&mut self, r: &dyn MemoryReader, thread: &ThreadInfo) -> Result<u64, WalkError> {
         let o = self.layout.offsets;
         self.snapshot.clear();
         self.snapshot_base = 0;
+        self.header_index.clear();
+        self.headers.clear();
         let data = thread.stack_chunk + o.stack_chunk_data;
         let live = thread.stack_top.checked_sub(data).filter(|&n| thread.stack_chunk != 0 && n <= MAX_SNAPSHOT);
-        let top = match o.current_frame {
-            CurrentFrame::Direct(_) => thread.top_frame,
-            CurrentFrame::ViaCFrame { current_frame, .. } => {
-                if thread.cframe == 0 {
-                    return Ok(0);
-                }
-                let mut top = [0u8; 8];
-                if let Some(n) = live {
-                    self.snapshot.resize(n as usize, 0);
-                    let mut requests: Vec<(u64, &mut [u8])> =
-                        vec![(thread.cframe + current_frame, &mut top[..]), (data, &mut self.snapshot[..])];
-                    if r.read_many(&mut requests).is_ok() {
-                        self.snapshot_base = data;
-                        return Ok(u64::from_le_bytes(top));
-                    }
-                    self.snapshot.clear();
-                }
-                r.read_u64(thread.cframe + current_frame)?
-            }
+        let (mut top, top_ptr, range) = match o.current_frame {
+            CurrentFrame::Direct(_) => (thread.top_frame, None, None),
+            CurrentFrame::ViaCFrame { .. } if thread.cframe == 0 => return Ok(0),
+            CurrentFrame::ViaCFrame { current_frame, .. } => match live {
+                Some(n) => (0, Some(thread.cframe + current_frame), Some((data, n))),
+                None => (r.read_u64(thread.cframe + current_frame)?, None, None),
+            },
         };
-        if top == 0 {
-            return Ok(0);
-        }
-        let start = if thread.stack_chunk == 0 { top } else { data.min(top) };
-        let end = top + o.frame_size;
-        if end - start <= MAX_SNAPSHOT {
-            self.snapshot.resize((end - start) as usize, 0);
-            if r.read(start, &mut self.snapshot).is_ok() {
-                self.snapshot_base = start;
-            } else {
-                self.snapshot.clear();
+        let range = range.or_else(|| {
+            let start = if thread.stack_chunk == 0 { top } else { data.min(top) };
+            let end = top + o.frame_size;
+            (top != 0 && end - start <= MAX_SNAPSHOT).then_some((start, end - start))
+        });
+        let guesses = self.code_guesses.remove(&thread.addr).unwrap_or_default();
+        for with_guesses in [true, false] {
+            let mut top_buf = [0u8; 8];
+            let mut requests: Vec<(u64, &mut [u8])> = Vec::with_capacity(guesses.len() + 2);
+            if let Some(ptr) = top_ptr {
+                requests.push((ptr, &mut top_buf[..]));
             }
+            if let Some((start, len)) = range {
+                self.snapshot.resize(len as usize, 0);
+                requests.push((start, &mut self.snapshot[..]));
+            }
+            let hlen = o.code_header_len() as usize;
+            if with_guesses {
+                self.headers.resize(guesses.len() * hlen, 0);
+                for (buf, &code) in self.headers.chunks_mut(hlen).zip(&guesses) {
+                    requests.push((code, buf));
+                }
+            }
+            if requests.is_empty() || r.read_many(&mut requests).is_ok() {
+                drop(requests);
+                if top_ptr.is_some() {
+                    top = u64::from_le_bytes(top_buf);
+                }
+                if with_guesses {
+                    self.header_index.extend(guesses.iter().enumerate().map(|(i, &c)| (c, i)));
+                }
+                self.snapshot_base = range.map_or(0, |(start, _)| start);
+                return Ok(top);
+            }
+            drop(requests);
+            self.snapshot.clear();
+            self.headers.clear();
         }
-        Ok(top)
+        // Even the snapshot could not be read: find the innermost frame alone
+        // and let the walk read frame by frame.
+        match top_ptr {
+            Some(ptr) => Ok(r.read_u64(ptr)?),
+            None => Ok(top),
+        }
     }
 
     /// Follows `previous` from `top`, noting each frame's code and instruction.
@@ -354,21 +423,33 @@ impl Walker {
     }
 
     /// Reads the header of every distinct code object in `pending`, in one call.
-    fn read_code_headers(&mut self, r: &dyn MemoryReader) -> Result<(), WalkError> {
+    fn read_code_headers(&mut self, r: &dyn MemoryReader, thread: u64) -> Result<(), WalkError> {
         let len = self.layout.offsets.code_header_len() as usize;
-        self.header_index.clear();
+        let known = self.header_index.len();
+        let mut missing = Vec::new();
         for &(code, _) in &self.pending {
-            let next = self.header_index.len();
-            self.header_index.entry(code).or_insert(next);
+            if !self.header_index.contains_key(&code) {
+                self.header_index.insert(code, known + missing.len());
+                missing.push(code);
+            }
         }
-        self.headers.resize(self.header_index.len() * len, 0);
-        let mut requests: Vec<(u64, &mut [u8])> = Vec::with_capacity(self.header_index.len());
-        let mut order: Vec<(usize, u64)> = self.header_index.iter().map(|(&c, &i)| (i, c)).collect();
-        order.sort_unstable();
-        for (chunk, (_, code)) in self.headers.chunks_mut(len).zip(order) {
-            requests.push((code, chunk));
+        if !missing.is_empty() {
+            self.headers.resize((known + missing.len()) * len, 0);
+            let mut requests: Vec<(u64, &mut [u8])> =
+                self.headers[known * len..].chunks_mut(len).zip(&missing).map(|(buf, &c)| (c, buf)).collect();
+            r.read_many(&mut requests)?;
         }
-        r.read_many(&mut requests)?;
+        // Next time, read these together with the stack.
+        if self.code_guesses.len() >= MAX_GUESSED_THREADS {
+            self.code_guesses.clear();
+        }
+        let mut codes: Vec<u64> = Vec::with_capacity(MAX_GUESSES);
+        for &(code, _) in &self.pending {
+            if codes.len() < MAX_GUESSES && !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
+        self.code_guesses.insert(thread, codes);
         Ok(())
     }
 
