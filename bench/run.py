@@ -8,9 +8,9 @@ to read the output. Usage:
                          [--snakescope PATH] [--python PATH] [--timeout S] [--seed N]
 
 For every repetition and workload, the workload is run once unprofiled
-(the baseline), then once under every profiler configuration, in a shuffled
-order. Each profiled run is paired with the baseline of the same repetition
-and the ratio profiled_wall / baseline_wall is computed; the tables report the
+once under every profiler configuration, in a shuffled order, each profiled
+run next to its own unprofiled (baseline) run, the two in random order; the
+ratio profiled_wall / baseline_wall of each pair is computed; the tables report the
 median and interquartile range of those ratios.
 """
 from __future__ import annotations
@@ -302,7 +302,7 @@ def build_command(cfg: Config, tools: dict[str, Tool], python: str, script: Path
         # -t 1000: wait up to 1 s (default 100 ms) for the target's runtime to
         # appear; with the default, ~5% of runs on a loaded machine fail with
         # "not a Python process" (exit 32). It only bounds a start-up wait.
-        return [exe, "-t", "1000", "-i", str(interval_us), "-o", str(out), *target], out, False
+        return [exe, "-t", "5000", "-i", str(interval_us), "-o", str(out), *target], out, False
     raise ValueError(cfg.profiler)
 
 
@@ -537,10 +537,6 @@ def main(argv: list[str]) -> int:
         for rep in range(args.reps):
             for w in workloads:
                 script = WORKLOAD_DIR / f"{w}.py"
-                base = run_cmd([python, str(script)], env=env, cwd=tmp_root, timeout=args.timeout)
-                baselines[w].append(base)
-                log(f"[rep {rep + 1}/{args.reps}] {w:<11} baseline            {base.wall:7.2f}s"
-                    + ("" if base.ok else f"  FAILED {base.failure()}"))
                 order = list(configs[w])
                 rng.shuffle(order)
                 for cfg in order:
@@ -552,8 +548,23 @@ def main(argv: list[str]) -> int:
                     run_dir = Path(tempfile.mkdtemp(dir=tmp_root))
                     try:
                         cmd, out, cap = build_command(cfg, tools, python, script, run_dir)
-                        res = run_cmd(cmd, env=env, cwd=run_dir, timeout=args.timeout,
-                                      capture_stdout=cap)
+                        # Each profiled run is paired with its own unprofiled run,
+                        # adjacent and in random order: this machine's speed drifts
+                        # by +-15 % over tens of seconds, so a baseline taken a
+                        # minute earlier would measure the drift, not the profiler.
+                        def run_base():
+                            return run_cmd([python, str(script)], env=env, cwd=tmp_root,
+                                           timeout=args.timeout)
+                        def run_prof():
+                            return run_cmd(cmd, env=env, cwd=run_dir, timeout=args.timeout,
+                                           capture_stdout=cap)
+                        if rng.random() < 0.5:
+                            base = run_base()
+                            res = run_prof()
+                        else:
+                            res = run_prof()
+                            base = run_base()
+                        baselines[w].append(base)
                         s.wall, s.rss_kb = res.wall, res.peak_rss_kb
                         if not res.ok:
                             s.failure = res.failure()
@@ -641,9 +652,10 @@ def render(args, interrupted, cmdline, started, finished, load_start, python, py
     L.append("")
     L.append("## How to read")
     L.append("")
-    L.append("Each repetition runs every workload once unprofiled (baseline), then once under each "
-             "profiler configuration in a shuffled order. *Overhead* is the median, over "
-             "repetitions, of `profiled wall / baseline wall of the same repetition` (1.000× = no "
+    L.append("Each repetition runs every workload once under each profiler configuration, in a "
+             "shuffled order, each profiled run next to its own unprofiled run (the two in random "
+             "order). *Overhead* is the median, over repetitions, of `profiled wall / wall of its "
+             "paired baseline` (1.000× = no "
              "overhead); *IQR* is the 25th–75th percentile of those ratios. Wall time is "
              "`time.perf_counter()` around the whole command, so it includes the profiler's start-up "
              "and the writing of its output file. The machine is shared and noisy: differences "

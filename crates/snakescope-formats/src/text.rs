@@ -13,6 +13,8 @@ const TOP: usize = 10;
 /// Threads listed by the report; the summary lists fewer.
 const REPORT_THREADS: usize = 10;
 const SUMMARY_THREADS: usize = 5;
+/// Lines listed by the summary.
+const SUMMARY_LINES: usize = 5;
 /// Function names wider than this overflow their column instead of widening it.
 const MAX_NAME_WIDTH: usize = 40;
 
@@ -40,7 +42,7 @@ pub(crate) fn write_report(capture: &Capture, out: &mut dyn Write, color: bool) 
         writeln!(out, "  {t}  {s}  {:width$}  {}", f.name, f.file)?;
     }
     writeln!(out)?;
-    write_top_lines(&stats.lines, total, out, color)?;
+    write_top_lines(&stats.lines, TOP, total, out, color)?;
     writeln!(out)?;
     write_threads(&capture.threads, REPORT_THREADS, out, color)
 }
@@ -55,6 +57,8 @@ pub(crate) fn write_summary(capture: &Capture, out: &mut dyn Write, color: bool)
     }
     writeln!(out)?;
     write_top_self(&stats, out, color)?;
+    writeln!(out)?;
+    write_top_lines(&stats.lines, SUMMARY_LINES, stats.total_samples, out, color)?;
     if capture.threads.len() > 1 {
         writeln!(out)?;
         write_threads(&capture.threads, SUMMARY_THREADS, out, color)?;
@@ -136,12 +140,13 @@ fn write_top_self(stats: &Stats, out: &mut dyn Write, color: bool) -> io::Result
 
 fn write_top_lines(
     lines: &[LineStat],
+    limit: usize,
     total: u64,
     out: &mut dyn Write,
     color: bool,
 ) -> io::Result<()> {
     heading(out, color, "Top lines")?;
-    let rows: Vec<(String, &LineStat)> = lines.iter().take(TOP).map(|l| (location(l), l)).collect();
+    let rows: Vec<(String, &LineStat)> = lines.iter().take(limit).map(|l| (location(l), l)).collect();
     let width = rows.iter().map(|(loc, _)| loc.len()).max().unwrap_or(0);
     writeln!(out, "  {:>6}  {:width$}  function", "self%", "line")?;
     for (loc, l) in rows {
@@ -339,7 +344,7 @@ mod tests {
     }
 
     #[test]
-    fn summary_is_the_header_top_functions_and_threads() {
+    fn summary_is_the_header_top_functions_lines_and_threads() {
         let text = summary(&capture(), false);
         assert!(text.starts_with("snakescope: python3 app.py"));
         assert_eq!(
@@ -347,8 +352,9 @@ mod tests {
             ["80.0%", "90.0%"]
         );
         assert!(text.contains("\nThreads\n"));
-        assert!(!text.contains("Top lines"));
-        assert!(text.lines().count() <= 25);
+        let lines = text.split_once("\nTop lines\n").unwrap().1;
+        assert_eq!(columns(lines.lines().nth(1).unwrap()), ["60.0%", "/src/app.py:20", "Worker.work"]);
+        assert!(text.lines().count() <= 32);
     }
 
     #[test]
