@@ -21,7 +21,13 @@ const WANTED: [&str; 5] = ["_PyRuntime", "PyCode_Type", "PyUnicode_Type", "PyByt
 /// Reads the symbols from the file's dynamic and static symbol tables, falling
 /// back to the `.PyRuntime` section for `_PyRuntime`.
 pub(crate) fn python_symbols(path: &Path) -> std::io::Result<PythonSymbols> {
-    let data = std::fs::read(path)?;
+    let handle = std::fs::File::open(path)?;
+    // SAFETY: the mapping is read-only and private; the file is an installed
+    // interpreter that is not rewritten while in use (if it were, the worst
+    // case is a parse error or wrong symbols, which attach reports).
+    // Mapping instead of reading keeps snakescope's memory to the pages of the
+    // symbol tables instead of the whole (tens of MiB) library.
+    let data = unsafe { memmap2::Mmap::map(&handle)? };
     let file = object::File::parse(&*data)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
     let mut found: HashMap<&str, u64> = HashMap::new();
