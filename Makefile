@@ -8,7 +8,7 @@ VPY    := $(VENV)/bin/python
 BIN    := target/release/snakescope
 OUT    := out
 
-.PHONY: all build demo test test-rust test-python bench lint clean
+.PHONY: all build develop demo test test-rust test-python bench lint clean
 
 all: build
 
@@ -18,8 +18,12 @@ build:
 $(VENV)/.stamp-test:
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet pytest
+	$(VPY) -m pip install --quiet pytest 'maturin>=1.5,<2'
 	touch $@
+
+## develop: build the Python package (native agent + API) into .venv
+develop: $(VENV)/.stamp-test
+	$(VENV)/bin/maturin develop --release --quiet
 
 $(VENV)/.stamp-bench: $(VENV)/.stamp-test
 	$(VPY) -m pip install --quiet py-spy 'austin-dist<4' numpy
@@ -40,7 +44,7 @@ test: test-rust test-python
 test-rust:
 	cargo test --workspace --locked
 
-test-python: build $(VENV)/.stamp-test
+test-python: build develop
 	SNAKESCOPE_BIN=$(abspath $(BIN)) $(VPY) -m pytest -c tests/python/pytest.ini tests/python
 
 ## bench: overhead and sampling-rate benchmarks against py-spy and Austin (writes bench/RESULTS.md)

@@ -6,6 +6,7 @@ Frames in dump are LEAF FIRST (contract), unlike captures.
 from __future__ import annotations
 
 import json
+import time
 
 from conftest import (
     QUICK_TIMEOUT,
@@ -58,6 +59,9 @@ def test_dump_many_threads(python, snakescope, spawn, tmp_path):
     target = spawn([python.path, script("many_threads.py"), "120", str(info)])
     target.wait_for_file(info)
     names = read_info(info)
+    # The file is written just before the main thread blocks in join(); give
+    # it time to get there (a thread on its way to blocking is rightly active).
+    time.sleep(0.5)
 
     threads = validate_dump(json.loads(_dump(snakescope, target.pid, "--json").stdout))
     assert target.alive(), "dump stopped or killed the target"

@@ -19,6 +19,8 @@ pub enum Command {
     Dump(DumpArgs),
     /// Render a saved capture (JSON) into another format.
     Report(ReportArgs),
+    /// Run a Python program with the in-process agent (sampling), like `python` would.
+    Run(RunArgs),
 }
 
 /// Output formats for `record` and `report`.
@@ -98,4 +100,50 @@ pub struct ReportArgs {
     /// Write here instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(trailing_var_arg = true)]
+pub struct RunArgs {
+    /// Output file (format from its extension: .svg, .json, .speedscope.json, .txt).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+
+    /// Output format (default: from the output file's extension, else flamegraph).
+    #[arg(short, long, value_enum)]
+    pub format: Option<FormatArg>,
+
+    /// Samples per second.
+    #[arg(short, long, default_value_t = 1000.0)]
+    pub rate: f64,
+
+    /// Include threads that are idle (sleeping, blocked on I/O or a lock).
+    #[arg(short, long)]
+    pub idle: bool,
+
+    /// Only record samples of the thread that holds the GIL.
+    #[arg(short, long)]
+    pub gil: bool,
+
+    /// Do not print the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// The interpreter to run (default: $SNAKESCOPE_PYTHON, set by the Python
+    /// package to its own interpreter, else `python3`). It must have the
+    /// snakescope package installed.
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<String>,
+
+    /// Run a library module as a script, like `python -m`.
+    #[arg(short = 'm', value_name = "MODULE", conflicts_with = "code")]
+    pub module: Option<String>,
+
+    /// Run a program passed as a string, like `python -c`.
+    #[arg(short = 'c', value_name = "CODE")]
+    pub code: Option<String>,
+
+    /// The script and its arguments (or the arguments of -m / -c).
+    #[arg(allow_hyphen_values = true, value_name = "SCRIPT ARGS")]
+    pub args: Vec<String>,
 }

@@ -64,7 +64,7 @@ pub fn status_code(status: ExitStatus) -> i32 {
 }
 
 /// Ends snakescope the way the child ended: same exit code, or death by the same signal.
-pub fn mirror_exit(status: ExitStatus) -> std::process::ExitCode {
+pub fn mirror_exit(status: ExitStatus) -> u8 {
     use std::os::unix::process::ExitStatusExt;
     if let Some(signal) = status.signal() {
         // SAFETY: restoring the default disposition and raising a signal are
@@ -73,7 +73,7 @@ pub fn mirror_exit(status: ExitStatus) -> std::process::ExitCode {
             libc::signal(signal, libc::SIG_DFL);
             libc::raise(signal);
         }
-        return std::process::ExitCode::from(128 + signal as u8);
+        return 128 + signal as u8;
     }
-    std::process::ExitCode::from(status.code().unwrap_or(1) as u8)
+    status.code().unwrap_or(1) as u8
 }

@@ -9,8 +9,10 @@ mod attach;
 mod elf;
 mod maps;
 mod reader;
+mod sampler;
 mod tasks;
 
 pub use attach::{AttachError, Target};
 pub use reader::RemoteReader;
+pub use sampler::{thread_name, Sampler, SamplerSettings, StopReason};
 pub use tasks::{TaskState, Tasks};

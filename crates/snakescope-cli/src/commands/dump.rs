@@ -2,13 +2,11 @@
 
 use crate::args::DumpArgs;
 use crate::commands::attach_error;
-use crate::sampler::thread_name;
 use crate::UserError;
 use serde_json::json;
-use snakescope_remote::{TaskState, Target, Tasks};
+use snakescope_remote::{thread_name, TaskState, Target, Tasks};
 use snakescope_unwind::{FrameRef, WalkError};
 use std::io::Write;
-use std::process::ExitCode;
 
 /// Attempts at reading a consistent set of stacks while the target runs on.
 const ATTEMPTS: usize = 20;
@@ -21,14 +19,14 @@ struct ThreadStack {
     frames: Vec<serde_json::Value>,
 }
 
-pub fn run(args: &DumpArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &DumpArgs) -> anyhow::Result<u8> {
     let mut target = Target::attach(args.pid).map_err(attach_error)?;
     let stacks = read_consistent(&mut target)?;
     let mut out = std::io::stdout().lock();
     let written = if args.json { print_json(&mut out, &stacks) } else { print_text(&mut out, &target, &stacks) };
     match written {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(ExitCode::SUCCESS),
+        _ => Ok(0),
     }
 }
 

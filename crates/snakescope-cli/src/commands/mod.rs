@@ -3,17 +3,18 @@
 mod dump;
 mod record;
 mod report;
+mod run;
 
 use crate::args::{Cli, Command, FormatArg};
 use snakescope_formats::Format;
-use std::process::ExitCode;
 
 /// Runs the chosen command; the exit code is the command's own.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Record(args) => record::run(args),
         Command::Dump(args) => dump::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Run(args) => run::run(args),
     }
 }
 

@@ -3,14 +3,14 @@
 use crate::args::RecordArgs;
 use crate::commands::{attach_error, format_of};
 use crate::launch::{self, Signals};
-use crate::sampler::{Sampler, SamplerSettings};
+use snakescope_remote::{Sampler, SamplerSettings};
 use crate::UserError;
 use snakescope_formats::{Format, FormatError};
 use snakescope_model::{Capture, CaptureBuilder, Meta};
 use snakescope_remote::{AttachError, Target};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::{Child, ExitCode};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,7 +29,7 @@ struct Settings {
     quiet: bool,
 }
 
-pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
     let settings = resolve(&args)?;
     match (args.pid, args.command.is_empty()) {
         (Some(pid), _) => record_pid(pid, &settings),
@@ -67,7 +67,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
     })
 }
 
-fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<ExitCode> {
+fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     let target = Target::attach(pid).map_err(attach_error)?;
     let signals = Signals::install()?;
     let started = unix_now();
@@ -78,10 +78,10 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<ExitCode> {
     });
     let capture = sampler.finish(elapsed, started);
     write_outputs(capture, settings, pid)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
-fn record_command(command: &[String], settings: &Settings) -> anyhow::Result<ExitCode> {
+fn record_command(command: &[String], settings: &Settings) -> anyhow::Result<u8> {
     let signals = Signals::install()?;
     let mut child = launch::spawn(command)?;
     let pid = child.id();
@@ -139,7 +139,7 @@ fn wait_for_interpreter(child: &mut Child, signals: &Signals) -> Result<Option<T
 
 /// The command ended before an interpreter could be found in it: an empty
 /// capture (with its exit status) is still written when JSON was asked for.
-fn finish_without_profile(child: &mut Child, command: &[String], settings: &Settings) -> anyhow::Result<ExitCode> {
+fn finish_without_profile(child: &mut Child, command: &[String], settings: &Settings) -> anyhow::Result<u8> {
     let status = child.wait()?;
     note(&format!("`{}` ended before a Python interpreter could be sampled", command.join(" ")));
     let meta = Meta {
@@ -159,11 +159,11 @@ fn finish_without_profile(child: &mut Child, command: &[String], settings: &Sett
 }
 
 /// Reports why the target cannot be profiled, lets it finish undisturbed, and fails.
-fn fail_and_wait(child: &mut Child, err: AttachError) -> anyhow::Result<ExitCode> {
+fn fail_and_wait(child: &mut Child, err: AttachError) -> anyhow::Result<u8> {
     let user = attach_error(err);
     crate::report_user_error(&user);
     child.wait()?;
-    Ok(ExitCode::from(2))
+    Ok(2)
 }
 
 fn write_outputs(capture: Capture, settings: &Settings, pid: u32) -> anyhow::Result<()> {

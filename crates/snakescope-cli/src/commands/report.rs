@@ -4,9 +4,8 @@ use crate::args::ReportArgs;
 use crate::commands::format_of;
 use crate::UserError;
 use snakescope_model::Capture;
-use std::process::ExitCode;
 
-pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     let path = &args.capture;
     let file = std::fs::File::open(path)
         .map_err(|e| UserError::new(format!("cannot open `{}`: {e}", path.display())))?;
@@ -28,8 +27,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         None => snakescope_formats::write(&capture, format, &mut std::io::stdout().lock()),
     };
     match result {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) if e.is_broken_pipe() => Ok(ExitCode::SUCCESS),
+        Ok(()) => Ok(0),
+        Err(e) if e.is_broken_pipe() => Ok(0),
         Err(e) => Err(UserError::new(e.to_string()).into()),
     }
 }

@@ -1,12 +1,14 @@
 //! The sampling loop: at each tick, read every thread's stack from the target
 //! and count it into the capture.
 //!
-//! Runs on the main thread of snakescope, out of process: the target is never
-//! stopped, so a stack can change while it is read; such torn stacks are
-//! counted and dropped.
+//! Runs on a thread of its own: in the `snakescope` process for `record`, or
+//! inside the target for the in-process agent (which reads its own memory the
+//! same way, through `process_vm_readv` on its own pid, so a stale pointer can
+//! never fault). It never takes the GIL and never stops the target, so a stack
+//! can change while it is read; such torn stacks are counted and dropped.
 
 use snakescope_model::{CaptureBuilder, Frame, Meta, ThreadSample};
-use snakescope_remote::{TaskState, Target, Tasks};
+use crate::{TaskState, Target, Tasks};
 use snakescope_unwind::{FrameRef, ReadError, ThreadInfo, WalkError};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +39,7 @@ pub struct Sampler {
     builder: CaptureBuilder,
     frame_ids: HashMap<(u64, u64, u32), usize>,
     named: HashSet<u64>,
+    hidden_roots: Vec<String>,
     refs: Vec<FrameRef>,
     ids: Vec<usize>,
     ticks: u64,
@@ -61,12 +64,19 @@ impl Sampler {
             builder: CaptureBuilder::new(),
             frame_ids: HashMap::new(),
             named: HashSet::new(),
+            hidden_roots: Vec::new(),
             refs: Vec::with_capacity(256),
             ids: Vec::with_capacity(256),
             ticks: 0,
             lost_ticks: 0,
             torn: 0,
         }
+    }
+
+    /// Leaves out the outermost frames of every stack while they come from
+    /// these files (the in-process agent's bootstrap, which the user did not write).
+    pub fn hide_root_frames_from(&mut self, files: Vec<String>) {
+        self.hidden_roots = files;
     }
 
     /// Samples until the target exits, `stop` is set, `still_running` says the
@@ -164,7 +174,15 @@ impl Sampler {
     /// Turns the walked frames (innermost first) into frame ids, root first.
     fn intern_refs(&mut self) {
         self.ids.clear();
+        let mut at_root = !self.hidden_roots.is_empty();
         for r in self.refs.iter().rev() {
+            if at_root {
+                let code = self.target.walker.code(r.code).expect("walked code is cached");
+                if self.hidden_roots.iter().any(|f| *f == code.filename) {
+                    continue;
+                }
+                at_root = false;
+            }
             let key = (r.code, r.serial, r.line);
             let id = match self.frame_ids.get(&key) {
                 Some(&id) => id,
@@ -185,7 +203,7 @@ impl Sampler {
         }
     }
 
-    /// The capture, with everything but the fields the caller knows (command, exit code).
+    /// The capture, with everything but the fields the caller knows (mode, command, exit code).
     pub fn finish(self, elapsed: Duration, started_unix_s: f64) -> snakescope_model::Capture {
         let meta = Meta {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),

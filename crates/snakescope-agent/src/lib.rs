@@ -1,0 +1,134 @@
+//! `snakescope._native`: the agent inside the target process.
+//!
+//! This first slice is the local sampler: a Rust thread inside the target
+//! that reads the process's own interpreter state through the same walker and
+//! layouts as `record`, via `process_vm_readv` on its own pid (always
+//! permitted, and a stale pointer can never fault the process). It never
+//! takes the GIL. The module also exposes the whole command line
+//! (`cli_main`), so the Python package's `snakescope` command is the same
+//! program as the standalone binary.
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use snakescope_formats::Format;
+use snakescope_model::Capture;
+use snakescope_remote::{Sampler, SamplerSettings, Target};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The running sampler, if any.
+struct Running {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Result<Capture, String>>,
+}
+
+static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
+
+/// Starts sampling this process's Python threads on a thread of its own;
+/// outermost frames from `hide_files` (the bootstrap) are left out of stacks.
+#[pyfunction]
+#[pyo3(signature = (rate_hz = 1000.0, idle = false, gil = false, hide_files = Vec::new()))]
+fn start(rate_hz: f64, idle: bool, gil: bool, hide_files: Vec<String>) -> PyResult<()> {
+    if !(rate_hz > 0.0 && rate_hz <= 1_000_000.0) {
+        return Err(PyValueError::new_err(format!("sampling rate `{rate_hz}` is out of range")));
+    }
+    let mut running = RUNNING.lock().map_err(|_| PyRuntimeError::new_err("sampler state poisoned"))?;
+    if running.is_some() {
+        return Err(PyRuntimeError::new_err("the snakescope sampler is already running"));
+    }
+    let target = Target::attach(std::process::id()).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let settings = SamplerSettings { rate_hz, include_idle: idle, gil_only: gil, duration: None };
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name("snakescope-sampler".into())
+        .spawn(move || {
+            let started = unix_now();
+            let mut sampler = Sampler::new(target, settings);
+            sampler.hide_root_frames_from(hide_files);
+            let (_, elapsed) = sampler.run(&flag, || true);
+            let mut capture = sampler.finish(elapsed, started);
+            capture.meta.mode = "run".to_owned();
+            Ok(capture)
+        })
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start the sampler thread: {e}")))?;
+    *running = Some(Running { stop, thread });
+    Ok(())
+}
+
+/// Stops the sampler and writes the profile to `output` in `format`
+/// (default from the file name); prints the summary to stderr unless `quiet`.
+#[pyfunction]
+#[pyo3(signature = (output, format = None, command = Vec::new(), exit_code = None, quiet = false))]
+fn stop(
+    py: Python<'_>,
+    output: &str,
+    format: Option<&str>,
+    command: Vec<String>,
+    exit_code: Option<i32>,
+    quiet: bool,
+) -> PyResult<()> {
+    let running = RUNNING.lock().map_err(|_| PyRuntimeError::new_err("sampler state poisoned"))?.take();
+    let Some(running) = running else {
+        return Err(PyRuntimeError::new_err("the snakescope sampler is not running"));
+    };
+    running.stop.store(true, Ordering::Relaxed);
+    // The sampler never needs the GIL; let the rest of the program run while it stops.
+    let result = py.allow_threads(|| running.thread.join());
+    let mut capture = result
+        .map_err(|_| PyRuntimeError::new_err("the sampler thread panicked"))?
+        .map_err(PyRuntimeError::new_err)?;
+    capture.meta.command = command;
+    capture.meta.exit_code = exit_code;
+    let path = std::path::Path::new(output);
+    let format = match format {
+        Some(name) => Format::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown format `{name}`")))?,
+        None => Format::from_path(path).unwrap_or(Format::Flamegraph),
+    };
+    write_outputs(&capture, format, path, quiet).map_err(PyRuntimeError::new_err)
+}
+
+fn write_outputs(capture: &Capture, format: Format, path: &std::path::Path, quiet: bool) -> Result<(), String> {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    if capture.total_samples() == 0 && format != Format::Json {
+        let _ = writeln!(err, "snakescope: no samples were recorded; no {} written", path.display());
+        return Ok(());
+    }
+    let mut rendered = Vec::new();
+    snakescope_formats::write(capture, format, &mut rendered).map_err(|e| e.to_string())?;
+    std::fs::write(path, rendered).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    if !quiet {
+        snakescope_formats::write_summary(capture, &mut err, false).map_err(|e| e.to_string())?;
+        let _ = writeln!(err, "wrote {} ({})", path.display(), format.name());
+    }
+    Ok(())
+}
+
+/// Whether the sampler is running.
+#[pyfunction]
+fn is_running() -> bool {
+    RUNNING.lock().map(|r| r.is_some()).unwrap_or(false)
+}
+
+/// Runs the `snakescope` command line with `argv` (program name first); returns the exit status.
+#[pyfunction]
+fn cli_main(py: Python<'_>, argv: Vec<String>) -> u8 {
+    py.allow_threads(|| snakescope_cli::main_with_args(argv.into_iter().map(Into::into)))
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d: Duration| d.as_secs_f64())
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(start, m)?)?;
+    m.add_function(wrap_pyfunction!(stop, m)?)?;
+    m.add_function(wrap_pyfunction!(is_running, m)?)?;
+    m.add_function(wrap_pyfunction!(cli_main, m)?)?;
+    Ok(())
+}

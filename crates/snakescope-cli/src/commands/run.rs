@@ -1,0 +1,89 @@
+//! `snakescope run`: launch a Python program with the in-process agent.
+//!
+//! The interpreter is started as `python -m snakescope._run …`; the bootstrap
+//! starts the agent's sampler inside it and then runs the program exactly as
+//! `python` would (argv, `sys.path[0]`, `__main__`, exit status, tracebacks).
+//! This command only passes the settings on and mirrors the child's exit.
+
+use crate::args::{FormatArg, RunArgs};
+use crate::launch::{self, Signals};
+use crate::UserError;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    if !(args.rate > 0.0 && args.rate <= 1_000_000.0) {
+        return Err(UserError::new(format!("sampling rate `{}` is out of range", args.rate))
+            .with_hint("use a rate between 1 and 1000000 Hz")
+            .into());
+    }
+    let target = target_spec(&args)?;
+    let python = args
+        .python
+        .clone()
+        .or_else(|| std::env::var("SNAKESCOPE_PYTHON").ok())
+        .unwrap_or_else(|| "python3".to_owned());
+    let mut command = vec![python.clone(), "-m".into(), "snakescope._run".into(), "--rate".into(), args.rate.to_string()];
+    if let Some(out) = &args.output {
+        command.extend(["--output".into(), out.display().to_string()]);
+    }
+    if let Some(format) = args.format {
+        command.extend(["--format".into(), format_name(format).into()]);
+    }
+    for (on, flag) in [(args.idle, "--idle"), (args.gil, "--gil"), (args.quiet, "--quiet")] {
+        if on {
+            command.push(flag.into());
+        }
+    }
+    command.push("--".into());
+    command.extend(target);
+    let signals = Signals::install()?;
+    let mut child = launch::spawn(&command).map_err(|e| {
+        UserError::new(format!("cannot run the interpreter `{python}`: {}", e.message))
+            .with_hint("pick one with `--python PATH`; it must have the snakescope package installed")
+    })?;
+    let mut forwarded = false;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if signals.terminated.load(Ordering::Relaxed) && !forwarded {
+            launch::forward_sigterm(&child);
+            forwarded = true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Ok(launch::mirror_exit(status))
+}
+
+/// `script args…`, `-m module args…` or `-c code args…` as the bootstrap takes them.
+fn target_spec(args: &RunArgs) -> Result<Vec<String>, UserError> {
+    let mut spec = match (&args.module, &args.code, args.args.first()) {
+        (Some(m), _, _) => vec!["module".to_owned(), m.clone()],
+        (_, Some(c), _) => vec!["code".to_owned(), c.clone()],
+        (None, None, Some(script)) => {
+            if !std::path::Path::new(script).exists() {
+                return Err(UserError::new(format!("script `{script}` not found"))
+                    .with_hint("give the path of a Python file, or use `-m module` / `-c code`"));
+            }
+            vec!["script".to_owned(), script.clone()]
+        }
+        (None, None, None) => {
+            return Err(UserError::new("nothing to run")
+                .with_hint("give a script, `-m module` or `-c code`: `snakescope run app.py`"))
+        }
+    };
+    let rest = if spec[0] == "script" { &args.args[1..] } else { &args.args[..] };
+    spec.extend(rest.iter().cloned());
+    Ok(spec)
+}
+
+fn format_name(format: FormatArg) -> &'static str {
+    match format {
+        FormatArg::Flamegraph => "flamegraph",
+        FormatArg::Speedscope => "speedscope",
+        FormatArg::Collapsed => "collapsed",
+        FormatArg::Json => "json",
+        FormatArg::Text => "text",
+    }
+}

@@ -1,0 +1,165 @@
+"""Bootstrap of ``snakescope run``: ``python -m snakescope._run [options] -- KIND TARGET ARGS...``
+
+Starts the native sampler, then runs the program exactly as ``python`` would
+run it (KIND is ``script``, ``module`` or ``code``): ``sys.argv``,
+``sys.path[0]``, a fresh ``__main__`` module, the exit status, and uncaught
+exceptions printed through ``sys.excepthook`` without snakescope's own frames.
+The profile is written at interpreter exit, after the program's own ``atexit``
+handlers and non-daemon threads have finished.
+"""
+
+import atexit
+import os
+import runpy
+import signal
+import sys
+import types
+
+_FORMAT_EXTENSIONS = {
+    "flamegraph": "svg",
+    "speedscope": "speedscope.json",
+    "json": "json",
+    "collapsed": "txt",
+    "text": "txt",
+}
+
+
+class _Options:
+    def __init__(self, argv):
+        split = argv.index("--")
+        opts, rest = argv[:split], argv[split + 1:]
+        self.rate = 1000.0
+        self.output = None
+        self.format = None
+        self.idle = self.gil = self.quiet = False
+        it = iter(opts)
+        for opt in it:
+            if opt == "--rate":
+                self.rate = float(next(it))
+            elif opt == "--output":
+                self.output = next(it)
+            elif opt == "--format":
+                self.format = next(it)
+            elif opt in ("--idle", "--gil", "--quiet"):
+                setattr(self, opt[2:], True)
+            else:
+                raise SystemExit(f"snakescope._run: unknown option {opt!r}")
+        self.kind, self.target, self.args = rest[0], rest[1], rest[2:]
+        if self.output is None:
+            ext = _FORMAT_EXTENSIONS.get(self.format or "flamegraph", "svg")
+            self.output = f"snakescope-{os.getpid()}.{ext}"
+
+    def command(self):
+        python = os.path.basename(sys.executable) or "python"
+        flag = {"script": [], "module": ["-m"], "code": ["-c"]}[self.kind]
+        return [python, *flag, self.target, *self.args]
+
+
+def _exit_code(exc):
+    """The status Python exits with for this SystemExit."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1
+
+
+def _fresh_main(file=None):
+    main = types.ModuleType("__main__")
+    main.__dict__["__builtins__"] = __builtins__
+    if file is not None:
+        main.__file__ = file
+    sys.modules["__main__"] = main
+    return main
+
+
+def _run_script(path, args):
+    sys.argv[:] = [path, *args]
+    sys.path[0] = os.path.dirname(os.path.realpath(path))
+    absolute = os.path.abspath(path)
+    with open(path, "rb") as f:
+        source = f.read()
+    code = compile(source, absolute, "exec", dont_inherit=True)
+    main = _fresh_main(absolute)
+    main.__spec__ = None
+    main.__package__ = None
+    exec(code, main.__dict__)
+
+
+def _run_module(name, args):
+    sys.argv[:] = [name, *args]
+    sys.path[0] = os.getcwd()
+    _fresh_main()
+    runpy._run_module_as_main(name, alter_argv=True)
+
+
+def _run_code(code, args):
+    sys.argv[:] = ["-c", *args]
+    sys.path[0] = ""
+    main = _fresh_main()
+    main.__spec__ = None
+    exec(compile(code, "<string>", "exec", dont_inherit=True), main.__dict__)
+
+
+_RUNNERS = {"script": _run_script, "module": _run_module, "code": _run_code}
+_OWN_FILES = {os.path.abspath(__file__), runpy.__file__, "<frozen runpy>"}
+
+
+def _user_traceback(tb):
+    """Drops the leading frames that belong to this bootstrap and runpy."""
+    while tb is not None and tb.tb_frame.f_code.co_filename in _OWN_FILES:
+        tb = tb.tb_next
+    return tb
+
+
+def _print_uncaught(exc):
+    """What Python prints for an uncaught exception, through the program's own
+    `sys.excepthook`, without the bootstrap's frames (the default hook prints
+    the exception's own traceback, so that is what is trimmed)."""
+    exc.__traceback__ = _user_traceback(exc.__traceback__)
+    sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
+def main(argv):
+    from snakescope import _native
+
+    opts = _Options(argv)
+    state = {"code": 0, "written": False}
+
+    def write_profile():
+        if state["written"]:
+            return
+        state["written"] = True
+        try:
+            _native.stop(opts.output, opts.format, opts.command(), state["code"], opts.quiet)
+        except Exception as exc:  # never turn the program's exit into a snakescope traceback
+            print(f"snakescope: could not write the profile: {exc}", file=sys.stderr)
+
+    try:
+        _native.start(opts.rate, opts.idle, opts.gil, sorted(_OWN_FILES))
+    except Exception as exc:
+        print(f"snakescope: profiling is off: {exc}", file=sys.stderr)
+    else:
+        atexit.register(write_profile)  # registered first, so it runs last
+
+    try:
+        _RUNNERS[opts.kind](opts.target, opts.args)
+    except SystemExit as exc:
+        state["code"] = _exit_code(exc)
+        raise
+    except KeyboardInterrupt as exc:
+        _print_uncaught(exc)
+        state["code"] = -signal.SIGINT
+        write_profile()
+        # What Python itself does: die by SIGINT so the parent sees it.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    except BaseException as exc:
+        _print_uncaught(exc)
+        state["code"] = 1
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

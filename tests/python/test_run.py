@@ -1,0 +1,163 @@
+"""`snakescope run`: the in-process agent (sampling mode) and the Python package.
+
+These run with the interpreter pytest runs in (the Makefile's .venv), which
+has the package installed by `maturin develop`. Behaviour is compared with
+plain `python` on the same program in the same test: the observable output
+and exit status must be identical.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import Capture, QUICK_TIMEOUT, RECORD_TIMEOUT, assert_share, run, script
+from test_record import SECONDS, _expected_share
+
+PYTHON = sys.executable
+
+PROBE = textwrap.dedent("""\
+    import json, os, sys
+    import __main__
+    print(json.dumps({
+        "argv": sys.argv,
+        "name": __name__,
+        "file": globals().get("__file__"),
+        "path0": sys.path[0],
+        "main_is_this": __main__.__dict__ is globals(),
+        "spec": getattr(globals().get("__spec__"), "name", None),
+    }))
+    print("to stderr", file=sys.stderr)
+    raise SystemExit(int(os.environ.get("PROBE_EXIT", "0")))
+""")
+
+FAILING = textwrap.dedent("""\
+    def inner():
+        raise ValueError("boom")
+
+    def outer():
+        inner()
+
+    outer()
+""")
+
+
+def _snakescope_run(snakescope: str, args: list[str], out: Path, cwd: Path, env: dict | None = None):
+    return subprocess.run([snakescope, "run", "--python", PYTHON, "-q", "-o", str(out), *args],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=RECORD_TIMEOUT)
+
+
+def _python(args: list[str], cwd: Path, env: dict | None = None):
+    return subprocess.run([PYTHON, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=QUICK_TIMEOUT)
+
+
+@pytest.fixture
+def probe_dir(tmp_path: Path) -> Path:
+    (tmp_path / "probe.py").write_text(PROBE)
+    (tmp_path / "failing.py").write_text(FAILING)
+    return tmp_path
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_script_runs_as_under_python(snakescope, probe_dir, status):
+    env = {**__import__("os").environ, "PROBE_EXIT": str(status)}
+    out = probe_dir / "p.json"
+    plain = _python(["probe.py", "a", "-b", "--c"], probe_dir, env)
+    profiled = _snakescope_run(snakescope, ["probe.py", "a", "-b", "--c"], out, probe_dir, env)
+    assert profiled.returncode == plain.returncode == status, profiled.stderr
+    assert profiled.stdout == plain.stdout
+    assert profiled.stderr == plain.stderr
+    assert json.loads(plain.stdout)["main_is_this"] is True
+    cap = Capture.load(out)
+    assert cap.meta["mode"] == "run" and cap.meta["exit_code"] == status
+
+
+def test_module_runs_as_under_python(snakescope, probe_dir):
+    out = probe_dir / "m.json"
+    plain = _python(["-m", "probe", "x"], probe_dir)
+    profiled = _snakescope_run(snakescope, ["-m", "probe", "x"], out, probe_dir)
+    assert profiled.returncode == plain.returncode == 0, profiled.stderr
+    assert profiled.stdout == plain.stdout
+    assert json.loads(plain.stdout)["name"] == "__main__"
+
+
+def test_code_runs_as_under_python(snakescope, probe_dir):
+    code = "import sys, json; print(json.dumps([sys.argv, sys.path[0], __name__])); raise SystemExit(4)"
+    out = probe_dir / "c.json"
+    plain = _python(["-c", code, "arg"], probe_dir)
+    profiled = _snakescope_run(snakescope, ["-c", code, "arg"], out, probe_dir)
+    assert profiled.returncode == plain.returncode == 4, profiled.stderr
+    assert profiled.stdout == plain.stdout
+
+
+def test_uncaught_exception_traceback_is_pythons(snakescope, probe_dir):
+    out = probe_dir / "f.json"
+    plain = _python(["failing.py"], probe_dir)
+    profiled = _snakescope_run(snakescope, ["failing.py"], out, probe_dir)
+    assert profiled.returncode == plain.returncode == 1
+    # Same text, frame for frame: no snakescope or runpy frames in between.
+    assert profiled.stderr == plain.stderr
+    assert "ValueError: boom" in plain.stderr
+    assert Capture.load(out).meta["exit_code"] == 1
+
+
+def test_split_70_30_in_process(snakescope, tmp_path):
+    target = script("split_70_30.py")
+    truth_path = tmp_path / "truth.json"
+    out = tmp_path / "run.json"
+    result = run([snakescope, "run", "--python", PYTHON, "-q", "-o", str(out),
+                  target, f"{SECONDS:g}", str(truth_path)])
+    assert result.returncode == 0, result.describe()
+    cap = Capture.load(out)
+    # The bootstrap's frames are left out: every stack starts at the script.
+    roots = {s.frames[0]["file"] for s in cap.stacks if s.frames}
+    assert roots <= {target} | {f for f in roots if f.startswith("<frozen")}, roots
+    heavy = cap.count(lambda s: s.has("heavy"))
+    either = cap.count(lambda s: s.has("heavy") or s.has("light"))
+    truth = json.loads(truth_path.read_text())
+    expected = _expected_share(truth, "wall_share", 0.7, "run: share of heavy")
+    assert_share(heavy, either, expected, "run: share of heavy among heavy+light")
+
+
+def test_installed_command_is_the_same_cli(tmp_path):
+    exe = Path(PYTHON).with_name("snakescope")
+    assert exe.exists(), f"{exe}: the package's console script is not installed"
+    version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=QUICK_TIMEOUT)
+    import snakescope
+    assert version.returncode == 0 and version.stdout.split() == ["snakescope", snakescope.__version__]
+    # `run` defaults to the package's own interpreter.
+    result = subprocess.run([str(exe), "run", "-q", "-o", str(tmp_path / "x.json"), "-c", "print(6 * 7)"],
+                            capture_output=True, text=True, timeout=RECORD_TIMEOUT)
+    assert result.returncode == 0 and result.stdout == "42\n", result.stderr
+
+
+def test_run_errors(snakescope, tmp_path):
+    missing = subprocess.run([snakescope, "run", "--python", PYTHON, str(tmp_path / "nope.py")],
+                             capture_output=True, text=True, timeout=QUICK_TIMEOUT)
+    assert missing.returncode != 0 and missing.stderr.startswith("error: script")
+    nothing = subprocess.run([snakescope, "run"], capture_output=True, text=True, timeout=QUICK_TIMEOUT)
+    assert nothing.returncode != 0 and nothing.stderr.startswith("error: nothing to run")
+    bad_python = subprocess.run([snakescope, "run", "--python", str(tmp_path / "nopython"), "-c", "pass"],
+                                capture_output=True, text=True, timeout=QUICK_TIMEOUT)
+    assert bad_python.returncode != 0 and bad_python.stderr.startswith("error: cannot run the interpreter")
+    assert "panicked" not in missing.stderr + nothing.stderr + bad_python.stderr
+
+
+def test_profile_decorator_is_a_no_op_and_stub_matches():
+    import snakescope
+    from snakescope import _native
+
+    def f():
+        return 1
+    assert snakescope.profile(f) is f
+    stub = (Path(snakescope.__file__).parent / "_native.pyi").read_text()
+    public = {n for n in dir(_native) if not n.startswith("_")} | {"__version__"}
+    declared = {line.split("(")[0].split()[1] for line in stub.splitlines() if line.startswith("def ")}
+    declared |= {line.split(":")[0] for line in stub.splitlines() if line.startswith("__version__")}
+    assert declared == public
