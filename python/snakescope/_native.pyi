@@ -19,3 +19,15 @@ def is_running() -> bool:
 
 def cli_main(argv: list[str]) -> int:
     """Run the snakescope command line; returns the exit status."""
+
+def exact_start() -> None:
+    """Install the deterministic profile hook on every thread."""
+
+def exact_install_current() -> None:
+    """Install the hook on the calling thread (one started after exact_start)."""
+
+def exact_stop() -> list[tuple[object, int, int, float, float, list[tuple[object, int, int, float, float]]]]:
+    """Remove the hook; return cProfile-style entries (object, calls, recursive calls, inline s, total s, callees)."""
+
+def thread_count() -> int:
+    """How many thread states the interpreter has."""

@@ -31,7 +31,8 @@ class _Options:
         self.rate = 1000.0
         self.output = None
         self.format = None
-        self.idle = self.gil = self.quiet = False
+        self.idle = self.gil = self.quiet = self.exact = False
+        self.sort = "cumulative"
         it = iter(opts)
         for opt in it:
             if opt == "--rate":
@@ -40,13 +41,15 @@ class _Options:
                 self.output = next(it)
             elif opt == "--format":
                 self.format = next(it)
-            elif opt in ("--idle", "--gil", "--quiet"):
+            elif opt == "--sort":
+                self.sort = next(it)
+            elif opt in ("--idle", "--gil", "--quiet", "--exact"):
                 setattr(self, opt[2:], True)
             else:
                 raise SystemExit(f"snakescope._run: unknown option {opt!r}")
         self.kind, self.target, self.args = rest[0], rest[1], rest[2:]
         if self.output is None:
-            ext = _FORMAT_EXTENSIONS.get(self.format or "flamegraph", "svg")
+            ext = "pstats" if self.exact else _FORMAT_EXTENSIONS.get(self.format or "flamegraph", "svg")
             self.output = f"snakescope-{os.getpid()}.{ext}"
 
     def command(self):
@@ -74,6 +77,9 @@ def _fresh_main(file=None):
     return main
 
 
+# Each runner prepares everything (argv, path, compiling) and returns the call
+# that runs the program, so profiling starts as late as it can.
+
 def _run_script(path, args):
     sys.argv[:] = [path, *args]
     sys.path[0] = os.path.dirname(os.path.realpath(path))
@@ -84,14 +90,14 @@ def _run_script(path, args):
     main = _fresh_main(absolute)
     main.__spec__ = None
     main.__package__ = None
-    exec(code, main.__dict__)
+    return lambda: exec(code, main.__dict__)
 
 
 def _run_module(name, args):
     sys.argv[:] = [name, *args]
     sys.path[0] = os.getcwd()
     _fresh_main()
-    runpy._run_module_as_main(name, alter_argv=True)
+    return lambda: runpy._run_module_as_main(name, alter_argv=True)
 
 
 def _run_code(code, args):
@@ -99,9 +105,11 @@ def _run_code(code, args):
     sys.path[0] = ""
     main = _fresh_main()
     main.__spec__ = None
-    exec(compile(code, "<string>", "exec", dont_inherit=True), main.__dict__)
+    compiled = compile(code, "<string>", "exec", dont_inherit=True)
+    return lambda: exec(compiled, main.__dict__)
 
 
+_NATIVE = None  # snakescope._native, once main() has imported it
 _RUNNERS = {"script": _run_script, "module": _run_module, "code": _run_code}
 _OWN_FILES = {os.path.abspath(__file__), runpy.__file__, "<frozen runpy>"}
 
@@ -113,6 +121,42 @@ def _user_traceback(tb):
     return tb
 
 
+def _program_done(opts, write_profile):
+    """With --exact, stop where cProfile stops (the program's main code has
+    returned) unless other threads are still running: then at exit, after them."""
+    if opts.exact and _NATIVE.thread_count() == 1:
+        write_profile()
+
+
+def _install_on_new_thread(frame, event, arg):
+    """threading's profile function for threads started while profiling:
+    replaces itself with the native hook on its first event."""
+    from snakescope import _native
+
+    _native.exact_install_current()
+
+
+def _write_exact(native, opts):
+    entries = native.exact_stop()  # first: nothing below is the program's
+    import threading
+
+    from snakescope import _exact
+
+    threading.setprofile(None)
+    stats = _exact.snapshot([e for e in entries if not _is_own(e[0])])
+    _exact.write(stats, opts.output)
+    if not opts.quiet:
+        _exact.print_table(stats, opts.sort)
+        print(f"wrote {opts.output} (pstats)", file=sys.stderr)
+
+
+def _is_own(obj):
+    """Entries of the bootstrap itself (its frames and native calls)."""
+    if isinstance(obj, types.CodeType):
+        return obj.co_filename in _OWN_FILES
+    return getattr(obj, "__module__", None) == "snakescope._native"
+
+
 def _print_uncaught(exc):
     """What Python prints for an uncaught exception, through the program's own
     `sys.excepthook`, without the bootstrap's frames (the default hook prints
@@ -122,8 +166,10 @@ def _print_uncaught(exc):
 
 
 def main(argv):
+    global _NATIVE
     from snakescope import _native
 
+    _NATIVE = _native
     opts = _Options(argv)
     state = {"code": 0, "written": False}
 
@@ -132,21 +178,34 @@ def main(argv):
             return
         state["written"] = True
         try:
-            _native.stop(opts.output, opts.format, opts.command(), state["code"], opts.quiet)
+            if opts.exact:
+                _write_exact(_native, opts)
+            else:
+                _native.stop(opts.output, opts.format, opts.command(), state["code"], opts.quiet)
         except Exception as exc:  # never turn the program's exit into a snakescope traceback
             print(f"snakescope: could not write the profile: {exc}", file=sys.stderr)
 
     try:
-        _native.start(opts.rate, opts.idle, opts.gil, sorted(_OWN_FILES))
-    except Exception as exc:
-        print(f"snakescope: profiling is off: {exc}", file=sys.stderr)
-    else:
+        program = _RUNNERS[opts.kind](opts.target, opts.args)
         atexit.register(write_profile)  # registered first, so it runs last
+        try:
+            if opts.exact:
+                import threading
 
-    try:
-        _RUNNERS[opts.kind](opts.target, opts.args)
+                from snakescope import _exact  # noqa: F401  imported now, not profiled at exit
+
+                threading.setprofile(_install_on_new_thread)
+                _native.exact_start()
+            else:
+                _native.start(opts.rate, opts.idle, opts.gil, sorted(_OWN_FILES))
+        except Exception as exc:
+            state["written"] = True
+            print(f"snakescope: profiling is off: {exc}", file=sys.stderr)
+        program()
+        _program_done(opts, write_profile)
     except SystemExit as exc:
         state["code"] = _exit_code(exc)
+        _program_done(opts, write_profile)
         raise
     except KeyboardInterrupt as exc:
         _print_uncaught(exc)

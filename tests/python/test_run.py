@@ -161,3 +161,73 @@ def test_profile_decorator_is_a_no_op_and_stub_matches():
     declared = {line.split("(")[0].split()[1] for line in stub.splitlines() if line.startswith("def ")}
     declared |= {line.split(":")[0] for line in stub.splitlines() if line.startswith("__version__")}
     assert declared == public
+
+
+# ---- --exact: deterministic function profile with cProfile's accounting ----
+
+def _pstats(path):
+    import pstats
+    return pstats.Stats(str(path)).stats
+
+
+def _profiler_own(key) -> bool:
+    # cProfile records its own `disable` call; snakescope records nothing of its own.
+    return "_lsprof" in key[2]
+
+
+@pytest.mark.parametrize("program", ["calls.py", "split_70_30.py"])
+def test_exact_counts_equal_cprofiles(snakescope, tmp_path, program):
+    target = script(program)
+    args = [target] + (["0.3"] if program == "split_70_30.py" else [])
+    ours, theirs = tmp_path / "s.pstats", tmp_path / "c.pstats"
+    r = subprocess.run([snakescope, "run", "--python", PYTHON, "--exact", "-q", "-o", str(ours), *args],
+                       capture_output=True, text=True, timeout=RECORD_TIMEOUT, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    c = subprocess.run([PYTHON, "-m", "cProfile", "-o", str(theirs), *args],
+                       capture_output=True, text=True, timeout=RECORD_TIMEOUT, cwd=tmp_path)
+    assert c.returncode == 0, c.stderr
+    s_stats, c_stats = _pstats(ours), _pstats(theirs)
+    c_stats = {k: v for k, v in c_stats.items() if not _profiler_own(k)}
+    if program == "split_70_30.py":
+        # A timed loop: how many rounds ran differs between the two runs, so
+        # compare the call structure of functions called a fixed number of times.
+        fixed = {k for k in c_stats if k[2] in ("<module>", "main")}
+        s_stats = {k: v for k, v in s_stats.items() if k in fixed}
+        c_stats = {k: v for k, v in c_stats.items() if k in fixed}
+    assert set(s_stats) == set(c_stats), set(s_stats) ^ set(c_stats)
+    for key, (cc, nc, _, _, callers) in c_stats.items():
+        s_cc, s_nc, _, _, s_callers = s_stats[key]
+        assert (s_cc, s_nc) == (cc, nc), f"{key}: snakescope {s_nc}/{s_cc}, cProfile {nc}/{cc}"
+        assert {f: v[:2] for f, v in s_callers.items() if not _profiler_own(f)} == \
+               {f: v[:2] for f, v in callers.items() if not _profiler_own(f)}, key
+
+
+def test_exact_known_counts_and_table(snakescope, tmp_path):
+    out = tmp_path / "calls.pstats"
+    r = subprocess.run([snakescope, "run", "--python", PYTHON, "--exact", "-o", str(out), script("calls.py")],
+                       capture_output=True, text=True, timeout=RECORD_TIMEOUT, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    stats = _pstats(out)
+    by_name = {k[2]: v for k, v in stats.items()}
+    # fib(18) makes 2*fib(19)-1 = 8361 calls, one of them primitive.
+    assert by_name["fib"][:2] == (1, 8361)
+    # A generator is "called" once per resume: 500 values + the final StopIteration.
+    assert by_name["countdown"][:2] == (501, 501)
+    assert by_name["area"][:2] == (300, 300)
+    assert by_name["fails"][:2] == (200, 200)
+    assert by_name["<built-in method builtins.abs>"][:2] == (67, 67)
+    # The table is pstats' own, sorted by cumulative time as `-s cumulative` does.
+    assert "Ordered by: cumulative time" in r.stderr
+    assert "ncalls  tottime  percall  cumtime  percall filename:lineno(function)" in r.stderr
+    assert "8361/1" in r.stderr
+
+
+def test_exact_profiles_threads_started_later(snakescope, tmp_path):
+    out = tmp_path / "threads.pstats"
+    r = subprocess.run([snakescope, "run", "--python", PYTHON, "--exact", "-q", "-o", str(out),
+                        script("late_threads.py")],
+                       capture_output=True, text=True, timeout=RECORD_TIMEOUT, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    by_name = {k[2]: v for k, v in _pstats(out).items()}
+    assert by_name["unit"][:2] == (3500, 3500)
+    assert by_name["worker"][1] == 3

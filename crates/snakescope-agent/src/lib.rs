@@ -8,6 +8,8 @@
 //! (`cli_main`), so the Python package's `snakescope` command is the same
 //! program as the standalone binary.
 
+mod exact;
+
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use snakescope_formats::Format;
@@ -130,5 +132,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(is_running, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(exact::exact_start, m)?)?;
+    m.add_function(wrap_pyfunction!(exact::exact_install_current, m)?)?;
+    m.add_function(wrap_pyfunction!(exact::exact_stop, m)?)?;
+    m.add_function(wrap_pyfunction!(exact::thread_count, m)?)?;
     Ok(())
 }

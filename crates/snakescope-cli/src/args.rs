@@ -129,6 +129,15 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Deterministic function profile (every call, all threads, cProfile's
+    /// accounting) instead of sampling; writes a pstats file.
+    #[arg(long)]
+    pub exact: bool,
+
+    /// With --exact: the table's sort key, as `python -m cProfile -s`.
+    #[arg(short = 's', long, default_value = "cumulative", value_name = "KEY")]
+    pub sort: String,
+
     /// The interpreter to run (default: $SNAKESCOPE_PYTHON, set by the Python
     /// package to its own interpreter, else `python3`). It must have the
     /// snakescope package installed.

@@ -30,6 +30,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(format) = args.format {
         command.extend(["--format".into(), format_name(format).into()]);
     }
+    if args.exact {
+        command.extend(["--exact".into(), "--sort".into(), args.sort.clone()]);
+    }
     for (on, flag) in [(args.idle, "--idle"), (args.gil, "--gil"), (args.quiet, "--quiet")] {
         if on {
             command.push(flag.into());
