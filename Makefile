@@ -48,8 +48,9 @@ test-python: build develop
 	SNAKESCOPE_BIN=$(abspath $(BIN)) $(VPY) -m pytest -c tests/python/pytest.ini tests/python
 
 ## bench: overhead and sampling-rate benchmarks against py-spy and Austin (writes bench/RESULTS.md)
-bench: build $(VENV)/.stamp-bench
+bench: build develop $(VENV)/.stamp-bench
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VPY) bench/run.py --snakescope $(abspath $(BIN)) --python $(abspath $(VPY))
+	$(VPY) bench/exact.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md
 
 lint:
 	cargo fmt --all --check

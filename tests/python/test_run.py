@@ -231,3 +231,19 @@ def test_exact_profiles_threads_started_later(snakescope, tmp_path):
     by_name = {k[2]: v for k, v in _pstats(out).items()}
     assert by_name["unit"][:2] == (3500, 3500)
     assert by_name["worker"][1] == 3
+
+
+def test_timefn_and_timer(capsys):
+    import snakescope
+
+    @snakescope.timefn
+    def work(n):
+        return sum(range(n))
+
+    assert work(1000) == 499500 and work.__name__ == "work"
+    with pytest.raises(ZeroDivisionError), snakescope.timer("div"):
+        1 / 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("@timefn: work took ") and err[0].endswith(" seconds")
+    assert float(err[0].split()[3]) >= 0
+    assert err[1].startswith("@timer: div took ")

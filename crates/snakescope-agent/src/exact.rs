@@ -26,16 +26,24 @@ const PY_TRACE_C_CALL: c_int = 4;
 const PY_TRACE_C_EXCEPTION: c_int = 5;
 const PY_TRACE_C_RETURN: c_int = 6;
 
-type TraceFunc = unsafe extern "C" fn(*mut ffi::PyObject, *mut ffi::PyFrameObject, c_int, *mut ffi::PyObject) -> c_int;
+type TraceFunc = unsafe extern "C" fn(
+    *mut ffi::PyObject,
+    *mut ffi::PyFrameObject,
+    c_int,
+    *mut ffi::PyObject,
+) -> c_int;
 type SetProfile = unsafe extern "C" fn(Option<TraceFunc>, *mut ffi::PyObject);
-type SetProfileThread = unsafe extern "C" fn(*mut ffi::PyThreadState, Option<TraceFunc>, *mut ffi::PyObject) -> c_int;
+type SetProfileThread =
+    unsafe extern "C" fn(*mut ffi::PyThreadState, Option<TraceFunc>, *mut ffi::PyObject) -> c_int;
 
 // Not in the limited API that pyo3's abi3 bindings cover, but exported by
 // every CPython 3.8+ (the extension is loaded into the interpreter itself).
 extern "C" {
     fn PyFrame_GetCode(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyObject;
     fn PyInterpreterState_Get() -> *mut ffi::PyInterpreterState;
-    fn PyInterpreterState_ThreadHead(interp: *mut ffi::PyInterpreterState) -> *mut ffi::PyThreadState;
+    fn PyInterpreterState_ThreadHead(
+        interp: *mut ffi::PyInterpreterState,
+    ) -> *mut ffi::PyThreadState;
     fn PyThreadState_Next(tstate: *mut ffi::PyThreadState) -> *mut ffi::PyThreadState;
 }
 
@@ -50,7 +58,9 @@ impl Hasher for PtrHasher {
         unreachable!("only usize keys")
     }
     fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        self.0 = (n as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
     }
 }
 type PtrMap<V> = HashMap<usize, V, BuildHasherDefault<PtrHasher>>;
@@ -168,7 +178,12 @@ impl ThreadTables {
         if let Some(c) = caller {
             self.entries[c].callees.entry(key).or_default().level += 1;
         }
-        self.stack.push(Context { entry, caller, start_ns: now_ticks(), sub_ns: 0 });
+        self.stack.push(Context {
+            entry,
+            caller,
+            start_ns: now_ticks(),
+            sub_ns: 0,
+        });
     }
 
     fn leave(&mut self) {
@@ -269,8 +284,9 @@ pub fn exact_start(_py: Python<'_>) -> PyResult<()> {
         unsafe { all(Some(hook), std::ptr::null_mut()) };
         return Ok(());
     }
-    let per_thread = symbol::<SetProfileThread>("_PyEval_SetProfile")
-        .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("this interpreter has no profile hook API"))?;
+    let per_thread = symbol::<SetProfileThread>("_PyEval_SetProfile").ok_or_else(|| {
+        pyo3::exceptions::PyRuntimeError::new_err("this interpreter has no profile hook API")
+    })?;
     // SAFETY: we hold the GIL, so the thread list cannot change while walked;
     // each thread state is live for the duration of the walk.
     unsafe {
@@ -360,7 +376,9 @@ pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         }
     }
     let secs_per_tick = match *STARTED.lock().expect("profiler clock") {
-        Some((at, ticks)) if now_ticks() > ticks => at.elapsed().as_secs_f64() / (now_ticks() - ticks) as f64,
+        Some((at, ticks)) if now_ticks() > ticks => {
+            at.elapsed().as_secs_f64() / (now_ticks() - ticks) as f64
+        }
         _ => 1e-9,
     };
     let secs = |ticks: i64| ticks as f64 * secs_per_tick;
@@ -378,10 +396,23 @@ pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         let calls = PyList::empty(py);
         for (callee, s) in &e.callees {
             if s.calls > 0 && merged.contains_key(callee) {
-                calls.append((object(callee), s.calls, s.recursive_calls, secs(s.inline_ns), secs(s.total_ns)))?;
+                calls.append((
+                    object(callee),
+                    s.calls,
+                    s.recursive_calls,
+                    secs(s.inline_ns),
+                    secs(s.total_ns),
+                ))?;
             }
         }
-        out.append((object(key), e.calls, e.recursive_calls, secs(e.inline_ns), secs(e.total_ns), calls))?;
+        out.append((
+            object(key),
+            e.calls,
+            e.recursive_calls,
+            secs(e.inline_ns),
+            secs(e.total_ns),
+            calls,
+        ))?;
     }
     for e in merged.values() {
         // SAFETY: releasing the references taken in `enter`; GIL held.

@@ -34,14 +34,26 @@ static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
 #[pyo3(signature = (rate_hz = 1000.0, idle = false, gil = false, hide_files = Vec::new()))]
 fn start(rate_hz: f64, idle: bool, gil: bool, hide_files: Vec<String>) -> PyResult<()> {
     if !(rate_hz > 0.0 && rate_hz <= 1_000_000.0) {
-        return Err(PyValueError::new_err(format!("sampling rate `{rate_hz}` is out of range")));
+        return Err(PyValueError::new_err(format!(
+            "sampling rate `{rate_hz}` is out of range"
+        )));
     }
-    let mut running = RUNNING.lock().map_err(|_| PyRuntimeError::new_err("sampler state poisoned"))?;
+    let mut running = RUNNING
+        .lock()
+        .map_err(|_| PyRuntimeError::new_err("sampler state poisoned"))?;
     if running.is_some() {
-        return Err(PyRuntimeError::new_err("the snakescope sampler is already running"));
+        return Err(PyRuntimeError::new_err(
+            "the snakescope sampler is already running",
+        ));
     }
-    let target = Target::attach(std::process::id()).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    let settings = SamplerSettings { rate_hz, include_idle: idle, gil_only: gil, duration: None };
+    let target =
+        Target::attach(std::process::id()).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let settings = SamplerSettings {
+        rate_hz,
+        include_idle: idle,
+        gil_only: gil,
+        duration: None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let thread = std::thread::Builder::new()
@@ -72,9 +84,14 @@ fn stop(
     exit_code: Option<i32>,
     quiet: bool,
 ) -> PyResult<()> {
-    let running = RUNNING.lock().map_err(|_| PyRuntimeError::new_err("sampler state poisoned"))?.take();
+    let running = RUNNING
+        .lock()
+        .map_err(|_| PyRuntimeError::new_err("sampler state poisoned"))?
+        .take();
     let Some(running) = running else {
-        return Err(PyRuntimeError::new_err("the snakescope sampler is not running"));
+        return Err(PyRuntimeError::new_err(
+            "the snakescope sampler is not running",
+        ));
     };
     running.stop.store(true, Ordering::Relaxed);
     // The sampler never needs the GIL; let the rest of the program run while it stops.
@@ -86,22 +103,33 @@ fn stop(
     capture.meta.exit_code = exit_code;
     let path = std::path::Path::new(output);
     let format = match format {
-        Some(name) => Format::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown format `{name}`")))?,
+        Some(name) => Format::from_name(name)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown format `{name}`")))?,
         None => Format::from_path(path).unwrap_or(Format::Flamegraph),
     };
     write_outputs(&capture, format, path, quiet).map_err(PyRuntimeError::new_err)
 }
 
-fn write_outputs(capture: &Capture, format: Format, path: &std::path::Path, quiet: bool) -> Result<(), String> {
+fn write_outputs(
+    capture: &Capture,
+    format: Format,
+    path: &std::path::Path,
+    quiet: bool,
+) -> Result<(), String> {
     use std::io::Write;
     let mut err = std::io::stderr().lock();
     if capture.total_samples() == 0 && format != Format::Json {
-        let _ = writeln!(err, "snakescope: no samples were recorded; no {} written", path.display());
+        let _ = writeln!(
+            err,
+            "snakescope: no samples were recorded; no {} written",
+            path.display()
+        );
         return Ok(());
     }
     let mut rendered = Vec::new();
     snakescope_formats::write(capture, format, &mut rendered).map_err(|e| e.to_string())?;
-    std::fs::write(path, rendered).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+    std::fs::write(path, rendered)
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
     if !quiet {
         snakescope_formats::write_summary(capture, &mut err, false).map_err(|e| e.to_string())?;
         let _ = writeln!(err, "wrote {} ({})", path.display(), format.name());
@@ -122,7 +150,9 @@ fn cli_main(py: Python<'_>, argv: Vec<String>) -> u8 {
 }
 
 fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d: Duration| d.as_secs_f64())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d: Duration| d.as_secs_f64())
 }
 
 #[pymodule]

@@ -21,23 +21,31 @@ impl Signals {
         let terminated = Arc::new(AtomicBool::new(false));
         signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))?;
         signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&terminated))?;
-        Ok(Signals { interrupted, terminated })
+        Ok(Signals {
+            interrupted,
+            terminated,
+        })
     }
 }
 
 /// Starts the command with inherited stdio.
 pub fn spawn(command: &[String]) -> Result<Child, UserError> {
     let program = &command[0];
-    Command::new(program).args(&command[1..]).spawn().map_err(|e| {
-        let err = UserError::new(format!("cannot run `{program}`: {}", describe(&e)));
-        if e.kind() == std::io::ErrorKind::NotFound && program.ends_with(".py") {
-            err.with_hint(format!("run it with an interpreter: `snakescope record -- python3 {program}`"))
-        } else if e.kind() == std::io::ErrorKind::NotFound {
-            err.with_hint("check the command name and your PATH")
-        } else {
-            err
-        }
-    })
+    Command::new(program)
+        .args(&command[1..])
+        .spawn()
+        .map_err(|e| {
+            let err = UserError::new(format!("cannot run `{program}`: {}", describe(&e)));
+            if e.kind() == std::io::ErrorKind::NotFound && program.ends_with(".py") {
+                err.with_hint(format!(
+                    "run it with an interpreter: `snakescope record -- python3 {program}`"
+                ))
+            } else if e.kind() == std::io::ErrorKind::NotFound {
+                err.with_hint("check the command name and your PATH")
+            } else {
+                err
+            }
+        })
 }
 
 fn describe(e: &std::io::Error) -> String {
@@ -60,7 +68,9 @@ pub fn forward_sigterm(child: &Child) {
 /// The child's status as the capture records it: the exit code, or `-N` for death by signal N.
 pub fn status_code(status: ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
-    status.code().unwrap_or_else(|| -status.signal().unwrap_or(0))
+    status
+        .code()
+        .unwrap_or_else(|| -status.signal().unwrap_or(0))
 }
 
 /// Ends snakescope the way the child ended: same exit code, or death by the same signal.

@@ -5,7 +5,10 @@
 use std::process::{Command, Output};
 
 fn snakescope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snakescope")).args(args).output().expect("run snakescope")
+    Command::new(env!("CARGO_BIN_EXE_snakescope"))
+        .args(args)
+        .output()
+        .expect("run snakescope")
 }
 
 fn assert_user_error(out: &Output, expect: &str) {
@@ -13,9 +16,15 @@ fn assert_user_error(out: &Output, expect: &str) {
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
     let first = stderr.lines().next().unwrap_or_default();
     assert!(first.starts_with("error: "), "first line: {first}");
-    assert!(first.contains(expect), "`{first}` should mention `{expect}`");
+    assert!(
+        first.contains(expect),
+        "`{first}` should mention `{expect}`"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(stderr.lines().skip(1).all(|l| l.starts_with("hint: ")), "extra lines: {stderr}");
+    assert!(
+        stderr.lines().skip(1).all(|l| l.starts_with("hint: ")),
+        "extra lines: {stderr}"
+    );
 }
 
 #[test]
@@ -24,15 +33,24 @@ fn report_refuses_a_file_that_is_not_json() {
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("garbage.json");
     std::fs::write(&bad, b"\x00\x01 not json").unwrap();
-    assert_user_error(&snakescope(&["report", bad.to_str().unwrap()]), "not a readable capture");
+    assert_user_error(
+        &snakescope(&["report", bad.to_str().unwrap()]),
+        "not a readable capture",
+    );
     std::fs::write(&bad, br#"{"format": "pprof"}"#).unwrap();
-    assert_user_error(&snakescope(&["report", bad.to_str().unwrap()]), "not a snakescope capture");
+    assert_user_error(
+        &snakescope(&["report", bad.to_str().unwrap()]),
+        "not a snakescope capture",
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn report_of_a_missing_file() {
-    assert_user_error(&snakescope(&["report", "/nonexistent/capture.json"]), "cannot open");
+    assert_user_error(
+        &snakescope(&["report", "/nonexistent/capture.json"]),
+        "cannot open",
+    );
 }
 
 #[test]
@@ -44,8 +62,14 @@ fn record_needs_a_target() {
 
 #[test]
 fn record_refuses_a_bad_rate_and_duration() {
-    assert_user_error(&snakescope(&["record", "--rate", "0", "--", "true"]), "rate");
-    assert_user_error(&snakescope(&["record", "--duration=-1", "--", "true"]), "duration");
+    assert_user_error(
+        &snakescope(&["record", "--rate", "0", "--", "true"]),
+        "rate",
+    );
+    assert_user_error(
+        &snakescope(&["record", "--duration=-1", "--", "true"]),
+        "duration",
+    );
 }
 
 #[test]
@@ -58,7 +82,11 @@ fn record_of_a_missing_command_hints_at_the_interpreter() {
 #[test]
 fn a_pid_that_does_not_exist() {
     // Pids above the kernel's pid_max cannot exist.
-    let max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+    let max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let pid = (max + 1).to_string();
     assert_user_error(&snakescope(&["dump", "--pid", &pid]), "no process");
     assert_user_error(&snakescope(&["record", "--pid", &pid]), "no process");

@@ -146,7 +146,8 @@ fn write_top_lines(
     color: bool,
 ) -> io::Result<()> {
     heading(out, color, "Top lines")?;
-    let rows: Vec<(String, &LineStat)> = lines.iter().take(limit).map(|l| (location(l), l)).collect();
+    let rows: Vec<(String, &LineStat)> =
+        lines.iter().take(limit).map(|l| (location(l), l)).collect();
     let width = rows.iter().map(|(loc, _)| loc.len()).max().unwrap_or(0);
     writeln!(out, "  {:>6}  {:width$}  function", "self%", "line")?;
     for (loc, l) in rows {
@@ -353,7 +354,10 @@ mod tests {
         );
         assert!(text.contains("\nThreads\n"));
         let lines = text.split_once("\nTop lines\n").unwrap().1;
-        assert_eq!(columns(lines.lines().nth(1).unwrap()), ["60.0%", "/src/app.py:20", "Worker.work"]);
+        assert_eq!(
+            columns(lines.lines().nth(1).unwrap()),
+            ["60.0%", "/src/app.py:20", "Worker.work"]
+        );
         assert!(text.lines().count() <= 32);
     }
 

@@ -58,7 +58,10 @@ mod v3_13 {
 pub fn parse_debug_offsets(bytes: &[u8]) -> Result<Layout, LayoutError> {
     let bad = |why: String| LayoutError::BadDebugOffsets(why);
     if bytes.len() < DEBUG_OFFSETS_READ_LEN {
-        return Err(bad(format!("table is {} bytes, expected {DEBUG_OFFSETS_READ_LEN}", bytes.len())));
+        return Err(bad(format!(
+            "table is {} bytes, expected {DEBUG_OFFSETS_READ_LEN}",
+            bytes.len()
+        )));
     }
     if &bytes[..8] != DEBUG_OFFSETS_COOKIE {
         return Err(bad("cookie is not `xdebugpy`".into()));
@@ -66,7 +69,10 @@ pub fn parse_debug_offsets(bytes: &[u8]) -> Result<Layout, LayoutError> {
     let word = |i: usize| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     let version = PyVersion::from_hex(word(v3_13::VERSION));
     if version.major != 3 || version.minor < 13 {
-        return Err(bad(format!("version field `{:#x}` is not 3.13 or later", word(v3_13::VERSION))));
+        return Err(bad(format!(
+            "version field `{:#x}` is not 3.13 or later",
+            word(v3_13::VERSION)
+        )));
     }
     if version.minor != 13 {
         // A later table may have moved fields: refuse rather than misread it.
@@ -77,7 +83,11 @@ pub fn parse_debug_offsets(bytes: &[u8]) -> Result<Layout, LayoutError> {
     }
     let offsets = offsets_3_13(&word);
     check_within(&word, &offsets).map_err(bad)?;
-    Ok(Layout { version, free_threaded: false, offsets })
+    Ok(Layout {
+        version,
+        free_threaded: false,
+        offsets,
+    })
 }
 
 fn offsets_3_13(word: &dyn Fn(usize) -> u64) -> Offsets {
@@ -130,18 +140,45 @@ fn offsets_3_13(word: &dyn Fn(usize) -> u64) -> Offsets {
 fn check_within(word: &dyn Fn(usize) -> u64, o: &Offsets) -> Result<(), String> {
     use v3_13::*;
     let groups: [(&str, u64, &[u64]); 5] = [
-        ("runtime", word(RUNTIME_SIZE), &[o.runtime_interpreters_head]),
-        ("interpreter", word(INTERP_SIZE), &[o.interp_next, o.interp_threads_head]),
-        ("thread", o.thread_size, &[o.thread_next, o.thread_interp, o.thread_native_thread_id]),
-        ("frame", o.frame_size, &[o.frame_previous, o.frame_code, o.frame_instr, o.frame_owner]),
-        ("code", word(CODE_SIZE), &[o.code_filename, o.code_name, o.code_linetable, o.code_adaptive]),
+        (
+            "runtime",
+            word(RUNTIME_SIZE),
+            &[o.runtime_interpreters_head],
+        ),
+        (
+            "interpreter",
+            word(INTERP_SIZE),
+            &[o.interp_next, o.interp_threads_head],
+        ),
+        (
+            "thread",
+            o.thread_size,
+            &[o.thread_next, o.thread_interp, o.thread_native_thread_id],
+        ),
+        (
+            "frame",
+            o.frame_size,
+            &[o.frame_previous, o.frame_code, o.frame_instr, o.frame_owner],
+        ),
+        (
+            "code",
+            word(CODE_SIZE),
+            &[
+                o.code_filename,
+                o.code_name,
+                o.code_linetable,
+                o.code_adaptive,
+            ],
+        ),
     ];
     for (name, size, fields) in groups {
         if size == 0 || size > (1 << 24) {
             return Err(format!("{name} struct size `{size}` is implausible"));
         }
         if let Some(f) = fields.iter().find(|&&f| f >= size) {
-            return Err(format!("{name} field offset `{f}` is outside its {size}-byte struct"));
+            return Err(format!(
+                "{name} field offset `{f}` is outside its {size}-byte struct"
+            ));
         }
     }
     Ok(())
@@ -187,13 +224,19 @@ mod tests {
     fn refuses_a_wrong_cookie() {
         let mut t = table_3_13();
         t[0] = b'X';
-        assert!(matches!(parse_debug_offsets(&t), Err(LayoutError::BadDebugOffsets(_))));
+        assert!(matches!(
+            parse_debug_offsets(&t),
+            Err(LayoutError::BadDebugOffsets(_))
+        ));
     }
 
     #[test]
     fn refuses_a_truncated_table() {
         let t = table_3_13();
-        assert!(matches!(parse_debug_offsets(&t[..100]), Err(LayoutError::BadDebugOffsets(_))));
+        assert!(matches!(
+            parse_debug_offsets(&t[..100]),
+            Err(LayoutError::BadDebugOffsets(_))
+        ));
     }
 
     #[test]
@@ -209,9 +252,15 @@ mod tests {
     fn refuses_an_unknown_later_table_and_free_threading() {
         let mut t = table_3_13();
         t[8..16].copy_from_slice(&0x031000f0u64.to_le_bytes());
-        assert_eq!(parse_debug_offsets(&t).unwrap_err().to_string(), "Python 3.16.0 is not supported (supported: 3.11, 3.12, 3.13)");
+        assert_eq!(
+            parse_debug_offsets(&t).unwrap_err().to_string(),
+            "Python 3.16.0 is not supported (supported: 3.11, 3.12, 3.13)"
+        );
         let mut t = table_3_13();
         t[16] = 1;
-        assert!(matches!(parse_debug_offsets(&t), Err(LayoutError::FreeThreaded(_))));
+        assert!(matches!(
+            parse_debug_offsets(&t),
+            Err(LayoutError::FreeThreaded(_))
+        ));
     }
 }

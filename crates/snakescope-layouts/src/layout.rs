@@ -28,7 +28,13 @@ impl PyVersion {
 
     /// A version known only by major and minor (e.g. from a file name).
     pub fn minor_only(major: u8, minor: u8) -> PyVersion {
-        PyVersion { major, minor, micro: 0, level: 0, serial: 0 }
+        PyVersion {
+            major,
+            minor,
+            micro: 0,
+            level: 0,
+            serial: 0,
+        }
     }
 }
 

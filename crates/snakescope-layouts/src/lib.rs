@@ -12,7 +12,8 @@ mod v3_11;
 mod v3_12;
 
 pub use debug_offsets::{parse_debug_offsets, DEBUG_OFFSETS_COOKIE, DEBUG_OFFSETS_READ_LEN};
-pub use layout::{CurrentFrame, GilBase, GilOffsets, Layout, Offsets, PyVersion, FRAME_OWNED_BY_CSTACK,
+pub use layout::{
+    CurrentFrame, GilBase, GilOffsets, Layout, Offsets, PyVersion, FRAME_OWNED_BY_CSTACK,
     FRAME_OWNED_BY_GENERATOR,
 };
 
@@ -35,7 +36,11 @@ pub fn static_layout(version: PyVersion) -> Result<Layout, LayoutError> {
         (3, 12) => v3_12::OFFSETS,
         _ => return Err(LayoutError::Unsupported(version)),
     };
-    Ok(Layout { version, free_threaded: false, offsets })
+    Ok(Layout {
+        version,
+        free_threaded: false,
+        offsets,
+    })
 }
 
 /// Whether this version publishes `_Py_DebugOffsets` (3.13 and later).

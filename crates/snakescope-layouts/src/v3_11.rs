@@ -6,13 +6,20 @@ use crate::layout::*;
 /// Offsets for CPython 3.11.
 pub const OFFSETS: Offsets = Offsets {
     runtime_interpreters_head: 40,
-    gil: Some(GilOffsets { base: GilBase::Runtime, locked: 376, holder: 368 }),
+    gil: Some(GilOffsets {
+        base: GilBase::Runtime,
+        locked: 376,
+        holder: 368,
+    }),
     interp_next: 0,
     interp_threads_head: 16,
     thread_size: 360,
     thread_next: 8,
     thread_interp: 16,
-    current_frame: CurrentFrame::ViaCFrame { cframe: 56, current_frame: 8 },
+    current_frame: CurrentFrame::ViaCFrame {
+        cframe: 56,
+        current_frame: 8,
+    },
     thread_thread_id: 152,
     thread_native_thread_id: 160,
     thread_datastack_chunk: 296,

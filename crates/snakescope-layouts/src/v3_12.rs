@@ -6,13 +6,20 @@ use crate::layout::*;
 /// Offsets for CPython 3.12.
 pub const OFFSETS: Offsets = Offsets {
     runtime_interpreters_head: 40,
-    gil: Some(GilOffsets { base: GilBase::Interpreter, locked: 1056, holder: 1048 }),
+    gil: Some(GilOffsets {
+        base: GilBase::Interpreter,
+        locked: 1056,
+        holder: 1048,
+    }),
     interp_next: 0,
     interp_threads_head: 72,
     thread_size: 288,
     thread_next: 8,
     thread_interp: 16,
-    current_frame: CurrentFrame::ViaCFrame { cframe: 56, current_frame: 0 },
+    current_frame: CurrentFrame::ViaCFrame {
+        cframe: 56,
+        current_frame: 0,
+    },
     thread_thread_id: 136,
     thread_native_thread_id: 144,
     thread_datastack_chunk: 232,

@@ -1,7 +1,9 @@
 //! Aggregation while sampling: interns frames and stacks so that recording one
 //! more sample of a known stack costs two hash lookups and no allocation.
 
-use crate::capture::{Capture, Frame, Meta, StackRecord, ThreadRecord, FORMAT_NAME, FORMAT_VERSION};
+use crate::capture::{
+    Capture, Frame, Meta, StackRecord, ThreadRecord, FORMAT_NAME, FORMAT_VERSION,
+};
 use std::collections::HashMap;
 
 /// A frame as a reader produces it, before interning.
@@ -71,7 +73,12 @@ impl CaptureBuilder {
     pub fn add(&mut self, sample: ThreadSample<'_>) {
         let thread = self.thread_index(sample.tid);
         let stack = self.stack_index(sample.frames);
-        let key = StackKey { thread, stack, idle: sample.idle, gil: sample.gil };
+        let key = StackKey {
+            thread,
+            stack,
+            idle: sample.idle,
+            gil: sample.gil,
+        };
         let record = match self.record_ids.get(&key) {
             Some(&r) => r,
             None => {
@@ -111,7 +118,13 @@ impl CaptureBuilder {
             return i;
         }
         let i = self.threads.len();
-        self.threads.push(ThreadRecord { tid, name: None, samples: 0, idle_samples: 0, gil_samples: 0 });
+        self.threads.push(ThreadRecord {
+            tid,
+            name: None,
+            samples: 0,
+            idle_samples: 0,
+            gil_samples: 0,
+        });
         self.thread_ids.insert(tid, i);
         i
     }
@@ -132,7 +145,12 @@ mod tests {
     use super::*;
 
     fn frame(name: &str, line: u32) -> Frame {
-        Frame { function: name.into(), qualname: None, file: "a.py".into(), line }
+        Frame {
+            function: name.into(),
+            qualname: None,
+            file: "a.py".into(),
+            line,
+        }
     }
 
     #[test]
@@ -142,9 +160,19 @@ mod tests {
         let work = b.intern_frame(frame("work", 5));
         assert_eq!(b.intern_frame(frame("work", 5)), work);
         for _ in 0..3 {
-            b.add(ThreadSample { tid: 7, idle: false, gil: true, frames: &[main, work] });
+            b.add(ThreadSample {
+                tid: 7,
+                idle: false,
+                gil: true,
+                frames: &[main, work],
+            });
         }
-        b.add(ThreadSample { tid: 7, idle: true, gil: false, frames: &[main, work] });
+        b.add(ThreadSample {
+            tid: 7,
+            idle: true,
+            gil: false,
+            frames: &[main, work],
+        });
         let c = b.finish(Meta::default());
         assert_eq!(c.stacks.len(), 2);
         assert_eq!(c.stacks[0].count, 3);
@@ -158,8 +186,18 @@ mod tests {
     fn round_trip_and_validation() {
         let mut b = CaptureBuilder::new();
         let f = b.intern_frame(frame("f", 2));
-        b.add(ThreadSample { tid: 1, idle: false, gil: false, frames: &[f] });
-        let c = b.finish(Meta { duration_s: 1.0, ticks: 10, lost_ticks: 2, ..Meta::default() });
+        b.add(ThreadSample {
+            tid: 1,
+            idle: false,
+            gil: false,
+            frames: &[f],
+        });
+        let c = b.finish(Meta {
+            duration_s: 1.0,
+            ticks: 10,
+            lost_ticks: 2,
+            ..Meta::default()
+        });
         assert_eq!(c.meta.effective_rate_hz(), 8.0);
         let mut buf = Vec::new();
         c.write_to(&mut buf).unwrap();
@@ -169,11 +207,17 @@ mod tests {
         bad.stacks[0].frames = vec![9];
         let mut buf = Vec::new();
         bad.write_to(&mut buf).unwrap();
-        assert!(matches!(Capture::read_from(&buf[..]), Err(crate::CaptureError::Inconsistent(_))));
+        assert!(matches!(
+            Capture::read_from(&buf[..]),
+            Err(crate::CaptureError::Inconsistent(_))
+        ));
         assert!(matches!(
             Capture::read_from(&b"{\"format\":\"x\"}"[..]),
             Err(crate::CaptureError::WrongFormat(_))
         ));
-        assert!(matches!(Capture::read_from(&b"{not json"[..]), Err(crate::CaptureError::Json(_))));
+        assert!(matches!(
+            Capture::read_from(&b"{not json"[..]),
+            Err(crate::CaptureError::Json(_))
+        ));
     }
 }

@@ -124,7 +124,10 @@ impl Capture {
         }
         let capture: Capture = serde_json::from_value(value)?;
         if capture.version > FORMAT_VERSION {
-            return Err(CaptureError::TooNew { found: capture.version, known: FORMAT_VERSION });
+            return Err(CaptureError::TooNew {
+                found: capture.version,
+                known: FORMAT_VERSION,
+            });
         }
         capture.check_indices()?;
         Ok(capture)

@@ -47,15 +47,19 @@ impl Stats {
                 let frame = &capture.frames[fid];
                 let key = (frame.display_name().to_owned(), frame.file.clone());
                 let is_leaf = depth + 1 == stack.frames.len();
-                let stat = functions.entry(key.clone()).or_insert_with(|| FunctionStat {
-                    name: key.0.clone(),
-                    file: key.1.clone(),
-                    self_samples: 0,
-                    total_samples: 0,
-                });
+                let stat = functions
+                    .entry(key.clone())
+                    .or_insert_with(|| FunctionStat {
+                        name: key.0.clone(),
+                        file: key.1.clone(),
+                        self_samples: 0,
+                        total_samples: 0,
+                    });
                 if is_leaf {
                     stat.self_samples += stack.count;
-                    *lines.entry((key.0.clone(), key.1.clone(), frame.line)).or_default() += stack.count;
+                    *lines
+                        .entry((key.0.clone(), key.1.clone(), frame.line))
+                        .or_default() += stack.count;
                 }
                 if seen.insert(key) {
                     stat.total_samples += stack.count;
@@ -64,20 +68,35 @@ impl Stats {
         }
         let mut functions: Vec<_> = functions.into_values().collect();
         functions.sort_by(|a, b| {
-            (b.self_samples, b.total_samples, &a.name).cmp(&(a.self_samples, a.total_samples, &b.name))
+            (b.self_samples, b.total_samples, &a.name).cmp(&(
+                a.self_samples,
+                a.total_samples,
+                &b.name,
+            ))
         });
         let mut lines: Vec<_> = lines
             .into_iter()
-            .map(|((name, file, line), self_samples)| LineStat { name, file, line, self_samples })
+            .map(|((name, file, line), self_samples)| LineStat {
+                name,
+                file,
+                line,
+                self_samples,
+            })
             .collect();
-        lines.sort_by(|a, b| (b.self_samples, &a.file, a.line).cmp(&(a.self_samples, &b.file, b.line)));
-        Stats { functions, lines, total_samples: total }
+        lines.sort_by(|a, b| {
+            (b.self_samples, &a.file, a.line).cmp(&(a.self_samples, &b.file, b.line))
+        });
+        Stats {
+            functions,
+            lines,
+            total_samples: total,
+        }
     }
 
     /// Functions sorted by total samples, descending.
     pub fn by_total(&self) -> Vec<&FunctionStat> {
         let mut v: Vec<_> = self.functions.iter().collect();
-        v.sort_by(|a, b| (b.total_samples, b.self_samples).cmp(&(a.total_samples, a.self_samples)));
+        v.sort_by_key(|f| std::cmp::Reverse((f.total_samples, f.self_samples)));
         v
     }
 }
@@ -90,12 +109,27 @@ mod tests {
     #[test]
     fn recursion_counts_total_once_per_stack() {
         let mut b = CaptureBuilder::new();
-        let f = |name: &str, line| Frame { function: name.into(), qualname: None, file: "x.py".into(), line };
+        let f = |name: &str, line| Frame {
+            function: name.into(),
+            qualname: None,
+            file: "x.py".into(),
+            line,
+        };
         let main = b.intern_frame(f("main", 1));
         let r1 = b.intern_frame(f("rec", 3));
         let r2 = b.intern_frame(f("rec", 4));
-        b.add(ThreadSample { tid: 1, idle: false, gil: true, frames: &[main, r1, r1, r2] });
-        b.add(ThreadSample { tid: 1, idle: false, gil: true, frames: &[main] });
+        b.add(ThreadSample {
+            tid: 1,
+            idle: false,
+            gil: true,
+            frames: &[main, r1, r1, r2],
+        });
+        b.add(ThreadSample {
+            tid: 1,
+            idle: false,
+            gil: true,
+            frames: &[main],
+        });
         let s = Stats::of(&b.finish(Meta::default()));
         let rec = s.functions.iter().find(|f| f.name == "rec").unwrap();
         assert_eq!((rec.self_samples, rec.total_samples), (1, 1));

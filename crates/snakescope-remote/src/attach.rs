@@ -4,7 +4,8 @@ use crate::elf::python_symbols;
 use crate::maps::{is_libpython, parse_maps, version_from_name, Mapping};
 use crate::reader::RemoteReader;
 use snakescope_layouts::{
-    has_debug_offsets, parse_debug_offsets, static_layout, LayoutError, PyVersion, DEBUG_OFFSETS_READ_LEN,
+    has_debug_offsets, parse_debug_offsets, static_layout, LayoutError, PyVersion,
+    DEBUG_OFFSETS_READ_LEN,
 };
 use snakescope_unwind::{MemoryReader, ReadError, TypeAddresses, Walker};
 use std::io::ErrorKind;
@@ -22,7 +23,10 @@ pub enum AttachError {
     #[error("process `{pid}`: {source}")]
     Unsupported { pid: u32, source: LayoutError },
     #[error("cannot read the interpreter file `{}`: {source}", path.display())]
-    Binary { path: PathBuf, source: std::io::Error },
+    Binary {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read the interpreter state of process `{pid}`: {source}")]
     Read { pid: u32, source: ReadError },
 }
@@ -48,7 +52,10 @@ impl AttachError {
     /// Whether the target may still become profilable (e.g. it has not
     /// finished `exec`ing the interpreter yet).
     pub fn may_be_transient(&self) -> bool {
-        matches!(self, AttachError::NotPython { .. } | AttachError::Read { .. })
+        matches!(
+            self,
+            AttachError::NotPython { .. } | AttachError::Read { .. }
+        )
     }
 }
 
@@ -68,12 +75,23 @@ impl Target {
     pub fn attach(pid: u32) -> Result<Target, AttachError> {
         let maps = read_maps(pid)?;
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        let not_python = || AttachError::NotPython { pid, exe: exe.display().to_string() };
+        let not_python = || AttachError::NotPython {
+            pid,
+            exe: exe.display().to_string(),
+        };
         let binary = find_interpreter_file(&maps, &exe).ok_or_else(not_python)?;
-        let symbols = python_symbols(&in_root(pid, &binary))
-            .map_err(|source| AttachError::Binary { path: binary.clone(), source })?;
+        let symbols =
+            python_symbols(&in_root(pid, &binary)).map_err(|source| AttachError::Binary {
+                path: binary.clone(),
+                source,
+            })?;
         let runtime_sym = symbols.runtime.ok_or_else(not_python)?;
-        let base = maps.iter().filter(|m| m.path == binary).map(|m| m.start - m.offset).min().ok_or_else(not_python)?;
+        let base = maps
+            .iter()
+            .filter(|m| m.path == binary)
+            .map(|m| m.start - m.offset)
+            .min()
+            .ok_or_else(not_python)?;
         let bias = base.wrapping_sub(symbols.first_load_vaddr);
         let reader = RemoteReader::new(pid);
         let read_err = |source| match source {
@@ -91,7 +109,9 @@ impl Target {
         let runtime = runtime_sym + bias;
         let unsupported = |source| AttachError::Unsupported { pid, source };
         let layout = if has_debug_offsets(version) {
-            let table = reader.read_vec(runtime, DEBUG_OFFSETS_READ_LEN).map_err(read_err)?;
+            let table = reader
+                .read_vec(runtime, DEBUG_OFFSETS_READ_LEN)
+                .map_err(read_err)?;
             parse_debug_offsets(&table).map_err(unsupported)?
         } else {
             static_layout(version).map_err(unsupported)?
@@ -102,7 +122,13 @@ impl Target {
             bytes: symbols.bytes_type.map(|a| a + bias),
         };
         let walker = Walker::new(layout, runtime, types);
-        Ok(Target { pid, version: layout.version, binary, reader, walker })
+        Ok(Target {
+            pid,
+            version: layout.version,
+            binary,
+            reader,
+            walker,
+        })
     }
 }
 
@@ -110,8 +136,13 @@ fn read_maps(pid: u32) -> Result<Vec<Mapping>, AttachError> {
     match std::fs::read_to_string(format!("/proc/{pid}/maps")) {
         Ok(text) => Ok(parse_maps(&text)),
         Err(e) if e.kind() == ErrorKind::NotFound => Err(AttachError::NoSuchProcess { pid }),
-        Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(AttachError::PermissionDenied { pid }),
-        Err(e) => Err(AttachError::Binary { path: format!("/proc/{pid}/maps").into(), source: e }),
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+            Err(AttachError::PermissionDenied { pid })
+        }
+        Err(e) => Err(AttachError::Binary {
+            path: format!("/proc/{pid}/maps").into(),
+            source: e,
+        }),
     }
 }
 
@@ -125,7 +156,8 @@ fn find_interpreter_file(maps: &[Mapping], exe: &Path) -> Option<PathBuf> {
 
 /// The path of a target's file as seen from our mount namespace.
 fn in_root(pid: u32, path: &Path) -> PathBuf {
-    let rooted = Path::new(&format!("/proc/{pid}/root")).join(path.strip_prefix("/").unwrap_or(path));
+    let rooted =
+        Path::new(&format!("/proc/{pid}/root")).join(path.strip_prefix("/").unwrap_or(path));
     if rooted.exists() {
         rooted
     } else {

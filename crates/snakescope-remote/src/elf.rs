@@ -16,7 +16,13 @@ pub(crate) struct PythonSymbols {
     pub first_load_vaddr: u64,
 }
 
-const WANTED: [&str; 5] = ["_PyRuntime", "PyCode_Type", "PyUnicode_Type", "PyBytes_Type", "Py_Version"];
+const WANTED: [&str; 5] = [
+    "_PyRuntime",
+    "PyCode_Type",
+    "PyUnicode_Type",
+    "PyBytes_Type",
+    "Py_Version",
+];
 
 /// Reads the symbols from the file's dynamic and static symbol tables, falling
 /// back to the `.PyRuntime` section for `_PyRuntime`.

@@ -27,7 +27,11 @@ fn parse_line(line: &str) -> Option<Mapping> {
         return None;
     }
     let start = u64::from_str_radix(range.split('-').next()?, 16).ok()?;
-    Some(Mapping { start, offset, path: PathBuf::from(path.trim_end_matches(" (deleted)")) })
+    Some(Mapping {
+        start,
+        offset,
+        path: PathBuf::from(path.trim_end_matches(" (deleted)")),
+    })
 }
 
 /// Whether a file name looks like a CPython shared library (`libpython3.12.so.1.0`).
@@ -43,7 +47,11 @@ pub(crate) fn version_from_name(path: &std::path::Path) -> Option<(u8, u8)> {
     let at = name.find("python")? + "python".len();
     let mut parts = name[at..].split('.');
     let major = parts.next()?.parse().ok()?;
-    let minor: String = parts.next()?.chars().take_while(char::is_ascii_digit).collect();
+    let minor: String = parts
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     Some((major, minor.parse().ok()?))
 }
 
@@ -70,8 +78,14 @@ mod tests {
 
     #[test]
     fn versions_from_names() {
-        assert_eq!(version_from_name(Path::new("/usr/bin/python3.10")), Some((3, 10)));
-        assert_eq!(version_from_name(Path::new("libpython3.12.so.1.0")), Some((3, 12)));
+        assert_eq!(
+            version_from_name(Path::new("/usr/bin/python3.10")),
+            Some((3, 10))
+        );
+        assert_eq!(
+            version_from_name(Path::new("libpython3.12.so.1.0")),
+            Some((3, 12))
+        );
         assert_eq!(version_from_name(Path::new("python3.13t")), Some((3, 13)));
         assert_eq!(version_from_name(Path::new("python")), None);
     }

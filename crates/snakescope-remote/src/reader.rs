@@ -10,7 +10,9 @@ pub struct RemoteReader {
 
 impl RemoteReader {
     pub fn new(pid: u32) -> RemoteReader {
-        RemoteReader { pid: pid as libc::pid_t }
+        RemoteReader {
+            pid: pid as libc::pid_t,
+        }
     }
 }
 
@@ -19,8 +21,14 @@ impl MemoryReader for RemoteReader {
         if buf.is_empty() {
             return Ok(());
         }
-        let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-        let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: buf.len(),
+        };
         // SAFETY: `local` describes `buf`, which is valid for writes of
         // `buf.len()` bytes for the whole call; `remote` is only dereferenced by
         // the kernel in the other address space, which checks it.
@@ -29,7 +37,11 @@ impl MemoryReader for RemoteReader {
             return Ok(());
         }
         if got >= 0 {
-            return Err(ReadError::Short { addr, len: buf.len(), got: got as usize });
+            return Err(ReadError::Short {
+                addr,
+                len: buf.len(),
+                got: got as usize,
+            });
         }
         Err(last_error(addr, buf.len()))
     }
@@ -38,24 +50,41 @@ impl MemoryReader for RemoteReader {
         for batch in requests.chunks_mut(IOV_BATCH) {
             let local: Vec<libc::iovec> = batch
                 .iter_mut()
-                .map(|(_, buf)| libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() })
+                .map(|(_, buf)| libc::iovec {
+                    iov_base: buf.as_mut_ptr().cast(),
+                    iov_len: buf.len(),
+                })
                 .collect();
             let remote: Vec<libc::iovec> = batch
                 .iter()
-                .map(|(addr, buf)| libc::iovec { iov_base: *addr as *mut libc::c_void, iov_len: buf.len() })
+                .map(|(addr, buf)| libc::iovec {
+                    iov_base: *addr as *mut libc::c_void,
+                    iov_len: buf.len(),
+                })
                 .collect();
             let want: usize = batch.iter().map(|(_, b)| b.len()).sum();
             // SAFETY: each local iovec describes one of the `batch` buffers,
             // which are valid for writes of their length and outlive the call;
             // remote iovecs are only dereferenced by the kernel in the target.
             let got = unsafe {
-                libc::process_vm_readv(self.pid, local.as_ptr(), local.len() as libc::c_ulong, remote.as_ptr(), remote.len() as libc::c_ulong, 0)
+                libc::process_vm_readv(
+                    self.pid,
+                    local.as_ptr(),
+                    local.len() as libc::c_ulong,
+                    remote.as_ptr(),
+                    remote.len() as libc::c_ulong,
+                    0,
+                )
             };
             if got < 0 {
                 return Err(last_error(batch[0].0, want));
             }
             if got as usize != want {
-                return Err(ReadError::Short { addr: batch[0].0, len: want, got: got as usize });
+                return Err(ReadError::Short {
+                    addr: batch[0].0,
+                    len: want,
+                    got: got as usize,
+                });
             }
         }
         Ok(())

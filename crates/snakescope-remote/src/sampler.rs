@@ -7,8 +7,8 @@
 //! never fault). It never takes the GIL and never stops the target, so a stack
 //! can change while it is read; such torn stacks are counted and dropped.
 
+use crate::{Target, TaskState, Tasks};
 use snakescope_model::{CaptureBuilder, Frame, Meta, ThreadSample};
-use crate::{TaskState, Target, Tasks};
 use snakescope_unwind::{FrameRef, ReadError, ThreadInfo, WalkError};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,7 +81,11 @@ impl Sampler {
 
     /// Samples until the target exits, `stop` is set, `still_running` says the
     /// target is gone, or the duration is reached.
-    pub fn run(&mut self, stop: &AtomicBool, mut still_running: impl FnMut() -> bool) -> (StopReason, Duration) {
+    pub fn run(
+        &mut self,
+        stop: &AtomicBool,
+        mut still_running: impl FnMut() -> bool,
+    ) -> (StopReason, Duration) {
         set_timer_slack();
         let period = Duration::from_secs_f64(1.0 / self.settings.rate_hz);
         let start = Instant::now();
@@ -150,7 +154,11 @@ impl Sampler {
             return Ok(());
         }
         self.refs.clear();
-        match self.target.walker.walk(&self.target.reader, thread, &mut self.refs) {
+        match self
+            .target
+            .walker
+            .walk(&self.target.reader, thread, &mut self.refs)
+        {
             Ok(()) => {}
             Err(WalkError::Read(ReadError::Gone)) => return Err(Tick::Gone),
             Err(_) => {
@@ -167,7 +175,12 @@ impl Sampler {
             let name = thread_name(&self.tasks, self.target.pid, thread.native_id);
             self.builder.name_thread(thread.native_id, name);
         }
-        self.builder.add(ThreadSample { tid: thread.native_id, idle, gil, frames: &self.ids });
+        self.builder.add(ThreadSample {
+            tid: thread.native_id,
+            idle,
+            gil,
+            frames: &self.ids,
+        });
         Ok(())
     }
 
@@ -177,8 +190,12 @@ impl Sampler {
         let mut at_root = !self.hidden_roots.is_empty();
         for r in self.refs.iter().rev() {
             if at_root {
-                let code = self.target.walker.code(r.code).expect("walked code is cached");
-                if self.hidden_roots.iter().any(|f| *f == code.filename) {
+                let code = self
+                    .target
+                    .walker
+                    .code(r.code)
+                    .expect("walked code is cached");
+                if self.hidden_roots.contains(&code.filename) {
                     continue;
                 }
                 at_root = false;
@@ -187,7 +204,11 @@ impl Sampler {
             let id = match self.frame_ids.get(&key) {
                 Some(&id) => id,
                 None => {
-                    let code = self.target.walker.code(r.code).expect("walked code is cached");
+                    let code = self
+                        .target
+                        .walker
+                        .code(r.code)
+                        .expect("walked code is cached");
                     let frame = Frame {
                         function: code.name.clone(),
                         qualname: Some(code.qualname.clone()),

@@ -29,7 +29,11 @@ pub struct Tasks {
 
 impl Tasks {
     pub fn new(pid: u32) -> Tasks {
-        Tasks { pid, files: HashMap::new(), buf: vec![0; 1024] }
+        Tasks {
+            pid,
+            files: HashMap::new(),
+            buf: vec![0; 1024],
+        }
     }
 
     /// The current state of thread `tid` of the process.
@@ -67,7 +71,9 @@ impl Tasks {
 
 /// The state letter follows the last `)`, which closes the command name.
 fn parse_state(stat: &[u8]) -> TaskState {
-    let Some(close) = stat.iter().rposition(|&b| b == b')') else { return TaskState::Gone };
+    let Some(close) = stat.iter().rposition(|&b| b == b')') else {
+        return TaskState::Gone;
+    };
     match stat.get(close + 2) {
         Some(b'R') => TaskState::Running,
         Some(_) => TaskState::Waiting,

@@ -64,7 +64,11 @@ fn read_varint(table: &[u8], pos: &mut usize) -> Option<u64> {
 
 fn read_svarint(table: &[u8], pos: &mut usize) -> Option<i64> {
     let v = read_varint(table, pos)?;
-    Some(if v & 1 == 1 { -((v >> 1) as i64) } else { (v >> 1) as i64 })
+    Some(if v & 1 == 1 {
+        -((v >> 1) as i64)
+    } else {
+        (v >> 1) as i64
+    })
 }
 
 #[cfg(test)]
@@ -79,11 +83,19 @@ mod tests {
     #[test]
     fn walks_short_one_line_and_long_forms() {
         let table = [
-            head(0, 2), 0x05,            // units 0..2: first line (short form)
-            head(11, 3), 4, 9,           // units 2..5: line + 1 (one-line form)
-            head(13, 1), 0x06,           // unit 5: line + 3 (no-column, svarint 6 -> +3)
-            head(14, 2), 0x03, 0, 1, 2,  // units 6..8: line - 1 (long form, svarint 3 -> -1)
-            head(15, 1),                 // unit 8: no location
+            head(0, 2),
+            0x05, // units 0..2: first line (short form)
+            head(11, 3),
+            4,
+            9, // units 2..5: line + 1 (one-line form)
+            head(13, 1),
+            0x06, // unit 5: line + 3 (no-column, svarint 6 -> +3)
+            head(14, 2),
+            0x03,
+            0,
+            1,
+            2,           // units 6..8: line - 1 (long form, svarint 3 -> -1)
+            head(15, 1), // unit 8: no location
         ];
         assert_eq!(line_for_offset(&table, 10, 0), Some(10));
         assert_eq!(line_for_offset(&table, 10, 1), Some(10));

@@ -45,12 +45,14 @@ pub trait MemoryReader {
 /// Little-endian field access in a buffer already read from the target.
 pub(crate) fn u64_at(buf: &[u8], offset: u64) -> u64 {
     let o = offset as usize;
-    buf.get(o..o + 8).map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    buf.get(o..o + 8)
+        .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
 }
 
 pub(crate) fn u32_at(buf: &[u8], offset: u64) -> u32 {
     let o = offset as usize;
-    buf.get(o..o + 4).map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    buf.get(o..o + 4)
+        .map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
 }
 
 pub(crate) fn u8_at(buf: &[u8], offset: u64) -> u8 {

@@ -40,7 +40,12 @@ pub(crate) fn read_unicode(
     if !compact || length > MAX_CHARS || !matches!(kind, 1 | 2 | 4) || (ascii && kind != 1) {
         return Err(StringError::Implausible);
     }
-    let data = addr + if ascii { o.unicode_ascii_size } else { o.unicode_compact_size };
+    let data = addr
+        + if ascii {
+            o.unicode_ascii_size
+        } else {
+            o.unicode_compact_size
+        };
     let bytes = r.read_vec(data, (length * kind) as usize)?;
     decode(&bytes, kind).ok_or(StringError::Implausible)
 }
@@ -48,9 +53,13 @@ pub(crate) fn read_unicode(
 fn decode(bytes: &[u8], kind: u64) -> Option<String> {
     match kind {
         1 => Some(bytes.iter().map(|&b| char::from(b)).collect()),
-        2 => char::decode_utf16(bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])))
-            .collect::<Result<String, _>>()
-            .ok(),
+        2 => char::decode_utf16(
+            bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]])),
+        )
+        .collect::<Result<String, _>>()
+        .ok(),
         4 => bytes
             .chunks_exact(4)
             .map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
@@ -85,7 +94,10 @@ mod tests {
         assert_eq!(decode(b"caf\xe9", 1).unwrap(), "café");
         let ucs2: Vec<u8> = "計算".encode_utf16().flat_map(u16::to_le_bytes).collect();
         assert_eq!(decode(&ucs2, 2).unwrap(), "計算");
-        let ucs4: Vec<u8> = "🐍x".chars().flat_map(|c| (c as u32).to_le_bytes()).collect();
+        let ucs4: Vec<u8> = "🐍x"
+            .chars()
+            .flat_map(|c| (c as u32).to_le_bytes())
+            .collect();
         assert_eq!(decode(&ucs4, 4).unwrap(), "🐍x");
         assert!(decode(&[0xff, 0xff, 0xff, 0xff], 4).is_none());
     }

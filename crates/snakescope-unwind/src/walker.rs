@@ -7,7 +7,9 @@ use crate::code::CodeInfo;
 use crate::linetable::line_for_offset;
 use crate::reader::{u32_at, u64_at, u8_at, MemoryReader, ReadError};
 use crate::strings::StringError;
-use snakescope_layouts::{CurrentFrame, GilBase, Layout, FRAME_OWNED_BY_CSTACK, FRAME_OWNED_BY_GENERATOR};
+use snakescope_layouts::{
+    CurrentFrame, GilBase, Layout, FRAME_OWNED_BY_CSTACK, FRAME_OWNED_BY_GENERATOR,
+};
 use std::collections::HashMap;
 
 /// Deepest stack the walker follows; deeper means a cycle from a torn read.
@@ -192,7 +194,8 @@ impl Walker {
     /// interpreters come and go far more rarely than threads.
     fn first_interpreter(&mut self, r: &dyn MemoryReader) -> Result<u64, WalkError> {
         if self.interp_head_age == 0 || self.interp_head == 0 {
-            self.interp_head = r.read_u64(self.runtime + self.layout.offsets.runtime_interpreters_head)?;
+            self.interp_head =
+                r.read_u64(self.runtime + self.layout.offsets.runtime_interpreters_head)?;
             self.interp_head_age = INTERP_REFRESH;
         }
         self.interp_head_age -= 1;
@@ -202,9 +205,18 @@ impl Walker {
     /// The `index`-th thread state of `interp`, at `addr`: taken from the
     /// speculative read of [`Self::interp_state`] when the thread list is as it
     /// was at the previous sample (it nearly always is), else read now.
-    fn thread_state(&mut self, r: &dyn MemoryReader, interp: u64, index: usize, addr: u64) -> Result<&[u8], WalkError> {
+    fn thread_state(
+        &mut self,
+        r: &dyn MemoryReader,
+        interp: u64,
+        index: usize,
+        addr: u64,
+    ) -> Result<&[u8], WalkError> {
         let size = self.thread_buf.len();
-        if interp == self.interp_head && self.predicted_read && self.predicted.get(index) == Some(&addr) {
+        if interp == self.interp_head
+            && self.predicted_read
+            && self.predicted.get(index) == Some(&addr)
+        {
             return Ok(&self.predicted_bufs[index * size..(index + 1) * size]);
         }
         r.read(addr, &mut self.thread_buf)?;
@@ -214,7 +226,11 @@ impl Walker {
     /// An interpreter's `next`, `threads.head` and GIL holder (`Some(0)` when
     /// the GIL is free, `None` without a GIL), in one vectored read, together
     /// with the thread states the first interpreter had at the previous sample.
-    fn interp_state(&mut self, r: &dyn MemoryReader, interp: u64) -> Result<(u64, u64, Option<u64>), WalkError> {
+    fn interp_state(
+        &mut self,
+        r: &dyn MemoryReader,
+        interp: u64,
+    ) -> Result<(u64, u64, Option<u64>), WalkError> {
         let o = self.layout.offsets;
         let mut next = [0u8; 8];
         let mut head = [0u8; 8];
@@ -225,13 +241,20 @@ impl Walker {
                 GilBase::Interpreter => interp,
             };
             let from = g.locked.min(g.holder);
-            (g, base + from, from, (g.locked.max(g.holder) + 8 - from) as usize)
+            (
+                g,
+                base + from,
+                from,
+                (g.locked.max(g.holder) + 8 - from) as usize,
+            )
         });
         if gil.is_some_and(|(_, _, _, len)| len > gil_buf.len()) {
             return Err(WalkError::Torn("GIL fields far apart"));
         }
-        let mut requests: Vec<(u64, &mut [u8])> =
-            vec![(interp + o.interp_next, &mut next[..]), (interp + o.interp_threads_head, &mut head[..])];
+        let mut requests: Vec<(u64, &mut [u8])> = vec![
+            (interp + o.interp_next, &mut next[..]),
+            (interp + o.interp_threads_head, &mut head[..]),
+        ];
         if let Some((_, addr, _, len)) = gil {
             requests.push((addr, &mut gil_buf[..len]));
         }
@@ -272,7 +295,12 @@ impl Walker {
     /// such as generator frames, are read one by one), one vectored read of the
     /// headers of every code object on the stack, then the line of each frame
     /// from the cached line tables.
-    pub fn walk(&mut self, r: &dyn MemoryReader, thread: &ThreadInfo, out: &mut Vec<FrameRef>) -> Result<(), WalkError> {
+    pub fn walk(
+        &mut self,
+        r: &dyn MemoryReader,
+        thread: &ThreadInfo,
+        out: &mut Vec<FrameRef>,
+    ) -> Result<(), WalkError> {
         let top = self.snapshot_stack(r, thread)?;
         if top == 0 {
             return Ok(());
@@ -292,14 +320,21 @@ impl Walker {
     /// stack at the previous sample, all in one vectored read when it can:
     /// with `cframe` and `datastack_top` (3.11, 3.12) the range is known before
     /// the innermost frame is; on 3.13+ the thread state holds that frame.
-    fn snapshot_stack(&mut self, r: &dyn MemoryReader, thread: &ThreadInfo) -> Result<u64, WalkError> {
+    fn snapshot_stack(
+        &mut self,
+        r: &dyn MemoryReader,
+        thread: &ThreadInfo,
+    ) -> Result<u64, WalkError> {
         let o = self.layout.offsets;
         self.snapshot.clear();
         self.snapshot_base = 0;
         self.header_index.clear();
         self.headers.clear();
         let data = thread.stack_chunk + o.stack_chunk_data;
-        let live = thread.stack_top.checked_sub(data).filter(|&n| thread.stack_chunk != 0 && n <= MAX_SNAPSHOT);
+        let live = thread
+            .stack_top
+            .checked_sub(data)
+            .filter(|&n| thread.stack_chunk != 0 && n <= MAX_SNAPSHOT);
         let (mut top, top_ptr, range) = match o.current_frame {
             CurrentFrame::Direct(_) => (thread.top_frame, None, None),
             CurrentFrame::ViaCFrame { .. } if thread.cframe == 0 => return Ok(0),
@@ -309,7 +344,11 @@ impl Walker {
             },
         };
         let range = range.or_else(|| {
-            let start = if thread.stack_chunk == 0 { top } else { data.min(top) };
+            let start = if thread.stack_chunk == 0 {
+                top
+            } else {
+                data.min(top)
+            };
             let end = top + o.frame_size;
             (top != 0 && end - start <= MAX_SNAPSHOT).then_some((start, end - start))
         });
@@ -337,7 +376,8 @@ impl Walker {
                     top = u64::from_le_bytes(top_buf);
                 }
                 if with_guesses {
-                    self.header_index.extend(guesses.iter().enumerate().map(|(i, &c)| (c, i)));
+                    self.header_index
+                        .extend(guesses.iter().enumerate().map(|(i, &c)| (c, i)));
                 }
                 self.snapshot_base = range.map_or(0, |(start, _)| start);
                 return Ok(top);
@@ -397,7 +437,10 @@ impl Walker {
     fn frame_bytes(&mut self, r: &dyn MemoryReader, frame: u64) -> Result<&[u8], WalkError> {
         let fsize = self.layout.offsets.frame_size as usize;
         let inside = |base: u64, len: usize| {
-            frame.checked_sub(base).map(|off| off as usize).filter(|off| off + fsize <= len)
+            frame
+                .checked_sub(base)
+                .map(|off| off as usize)
+                .filter(|off| off + fsize <= len)
         };
         if let Some(off) = inside(self.snapshot_base, self.snapshot.len()) {
             return Ok(&self.snapshot[off..off + fsize]);
@@ -428,15 +471,18 @@ impl Walker {
         let known = self.header_index.len();
         let mut missing = Vec::new();
         for &(code, _) in &self.pending {
-            if !self.header_index.contains_key(&code) {
-                self.header_index.insert(code, known + missing.len());
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.header_index.entry(code) {
+                slot.insert(known + missing.len());
                 missing.push(code);
             }
         }
         if !missing.is_empty() {
             self.headers.resize((known + missing.len()) * len, 0);
-            let mut requests: Vec<(u64, &mut [u8])> =
-                self.headers[known * len..].chunks_mut(len).zip(&missing).map(|(buf, &c)| (c, buf)).collect();
+            let mut requests: Vec<(u64, &mut [u8])> = self.headers[known * len..]
+                .chunks_mut(len)
+                .zip(&missing)
+                .map(|(buf, &c)| (c, buf))
+                .collect();
             r.read_many(&mut requests)?;
         }
         // Next time, read these together with the stack.
@@ -454,7 +500,12 @@ impl Walker {
     }
 
     /// Loads (or revalidates) the code object at `code` and finds the line of `instr`.
-    fn line_of(&mut self, r: &dyn MemoryReader, code: u64, instr: u64) -> Result<(u64, u32), WalkError> {
+    fn line_of(
+        &mut self,
+        r: &dyn MemoryReader,
+        code: u64,
+        instr: u64,
+    ) -> Result<(u64, u32), WalkError> {
         let o = self.layout.offsets;
         if code == 0 {
             return Err(WalkError::Torn("null code object"));
@@ -490,6 +541,9 @@ impl Walker {
         if unit >= info.units.max(1) {
             return Err(WalkError::Torn("instruction outside its code object"));
         }
-        Ok((info.serial, line_for_offset(&info.linetable, info.first_line, unit).unwrap_or(0)))
+        Ok((
+            info.serial,
+            line_for_offset(&info.linetable, info.first_line, unit).unwrap_or(0),
+        ))
     }
 }

@@ -53,19 +53,35 @@ fn interpreters() -> Vec<String> {
 #[test]
 fn decoded_lines_match_co_positions() {
     for python in interpreters() {
-        let out = Command::new(&python).arg("-c").arg(DUMP).output().expect("run python3");
-        assert!(out.status.success(), "{python}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(&python)
+            .arg("-c")
+            .arg(DUMP)
+            .output()
+            .expect("run python3");
+        assert!(
+            out.status.success(),
+            "{python}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let codes: serde_like::Codes = serde_like::parse(&String::from_utf8(out.stdout).unwrap());
         let mut checked = 0;
         for code in codes {
             for (unit, expected) in code.lines.iter().enumerate() {
                 let got = line_for_offset(&code.table, code.first, unit as u64);
                 // Line 0 (the module's RESUME) is "no line" to the decoder.
-                assert_eq!(got, expected.filter(|&l| l > 0), "{python}: unit {unit} of code starting at line {}", code.first);
+                assert_eq!(
+                    got,
+                    expected.filter(|&l| l > 0),
+                    "{python}: unit {unit} of code starting at line {}",
+                    code.first
+                );
                 checked += 1;
             }
         }
-        assert!(checked > 1000, "{python}: only {checked} instructions checked");
+        assert!(
+            checked > 1000,
+            "{python}: only {checked} instructions checked"
+        );
     }
 }
 
@@ -79,20 +95,45 @@ mod serde_like {
     pub type Codes = Vec<Code>;
 
     pub fn parse(text: &str) -> Codes {
-        text.split("{\"table\": \"").skip(1).map(parse_one).collect()
+        text.split("{\"table\": \"")
+            .skip(1)
+            .map(parse_one)
+            .collect()
     }
 
     fn parse_one(chunk: &str) -> Code {
         let (hex, rest) = chunk.split_once('"').unwrap();
-        let table = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-        let first = rest.split("\"first\": ").nth(1).unwrap().split(',').next().unwrap().trim().parse().unwrap();
-        let lines = rest.split("\"lines\": [").nth(1).unwrap().split(']').next().unwrap();
+        let table = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let first = rest
+            .split("\"first\": ")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let lines = rest
+            .split("\"lines\": [")
+            .nth(1)
+            .unwrap()
+            .split(']')
+            .next()
+            .unwrap();
         let lines = lines
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|s| s.parse().ok())
             .collect();
-        Code { table, first, lines }
+        Code {
+            table,
+            first,
+            lines,
+        }
     }
 }

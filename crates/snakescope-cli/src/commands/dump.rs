@@ -4,7 +4,7 @@ use crate::args::DumpArgs;
 use crate::commands::attach_error;
 use crate::UserError;
 use serde_json::json;
-use snakescope_remote::{thread_name, TaskState, Target, Tasks};
+use snakescope_remote::{thread_name, Target, TaskState, Tasks};
 use snakescope_unwind::{FrameRef, WalkError};
 use std::io::Write;
 
@@ -23,7 +23,11 @@ pub fn run(args: &DumpArgs) -> anyhow::Result<u8> {
     let mut target = Target::attach(args.pid).map_err(attach_error)?;
     let stacks = read_consistent(&mut target)?;
     let mut out = std::io::stdout().lock();
-    let written = if args.json { print_json(&mut out, &stacks) } else { print_text(&mut out, &target, &stacks) };
+    let written = if args.json {
+        print_json(&mut out, &stacks)
+    } else {
+        print_text(&mut out, &target, &stacks)
+    };
     match written {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(0),
@@ -39,7 +43,11 @@ fn read_consistent(target: &mut Target) -> anyhow::Result<Vec<ThreadStack>> {
         }
     }
     let why = last.map_or_else(String::new, |e| e.to_string());
-    Err(UserError::new(format!("could not read a consistent stack from process `{}`: {why}", target.pid)).into())
+    Err(UserError::new(format!(
+        "could not read a consistent stack from process `{}`: {why}",
+        target.pid
+    ))
+    .into())
 }
 
 fn read_once(target: &mut Target) -> Result<Vec<ThreadStack>, WalkError> {
@@ -59,7 +67,13 @@ fn read_once(target: &mut Target) -> Result<Vec<ThreadStack>, WalkError> {
             .collect();
         let idle = t.holds_gil != Some(true) && tasks.state(t.native_id) != TaskState::Running;
         let name = thread_name(tasks, target.pid, t.native_id);
-        stacks.push(ThreadStack { tid: t.native_id, name, idle, gil: t.holds_gil, frames });
+        stacks.push(ThreadStack {
+            tid: t.native_id,
+            name,
+            idle,
+            gil: t.holds_gil,
+            frames,
+        });
     }
     Ok(stacks)
 }
@@ -75,23 +89,46 @@ fn print_json(out: &mut dyn Write, stacks: &[ThreadStack]) -> std::io::Result<()
 
 fn print_text(out: &mut dyn Write, target: &Target, stacks: &[ThreadStack]) -> std::io::Result<()> {
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", target.pid)).unwrap_or_default();
-    let cmdline: Vec<String> = cmdline.split(|&b| b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let cmdline: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
     writeln!(out, "Process {}: {}", target.pid, cmdline.join(" "))?;
-    writeln!(out, "Python {} ({})", target.version, target.binary.display())?;
+    writeln!(
+        out,
+        "Python {} ({})",
+        target.version,
+        target.binary.display()
+    )?;
     for s in stacks {
         let gil = match s.gil {
             Some(true) => ", holds GIL",
             Some(false) => "",
             None => ", GIL: n/a",
         };
-        let name = s.name.as_deref().map(|n| format!(" \"{n}\"")).unwrap_or_default();
-        writeln!(out, "\nThread {}{name} ({}{gil})", s.tid, if s.idle { "idle" } else { "active" })?;
+        let name = s
+            .name
+            .as_deref()
+            .map(|n| format!(" \"{n}\""))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "\nThread {}{name} ({}{gil})",
+            s.tid,
+            if s.idle { "idle" } else { "active" }
+        )?;
         if s.frames.is_empty() {
             writeln!(out, "    (no Python frames)")?;
         }
         for f in &s.frames {
             let line = f["line"].as_u64().unwrap_or(0);
-            writeln!(out, "    {} ({}:{line})", f["qualname"].as_str().unwrap_or("?"), f["file"].as_str().unwrap_or("?"))?;
+            writeln!(
+                out,
+                "    {} ({}:{line})",
+                f["qualname"].as_str().unwrap_or("?"),
+                f["file"].as_str().unwrap_or("?")
+            )?;
         }
     }
     Ok(())

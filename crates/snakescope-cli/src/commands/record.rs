@@ -3,11 +3,11 @@
 use crate::args::RecordArgs;
 use crate::commands::{attach_error, format_of};
 use crate::launch::{self, Signals};
-use snakescope_remote::{Sampler, SamplerSettings};
 use crate::UserError;
 use snakescope_formats::{Format, FormatError};
 use snakescope_model::{Capture, CaptureBuilder, Meta};
 use snakescope_remote::{AttachError, Target};
+use snakescope_remote::{Sampler, SamplerSettings};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::Child;
@@ -42,25 +42,37 @@ pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
 
 fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
     if !(args.rate > 0.0 && args.rate <= MAX_RATE_HZ) {
-        return Err(UserError::new(format!("sampling rate `{}` is out of range", args.rate))
-            .with_hint(format!("use a rate between 1 and {MAX_RATE_HZ} Hz")));
+        return Err(
+            UserError::new(format!("sampling rate `{}` is out of range", args.rate))
+                .with_hint(format!("use a rate between 1 and {MAX_RATE_HZ} Hz")),
+        );
     }
     let duration = match args.duration {
         Some(d) if !(d > 0.0 && d.is_finite()) => {
-            return Err(UserError::new(format!("duration `{d}` must be a positive number of seconds")))
+            return Err(UserError::new(format!(
+                "duration `{d}` must be a positive number of seconds"
+            )))
         }
         d => d.map(Duration::from_secs_f64),
     };
     let format = match (args.format, &args.output) {
         (Some(f), _) => Some(format_of(f)),
         (None, Some(path)) => Some(Format::from_path(path).ok_or_else(|| {
-            UserError::new(format!("cannot tell the output format from `{}`", path.display()))
-                .with_hint("use a .svg, .json, .speedscope.json or .txt name, or pass --format")
+            UserError::new(format!(
+                "cannot tell the output format from `{}`",
+                path.display()
+            ))
+            .with_hint("use a .svg, .json, .speedscope.json or .txt name, or pass --format")
         })?),
         (None, None) => None,
     };
     Ok(Settings {
-        sampler: SamplerSettings { rate_hz: args.rate, include_idle: args.idle, gil_only: args.gil, duration },
+        sampler: SamplerSettings {
+            rate_hz: args.rate,
+            include_idle: args.idle,
+            gil_only: args.gil,
+            duration,
+        },
         output: args.output.clone(),
         format,
         quiet: args.quiet,
@@ -74,7 +86,9 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     let mut sampler = Sampler::new(target, settings.sampler);
     let never = AtomicBool::new(false);
     let (_, elapsed) = sampler.run(&never, || {
-        !signals.interrupted.load(Ordering::Relaxed) && !signals.terminated.load(Ordering::Relaxed) && process_alive(pid)
+        !signals.interrupted.load(Ordering::Relaxed)
+            && !signals.terminated.load(Ordering::Relaxed)
+            && process_alive(pid)
     });
     let capture = sampler.finish(elapsed, started);
     write_outputs(capture, settings, pid)?;
@@ -118,7 +132,10 @@ fn record_command(command: &[String], settings: &Settings) -> anyhow::Result<u8>
 
 /// Polls a freshly started command until it has mapped a Python interpreter
 /// (it may be a wrapper script that `exec`s one). `None` when it exits first.
-fn wait_for_interpreter(child: &mut Child, signals: &Signals) -> Result<Option<Target>, AttachError> {
+fn wait_for_interpreter(
+    child: &mut Child,
+    signals: &Signals,
+) -> Result<Option<Target>, AttachError> {
     let start = Instant::now();
     loop {
         if !matches!(child.try_wait(), Ok(None)) || signals.terminated.load(Ordering::Relaxed) {
@@ -132,16 +149,27 @@ fn wait_for_interpreter(child: &mut Child, signals: &Signals) -> Result<Option<T
             Err(e) => return Err(e),
         }
         // Poll fast while the interpreter is starting, then back off.
-        let pause = if start.elapsed() < Duration::from_millis(200) { 1 } else { 20 };
+        let pause = if start.elapsed() < Duration::from_millis(200) {
+            1
+        } else {
+            20
+        };
         std::thread::sleep(Duration::from_millis(pause));
     }
 }
 
 /// The command ended before an interpreter could be found in it: an empty
 /// capture (with its exit status) is still written when JSON was asked for.
-fn finish_without_profile(child: &mut Child, command: &[String], settings: &Settings) -> anyhow::Result<u8> {
+fn finish_without_profile(
+    child: &mut Child,
+    command: &[String],
+    settings: &Settings,
+) -> anyhow::Result<u8> {
     let status = child.wait()?;
-    note(&format!("`{}` ended before a Python interpreter could be sampled", command.join(" ")));
+    note(&format!(
+        "`{}` ended before a Python interpreter could be sampled",
+        command.join(" ")
+    ));
     let meta = Meta {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         mode: "record".to_owned(),
@@ -168,23 +196,32 @@ fn fail_and_wait(child: &mut Child, err: AttachError) -> anyhow::Result<u8> {
 
 fn write_outputs(capture: Capture, settings: &Settings, pid: u32) -> anyhow::Result<()> {
     let format = settings.format.unwrap_or(Format::Flamegraph);
-    let path = settings.output.clone().unwrap_or_else(|| default_output(pid, format));
+    let path = settings
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(pid, format));
     if capture.total_samples() == 0 && format != Format::Json {
         note(&format!(
             "no samples were recorded (no thread was {} while sampled); no {} written",
-            if settings.sampler.gil_only { "holding the GIL" } else { "running Python code" },
+            if settings.sampler.gil_only {
+                "holding the GIL"
+            } else {
+                "running Python code"
+            },
             path.display()
         ));
         return Ok(());
     }
     let mut rendered = Vec::new();
-    snakescope_formats::write(&capture, format, &mut rendered).map_err(|e| output_error(e, &path))?;
+    snakescope_formats::write(&capture, format, &mut rendered)
+        .map_err(|e| output_error(e, &path))?;
     std::fs::write(&path, rendered)
         .map_err(|e| UserError::new(format!("cannot write `{}`: {e}", path.display())))?;
     if !settings.quiet {
         let mut err = std::io::stderr().lock();
         let color = std::io::stderr().is_terminal();
-        snakescope_formats::write_summary(&capture, &mut err, color).map_err(|e| output_error(e, &path))?;
+        snakescope_formats::write_summary(&capture, &mut err, color)
+            .map_err(|e| output_error(e, &path))?;
         writeln!(err, "wrote {} ({})", path.display(), format.name())?;
     }
     Ok(())
@@ -215,5 +252,7 @@ fn process_alive(pid: u32) -> bool {
 }
 
 fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }

@@ -10,8 +10,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     let file = std::fs::File::open(path)
         .map_err(|e| UserError::new(format!("cannot open `{}`: {e}", path.display())))?;
     let capture = Capture::read_from(std::io::BufReader::new(file)).map_err(|e| {
-        UserError::new(format!("`{}` is not a readable capture: {e}", path.display()))
-            .with_hint("report reads the JSON written by `snakescope record -o FILE.json`")
+        UserError::new(format!(
+            "`{}` is not a readable capture: {e}",
+            path.display()
+        ))
+        .with_hint("report reads the JSON written by `snakescope record -o FILE.json`")
     })?;
     let format = format_of(args.format);
     let result = match &args.output {

@@ -13,9 +13,11 @@ use std::time::Duration;
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if !(args.rate > 0.0 && args.rate <= 1_000_000.0) {
-        return Err(UserError::new(format!("sampling rate `{}` is out of range", args.rate))
-            .with_hint("use a rate between 1 and 1000000 Hz")
-            .into());
+        return Err(
+            UserError::new(format!("sampling rate `{}` is out of range", args.rate))
+                .with_hint("use a rate between 1 and 1000000 Hz")
+                .into(),
+        );
     }
     let target = target_spec(&args)?;
     let python = args
@@ -23,7 +25,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .clone()
         .or_else(|| std::env::var("SNAKESCOPE_PYTHON").ok())
         .unwrap_or_else(|| "python3".to_owned());
-    let mut command = vec![python.clone(), "-m".into(), "snakescope._run".into(), "--rate".into(), args.rate.to_string()];
+    let mut command = vec![
+        python.clone(),
+        "-m".into(),
+        "snakescope._run".into(),
+        "--rate".into(),
+        args.rate.to_string(),
+    ];
     if let Some(out) = &args.output {
         command.extend(["--output".into(), out.display().to_string()]);
     }
@@ -33,7 +41,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if args.exact {
         command.extend(["--exact".into(), "--sort".into(), args.sort.clone()]);
     }
-    for (on, flag) in [(args.idle, "--idle"), (args.gil, "--gil"), (args.quiet, "--quiet")] {
+    for (on, flag) in [
+        (args.idle, "--idle"),
+        (args.gil, "--gil"),
+        (args.quiet, "--quiet"),
+    ] {
         if on {
             command.push(flag.into());
         }
@@ -42,8 +54,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     command.extend(target);
     let signals = Signals::install()?;
     let mut child = launch::spawn(&command).map_err(|e| {
-        UserError::new(format!("cannot run the interpreter `{python}`: {}", e.message))
-            .with_hint("pick one with `--python PATH`; it must have the snakescope package installed")
+        UserError::new(format!(
+            "cannot run the interpreter `{python}`: {}",
+            e.message
+        ))
+        .with_hint("pick one with `--python PATH`; it must have the snakescope package installed")
     })?;
     let mut forwarded = false;
     let status = loop {
@@ -76,7 +91,11 @@ fn target_spec(args: &RunArgs) -> Result<Vec<String>, UserError> {
                 .with_hint("give a script, `-m module` or `-c code`: `snakescope run app.py`"))
         }
     };
-    let rest = if spec[0] == "script" { &args.args[1..] } else { &args.args[..] };
+    let rest = if spec[0] == "script" {
+        &args.args[1..]
+    } else {
+        &args.args[..]
+    };
     spec.extend(rest.iter().cloned());
     Ok(spec)
 }
