@@ -672,9 +672,8 @@ def read_info(path: Path) -> dict[int, str]:
 
 def accepted_names(interp: Interpreter, name: str) -> set[str]:
     """Names snakescope may report for a thread whose threading name is `name`:
-    the threading name, or (contract: 'else the OS name from /proc') the OS
-    thread name, which CPython 3.11-3.13 leave as the executable's name."""
-    return {name, os.path.basename(interp.path)[:15]}
+    exactly that — snakescope reads `threading._active` in the target."""
+    return {name}
 
 
 # --------------------------------------------------------------------------

@@ -25,6 +25,7 @@ mod v3_13 {
     pub const INTERP_SIZE: usize = 6;
     pub const INTERP_NEXT: usize = 8;
     pub const INTERP_THREADS_HEAD: usize = 9;
+    pub const INTERP_IMPORTS_MODULES: usize = 11;
     pub const INTERP_GIL_LOCKED: usize = 17;
     pub const INTERP_GIL_HOLDER: usize = 18;
     pub const THREAD_SIZE: usize = 19;
@@ -47,6 +48,9 @@ mod v3_13 {
     pub const CODE_FIRSTLINENO: usize = 39;
     pub const CODE_ADAPTIVE: usize = 43;
     pub const OBJECT_TYPE: usize = 45;
+    pub const TYPE_FLAGS: usize = 49;
+    pub const DICT_KEYS: usize = 57;
+    pub const DICT_VALUES: usize = 58;
     pub const BYTES_OB_SIZE: usize = 65;
     pub const BYTES_OB_SVAL: usize = 66;
     pub const UNICODE_STATE: usize = 68;
@@ -83,10 +87,17 @@ pub fn parse_debug_offsets(bytes: &[u8]) -> Result<Layout, LayoutError> {
     }
     let offsets = offsets_3_13(&word);
     check_within(&word, &offsets).map_err(bad)?;
+    let objects = crate::objects::v3_13(
+        word(v3_13::INTERP_IMPORTS_MODULES),
+        word(v3_13::DICT_KEYS),
+        word(v3_13::DICT_VALUES),
+        word(v3_13::TYPE_FLAGS),
+    );
     Ok(Layout {
         version,
         free_threaded: false,
         offsets,
+        objects: Some(objects),
     })
 }
 

@@ -140,6 +140,8 @@ pub struct Layout {
     pub version: PyVersion,
     pub free_threaded: bool,
     pub offsets: Offsets,
+    /// For reading objects (thread names); `None` where not known.
+    pub objects: Option<crate::ObjectOffsets>,
 }
 
 impl Layout {

@@ -8,6 +8,7 @@
 
 mod debug_offsets;
 mod layout;
+mod objects;
 mod v3_11;
 mod v3_12;
 
@@ -16,6 +17,7 @@ pub use layout::{
     CurrentFrame, GilBase, GilOffsets, Layout, Offsets, PyVersion, FRAME_OWNED_BY_CSTACK,
     FRAME_OWNED_BY_GENERATOR,
 };
+pub use objects::{InstanceValues, LongDigits, ObjectOffsets};
 
 /// Why no layout could be chosen for an interpreter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,15 +33,16 @@ pub enum LayoutError {
 /// The versions whose layout comes from generated offsets rather than from
 /// the interpreter's own `_Py_DebugOffsets`.
 pub fn static_layout(version: PyVersion) -> Result<Layout, LayoutError> {
-    let offsets = match (version.major, version.minor) {
-        (3, 11) => v3_11::OFFSETS,
-        (3, 12) => v3_12::OFFSETS,
+    let (offsets, objects) = match (version.major, version.minor) {
+        (3, 11) => (v3_11::OFFSETS, objects::V3_11),
+        (3, 12) => (v3_12::OFFSETS, objects::V3_12),
         _ => return Err(LayoutError::Unsupported(version)),
     };
     Ok(Layout {
         version,
         free_threaded: false,
         offsets,
+        objects: Some(objects),
     })
 }
 

@@ -39,6 +39,10 @@ pub struct Sampler {
     builder: CaptureBuilder,
     frame_ids: HashMap<(u64, u64, u32), usize>,
     named: HashSet<u64>,
+    /// `threading` names by ident, as last read.
+    python_names: HashMap<u64, String>,
+    /// Threads (native id → ident) still without a `threading` name.
+    unnamed: HashMap<u64, u64>,
     hidden_roots: Vec<String>,
     refs: Vec<FrameRef>,
     ids: Vec<usize>,
@@ -64,6 +68,8 @@ impl Sampler {
             builder: CaptureBuilder::new(),
             frame_ids: HashMap::new(),
             named: HashSet::new(),
+            python_names: HashMap::new(),
+            unnamed: HashMap::new(),
             hidden_roots: Vec::new(),
             refs: Vec::with_capacity(256),
             ids: Vec::with_capacity(256),
@@ -91,6 +97,7 @@ impl Sampler {
         let start = Instant::now();
         let mut next = start;
         let mut last_check = start;
+        let mut checks = 0u32;
         let reason = loop {
             if stop.load(Ordering::Relaxed) {
                 break StopReason::Interrupted;
@@ -110,6 +117,10 @@ impl Sampler {
             let now = Instant::now();
             if now.duration_since(last_check) >= Duration::from_millis(20) {
                 last_check = now;
+                checks += 1;
+                if checks % 10 == 0 {
+                    self.retry_names(); // every 200 ms
+                }
                 if !still_running() {
                     break StopReason::TargetExited;
                 }
@@ -171,9 +182,7 @@ impl Sampler {
         }
         self.intern_refs();
         if self.named.insert(thread.native_id) {
-            // Looked up once per thread: it reads two files.
-            let name = thread_name(&self.tasks, self.target.pid, thread.native_id);
-            self.builder.name_thread(thread.native_id, name);
+            self.name_new_thread(thread);
         }
         self.builder.add(ThreadSample {
             tid: thread.native_id,
@@ -182,6 +191,41 @@ impl Sampler {
             frames: &self.ids,
         });
         Ok(())
+    }
+
+    /// Names a thread seen for the first time: its `threading` name when the
+    /// interpreter has one for it, else the kernel's. A thread not yet in
+    /// `threading._active` is looked up again later (see [`Self::retry_names`]).
+    fn name_new_thread(&mut self, thread: &ThreadInfo) {
+        if !self.python_names.contains_key(&thread.thread_id) {
+            self.python_names = self.target.walker.thread_names(&self.target.reader);
+        }
+        let name = match self.python_names.get(&thread.thread_id) {
+            Some(name) => Some(name.clone()),
+            None => {
+                self.unnamed.insert(thread.native_id, thread.thread_id);
+                thread_name(&self.tasks, self.target.pid, thread.native_id)
+            }
+        };
+        self.builder.name_thread(thread.native_id, name);
+    }
+
+    /// Looks up `threading` names again for threads that had none.
+    fn retry_names(&mut self) {
+        if self.unnamed.is_empty() {
+            return;
+        }
+        self.python_names = self.target.walker.thread_names(&self.target.reader);
+        let names = &self.python_names;
+        let builder = &mut self.builder;
+        self.unnamed
+            .retain(|&native, ident| match names.get(ident) {
+                Some(name) => {
+                    builder.name_thread(native, Some(name.clone()));
+                    false
+                }
+                None => true,
+            });
     }
 
     /// Turns the walked frames (innermost first) into frame ids, root first.

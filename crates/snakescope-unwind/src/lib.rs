@@ -10,11 +10,13 @@
 
 mod code;
 mod linetable;
+mod objects;
 mod reader;
 mod strings;
 mod walker;
 
 pub use code::CodeInfo;
 pub use linetable::line_for_offset;
+pub use objects::ObjectReader;
 pub use reader::{MemoryReader, ReadError};
 pub use walker::{FrameRef, ThreadInfo, TypeAddresses, WalkError, Walker, MAX_DEPTH};

@@ -5,6 +5,7 @@
 
 use crate::code::CodeInfo;
 use crate::linetable::line_for_offset;
+use crate::objects::ObjectReader;
 use crate::reader::{u32_at, u64_at, u8_at, MemoryReader, ReadError};
 use crate::strings::StringError;
 use snakescope_layouts::{
@@ -25,6 +26,8 @@ const WINDOW: u64 = 16 * 1024;
 const MAX_GUESSES: usize = 64;
 /// Threads whose code objects are remembered for that.
 const MAX_GUESSED_THREADS: usize = 4096;
+/// Interpreters searched for thread names.
+const MAX_INTERPRETERS: usize = 64;
 /// Reads of the thread list between re-reads of `interpreters.head`.
 const INTERP_REFRESH: u32 = 64;
 /// Code objects remembered before the cache is cleared.
@@ -188,6 +191,26 @@ impl Walker {
             interp = next;
         }
         Ok(threads)
+    }
+
+    /// `threading`'s names of the threads of every interpreter, by
+    /// `threading.get_ident()` ([`ThreadInfo::thread_id`]). Best effort: a
+    /// thread not (yet) in `threading._active` has no entry.
+    pub fn thread_names(&self, r: &dyn MemoryReader) -> HashMap<u64, String> {
+        let o = self.layout.offsets;
+        let objects = ObjectReader::new(r, &self.layout);
+        let mut names = HashMap::new();
+        let mut interp = r
+            .read_u64(self.runtime + o.runtime_interpreters_head)
+            .unwrap_or(0);
+        for _ in 0..MAX_INTERPRETERS {
+            if interp == 0 {
+                break;
+            }
+            names.extend(objects.thread_names(interp).unwrap_or_default());
+            interp = r.read_u64(interp + o.interp_next).unwrap_or(0);
+        }
+        names
     }
 
     /// `_PyRuntime.interpreters.head`, re-read every [`INTERP_REFRESH`] calls:

@@ -53,6 +53,7 @@ fn read_consistent(target: &mut Target) -> anyhow::Result<Vec<ThreadStack>> {
 fn read_once(target: &mut Target) -> Result<Vec<ThreadStack>, WalkError> {
     let tasks = &mut Tasks::new(target.pid);
     let threads = target.walker.threads(&target.reader)?;
+    let python_names = target.walker.thread_names(&target.reader);
     let mut stacks = Vec::new();
     let mut refs: Vec<FrameRef> = Vec::new();
     for t in threads {
@@ -66,7 +67,10 @@ fn read_once(target: &mut Target) -> Result<Vec<ThreadStack>, WalkError> {
             })
             .collect();
         let idle = t.holds_gil != Some(true) && tasks.state(t.native_id) != TaskState::Running;
-        let name = thread_name(tasks, target.pid, t.native_id);
+        let name = python_names
+            .get(&t.thread_id)
+            .cloned()
+            .or_else(|| thread_name(tasks, target.pid, t.native_id));
         stacks.push(ThreadStack {
             tid: t.native_id,
             name,
