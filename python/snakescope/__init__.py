@@ -10,9 +10,10 @@ import functools
 import sys
 import time
 
+from snakescope._api import Profiler
 from snakescope._native import __version__
 
-__all__ = ["__version__", "profile", "timefn", "timer"]
+__all__ = ["Profiler", "__version__", "profile", "timefn", "timer"]
 
 
 def profile(func):

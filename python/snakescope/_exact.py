@@ -7,7 +7,6 @@ result and the printed table is pstats' own.
 """
 
 import marshal
-import pstats
 import sys
 import types
 
@@ -77,4 +76,6 @@ def write(stats, path):
 
 def print_table(stats, sort, stream=None):
     """The table ``python -m cProfile -s SORT`` prints."""
+    import pstats  # only now: the profiled program's own imports must stay its own
+
     pstats.Stats(_Snapshot(stats), stream=stream or sys.stderr).strip_dirs().sort_stats(sort).print_stats()

@@ -14,6 +14,12 @@ def stop(
 ) -> None:
     """Stop sampling and write the profile (and the summary to stderr)."""
 
+def stop_json() -> str:
+    """Stop sampling and return the capture as JSON."""
+
+def render(capture_json: str, format: str) -> bytes:
+    """Render a capture: text, summary, flamegraph, speedscope, collapsed or json."""
+
 def is_running() -> bool:
     """Whether the sampler is running."""
 

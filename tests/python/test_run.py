@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Capture, QUICK_TIMEOUT, RECORD_TIMEOUT, assert_share, run, script
+from conftest import MIN_SAMPLES, Capture, QUICK_TIMEOUT, RECORD_TIMEOUT, assert_share, run, script
 from test_record import SECONDS, _expected_share
 
 PYTHON = sys.executable
@@ -247,3 +247,75 @@ def test_timefn_and_timer(capsys):
     assert err[0].startswith("@timefn: work took ") and err[0].endswith(" seconds")
     assert float(err[0].split()[3]) >= 0
     assert err[1].startswith("@timer: div took ")
+
+
+def _spin(seconds):
+    import time
+    end = time.perf_counter() + seconds
+    n = 0
+    while time.perf_counter() < end:
+        n += 1
+    return n
+
+
+def _fib(n):
+    return n if n < 2 else _fib(n - 1) + _fib(n - 2)
+
+
+def test_profiler_api_sampling(tmp_path):
+    import snakescope
+
+    with snakescope.Profiler(rate_hz=1000) as p:
+        _spin(1.0)
+    cap = Capture(p.capture())
+    assert cap.meta["mode"] == "api"
+    # Ground truth: the block spent its time in _spin; none of the API's own frames show.
+    spin = cap.count(lambda s: s.has("_spin"))
+    assert cap.total >= MIN_SAMPLES // 2
+    assert spin / cap.total > 0.9, cap.summary()
+    assert not any(f["file"].endswith("_api.py") for s in cap.stacks for f in s.frames)
+    p.save(tmp_path / "p.svg")
+    p.save(tmp_path / "p.json")
+    assert (tmp_path / "p.svg").read_text().lstrip().startswith("<?xml")
+    assert Capture.load(tmp_path / "p.json").total == cap.total
+
+
+def test_profiler_api_exact(tmp_path):
+    import io
+    import pstats
+    import snakescope
+
+    with snakescope.Profiler(exact=True) as p:
+        _fib(15)
+    by_name = {k[2]: v for k, v in p.capture().items()}
+    assert by_name["_fib"][:2] == (1, 1973)  # 2*fib(16)-1 calls, one primitive
+    out = io.StringIO()
+    p.print(sort="ncalls", file=out)
+    assert "1973/1" in out.getvalue() and "Ordered by: call count" in out.getvalue()
+    p.save(tmp_path / "fib.pstats")
+    assert {k[2]: v[:2] for k, v in pstats.Stats(str(tmp_path / "fib.pstats")).stats.items()}["_fib"] == (1, 1973)
+
+
+def test_run_survives_fork_and_setprofile(snakescope, tmp_path):
+    program = tmp_path / "forks.py"
+    program.write_text(textwrap.dedent("""\
+        import os, sys
+        seen = []
+        sys.setprofile(lambda frame, event, arg: seen.append(event))
+        sys.setprofile(None)
+        pid = os.fork()
+        if pid == 0:
+            print("child ok", flush=True)
+            sys.exit(7)
+        _, status = os.waitpid(pid, 0)
+        print("parent saw", os.waitstatus_to_exitcode(status), bool(seen), flush=True)
+    """))
+    for mode in ([], ["--exact"]):
+        out = tmp_path / ("f.pstats" if mode else "f.json")
+        r = subprocess.run([snakescope, "run", "--python", PYTHON, "-q", *mode, "-o", str(out), str(program)],
+                           capture_output=True, text=True, timeout=RECORD_TIMEOUT, cwd=tmp_path)
+        plain = _python([str(program)], tmp_path)
+        assert r.returncode == plain.returncode == 0, r.stderr
+        assert sorted(r.stdout.splitlines()) == sorted(plain.stdout.splitlines()) == ["child ok", "parent saw 7 True"]
+        assert "Traceback" not in r.stderr, r.stderr
+        assert out.exists()

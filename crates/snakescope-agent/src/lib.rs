@@ -22,6 +22,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The running sampler, if any.
 struct Running {
+    /// The process that started the sampler: after `fork`, the child has no
+    /// sampler thread and must not wait for one.
+    pid: u32,
     stop: Arc<AtomicBool>,
     thread: JoinHandle<Result<Capture, String>>,
 }
@@ -68,8 +71,27 @@ fn start(rate_hz: f64, idle: bool, gil: bool, hide_files: Vec<String>) -> PyResu
             Ok(capture)
         })
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start the sampler thread: {e}")))?;
-    *running = Some(Running { stop, thread });
+    *running = Some(Running { pid: std::process::id(), stop, thread });
     Ok(())
+}
+
+/// Stops the sampler and returns its capture.
+fn stop_sampler(py: Python<'_>) -> PyResult<Capture> {
+    let running = RUNNING.lock().map_err(|_| PyRuntimeError::new_err("sampler state poisoned"))?.take();
+    let Some(running) = running else {
+        return Err(PyRuntimeError::new_err("the snakescope sampler is not running"));
+    };
+    if running.pid != std::process::id() {
+        // A forked child: the sampler thread stayed in the parent.
+        std::mem::forget(running.thread);
+        return Err(PyRuntimeError::new_err("the sampler runs in the parent process, not in this fork"));
+    }
+    running.stop.store(true, Ordering::Relaxed);
+    // The sampler never needs the GIL; let the rest of the program run while it stops.
+    let result = py.allow_threads(|| running.thread.join());
+    result
+        .map_err(|_| PyRuntimeError::new_err("the sampler thread panicked"))?
+        .map_err(PyRuntimeError::new_err)
 }
 
 /// Stops the sampler and writes the profile to `output` in `format`
@@ -84,30 +106,42 @@ fn stop(
     exit_code: Option<i32>,
     quiet: bool,
 ) -> PyResult<()> {
-    let running = RUNNING
-        .lock()
-        .map_err(|_| PyRuntimeError::new_err("sampler state poisoned"))?
-        .take();
-    let Some(running) = running else {
-        return Err(PyRuntimeError::new_err(
-            "the snakescope sampler is not running",
-        ));
-    };
-    running.stop.store(true, Ordering::Relaxed);
-    // The sampler never needs the GIL; let the rest of the program run while it stops.
-    let result = py.allow_threads(|| running.thread.join());
-    let mut capture = result
-        .map_err(|_| PyRuntimeError::new_err("the sampler thread panicked"))?
-        .map_err(PyRuntimeError::new_err)?;
+    let mut capture = stop_sampler(py)?;
     capture.meta.command = command;
     capture.meta.exit_code = exit_code;
     let path = std::path::Path::new(output);
-    let format = match format {
-        Some(name) => Format::from_name(name)
-            .ok_or_else(|| PyValueError::new_err(format!("unknown format `{name}`")))?,
-        None => Format::from_path(path).unwrap_or(Format::Flamegraph),
-    };
+    let format = format_named(format, path)?;
     write_outputs(&capture, format, path, quiet).map_err(PyRuntimeError::new_err)
+}
+
+/// Stops the sampler and returns the capture as JSON (for `snakescope.Profiler`).
+#[pyfunction]
+fn stop_json(py: Python<'_>) -> PyResult<String> {
+    let mut capture = stop_sampler(py)?;
+    capture.meta.mode = "api".to_owned();
+    serde_json::to_string(&capture).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// Renders a capture (JSON, as `stop_json` returns) in a format: `text`,
+/// `summary`, `flamegraph`, `speedscope`, `collapsed` or `json`.
+#[pyfunction]
+fn render(capture_json: &str, format: &str) -> PyResult<Vec<u8>> {
+    let capture = Capture::read_from(capture_json.as_bytes()).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let mut out = Vec::new();
+    let result = if format == "summary" {
+        snakescope_formats::write_summary(&capture, &mut out, false)
+    } else {
+        snakescope_formats::write(&capture, format_named(Some(format), std::path::Path::new(""))?, &mut out)
+    };
+    result.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok(out)
+}
+
+fn format_named(name: Option<&str>, path: &std::path::Path) -> PyResult<Format> {
+    match name {
+        Some(name) => Format::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown format `{name}`"))),
+        None => Ok(Format::from_path(path).unwrap_or(Format::Flamegraph)),
+    }
 }
 
 fn write_outputs(
@@ -160,6 +194,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(start, m)?)?;
     m.add_function(wrap_pyfunction!(stop, m)?)?;
+    m.add_function(wrap_pyfunction!(stop_json, m)?)?;
+    m.add_function(wrap_pyfunction!(render, m)?)?;
     m.add_function(wrap_pyfunction!(is_running, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(exact::exact_start, m)?)?;

@@ -1,0 +1,95 @@
+"""``snakescope.Profiler``: profile a block of code from inside a program.
+
+    with snakescope.Profiler() as p:          # sampling, all threads
+        work()
+    p.print()                                 # the summary, on stderr
+    p.save("work.svg")                        # any format, from the name
+
+    with snakescope.Profiler(exact=True) as p:  # every call, cProfile's accounting
+        work()
+    p.print(sort="tottime")                   # pstats' table
+    p.save("work.pstats")
+"""
+
+import sys
+
+from snakescope import _native
+
+
+class Profiler:
+    """A context manager around the in-process agent."""
+
+    def __init__(self, exact=False, rate_hz=1000.0, idle=False, gil=False):
+        self.exact = exact
+        self.rate_hz = rate_hz
+        self.idle = idle
+        self.gil = gil
+        self._capture_json = None
+        self._stats = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def start(self):
+        if self.exact:
+            from snakescope import _exact  # noqa: F401  (imported before profiling)
+
+            _native.exact_start()
+        else:
+            _native.start(self.rate_hz, self.idle, self.gil, [__file__])
+
+    def stop(self):
+        if self.exact:
+            entries = _native.exact_stop()
+            from snakescope import _exact
+
+            own = {__file__}
+            self._stats = _exact.snapshot(
+                [e for e in entries if getattr(e[0], "co_filename", None) not in own
+                 and getattr(e[0], "__module__", None) != "snakescope._native"])
+        else:
+            self._capture_json = _native.stop_json()
+
+    def capture(self):
+        """The result: the capture as a dict (sampling), or pstats' dict (exact)."""
+        if self.exact:
+            return self._stats
+        import json  # not at import time: a profiled program's own imports stay its own
+
+        return json.loads(self._finished())
+
+    def print(self, sort="cumulative", file=None):
+        """The summary (sampling) or pstats' table sorted by `sort` (exact)."""
+        file = file or sys.stderr
+        if self.exact:
+            from snakescope import _exact
+
+            _exact.print_table(self._finished(), sort, stream=file)
+        else:
+            file.write(_native.render(self._finished(), "summary").decode())
+
+    def save(self, path, format=None):
+        """Writes the result: pstats for exact, else the format named or implied by `path`."""
+        if self.exact:
+            from snakescope import _exact
+
+            _exact.write(self._finished(), path)
+            return
+        if format is None:
+            name = str(path)
+            format = ("speedscope" if name.endswith(".speedscope.json") else
+                      "json" if name.endswith(".json") else
+                      "collapsed" if name.endswith((".txt", ".collapsed", ".folded")) else "flamegraph")
+        with open(path, "wb") as f:
+            f.write(_native.render(self._finished(), format))
+
+    def _finished(self):
+        result = self._stats if self.exact else self._capture_json
+        if result is None:
+            raise RuntimeError("the profiler has not run yet")
+        return result
