@@ -71,20 +71,31 @@ fn start(rate_hz: f64, idle: bool, gil: bool, hide_files: Vec<String>) -> PyResu
             Ok(capture)
         })
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start the sampler thread: {e}")))?;
-    *running = Some(Running { pid: std::process::id(), stop, thread });
+    *running = Some(Running {
+        pid: std::process::id(),
+        stop,
+        thread,
+    });
     Ok(())
 }
 
 /// Stops the sampler and returns its capture.
 fn stop_sampler(py: Python<'_>) -> PyResult<Capture> {
-    let running = RUNNING.lock().map_err(|_| PyRuntimeError::new_err("sampler state poisoned"))?.take();
+    let running = RUNNING
+        .lock()
+        .map_err(|_| PyRuntimeError::new_err("sampler state poisoned"))?
+        .take();
     let Some(running) = running else {
-        return Err(PyRuntimeError::new_err("the snakescope sampler is not running"));
+        return Err(PyRuntimeError::new_err(
+            "the snakescope sampler is not running",
+        ));
     };
     if running.pid != std::process::id() {
         // A forked child: the sampler thread stayed in the parent.
         std::mem::forget(running.thread);
-        return Err(PyRuntimeError::new_err("the sampler runs in the parent process, not in this fork"));
+        return Err(PyRuntimeError::new_err(
+            "the sampler runs in the parent process, not in this fork",
+        ));
     }
     running.stop.store(true, Ordering::Relaxed);
     // The sampler never needs the GIL; let the rest of the program run while it stops.
@@ -126,12 +137,17 @@ fn stop_json(py: Python<'_>) -> PyResult<String> {
 /// `summary`, `flamegraph`, `speedscope`, `collapsed` or `json`.
 #[pyfunction]
 fn render(capture_json: &str, format: &str) -> PyResult<Vec<u8>> {
-    let capture = Capture::read_from(capture_json.as_bytes()).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let capture = Capture::read_from(capture_json.as_bytes())
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let mut out = Vec::new();
     let result = if format == "summary" {
         snakescope_formats::write_summary(&capture, &mut out, false)
     } else {
-        snakescope_formats::write(&capture, format_named(Some(format), std::path::Path::new(""))?, &mut out)
+        snakescope_formats::write(
+            &capture,
+            format_named(Some(format), std::path::Path::new(""))?,
+            &mut out,
+        )
     };
     result.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
     Ok(out)
@@ -139,7 +155,8 @@ fn render(capture_json: &str, format: &str) -> PyResult<Vec<u8>> {
 
 fn format_named(name: Option<&str>, path: &std::path::Path) -> PyResult<Format> {
     match name {
-        Some(name) => Format::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown format `{name}`"))),
+        Some(name) => Format::from_name(name)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown format `{name}`"))),
         None => Ok(Format::from_path(path).unwrap_or(Format::Flamegraph)),
     }
 }

@@ -79,10 +79,20 @@ impl Sampler {
         }
     }
 
-    /// Leaves out the outermost frames of every stack while they come from
-    /// these files (the in-process agent's bootstrap, which the user did not write).
+    /// Frames from these files are the in-process agent's own: leading ones
+    /// (the bootstrap the program runs inside) are left out of every stack,
+    /// and a stack whose innermost frame is one of them is not counted.
     pub fn hide_root_frames_from(&mut self, files: Vec<String>) {
         self.hidden_roots = files;
+    }
+
+    fn innermost_is_hidden(&self) -> bool {
+        !self.hidden_roots.is_empty()
+            && self
+                .refs
+                .first()
+                .and_then(|r| self.target.walker.code(r.code))
+                .is_some_and(|c| self.hidden_roots.contains(&c.filename))
     }
 
     /// Samples until the target exits, `stop` is set, `still_running` says the
@@ -177,8 +187,10 @@ impl Sampler {
                 return Ok(());
             }
         }
-        if self.refs.is_empty() {
-            return Ok(()); // A thread not running Python code.
+        if self.refs.is_empty() || self.innermost_is_hidden() {
+            // A thread not running Python code, or the agent's own code
+            // (starting or stopping the profiler) rather than the program's.
+            return Ok(());
         }
         self.intern_refs();
         if self.named.insert(thread.native_id) {
