@@ -38,12 +38,9 @@ pub enum FormatArg {
     Text,
 }
 
+/// What and how to sample: shared by `record` and `run`.
 #[derive(Debug, Args)]
-pub struct RecordArgs {
-    /// Attach to this running process instead of launching a command.
-    #[arg(short, long, conflicts_with = "command")]
-    pub pid: Option<u32>,
-
+pub struct SamplingArgs {
     /// Output file (format from its extension: .svg, .json, .speedscope.json, .txt).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
@@ -56,10 +53,6 @@ pub struct RecordArgs {
     #[arg(short, long, default_value_t = 1000.0)]
     pub rate: f64,
 
-    /// Stop recording after this many seconds.
-    #[arg(short, long)]
-    pub duration: Option<f64>,
-
     /// Include threads that are idle (sleeping, blocked on I/O or a lock).
     #[arg(short, long)]
     pub idle: bool,
@@ -71,6 +64,20 @@ pub struct RecordArgs {
     /// Do not print the summary.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Attach to this running process instead of launching a command.
+    #[arg(short, long, conflicts_with = "command")]
+    pub pid: Option<u32>,
+
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+
+    /// Stop recording after this many seconds.
+    #[arg(short, long)]
+    pub duration: Option<f64>,
 
     /// The command to launch and profile, after `--`.
     #[arg(last = true, num_args = 1.., value_name = "COMMAND")]
@@ -105,29 +112,8 @@ pub struct ReportArgs {
 #[derive(Debug, Args)]
 #[command(trailing_var_arg = true)]
 pub struct RunArgs {
-    /// Output file (format from its extension: .svg, .json, .speedscope.json, .txt).
-    #[arg(short, long)]
-    pub output: Option<PathBuf>,
-
-    /// Output format (default: from the output file's extension, else flamegraph).
-    #[arg(short, long, value_enum)]
-    pub format: Option<FormatArg>,
-
-    /// Samples per second.
-    #[arg(short, long, default_value_t = 1000.0)]
-    pub rate: f64,
-
-    /// Include threads that are idle (sleeping, blocked on I/O or a lock).
-    #[arg(short, long)]
-    pub idle: bool,
-
-    /// Only record samples of the thread that holds the GIL.
-    #[arg(short, long)]
-    pub gil: bool,
-
-    /// Do not print the summary.
-    #[arg(short, long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
 
     /// Deterministic function profile (every call, all threads, cProfile's
     /// accounting) instead of sampling; writes a pstats file.

@@ -41,11 +41,12 @@ pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
 }
 
 fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
-    if !(args.rate > 0.0 && args.rate <= MAX_RATE_HZ) {
-        return Err(
-            UserError::new(format!("sampling rate `{}` is out of range", args.rate))
-                .with_hint(format!("use a rate between 1 and {MAX_RATE_HZ} Hz")),
-        );
+    if !(args.sampling.rate > 0.0 && args.sampling.rate <= MAX_RATE_HZ) {
+        return Err(UserError::new(format!(
+            "sampling rate `{}` is out of range",
+            args.sampling.rate
+        ))
+        .with_hint(format!("use a rate between 1 and {MAX_RATE_HZ} Hz")));
     }
     let duration = match args.duration {
         Some(d) if !(d > 0.0 && d.is_finite()) => {
@@ -55,7 +56,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
         }
         d => d.map(Duration::from_secs_f64),
     };
-    let format = match (args.format, &args.output) {
+    let format = match (args.sampling.format, &args.sampling.output) {
         (Some(f), _) => Some(format_of(f)),
         (None, Some(path)) => Some(Format::from_path(path).ok_or_else(|| {
             UserError::new(format!(
@@ -68,14 +69,14 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
     };
     Ok(Settings {
         sampler: SamplerSettings {
-            rate_hz: args.rate,
-            include_idle: args.idle,
-            gil_only: args.gil,
+            rate_hz: args.sampling.rate,
+            include_idle: args.sampling.idle,
+            gil_only: args.sampling.gil,
             duration,
         },
-        output: args.output.clone(),
+        output: args.sampling.output.clone(),
         format,
-        quiet: args.quiet,
+        quiet: args.sampling.quiet,
     })
 }
 

@@ -12,12 +12,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
-    if !(args.rate > 0.0 && args.rate <= 1_000_000.0) {
-        return Err(
-            UserError::new(format!("sampling rate `{}` is out of range", args.rate))
-                .with_hint("use a rate between 1 and 1000000 Hz")
-                .into(),
-        );
+    if !(args.sampling.rate > 0.0 && args.sampling.rate <= 1_000_000.0) {
+        return Err(UserError::new(format!(
+            "sampling rate `{}` is out of range",
+            args.sampling.rate
+        ))
+        .with_hint("use a rate between 1 and 1000000 Hz")
+        .into());
     }
     let target = target_spec(&args)?;
     let python = args
@@ -30,21 +31,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         "-m".into(),
         "snakescope._run".into(),
         "--rate".into(),
-        args.rate.to_string(),
+        args.sampling.rate.to_string(),
     ];
-    if let Some(out) = &args.output {
+    if let Some(out) = &args.sampling.output {
         command.extend(["--output".into(), out.display().to_string()]);
     }
-    if let Some(format) = args.format {
+    if let Some(format) = args.sampling.format {
         command.extend(["--format".into(), format_name(format).into()]);
     }
     if args.exact {
         command.extend(["--exact".into(), "--sort".into(), args.sort.clone()]);
     }
     for (on, flag) in [
-        (args.idle, "--idle"),
-        (args.gil, "--gil"),
-        (args.quiet, "--quiet"),
+        (args.sampling.idle, "--idle"),
+        (args.sampling.gil, "--gil"),
+        (args.sampling.quiet, "--quiet"),
     ] {
         if on {
             command.push(flag.into());
