@@ -56,11 +56,6 @@ impl CaptureBuilder {
         id
     }
 
-    /// The frame behind an id returned by [`Self::intern_frame`].
-    pub fn frame(&self, id: usize) -> &Frame {
-        &self.frames[id]
-    }
-
     /// Sets the name of a thread (creating its record if needed).
     pub fn name_thread(&mut self, tid: u64, name: Option<String>) {
         let index = self.thread_index(tid);
