@@ -1,10 +1,12 @@
-"""`snakescope run --exact` against cProfile, as ratios of wall time to the
-unprofiled program (medians of interleaved runs; stdlib only).
+"""In-process profiling: `snakescope run` (sampling, 1 kHz) and `snakescope run
+--exact` against cProfile, as ratios of wall time to the unprofiled program
+(medians of interleaved runs; stdlib only).
 
     python3 bench/exact.py [--reps N] [--workloads a,b] [--snakescope PATH] [--python PATH] [--out FILE]
 
 Each repetition runs, per workload, the unprofiled program, `python -m
-cProfile -o …` and `snakescope run --exact -o …` in a shuffled order; each
+cProfile -o …`, `snakescope run -o …` and `snakescope run --exact -o …` in a
+shuffled order; each
 profiled run is divided by the unprofiled run of the same repetition. The
 Markdown table is printed and, with --out, appended to that file.
 """
@@ -45,8 +47,10 @@ def main():
             configs = {
                 "unprofiled": [args.python, script],
                 "cProfile": [args.python, "-m", "cProfile", "-o", f"{tmp}/c.pstats", script],
-                "snakescope --exact": [args.snakescope, "run", "--python", args.python, "--exact", "-q",
-                                       "-o", f"{tmp}/s.pstats", script],
+                "snakescope run (sampling, 1 kHz)": [args.snakescope, "run", "--python", args.python, "-q",
+                                                     "-o", f"{tmp}/s.json", script],
+                "snakescope run --exact": [args.snakescope, "run", "--python", args.python, "--exact", "-q",
+                                           "-o", f"{tmp}/s.pstats", script],
             }
             ratios = {name: [] for name in configs if name != "unprofiled"}
             for rep in range(args.reps):
@@ -62,11 +66,12 @@ def main():
                 rows.append(f"| {w} | {name} | {statistics.median(rs):.2f}× | "
                             f"{rs[len(rs) // 4]:.2f}–{rs[(3 * len(rs)) // 4]:.2f} | {len(rs)} |")
     table = "\n".join([
-        "## `run --exact` vs cProfile (median ratio to unprofiled [IQR])",
+        "## In-process: `run` (sampling) and `run --exact` vs cProfile (median ratio to unprofiled [IQR])",
         "",
         f"Command: `{' '.join(sys.orig_argv)}`; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-        f"python {sys.version.split()[0]}. Each repetition runs the three in a shuffled order; "
-        "ratios are to the unprofiled run of the same repetition.",
+        f"python {sys.version.split()[0]}. Each repetition runs all four in a shuffled order; "
+        "ratios are to the unprofiled run of the same repetition. Bars (issue 3): sampling `run` "
+        "≤ 1.03×; `--exact` below cProfile on every workload.",
         "",
         "| workload | profiler | overhead | IQR | reps |",
         "|---|---|---|---|---|",
