@@ -65,14 +65,38 @@ impl Hasher for PtrHasher {
 }
 type PtrMap<V> = HashMap<usize, V, BuildHasherDefault<PtrHasher>>;
 
-/// lsprof's `ProfilerSubEntry`: one callee as seen from one caller.
+/// What lsprof counts for a function (`ProfilerEntry`) and for a function as
+/// called from one caller (`ProfilerSubEntry`). Times are in clock ticks.
 #[derive(Default, Clone, Copy)]
-struct SubEntry {
+struct Counts {
     calls: u64,
     recursive_calls: u64,
-    inline_ns: i64,
-    total_ns: i64,
+    inline_ticks: i64,
+    total_ticks: i64,
+    /// Calls currently open on this thread's stack (recursion depth).
     level: u32,
+}
+
+impl Counts {
+    /// A call that took `total` ticks, `inline` of them outside its callees,
+    /// returns; cumulative time counts only the outermost of recursive calls.
+    fn close(&mut self, total: i64, inline: i64) {
+        self.level = self.level.saturating_sub(1);
+        if self.level == 0 {
+            self.total_ticks += total;
+        } else {
+            self.recursive_calls += 1;
+        }
+        self.inline_ticks += inline;
+        self.calls += 1;
+    }
+
+    fn add(&mut self, other: &Counts) {
+        self.calls += other.calls;
+        self.recursive_calls += other.recursive_calls;
+        self.inline_ticks += other.inline_ticks;
+        self.total_ticks += other.total_ticks;
+    }
 }
 
 /// lsprof's `ProfilerEntry`: one function.
@@ -80,21 +104,18 @@ struct Entry {
     /// A strong reference (code object or built-in function), so an address
     /// is never reused while profiling and labels can be made afterwards.
     object: usize,
-    calls: u64,
-    recursive_calls: u64,
-    inline_ns: i64,
-    total_ns: i64,
-    level: u32,
-    /// Callees, keyed like [`ThreadTables::index`].
-    callees: PtrMap<SubEntry>,
+    counts: Counts,
+    /// Per callee, keyed like [`ThreadTables::index`].
+    callees: PtrMap<Counts>,
 }
 
 struct Context {
     entry: usize,
     /// The caller's entry, when there is one.
     caller: Option<usize>,
-    start_ns: i64,
-    sub_ns: i64,
+    start: i64,
+    /// Ticks spent in callees so far.
+    sub: i64,
 }
 
 /// One thread's tables. Only touched with the GIL held: by the hook on its
@@ -161,11 +182,7 @@ impl ThreadTables {
                 unsafe { ffi::Py_INCREF(object) };
                 self.entries.push(Entry {
                     object: object as usize,
-                    calls: 0,
-                    recursive_calls: 0,
-                    inline_ns: 0,
-                    total_ns: 0,
-                    level: 0,
+                    counts: Counts::default(),
                     callees: PtrMap::default(),
                 });
                 self.keys.push(key);
@@ -173,7 +190,7 @@ impl ThreadTables {
                 self.entries.len() - 1
             }
         };
-        self.entries[entry].level += 1;
+        self.entries[entry].counts.level += 1;
         let caller = self.stack.last().map(|c| c.entry);
         if let Some(c) = caller {
             self.entries[c].callees.entry(key).or_default().level += 1;
@@ -181,38 +198,26 @@ impl ThreadTables {
         self.stack.push(Context {
             entry,
             caller,
-            start_ns: now_ticks(),
-            sub_ns: 0,
+            start: now_ticks(),
+            sub: 0,
         });
     }
 
     fn leave(&mut self) {
         let Some(ctx) = self.stack.pop() else { return };
-        let total = now_ticks() - ctx.start_ns;
-        let inline = total - ctx.sub_ns;
+        let total = now_ticks() - ctx.start;
+        let inline = total - ctx.sub;
         if let Some(parent) = self.stack.last_mut() {
-            parent.sub_ns += total;
+            parent.sub += total;
         }
-        let entry = &mut self.entries[ctx.entry];
-        entry.level = entry.level.saturating_sub(1);
-        if entry.level == 0 {
-            entry.total_ns += total;
-        } else {
-            entry.recursive_calls += 1;
-        }
-        entry.inline_ns += inline;
-        entry.calls += 1;
+        self.entries[ctx.entry].counts.close(total, inline);
         if let Some(c) = ctx.caller {
             let key = self.keys[ctx.entry];
-            let sub = self.entries[c].callees.entry(key).or_default();
-            sub.level = sub.level.saturating_sub(1);
-            if sub.level == 0 {
-                sub.total_ns += total;
-            } else {
-                sub.recursive_calls += 1;
-            }
-            sub.inline_ns += inline;
-            sub.calls += 1;
+            self.entries[c]
+                .callees
+                .entry(key)
+                .or_default()
+                .close(total, inline);
         }
     }
 }
@@ -271,49 +276,58 @@ fn symbol<T>(name: &str) -> Option<T> {
     }
 }
 
-/// Installs the hook on every existing thread (3.12+: one call; 3.11: each
-/// thread state in turn). New threads call [`install_current`] through
-/// `threading.setprofile`.
-#[pyfunction]
-pub fn exact_start(_py: Python<'_>) -> PyResult<()> {
-    EPOCH.get_or_init(Instant::now);
-    *STARTED.lock().expect("profiler clock") = Some((Instant::now(), now_ticks()));
+/// The interpreter's thread states.
+///
+/// # Safety
+/// The GIL must be held, so the list cannot change while it is walked.
+unsafe fn thread_states() -> Vec<*mut ffi::PyThreadState> {
+    let mut states = Vec::new();
+    // SAFETY: per the contract, the GIL is held; every state in the list is live.
+    unsafe {
+        let mut tstate = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+        while !tstate.is_null() {
+            states.push(tstate);
+            tstate = PyThreadState_Next(tstate);
+        }
+    }
+    states
+}
+
+/// Sets (or, with `None`, removes) the profile hook on every existing thread:
+/// one call on 3.12+, each thread state in turn on 3.11.
+fn set_hook_everywhere(_py: Python<'_>, func: Option<TraceFunc>) -> PyResult<()> {
     if let Some(all) = symbol::<SetProfile>("PyEval_SetProfileAllThreads") {
-        // SAFETY: we hold the GIL (a pyfunction); the hook has the C signature
-        // CPython expects and lives for the whole process.
-        unsafe { all(Some(hook), std::ptr::null_mut()) };
+        // SAFETY: the `Python` token proves the GIL is held; the hook has the
+        // C signature CPython expects and lives for the whole process.
+        unsafe { all(func, std::ptr::null_mut()) };
         return Ok(());
     }
     let per_thread = symbol::<SetProfileThread>("_PyEval_SetProfile").ok_or_else(|| {
         pyo3::exceptions::PyRuntimeError::new_err("this interpreter has no profile hook API")
     })?;
-    // SAFETY: we hold the GIL, so the thread list cannot change while walked;
-    // each thread state is live for the duration of the walk.
-    unsafe {
-        let interp = PyInterpreterState_Get();
-        let mut tstate = PyInterpreterState_ThreadHead(interp);
-        while !tstate.is_null() {
-            per_thread(tstate, Some(hook), std::ptr::null_mut());
-            tstate = PyThreadState_Next(tstate);
-        }
+    // SAFETY: GIL held (see above); each thread state is live during the walk.
+    for tstate in unsafe { thread_states() } {
+        // SAFETY: as above.
+        unsafe { per_thread(tstate, func, std::ptr::null_mut()) };
     }
     Ok(())
+}
+
+/// Installs the hook on every existing thread. New threads call
+/// [`exact_install_current`] through `threading.setprofile`.
+#[pyfunction]
+pub fn exact_start(py: Python<'_>) -> PyResult<()> {
+    EPOCH.get_or_init(Instant::now);
+    *STARTED.lock().expect("profiler clock") = Some((Instant::now(), now_ticks()));
+    set_hook_everywhere(py, Some(hook))
 }
 
 /// How many thread states the interpreter has (a built-in call, so asking
 /// records no Python-level calls in the profile).
 #[pyfunction]
 pub fn thread_count(_py: Python<'_>) -> usize {
-    let mut n = 0;
-    // SAFETY: GIL held, so the thread list is stable while walked.
-    unsafe {
-        let mut tstate = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
-        while !tstate.is_null() {
-            n += 1;
-            tstate = PyThreadState_Next(tstate);
-        }
-    }
-    n
+    // SAFETY: the `Python` token proves the GIL is held.
+    unsafe { thread_states() }.len()
 }
 
 /// Installs the hook on the calling thread (a thread started after `exact_start`).
@@ -330,21 +344,9 @@ pub fn exact_install_current(_py: Python<'_>) {
 /// [(callee_object, calls, recursive_calls, inline_s, total_s), …]), …]`.
 #[pyfunction]
 pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
-    if let Some(all) = symbol::<SetProfile>("PyEval_SetProfileAllThreads") {
-        // SAFETY: GIL held.
-        unsafe { all(None, std::ptr::null_mut()) };
-    } else if let Some(per_thread) = symbol::<SetProfileThread>("_PyEval_SetProfile") {
-        // SAFETY: GIL held, as in exact_start.
-        unsafe {
-            let mut tstate = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
-            while !tstate.is_null() {
-                per_thread(tstate, None, std::ptr::null_mut());
-                tstate = PyThreadState_Next(tstate);
-            }
-        }
-    }
+    set_hook_everywhere(py, None)?;
     let all: Vec<usize> = ALL.lock().expect("profiler tables").clone();
-    // Merged over threads, by key: (object, calls, recursive, inline, total, callees).
+    // Merged over threads, by key.
     let mut merged: PtrMap<Entry> = PtrMap::default();
     for ptr in all {
         // SAFETY: GIL held and the hook removed, so no thread is using its
@@ -355,16 +357,9 @@ pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         for (key, e) in t.keys.drain(..).zip(t.entries.drain(..)) {
             match merged.get_mut(&key) {
                 Some(m) => {
-                    m.calls += e.calls;
-                    m.recursive_calls += e.recursive_calls;
-                    m.inline_ns += e.inline_ns;
-                    m.total_ns += e.total_ns;
-                    for (callee, s) in e.callees {
-                        let ms = m.callees.entry(callee).or_default();
-                        ms.calls += s.calls;
-                        ms.recursive_calls += s.recursive_calls;
-                        ms.inline_ns += s.inline_ns;
-                        ms.total_ns += s.total_ns;
+                    m.counts.add(&e.counts);
+                    for (callee, c) in &e.callees {
+                        m.callees.entry(*callee).or_default().add(c);
                     }
                     // SAFETY: a second strong reference to the same key's object; GIL held.
                     unsafe { ffi::Py_DECREF(e.object as *mut ffi::PyObject) };
@@ -382,37 +377,34 @@ pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         _ => 1e-9,
     };
     let secs = |ticks: i64| ticks as f64 * secs_per_tick;
+    let row = |c: &Counts| {
+        (
+            c.calls,
+            c.recursive_calls,
+            secs(c.inline_ticks),
+            secs(c.total_ticks),
+        )
+    };
     let object = |key: &usize| -> PyObject {
         let ptr = merged[key].object as *mut ffi::PyObject;
-        // SAFETY: `objects` holds a strong reference to every key's object;
+        // SAFETY: `merged` holds a strong reference to every key's object;
         // borrowing it here adds one more for the returned list.
         unsafe { PyObject::from_borrowed_ptr(py, ptr) }
     };
     let out = PyList::empty(py);
     for (key, e) in &merged {
-        if e.calls == 0 {
+        if e.counts.calls == 0 {
             continue;
         }
         let calls = PyList::empty(py);
-        for (callee, s) in &e.callees {
-            if s.calls > 0 && merged.contains_key(callee) {
-                calls.append((
-                    object(callee),
-                    s.calls,
-                    s.recursive_calls,
-                    secs(s.inline_ns),
-                    secs(s.total_ns),
-                ))?;
+        for (callee, c) in &e.callees {
+            if c.calls > 0 && merged.contains_key(callee) {
+                let (n, r, i, t) = row(c);
+                calls.append((object(callee), n, r, i, t))?;
             }
         }
-        out.append((
-            object(key),
-            e.calls,
-            e.recursive_calls,
-            secs(e.inline_ns),
-            secs(e.total_ns),
-            calls,
-        ))?;
+        let (n, r, i, t) = row(&e.counts);
+        out.append((object(key), n, r, i, t, calls))?;
     }
     for e in merged.values() {
         // SAFETY: releasing the references taken in `enter`; GIL held.
