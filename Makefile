@@ -26,7 +26,7 @@ develop: $(VENV)/.stamp-test
 	$(VENV)/bin/maturin develop --release --quiet
 
 $(VENV)/.stamp-bench: $(VENV)/.stamp-test
-	$(VPY) -m pip install --quiet py-spy 'austin-dist<4' numpy
+	$(VPY) -m pip install --quiet py-spy 'austin-dist<4' numpy pyinstrument scalene yappi line-profiler
 	touch $@
 
 ## demo: build, profile the Julia set from the book's chapter 2, write a flame graph and a capture
@@ -47,10 +47,12 @@ test-rust:
 test-python: build develop
 	SNAKESCOPE_BIN=$(abspath $(BIN)) $(VPY) -m pytest -c tests/python/pytest.ini tests/python
 
-## bench: overhead and sampling-rate benchmarks against py-spy and Austin (writes bench/RESULTS.md)
+## bench: overhead of record vs py-spy and Austin, then of run (sampling, --exact, lines) vs
+## pyinstrument, scalene, cProfile, yappi and kernprof (writes bench/RESULTS.md)
+## (AGENT_ARGS passes options to bench/agent.py, e.g. AGENT_ARGS='--reps 3 --groups exact')
 bench: build develop $(VENV)/.stamp-bench
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VPY) bench/run.py --snakescope $(abspath $(BIN)) --python $(abspath $(VPY))
-	$(VPY) bench/exact.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md
+	$(VPY) bench/agent.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md $(AGENT_ARGS)
 
 lint:
 	cargo fmt --all --check
