@@ -10,6 +10,7 @@ import functools
 import sys
 import time
 
+from snakescope import _lines
 from snakescope._api import Profiler
 from snakescope._native import __version__
 
@@ -17,9 +18,11 @@ __all__ = ["Profiler", "__version__", "profile", "timefn", "timer"]
 
 
 def profile(func):
-    """kernprof-style ``@profile``: returns ``func`` unchanged while no line
-    profiler is active, so decorated code and its tests keep working."""
-    return func
+    """kernprof-style ``@profile``: times the function's lines while a line
+    profiler runs (``snakescope run``, ``Profiler(lines=...)``); returns
+    ``func`` itself, unchanged, so decorated code and its tests keep working
+    without a profiler."""
+    return _lines.profile(func)
 
 
 def timefn(fn):

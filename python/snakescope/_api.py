@@ -9,6 +9,11 @@
         work()
     p.print(sort="tottime")                   # pstats' table
     p.save("work.pstats")
+
+    with snakescope.Profiler(lines=[hot, "mymod:Parser.*"]) as p:
+        work()                                # sampling, plus exact line timing
+    p.print()                                 # ... with kernprof's line tables
+    p.line_stats()                            # {(file, line, name): [(line, hits, s)]}
 """
 
 import sys
@@ -19,8 +24,14 @@ from snakescope import _native
 class Profiler:
     """A context manager around the in-process agent."""
 
-    def __init__(self, exact=False, rate_hz=1000.0, idle=False, gil=False):
+    def __init__(self, exact=False, lines=None, rate_hz=1000.0, idle=False, gil=False):
+        """`lines`: functions (or classes, methods, properties) and
+        ``module:function`` patterns whose lines are timed exactly, besides
+        every function decorated with ``@snakescope.profile``; ``True`` for
+        the decorated ones only; ``None`` (default) for no line timing."""
         self.exact = exact
+        self.lines = lines
+        self._line_stats = None
         self.rate_hz = rate_hz
         self.idle = idle
         self.gil = gil
@@ -36,6 +47,12 @@ class Profiler:
         return False
 
     def start(self):
+        if self.lines is not None:
+            from snakescope import _lines
+
+            items = [] if self.lines is True else list(self.lines)
+            _lines.start(patterns=[i for i in items if isinstance(i, str)],
+                         functions=[i for i in items if not isinstance(i, str)])
         if self.exact:
             from snakescope import _exact  # noqa: F401  (imported before profiling)
 
@@ -54,6 +71,21 @@ class Profiler:
                  and getattr(e[0], "__module__", None) != "snakescope._native"])
         else:
             self._capture_json = _native.stop_json()
+        if self.lines is not None:
+            from snakescope import _lines
+
+            self._line_stats = _lines.stop()
+
+    def line_stats(self):
+        """Line timings: ``{(filename, first line, name): [(line, hits, seconds), ...]}``."""
+        if self._line_stats is None:
+            raise RuntimeError("the profiler did not time lines (give it lines=[...])")
+        return self._line_stats.functions
+
+    def lines_text(self):
+        """The line timings as kernprof -l -v prints them."""
+        self.line_stats()
+        return self._line_stats.text()
 
     def capture(self):
         """The result: the capture as a dict (sampling), or pstats' dict (exact)."""
@@ -72,6 +104,8 @@ class Profiler:
             _exact.print_table(self._finished(), sort, stream=file)
         else:
             file.write(_native.render(self._finished(), "summary").decode())
+        if self._line_stats is not None:
+            file.write(self._line_stats.text())
 
     def save(self, path, format=None):
         """Writes the result: pstats for exact, else the format named or implied by `path`."""

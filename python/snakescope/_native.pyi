@@ -30,10 +30,22 @@ def exact_start() -> None:
     """Install the deterministic profile hook on every thread."""
 
 def exact_install_current() -> None:
-    """Install the hook on the calling thread (one started after exact_start)."""
+    """Install the profile hook on the calling thread (one started after --exact or 3.11 line timing began)."""
 
 def exact_stop() -> list[tuple[object, int, int, float, float, list[tuple[object, int, int, float, float]]]]:
     """Remove the hook; return cProfile-style entries (object, calls, recursive calls, inline s, total s, callees)."""
 
 def thread_count() -> int:
     """How many thread states the interpreter has."""
+
+def lines_select(code: object) -> None:
+    """Select a code object for exact line timing."""
+
+def lines_start(matcher: object = None, disable: object = None) -> None:
+    """Start line timing (sys.monitoring callbacks on 3.12+ when `disable` is given, else the profile hook)."""
+
+def lines_stop() -> list[tuple[object, list[tuple[int, int, float]]]]:
+    """Stop line timing; return (code, [(line, hits, seconds), ...]) per selected code object."""
+
+def lines_callbacks() -> dict[str, object]:
+    """The sys.monitoring callbacks: start, resume, line, leave."""

@@ -10,6 +10,11 @@
 //! its own tables, which `exact_stop` (also under the GIL) gathers. This
 //! relies on the GIL: free-threaded builds need another scheme (issue 6).
 
+use crate::clock::{now_ticks, Calibration};
+use crate::hook::{
+    self, PyFrame_GetCode, PY_TRACE_CALL, PY_TRACE_C_CALL, PY_TRACE_C_EXCEPTION, PY_TRACE_C_RETURN,
+    PY_TRACE_RETURN,
+};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -17,39 +22,11 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::raw::c_int;
-use std::sync::{Mutex, OnceLock};
-use std::time::Instant;
-
-const PY_TRACE_CALL: c_int = 0;
-const PY_TRACE_RETURN: c_int = 3;
-const PY_TRACE_C_CALL: c_int = 4;
-const PY_TRACE_C_EXCEPTION: c_int = 5;
-const PY_TRACE_C_RETURN: c_int = 6;
-
-type TraceFunc = unsafe extern "C" fn(
-    *mut ffi::PyObject,
-    *mut ffi::PyFrameObject,
-    c_int,
-    *mut ffi::PyObject,
-) -> c_int;
-type SetProfile = unsafe extern "C" fn(Option<TraceFunc>, *mut ffi::PyObject);
-type SetProfileThread =
-    unsafe extern "C" fn(*mut ffi::PyThreadState, Option<TraceFunc>, *mut ffi::PyObject) -> c_int;
-
-// Not in the limited API that pyo3's abi3 bindings cover, but exported by
-// every CPython 3.8+ (the extension is loaded into the interpreter itself).
-extern "C" {
-    fn PyFrame_GetCode(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyObject;
-    fn PyInterpreterState_Get() -> *mut ffi::PyInterpreterState;
-    fn PyInterpreterState_ThreadHead(
-        interp: *mut ffi::PyInterpreterState,
-    ) -> *mut ffi::PyThreadState;
-    fn PyThreadState_Next(tstate: *mut ffi::PyThreadState) -> *mut ffi::PyThreadState;
-}
+use std::sync::Mutex;
 
 /// Hashes pointers: keys are addresses, already well spread above the low bits.
 #[derive(Default)]
-struct PtrHasher(u64);
+pub(crate) struct PtrHasher(u64);
 impl Hasher for PtrHasher {
     fn finish(&self) -> u64 {
         self.0
@@ -63,7 +40,7 @@ impl Hasher for PtrHasher {
             .rotate_left(29);
     }
 }
-type PtrMap<V> = HashMap<usize, V, BuildHasherDefault<PtrHasher>>;
+pub(crate) type PtrMap<V> = HashMap<usize, V, BuildHasherDefault<PtrHasher>>;
 
 /// What lsprof counts for a function (`ProfilerEntry`) and for a function as
 /// called from one caller (`ProfilerSubEntry`). Times are in clock ticks.
@@ -129,31 +106,14 @@ struct ThreadTables {
     stack: Vec<Context>,
 }
 
-static EPOCH: OnceLock<Instant> = OnceLock::new();
 /// Every thread's tables (leaked boxes, as addresses), for `exact_stop`.
 static ALL: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+/// The clocks when `exact_start` ran.
+static STARTED: Mutex<Option<Calibration>> = Mutex::new(None);
 
 thread_local! {
     static MINE: Cell<*mut ThreadTables> = const { Cell::new(std::ptr::null_mut()) };
 }
-
-/// The profile's clock, in ticks: the CPU's time-stamp counter on x86-64
-/// (a few nanoseconds to read, against tens for `clock_gettime`, and it is
-/// read twice per call), converted to seconds with a rate measured over the
-/// whole profile; nanoseconds elsewhere.
-#[cfg(target_arch = "x86_64")]
-fn now_ticks() -> i64 {
-    // SAFETY: RDTSC has no preconditions on x86-64.
-    unsafe { core::arch::x86_64::_rdtsc() as i64 }
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn now_ticks() -> i64 {
-    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as i64
-}
-
-/// Where the clock stood when profiling started, to calibrate ticks.
-static STARTED: Mutex<Option<(Instant, i64)>> = Mutex::new(None);
 
 /// This thread's tables, created on first use.
 fn tables() -> &'static mut ThreadTables {
@@ -232,18 +192,16 @@ unsafe fn method_def(object: *mut ffi::PyObject) -> usize {
     unsafe { *(object as *const usize).add(2) }
 }
 
-/// The profile hook, as lsprof's `profiler_callback`.
-unsafe extern "C" fn hook(
-    _obj: *mut ffi::PyObject,
-    frame: *mut ffi::PyFrameObject,
-    what: c_int,
-    arg: *mut ffi::PyObject,
-) -> c_int {
+/// One profile event, as lsprof's `profiler_callback`.
+///
+/// # Safety
+/// Called from the profile hook: the GIL is held, `frame` is live and `arg`
+/// is the event's argument (the callable for C events).
+pub unsafe fn on_event(frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) {
     match what {
         PY_TRACE_CALL => {
-            // SAFETY: the interpreter passes a live frame with the GIL held;
-            // PyFrame_GetCode returns a new reference, released at once (the
-            // tables keep their own).
+            // SAFETY: per the contract; PyFrame_GetCode returns a new
+            // reference, released at once (the tables keep their own).
             let code = unsafe { PyFrame_GetCode(frame) };
             tables().enter(code as usize, code);
             // SAFETY: releasing the reference PyFrame_GetCode gave us.
@@ -262,81 +220,14 @@ unsafe extern "C" fn hook(
         }
         _ => {}
     }
-    0
-}
-
-fn symbol<T>(name: &str) -> Option<T> {
-    let cname = std::ffi::CString::new(name).ok()?;
-    // SAFETY: dlsym with RTLD_DEFAULT only looks a name up in the loaded
-    // objects; the result is transmuted to the C signature CPython declares
-    // for that exported name.
-    unsafe {
-        let p = libc::dlsym(libc::RTLD_DEFAULT, cname.as_ptr());
-        (!p.is_null()).then(|| std::mem::transmute_copy::<*mut libc::c_void, T>(&p))
-    }
-}
-
-/// The interpreter's thread states.
-///
-/// # Safety
-/// The GIL must be held, so the list cannot change while it is walked.
-unsafe fn thread_states() -> Vec<*mut ffi::PyThreadState> {
-    let mut states = Vec::new();
-    // SAFETY: per the contract, the GIL is held; every state in the list is live.
-    unsafe {
-        let mut tstate = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
-        while !tstate.is_null() {
-            states.push(tstate);
-            tstate = PyThreadState_Next(tstate);
-        }
-    }
-    states
-}
-
-/// Sets (or, with `None`, removes) the profile hook on every existing thread:
-/// one call on 3.12+, each thread state in turn on 3.11.
-fn set_hook_everywhere(_py: Python<'_>, func: Option<TraceFunc>) -> PyResult<()> {
-    if let Some(all) = symbol::<SetProfile>("PyEval_SetProfileAllThreads") {
-        // SAFETY: the `Python` token proves the GIL is held; the hook has the
-        // C signature CPython expects and lives for the whole process.
-        unsafe { all(func, std::ptr::null_mut()) };
-        return Ok(());
-    }
-    let per_thread = symbol::<SetProfileThread>("_PyEval_SetProfile").ok_or_else(|| {
-        pyo3::exceptions::PyRuntimeError::new_err("this interpreter has no profile hook API")
-    })?;
-    // SAFETY: GIL held (see above); each thread state is live during the walk.
-    for tstate in unsafe { thread_states() } {
-        // SAFETY: as above.
-        unsafe { per_thread(tstate, func, std::ptr::null_mut()) };
-    }
-    Ok(())
 }
 
 /// Installs the hook on every existing thread. New threads call
-/// [`exact_install_current`] through `threading.setprofile`.
+/// [`crate::hook::exact_install_current`] through `threading.setprofile`.
 #[pyfunction]
 pub fn exact_start(py: Python<'_>) -> PyResult<()> {
-    EPOCH.get_or_init(Instant::now);
-    *STARTED.lock().expect("profiler clock") = Some((Instant::now(), now_ticks()));
-    set_hook_everywhere(py, Some(hook))
-}
-
-/// How many thread states the interpreter has (a built-in call, so asking
-/// records no Python-level calls in the profile).
-#[pyfunction]
-pub fn thread_count(_py: Python<'_>) -> usize {
-    // SAFETY: the `Python` token proves the GIL is held.
-    unsafe { thread_states() }.len()
-}
-
-/// Installs the hook on the calling thread (a thread started after `exact_start`).
-#[pyfunction]
-pub fn exact_install_current(_py: Python<'_>) {
-    if let Some(set) = symbol::<SetProfile>("PyEval_SetProfile") {
-        // SAFETY: GIL held; the hook lives for the whole process.
-        unsafe { set(Some(hook), std::ptr::null_mut()) };
-    }
+    *STARTED.lock().expect("profiler clock") = Some(Calibration::start());
+    hook::set_mode(py, &hook::EXACT, true)
 }
 
 /// Removes the hook everywhere and returns the tables as cProfile's
@@ -344,7 +235,7 @@ pub fn exact_install_current(_py: Python<'_>) {
 /// [(callee_object, calls, recursive_calls, inline_s, total_s), …]), …]`.
 #[pyfunction]
 pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
-    set_hook_everywhere(py, None)?;
+    hook::set_mode(py, &hook::EXACT, false)?;
     let all: Vec<usize> = ALL.lock().expect("profiler tables").clone();
     // Merged over threads, by key.
     let mut merged: PtrMap<Entry> = PtrMap::default();
@@ -370,12 +261,10 @@ pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             }
         }
     }
-    let secs_per_tick = match *STARTED.lock().expect("profiler clock") {
-        Some((at, ticks)) if now_ticks() > ticks => {
-            at.elapsed().as_secs_f64() / (now_ticks() - ticks) as f64
-        }
-        _ => 1e-9,
-    };
+    let secs_per_tick = STARTED
+        .lock()
+        .expect("profiler clock")
+        .map_or(1e-9, |c| c.secs_per_tick());
     let secs = |ticks: i64| ticks as f64 * secs_per_tick;
     let row = |c: &Counts| {
         (

@@ -8,7 +8,10 @@
 //! (`cli_main`), so the Python package's `snakescope` command is the same
 //! program as the standalone binary.
 
+mod clock;
 mod exact;
+mod hook;
+mod lines;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -216,8 +219,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_running, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(exact::exact_start, m)?)?;
-    m.add_function(wrap_pyfunction!(exact::exact_install_current, m)?)?;
+    m.add_function(wrap_pyfunction!(hook::exact_install_current, m)?)?;
     m.add_function(wrap_pyfunction!(exact::exact_stop, m)?)?;
-    m.add_function(wrap_pyfunction!(exact::thread_count, m)?)?;
+    m.add_function(wrap_pyfunction!(hook::thread_count, m)?)?;
+    m.add_function(wrap_pyfunction!(lines::lines_select, m)?)?;
+    m.add_function(wrap_pyfunction!(lines::lines_start, m)?)?;
+    m.add_function(wrap_pyfunction!(lines::lines_stop, m)?)?;
+    m.add_function(wrap_pyfunction!(lines::lines_callbacks, m)?)?;
     Ok(())
 }
