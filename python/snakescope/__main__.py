@@ -1,6 +1,7 @@
 """``snakescope`` and ``python -m snakescope``: the same command line as the
 standalone binary, run by the native extension. ``snakescope run`` defaults to
-this interpreter, which has the package installed."""
+this interpreter, which has the package installed, and lends this package to
+another interpreter (``--python``) that does not have it."""
 
 import os
 import sys
@@ -9,8 +10,24 @@ import sys
 def main() -> int:
     from snakescope import _native
 
-    os.environ.setdefault("SNAKESCOPE_PYTHON", sys.executable)
+    _tell_the_command_line()
     return _native.cli_main(["snakescope", *sys.argv[1:]])
+
+
+def _tell_the_command_line():
+    """This interpreter (``SNAKESCOPE_PYTHON``) and this package's directory
+    (``SNAKESCOPE_PACKAGE``), through the environment, unless the user set
+    them; the names set here are listed in ``SNAKESCOPE_SET_BY_COMMAND`` so
+    that programs snakescope starts do not inherit them."""
+    added = []
+    for name, value in (
+        ("SNAKESCOPE_PYTHON", sys.executable),
+        ("SNAKESCOPE_PACKAGE", os.path.dirname(os.path.abspath(__file__))),
+    ):
+        if value and name not in os.environ:
+            os.environ[name] = value
+            added.append(name)
+    os.environ["SNAKESCOPE_SET_BY_COMMAND"] = ",".join(added)
 
 
 if __name__ == "__main__":

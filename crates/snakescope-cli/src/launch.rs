@@ -30,25 +30,57 @@ impl Signals {
 
 /// Starts the command with inherited stdio.
 pub fn spawn(command: &[String]) -> Result<Child, UserError> {
-    let program = &command[0];
-    Command::new(program)
-        .args(&command[1..])
-        .spawn()
-        .map_err(|e| {
-            let err = UserError::new(format!("cannot run `{program}`: {}", describe(&e)));
-            if e.kind() == std::io::ErrorKind::NotFound && program.ends_with(".py") {
-                err.with_hint(format!(
-                    "run it with an interpreter: `snakescope record -- python3 {program}`"
-                ))
-            } else if e.kind() == std::io::ErrorKind::NotFound {
-                err.with_hint("check the command name and your PATH")
-            } else {
-                err
-            }
-        })
+    spawn_with(command, |_| {})
 }
 
-fn describe(e: &std::io::Error) -> String {
+/// Starts the command with inherited stdio, after `configure` has set more
+/// of its environment.
+pub fn spawn_with(
+    command: &[String],
+    configure: impl FnOnce(&mut Command),
+) -> Result<Child, UserError> {
+    let program = &command[0];
+    let mut cmd = Command::new(program);
+    cmd.args(&command[1..]);
+    program_env(&mut cmd);
+    configure(&mut cmd);
+    cmd.spawn().map_err(|e| {
+        let err = UserError::new(format!("cannot run `{program}`: {}", describe(&e)));
+        if e.kind() == std::io::ErrorKind::NotFound && program.ends_with(".py") {
+            err.with_hint(format!(
+                "run it with an interpreter: `snakescope record -- python3 {program}`"
+            ))
+        } else if e.kind() == std::io::ErrorKind::NotFound {
+            err.with_hint("check the command name and your PATH")
+        } else {
+            err
+        }
+    })
+}
+
+/// The Python package's `snakescope` command tells the command line its
+/// interpreter and package through the environment (`SNAKESCOPE_PYTHON`,
+/// `SNAKESCOPE_PACKAGE`) and lists the variables it added in
+/// `SNAKESCOPE_SET_BY_COMMAND`: those are not passed on to the program, whose
+/// environment stays the one snakescope was started with.
+const SET_BY_COMMAND: &str = "SNAKESCOPE_SET_BY_COMMAND";
+
+/// Whether the package's command, not the user, set this variable.
+pub fn set_by_command(name: &str) -> bool {
+    std::env::var(SET_BY_COMMAND).is_ok_and(|names| names.split(',').any(|n| n == name))
+}
+
+/// Removes from a command's environment what the package's command added.
+pub fn program_env(cmd: &mut Command) {
+    if let Ok(names) = std::env::var(SET_BY_COMMAND) {
+        for name in names.split(',').filter(|n| n.starts_with("SNAKESCOPE_")) {
+            cmd.env_remove(name);
+        }
+        cmd.env_remove(SET_BY_COMMAND);
+    }
+}
+
+pub(crate) fn describe(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "command not found".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),

@@ -100,3 +100,13 @@ fn a_process_that_is_not_python() {
     child.wait().unwrap();
     assert_user_error(&out, "is not a Python interpreter");
 }
+
+#[test]
+fn run_checks_the_interpreter_before_running_anything() {
+    let out = snakescope(&["run", "--python", "/nonexistent/python3", "-c", "pass"]);
+    assert_user_error(&out, "cannot run the interpreter `/nonexistent/python3`");
+    // Something that runs but is not Python: asked for its version, it fails.
+    let out = snakescope(&["run", "--python", "/bin/sh", "-c", "echo ran"]);
+    assert_user_error(&out, "did not run as a Python interpreter");
+    assert!(out.stdout.is_empty(), "the program ran anyway");
+}

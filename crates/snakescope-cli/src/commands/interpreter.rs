@@ -1,0 +1,302 @@
+//! `run`'s interpreter: which one, whether snakescope supports it, and how
+//! its bootstrap (`python -m snakescope._run`) gets the package.
+//!
+//! An interpreter other than the package's own is asked first, in one short
+//! run, for its version and whether it can import `snakescope`. When it
+//! cannot, and the package's location is known (`SNAKESCOPE_PACKAGE`, which
+//! the package's own `snakescope` command sets), the package is made
+//! importable for the bootstrap only: a fresh directory holding nothing but a
+//! `snakescope` link to the package goes first on `PYTHONPATH`, and the
+//! bootstrap takes it off `sys.path` and restores `PYTHONPATH` before the
+//! program runs (`SNAKESCOPE_RUN_PATH`, `SNAKESCOPE_RUN_PYTHONPATH`). A
+//! directory of its own, rather than the package's parent, because that parent
+//! is often another interpreter's site-packages, whose `sitecustomize` or
+//! other modules would otherwise be imported while the interpreter starts.
+
+use crate::launch;
+use crate::UserError;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The CPython versions the sampler and the agent support (as
+/// `snakescope_layouts::LayoutError::Unsupported` words it).
+const SUPPORTED_MINORS: std::ops::RangeInclusive<u32> = 11..=13;
+const SUPPORTED: &str = "3.11, 3.12, 3.13";
+
+/// Asks an interpreter for its version, ABI flags and whether it finds the
+/// package; valid Python 2 and 3, so that any interpreter answers.
+const PROBE: &str = "import sys
+v = sys.version_info
+try:
+    import importlib.util
+    found = importlib.util.find_spec('snakescope') is not None
+except Exception:
+    found = False
+sys.stdout.write('snakescope-probe %d %d %d %s %d\\n' % (v[0], v[1], v[2], getattr(sys, 'abiflags', '') or '-', found))
+";
+
+/// The interpreter to run the bootstrap with, and what its environment needs.
+pub(crate) struct Interpreter {
+    pub python: String,
+    /// The directory put on the bootstrap's `PYTHONPATH`, removed on drop.
+    package_dir: Option<PackageDir>,
+}
+
+impl Interpreter {
+    /// Chooses the interpreter (`--python`, else `$SNAKESCOPE_PYTHON`, else
+    /// `python3`) and checks it can run the bootstrap.
+    pub fn choose(explicit: Option<&str>) -> Result<Interpreter, UserError> {
+        let from_env = std::env::var("SNAKESCOPE_PYTHON")
+            .ok()
+            .filter(|p| !p.is_empty());
+        let python = explicit
+            .map(str::to_owned)
+            .or_else(|| from_env.clone())
+            .unwrap_or_else(|| "python3".to_owned());
+        // The package's own `snakescope` command runs in an interpreter that
+        // has just imported the package: no need to ask it.
+        if launch::set_by_command("SNAKESCOPE_PYTHON") && from_env.as_deref() == Some(&python) {
+            return Ok(Interpreter {
+                python,
+                package_dir: None,
+            });
+        }
+        let probe = Probe::run(&python)?;
+        if probe.major != 3 || !SUPPORTED_MINORS.contains(&probe.minor) {
+            return Err(UserError::new(format!(
+                "Python {} (`{python}`) is not supported (supported: {SUPPORTED})",
+                probe.version()
+            ))
+            .with_hint("pick a supported interpreter with `--python PATH`"));
+        }
+        if probe.free_threaded {
+            return Err(UserError::new(format!(
+                "free-threaded Python {} (`{python}`) is not supported yet",
+                probe.version()
+            ))
+            .with_hint("pick an interpreter built with the GIL with `--python PATH`"));
+        }
+        if probe.has_package {
+            return Ok(Interpreter {
+                python,
+                package_dir: None,
+            });
+        }
+        let Some(package) = std::env::var_os("SNAKESCOPE_PACKAGE").filter(|p| !p.is_empty()) else {
+            return Err(UserError::new(format!(
+                "`{python}` (Python {}) cannot import the snakescope package",
+                probe.version()
+            ))
+            .with_hint(
+                "install it there, run the `snakescope` command of a Python that has it \
+                 (it lends its package), or set SNAKESCOPE_PACKAGE to the package's directory",
+            ));
+        };
+        let package = PathBuf::from(package);
+        if !package.join("_run.py").is_file() || !package.join("__init__.py").is_file() {
+            return Err(UserError::new(format!(
+                "SNAKESCOPE_PACKAGE=`{}` is not the snakescope package (no `__init__.py` and `_run.py` there)",
+                package.display()
+            ))
+            .with_hint("set it to the `snakescope` directory of a built package, or unset it"));
+        }
+        let package_dir = PackageDir::create(&package).map_err(|e| {
+            UserError::new(format!(
+                "cannot lend the snakescope package at `{}` to `{python}`: {e}",
+                package.display()
+            ))
+        })?;
+        Ok(Interpreter {
+            python,
+            package_dir: Some(package_dir),
+        })
+    }
+
+    /// Sets the bootstrap's environment: the package's directory first on
+    /// `PYTHONPATH`, and what the bootstrap needs to undo that.
+    pub fn prepare(&self, command: &mut Command) {
+        let Some(dir) = &self.package_dir else { return };
+        let original = std::env::var_os("PYTHONPATH");
+        let mut path = dir.path.clone().into_os_string();
+        if let Some(orig) = original.as_ref().filter(|p| !p.is_empty()) {
+            path.push(":");
+            path.push(orig);
+        }
+        command.env("PYTHONPATH", path);
+        command.env("SNAKESCOPE_RUN_PATH", &dir.path);
+        match original {
+            Some(orig) => command.env("SNAKESCOPE_RUN_PYTHONPATH", orig),
+            None => command.env_remove("SNAKESCOPE_RUN_PYTHONPATH"),
+        };
+    }
+}
+
+/// What the probe found.
+#[derive(Debug, PartialEq, Eq)]
+struct Probe {
+    major: u32,
+    minor: u32,
+    micro: u32,
+    free_threaded: bool,
+    has_package: bool,
+}
+
+impl Probe {
+    fn run(python: &str) -> Result<Probe, UserError> {
+        let mut command = Command::new(python);
+        command
+            .args(["-c", PROBE])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        launch::program_env(&mut command);
+        let out = command.output().map_err(|e| {
+            UserError::new(format!(
+                "cannot run the interpreter `{python}`: {}",
+                launch::describe(&e)
+            ))
+            .with_hint("pick one with `--python PATH`")
+        })?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        match stdout.lines().rev().find_map(Probe::parse) {
+            Some(probe) if out.status.success() => Ok(probe),
+            _ => Err(UserError::new(format!(
+                "`{python}` did not run as a Python interpreter (`{python} -c …` exited with status {})",
+                launch::status_code(out.status)
+            ))
+            .with_hint("pick a Python interpreter with `--python PATH`")),
+        }
+    }
+
+    /// `snakescope-probe MAJOR MINOR MICRO ABIFLAGS FOUND`.
+    fn parse(line: &str) -> Option<Probe> {
+        let mut words = line.strip_prefix("snakescope-probe ")?.split(' ');
+        let mut number = || words.next()?.parse::<u32>().ok();
+        let (major, minor, micro) = (number()?, number()?, number()?);
+        let abiflags = words.next()?;
+        let has_package = match words.next()? {
+            "1" => true,
+            "0" => false,
+            _ => return None,
+        };
+        Some(Probe {
+            major,
+            minor,
+            micro,
+            free_threaded: abiflags.contains('t'),
+            has_package,
+        })
+    }
+
+    fn version(&self) -> String {
+        format!("{}.{}.{}", self.major, self.minor, self.micro)
+    }
+}
+
+/// A new directory whose only entry, `snakescope`, links to the package.
+struct PackageDir {
+    path: PathBuf,
+}
+
+impl PackageDir {
+    fn create(package: &Path) -> std::io::Result<PackageDir> {
+        let package = std::fs::canonicalize(package)?;
+        let base = std::env::temp_dir();
+        let base = std::fs::canonicalize(&base).unwrap_or(base);
+        for attempt in 0.. {
+            let path = base.join(format!("snakescope-run-{}-{attempt}", std::process::id()));
+            match std::fs::create_dir(&path) {
+                Ok(()) => {
+                    let dir = PackageDir { path };
+                    std::os::unix::fs::symlink(&package, dir.path.join("snakescope"))?;
+                    return Ok(dir);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+}
+
+impl Drop for PackageDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.path.join("snakescope"));
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    /// `PYTHONPATH` as the bootstrap got it, for tests of `prepare`.
+    fn bootstrap_env(interp: &Interpreter) -> Vec<(OsString, Option<OsString>)> {
+        let mut command = Command::new("true");
+        interp.prepare(&mut command);
+        command
+            .get_envs()
+            .map(|(k, v)| (k.to_owned(), v.map(ToOwned::to_owned)))
+            .collect()
+    }
+
+    #[test]
+    fn probe_lines() {
+        assert_eq!(
+            Probe::parse("snakescope-probe 3 12 1 - 0"),
+            Some(Probe {
+                major: 3,
+                minor: 12,
+                micro: 1,
+                free_threaded: false,
+                has_package: false
+            })
+        );
+        let ft = Probe::parse("snakescope-probe 3 13 0 t 1").unwrap();
+        assert!(ft.free_threaded && ft.has_package);
+        assert_eq!(ft.version(), "3.13.0");
+        assert_eq!(Probe::parse("snakescope-probe 3 12"), None);
+        assert_eq!(Probe::parse("snakescope-probe 3 12 1 - yes"), None);
+        assert_eq!(Probe::parse("Python 3.12.1"), None);
+    }
+
+    #[test]
+    fn package_dir_holds_only_a_link_and_goes() {
+        let package =
+            std::env::temp_dir().join(format!("snakescope-pkg-test-{}", std::process::id()));
+        std::fs::create_dir_all(&package).unwrap();
+        let dir = PackageDir::create(&package).unwrap();
+        let path = dir.path.clone();
+        let entries: Vec<_> = std::fs::read_dir(&path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, vec![OsString::from("snakescope")]);
+        assert_eq!(
+            std::fs::read_link(path.join("snakescope")).unwrap(),
+            std::fs::canonicalize(&package).unwrap()
+        );
+        let interp = Interpreter {
+            python: "python3".into(),
+            package_dir: Some(dir),
+        };
+        let env = bootstrap_env(&interp);
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(
+            get("SNAKESCOPE_RUN_PATH"),
+            Some(Some(path.clone().into_os_string()))
+        );
+        let pythonpath = get("PYTHONPATH").unwrap().unwrap();
+        assert!(pythonpath
+            .to_string_lossy()
+            .starts_with(&*path.to_string_lossy()));
+        drop(interp);
+        assert!(!path.exists());
+        assert!(
+            package.exists(),
+            "removing the link must not touch the package"
+        );
+        std::fs::remove_dir(&package).unwrap();
+    }
+}
