@@ -61,6 +61,7 @@ pub(crate) fn capture() -> Capture {
             include_idle: true,
             gil_only: false,
             exit_code: Some(0),
+            free_threaded: false,
         },
         threads: vec![
             ThreadRecord {

@@ -44,7 +44,7 @@ pub(crate) fn write_report(capture: &Capture, out: &mut dyn Write, color: bool) 
     writeln!(out)?;
     write_top_lines(&stats.lines, TOP, total, out, color)?;
     writeln!(out)?;
-    write_threads(&capture.threads, REPORT_THREADS, out, color)
+    write_threads(capture, REPORT_THREADS, out, color)
 }
 
 /// The terminal summary: header, top functions by self time, and the threads
@@ -61,7 +61,7 @@ pub(crate) fn write_summary(capture: &Capture, out: &mut dyn Write, color: bool)
     write_top_lines(&stats.lines, SUMMARY_LINES, stats.total_samples, out, color)?;
     if capture.threads.len() > 1 {
         writeln!(out)?;
-        write_threads(&capture.threads, SUMMARY_THREADS, out, color)?;
+        write_threads(capture, SUMMARY_THREADS, out, color)?;
     }
     Ok(())
 }
@@ -91,6 +91,12 @@ fn write_header(capture: &Capture, out: &mut dyn Write, color: bool) -> io::Resu
         .map_or("python version unknown".to_owned(), |v| {
             format!("python {v}")
         });
+    // A free-threaded interpreter has no GIL to hold.
+    let python = if meta.free_threaded {
+        format!("{python} (free-threaded, GIL: n/a)")
+    } else {
+        python
+    };
     writeln!(
         out,
         "  {python}, {:.2} s, {} ticks ({} lost, {} torn {})",
@@ -162,13 +168,13 @@ fn write_top_lines(
 }
 
 fn write_threads(
-    threads: &[ThreadRecord],
+    capture: &Capture,
     limit: usize,
     out: &mut dyn Write,
     color: bool,
 ) -> io::Result<()> {
     heading(out, color, "Threads")?;
-    let mut rows: Vec<&ThreadRecord> = threads.iter().collect();
+    let mut rows: Vec<&ThreadRecord> = capture.threads.iter().collect();
     rows.sort_by(|a, b| b.samples.cmp(&a.samples).then(a.tid.cmp(&b.tid)));
     let width = name_width(
         rows.iter()
@@ -183,10 +189,12 @@ fn write_threads(
     )?;
     for t in rows.iter().take(limit) {
         let name = t.name.as_deref().unwrap_or("-");
-        let (idle, gil) = (
-            percent(t.idle_samples, t.samples),
-            percent(t.gil_samples, t.samples),
-        );
+        let idle = percent(t.idle_samples, t.samples);
+        let gil = if capture.meta.free_threaded {
+            format!("{:>6}", "n/a")
+        } else {
+            percent(t.gil_samples, t.samples)
+        };
         writeln!(
             out,
             "  {:>8}  {name:width$}  {:>8}  {idle}  {gil}",
@@ -336,6 +344,21 @@ mod tests {
         assert_eq!(
             columns(row(&text, "Threads", "101")),
             ["101", "-", "10", "100.0%", "0.0%"]
+        );
+    }
+
+    #[test]
+    fn a_free_threaded_capture_says_gil_n_a() {
+        let mut c = capture();
+        c.meta.free_threaded = true;
+        let text = summary(&c, false);
+        assert!(
+            text.contains("python 3.11.7 (free-threaded, GIL: n/a), "),
+            "{text}"
+        );
+        assert_eq!(
+            columns(row(&text, "Threads", "MainThread")),
+            ["100", "MainThread", "90", "0.0%", "n/a"]
         );
     }
 

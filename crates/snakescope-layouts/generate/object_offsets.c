@@ -1,6 +1,7 @@
 /* Prints the object-internal offsets in src/objects.rs (sys.modules, dict,
  * module, heap type) for one interpreter, to check them against its headers:
- *   gcc -I$PREFIX/include/python3.X object_offsets.c -o obj && ./obj */
+ *   gcc -I$PREFIX/include/python3.X object_offsets.c -o obj && ./obj
+ * (Debian's headers: add -idirafter /usr/include, for its multiarch pyconfig.h.) */
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include "internal/pycore_interp.h"
 #include "internal/pycore_dict.h"
 #include "internal/pycore_moduleobject.h"
+#include "internal/pycore_object.h"
 int main(void){
 #if PY_MINOR_VERSION == 11
   printf("modules %zu\n", offsetof(PyInterpreterState, modules));
@@ -26,5 +28,8 @@ int main(void){
   0ul
 #endif
   );
+#if PY_VERSION_HEX >= 0x030d0000
+  printf("managed_dict_offset %ld\n", (long)MANAGED_DICT_OFFSET);
+#endif
   return 0;
 }

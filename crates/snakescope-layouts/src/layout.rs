@@ -126,22 +126,47 @@ pub struct Offsets {
     pub bytes_sval: u64,
 }
 
-/// `_PyInterpreterFrame.owner` value of the shim frames that C code pushes (3.12+);
-/// they carry no Python code the user wrote and are skipped.
+/// `_PyInterpreterFrame.owner` value of the shim frames that C code pushes
+/// (3.12, 3.13); they carry no Python code the user wrote and are skipped.
 pub const FRAME_OWNED_BY_CSTACK: u8 = 3;
 
 /// `_PyInterpreterFrame.owner` of a generator's or coroutine's frame. Such a
 /// frame is always resumed by a caller, so it can never be a stack's root.
 pub const FRAME_OWNED_BY_GENERATOR: u8 = 1;
 
+/// What a frame's `owner` says about it, per version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameOwners {
+    /// A generator's or coroutine's frame.
+    pub generator: u8,
+    /// This value and higher: a frame pushed by the interpreter's C entry
+    /// point or by C code, with no Python code in it (`FRAME_OWNED_BY_CSTACK`
+    /// = 3 on 3.12 and 3.13; on 3.14 `FRAME_OWNED_BY_INTERPRETER` = 3 and
+    /// `FRAME_OWNED_BY_CSTACK` = 4; 3.15 has only the former).
+    pub shim_min: u8,
+}
+
+impl FrameOwners {
+    /// Whether a frame with this owner is a shim (skipped, ends a stack).
+    pub fn is_shim(&self, owner: u8) -> bool {
+        owner >= self.shim_min
+    }
+}
+
 /// An interpreter's version and the offsets to read it with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     pub version: PyVersion,
+    /// A free-threaded build (3.13t): no GIL, so no GIL holder to report.
     pub free_threaded: bool,
     pub offsets: Offsets,
     /// For reading objects (thread names); `None` where not known.
     pub objects: Option<crate::ObjectOffsets>,
+    pub owners: FrameOwners,
+    /// False for a version newer than every one snakescope knows, read with
+    /// the newest known table shape because every check passed: the caller
+    /// should verify it against the live interpreter, and say it is untested.
+    pub tested: bool,
 }
 
 impl Layout {

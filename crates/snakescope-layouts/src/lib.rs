@@ -3,31 +3,48 @@
 //! 3.11 and 3.12 use offsets generated from their official headers
 //! (`generate/generate.sh`, one file per version); 3.13+ publish their own
 //! offsets in `_Py_DebugOffsets` at the start of `_PyRuntime`, read by
-//! [`debug_offsets`]. Everything else in snakescope sees only [`Layout`]:
-//! version `match`es live in this crate and nowhere else.
+//! [`debug_offsets`] with the table shape of each minor version
+//! (`generate/debug_tables.sh`). Everything else in snakescope sees only
+//! [`Layout`]: version `match`es live in this crate and nowhere else.
 
 mod debug_offsets;
+mod debug_tables;
 mod layout;
 mod objects;
 mod v3_11;
 mod v3_12;
 
-pub use debug_offsets::{parse_debug_offsets, DEBUG_OFFSETS_COOKIE, DEBUG_OFFSETS_READ_LEN};
+pub use debug_offsets::{
+    newest_known_minor, parse_debug_offsets, DEBUG_OFFSETS_COOKIE, DEBUG_OFFSETS_READ_LEN,
+};
 pub use layout::{
-    CurrentFrame, GilBase, GilOffsets, Layout, Offsets, PyVersion, FRAME_OWNED_BY_CSTACK,
-    FRAME_OWNED_BY_GENERATOR,
+    CurrentFrame, FrameOwners, GilBase, GilOffsets, Layout, Offsets, PyVersion,
+    FRAME_OWNED_BY_CSTACK, FRAME_OWNED_BY_GENERATOR,
 };
 pub use objects::{InstanceValues, LongDigits, ObjectOffsets};
+
+/// The CPython versions snakescope reads, as error messages word them.
+pub const SUPPORTED_VERSIONS: &str = "3.11 to 3.15, and free-threaded 3.13t";
 
 /// Why no layout could be chosen for an interpreter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
-    #[error("Python {0} is not supported (supported: 3.11, 3.12, 3.13)")]
+    #[error("Python {0} is not supported (supported: {SUPPORTED_VERSIONS})")]
     Unsupported(PyVersion),
-    #[error("free-threaded Python {0} is not supported yet")]
+    #[error(
+        "free-threaded Python {0} is not supported (of the free-threaded builds, only 3.13t is)"
+    )]
     FreeThreaded(PyVersion),
     #[error("the interpreter's debug offsets are not valid: {0}")]
     BadDebugOffsets(String),
+    /// A version newer than every known table whose table does not pass the
+    /// checks when read with the newest known shape.
+    #[error("Python {version} is newer than snakescope knows (3.11 to 3.{newest}) and its debug offsets table has changed ({why})")]
+    UnknownTable {
+        version: PyVersion,
+        newest: u8,
+        why: String,
+    },
 }
 
 /// The versions whose layout comes from generated offsets rather than from
@@ -43,6 +60,12 @@ pub fn static_layout(version: PyVersion) -> Result<Layout, LayoutError> {
         free_threaded: false,
         offsets,
         objects: Some(objects),
+        owners: FrameOwners {
+            generator: FRAME_OWNED_BY_GENERATOR,
+            // 3.12's shim frames (3.11 has none).
+            shim_min: FRAME_OWNED_BY_CSTACK,
+        },
+        tested: true,
     })
 }
 

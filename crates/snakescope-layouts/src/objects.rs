@@ -1,7 +1,8 @@
 //! Offsets for reading a few objects (dicts, modules, ints, instance
 //! attributes), used to find `threading`'s thread names. 3.11 and 3.12 values
-//! are checked against their headers by `generate/object_offsets.c`; 3.13
-//! takes what `_Py_DebugOffsets` publishes and the rest from its headers.
+//! are checked against their headers by `generate/object_offsets.c`; 3.13+
+//! take what `_Py_DebugOffsets` publishes and the rest from their headers
+//! (the same program, run on the 3.13, 3.13t, 3.14 and 3.15 headers).
 
 /// How an `int` stores its digit count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +20,8 @@ pub enum InstanceValues {
     PreHeader,
     /// One tagged dict-or-values pointer at `obj - 24` (3.12).
     TaggedDictOrValues,
-    /// Inline values after the object header, dict pointer at `obj - 24` (3.13).
+    /// Inline values after the object header, dict pointer at
+    /// `obj - managed_dict` (3.13+).
     Inline,
 }
 
@@ -39,6 +41,15 @@ pub struct ObjectOffsets {
     pub values_array: u64,
     pub long_digits: LongDigits,
     pub instance_values: InstanceValues,
+    /// `sizeof(PyObject)`: 16, or 32 in the free-threaded build. Where a
+    /// module's dict and a plain instance's inline values start.
+    pub object_header: u64,
+    /// Offset of an `int`'s size or tag, and of its digits.
+    pub long_value: u64,
+    pub long_digit: u64,
+    /// The managed dict pointer is this many bytes before the object
+    /// (`-MANAGED_DICT_OFFSET`: 24, or 8 in the free-threaded build).
+    pub managed_dict: u64,
 }
 
 pub(crate) const V3_11: ObjectOffsets = ObjectOffsets {
@@ -51,6 +62,10 @@ pub(crate) const V3_11: ObjectOffsets = ObjectOffsets {
     values_array: 0,
     long_digits: LongDigits::ObSize,
     instance_values: InstanceValues::PreHeader,
+    object_header: 16,
+    long_value: 16,
+    long_digit: 24,
+    managed_dict: 24,
 };
 
 pub(crate) const V3_12: ObjectOffsets = ObjectOffsets {
@@ -61,22 +76,41 @@ pub(crate) const V3_12: ObjectOffsets = ObjectOffsets {
     ..V3_11
 };
 
-/// 3.13, given what its debug offsets publish.
-pub(crate) fn v3_13(
+/// `PyHeapTypeObject.ht_cached_keys` on 3.13 and 3.14 (3.15 publishes it):
+/// with the GIL, and in the free-threaded build (whose object header is 16
+/// bytes longer).
+const HEAP_TYPE_CACHED_KEYS: u64 = 880;
+const HEAP_TYPE_CACHED_KEYS_FT: u64 = 896;
+
+/// 3.13+, given what their debug offsets publish.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn from_debug_offsets(
     interp_modules: u64,
     dict_keys: u64,
     dict_values: u64,
     type_flags: u64,
+    object_header: u64,
+    (long_value, long_digit): (u64, u64),
+    heap_type_cached_keys: Option<u64>,
+    free_threaded: bool,
 ) -> ObjectOffsets {
     ObjectOffsets {
         interp_modules,
         dict_keys,
         dict_values,
+        module_dict: object_header,
         type_flags,
-        heap_type_cached_keys: 880,
+        heap_type_cached_keys: heap_type_cached_keys.unwrap_or(if free_threaded {
+            HEAP_TYPE_CACHED_KEYS_FT
+        } else {
+            HEAP_TYPE_CACHED_KEYS
+        }),
         values_array: 8,
         long_digits: LongDigits::LvTag,
         instance_values: InstanceValues::Inline,
-        ..V3_11
+        object_header,
+        long_value,
+        long_digit,
+        managed_dict: if free_threaded { 8 } else { 24 },
     }
 }

@@ -101,6 +101,16 @@ impl Meta {
             0.0
         }
     }
+
+    /// The time one sample stands for, in seconds: the requested sampling
+    /// period, else the effective one; `None` when neither is known (a
+    /// capture without a rate or a duration).
+    pub fn sample_period_s(&self) -> Option<f64> {
+        [self.requested_rate_hz, self.effective_rate_hz()]
+            .into_iter()
+            .find(|r| r.is_finite() && *r > 0.0)
+            .map(|r| 1.0 / r)
+    }
 }
 
 /// An aggregated profile.
@@ -161,5 +171,24 @@ impl Capture {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Meta;
+
+    #[test]
+    fn sample_period_prefers_the_requested_rate() {
+        let meta = |rate, duration_s, ticks| Meta {
+            requested_rate_hz: rate,
+            duration_s,
+            ticks,
+            ..Meta::default()
+        };
+        assert_eq!(meta(1000.0, 1.0, 900).sample_period_s(), Some(0.001));
+        assert_eq!(meta(0.0, 2.0, 100).sample_period_s(), Some(0.02));
+        assert_eq!(meta(0.0, 0.0, 100).sample_period_s(), None);
+        assert_eq!(meta(f64::NAN, 0.0, 0).sample_period_s(), None);
     }
 }

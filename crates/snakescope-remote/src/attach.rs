@@ -4,8 +4,8 @@ use crate::elf::python_symbols;
 use crate::maps::{is_libpython, parse_maps, version_from_name, Mapping};
 use crate::reader::RemoteReader;
 use snakescope_layouts::{
-    has_debug_offsets, parse_debug_offsets, static_layout, LayoutError, PyVersion,
-    DEBUG_OFFSETS_READ_LEN,
+    has_debug_offsets, parse_debug_offsets, static_layout, Layout, LayoutError, PyVersion,
+    DEBUG_OFFSETS_READ_LEN, SUPPORTED_VERSIONS,
 };
 use snakescope_unwind::{MemoryReader, ReadError, TypeAddresses, Walker};
 use std::io::ErrorKind;
@@ -20,6 +20,19 @@ pub enum AttachError {
     PermissionDenied { pid: u32 },
     #[error("process `{pid}` (`{exe}`) is not a Python interpreter: no libpython or python binary with `_PyRuntime` is mapped")]
     NotPython { pid: u32, exe: String },
+    #[error("process `{pid}` runs PyPy (`{}`), not CPython: snakescope reads CPython's own interpreter state, so none of record, dump or run works on PyPy", file.display())]
+    PyPy { pid: u32, file: PathBuf },
+    /// A version newer than those snakescope knows, whose table passed every
+    /// check but whose interpreter state does not read back consistently.
+    #[error("process `{pid}`: Python {version} is newer than snakescope knows and does not read back consistently with the newest known layout ({why})")]
+    Untested {
+        pid: u32,
+        version: PyVersion,
+        why: String,
+    },
+    /// `--gil` asked of an interpreter without a GIL.
+    #[error("process `{pid}` runs free-threaded Python {version}, which has no GIL: `--gil` cannot select the GIL holder")]
+    NoGil { pid: u32, version: PyVersion },
     #[error("process `{pid}`: {source}")]
     Unsupported { pid: u32, source: LayoutError },
     #[error("cannot read the interpreter file `{}`: {source}", path.display())]
@@ -42,9 +55,27 @@ impl AttachError {
                     .into(),
             ),
             AttachError::NotPython { .. } => Some("check the pid: `ps -p PID -o pid,cmd`".into()),
-            AttachError::Unsupported { source: LayoutError::Unsupported(_), .. } => {
-                Some("profile it with CPython 3.11, 3.12 or 3.13".into())
+            AttachError::PyPy { .. } => Some(
+                "profile PyPy programs with vmprof (`pypy3 -m vmprof -o out.dat app.py`) or \
+                 cProfile inside PyPy; or run the program under CPython to profile it with snakescope"
+                    .into(),
+            ),
+            AttachError::Unsupported {
+                source: LayoutError::Unsupported(_) | LayoutError::UnknownTable { .. },
+                ..
             }
+            | AttachError::Untested { .. } => {
+                Some(format!("profile it with CPython {SUPPORTED_VERSIONS}"))
+            }
+            AttachError::Unsupported {
+                source: LayoutError::FreeThreaded(_),
+                ..
+            } => Some("profile it with CPython built with the GIL, or with 3.13t".into()),
+            AttachError::NoGil { .. } => Some(
+                "leave out `--gil`: every thread runs Python code in parallel; the default \
+                 samples those that are running"
+                    .into(),
+            ),
             _ => None,
         }
     }
@@ -57,6 +88,14 @@ impl AttachError {
             AttachError::NotPython { .. } | AttachError::Read { .. }
         )
     }
+}
+
+/// Files that show a process runs PyPy: its shared library (`libpypy3.11-c.so`)
+/// or its executable (`pypy3.11`).
+fn is_pypy(path: &Path, exe: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("libpypy") || (path == exe && n.starts_with("pypy")))
 }
 
 /// A Python process ready to be sampled.
@@ -75,9 +114,17 @@ impl Target {
     pub fn attach(pid: u32) -> Result<Target, AttachError> {
         let maps = read_maps(pid)?;
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        let not_python = || AttachError::NotPython {
-            pid,
-            exe: exe.display().to_string(),
+        // What is not CPython may be PyPy, which deserves its own answer.
+        let pypy = maps.iter().map(|m| &m.path).find(|p| is_pypy(p, &exe));
+        let not_python = || match pypy {
+            Some(file) => AttachError::PyPy {
+                pid,
+                file: file.clone(),
+            },
+            None => AttachError::NotPython {
+                pid,
+                exe: exe.display().to_string(),
+            },
         };
         let binary = find_interpreter_file(&maps, &exe).ok_or_else(not_python)?;
         let symbols =
@@ -112,7 +159,20 @@ impl Target {
             let table = reader
                 .read_vec(runtime, DEBUG_OFFSETS_READ_LEN)
                 .map_err(read_err)?;
-            parse_debug_offsets(&table).map_err(unsupported)?
+            let layout = parse_debug_offsets(&table).map_err(unsupported)?;
+            if (layout.version.major, layout.version.minor) != (version.major, version.minor) {
+                return Err(unsupported(LayoutError::BadDebugOffsets(format!(
+                    "the table says Python {}, `Py_Version` says {version}",
+                    layout.version
+                ))));
+            }
+            if !layout.tested {
+                verify_untested(&reader, runtime, &layout).map_err(|why| match why {
+                    Verify::NotReady(source) => read_err(source),
+                    Verify::Wrong(why) => AttachError::Untested { pid, version, why },
+                })?;
+            }
+            layout
         } else {
             static_layout(version).map_err(unsupported)?
         };
@@ -130,6 +190,62 @@ impl Target {
             walker,
         })
     }
+}
+
+impl Target {
+    /// Refuses `--gil` (sampling only the GIL holder) on an interpreter without a GIL.
+    pub fn require_gil(&self) -> Result<(), AttachError> {
+        if self.walker.layout().offsets.gil.is_none() {
+            return Err(AttachError::NoGil {
+                pid: self.pid,
+                version: self.version,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the interpreter has a GIL (false on free-threaded builds).
+    pub fn has_gil(&self) -> bool {
+        self.walker.layout().offsets.gil.is_some()
+    }
+
+    /// Whether snakescope was tested with this version (false for a later
+    /// version read with the newest known layout; see [`Layout::tested`]).
+    pub fn tested(&self) -> bool {
+        self.walker.layout().tested
+    }
+}
+
+/// Why a layout read with an unknown version's table was not verified.
+enum Verify {
+    /// The interpreter is not initialised yet (or could not be read): try later.
+    NotReady(ReadError),
+    /// It reads back inconsistently: the layout is wrong.
+    Wrong(String),
+}
+
+/// Checks a layout that passed every static check, for a version snakescope
+/// does not know, against the live interpreter: the first thread of the first
+/// interpreter must point back at that interpreter.
+fn verify_untested(r: &RemoteReader, runtime: u64, layout: &Layout) -> Result<(), Verify> {
+    let o = &layout.offsets;
+    let read = |addr: u64| r.read_u64(addr).map_err(Verify::NotReady);
+    let interp = read(runtime + o.runtime_interpreters_head)?;
+    let not_yet = || Verify::NotReady(ReadError::Other("the interpreter has no thread yet".into()));
+    if interp == 0 {
+        return Err(not_yet());
+    }
+    let thread = read(interp + o.interp_threads_head)?;
+    if thread == 0 {
+        return Err(not_yet());
+    }
+    let back = read(thread + o.thread_interp)?;
+    if back != interp {
+        return Err(Verify::Wrong(format!(
+            "thread state `{thread:#x}` names interpreter `{back:#x}`, not `{interp:#x}`"
+        )));
+    }
+    Ok(())
 }
 
 fn read_maps(pid: u32) -> Result<Vec<Mapping>, AttachError> {

@@ -295,6 +295,7 @@ impl Sampler {
             torn_stacks: self.torn,
             include_idle: self.settings.include_idle,
             gil_only: self.settings.gil_only,
+            free_threaded: !self.target.has_gil(),
             ..Meta::default()
         };
         self.builder.finish(meta)

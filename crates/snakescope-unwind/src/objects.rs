@@ -14,7 +14,7 @@ use std::collections::HashMap;
 /// Most entries read from one dict.
 const MAX_ENTRIES: u64 = 100_000;
 
-/// `PyDictKeysObject` (3.11–3.13): `dk_log2_index_bytes` at 9, `dk_kind` at
+/// `PyDictKeysObject` (3.11–3.15): `dk_log2_index_bytes` at 9, `dk_kind` at
 /// 10, `dk_nentries` at 24, the index table from 32.
 const DK_LOG2_INDEX_BYTES: usize = 9;
 const DK_KIND: usize = 10;
@@ -61,7 +61,7 @@ impl<'a> ObjectReader<'a> {
     /// The value of a non-negative `int` that fits in 64 bits.
     fn int(&self, addr: u64) -> Option<u64> {
         let objects = self.layout.objects?;
-        let head = self.r.read_u64(addr + 16).ok()?;
+        let head = self.r.read_u64(addr + objects.long_value).ok()?;
         let digits = match objects.long_digits {
             LongDigits::ObSize => i64::try_from(head).ok()?,
             // lv_tag: digit count << 3 | sign (0 positive, 1 zero, 2 negative).
@@ -71,7 +71,10 @@ impl<'a> ObjectReader<'a> {
         if !(0..=3).contains(&digits) {
             return None;
         }
-        let raw = self.r.read_vec(addr + 24, digits as usize * 4).ok()?;
+        let raw = self
+            .r
+            .read_vec(addr + objects.long_digit, digits as usize * 4)
+            .ok()?;
         let mut value: u128 = 0;
         for (i, d) in raw.chunks_exact(4).enumerate() {
             value |=
@@ -178,14 +181,15 @@ impl<'a> ObjectReader<'a> {
                 }
             }
             InstanceValues::Inline => {
-                // Values follow the object header; byte 3 of their prefix is `valid`.
-                let values = obj + 16;
+                // Values follow the object header (a plain class's instances
+                // are no bigger); byte 3 of their prefix is `valid`.
+                let values = obj + objects.object_header;
                 let valid = flags & TPFLAGS_INLINE_VALUES != 0
                     && self.r.read_vec(values, 4).ok().is_some_and(|p| p[3] != 0);
                 if valid {
                     in_values(values)
                 } else {
-                    dict_at(24)
+                    dict_at(objects.managed_dict)
                 }
             }
         }

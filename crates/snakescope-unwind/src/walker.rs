@@ -8,9 +8,7 @@ use crate::linetable::line_for_offset;
 use crate::objects::ObjectReader;
 use crate::reader::{u32_at, u64_at, u8_at, MemoryReader, ReadError};
 use crate::strings::StringError;
-use snakescope_layouts::{
-    CurrentFrame, GilBase, Layout, FRAME_OWNED_BY_CSTACK, FRAME_OWNED_BY_GENERATOR,
-};
+use snakescope_layouts::{CurrentFrame, GilBase, Layout};
 use std::collections::HashMap;
 
 /// Deepest stack the walker follows; deeper means a cycle from a torn read.
@@ -418,12 +416,14 @@ impl Walker {
     }
 
     /// Follows `previous` from `top`, noting each frame's code and instruction.
+    /// Shim frames (the interpreter's entry frame, C calls) are skipped.
     fn collect_frames(&mut self, r: &dyn MemoryReader, top: u64) -> Result<(), WalkError> {
         let o = self.layout.offsets;
+        let owners = self.layout.owners;
         self.pending.clear();
         let mut frame = top;
         let mut depth = 0;
-        let mut last_owner = FRAME_OWNED_BY_CSTACK;
+        let mut last_owner = owners.shim_min;
         self.window.clear();
         while frame != 0 {
             depth += 1;
@@ -434,7 +434,8 @@ impl Walker {
             let previous = u64_at(buf, o.frame_previous);
             last_owner = u8_at(buf, o.frame_owner);
             let (code, instr) = (u64_at(buf, o.frame_code), u64_at(buf, o.frame_instr));
-            if last_owner != FRAME_OWNED_BY_CSTACK {
+            if !owners.is_shim(last_owner) {
+                // 3.14+: a `_PyStackRef`, whose low bits are tags.
                 let code = if o.frame_code_tagged { code & !7 } else { code };
                 if code == 0 {
                     return Err(WalkError::Torn("null code object"));
@@ -445,8 +446,8 @@ impl Walker {
         }
         // A generator is resumed by someone, and on 3.12+ every stack starts
         // at a shim frame: a chain ending otherwise was unlinked while read.
-        if last_owner == FRAME_OWNED_BY_GENERATOR
-            || (self.layout.stacks_end_in_shim() && last_owner != FRAME_OWNED_BY_CSTACK)
+        if last_owner == owners.generator
+            || (self.layout.stacks_end_in_shim() && !owners.is_shim(last_owner))
         {
             return Err(WalkError::Torn("stack cut short"));
         }

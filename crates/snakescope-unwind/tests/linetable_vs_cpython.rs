@@ -1,6 +1,8 @@
 //! The line-table decoder against CPython's own `co_positions()`: for every
 //! instruction of several real functions, the line we decode must be the line
-//! CPython reports. Uses each 3.11+ interpreter it finds (at least `python3`).
+//! CPython reports. Uses each 3.11+ interpreter it finds (at least `python3`),
+//! including those of the root filesystems `scripts/pyroots.sh` builds
+//! (3.13.5, 3.13t, 3.14, 3.15) when they are there and we are root.
 
 use snakescope_unwind::line_for_offset;
 use std::process::Command;
@@ -47,10 +49,32 @@ fn interpreters() -> Vec<String> {
             found.push(path);
         }
     }
+    // The wrappers scripts/pyroots.sh writes (they need root: chroot).
+    let wrappers = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.pyroots/bin");
+    let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            == Some("0")
+    });
+    for name in [
+        "trixie-python3.13",
+        "trixie-python3.13t",
+        "sid-python3.14",
+        "sid-python3.15",
+    ] {
+        let path = format!("{wrappers}/{name}");
+        if root && std::path::Path::new(&path).exists() {
+            found.push(path);
+        } else if std::env::var_os("SNAKESCOPE_REQUIRE_ROOTS").is_some_and(|v| v == "1") {
+            panic!("{path} is missing (make roots) or we are not root");
+        }
+    }
     found
 }
 
 #[test]
+#[allow(clippy::print_stderr)] // which interpreters were checked (`-- --nocapture`)
 fn decoded_lines_match_co_positions() {
     for python in interpreters() {
         let out = Command::new(&python)
@@ -82,6 +106,7 @@ fn decoded_lines_match_co_positions() {
             checked > 1000,
             "{python}: only {checked} instructions checked"
         );
+        eprintln!("{python}: {checked} instructions agree");
     }
 }
 

@@ -21,6 +21,9 @@ struct ThreadStack {
 
 pub fn run(args: &DumpArgs) -> anyhow::Result<u8> {
     let mut target = Target::attach(args.pid).map_err(attach_error)?;
+    if !target.tested() {
+        note(&super::record::untested_note(&target));
+    }
     let stacks = read_consistent(&mut target)?;
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -101,8 +104,13 @@ fn print_text(out: &mut dyn Write, target: &Target, stacks: &[ThreadStack]) -> s
     writeln!(out, "Process {}: {}", target.pid, cmdline.join(" "))?;
     writeln!(
         out,
-        "Python {} ({})",
+        "Python {}{} ({})",
         target.version,
+        if target.has_gil() {
+            ""
+        } else {
+            ", free-threaded"
+        },
         target.binary.display()
     )?;
     for s in stacks {
@@ -136,4 +144,9 @@ fn print_text(out: &mut dyn Write, target: &Target, stacks: &[ThreadStack]) -> s
         }
     }
     Ok(())
+}
+
+#[allow(clippy::print_stderr)]
+fn note(message: &str) {
+    eprintln!("snakescope: {message}");
 }
