@@ -8,7 +8,7 @@ VPY    := $(VENV)/bin/python
 BIN    := target/release/snakescope
 OUT    := out
 
-.PHONY: all build develop demo test test-rust test-python bench lint clean
+.PHONY: all build develop demo test test-rust test-python test-all-versions roots roots-if-possible bench lint clean
 
 all: build
 
@@ -38,14 +38,29 @@ demo: build
 	@echo
 	@echo "flame graph: $(OUT)/julia.svg   capture: $(OUT)/julia.json"
 
-## test: every test, Rust and Python
-test: test-rust test-python
+## test: every test, Rust and Python, on every interpreter present (roots built when possible)
+test: roots-if-possible test-rust test-python
 
 test-rust:
 	cargo test --workspace --locked
 
 test-python: build develop
 	SNAKESCOPE_BIN=$(abspath $(BIN)) $(VPY) -m pytest -c tests/python/pytest.ini tests/python
+
+## roots: root filesystems with CPython 3.13.5, 3.13t, 3.14, 3.15 and PyPy (needs root; cached in .pyroots)
+roots:
+	FT=1 scripts/pyroots.sh
+
+# `make test` builds the roots when it can (root, the Debian mirror); without
+# them the tests on those interpreters are skipped, each with its reason.
+roots-if-possible:
+	@FT=1 scripts/pyroots.sh || echo "make: warning: no root filesystems (scripts/pyroots.sh needs root and the Debian mirror): the tests on CPython 3.13.5, 3.13t, 3.14, 3.15 and PyPy are skipped"
+
+## test-all-versions: the version matrix (record, dump, errors, line tables) on every interpreter; a missing one fails
+test-all-versions: build roots $(VENV)/.stamp-test
+	SNAKESCOPE_REQUIRE_ROOTS=1 cargo test -p snakescope-unwind --test linetable_vs_cpython --locked
+	SNAKESCOPE_REQUIRE_ROOTS=1 SNAKESCOPE_BIN=$(abspath $(BIN)) $(VPY) -m pytest -c tests/python/pytest.ini \
+		tests/python/test_record.py tests/python/test_dump.py tests/python/test_errors.py
 
 ## bench: overhead of record vs py-spy and Austin, then of run (sampling, --exact, lines) vs
 ## pyinstrument, scalene, cProfile, yappi and kernprof (writes bench/RESULTS.md)

@@ -135,10 +135,18 @@ def assert_shapes(stacks: Iterable["Stack"], ok: Callable[["Stack"], bool], what
 class Interpreter:
     id: str
     path: str
+    # Runs in a root filesystem built by scripts/pyroots.sh: `path` is then its
+    # wrapper in .pyroots/bin, which runs like a host interpreter (same PID,
+    # the repository and the temporary directory at the same paths) but needs
+    # root.
+    rooted: bool = False
+    # A free-threaded build: no GIL (dump says null, --gil is refused).
+    free_threaded: bool = False
 
     @property
     def present(self) -> bool:
-        return os.path.isfile(self.path) and os.access(self.path, os.X_OK)
+        return (os.path.isfile(self.path) and os.access(self.path, os.X_OK)
+                and (not self.rooted or os.geteuid() == 0))
 
     @functools.cached_property
     def version(self) -> str:
@@ -164,11 +172,53 @@ SUPPORTED = (
 )
 UNSUPPORTED = Interpreter("pyenv-3.10", _expand("~/.pyenv/versions/3.10.13/bin/python3.10"))
 
+# The interpreters of Debian's newer suites, in the root filesystems that
+# scripts/pyroots.sh builds under .pyroots (`make roots`; `make test` builds
+# them when it can). Each runs through its wrapper in .pyroots/bin.
+PYROOTS = REPO / ".pyroots"
+
+
+def _rooted(id: str, wrapper: str, free_threaded: bool = False) -> Interpreter:
+    return Interpreter(id, str(PYROOTS / "bin" / wrapper), rooted=True,
+                       free_threaded=free_threaded)
+
+
+ROOTED = (
+    _rooted("trixie-3.13", "trixie-python3.13"),       # 3.13.5, linked into the executable
+    _rooted("trixie-3.13t", "trixie-python3.13t", free_threaded=True),  # built by FT=1
+    _rooted("sid-3.13", "sid-python3.13"),
+    _rooted("sid-3.14", "sid-python3.14"),
+    _rooted("sid-3.15", "sid-python3.15"),
+)
+ROOTED_PYPY = (_rooted("trixie-pypy3", "trixie-pypy3"), _rooted("sid-pypy3", "sid-pypy3"))
+
+# The version matrix: the host's interpreters and those in the roots. The
+# record and dump tests run on all of them.
+MATRIX = SUPPORTED + ROOTED
+
+# `make test-all-versions` sets this: a rooted interpreter that is absent is
+# then a failure, not a skip.
+REQUIRE_ROOTS = os.environ.get("SNAKESCOPE_REQUIRE_ROOTS") == "1"
+
 
 def _require(interp: Interpreter) -> Interpreter:
-    if not interp.present:
+    if interp.present:
+        return interp
+    if not interp.rooted:
         pytest.skip(f"interpreter {interp.id} not present on this machine ({interp.path})")
-    return interp
+    if os.geteuid() != 0:
+        why = f"interpreter {interp.id} runs in a root filesystem, which needs root (chroot)"
+    else:
+        why = (f"interpreter {interp.id} not present ({interp.path}): build the roots with "
+               f"`make roots` (scripts/pyroots.sh{', FT=1' if interp.free_threaded else ''})")
+    if REQUIRE_ROOTS:
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+# For the modules whose tests run on the whole matrix (test_record.py,
+# test_dump.py): they define their `python` fixture with this.
+require_interpreter = _require
 
 
 @pytest.fixture(params=SUPPORTED, ids=[i.id for i in SUPPORTED])
@@ -823,7 +873,8 @@ SYNTHETIC = {
 def validate_dump(data: Any) -> list[dict]:
     """Checks `dump --json` output against the contract's schema."""
     assert isinstance(data, list) and data, "dump --json is not a non-empty array"
-    thread_fields = {"tid": _is_int, "name": _opt(_is_str), "idle": _is_bool, "gil": _is_bool,
+    # "gil" is null on a free-threaded build (no GIL to hold).
+    thread_fields = {"tid": _is_int, "name": _opt(_is_str), "idle": _is_bool, "gil": _opt(_is_bool),
                      "frames": lambda v: isinstance(v, list)}
     for i, t in enumerate(data):
         _check_fields(t, thread_fields, f"dump[{i}]")

@@ -1,6 +1,7 @@
 """`snakescope dump --pid PID [--json]`: one snapshot of every thread's stack.
 
-Frames in dump are LEAF FIRST (contract), unlike captures.
+Frames in dump are LEAF FIRST (contract), unlike captures. Each test runs on
+every interpreter of the version matrix (conftest.MATRIX), as in test_record.py.
 """
 
 from __future__ import annotations
@@ -8,16 +9,31 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from conftest import (
+    MATRIX,
     QUICK_TIMEOUT,
     accepted_names,
     assert_clean_stderr,
     marker_lines,
     read_info,
+    require_interpreter,
     run,
     script,
     validate_dump,
 )
+
+
+@pytest.fixture(params=MATRIX, ids=[i.id for i in MATRIX])
+def python(request):
+    """Each interpreter of the version matrix in turn; skipped with a reason when absent."""
+    return require_interpreter(request.param)
+
+
+def _holds_gil(python, holds: bool):
+    """What dump reports for a thread that holds the GIL (or not): null without a GIL."""
+    return None if python.free_threaded else holds
 
 
 def _dump(snakescope, pid, *options):
@@ -51,7 +67,9 @@ def test_dump_single_thread(python, snakescope, spawn):
     assert leaf["file"] == target_path and leaf["qualname"] == "target_loop", leaf
     assert marks["begin"] <= leaf["line"] < marks["end"], \
         f"line {leaf['line']} is not in target_loop's loop (lines {marks['begin']}-{marks['end'] - 1})"
-    assert main["idle"] is False and main["gil"] is True, main
+    assert main["idle"] is False and main["gil"] is _holds_gil(python, True), main
+    if python.free_threaded:
+        assert "GIL: n/a" in text.stdout and "free-threaded" in text.stdout, text.stdout
 
 
 def test_dump_many_threads(python, snakescope, spawn, tmp_path):
@@ -93,6 +111,6 @@ def test_dump_many_threads(python, snakescope, spawn, tmp_path):
                 f"{name}: {qual}"
         # Only busy runs; it is the only thread that wants the GIL, so it holds it.
         if role == "busy":
-            assert t["idle"] is False and t["gil"] is True, f"{name}: {t}"
+            assert t["idle"] is False and t["gil"] is _holds_gil(python, True), f"{name}: {t}"
         else:
-            assert t["idle"] is True and t["gil"] is False, f"{name}: {t}"
+            assert t["idle"] is True and t["gil"] is _holds_gil(python, False), f"{name}: {t}"

@@ -15,10 +15,12 @@ import pytest
 
 from conftest import (
     QUICK_TIMEOUT,
+    ROOTED_PYPY,
     SYNTHETIC,
     Capture,
     assert_clean_stderr,
     assert_error,
+    require_interpreter,
     run,
     script,
 )
@@ -82,6 +84,32 @@ def test_unsupported_version_dump(snakescope, unsupported_python, spawn):
     line, _ = assert_error(run([snakescope, "dump", "--pid", str(target.pid)],
                                timeout=QUICK_TIMEOUT))
     assert "3.10" in line, f"the error does not name the version: {line!r}"
+
+
+@pytest.mark.parametrize("pypy", ROOTED_PYPY, ids=[i.id for i in ROOTED_PYPY])
+@pytest.mark.parametrize("mode", ["record", "dump"])
+def test_pypy_is_named(snakescope, spawn, tmp_path, pypy, mode):
+    # PyPy (in the root filesystems of scripts/pyroots.sh): one error line that
+    # says it is PyPy, not CPython, and that nothing works; a hint with what to use.
+    pypy = require_interpreter(pypy)
+    target = spawn([pypy.path, script("idle_forever.py")])
+    target.wait_for_line("ready")
+    args = [snakescope, mode, "--pid", str(target.pid)]
+    if mode == "record":
+        args += ["--duration", "1", "-o", str(tmp_path / "x.json")]
+    line, hint = assert_error(run(args, timeout=QUICK_TIMEOUT))
+    assert "PyPy" in line and "not CPython" in line and "none of" in line, line
+    assert hint is not None and "vmprof" in hint, hint
+    assert target.alive(), "snakescope killed the process it refused to profile"
+
+
+def test_pypy_launched_is_named_and_runs_to_its_end(snakescope, tmp_path):
+    pypy = require_interpreter(ROOTED_PYPY[-1])
+    result = run([snakescope, "record", "-o", str(tmp_path / "x.json"), "--",
+                  pypy.path, script("exit3.py")])
+    line, _ = assert_error(result, strict=False)
+    assert "PyPy" in line, line
+    assert result.stdout == "to stdout\n", "the program did not run to its end"
 
 
 @pytest.mark.parametrize("mode", ["record", "dump"])

@@ -1,6 +1,8 @@
 """`snakescope record`: what it measures, against ground truth known by construction.
 
-Each test runs once per supported interpreter (the `python` fixture). The
+Each test runs once per interpreter of the version matrix (the `python`
+fixture below: the host's interpreters and those of the root filesystems that
+scripts/pyroots.sh builds, conftest.MATRIX). The
 expected shares, stacks, thread sets and line numbers come from the target
 scripts in tests/scripts/ (see their docstrings); shares are judged with the
 statistical tolerance documented in conftest.py.
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (
+    MATRIX,
     MIN_SAMPLES,
     Capture,
     assert_clean_stderr,
@@ -26,6 +29,7 @@ from conftest import (
     assert_share,
     attach,
     accepted_names,
+    assert_error,
     check_speedscope,
     check_svg,
     marker_lines,
@@ -33,9 +37,17 @@ from conftest import (
     parse_collapsed,
     read_info,
     record,
+    require_interpreter,
     run,
     script,
 )
+
+
+@pytest.fixture(params=MATRIX, ids=[i.id for i in MATRIX])
+def python(request):
+    """Each interpreter of the version matrix in turn; skipped with a reason when absent."""
+    return require_interpreter(request.param)
+
 
 # Long enough for >= MIN_SAMPLES samples at the default 1000 Hz with room to
 # spare (about 2000 expected), short enough to keep the suite quick.
@@ -229,6 +241,8 @@ def test_many_threads_idle(python, snakescope, tmp_path):
 
 
 def test_gil_only(python, snakescope, spawn, tmp_path):
+    if python.free_threaded:
+        pytest.skip(f"{python.id} has no GIL (test_gil_refused_without_a_gil)")
     info = tmp_path / "threads.json"
     target = spawn([python.path, script("gil.py"), f"{TARGET_SECONDS}", str(info)])
     target.wait_for_file(info)
@@ -254,6 +268,40 @@ def test_gil_only(python, snakescope, spawn, tmp_path):
     assert a > 0 and ab - a > 0, f"spin_a: {a}, spin_b: {ab - a}"
     # Symmetric threads under the GIL's fixed switch interval: 1/2 each.
     assert_share(a, ab, 0.5, "share of GIL samples in spin_a")
+
+
+FREE_THREADED = [i for i in MATRIX if i.free_threaded]
+
+
+@pytest.mark.parametrize("python", FREE_THREADED, ids=[i.id for i in FREE_THREADED],
+                         indirect=True)
+def test_gil_refused_without_a_gil(python, snakescope, spawn, tmp_path):
+    # Launched: one error line naming the build, and the program still runs to its end.
+    result = run([snakescope, "record", "--gil", "-o", str(tmp_path / "x.json"), "--",
+                  python.path, script("exit3.py")])
+    # (The program's own "to stderr" follows snakescope's two lines.)
+    line, _ = assert_error(result, strict=False)
+    assert "free-threaded" in line and "--gil" in line, line
+    assert result.stderr.splitlines()[1].startswith("hint: "), result.describe()
+    assert result.stdout == "to stdout\n", "the program did not run to its end"
+    assert not (tmp_path / "x.json").exists()
+    # Attached: the same line, and the target is left alone.
+    target = spawn([python.path, script("idle_forever.py")])
+    target.wait_for_line("ready")
+    line, _ = assert_error(run([snakescope, "record", "--gil", "--pid", str(target.pid),
+                                "--duration", "1", "-o", str(tmp_path / "y.json")]))
+    assert "free-threaded" in line, line
+    assert target.alive()
+
+
+@pytest.mark.parametrize("python", FREE_THREADED, ids=[i.id for i in FREE_THREADED],
+                         indirect=True)
+def test_free_threaded_capture_says_so(python, snakescope, tmp_path):
+    result, cap = record(snakescope, [python.path, script("split_70_30.py"), "0.5"],
+                         tmp_path / "ft.json")
+    assert cap.meta.get("free_threaded") is True, cap.meta
+    assert not any(s.gil for s in cap.stacks), "a stack holds the GIL of a free-threaded build"
+    assert "GIL: n/a" in result.stderr, result.describe()
 
 
 def test_generators_and_coroutines(python, snakescope, tmp_path):
