@@ -90,6 +90,10 @@ pub struct Meta {
     pub gil_only: bool,
     #[serde(default)]
     pub exit_code: Option<i32>,
+    /// The interpreter was a free-threaded build (3.13t): it has no GIL, so
+    /// no sample holds one. Written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub free_threaded: bool,
 }
 
 impl Meta {

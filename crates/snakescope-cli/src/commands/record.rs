@@ -81,7 +81,9 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
 }
 
 fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
-    let target = Target::attach(pid).map_err(attach_error)?;
+    let target = Target::attach(pid)
+        .and_then(|t| check_target(t, settings))
+        .map_err(attach_error)?;
     let signals = Signals::install()?;
     let started = unix_now();
     let mut sampler = Sampler::new(target, settings.sampler);
@@ -103,6 +105,10 @@ fn record_command(command: &[String], settings: &Settings) -> anyhow::Result<u8>
     let target = match wait_for_interpreter(&mut child, &signals) {
         Ok(Some(target)) => target,
         Ok(None) => return finish_without_profile(&mut child, command, settings),
+        Err(err) => return fail_and_wait(&mut child, err),
+    };
+    let target = match check_target(target, settings) {
+        Ok(target) => target,
         Err(err) => return fail_and_wait(&mut child, err),
     };
     let started = unix_now();
@@ -129,6 +135,29 @@ fn record_command(command: &[String], settings: &Settings) -> anyhow::Result<u8>
     capture.meta.exit_code = Some(launch::status_code(status));
     write_outputs(capture, settings, pid)?;
     Ok(launch::mirror_exit(status))
+}
+
+/// Refuses what the interpreter cannot give (`--gil` without a GIL), and
+/// notes a version newer than those snakescope was tested with.
+fn check_target(target: Target, settings: &Settings) -> Result<Target, AttachError> {
+    if settings.sampler.gil_only {
+        target.require_gil()?;
+    }
+    if !target.tested() && !settings.quiet {
+        note(&untested_note(&target));
+    }
+    Ok(target)
+}
+
+/// The note for a version read with the newest known layout.
+pub(crate) fn untested_note(target: &Target) -> String {
+    format!(
+        "Python {} is newer than the versions snakescope was tested with (up to 3.{}); \
+         its debug offsets passed every check, so it is read with the 3.{} layout",
+        target.version,
+        snakescope_layouts::newest_known_minor(),
+        snakescope_layouts::newest_known_minor(),
+    )
 }
 
 /// Polls a freshly started command until it has mapped a Python interpreter
@@ -238,8 +267,6 @@ fn default_output(pid: u32, format: Format) -> PathBuf {
         Format::Speedscope => "speedscope.json",
         Format::Json => "json",
         Format::Collapsed | Format::Text => "txt",
-        Format::Pprof => "pb.gz",
-        Format::Chrome => "trace.json",
     };
     PathBuf::from(format!("snakescope-{pid}.{ext}"))
 }
