@@ -44,8 +44,13 @@ test: roots-if-possible test-rust test-python
 test-rust:
 	cargo test --workspace --locked
 
-test-python: build develop
+test-python: build develop go-pprof
 	SNAKESCOPE_BIN=$(abspath $(BIN)) $(VPY) -m pytest -c tests/python/pytest.ini tests/python
+
+# `go tool pprof` reads the pprof export in tests/python/test_export.py: Debian's golang-go.
+.PHONY: go-pprof
+go-pprof:
+	@command -v go >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go; }
 
 ## roots: root filesystems with CPython 3.13.5, 3.13t, 3.14, 3.15 and PyPy (needs root; cached in .pyroots)
 roots:

@@ -117,6 +117,8 @@ class Profiler:
         if format is None:
             name = str(path)
             format = ("speedscope" if name.endswith(".speedscope.json") else
+                      "chrome" if name.endswith(".trace.json") else
+                      "pprof" if name.endswith((".pb.gz", ".pprof")) else
                       "json" if name.endswith(".json") else
                       "collapsed" if name.endswith((".txt", ".collapsed", ".folded")) else "flamegraph")
         with open(path, "wb") as f:

@@ -21,6 +21,8 @@ _FORMAT_EXTENSIONS = {
     "json": "json",
     "collapsed": "txt",
     "text": "txt",
+    "pprof": "pb.gz",
+    "chrome": "trace.json",
 }
 
 

@@ -21,6 +21,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Run a Python program with the in-process agent (sampling), like `python` would.
     Run(RunArgs),
+    /// Compare two captures of the same program: what got faster, what got slower.
+    Diff(DiffArgs),
 }
 
 /// Output formats for `record` and `report`.
@@ -36,6 +38,10 @@ pub enum FormatArg {
     Json,
     /// A text report.
     Text,
+    /// pprof gzipped protobuf (go tool pprof, Pyroscope, Parca, Grafana).
+    Pprof,
+    /// Chrome trace events (Perfetto, chrome://tracing): a flame chart per thread.
+    Chrome,
 }
 
 /// What and how to sample: shared by `record` and `run`.
@@ -141,4 +147,59 @@ pub struct RunArgs {
     /// The script and its arguments (or the arguments of -m / -c).
     #[arg(allow_hyphen_values = true, value_name = "SCRIPT ARGS")]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The capture before the change (JSON, from `record -o before.json`).
+    pub before: PathBuf,
+
+    /// The capture after the change.
+    pub after: PathBuf,
+
+    /// Output format of the comparison.
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub format: DiffFormatArg,
+
+    /// Write the comparison here instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+
+    /// Also write a differential flame graph (SVG): boxes red where self time
+    /// grew, blue where it shrank.
+    #[arg(long, value_name = "SVG")]
+    pub flamegraph: Option<PathBuf>,
+
+    /// Which profile the flame graph draws: `after` (what runs now) or
+    /// `before` (what ran before, so code that went away still shows, in blue).
+    #[arg(long, value_enum, default_value = "after", requires = "flamegraph")]
+    pub flamegraph_widths: WidthsArg,
+
+    /// Colour the flame graph by change in share of samples instead of in time.
+    #[arg(long, requires = "flamegraph")]
+    pub by_share: bool,
+
+    /// Exit with status 1 when the total sampled time grew by more than PCT percent.
+    #[arg(long, value_name = "PCT")]
+    pub fail_if_slower: Option<f64>,
+
+    /// Rows per table in the text output.
+    #[arg(short = 'n', long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+}
+
+/// The profile whose stacks a differential flame graph draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WidthsArg {
+    Before,
+    After,
+}
+
+/// Output formats for `diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormatArg {
+    /// Tables for the terminal, biggest changes first.
+    Text,
+    /// Every function and line, as JSON (docs/commands/diff.md).
+    Json,
 }

@@ -6,9 +6,14 @@
 //! chooses (a file, stdout, a buffer); this crate never prints and never opens
 //! files. What each format is and which tool opens it: `docs/formats.md`.
 
+mod chrome;
 mod collapsed;
+pub mod diff;
 mod flamegraph;
 mod json;
+mod pprof;
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+mod pprof_proto;
 mod speedscope;
 mod text;
 
@@ -49,16 +54,22 @@ pub enum Format {
     Json,
     /// A plain-text report: top functions, lines and threads.
     Text,
+    /// pprof's gzipped protobuf (`go tool pprof`, Pyroscope, Parca, Grafana).
+    Pprof,
+    /// Chrome trace events (Perfetto, `chrome://tracing`), one flame chart per thread.
+    Chrome,
 }
 
 impl Format {
     /// Every format, in the order help text lists them.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 7] = [
         Format::Flamegraph,
         Format::Speedscope,
         Format::Collapsed,
         Format::Json,
         Format::Text,
+        Format::Pprof,
+        Format::Chrome,
     ];
 
     /// The format called `name` (as [`Format::name`] spells it).
@@ -73,10 +84,17 @@ impl Format {
         if name.ends_with(".speedscope.json") {
             return Some(Format::Speedscope);
         }
+        if name.ends_with(".pb.gz") {
+            return Some(Format::Pprof);
+        }
+        if name.ends_with(".trace.json") {
+            return Some(Format::Chrome);
+        }
         match Path::new(&name).extension()?.to_str()? {
             "svg" => Some(Format::Flamegraph),
             "json" => Some(Format::Json),
             "txt" | "collapsed" | "folded" => Some(Format::Collapsed),
+            "pprof" => Some(Format::Pprof),
             _ => None,
         }
     }
@@ -89,6 +107,8 @@ impl Format {
             Format::Collapsed => "collapsed",
             Format::Json => "json",
             Format::Text => "text",
+            Format::Pprof => "pprof",
+            Format::Chrome => "chrome",
         }
     }
 }
@@ -111,6 +131,8 @@ pub fn write(capture: &Capture, format: Format, out: &mut dyn Write) -> Result<(
         Format::Collapsed => collapsed::write(capture, &mut out)?,
         Format::Json => json::write(capture, &mut out)?,
         Format::Text => text::write_report(capture, &mut out, false)?,
+        Format::Pprof => pprof::write(capture, &mut out)?,
+        Format::Chrome => chrome::write(capture, &mut out)?,
     }
     out.flush()?;
     Ok(())
@@ -151,6 +173,9 @@ mod tests {
             ("stacks.txt", Some(Format::Collapsed)),
             ("stacks.collapsed", Some(Format::Collapsed)),
             ("stacks.folded", Some(Format::Collapsed)),
+            ("cpu.pb.gz", Some(Format::Pprof)),
+            ("cpu.pprof", Some(Format::Pprof)),
+            ("run.trace.json", Some(Format::Chrome)),
             ("profile", None),
             ("profile.html", None),
         ];

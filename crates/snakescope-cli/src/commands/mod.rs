@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod diff;
 mod dump;
 mod record;
 mod report;
@@ -15,6 +16,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Dump(args) => dump::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Run(args) => run::run(args),
+        Command::Diff(args) => diff::run(&args),
     }
 }
 
@@ -25,6 +27,8 @@ pub(crate) fn format_of(arg: FormatArg) -> Format {
         FormatArg::Collapsed => Format::Collapsed,
         FormatArg::Json => Format::Json,
         FormatArg::Text => Format::Text,
+        FormatArg::Pprof => Format::Pprof,
+        FormatArg::Chrome => Format::Chrome,
     }
 }
 

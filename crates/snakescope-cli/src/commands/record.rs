@@ -267,6 +267,8 @@ fn default_output(pid: u32, format: Format) -> PathBuf {
         Format::Speedscope => "speedscope.json",
         Format::Json => "json",
         Format::Collapsed | Format::Text => "txt",
+        Format::Pprof => "pb.gz",
+        Format::Chrome => "trace.json",
     };
     PathBuf::from(format!("snakescope-{pid}.{ext}"))
 }

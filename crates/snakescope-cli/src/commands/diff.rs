@@ -1,0 +1,110 @@
+//! `snakescope diff`: compare two captures of the same program.
+//!
+//! The comparison itself (matching, times, shares, the differential flame
+//! graph) is `snakescope_formats::diff`; this command reads the captures,
+//! writes the outputs and turns `--fail-if-slower` into the exit status:
+//! 1 when the total sampled time grew by more than the allowed percentage,
+//! 0 otherwise, 2 for an error (as every command).
+
+use crate::args::{DiffArgs, DiffFormatArg, WidthsArg};
+use crate::UserError;
+use snakescope_formats::diff::{self, Diff, Scale, Widths};
+use snakescope_model::Capture;
+use std::io::Write;
+use std::path::Path;
+
+pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
+    if let Some(pct) = args.fail_if_slower {
+        if !(pct.is_finite() && pct >= 0.0) {
+            return Err(UserError::new(format!(
+                "--fail-if-slower `{pct}` is not a percentage of 0 or more"
+            ))
+            .with_hint("e.g. `--fail-if-slower 5` fails when the after run is more than 5% slower")
+            .into());
+        }
+    }
+    let before = read_capture(&args.before)?;
+    let after = read_capture(&args.after)?;
+    let comparison = diff::diff(&before, &after).map_err(|e| {
+        UserError::new(e.to_string())
+            .with_hint("diff compares captures written by `snakescope record -o FILE.json`")
+    })?;
+
+    if let Some(path) = &args.flamegraph {
+        let scale = if args.by_share {
+            Scale::Share
+        } else {
+            Scale::Time
+        };
+        let widths = match args.flamegraph_widths {
+            WidthsArg::Before => Widths::Before,
+            WidthsArg::After => Widths::After,
+        };
+        let mut svg = Vec::new();
+        diff::write_differential_flamegraph(&before, &after, scale, widths, &mut svg)
+            .map_err(|e| UserError::new(format!("cannot write `{}`: {e}", path.display())))?;
+        write_file(path, &svg)?;
+    }
+
+    let render = |out: &mut dyn Write| match args.format {
+        DiffFormatArg::Text => comparison.write_text(out, args.top),
+        DiffFormatArg::Json => comparison.write_json(out),
+    };
+    match &args.output {
+        Some(path) => {
+            let mut rendered = Vec::new();
+            render(&mut rendered)?;
+            write_file(path, &rendered)?;
+        }
+        None => match render(&mut std::io::stdout().lock()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            result => result?,
+        },
+    }
+    if let Some(path) = &args.flamegraph {
+        note(&format!(
+            "wrote {} (differential flame graph)",
+            path.display()
+        ));
+    }
+
+    match args.fail_if_slower {
+        Some(pct) if comparison.total_change_pct() > pct => {
+            note(&slower_line(&comparison, pct));
+            Ok(1)
+        }
+        _ => Ok(0),
+    }
+}
+
+/// The one line explaining a `--fail-if-slower` failure.
+fn slower_line(d: &Diff, pct: f64) -> String {
+    format!(
+        "slower: total sampled time {:.3} s -> {:.3} s ({:+.1}%), more than the {pct}% allowed by --fail-if-slower",
+        d.total.before_s,
+        d.total.after_s,
+        d.total_change_pct()
+    )
+}
+
+fn read_capture(path: &Path) -> Result<Capture, UserError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| UserError::new(format!("cannot open `{}`: {e}", path.display())))?;
+    Capture::read_from(std::io::BufReader::new(file)).map_err(|e| {
+        UserError::new(format!(
+            "`{}` is not a readable capture: {e}",
+            path.display()
+        ))
+        .with_hint("diff compares the JSON written by `snakescope record -o FILE.json`")
+    })
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
+    std::fs::write(path, bytes)
+        .map_err(|e| UserError::new(format!("cannot write `{}`: {e}", path.display())))
+}
+
+#[allow(clippy::print_stderr)]
+fn note(message: &str) {
+    eprintln!("snakescope: {message}");
+}
