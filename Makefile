@@ -44,8 +44,13 @@ test: roots-if-possible test-rust test-python
 test-rust:
 	cargo test --workspace --locked
 
-test-python: build develop go-pprof
-	SNAKESCOPE_BIN=$(abspath $(BIN)) $(VPY) -m pytest -c tests/python/pytest.ini tests/python
+test-python: build develop chromium go-pprof
+	SNAKESCOPE_BIN=$(abspath $(BIN)) SNAKESCOPE_CHROMIUM=$$(command -v chromium) $(VPY) -m pytest -c tests/python/pytest.ini tests/python
+
+# Headless Chromium loads the HTML report in tests/python/test_html.py: Debian's chromium.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # `go tool pprof` reads the pprof export in tests/python/test_export.py: Debian's golang-go.
 .PHONY: go-pprof

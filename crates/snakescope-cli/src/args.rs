@@ -38,6 +38,8 @@ pub enum FormatArg {
     Json,
     /// A text report.
     Text,
+    /// One self-contained HTML report: flame graph, tables, annotated source.
+    Html,
     /// pprof gzipped protobuf (go tool pprof, Pyroscope, Parca, Grafana).
     Pprof,
     /// Chrome trace events (Perfetto, chrome://tracing): a flame chart per thread.
@@ -47,7 +49,7 @@ pub enum FormatArg {
 /// What and how to sample: shared by `record` and `run`.
 #[derive(Debug, Args)]
 pub struct SamplingArgs {
-    /// Output file (format from its extension: .svg, .json, .speedscope.json, .txt).
+    /// Output file (format from its extension: .svg, .html, .json, .speedscope.json, .txt).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
 

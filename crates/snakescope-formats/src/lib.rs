@@ -1,15 +1,18 @@
 //! Output formats for a [`Capture`]: flame graph SVG, speedscope JSON,
-//! collapsed stacks, the capture's own JSON and a text report, plus the short
-//! summary printed to the terminal after a recording.
+//! collapsed stacks, the capture's own JSON, a text report and a
+//! self-contained HTML report, plus the short summary printed to the terminal
+//! after a recording.
 //!
 //! One module per output. Every writer takes the `&mut dyn Write` the caller
-//! chooses (a file, stdout, a buffer); this crate never prints and never opens
-//! files. What each format is and which tool opens it: `docs/formats.md`.
+//! chooses (a file, stdout, a buffer); this crate never prints, and opens no
+//! file except the source files the HTML report annotates (read-only). What
+//! each format is and which tool opens it: `docs/formats.md`.
 
 mod chrome;
 mod collapsed;
 pub mod diff;
 mod flamegraph;
+mod html;
 mod json;
 mod pprof;
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
@@ -54,6 +57,9 @@ pub enum Format {
     Json,
     /// A plain-text report: top functions, lines and threads.
     Text,
+    /// One self-contained HTML file: flame graph, call tree, function table,
+    /// annotated source, threads (and memory when recorded).
+    Html,
     /// pprof's gzipped protobuf (`go tool pprof`, Pyroscope, Parca, Grafana).
     Pprof,
     /// Chrome trace events (Perfetto, `chrome://tracing`), one flame chart per thread.
@@ -62,12 +68,13 @@ pub enum Format {
 
 impl Format {
     /// Every format, in the order help text lists them.
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::Flamegraph,
         Format::Speedscope,
         Format::Collapsed,
         Format::Json,
         Format::Text,
+        Format::Html,
         Format::Pprof,
         Format::Chrome,
     ];
@@ -78,7 +85,8 @@ impl Format {
     }
 
     /// The format an output file's name implies: `.svg`, `.speedscope.json`,
-    /// `.json`, and `.txt` / `.collapsed` / `.folded` for collapsed stacks.
+    /// `.json`, `.html` / `.htm`, and `.txt` / `.collapsed` / `.folded` for
+    /// collapsed stacks.
     pub fn from_path(path: &Path) -> Option<Format> {
         let name = path.file_name()?.to_str()?.to_ascii_lowercase();
         if name.ends_with(".speedscope.json") {
@@ -94,6 +102,7 @@ impl Format {
             "svg" => Some(Format::Flamegraph),
             "json" => Some(Format::Json),
             "txt" | "collapsed" | "folded" => Some(Format::Collapsed),
+            "html" | "htm" => Some(Format::Html),
             "pprof" => Some(Format::Pprof),
             _ => None,
         }
@@ -107,6 +116,7 @@ impl Format {
             Format::Collapsed => "collapsed",
             Format::Json => "json",
             Format::Text => "text",
+            Format::Html => "html",
             Format::Pprof => "pprof",
             Format::Chrome => "chrome",
         }
@@ -131,6 +141,7 @@ pub fn write(capture: &Capture, format: Format, out: &mut dyn Write) -> Result<(
         Format::Collapsed => collapsed::write(capture, &mut out)?,
         Format::Json => json::write(capture, &mut out)?,
         Format::Text => text::write_report(capture, &mut out, false)?,
+        Format::Html => html::write(capture, &mut out)?,
         Format::Pprof => pprof::write(capture, &mut out)?,
         Format::Chrome => chrome::write(capture, &mut out)?,
     }
@@ -177,7 +188,8 @@ mod tests {
             ("cpu.pprof", Some(Format::Pprof)),
             ("run.trace.json", Some(Format::Chrome)),
             ("profile", None),
-            ("profile.html", None),
+            ("profile.html", Some(Format::Html)),
+            ("Report.HTM", Some(Format::Html)),
         ];
         for (path, want) in cases {
             assert_eq!(Format::from_path(Path::new(path)), want, "{path}");

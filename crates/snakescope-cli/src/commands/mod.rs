@@ -27,6 +27,7 @@ pub(crate) fn format_of(arg: FormatArg) -> Format {
         FormatArg::Collapsed => Format::Collapsed,
         FormatArg::Json => Format::Json,
         FormatArg::Text => Format::Text,
+        FormatArg::Html => Format::Html,
         FormatArg::Pprof => Format::Pprof,
         FormatArg::Chrome => Format::Chrome,
     }

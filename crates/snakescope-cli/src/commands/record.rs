@@ -63,7 +63,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
                 "cannot tell the output format from `{}`",
                 path.display()
             ))
-            .with_hint("use a .svg, .json, .speedscope.json or .txt name, or pass --format")
+            .with_hint("use a .svg, .html, .json, .speedscope.json or .txt name, or pass --format")
         })?),
         (None, None) => None,
     };
@@ -267,6 +267,7 @@ fn default_output(pid: u32, format: Format) -> PathBuf {
         Format::Speedscope => "speedscope.json",
         Format::Json => "json",
         Format::Collapsed | Format::Text => "txt",
+        Format::Html => "html",
         Format::Pprof => "pb.gz",
         Format::Chrome => "trace.json",
     };

@@ -108,6 +108,7 @@ fn format_name(format: FormatArg) -> &'static str {
         FormatArg::Collapsed => "collapsed",
         FormatArg::Json => "json",
         FormatArg::Text => "text",
+        FormatArg::Html => "html",
         FormatArg::Pprof => "pprof",
         FormatArg::Chrome => "chrome",
     }
