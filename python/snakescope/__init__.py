@@ -12,9 +12,10 @@ import time
 
 from snakescope import _lines
 from snakescope._api import Profiler
+from snakescope._memory import checkpoint, heap, label
 from snakescope._native import __version__
 
-__all__ = ["Profiler", "__version__", "profile", "timefn", "timer"]
+__all__ = ["Profiler", "__version__", "checkpoint", "heap", "label", "profile", "timefn", "timer"]
 
 
 def profile(func):

@@ -11,10 +11,11 @@ def stop(
     command: list[str] = ...,
     exit_code: int | None = None,
     quiet: bool = False,
+    census: object = None,
 ) -> None:
     """Stop sampling and write the profile (and the summary to stderr)."""
 
-def stop_json() -> str:
+def stop_json(census: object = None) -> str:
     """Stop sampling and return the capture as JSON."""
 
 def render(capture_json: str, format: str) -> bytes:
@@ -49,3 +50,15 @@ def lines_stop() -> list[tuple[object, list[tuple[int, int, float]]]]:
 
 def lines_callbacks() -> dict[str, object]:
     """The sys.monitoring callbacks: start, resume, line, leave."""
+
+def memory_start(interval_bytes: int = 524288, hide_files: list[str] = ..., timeline_ms: float = 10.0) -> None:
+    """Start tracking allocations (Python domains and native), sampled every `interval_bytes` on average (0: all)."""
+
+def memory_label(name: str, start: bool) -> None:
+    """Open or close a labelled span of the memory timeline."""
+
+def memory_on() -> bool:
+    """Whether memory tracking is on."""
+
+def memory_elapsed() -> float:
+    """Seconds since memory tracking started."""

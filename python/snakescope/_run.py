@@ -23,6 +23,8 @@ _FORMAT_EXTENSIONS = {
     "text": "txt",
     "pprof": "pb.gz",
     "chrome": "trace.json",
+    "html": "html",
+    "timeline": "timeline.svg",
 }
 
 
@@ -35,6 +37,9 @@ class _Options:
         self.format = None
         self.idle = self.gil = self.quiet = self.exact = False
         self.sort = "cumulative"
+        self.lines = []
+        self.memory = "sampled"
+        self.memory_interval = 512 * 1024
         it = iter(opts)
         for opt in it:
             if opt == "--rate":
@@ -45,6 +50,12 @@ class _Options:
                 self.format = next(it)
             elif opt == "--sort":
                 self.sort = next(it)
+            elif opt == "--lines":
+                self.lines.append(next(it))
+            elif opt == "--memory":
+                self.memory = next(it)
+            elif opt == "--memory-interval":
+                self.memory_interval = int(next(it))
             elif opt in ("--idle", "--gil", "--quiet", "--exact"):
                 setattr(self, opt[2:], True)
             else:
@@ -159,6 +170,24 @@ def _is_own(obj):
     return getattr(obj, "__module__", None) == "snakescope._native"
 
 
+def _write_lines(opts):
+    """The line timings (functions decorated with @profile or matching
+    --lines), printed as kernprof -l -v prints them and written next to the
+    main output as OUTPUT.lines.txt."""
+    from snakescope import _lines
+
+    stats = _lines.stop()
+    if stats is None:
+        return
+    text = stats.text()
+    path = os.path.splitext(opts.output)[0] + ".lines.txt"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    if not opts.quiet:
+        sys.stderr.write(text)
+        print(f"wrote {path} (line timings)", file=sys.stderr)
+
+
 def _print_uncaught(exc):
     """What Python prints for an uncaught exception, through the program's own
     `sys.excepthook`, without the bootstrap's frames (the default hook prints
@@ -167,13 +196,45 @@ def _print_uncaught(exc):
     sys.excepthook(type(exc), exc, exc.__traceback__)
 
 
+def _start_lines(opts):
+    """kernprof's `profile` builtin (unless the program's environment has one)
+    and the --lines patterns."""
+    import builtins
+
+    from snakescope import _lines
+
+    if not hasattr(builtins, "profile"):
+        builtins.profile = _lines.profile
+    _lines.arm(opts.lines)
+
+
+def _return_the_package():
+    """When `snakescope run` lent this package to an interpreter that does not
+    have it (a directory of its own first on PYTHONPATH), takes that directory
+    off sys.path and restores PYTHONPATH, so the program sees the sys.path and
+    environment plain `python` would give it. The package stays imported."""
+    lent = os.environ.pop("SNAKESCOPE_RUN_PATH", None)
+    if lent is None:
+        return
+    sys.path[:] = [p for p in sys.path if p != lent]
+    sys.path_importer_cache.pop(lent, None)
+    original = os.environ.pop("SNAKESCOPE_RUN_PYTHONPATH", None)
+    if original is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = original
+
+
 def main(argv):
     global _NATIVE
+    _return_the_package()
     from snakescope import _native
 
     _NATIVE = _native
     opts = _Options(argv)
     state = {"code": 0, "written": False}
+
+    from snakescope import _memory  # noqa: F401  imported now, not while writing
 
     def write_profile():
         if state["written"]:
@@ -183,14 +244,20 @@ def main(argv):
             if opts.exact:
                 _write_exact(_native, opts)
             else:
-                _native.stop(opts.output, opts.format, opts.command(), state["code"], opts.quiet)
+                _native.stop(opts.output, opts.format, opts.command(), state["code"], opts.quiet,
+                             lambda: _memory.census_json("exit"))
         except Exception as exc:  # never turn the program's exit into a snakescope traceback
             print(f"snakescope: could not write the profile: {exc}", file=sys.stderr)
+        try:
+            _write_lines(opts)
+        except Exception as exc:
+            print(f"snakescope: could not write the line timings: {exc}", file=sys.stderr)
 
     try:
         program = _RUNNERS[opts.kind](opts.target, opts.args)
         atexit.register(write_profile)  # registered first, so it runs last
         try:
+            _start_lines(opts)
             if opts.exact:
                 import threading
 
@@ -200,6 +267,9 @@ def main(argv):
                 _native.exact_start()
             else:
                 _native.start(opts.rate, opts.idle, opts.gil, sorted(_OWN_FILES))
+                if opts.memory != "off":
+                    _native.memory_start(0 if opts.memory == "exact" else opts.memory_interval,
+                                         sorted(_OWN_FILES))
         except Exception as exc:
             state["written"] = True
             print(f"snakescope: profiling is off: {exc}", file=sys.stderr)

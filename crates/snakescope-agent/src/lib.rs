@@ -12,6 +12,7 @@ mod clock;
 mod exact;
 mod hook;
 mod lines;
+mod memory;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -22,6 +23,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The agent's own allocations bypass the allocator hooks (see `memory::real`).
+#[global_allocator]
+static ALLOCATOR: memory::real::LibcAllocator = memory::real::LibcAllocator;
 
 /// The running sampler, if any.
 struct Running {
@@ -82,6 +87,49 @@ fn start(rate_hz: f64, idle: bool, gil: bool, hide_files: Vec<String>) -> PyResu
     Ok(())
 }
 
+/// Stops memory tracking (when on) and adds its data to `capture`, with the
+/// frames of its allocation sites merged into the capture's frames.
+fn add_memory(capture: &mut Capture, census: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    if !memory::is_on() {
+        return Ok(());
+    }
+    // Taken after the sampler stopped (its cost is not the program's) and
+    // before memory tracking stops (so the census sees what tracking saw).
+    memory::pause();
+    let census_json: Option<String> = match census {
+        Some(f) => Some(f.call0()?.extract()?),
+        None => None,
+    };
+    let (frames, mut mem) = memory::stop_memory().map_err(PyRuntimeError::new_err)?;
+    let mut index: std::collections::HashMap<snakescope_model::Frame, usize> = capture
+        .frames
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, f)| (f, i))
+        .collect();
+    let map: Vec<usize> = frames
+        .into_iter()
+        .map(|f| {
+            *index.entry(f.clone()).or_insert_with(|| {
+                capture.frames.push(f);
+                capture.frames.len() - 1
+            })
+        })
+        .collect();
+    for site in &mut mem.sites {
+        for f in &mut site.frames {
+            *f = map[*f];
+        }
+    }
+    if let Some(json) = census_json {
+        mem.census =
+            serde_json::from_str(&json).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    }
+    capture.memory = Some(mem);
+    Ok(())
+}
+
 /// Stops the sampler and returns its capture.
 fn stop_sampler(py: Python<'_>) -> PyResult<Capture> {
     let running = RUNNING
@@ -111,7 +159,7 @@ fn stop_sampler(py: Python<'_>) -> PyResult<Capture> {
 /// Stops the sampler and writes the profile to `output` in `format`
 /// (default from the file name); prints the summary to stderr unless `quiet`.
 #[pyfunction]
-#[pyo3(signature = (output, format = None, command = Vec::new(), exit_code = None, quiet = false))]
+#[pyo3(signature = (output, format = None, command = Vec::new(), exit_code = None, quiet = false, census = None))]
 fn stop(
     py: Python<'_>,
     output: &str,
@@ -119,8 +167,10 @@ fn stop(
     command: Vec<String>,
     exit_code: Option<i32>,
     quiet: bool,
+    census: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     let mut capture = stop_sampler(py)?;
+    add_memory(&mut capture, census)?;
     capture.meta.command = command;
     capture.meta.exit_code = exit_code;
     let path = std::path::Path::new(output);
@@ -130,8 +180,10 @@ fn stop(
 
 /// Stops the sampler and returns the capture as JSON (for `snakescope.Profiler`).
 #[pyfunction]
-fn stop_json(py: Python<'_>) -> PyResult<String> {
+#[pyo3(signature = (census = None))]
+fn stop_json(py: Python<'_>, census: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
     let mut capture = stop_sampler(py)?;
+    add_memory(&mut capture, census)?;
     capture.meta.mode = "api".to_owned();
     serde_json::to_string(&capture).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
@@ -226,5 +278,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lines::lines_start, m)?)?;
     m.add_function(wrap_pyfunction!(lines::lines_stop, m)?)?;
     m.add_function(wrap_pyfunction!(lines::lines_callbacks, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::memory_start, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::memory_label, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::memory_on, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::memory_elapsed, m)?)?;
     Ok(())
 }

@@ -44,6 +44,8 @@ pub enum FormatArg {
     Pprof,
     /// Chrome trace events (Perfetto, chrome://tracing): a flame chart per thread.
     Chrome,
+    /// The memory timeline as an SVG chart (captures of `run`).
+    Timeline,
 }
 
 /// What and how to sample: shared by `record` and `run`.
@@ -108,13 +110,26 @@ pub struct ReportArgs {
     /// A capture written by `record` (JSON).
     pub capture: PathBuf,
 
-    /// Output format.
-    #[arg(short, long, value_enum, default_value = "text")]
-    pub format: FormatArg,
+    /// Output format (default: from the output file's extension, else text).
+    #[arg(short, long, value_enum)]
+    pub format: Option<FormatArg>,
 
     /// Write here instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+
+    /// Draw memory instead of CPU (captures of `run`): stacks weighted by the
+    /// bytes `allocated`, alive at the `peak`, or `leaked` (alive at the end).
+    #[arg(long, value_parser = ["allocated", "peak", "leaked"], value_name = "WHAT")]
+    pub memory: Option<String>,
+}
+
+/// How `run` tracks memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MemoryMode {
+    Sampled,
+    Exact,
+    Off,
 }
 
 #[derive(Debug, Args)]
@@ -128,13 +143,30 @@ pub struct RunArgs {
     #[arg(long)]
     pub exact: bool,
 
+    /// Time every line of the functions matching PATTERN (`module:function`,
+    /// `file.py:Class.method`, `*` wildcards; repeatable), as `kernprof -l -v`
+    /// shows them. Functions decorated with `@profile` are timed without it.
+    #[arg(long = "lines", value_name = "PATTERN")]
+    pub lines: Vec<String>,
+
+    /// Memory tracking (sampling mode): `sampled` (default: allocations
+    /// sampled every --memory-interval bytes on average, unbiased estimates),
+    /// `exact` (every allocation) or `off`.
+    #[arg(long, value_enum, default_value = "sampled", value_name = "MODE")]
+    pub memory: MemoryMode,
+
+    /// Mean bytes between memory samples.
+    #[arg(long, default_value_t = 512 * 1024, value_name = "BYTES")]
+    pub memory_interval: u64,
+
     /// With --exact: the table's sort key, as `python -m cProfile -s`.
     #[arg(short = 's', long, default_value = "cumulative", value_name = "KEY")]
     pub sort: String,
 
     /// The interpreter to run (default: $SNAKESCOPE_PYTHON, set by the Python
-    /// package to its own interpreter, else `python3`). It must have the
-    /// snakescope package installed.
+    /// package to its own interpreter, else `python3`): CPython 3.11-3.13,
+    /// with the snakescope package installed or lent by snakescope (from the
+    /// package's own command, or $SNAKESCOPE_PACKAGE).
     #[arg(long, value_name = "PATH")]
     pub python: Option<String>,
 

@@ -9,15 +9,16 @@
 //! `phonebook_set.py`), the before script's functions are matched with the
 //! after script's (not its lines), and the comparison says so.
 //!
-//! Captures only hold CPU samples today; memory columns join [`Change`] once
-//! captures carry memory data.
+//! When both captures recorded memory, the peak, what was alive at the end and
+//! the bytes allocated are compared too, in total and per function (the
+//! innermost Python frame of each allocation site).
 
 use crate::collapsed::frame_text;
 use crate::text::command_line;
 use crate::FormatError;
 use inferno::flamegraph::{self as inferno_flamegraph, Options};
 use serde::Serialize;
-use snakescope_model::{Capture, Frame, Stats};
+use snakescope_model::{Capture, Frame, Memory, Stats};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
@@ -108,7 +109,57 @@ pub struct Diff {
     pub functions: Vec<FunctionChange>,
     /// Every line seen in either capture, biggest change first.
     pub lines: Vec<LineChange>,
+    /// Present when both captures recorded memory.
+    pub memory: Option<MemoryDiff>,
 }
+
+/// A number of bytes before and after.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ByteChange {
+    pub before: u64,
+    pub after: u64,
+    /// `after - before`.
+    pub change: i64,
+    /// Relative change in percent; `None` when it was 0 before.
+    pub change_pct: Option<f64>,
+}
+
+impl ByteChange {
+    fn new(before: u64, after: u64) -> ByteChange {
+        let change = after as i64 - before as i64;
+        ByteChange {
+            before,
+            after,
+            change,
+            change_pct: (before > 0).then(|| 100.0 * change as f64 / before as f64),
+        }
+    }
+}
+
+/// Bytes allocated where a function was the innermost Python frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionBytes {
+    pub name: String,
+    pub file: String,
+    #[serde(flatten)]
+    pub allocated: ByteChange,
+}
+
+/// Memory before and after (estimates when recorded in `sampled` mode).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryDiff {
+    /// The highest live total seen.
+    pub peak_bytes: ByteChange,
+    /// Live when recording stopped.
+    pub end_bytes: ByteChange,
+    /// Allocated in all (freed or not).
+    pub allocated_bytes: ByteChange,
+    /// Every allocating function, biggest change first.
+    pub functions: Vec<FunctionBytes>,
+}
+
+/// The function name given to allocations made with no Python frame.
+const NO_PYTHON_FRAME: &str = "(no Python frame)";
 
 #[derive(Serialize)]
 struct JsonDiff<'a> {
@@ -126,11 +177,12 @@ pub fn diff(before: &Capture, after: &Capture) -> Result<Diff, DiffError> {
     // Functions of the before script are matched with the after script's;
     // its lines are not (line 12 of one file is not line 12 of another).
     let lines_before = Stats::of(before);
-    let (sb, sa) = match &matched {
-        Some(m) => (
-            Stats::of(&rename_file(before, &m.before, &m.after)),
-            Stats::of(after),
-        ),
+    let renamed = matched
+        .as_ref()
+        .map(|m| rename_file(before, &m.before, &m.after));
+    let before_functions = renamed.as_ref().unwrap_or(before);
+    let (sb, sa) = match &renamed {
+        Some(r) => (Stats::of(r), Stats::of(after)),
         None => (lines_before.clone(), Stats::of(after)),
     };
     let change = |before_samples: u64, after_samples: u64| {
@@ -184,8 +236,23 @@ pub fn diff(before: &Capture, after: &Capture) -> Result<Diff, DiffError> {
             .then_with(|| (&x.file, x.line).cmp(&(&y.file, y.line)))
     });
 
+    let memory = match (&before_functions.memory, &after.memory) {
+        (Some(mb), Some(ma)) => Some(memory_diff(before_functions, mb, after, ma)),
+        _ => None,
+    };
+    let mut caveats = caveats(&b, &a);
+    match (&before.memory, &after.memory) {
+        (Some(_), None) => {
+            caveats.push("only the before capture recorded memory: memory is not compared".into())
+        }
+        (None, Some(_)) => {
+            caveats.push("only the after capture recorded memory: memory is not compared".into())
+        }
+        _ => {}
+    }
     Ok(Diff {
-        caveats: caveats(&b, &a),
+        memory,
+        caveats,
         total: change(b.samples, a.samples),
         before: b,
         after: a,
@@ -193,6 +260,39 @@ pub fn diff(before: &Capture, after: &Capture) -> Result<Diff, DiffError> {
         functions,
         lines,
     })
+}
+
+fn memory_diff(before: &Capture, mb: &Memory, after: &Capture, ma: &Memory) -> MemoryDiff {
+    let mut functions: BTreeMap<(String, String), [u64; 2]> = BTreeMap::new();
+    for (i, (capture, memory)) in [(before, mb), (after, ma)].into_iter().enumerate() {
+        for site in &memory.sites {
+            let key = match site.frames.last() {
+                Some(&f) => {
+                    let frame = &capture.frames[f];
+                    (frame.display_name().to_owned(), frame.file.clone())
+                }
+                None => (NO_PYTHON_FRAME.to_owned(), String::new()),
+            };
+            let bytes = &mut functions.entry(key).or_default()[i];
+            *bytes = bytes.saturating_add(site.allocated_bytes);
+        }
+    }
+    let mut functions: Vec<FunctionBytes> = functions
+        .into_iter()
+        .map(|((name, file), [b, a])| FunctionBytes {
+            name,
+            file,
+            allocated: ByteChange::new(b, a),
+        })
+        .collect();
+    functions.sort_by_key(|f| std::cmp::Reverse(f.allocated.change.unsigned_abs()));
+    let allocated = |m: &Memory| m.sites.iter().map(|s| s.allocated_bytes).sum::<u64>();
+    MemoryDiff {
+        peak_bytes: ByteChange::new(mb.peak_bytes, ma.peak_bytes),
+        end_bytes: ByteChange::new(mb.end_bytes, ma.end_bytes),
+        allocated_bytes: ByteChange::new(allocated(mb), allocated(ma)),
+        functions,
+    }
 }
 
 impl Change {
@@ -331,7 +431,93 @@ impl Diff {
                 (&l.change, format!("{at}  {}", l.name))
             })
             .collect();
-        write_table(out, &rows, top, "line")
+        write_table(out, &rows, top, "line")?;
+        if let Some(memory) = &self.memory {
+            write_memory(out, memory, top)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_memory(out: &mut dyn Write, m: &MemoryDiff, top: usize) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(out, "Memory")?;
+    for (label, c) in [
+        ("peak", &m.peak_bytes),
+        ("at end", &m.end_bytes),
+        ("allocated", &m.allocated_bytes),
+    ] {
+        writeln!(
+            out,
+            "  {label:<10} {:>10} -> {:<10} {:>11} ({})",
+            bytes(c.before),
+            bytes(c.after),
+            signed_bytes(c.change),
+            byte_relative(c)
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "Functions by change in bytes allocated")?;
+    let rows: Vec<&FunctionBytes> = m
+        .functions
+        .iter()
+        .filter(|f| f.allocated.change != 0)
+        .collect();
+    if rows.is_empty() {
+        return writeln!(out, "  no change");
+    }
+    writeln!(
+        out,
+        "  {:>10}  {:>10}  {:>11}  {:>7}  function",
+        "before", "after", "change", "change%"
+    )?;
+    for f in rows.iter().take(top) {
+        let c = &f.allocated;
+        let name = if f.file.is_empty() {
+            f.name.clone()
+        } else {
+            format!("{}  {}", f.name, f.file)
+        };
+        writeln!(
+            out,
+            "  {:>10}  {:>10}  {:>11}  {:>7}  {name}",
+            bytes(c.before),
+            bytes(c.after),
+            signed_bytes(c.change),
+            byte_relative(c)
+        )?;
+    }
+    if rows.len() > top {
+        writeln!(out, "  ... {} more", rows.len() - top)?;
+    }
+    Ok(())
+}
+
+/// `512 B`, `1.5 KiB`, `12.0 MiB`, `2.00 GiB`.
+fn bytes(n: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let n = n as f64;
+    if n < KIB {
+        format!("{n} B")
+    } else if n < KIB * KIB {
+        format!("{:.1} KiB", n / KIB)
+    } else if n < KIB * KIB * KIB {
+        format!("{:.1} MiB", n / (KIB * KIB))
+    } else {
+        format!("{:.2} GiB", n / (KIB * KIB * KIB))
+    }
+}
+
+fn signed_bytes(n: i64) -> String {
+    let sign = if n < 0 { '-' } else { '+' };
+    format!("{sign}{}", bytes(n.unsigned_abs()))
+}
+
+fn byte_relative(c: &ByteChange) -> String {
+    match c.change_pct {
+        Some(p) => format!("{p:+.1}%"),
+        None if c.after > 0 => "new".to_owned(),
+        None => "0%".to_owned(),
     }
 }
 
@@ -587,7 +773,7 @@ fn folded(capture: &Capture) -> BTreeMap<String, u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use snakescope_model::{CaptureBuilder, Meta, ThreadSample};
+    use snakescope_model::{CaptureBuilder, MemorySite, Meta, ThreadSample};
 
     fn frame(name: &str, file: &str, line: u32) -> Frame {
         Frame {
@@ -886,6 +1072,79 @@ mod tests {
         assert_eq!(v["lines"][0]["line"], 10);
         assert_eq!(v["total"]["after_s"], 0.5);
         assert_eq!(v["before"]["samples"], 1000);
+    }
+
+    fn with_memory(mut c: Capture, sites: &[(&str, u64)], peak: u64) -> Capture {
+        let frame = |c: &Capture, name: &str| c.frames.iter().position(|f| f.function == name);
+        let sites = sites
+            .iter()
+            .map(|&(name, bytes)| MemorySite {
+                frames: frame(&c, name).map_or(Vec::new(), |f| vec![f]),
+                source: "python".into(),
+                allocations: bytes / 100,
+                allocated_bytes: bytes,
+                ..MemorySite::default()
+            })
+            .collect();
+        c.memory = Some(Memory {
+            mode: "exact".into(),
+            sample_interval_bytes: 1,
+            sites,
+            peak_bytes: peak,
+            end_bytes: peak / 2,
+            ..Memory::default()
+        });
+        c
+    }
+
+    #[test]
+    fn memory_is_compared_when_both_recorded_it() {
+        let b = with_memory(
+            before(),
+            &[("lookup", 3 << 20), ("parse", 1 << 20)],
+            4 << 20,
+        );
+        let a = with_memory(
+            after(),
+            &[("lookup", 1 << 20), ("parse", 1 << 20), ("-", 4096)],
+            2 << 20,
+        );
+        let d = diff(&b, &a).unwrap();
+        let m = d.memory.as_ref().unwrap();
+        assert_eq!(m.peak_bytes, ByteChange::new(4 << 20, 2 << 20));
+        assert!(close(m.peak_bytes.change_pct.unwrap(), -50.0));
+        assert_eq!(m.end_bytes.after, 1 << 20);
+        assert_eq!(m.allocated_bytes.before, 4 << 20);
+        let names: Vec<(&str, i64)> = m
+            .functions
+            .iter()
+            .map(|f| (f.name.as_str(), f.allocated.change))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("lookup", -(2 << 20)),
+                (NO_PYTHON_FRAME, 4096),
+                ("parse", 0)
+            ]
+        );
+        let mut out = Vec::new();
+        d.write_text(&mut out, 10).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("  peak          4.0 MiB -> 2.0 MiB       -2.0 MiB (-50.0%)\n"),
+            "{text}"
+        );
+        assert!(text.contains("Functions by change in bytes allocated"));
+        let mut json = Vec::new();
+        d.write_json(&mut json).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["memory"]["functions"][0]["change"], -(2 << 20));
+        // One side only: not compared, and said so.
+        let d = diff(&b, &after()).unwrap();
+        assert!(d.memory.is_none());
+        assert!(d.caveats[0].contains("only the before capture recorded memory"));
+        assert_eq!(diff(&before(), &after()).unwrap().memory, None);
     }
 
     #[test]

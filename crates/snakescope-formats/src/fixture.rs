@@ -93,6 +93,7 @@ pub(crate) fn capture() -> Capture {
             stack(0, &[0, 1, 3], false, true, 10),
             stack(1, &[4, 3], true, false, 10),
         ],
+        memory: None,
     }
 }
 
@@ -101,6 +102,7 @@ pub(crate) fn empty_capture() -> Capture {
         threads: Vec::new(),
         frames: Vec::new(),
         stacks: Vec::new(),
+        memory: None,
         ..capture()
     }
 }

@@ -14,6 +14,7 @@ pub mod diff;
 mod flamegraph;
 mod html;
 mod json;
+pub mod memory;
 mod pprof;
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 mod pprof_proto;
@@ -64,11 +65,13 @@ pub enum Format {
     Pprof,
     /// Chrome trace events (Perfetto, `chrome://tracing`), one flame chart per thread.
     Chrome,
+    /// The memory timeline as an SVG chart (heap and RSS over time, labels).
+    Timeline,
 }
 
 impl Format {
     /// Every format, in the order help text lists them.
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 9] = [
         Format::Flamegraph,
         Format::Speedscope,
         Format::Collapsed,
@@ -77,6 +80,7 @@ impl Format {
         Format::Html,
         Format::Pprof,
         Format::Chrome,
+        Format::Timeline,
     ];
 
     /// The format called `name` (as [`Format::name`] spells it).
@@ -119,6 +123,7 @@ impl Format {
             Format::Html => "html",
             Format::Pprof => "pprof",
             Format::Chrome => "chrome",
+            Format::Timeline => "timeline",
         }
     }
 }
@@ -140,10 +145,14 @@ pub fn write(capture: &Capture, format: Format, out: &mut dyn Write) -> Result<(
         Format::Speedscope => speedscope::write(capture, &mut out)?,
         Format::Collapsed => collapsed::write(capture, &mut out)?,
         Format::Json => json::write(capture, &mut out)?,
-        Format::Text => text::write_report(capture, &mut out, false)?,
+        Format::Text => {
+            text::write_report(capture, &mut out, false)?;
+            memory::write_text(capture, &mut out, 15)?;
+        }
         Format::Html => html::write(capture, &mut out)?,
         Format::Pprof => pprof::write(capture, &mut out)?,
         Format::Chrome => chrome::write(capture, &mut out)?,
+        Format::Timeline => memory::write_timeline_svg(capture, &mut out)?,
     }
     out.flush()?;
     Ok(())
@@ -158,6 +167,7 @@ pub fn write_summary(
 ) -> Result<(), FormatError> {
     let mut out = BufWriter::new(out);
     text::write_summary(capture, &mut out, color)?;
+    memory::write_text(capture, &mut out, 5)?;
     out.flush()?;
     Ok(())
 }

@@ -15,16 +15,22 @@
 //!   off-CPU time and "wall" would only repeat "cpu".
 //!
 //! The time columns need a sampling period; a capture without a rate or a
-//! duration gets the sample counts alone. Memory columns (allocated bytes and
-//! objects) belong in [`columns`] once captures carry memory data; they are
-//! not invented from CPU samples.
+//! duration gets the sample counts alone.
+//!
+//! When the capture recorded memory, each allocation site is one more sample
+//! (labelled with its allocator, `python` or `native`) with the memory
+//! columns of [`MEMORY_COLUMNS`]: `alloc_objects`/`count`,
+//! `alloc_space`/`bytes`, `peak_space`/`bytes` (alive at the peak) and
+//! `inuse_space`/`bytes` (still alive when recording stopped). CPU samples
+//! are 0 in those and sites 0 in the CPU columns, so every sample type reads
+//! as its own profile (`-sample_index=alloc_space`).
 
 use crate::pprof_proto as pb;
 use crate::text::command_line;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use prost::Message;
-use snakescope_model::{Capture, Frame, StackRecord};
+use snakescope_model::{Capture, Frame, MemorySite, StackRecord};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -71,6 +77,17 @@ fn columns(capture: &Capture) -> (Vec<Column>, usize) {
     (columns, default)
 }
 
+/// The memory sample types, and each one's value for an allocation site.
+/// A memory sample type: name, unit, and the bytes of a site it counts.
+type MemoryColumn = (&'static str, &'static str, fn(&MemorySite) -> u64);
+
+const MEMORY_COLUMNS: [MemoryColumn; 4] = [
+    ("alloc_objects", "count", |s| s.allocations),
+    ("alloc_space", "bytes", |s| s.allocated_bytes),
+    ("peak_space", "bytes", |s| s.peak_bytes),
+    ("inuse_space", "bytes", |s| s.end_bytes),
+];
+
 /// The sampling period in whole nanoseconds (at least 1), if known.
 fn period_ns(capture: &Capture) -> Option<i64> {
     let period = capture.meta.sample_period_s()?;
@@ -106,11 +123,19 @@ impl Strings {
 pub(crate) fn profile(capture: &Capture) -> pb::Profile {
     let mut strings = Strings::new();
     let (columns, default) = columns(capture);
+    let memory = capture.memory.as_ref();
+    let memory_columns: &[MemoryColumn] = match memory {
+        Some(_) => &MEMORY_COLUMNS,
+        None => &[],
+    };
+    let width = columns.len() + memory_columns.len();
     let sample_type: Vec<pb::ValueType> = columns
         .iter()
-        .map(|c| pb::ValueType {
-            r#type: strings.intern(c.kind),
-            unit: strings.intern(c.unit),
+        .map(|c| (c.kind, c.unit))
+        .chain(memory_columns.iter().map(|&(kind, unit, _)| (kind, unit)))
+        .map(|(kind, unit)| pb::ValueType {
+            r#type: strings.intern(kind),
+            unit: strings.intern(unit),
         })
         .collect();
 
@@ -180,7 +205,7 @@ pub(crate) fn profile(capture: &Capture) -> pb::Profile {
             .or_insert_with(|| {
                 samples.push(pb::Sample {
                     location_id: stack.frames.iter().rev().map(|&f| f as u64 + 1).collect(),
-                    value: vec![0; columns.len()],
+                    value: vec![0; width],
                     label: thread_labels[stack.thread].clone(),
                 });
                 samples.len() - 1
@@ -188,6 +213,25 @@ pub(crate) fn profile(capture: &Capture) -> pb::Profile {
         for (total, column) in samples[index].value.iter_mut().zip(&columns) {
             *total = total.saturating_add((column.value)(stack));
         }
+    }
+    // One sample per allocation site, after the CPU columns' zeros.
+    let source_key = strings.intern("allocator");
+    for site in memory.iter().flat_map(|m| &m.sites) {
+        let mut value = vec![0; columns.len()];
+        value.extend(
+            memory_columns
+                .iter()
+                .map(|(_, _, of)| i64::try_from(of(site)).unwrap_or(i64::MAX)),
+        );
+        samples.push(pb::Sample {
+            location_id: site.frames.iter().rev().map(|&f| f as u64 + 1).collect(),
+            value,
+            label: vec![pb::Label {
+                key: source_key,
+                str: strings.intern(&site.source),
+                ..pb::Label::default()
+            }],
+        });
     }
 
     // One mapping for the interpreter, marked as fully symbolized so that
@@ -251,6 +295,7 @@ mod tests {
     use super::*;
     use crate::fixture::{capture, empty_capture};
     use flate2::read::GzDecoder;
+    use snakescope_model::Memory;
     use std::io::Read;
 
     /// Writes `capture` as pprof and decodes it back, as a consumer would.
@@ -409,6 +454,67 @@ mod tests {
                 ("tid 101".into(), 101, 10),
             ]
         );
+    }
+
+    #[test]
+    fn memory_sites_are_samples_with_memory_columns() {
+        let mut c = capture();
+        c.meta.include_idle = false;
+        c.stacks.retain(|s| !s.idle);
+        let site = |frames: Vec<usize>, source: &str, n: u64| MemorySite {
+            frames,
+            source: source.into(),
+            allocations: n,
+            allocated_bytes: 100 * n,
+            frees: n / 2,
+            freed_bytes: 50 * n,
+            peak_bytes: 40 * n,
+            end_bytes: 10 * n,
+        };
+        c.memory = Some(Memory {
+            mode: "exact".into(),
+            sample_interval_bytes: 1,
+            sites: vec![site(vec![0, 1], "python", 4), site(vec![0, 3], "native", 2)],
+            peak_bytes: 220,
+            end_bytes: 60,
+            ..Memory::default()
+        });
+        let p = round_trip(&c);
+        assert_eq!(
+            types(&p),
+            [
+                ("samples", "count"),
+                ("cpu", "nanoseconds"),
+                ("alloc_objects", "count"),
+                ("alloc_space", "bytes"),
+                ("peak_space", "bytes"),
+                ("inuse_space", "bytes"),
+            ]
+        );
+        // CPU stays the default view.
+        assert_eq!(string(&p, p.default_sample_type), "cpu");
+        let stacks = stacks(&p);
+        let ms = 1_000_000;
+        assert!(stacks.contains(&(
+            vec!["main:10".into(), "Worker.work:20".into()],
+            vec![60, 600 * ms, 0, 0, 0, 0]
+        )));
+        assert!(stacks.contains(&(
+            vec!["main:10".into(), "Worker.work:20".into()],
+            vec![0, 0, 4, 400, 160, 40]
+        )));
+        assert!(stacks.contains(&(
+            vec!["main:10".into(), "helper:5".into()],
+            vec![0, 0, 2, 200, 80, 20]
+        )));
+        let allocators: Vec<&str> = p
+            .sample
+            .iter()
+            .flat_map(|s| &s.label)
+            .filter(|l| string(&p, l.key) == "allocator")
+            .map(|l| string(&p, l.str))
+            .collect();
+        assert_eq!(allocators, ["python", "native"]);
     }
 
     #[test]

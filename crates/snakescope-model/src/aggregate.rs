@@ -105,6 +105,7 @@ impl CaptureBuilder {
             threads: self.threads,
             frames: self.frames,
             stacks: self.records,
+            memory: None,
         }
     }
 

@@ -126,6 +126,9 @@ pub struct Capture {
     pub threads: Vec<ThreadRecord>,
     pub frames: Vec<Frame>,
     pub stacks: Vec<StackRecord>,
+    /// Present when memory was recorded (`snakescope run`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<crate::memory::Memory>,
 }
 
 impl Capture {
@@ -172,6 +175,16 @@ impl Capture {
                     "stack {i} names frame {bad} of {}",
                     self.frames.len()
                 )));
+            }
+        }
+        if let Some(memory) = &self.memory {
+            for (i, site) in memory.sites.iter().enumerate() {
+                if let Some(&bad) = site.frames.iter().find(|&&f| f >= self.frames.len()) {
+                    return Err(CaptureError::Inconsistent(format!(
+                        "memory site {i} names frame {bad} of {}",
+                        self.frames.len()
+                    )));
+                }
             }
         }
         Ok(())

@@ -191,6 +191,37 @@ impl Walker {
         Ok(threads)
     }
 
+    /// The thread state at `tstate` (found by the caller, e.g. the calling
+    /// thread's own), without reading the interpreter's thread list. Whether
+    /// it holds the GIL is not known (`None`).
+    pub fn thread_at(
+        &mut self,
+        r: &dyn MemoryReader,
+        tstate: u64,
+    ) -> Result<ThreadInfo, WalkError> {
+        let o = self.layout.offsets;
+        let mut b = std::mem::take(&mut self.thread_buf);
+        let read = r.read(tstate, &mut b);
+        let info = read.map(|()| {
+            let (cframe, top_frame) = match o.current_frame {
+                CurrentFrame::Direct(off) => (0, u64_at(&b, off)),
+                CurrentFrame::ViaCFrame { cframe, .. } => (u64_at(&b, cframe), 0),
+            };
+            ThreadInfo {
+                addr: tstate,
+                native_id: u64_at(&b, o.thread_native_thread_id),
+                thread_id: u64_at(&b, o.thread_thread_id),
+                cframe,
+                top_frame,
+                stack_chunk: u64_at(&b, o.thread_datastack_chunk),
+                stack_top: o.thread_datastack_top.map_or(0, |off| u64_at(&b, off)),
+                holds_gil: None,
+            }
+        });
+        self.thread_buf = b;
+        Ok(info?)
+    }
+
     /// `threading`'s names of the threads of every interpreter, by
     /// `threading.get_ident()` ([`ThreadInfo::thread_id`]). Best effort: a
     /// thread not (yet) in `threading._active` has no entry.

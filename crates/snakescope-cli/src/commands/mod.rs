@@ -2,6 +2,7 @@
 
 mod diff;
 mod dump;
+mod interpreter;
 mod record;
 mod report;
 mod run;
@@ -30,6 +31,7 @@ pub(crate) fn format_of(arg: FormatArg) -> Format {
         FormatArg::Html => Format::Html,
         FormatArg::Pprof => Format::Pprof,
         FormatArg::Chrome => Format::Chrome,
+        FormatArg::Timeline => Format::Timeline,
     }
 }
 

@@ -270,6 +270,7 @@ fn default_output(pid: u32, format: Format) -> PathBuf {
         Format::Html => "html",
         Format::Pprof => "pb.gz",
         Format::Chrome => "trace.json",
+        Format::Timeline => "timeline.svg",
     };
     PathBuf::from(format!("snakescope-{pid}.{ext}"))
 }

@@ -16,7 +16,25 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
         ))
         .with_hint("report reads the JSON written by `snakescope record -o FILE.json`")
     })?;
-    let format = format_of(args.format);
+    let format = match (args.format, &args.output) {
+        (Some(f), _) => format_of(f),
+        (None, Some(out)) => {
+            snakescope_formats::Format::from_path(out).unwrap_or(snakescope_formats::Format::Text)
+        }
+        (None, None) => snakescope_formats::Format::Text,
+    };
+    let capture = match &args.memory {
+        None => capture,
+        Some(what) => {
+            let metric =
+                snakescope_formats::memory::MemoryMetric::from_name(what).expect("checked by clap");
+            snakescope_formats::memory::memory_view(&capture, metric).ok_or_else(|| {
+                UserError::new(format!("`{}` has no memory data", path.display())).with_hint(
+                    "memory is recorded by `snakescope run` (not with --exact or --memory off)",
+                )
+            })?
+        }
+    };
     let result = match &args.output {
         Some(out) => {
             // Rendered in memory first, so a failure leaves no partial file behind.

@@ -5,7 +5,7 @@
 //! `python` would (argv, `sys.path[0]`, `__main__`, exit status, tracebacks).
 //! This command only passes the settings on and mirrors the child's exit.
 
-use crate::args::{FormatArg, RunArgs};
+use crate::args::{FormatArg, MemoryMode, RunArgs};
 use crate::launch::{self, Signals};
 use crate::UserError;
 use std::sync::atomic::Ordering;
@@ -21,11 +21,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .into());
     }
     let target = target_spec(&args)?;
-    let python = args
-        .python
-        .clone()
-        .or_else(|| std::env::var("SNAKESCOPE_PYTHON").ok())
-        .unwrap_or_else(|| "python3".to_owned());
+    if let Some(pattern) = args.lines.iter().find(|p| p.is_empty() || p.ends_with(':')) {
+        return Err(
+            UserError::new(format!("line pattern `{pattern}` names no function"))
+                .with_hint(
+                    "write `module:function`, e.g. `--lines julia:calculate_z_serial_purepython`",
+                )
+                .into(),
+        );
+    }
+    // Checked (version, package) before anything runs; see interpreter.rs.
+    let interpreter = super::interpreter::Interpreter::choose(args.python.as_deref())?;
+    let python = interpreter.python.clone();
     let mut command = vec![
         python.clone(),
         "-m".into(),
@@ -42,6 +49,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if args.exact {
         command.extend(["--exact".into(), "--sort".into(), args.sort.clone()]);
     }
+    for pattern in &args.lines {
+        command.extend(["--lines".into(), pattern.clone()]);
+    }
+    let memory = match args.memory {
+        MemoryMode::Sampled if args.memory_interval == 0 => "exact",
+        MemoryMode::Sampled => "sampled",
+        MemoryMode::Exact => "exact",
+        MemoryMode::Off => "off",
+    };
+    command.extend([
+        "--memory".into(),
+        memory.into(),
+        "--memory-interval".into(),
+        args.memory_interval.to_string(),
+    ]);
     for (on, flag) in [
         (args.sampling.idle, "--idle"),
         (args.sampling.gil, "--gil"),
@@ -54,12 +76,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     command.push("--".into());
     command.extend(target);
     let signals = Signals::install()?;
-    let mut child = launch::spawn(&command).map_err(|e| {
+    let mut child = launch::spawn_with(&command, |c| interpreter.prepare(c)).map_err(|e| {
         UserError::new(format!(
             "cannot run the interpreter `{python}`: {}",
             e.message
         ))
-        .with_hint("pick one with `--python PATH`; it must have the snakescope package installed")
+        .with_hint("pick one with `--python PATH`")
     })?;
     let mut forwarded = false;
     let status = loop {
@@ -72,6 +94,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    drop(interpreter); // before mirroring a death by signal, which ends this process
     Ok(launch::mirror_exit(status))
 }
 
@@ -111,5 +134,6 @@ fn format_name(format: FormatArg) -> &'static str {
         FormatArg::Html => "html",
         FormatArg::Pprof => "pprof",
         FormatArg::Chrome => "chrome",
+        FormatArg::Timeline => "timeline",
     }
 }

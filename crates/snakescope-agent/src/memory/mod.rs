@@ -1,0 +1,583 @@
+//! Memory tracking in the agent: where memory is allocated (Python stack of
+//! each allocation site), what is alive at the peak and at the end, and the
+//! heap over time.
+//!
+//! Both sources are seen: the interpreter's `PyMem` domains (MEM and OBJ,
+//! chained like tracemalloc does; RAW goes to malloc) and native allocations
+//! by C extensions (malloc family and anonymous mmap, through the GOT, see
+//! [`got`]). Memory the interpreter's own allocators get from malloc/mmap
+//! (pymalloc arenas, large blocks) is not counted a second time.
+//!
+//! Sampling: allocations are sampled at byte intervals drawn from an
+//! exponential distribution of mean `R` (a Poisson process over allocated
+//! bytes): an allocation of `s` bytes is sampled with probability
+//! `p = 1 - exp(-s/R)` and then stands for `s/p` bytes and `1/p`
+//! allocations, which makes every total an unbiased estimate. Large
+//! allocations (s ≫ R) are always sampled and counted at their size. `R = 0`
+//! records every allocation (exact mode).
+//!
+//! A sampled allocation takes the Python stack of the allocating thread
+//! (through the same walker as the sampler, reading the thread's own frames
+//! with `process_vm_readv`, so a stale pointer can never fault) under one
+//! lock; unsampled ones cost a thread-local subtraction. Frees of sampled
+//! blocks are found through a counting filter, so other frees cost one load.
+
+mod got;
+mod hooks;
+pub(crate) mod real;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use snakescope_model::{Frame, Memory, MemoryLabel, MemoryPoint, MemorySite};
+use snakescope_remote::Target;
+use snakescope_unwind::FrameRef;
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub(crate) static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum Source {
+    Python,
+    Native,
+}
+
+/// Mean bytes between samples (0: every allocation).
+static INTERVAL: AtomicU64 = AtomicU64::new(0);
+/// Estimated live bytes of tracked allocations.
+static LIVE: AtomicI64 = AtomicI64::new(0);
+
+/// How many sampled live blocks hash to each slot: a free whose slot is 0
+/// is not one of ours (the common case) and takes no lock.
+const FILTER_BITS: u32 = 20;
+static FILTER: [AtomicU8; 1 << FILTER_BITS] = [const { AtomicU8::new(0) }; 1 << FILTER_BITS];
+
+fn filter_slot(ptr: usize) -> usize {
+    ((ptr as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS)) as usize
+}
+
+thread_local! {
+    /// Bytes left before this thread's next sample.
+    static COUNTDOWN: Cell<i64> = const { Cell::new(-1) };
+    /// The state of this thread's random generator (0: not seeded yet).
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The next exponential distance between samples, mean `interval`.
+fn next_distance(interval: u64) -> i64 {
+    RNG.with(|rng| {
+        let mut x = rng.get();
+        if x == 0 {
+            x = (&x as *const u64 as u64)
+                ^ 0x2545_F491_4F6C_DD1D
+                ^ crate::clock::now_ticks() as u64;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        rng.set(x);
+        let u = ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        (-(u.ln()) * interval as f64) as i64 + 1
+    })
+}
+
+#[derive(Default)]
+struct Site {
+    allocations: f64,
+    bytes: f64,
+    frees: f64,
+    freed: f64,
+    live: f64,
+    at_peak: f64,
+}
+
+struct Live {
+    site: u32,
+    bytes: f64,
+    count: f64,
+}
+
+struct State {
+    target: Target,
+    hidden: HashSet<String>,
+    refs: Vec<FrameRef>,
+    /// (code address, serial, line) → frame index.
+    frame_ids: HashMap<(u64, u64, u32), usize>,
+    frames: Vec<Frame>,
+    frame_index: HashMap<Frame, usize>,
+    site_ids: HashMap<(Vec<usize>, Source), u32>,
+    sites: Vec<(Vec<usize>, Source, Site)>,
+    live: HashMap<usize, Live>,
+    started: Instant,
+    peak: f64,
+    peak_at: f64,
+    /// Live total when `at_peak` was last copied.
+    snapshot_level: f64,
+    stack: Vec<usize>,
+    labels: Vec<MemoryLabel>,
+    open_labels: Vec<(String, f64)>,
+}
+
+static STATE: Mutex<Option<State>> = Mutex::new(None);
+
+/// Records an allocation the hooks saw.
+pub(crate) fn on_alloc(ptr: usize, size: usize, source: Source) {
+    let interval = INTERVAL.load(Ordering::Relaxed);
+    let (bytes, count) = if interval == 0 {
+        (size as f64, 1.0)
+    } else {
+        let left = COUNTDOWN.with(|c| {
+            let left = c.get() - size as i64;
+            c.set(left);
+            left
+        });
+        if left > 0 {
+            return;
+        }
+        COUNTDOWN.with(|c| c.set(next_distance(interval)));
+        let p = -(-(size as f64) / interval as f64).exp_m1(); // 1 - exp(-s/R)
+        if p <= 0.0 {
+            return;
+        }
+        (size as f64 / p, 1.0 / p)
+    };
+    guarded(|| {
+        let Ok(mut guard) = STATE.lock() else { return };
+        let Some(state) = guard.as_mut() else { return };
+        if ACTIVE.load(Ordering::Relaxed) {
+            state.record(ptr, bytes, count, source);
+        }
+    });
+}
+
+/// Runs recording code from inside a hook: a panic there must not unwind
+/// into the C caller; it turns tracking off with one line on stderr.
+fn guarded(f: impl FnOnce() + std::panic::UnwindSafe) {
+    if std::panic::catch_unwind(f).is_err() {
+        ACTIVE.store(false, Ordering::Relaxed);
+        let msg = b"snakescope: memory tracking failed and is off for the rest of the run\n";
+        // SAFETY: writes a static buffer to fd 2; no allocation, no lock.
+        unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+    }
+}
+
+/// Records a free the hooks saw (ours only when it was sampled).
+pub(crate) fn on_free(ptr: usize) {
+    if FILTER[filter_slot(ptr)].load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    guarded(|| {
+        let Ok(mut guard) = STATE.lock() else { return };
+        if let Some(state) = guard.as_mut() {
+            state.forget(ptr);
+        }
+    });
+}
+
+/// The calling thread's Python thread state, without needing the GIL.
+fn current_tstate() -> u64 {
+    // SAFETY: PyGILState_GetThisThreadState only reads the thread-specific
+    // slot the interpreter keeps for this thread; it is documented as callable
+    // without the GIL, and returns NULL for threads Python does not know.
+    unsafe { pyo3::ffi::PyGILState_GetThisThreadState() as u64 }
+}
+
+impl State {
+    fn record(&mut self, ptr: usize, bytes: f64, count: f64, source: Source) {
+        let site = self.site_of_current_stack(source);
+        // A block we still think is live at this address was freed where we
+        // could not see it (e.g. inside the C library): forget it first.
+        self.forget(ptr);
+        let s = &mut self.sites[site as usize].2;
+        s.allocations += count;
+        s.bytes += bytes;
+        s.live += bytes;
+        self.live.insert(ptr, Live { site, bytes, count });
+        FILTER[filter_slot(ptr)].fetch_add(1, Ordering::Relaxed);
+        let live = LIVE.fetch_add(bytes as i64, Ordering::Relaxed) as f64 + bytes;
+        if live > self.peak {
+            self.peak = live;
+            self.peak_at = self.started.elapsed().as_secs_f64();
+            // Copy who holds what at most every 1 % of growth.
+            if live > self.snapshot_level * 1.01 {
+                self.snapshot_level = live;
+                for (_, _, s) in &mut self.sites {
+                    s.at_peak = s.live;
+                }
+            }
+        }
+    }
+
+    fn forget(&mut self, ptr: usize) {
+        if let Some(l) = self.live.remove(&ptr) {
+            FILTER[filter_slot(ptr)].fetch_sub(1, Ordering::Relaxed);
+            let s = &mut self.sites[l.site as usize].2;
+            s.frees += l.count;
+            s.freed += l.bytes;
+            s.live -= l.bytes;
+            LIVE.fetch_sub(l.bytes as i64, Ordering::Relaxed);
+        }
+    }
+
+    fn site_of_current_stack(&mut self, source: Source) -> u32 {
+        self.stack.clear();
+        let tstate = current_tstate();
+        if tstate != 0 {
+            self.refs.clear();
+            let walked = self
+                .target
+                .walker
+                .thread_at(&self.target.reader, tstate)
+                .and_then(|t| {
+                    self.target
+                        .walker
+                        .walk(&self.target.reader, &t, &mut self.refs)
+                });
+            if walked.is_ok() {
+                let mut at_root = !self.hidden.is_empty();
+                for r in self.refs.iter().rev() {
+                    let key = (r.code, r.serial, r.line);
+                    let id = match self.frame_ids.get(&key) {
+                        Some(&id) => id,
+                        None => {
+                            let Some(code) = self.target.walker.code(r.code) else {
+                                continue;
+                            };
+                            let frame = Frame {
+                                function: code.name.clone(),
+                                qualname: Some(code.qualname.clone()),
+                                file: code.filename.clone(),
+                                line: r.line,
+                            };
+                            let id = *self.frame_index.entry(frame.clone()).or_insert_with(|| {
+                                self.frames.push(frame);
+                                self.frames.len() - 1
+                            });
+                            self.frame_ids.insert(key, id);
+                            id
+                        }
+                    };
+                    if at_root && self.hidden.contains(&self.frames[id].file) {
+                        continue;
+                    }
+                    at_root = false;
+                    self.stack.push(id);
+                }
+            }
+        }
+        let key = (std::mem::take(&mut self.stack), source);
+        let id = match self.site_ids.get(&key) {
+            Some(&id) => id,
+            None => {
+                let id = self.sites.len() as u32;
+                self.sites.push((key.0.clone(), key.1, Site::default()));
+                self.site_ids.insert(key.clone(), id);
+                id
+            }
+        };
+        self.stack = key.0;
+        id
+    }
+}
+
+pub(crate) fn patches() -> [(&'static [u8], usize); 12] {
+    [
+        (b"malloc", hooks::malloc as *const () as usize),
+        (b"calloc", hooks::calloc as *const () as usize),
+        (b"realloc", hooks::realloc as *const () as usize),
+        (b"free", hooks::free as *const () as usize),
+        (
+            b"posix_memalign",
+            hooks::posix_memalign as *const () as usize,
+        ),
+        (b"aligned_alloc", hooks::aligned_alloc as *const () as usize),
+        (b"memalign", hooks::memalign as *const () as usize),
+        (b"mmap", hooks::mmap as *const () as usize),
+        (b"mmap64", hooks::mmap as *const () as usize),
+        (b"munmap", hooks::munmap as *const () as usize),
+        (b"dlopen", hooks::dlopen as *const () as usize),
+        (b"__libc_memalign", hooks::memalign as *const () as usize),
+    ]
+}
+
+/// Redirects the allocators of every loaded library but the interpreter's
+/// (whose allocations the `PyMem` hooks see), and everyone's `dlopen`.
+pub(crate) fn patch_everything() {
+    let all = patches();
+    let dlopen: Vec<(&'static [u8], usize)> = all
+        .iter()
+        .copied()
+        .filter(|(n, _)| *n == b"dlopen")
+        .collect();
+    got::patch_all(&all, &dlopen, PyMem_Malloc as *const () as usize);
+}
+
+const PYMEM_DOMAIN_MEM: i32 = 1;
+const PYMEM_DOMAIN_OBJ: i32 = 2;
+
+extern "C" {
+    fn PyMem_GetAllocator(domain: i32, allocator: *mut hooks::PyMemAllocatorEx);
+    fn PyMem_SetAllocator(domain: i32, allocator: *mut hooks::PyMemAllocatorEx);
+    fn PyMem_Malloc(size: usize) -> *mut std::ffi::c_void;
+}
+
+/// The domains' original allocators (our hooks' contexts), kept for the
+/// whole process: blocks allocated through the hooks are freed through them.
+static ORIGINALS: Mutex<Vec<(i32, usize)>> = Mutex::new(Vec::new());
+
+fn install_pymem_hooks(_py: Python<'_>) {
+    let mut originals = ORIGINALS.lock().expect("allocator table");
+    if !originals.is_empty() {
+        return;
+    }
+    for domain in [PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ] {
+        let original = Box::leak(Box::new(hooks::PyMemAllocatorEx {
+            ctx: std::ptr::null_mut(),
+            malloc: None,
+            calloc: None,
+            realloc: None,
+            free: None,
+        }));
+        // SAFETY: GIL held (token); the struct is valid for writing.
+        unsafe { PyMem_GetAllocator(domain, original) };
+        let mut ours = hooks::PyMemAllocatorEx {
+            ctx: original as *mut hooks::PyMemAllocatorEx as *mut std::ffi::c_void,
+            malloc: Some(hooks::py_malloc),
+            calloc: Some(hooks::py_calloc),
+            realloc: Some(hooks::py_realloc),
+            free: Some(hooks::py_free),
+        };
+        // SAFETY: GIL held; chaining to the previous allocator, which stays
+        // valid forever (leaked), as PyMem_SetAllocator's hook use requires.
+        unsafe { PyMem_SetAllocator(domain, &mut ours) };
+        originals.push((domain, original as *mut _ as usize));
+    }
+}
+
+extern "C" fn in_forked_child() {
+    // The child may have been forked while another thread held the state
+    // lock: it stops tracking and never touches the lock.
+    ACTIVE.store(false, Ordering::Relaxed);
+}
+
+/// Timeline sampler: tracked heap and RSS every `period`.
+struct Timeline {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<MemoryPoint>>,
+}
+
+static TIMELINE: Mutex<Option<Timeline>> = Mutex::new(None);
+
+fn rss_bytes() -> u64 {
+    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else {
+        return 0;
+    };
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+}
+
+fn start_timeline(started: Instant, period: Duration) -> Timeline {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name("snakescope-memory".into())
+        .spawn(move || {
+            let mut points = Vec::new();
+            let mut period = period;
+            while !flag.load(Ordering::Relaxed) {
+                points.push(MemoryPoint {
+                    t: started.elapsed().as_secs_f64(),
+                    heap: LIVE.load(Ordering::Relaxed).max(0) as u64,
+                    rss: rss_bytes(),
+                });
+                if points.len() >= 4000 {
+                    // Bounded: keep every other point and sample half as often.
+                    let kept: Vec<MemoryPoint> = points.iter().step_by(2).copied().collect();
+                    points = kept;
+                    period *= 2;
+                }
+                std::thread::sleep(period);
+            }
+            points
+        })
+        .expect("memory timeline thread");
+    Timeline { stop, thread }
+}
+
+/// Starts tracking memory: `interval_bytes` between samples (0 records every
+/// allocation); frames of `hide_files` at the root of stacks are left out.
+#[pyfunction]
+#[pyo3(signature = (interval_bytes = 512 * 1024, hide_files = Vec::new(), timeline_ms = 10.0))]
+pub fn memory_start(
+    py: Python<'_>,
+    interval_bytes: u64,
+    hide_files: Vec<String>,
+    timeline_ms: f64,
+) -> PyResult<()> {
+    let mut guard = STATE
+        .lock()
+        .map_err(|_| PyRuntimeError::new_err("memory state poisoned"))?;
+    if guard.is_some() {
+        return Err(PyRuntimeError::new_err("memory tracking is already on"));
+    }
+    let target =
+        Target::attach(std::process::id()).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let started = Instant::now();
+    *guard = Some(State {
+        target,
+        hidden: hide_files.into_iter().collect(),
+        refs: Vec::new(),
+        frame_ids: HashMap::new(),
+        frames: Vec::new(),
+        frame_index: HashMap::new(),
+        site_ids: HashMap::new(),
+        sites: Vec::new(),
+        live: HashMap::new(),
+        started,
+        peak: 0.0,
+        peak_at: 0.0,
+        snapshot_level: 0.0,
+        stack: Vec::new(),
+        labels: Vec::new(),
+        open_labels: Vec::new(),
+    });
+    drop(guard);
+    INTERVAL.store(interval_bytes, Ordering::Relaxed);
+    LIVE.store(0, Ordering::Relaxed);
+    static ATFORK: std::sync::Once = std::sync::Once::new();
+    ATFORK.call_once(|| {
+        // SAFETY: registers a handler that only stores an atomic.
+        unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
+    });
+    real::resolve();
+    install_pymem_hooks(py);
+    ACTIVE.store(true, Ordering::Relaxed);
+    patch_everything();
+    *TIMELINE.lock().expect("timeline") = Some(start_timeline(
+        started,
+        Duration::from_secs_f64(timeline_ms.max(1.0) / 1000.0),
+    ));
+    Ok(())
+}
+
+/// Opens (`start=True`) or closes a labelled span of the timeline.
+#[pyfunction]
+pub fn memory_label(name: String, start: bool) {
+    let Ok(mut guard) = STATE.lock() else { return };
+    let Some(state) = guard.as_mut() else { return };
+    let now = state.started.elapsed().as_secs_f64();
+    if start {
+        state.open_labels.push((name, now));
+    } else if let Some(i) = state.open_labels.iter().rposition(|(n, _)| *n == name) {
+        let (name, start_s) = state.open_labels.remove(i);
+        state.labels.push(MemoryLabel {
+            name,
+            start_s,
+            end_s: now,
+        });
+    }
+}
+
+/// Stops tracking and returns the memory data with its frames, as JSON:
+/// `{"frames": [...], "memory": {...}}` (frames are indexed by the sites).
+pub fn stop_memory() -> Result<(Vec<Frame>, Memory), String> {
+    ACTIVE.store(false, Ordering::Relaxed);
+    let timeline = TIMELINE.lock().map_err(|e| e.to_string())?.take();
+    let points = match timeline {
+        Some(t) => {
+            t.stop.store(true, Ordering::Relaxed);
+            t.thread.join().unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    let state = STATE
+        .lock()
+        .map_err(|e| e.to_string())?
+        .take()
+        .ok_or("memory tracking is not on")?;
+    for ptr in state.live.keys() {
+        FILTER[filter_slot(*ptr)].fetch_sub(1, Ordering::Relaxed);
+    }
+    let end_bytes: f64 = state.sites.iter().map(|(_, _, s)| s.live.max(0.0)).sum();
+    let interval = INTERVAL.load(Ordering::Relaxed);
+    let mut labels = state.labels;
+    let end = state.started.elapsed().as_secs_f64();
+    labels.extend(
+        state
+            .open_labels
+            .into_iter()
+            .map(|(name, start_s)| MemoryLabel {
+                name,
+                start_s,
+                end_s: end,
+            }),
+    );
+    let sites = state
+        .sites
+        .into_iter()
+        .filter(|(_, _, s)| s.allocations > 0.0)
+        .map(|(frames, source, s)| MemorySite {
+            frames,
+            source: match source {
+                Source::Python => "python",
+                Source::Native => "native",
+            }
+            .to_owned(),
+            allocations: s.allocations.round() as u64,
+            allocated_bytes: s.bytes.round() as u64,
+            frees: s.frees.round() as u64,
+            freed_bytes: s.freed.round() as u64,
+            peak_bytes: s.at_peak.max(0.0).round() as u64,
+            end_bytes: s.live.max(0.0).round() as u64,
+        })
+        .collect();
+    Ok((
+        state.frames,
+        Memory {
+            mode: if interval == 0 { "exact" } else { "sampled" }.to_owned(),
+            sample_interval_bytes: interval.max(1),
+            sites,
+            peak_bytes: state.peak.round() as u64,
+            peak_at_s: state.peak_at,
+            end_bytes: end_bytes.round() as u64,
+            timeline: points,
+            labels,
+            census: Vec::new(),
+        },
+    ))
+}
+
+/// Whether memory tracking is on (or paused before its results are taken).
+pub fn is_on() -> bool {
+    STATE.lock().map(|s| s.is_some()).unwrap_or(false)
+}
+
+/// Stops recording new events (what runs next is snakescope's own work);
+/// [`stop_memory`] then collects the results.
+pub fn pause() {
+    ACTIVE.store(false, Ordering::Relaxed);
+}
+
+/// Whether memory tracking is on (for the Python side).
+#[pyfunction]
+pub fn memory_on() -> bool {
+    is_on()
+}
+
+/// Seconds since memory tracking started (0 when it is off).
+#[pyfunction]
+pub fn memory_elapsed() -> f64 {
+    STATE
+        .lock()
+        .ok()
+        .and_then(|g| g.as_ref().map(|s| s.started.elapsed().as_secs_f64()))
+        .unwrap_or(0.0)
+}

@@ -1,0 +1,87 @@
+//! Memory data of a capture: allocation sites with their stacks, what was
+//! alive at the peak and at exit, and the timeline (see `docs/capture-format.md`).
+
+use serde::{Deserialize, Serialize};
+
+/// Memory recorded by the in-process agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Memory {
+    /// `sampled` (byte-interval sampling: every figure is an unbiased
+    /// estimate) or `exact` (every allocation).
+    pub mode: String,
+    /// Mean bytes between samples in `sampled` mode; 1 in `exact` mode.
+    pub sample_interval_bytes: u64,
+    /// Allocation sites: one per distinct (stack, source) with allocations.
+    pub sites: Vec<MemorySite>,
+    /// The highest tracked live total seen, and when (seconds from the start).
+    pub peak_bytes: u64,
+    #[serde(default)]
+    pub peak_at_s: f64,
+    /// Tracked live bytes when recording stopped (at exit: what leaked, before
+    /// interpreter shutdown frees anything).
+    pub end_bytes: u64,
+    /// Heap and RSS over time.
+    #[serde(default)]
+    pub timeline: Vec<MemoryPoint>,
+    /// User labels (`with snakescope.label("load")`), as time spans.
+    #[serde(default)]
+    pub labels: Vec<MemoryLabel>,
+    /// Live objects by type (the garbage collector's view), per census taken.
+    #[serde(default)]
+    pub census: Vec<Census>,
+}
+
+/// Where allocations came from: a Python stack, and which allocator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct MemorySite {
+    /// Indices into [`crate::Capture::frames`], root first; empty when the
+    /// allocating thread had no Python frame.
+    pub frames: Vec<usize>,
+    /// `python` (the interpreter's object/memory allocators) or `native`
+    /// (malloc and friends, mmap: C extensions, buffers, arrays).
+    pub source: String,
+    pub allocations: u64,
+    pub allocated_bytes: u64,
+    pub frees: u64,
+    /// Bytes allocated here and freed (by anyone) before recording stopped.
+    pub freed_bytes: u64,
+    /// Bytes allocated here that were alive at the peak.
+    pub peak_bytes: u64,
+    /// Bytes allocated here still alive when recording stopped.
+    pub end_bytes: u64,
+}
+
+/// One point of the memory timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MemoryPoint {
+    /// Seconds from the start of recording.
+    pub t: f64,
+    /// Tracked live bytes.
+    pub heap: u64,
+    /// The process's resident set size.
+    pub rss: u64,
+}
+
+/// A labelled span of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemoryLabel {
+    pub name: String,
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+/// Live objects by type at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Census {
+    /// Why it was taken: `checkpoint`, `heap`, `peak`, `exit`.
+    pub when: String,
+    pub t: f64,
+    pub types: Vec<CensusRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CensusRow {
+    pub type_name: String,
+    pub count: i64,
+    pub bytes: i64,
+}

@@ -1,0 +1,209 @@
+"""Memory tracking under `snakescope run` against ground truth: programs
+that allocate known amounts on known lines (tests/scripts/mem_known.py), a
+known peak, one deliberate leak, freed memory, threads, a fork, and the
+heap census's checkpoint diff.
+
+Exact mode (`--memory exact`) must match sizes exactly up to what Python
+itself adds (object headers, list storage: 2 % covers them, they are
+computed below from sys.getsizeof). Sampled mode gives unbiased estimates:
+its tolerance is 4 standard deviations of the estimator for the sizes
+involved (see `_sampled_tolerance`)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import RECORD_TIMEOUT, REPO, script, target_env
+
+MB = 1024 * 1024
+
+
+def _run(snakescope, tmp_path: Path, target: str, *args: str, env: dict | None = None, python=sys.executable):
+    out = tmp_path / "mem.json"
+    proc = subprocess.run([snakescope, "run", "--python", python, "-q", "-o", str(out), *args, target],
+                          capture_output=True, text=True, timeout=RECORD_TIMEOUT, cwd=tmp_path,
+                          env=target_env({"PYTHONPATH": str(REPO / "python"), **(env or {})}))
+    assert proc.returncode == 0, proc.stderr
+    return proc, json.loads(out.read_text())
+
+
+def _by_line(cap: dict, key: str = "allocated_bytes", source: str | None = None) -> dict[tuple[str, int], int]:
+    """Bytes per (file name, line), inclusive: every line on a site's stack counts it once."""
+    out: dict[tuple[str, int], int] = {}
+    for site in cap["memory"]["sites"]:
+        if source and site["source"] != source:
+            continue
+        seen = set()
+        for i in site["frames"]:
+            f = cap["frames"][i]
+            k = (os.path.basename(f["file"]), f["line"])
+            if k not in seen:
+                seen.add(k)
+                out[k] = out.get(k, 0) + site[key]
+    return out
+
+
+def _line_of(path: str, marker: str) -> int:
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if marker in line:
+            return n
+    raise AssertionError(f"{marker!r} not in {path}")
+
+
+def _sizes(stdout: str) -> tuple[int, int, int, int]:
+    line = next(l for l in stdout.splitlines() if l.startswith("sizes "))
+    return tuple(int(v) for v in line.split()[1:])
+
+
+def _numpy_present() -> bool:
+    return subprocess.run([sys.executable, "-c", "import numpy"], capture_output=True).returncode == 0
+
+
+def test_exact_mode_known_lines(snakescope, tmp_path):
+    target = script("mem_known.py")
+    proc, cap = _run(snakescope, tmp_path, target, "--memory", "exact", env={"MEM_BIG_MB": "64"})
+    ba4000, b10000, list5000, list2000 = _sizes(proc.stdout)
+    lines = _by_line(cap)
+    name = "mem_known.py"
+    big = 64 * MB
+
+    def near(line_marker, expected, rel):
+        got = lines.get((name, _line_of(target, line_marker)), 0)
+        assert abs(got - expected) <= rel * expected, (line_marker, got, expected)
+
+    near("return bytearray(BIG)", big, 0.01)
+    if _numpy_present():
+        near("return np.ones(BIG // 8)", big, 0.01)
+        native = _by_line(cap, source="native")
+        assert native.get((name, _line_of(target, "return np.ones(BIG // 8)")), 0) >= big  # a native allocation
+    # Lines whose allocations are exactly the objects they create: 2 % (the
+    # sizes are sys.getsizeof's, which is what the allocator was asked for).
+    near("a[i] = bytearray(4000)", 5000 * ba4000, 0.02)
+    near("b[i] = bytes(10000)", 2000 * b10000, 0.02)
+    # Four threads, each 20 x 1 MiB (plus bytearray headers): the line sums them.
+    near("chunks = [bytearray(MB)", 4 * 20 * MB, 0.01)
+    # The leak: 64 MiB still alive at the end, on its line; everything the
+    # program itself allocated elsewhere was freed (allowing Python's
+    # interned constants: under 1 MiB).
+    end = _by_line(cap, "end_bytes")
+    leak_line = (name, _line_of(target, "LEAK.append"))
+    assert abs(end[leak_line] - 64 * MB) <= 0.01 * 64 * MB
+    for marker in ("return bytearray(BIG)", "a[i] = bytearray(4000)", "b[i] = bytes(10000)", "chunks = [bytearray(MB)"):
+        k = (name, _line_of(target, marker))
+        assert end.get(k, 0) < MB, (marker, end.get(k))
+        assert _by_line(cap, "freed_bytes")[k] >= 0.98 * lines[k]  # freed shows as freed
+    # The peak: at most one 64 MiB block was alive at a time before the leak,
+    # then the leak; the import of numpy and interpreter data add a few MiB.
+    peak = cap["memory"]["peak_bytes"]
+    assert 64 * MB <= peak <= 64 * MB * 1.02 + 8 * MB, peak / MB
+
+
+def _sampled_tolerance(total_bytes: float, block: float, interval: float) -> float:
+    """4 standard deviations of the sampled estimate of `total_bytes` made of
+    blocks of `block` bytes: each block is kept with p = 1 - exp(-block/R)
+    and weighted 1/p, so the variance is n * block^2 * (1 - p) / p."""
+    p = -math.expm1(-block / interval)
+    n = total_bytes / block
+    return 4 * math.sqrt(n * block * block * (1 - p) / p)
+
+
+def test_sampled_mode_estimates_are_unbiased(snakescope, tmp_path):
+    target = script("mem_known.py")
+    proc, cap = _run(snakescope, tmp_path, target, env={"MEM_BIG_MB": "512"})
+    assert cap["memory"]["mode"] == "sampled"
+    interval = cap["memory"]["sample_interval_bytes"]
+    ba4000, b10000, _, _ = _sizes(proc.stdout)
+    lines = _by_line(cap)
+    name = "mem_known.py"
+    big = 512 * MB
+    # Blocks far above the interval are always sampled, at their size: 1 %.
+    got = lines[(name, _line_of(target, "return bytearray(BIG)"))]
+    assert abs(got - big) <= 0.01 * big
+    if _numpy_present():
+        got = lines[(name, _line_of(target, "return np.ones(BIG // 8)"))]
+        assert abs(got - big) <= 0.01 * big
+    for marker, n, size in (("a[i] = bytearray(4000)", 5000, ba4000), ("b[i] = bytes(10000)", 2000, b10000)):
+        expected = n * size
+        got = lines[(name, _line_of(target, marker))]
+        tol = _sampled_tolerance(expected, size, interval)
+        assert abs(got - expected) <= tol, (marker, got, expected, tol)
+
+
+def test_memory_reports_and_flamegraph(snakescope, tmp_path):
+    target = script("mem_known.py")
+    _, cap = _run(snakescope, tmp_path, target, env={"MEM_BIG_MB": "64"})
+    capture = tmp_path / "mem.json"
+    text = subprocess.run([snakescope, "report", str(capture), "--format", "text"],
+                          capture_output=True, text=True, timeout=RECORD_TIMEOUT)
+    assert text.returncode == 0, text.stderr
+    out = text.stdout
+    assert "Top allocation sites" in out and "Alive at the peak" in out and "Memory per line" in out
+    leaked = out.split("Leaked (alive at the end, allocated by the program)")[1].split("\n\n")[0]
+    rows = [r for r in leaked.splitlines() if r.strip()]
+    assert len(rows) == 1 and "leaky (mem_known.py:" in rows[0], leaked  # the leak, and nothing else
+    svg = tmp_path / "peak.svg"
+    r = subprocess.run([snakescope, "report", str(capture), "--memory", "leaked", "-o", str(svg)],
+                       capture_output=True, text=True, timeout=RECORD_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert "leaky" in svg.read_text()
+    chart = tmp_path / "timeline.svg"
+    r = subprocess.run([snakescope, "report", str(capture), "--format", "timeline", "-o", str(chart)],
+                       capture_output=True, text=True, timeout=RECORD_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert chart.read_text().startswith("<svg") and "polyline" in chart.read_text()
+
+
+def test_labels_and_checkpoint_census(snakescope, tmp_path):
+    program = tmp_path / "census.py"
+    program.write_text(textwrap.dedent("""\
+        import snakescope
+
+        class Node:
+            __slots__ = ("value",)
+            def __init__(self, value):
+                self.value = value
+
+        with snakescope.label("build"):
+            snakescope.checkpoint()
+            nodes = [Node(i) for i in range(1234)]
+            h = snakescope.heap()
+        counts = h.by_type()
+        print("Node", counts["__main__.Node"][0])
+        print("types", sorted(n for n, (c, _) in counts.items() if c))
+    """))
+    proc, cap = _run(snakescope, tmp_path, str(program))
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "Node 1234"
+    # Exactly the objects created after the checkpoint: the nodes and their
+    # list (ints below 1234 that are not cached are the nodes' values).
+    types = eval(lines[1].split(" ", 1)[1])
+    assert set(types) <= {"__main__.Node", "list", "int"}, types
+    labels = cap["memory"]["labels"]
+    assert [l["name"] for l in labels] == ["build"] and labels[0]["end_s"] >= labels[0]["start_s"]
+    assert cap["memory"]["census"] and cap["memory"]["census"][0]["when"] == "exit"
+
+
+def test_memory_survives_fork(snakescope, tmp_path):
+    program = tmp_path / "forks.py"
+    program.write_text(textwrap.dedent("""\
+        import os
+        keep = bytearray(8 * 1024 * 1024)
+        pid = os.fork()
+        if pid == 0:
+            junk = [bytearray(1024) for _ in range(10000)]
+            print("child ok", len(junk), flush=True)
+            os._exit(5)
+        _, status = os.waitpid(pid, 0)
+        print("parent saw", os.waitstatus_to_exitcode(status), flush=True)
+    """))
+    proc, cap = _run(snakescope, tmp_path, str(program))
+    assert sorted(proc.stdout.splitlines()) == ["child ok 10000", "parent saw 5"]
+    assert _by_line(cap)[("forks.py", 2)] >= 8 * 1024 * 1024
