@@ -2,7 +2,8 @@
 
 - `pprof`: the gzipped profile.proto must load in `go tool pprof` (Debian's
   golang-go, which `make test` installs when missing) with the workload's
-  hottest function on top, CPU time in nanoseconds, the thread as a label.
+  hottest function on top, CPU time in nanoseconds, the thread as a label;
+  and, from a `run` with memory, the leak on top of `inuse_space`.
 - `chrome`: trace-event JSON as Perfetto and chrome://tracing read it: the
   required fields of every event, one named track per thread, and complete
   events nested as a flame chart (children inside their parents, siblings
@@ -20,11 +21,21 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import QUICK_TIMEOUT, assert_clean_stderr, record, run, script
+from conftest import (
+    QUICK_TIMEOUT,
+    RECORD_TIMEOUT,
+    REPO,
+    assert_clean_stderr,
+    record,
+    run,
+    script,
+    target_env,
+)
 
 SECONDS = "1.5"
 
@@ -76,9 +87,10 @@ def top_rows(text: str) -> list[tuple[str, float, float]]:
 
 def _number(text: str) -> float:
     """`981ms`, `1.03s`, `0`, `1031` as a number (milliseconds for times)."""
-    m = re.fullmatch(r"([\d.]+)(ms|s|us|ns)?", text)
+    m = re.fullmatch(r"([\d.]+)(ms|s|us|ns|B|kB|MB|GB)?", text)
     assert m, text
-    scale = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6, None: 1.0}[m.group(2)]
+    scale = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6, None: 1.0,
+             "B": 1.0, "kB": 1e3, "MB": 1e6, "GB": 1e9}[m.group(2)]
     return float(m.group(1)) * scale
 
 
@@ -115,6 +127,27 @@ def test_record_writes_pprof_from_the_file_name(snakescope, present_interpreters
     assert_clean_stderr(result)
     rows = top_rows(go_pprof("-top", str(out)))
     assert rows[0][0] == "work", rows
+
+
+def test_pprof_carries_memory_sample_types(snakescope, tmp_path):
+    """A `run` capture with memory (mem_known.py: one 64 MiB leak in `leaky`)
+    adds the allocation sites as samples with memory sample types."""
+    out = tmp_path / "mem.pb.gz"
+    proc = subprocess.run(
+        [snakescope, "run", "--python", sys.executable, "-q", "-o", str(out),
+         script("mem_known.py")],
+        capture_output=True, text=True, timeout=RECORD_TIMEOUT, cwd=tmp_path,
+        env=target_env({"PYTHONPATH": str(REPO / "python"), "MEM_BIG_MB": "64"}))
+    assert proc.returncode == 0, proc.stderr
+    text = go_pprof("-raw", str(out))
+    for kind in ("alloc_objects/count", "alloc_space/bytes", "peak_space/bytes",
+                 "inuse_space/bytes"):
+        assert kind in text, text[:2000]
+    # What is still alive at the end: the leak, on top.
+    inuse = top_rows(go_pprof("-top", "-sample_index=inuse_space", str(out)))
+    assert inuse[0][0] == "leaky", inuse[:5]
+    alloc = go_pprof("-top", "-sample_index=alloc_space", str(out))
+    assert "bytearray_line" in alloc, alloc
 
 
 # --------------------------------------------------------------------------
