@@ -24,13 +24,18 @@ from snakescope import _native
 class Profiler:
     """A context manager around the in-process agent."""
 
-    def __init__(self, exact=False, lines=None, rate_hz=1000.0, idle=False, gil=False):
+    def __init__(self, exact=False, lines=None, rate_hz=1000.0, idle=False, gil=False, memory=False,
+                 memory_interval=512 * 1024):
         """`lines`: functions (or classes, methods, properties) and
         ``module:function`` patterns whose lines are timed exactly, besides
         every function decorated with ``@snakescope.profile``; ``True`` for
         the decorated ones only; ``None`` (default) for no line timing."""
         self.exact = exact
         self.lines = lines
+        # memory: False, True (sampled every `memory_interval` bytes on
+        # average) or "exact"; sampling mode only (the capture holds it).
+        self.memory = memory
+        self.memory_interval = memory_interval
         self._line_stats = None
         self.rate_hz = rate_hz
         self.idle = idle
@@ -59,6 +64,10 @@ class Profiler:
             _native.exact_start()
         else:
             _native.start(self.rate_hz, self.idle, self.gil, [__file__])
+            if self.memory:
+                from snakescope import _memory  # noqa: F401  (imported before tracking)
+
+                _native.memory_start(0 if self.memory == "exact" else self.memory_interval, [__file__])
 
     def stop(self):
         if self.exact:
@@ -70,7 +79,9 @@ class Profiler:
                 [e for e in entries if getattr(e[0], "co_filename", None) not in own
                  and getattr(e[0], "__module__", None) != "snakescope._native"])
         else:
-            self._capture_json = _native.stop_json()
+            from snakescope import _memory
+
+            self._capture_json = _native.stop_json(lambda: _memory.census_json("end"))
         if self.lines is not None:
             from snakescope import _lines
 
@@ -120,6 +131,7 @@ class Profiler:
                       "chrome" if name.endswith(".trace.json") else
                       "pprof" if name.endswith((".pb.gz", ".pprof")) else
                       "json" if name.endswith(".json") else
+                      "html" if name.endswith((".html", ".htm")) else
                       "collapsed" if name.endswith((".txt", ".collapsed", ".folded")) else "flamegraph")
         with open(path, "wb") as f:
             f.write(_native.render(self._finished(), format))

@@ -164,7 +164,7 @@ pub struct RunArgs {
     pub sort: String,
 
     /// The interpreter to run (default: $SNAKESCOPE_PYTHON, set by the Python
-    /// package to its own interpreter, else `python3`): CPython 3.11-3.13,
+    /// package to its own interpreter, else `python3`): CPython 3.11-3.15,
     /// with the snakescope package installed or lent by snakescope (from the
     /// package's own command, or $SNAKESCOPE_PACKAGE).
     #[arg(long, value_name = "PATH")]

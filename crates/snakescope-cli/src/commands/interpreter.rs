@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 
 /// The CPython versions the sampler and the agent support (as
 /// `snakescope_layouts::LayoutError::Unsupported` words it).
-const SUPPORTED_MINORS: std::ops::RangeInclusive<u32> = 11..=13;
+const SUPPORTED_MINORS: std::ops::RangeInclusive<u32> = 11..=15;
 const SUPPORTED: &str = "3.11, 3.12, 3.13";
 
 /// Asks an interpreter for its version, ABI flags and whether it finds the
