@@ -52,7 +52,11 @@ static LIVE: AtomicI64 = AtomicI64::new(0);
 
 /// How many sampled live blocks hash to each slot: a free whose slot is 0
 /// is not one of ours (the common case) and takes no lock.
-const FILTER_BITS: u32 = 20;
+/// 32 Ki one-byte counters: small enough to stay in the CPU's caches (every
+/// free of the program reads one), large enough that a free wrongly taken
+/// for a sampled block (then looked up under the lock) stays rare while the
+/// live sampled blocks number in the thousands.
+const FILTER_BITS: u32 = 15;
 static FILTER: [AtomicU8; 1 << FILTER_BITS] = [const { AtomicU8::new(0) }; 1 << FILTER_BITS];
 
 fn filter_slot(ptr: usize) -> usize {
@@ -123,12 +127,12 @@ struct State {
 
 static STATE: Mutex<Option<State>> = Mutex::new(None);
 
-/// Records an allocation the hooks saw.
+/// Records an allocation the hooks saw: the fast path (a thread-local
+/// countdown) is inlined into the hooks; sampled ones go to [`record_sampled`].
+#[inline(always)]
 pub(crate) fn on_alloc(ptr: usize, size: usize, source: Source) {
     let interval = INTERVAL.load(Ordering::Relaxed);
-    let (bytes, count) = if interval == 0 {
-        (size as f64, 1.0)
-    } else {
+    if interval != 0 {
         let left = COUNTDOWN.with(|c| {
             let left = c.get() - size as i64;
             c.set(left);
@@ -137,6 +141,16 @@ pub(crate) fn on_alloc(ptr: usize, size: usize, source: Source) {
         if left > 0 {
             return;
         }
+    }
+    record_sampled(ptr, size, source, interval);
+}
+
+#[cold]
+#[inline(never)]
+fn record_sampled(ptr: usize, size: usize, source: Source, interval: u64) {
+    let (bytes, count) = if interval == 0 {
+        (size as f64, 1.0)
+    } else {
         COUNTDOWN.with(|c| c.set(next_distance(interval)));
         let p = -(-(size as f64) / interval as f64).exp_m1(); // 1 - exp(-s/R)
         if p <= 0.0 {
@@ -164,11 +178,18 @@ fn guarded(f: impl FnOnce() + std::panic::UnwindSafe) {
     }
 }
 
-/// Records a free the hooks saw (ours only when it was sampled).
+/// Records a free the hooks saw (ours only when it was sampled): one load
+/// of the filter, inlined into the hooks; the rest in [`forget_sampled`].
+#[inline(always)]
 pub(crate) fn on_free(ptr: usize) {
-    if FILTER[filter_slot(ptr)].load(Ordering::Relaxed) == 0 {
-        return;
+    if FILTER[filter_slot(ptr)].load(Ordering::Relaxed) != 0 {
+        forget_sampled(ptr);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn forget_sampled(ptr: usize) {
     guarded(|| {
         let Ok(mut guard) = STATE.lock() else { return };
         if let Some(state) = guard.as_mut() {
