@@ -171,6 +171,10 @@ fn stop(
 ) -> PyResult<()> {
     let mut capture = stop_sampler(py)?;
     add_memory(&mut capture, census)?;
+    // The whole process so far (snakescope's own threads included).
+    capture
+        .meta
+        .set_usage(snakescope_remote::usage(libc::RUSAGE_SELF));
     capture.meta.command = command;
     capture.meta.exit_code = exit_code;
     let path = std::path::Path::new(output);

@@ -121,7 +121,16 @@ fn write_header(capture: &Capture, out: &mut dyn Write, color: bool) -> io::Resu
         capture.total_samples(),
         meta.effective_rate_hz(),
         meta.requested_rate_hz,
-    )
+    )?;
+    if let (Some(user), Some(sys), Some(rss)) = (meta.user_s, meta.sys_s, meta.peak_rss_bytes) {
+        writeln!(
+            out,
+            "  wall {:.2} s, user {user:.2} s, sys {sys:.2} s, peak RSS {:.1} MiB",
+            meta.duration_s,
+            rss as f64 / (1024.0 * 1024.0)
+        )?;
+    }
+    Ok(())
 }
 
 fn write_top_self(stats: &Stats, out: &mut dyn Write, color: bool) -> io::Result<()> {

@@ -94,6 +94,31 @@ pub struct Meta {
     /// no sample holds one. Written only when true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub free_threaded: bool,
+    /// The program's CPU time in user and system mode, and its peak resident
+    /// set size (from `getrusage`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sys_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// CPU times and peak RSS, as `getrusage` reports them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Usage {
+    pub user_s: f64,
+    pub sys_s: f64,
+    pub peak_rss_bytes: u64,
+}
+
+impl Meta {
+    /// Records `usage` in the metadata.
+    pub fn set_usage(&mut self, usage: Usage) {
+        self.user_s = Some(usage.user_s);
+        self.sys_s = Some(usage.sys_s);
+        self.peak_rss_bytes = Some(usage.peak_rss_bytes);
+    }
 }
 
 impl Meta {

@@ -13,7 +13,8 @@ mod stats;
 
 pub use aggregate::{CaptureBuilder, RawFrame, ThreadSample};
 pub use capture::{
-    Capture, CaptureError, Frame, Meta, StackRecord, ThreadRecord, FORMAT_NAME, FORMAT_VERSION,
+    Capture, CaptureError, Frame, Meta, StackRecord, ThreadRecord, Usage, FORMAT_NAME,
+    FORMAT_VERSION,
 };
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
 pub use stats::{FunctionStat, LineStat, Stats};

@@ -16,3 +16,18 @@ pub use attach::{AttachError, Target};
 pub use reader::RemoteReader;
 pub use sampler::{thread_name, Sampler, SamplerSettings, StopReason};
 pub use tasks::{TaskState, Tasks};
+
+/// `getrusage(who)`: CPU times and peak RSS of this process
+/// (`RUSAGE_SELF`) or of its waited-for children (`RUSAGE_CHILDREN`).
+pub fn usage(who: libc::c_int) -> snakescope_model::Usage {
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is valid for writing; getrusage has no other precondition.
+    unsafe { libc::getrusage(who, &mut u) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    snakescope_model::Usage {
+        user_s: secs(u.ru_utime),
+        sys_s: secs(u.ru_stime),
+        peak_rss_bytes: u.ru_maxrss.max(0) as u64 * 1024,
+    }
+}

@@ -133,6 +133,10 @@ fn record_command(command: &[String], settings: &Settings) -> anyhow::Result<u8>
     capture.meta.command = command.to_vec();
     let status = child.wait()?;
     capture.meta.exit_code = Some(launch::status_code(status));
+    // The only child snakescope waited for is the target.
+    capture
+        .meta
+        .set_usage(snakescope_remote::usage(libc::RUSAGE_CHILDREN));
     write_outputs(capture, settings, pid)?;
     Ok(launch::mirror_exit(status))
 }
