@@ -4,15 +4,30 @@
  * generate.sh; the output is committed as src/v3_XX.rs. Only for versions
  * without _Py_DebugOffsets (3.12 and older); 3.13+ publish their offsets at
  * run time and need no generated file.
+ *
+ * 3.8-3.10 have no _PyInterpreterFrame: a thread's frames are PyFrameObjects
+ * linked by f_back from tstate->frame. Their file also defines FRAMES (the
+ * frame-object fields; see FrameModel::Objects in src/layout.rs for what the
+ * shared Offsets fields mean there).
  */
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include <stddef.h>
 #include <stdio.h>
+#if PY_MINOR_VERSION >= 11
 #include "internal/pycore_runtime.h"
 #include "internal/pycore_interp.h"
 #include "internal/pycore_frame.h"
 #include "internal/pycore_code.h"
+#else
+#include <frameobject.h>
+#if PY_MINOR_VERSION >= 9
+#include "internal/pycore_runtime.h"
+#include "internal/pycore_interp.h"
+#else
+#include "internal/pycore_pystate.h"
+#endif
+#endif
 
 #define O(type, field) ((unsigned long)offsetof(type, field))
 
@@ -23,7 +38,7 @@ int main(void) {
     printf("/// Offsets for CPython %d.%d.\n", PY_MAJOR_VERSION, PY_MINOR_VERSION);
     printf("pub const OFFSETS: Offsets = Offsets {\n");
     printf("    runtime_interpreters_head: %lu,\n", O(_PyRuntimeState, interpreters.head));
-#if PY_MINOR_VERSION == 11
+#if PY_MINOR_VERSION <= 11
     printf("    gil: Some(GilOffsets { base: GilBase::Runtime, locked: %lu, holder: %lu }),\n",
            O(_PyRuntimeState, ceval.gil.locked), O(_PyRuntimeState, ceval.gil.last_holder));
 #else
@@ -31,13 +46,22 @@ int main(void) {
            O(PyInterpreterState, _gil.locked), O(PyInterpreterState, _gil.last_holder));
 #endif
     printf("    interp_next: %lu,\n", O(PyInterpreterState, next));
+#if PY_MINOR_VERSION >= 11
     printf("    interp_threads_head: %lu,\n", O(PyInterpreterState, threads.head));
+#else
+    printf("    interp_threads_head: %lu,\n", O(PyInterpreterState, tstate_head));
+#endif
     printf("    thread_size: %lu,\n", (unsigned long)sizeof(PyThreadState));
     printf("    thread_next: %lu,\n", O(PyThreadState, next));
     printf("    thread_interp: %lu,\n", O(PyThreadState, interp));
+#if PY_MINOR_VERSION >= 11
     printf("    current_frame: CurrentFrame::ViaCFrame { cframe: %lu, current_frame: %lu },\n",
            O(PyThreadState, cframe), O(_PyCFrame, current_frame));
+#else
+    printf("    current_frame: CurrentFrame::Direct(%lu),\n", O(PyThreadState, frame));
+#endif
     printf("    thread_thread_id: %lu,\n", O(PyThreadState, thread_id));
+#if PY_MINOR_VERSION >= 11
     printf("    thread_native_thread_id: %lu,\n", O(PyThreadState, native_thread_id));
     printf("    thread_datastack_chunk: %lu,\n", O(PyThreadState, datastack_chunk));
     printf("    thread_datastack_top: Some(%lu),\n", O(PyThreadState, datastack_top));
@@ -47,14 +71,42 @@ int main(void) {
     printf("    frame_code: %lu,\n", O(_PyInterpreterFrame, f_code));
     printf("    frame_instr: %lu,\n", O(_PyInterpreterFrame, prev_instr));
     printf("    frame_owner: %lu,\n", O(_PyInterpreterFrame, owner));
+#else
+    /* No native_thread_id (NativeId::PthreadTid), no data stack. */
+    printf("    thread_native_thread_id: 0,\n");
+    printf("    thread_datastack_chunk: 0,\n");
+    printf("    thread_datastack_top: None,\n");
+    printf("    stack_chunk_data: 0,\n");
+    printf("    frame_size: %lu,\n", O(PyFrameObject, f_lasti) + sizeof(int));
+    printf("    frame_previous: %lu,\n", O(PyFrameObject, f_back));
+    printf("    frame_code: %lu,\n", O(PyFrameObject, f_code));
+    printf("    frame_instr: %lu,\n", O(PyFrameObject, f_lasti));
+    printf("    frame_owner: 0,\n");
+#endif
     printf("    frame_code_tagged: false,\n");
+#if PY_MINOR_VERSION >= 11
     printf("    code_ob_size: %lu,\n", O(PyVarObject, ob_size));
+#else
+    printf("    code_ob_size: 0,\n");
+#endif
     printf("    code_filename: %lu,\n", O(PyCodeObject, co_filename));
     printf("    code_name: %lu,\n", O(PyCodeObject, co_name));
+#if PY_MINOR_VERSION >= 11
     printf("    code_qualname: %lu,\n", O(PyCodeObject, co_qualname));
     printf("    code_linetable: %lu,\n", O(PyCodeObject, co_linetable));
+#elif PY_MINOR_VERSION == 10
+    printf("    code_qualname: %lu,\n", O(PyCodeObject, co_name));
+    printf("    code_linetable: %lu,\n", O(PyCodeObject, co_linetable));
+#else
+    printf("    code_qualname: %lu,\n", O(PyCodeObject, co_name));
+    printf("    code_linetable: %lu,\n", O(PyCodeObject, co_lnotab));
+#endif
     printf("    code_firstlineno: %lu,\n", O(PyCodeObject, co_firstlineno));
+#if PY_MINOR_VERSION >= 11
     printf("    code_adaptive: %lu,\n", O(PyCodeObject, co_code_adaptive));
+#else
+    printf("    code_adaptive: %lu,\n", (unsigned long)sizeof(PyCodeObject));
+#endif
     printf("    object_type: %lu,\n", O(PyObject, ob_type));
     printf("    unicode_state: %lu,\n", O(PyASCIIObject, state));
     printf("    unicode_length: %lu,\n", O(PyASCIIObject, length));
@@ -63,5 +115,13 @@ int main(void) {
     printf("    bytes_size: %lu,\n", O(PyBytesObject, ob_base.ob_size));
     printf("    bytes_sval: %lu,\n", O(PyBytesObject, ob_sval));
     printf("};\n");
+#if PY_MINOR_VERSION < 11
+    printf("\n/// The frame objects of CPython %d.%d.\n", PY_MAJOR_VERSION, PY_MINOR_VERSION);
+    printf("pub const FRAMES: ObjectFrames = ObjectFrames {\n");
+    printf("    code_code: %lu,\n", O(PyCodeObject, co_code));
+    printf("    lasti: Lasti::%s,\n", PY_MINOR_VERSION >= 10 ? "Units" : "Bytes");
+    printf("    lines: LineFormat::%s,\n", PY_MINOR_VERSION >= 10 ? "Lines310" : "Lnotab");
+    printf("};\n");
+#endif
     return 0;
 }

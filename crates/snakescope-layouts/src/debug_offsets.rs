@@ -16,7 +16,10 @@
 //! live interpreter before use and say so.
 
 use crate::debug_tables::{V3_13, V3_14, V3_15};
-use crate::layout::{CurrentFrame, FrameOwners, GilBase, GilOffsets, Layout, Offsets, PyVersion};
+use crate::layout::{
+    CurrentFrame, FrameModel, FrameOwners, GilBase, GilOffsets, Layout, NativeId, Offsets,
+    PyVersion,
+};
 use crate::LayoutError;
 
 /// The first eight bytes of `_PyRuntime` on 3.13+.
@@ -191,6 +194,8 @@ pub fn parse_debug_offsets(bytes: &[u8]) -> Result<Layout, LayoutError> {
             generator: fields.owner_generator,
             shim_min: fields.owner_shim_min,
         },
+        frames: FrameModel::Interpreter,
+        native_id: NativeId::Field,
         tested,
     })
 }
@@ -575,7 +580,7 @@ mod tests {
         assert!(matches!(err, LayoutError::UnknownTable { .. }), "{err}");
         let text = err.to_string();
         assert!(
-            text.starts_with("Python 3.16.0 is newer than snakescope knows (3.11 to 3.15)"),
+            text.starts_with("Python 3.16.0 is newer than snakescope knows (3.8 to 3.15)"),
             "{text}"
         );
         assert!(!text.contains('\n'));

@@ -75,9 +75,70 @@ pub struct GilOffsets {
 pub enum CurrentFrame {
     /// `tstate->cframe->current_frame` (3.11, 3.12).
     ViaCFrame { cframe: u64, current_frame: u64 },
-    /// `tstate->current_frame` (3.13+).
+    /// `tstate->current_frame` (3.13+), or `tstate->frame` (3.8–3.10).
     Direct(u64),
 }
+
+/// What a frame is and how its line is found: the one place the walker's
+/// frame handling branches (3.11+ vs 3.8–3.10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameModel {
+    /// 3.11+: `_PyInterpreterFrame`s, mostly in the thread's data stack
+    /// chunks, with a pointer to the current code unit in
+    /// `co_code_adaptive` and the 3.11 location table (`co_linetable`).
+    Interpreter,
+    /// 3.8–3.10: `PyFrameObject`s, heap objects linked by `f_back`, with
+    /// `f_lasti` (an `int`) and a separate `co_code` bytes object. In
+    /// [`Offsets`], `frame_previous` is `f_back`, `frame_instr` is `f_lasti`,
+    /// `code_qualname` is `co_name` (no qualname before 3.11),
+    /// `code_linetable` is `co_lnotab` or `co_linetable`, `code_adaptive` is
+    /// `sizeof(PyCodeObject)` (the header read), and the data-stack fields,
+    /// `frame_owner` and `code_ob_size` are unused.
+    Objects(ObjectFrames),
+}
+
+/// What 3.8–3.10 frames and code objects need beyond [`Offsets`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectFrames {
+    /// `PyCodeObject.co_code`, the bytecode (`bytes`): its size bounds `f_lasti`.
+    pub code_code: u64,
+    /// What `f_lasti` counts.
+    pub lasti: Lasti,
+    /// The format of the line table at `code_linetable`.
+    pub lines: LineFormat,
+}
+
+/// What `PyFrameObject.f_lasti` counts (−1 before the first instruction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lasti {
+    /// Bytes into `co_code` (3.8, 3.9).
+    Bytes,
+    /// 2-byte code units (3.10).
+    Units,
+}
+
+/// Line table formats before 3.11.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineFormat {
+    /// `co_lnotab` (3.8, 3.9): (byte increment, signed line increment) pairs.
+    Lnotab,
+    /// `co_linetable` (3.10): (byte length, signed line delta; −128 = none) pairs.
+    Lines310,
+}
+
+/// How to find a thread's OS thread id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NativeId {
+    /// `tstate->native_thread_id` (3.11+): [`Offsets::thread_native_thread_id`].
+    Field,
+    /// No such field (3.8–3.10): the `tid` of glibc's `struct pthread`, which
+    /// `tstate->thread_id` (a `pthread_t`) points to, at this offset (x86-64).
+    PthreadTid(u64),
+}
+
+/// Offset of `tid` in glibc's `struct pthread` on x86-64 (unchanged since
+/// glibc 2.x's NPTL; checked against the target's main thread at attach).
+pub const GLIBC_PTHREAD_TID: u64 = 720;
 
 /// Byte offsets of every field the walker reads. All offsets are from the start
 /// of the named struct; sizes are what one read of that struct must cover.
@@ -163,6 +224,10 @@ pub struct Layout {
     /// For reading objects (thread names); `None` where not known.
     pub objects: Option<crate::ObjectOffsets>,
     pub owners: FrameOwners,
+    /// Interpreter frames (3.11+) or frame objects (3.8–3.10).
+    pub frames: FrameModel,
+    /// Where a thread's OS id comes from.
+    pub native_id: NativeId,
     /// False for a version newer than every one snakescope knows, read with
     /// the newest known table shape because every check passed: the caller
     /// should verify it against the live interpreter, and say it is untested.
@@ -174,7 +239,8 @@ impl Layout {
     /// point of the evaluation loop (3.12+). A chain that ends elsewhere was
     /// cut short by a read racing the interpreter.
     pub fn stacks_end_in_shim(&self) -> bool {
-        (self.version.major, self.version.minor) >= (3, 12)
+        self.frames == FrameModel::Interpreter
+            && (self.version.major, self.version.minor) >= (3, 12)
     }
 }
 

@@ -150,7 +150,14 @@ impl Target {
             Some(sym) => PyVersion::from_hex(reader.read_u64(sym + bias).map_err(read_err)?),
             None => {
                 let (major, minor) = version_from_name(&binary).ok_or_else(not_python)?;
-                PyVersion::minor_only(major, minor)
+                // 3.8–3.10: the micro version from `sys.version`'s text,
+                // when it has been written and agrees with the file name.
+                symbols
+                    .version_text
+                    .and_then(|sym| reader.read_vec(sym + bias, 16).ok())
+                    .and_then(|text| parse_version_text(&text))
+                    .filter(|v| (v.major, v.minor) == (major, minor))
+                    .unwrap_or_else(|| PyVersion::minor_only(major, minor))
             }
         };
         let runtime = runtime_sym + bias;
@@ -180,6 +187,7 @@ impl Target {
             code: symbols.code_type.map(|a| a + bias),
             unicode: symbols.unicode_type.map(|a| a + bias),
             bytes: symbols.bytes_type.map(|a| a + bias),
+            frame: symbols.frame_type.map(|a| a + bias),
         };
         let walker = Walker::new(layout, runtime, types);
         Ok(Target {
@@ -248,6 +256,25 @@ fn verify_untested(r: &RemoteReader, runtime: u64, layout: &Layout) -> Result<()
     Ok(())
 }
 
+/// `3.8.18` from the start of `sys.version`'s text (`3.8.18 (default, ...`);
+/// a final release (pre-releases and odd text give `None`).
+fn parse_version_text(text: &[u8]) -> Option<PyVersion> {
+    let end = text.iter().position(|&b| b == b' ' || b == 0)?;
+    let text = std::str::from_utf8(&text[..end]).ok()?;
+    let mut parts = text.split('.').map(|p| p.parse::<u8>().ok());
+    let (major, minor, micro) = (parts.next()??, parts.next()??, parts.next()??);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(PyVersion {
+        major,
+        minor,
+        micro,
+        level: 0xf,
+        serial: 0,
+    })
+}
+
 fn read_maps(pid: u32) -> Result<Vec<Mapping>, AttachError> {
     match std::fs::read_to_string(format!("/proc/{pid}/maps")) {
         Ok(text) => Ok(parse_maps(&text)),
@@ -278,5 +305,20 @@ fn in_root(pid: u32, path: &Path) -> PathBuf {
         rooted
     } else {
         path.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_version_text;
+
+    #[test]
+    fn version_text() {
+        let v = parse_version_text(b"3.8.18 (default, May  9 2026").unwrap();
+        assert_eq!((v.major, v.minor, v.micro), (3, 8, 18));
+        assert_eq!(v.to_string(), "3.8.18");
+        assert!(parse_version_text(b"3.10.0rc1 (x)").is_none());
+        assert!(parse_version_text(&[0; 16]).is_none());
+        assert!(parse_version_text(b"garbage text here").is_none());
     }
 }

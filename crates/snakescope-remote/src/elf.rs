@@ -11,18 +11,31 @@ pub(crate) struct PythonSymbols {
     pub code_type: Option<u64>,
     pub unicode_type: Option<u64>,
     pub bytes_type: Option<u64>,
+    pub frame_type: Option<u64>,
     pub version: Option<u64>,
+    /// `Py_GetVersion`'s static buffer (`version.0` or similar, a local
+    /// symbol): where 3.8–3.10, which have no `Py_Version`, keep the text of
+    /// `sys.version` once initialised.
+    pub version_text: Option<u64>,
     /// Lowest virtual address of a loadable segment, page-aligned.
     pub first_load_vaddr: u64,
 }
 
-const WANTED: [&str; 5] = [
+const WANTED: [&str; 6] = [
     "_PyRuntime",
     "PyCode_Type",
     "PyUnicode_Type",
     "PyBytes_Type",
+    "PyFrame_Type",
     "Py_Version",
 ];
+
+/// Whether `name` is the local static `version` of `Py_GetVersion`, as the
+/// compiler names it (`version.0`, `version.1`, ...).
+fn is_version_buffer(name: &str) -> bool {
+    name.strip_prefix("version.")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
 
 /// Reads the symbols from the file's dynamic and static symbol tables, falling
 /// back to the `.PyRuntime` section for `_PyRuntime`.
@@ -37,8 +50,12 @@ pub(crate) fn python_symbols(path: &Path) -> std::io::Result<PythonSymbols> {
     let file = object::File::parse(&*data)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
     let mut found: HashMap<&str, u64> = HashMap::new();
+    let mut version_text = None;
     for sym in file.dynamic_symbols().chain(file.symbols()) {
         if let Ok(name) = sym.name() {
+            if version_text.is_none() && is_version_buffer(name) {
+                version_text = Some(sym.address());
+            }
             if let Some(w) = WANTED.iter().find(|&&w| w == name) {
                 found.entry(w).or_insert(sym.address());
             }
@@ -51,7 +68,9 @@ pub(crate) fn python_symbols(path: &Path) -> std::io::Result<PythonSymbols> {
         code_type: found.get("PyCode_Type").copied(),
         unicode_type: found.get("PyUnicode_Type").copied(),
         bytes_type: found.get("PyBytes_Type").copied(),
+        frame_type: found.get("PyFrame_Type").copied(),
         version: found.get("Py_Version").copied(),
+        version_text,
         first_load_vaddr,
     })
 }

@@ -16,7 +16,7 @@ mod strings;
 mod walker;
 
 pub use code::CodeInfo;
-pub use linetable::line_for_offset;
+pub use linetable::{line_310, line_for_offset, line_lnotab};
 pub use objects::ObjectReader;
 pub use reader::{MemoryReader, ReadError};
 pub use walker::{FrameRef, ThreadInfo, TypeAddresses, WalkError, Walker, MAX_DEPTH};

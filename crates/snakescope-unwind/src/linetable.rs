@@ -1,4 +1,8 @@
-//! Decodes the 3.11+ location table (`co_linetable`, PEP 626 / 657 format) to
+//! Decodes line tables to find the line of one instruction: the 3.11+
+//! location table ([`line_for_offset`]), 3.10's `co_linetable`
+//! ([`line_310`]) and 3.8/3.9's `co_lnotab` ([`line_lnotab`]).
+//!
+//! The 3.11+ location table (`co_linetable`, PEP 626 / 657 format) to
 //! find the line of one instruction.
 //!
 //! Each entry starts with a byte whose top bit is set: bits 3–6 are the entry
@@ -41,6 +45,45 @@ pub fn line_for_offset(table: &[u8], first_line: u32, unit: u64) -> Option<u32> 
             return (has_line && line > 0).then_some(line as u32);
         }
         start = end;
+    }
+    None
+}
+
+/// The line executing at byte offset `addr` of `co_code` by a 3.8/3.9
+/// `co_lnotab`: pairs of (unsigned byte increment, signed line increment); the
+/// line of an offset is the line reached by the last pair whose address is at
+/// or before it (CPython's `PyCode_Addr2Line`).
+pub fn line_lnotab(table: &[u8], first_line: u32, addr: u64) -> Option<u32> {
+    let mut line = i64::from(first_line);
+    let mut at = 0u64;
+    for pair in table.chunks_exact(2) {
+        at += u64::from(pair[0]);
+        if at > addr {
+            break;
+        }
+        line += i64::from(pair[1] as i8);
+    }
+    (line > 0).then_some(line as u32)
+}
+
+/// The line executing at byte offset `addr` of `co_code` by a 3.10
+/// `co_linetable`: pairs of (unsigned byte length, signed line delta), each
+/// a range starting where the previous ended; a delta of −128 means the range
+/// has no line (CPython's `_PyCode_CheckLineNumber`). `None` past the end.
+pub fn line_310(table: &[u8], first_line: u32, addr: u64) -> Option<u32> {
+    let mut line = i64::from(first_line);
+    let mut end = 0u64;
+    for pair in table.chunks_exact(2) {
+        let start = end;
+        end += u64::from(pair[0]);
+        let delta = pair[1] as i8;
+        let has_line = delta != -128;
+        if has_line {
+            line += i64::from(delta);
+        }
+        if (start..end).contains(&addr) {
+            return (has_line && line > 0).then_some(line as u32);
+        }
     }
     None
 }
@@ -112,6 +155,39 @@ mod tests {
         // svarint 200 -> +100 needs two 6-bit chunks: 200 = 0b11_001000.
         let table = [head(13, 1), 0x40 | 0x08, 0x03];
         assert_eq!(line_for_offset(&table, 1, 0), Some(101));
+    }
+
+    #[test]
+    fn lnotab_pairs() {
+        // offsets 0..6 line 10; 6..20 line 12; big jump split over two pairs
+        // (255 + 5 bytes, +0 then +3): 20..280 line 12, 280.. line 15; then a
+        // backwards step (-2 as 0xfe) at 290.
+        let table = [6, 2, 255, 0, 19, 3, 10, 0xfe];
+        assert_eq!(line_lnotab(&table, 10, 0), Some(10));
+        assert_eq!(line_lnotab(&table, 10, 5), Some(10));
+        assert_eq!(line_lnotab(&table, 10, 6), Some(12));
+        assert_eq!(line_lnotab(&table, 10, 279), Some(12));
+        assert_eq!(line_lnotab(&table, 10, 280), Some(15));
+        assert_eq!(line_lnotab(&table, 10, 290), Some(13));
+        assert_eq!(line_lnotab(&table, 10, 10_000), Some(13));
+        assert_eq!(line_lnotab(&[], 7, 4), Some(7));
+        assert_eq!(line_lnotab(&[1], 7, 4), Some(7)); // odd byte ignored
+    }
+
+    #[test]
+    fn linetable_310_ranges() {
+        // 0..4 line 5 (+0 from 5); 4..4 empty (+1); 4..10 line 7 (+1);
+        // 10..12 no line (-128); 12..20 line 4 (-3).
+        let table = [4, 0, 0, 1, 6, 1, 2, 0x80, 8, 0xfd];
+        assert_eq!(line_310(&table, 5, 0), Some(5));
+        assert_eq!(line_310(&table, 5, 3), Some(5));
+        assert_eq!(line_310(&table, 5, 4), Some(7));
+        assert_eq!(line_310(&table, 5, 9), Some(7));
+        assert_eq!(line_310(&table, 5, 10), None);
+        assert_eq!(line_310(&table, 5, 12), Some(4));
+        assert_eq!(line_310(&table, 5, 19), Some(4));
+        assert_eq!(line_310(&table, 5, 20), None);
+        assert_eq!(line_310(&[], 5, 0), None);
     }
 
     #[test]

@@ -4,11 +4,11 @@
 //! object is known, and never trusts a pointer it read without checking it.
 
 use crate::code::CodeInfo;
-use crate::linetable::line_for_offset;
+use crate::linetable::{line_310, line_for_offset, line_lnotab};
 use crate::objects::ObjectReader;
 use crate::reader::{u32_at, u64_at, u8_at, MemoryReader, ReadError};
 use crate::strings::StringError;
-use snakescope_layouts::{CurrentFrame, GilBase, Layout};
+use snakescope_layouts::{CurrentFrame, FrameModel, GilBase, Lasti, Layout, LineFormat, NativeId};
 use std::collections::HashMap;
 
 /// Deepest stack the walker follows; deeper means a cycle from a torn read.
@@ -62,7 +62,8 @@ pub struct ThreadInfo {
     /// Address of the thread's `_PyCFrame` (3.11, 3.12), else 0.
     pub cframe: u64,
     /// Address of the innermost `_PyInterpreterFrame` when the thread state
-    /// holds it directly (3.13+); else 0 and found through `cframe` by the walk.
+    /// holds it directly (3.13+), or of the innermost `PyFrameObject`
+    /// (3.8–3.10); else 0 and found through `cframe` by the walk.
     pub top_frame: u64,
     /// Address of the thread's current `_PyStackChunk`, 0 when none.
     pub stack_chunk: u64,
@@ -79,6 +80,8 @@ pub struct TypeAddresses {
     pub code: Option<u64>,
     pub unicode: Option<u64>,
     pub bytes: Option<u64>,
+    /// `PyFrame_Type`: frames are objects on 3.8–3.10.
+    pub frame: Option<u64>,
 }
 
 /// A frame as the walker saw it: a code object (see [`Walker::code`]) and a line.
@@ -157,6 +160,7 @@ impl Walker {
     /// Every thread of every interpreter, with the GIL holder marked.
     pub fn threads(&mut self, r: &dyn MemoryReader) -> Result<Vec<ThreadInfo>, WalkError> {
         let o = self.layout.offsets;
+        let has_chunks = self.layout.frames == FrameModel::Interpreter;
         let mut threads = Vec::new();
         let mut interp = self.first_interpreter(r)?;
         while interp != 0 {
@@ -177,7 +181,11 @@ impl Walker {
                     thread_id: u64_at(b, o.thread_thread_id),
                     cframe,
                     top_frame,
-                    stack_chunk: u64_at(b, o.thread_datastack_chunk),
+                    stack_chunk: if has_chunks {
+                        u64_at(b, o.thread_datastack_chunk)
+                    } else {
+                        0
+                    },
                     stack_top: o.thread_datastack_top.map_or(0, |off| u64_at(b, off)),
                     holds_gil: holder.map(|h| h == tstate),
                 });
@@ -188,7 +196,35 @@ impl Walker {
             }
             interp = next;
         }
+        self.native_ids(r, &mut threads);
         Ok(threads)
+    }
+
+    /// Fills in `native_id` where the thread state has no such field
+    /// (3.8–3.10): the `tid` in glibc's `struct pthread`, which `thread_id`
+    /// points to, for every thread in one read (one by one if that fails;
+    /// 0 for a thread whose `struct pthread` cannot be read).
+    fn native_ids(&self, r: &dyn MemoryReader, threads: &mut [ThreadInfo]) {
+        let NativeId::PthreadTid(off) = self.layout.native_id else {
+            return;
+        };
+        let mut tids = vec![[0u8; 4]; threads.len()];
+        let mut requests: Vec<(u64, &mut [u8])> = threads
+            .iter()
+            .zip(tids.iter_mut())
+            .map(|(t, buf)| (t.thread_id.wrapping_add(off), &mut buf[..]))
+            .collect();
+        if r.read_many(&mut requests).is_err() {
+            for (addr, buf) in requests.iter_mut() {
+                if r.read(*addr, buf).is_err() {
+                    buf.fill(0);
+                }
+            }
+        }
+        drop(requests);
+        for (t, tid) in threads.iter_mut().zip(tids) {
+            t.native_id = u64::from(u32::from_le_bytes(tid));
+        }
     }
 
     /// The thread state at `tstate` (found by the caller, e.g. the calling
@@ -202,6 +238,7 @@ impl Walker {
         let o = self.layout.offsets;
         let mut b = std::mem::take(&mut self.thread_buf);
         let read = r.read(tstate, &mut b);
+        let has_chunks = self.layout.frames == FrameModel::Interpreter;
         let info = read.map(|()| {
             let (cframe, top_frame) = match o.current_frame {
                 CurrentFrame::Direct(off) => (0, u64_at(&b, off)),
@@ -213,13 +250,19 @@ impl Walker {
                 thread_id: u64_at(&b, o.thread_thread_id),
                 cframe,
                 top_frame,
-                stack_chunk: u64_at(&b, o.thread_datastack_chunk),
+                stack_chunk: if has_chunks {
+                    u64_at(&b, o.thread_datastack_chunk)
+                } else {
+                    0
+                },
                 stack_top: o.thread_datastack_top.map_or(0, |off| u64_at(&b, off)),
                 holds_gil: None,
             }
         });
         self.thread_buf = b;
-        Ok(info?)
+        let mut info = [info?];
+        self.native_ids(r, &mut info);
+        Ok(info[0])
     }
 
     /// `threading`'s names of the threads of every interpreter, by
@@ -353,11 +396,22 @@ impl Walker {
         thread: &ThreadInfo,
         out: &mut Vec<FrameRef>,
     ) -> Result<(), WalkError> {
-        let top = self.snapshot_stack(r, thread)?;
+        let top = match self.layout.frames {
+            FrameModel::Interpreter => self.snapshot_stack(r, thread)?,
+            FrameModel::Objects(_) => {
+                self.snapshot.clear();
+                self.header_index.clear();
+                self.headers.clear();
+                thread.top_frame
+            }
+        };
         if top == 0 {
             return Ok(());
         }
-        self.collect_frames(r, top)?;
+        match self.layout.frames {
+            FrameModel::Interpreter => self.collect_frames(r, top)?,
+            FrameModel::Objects(_) => self.collect_frame_objects(r, top)?,
+        }
         self.read_code_headers(r, thread.addr)?;
         for i in 0..self.pending.len() {
             let (code, instr) = self.pending[i];
@@ -485,6 +539,37 @@ impl Walker {
         Ok(())
     }
 
+    /// Follows `f_back` from `top` (3.8–3.10), noting each frame's code and
+    /// `f_lasti` (sign-extended: −1 before the first instruction). Every
+    /// frame must be a frame object when `PyFrame_Type` is known.
+    fn collect_frame_objects(&mut self, r: &dyn MemoryReader, top: u64) -> Result<(), WalkError> {
+        let o = self.layout.offsets;
+        let frame_type = self.types.frame;
+        self.pending.clear();
+        self.window.clear();
+        let mut frame = top;
+        let mut depth = 0;
+        while frame != 0 {
+            depth += 1;
+            if depth > MAX_DEPTH {
+                return Err(WalkError::Torn("frame chain too long"));
+            }
+            let buf = self.frame_bytes(r, frame)?;
+            if frame_type.is_some_and(|t| u64_at(buf, o.object_type) != t) {
+                return Err(WalkError::Torn("not a frame object"));
+            }
+            let code = u64_at(buf, o.frame_code);
+            let lasti = i64::from(u32_at(buf, o.frame_instr) as i32);
+            let back = u64_at(buf, o.frame_previous);
+            if code == 0 {
+                return Err(WalkError::Torn("null code object"));
+            }
+            self.pending.push((code, lasti as u64));
+            frame = back;
+        }
+        Ok(())
+    }
+
     /// The bytes of the frame at `frame`: from the stack snapshot when it is
     /// there, else from a window read just below it. Frames of one chunk sit
     /// below each other, so on a deep stack spread over several chunks one
@@ -574,19 +659,37 @@ impl Walker {
             }
         }
         let fresh = match self.codes.get(&code) {
-            Some(info) => !info.matches(&o, header),
+            Some(info) => !info.matches(&o, &self.layout.frames, header),
             None => true,
         };
         if fresh {
             if self.codes.len() >= MAX_CODES {
                 self.codes.clear();
             }
-            let mut info = CodeInfo::load(r, &o, &self.types, header)?;
+            let mut info = CodeInfo::load(r, &o, &self.layout.frames, &self.types, header)?;
             self.next_serial += 1;
             info.serial = self.next_serial;
             self.codes.insert(code, info);
         }
         let info = &self.codes[&code];
+        if let FrameModel::Objects(f) = self.layout.frames {
+            // `instr` is `f_lasti`, sign-extended.
+            let Ok(lasti) = u64::try_from(instr as i64) else {
+                return Ok((info.serial, info.first_line));
+            };
+            let addr = match f.lasti {
+                Lasti::Bytes => lasti,
+                Lasti::Units => lasti.saturating_mul(2),
+            };
+            if addr >= info.units.max(1).saturating_mul(2) {
+                return Err(WalkError::Torn("instruction outside its code object"));
+            }
+            let line = match f.lines {
+                LineFormat::Lnotab => line_lnotab(&info.linetable, info.first_line, addr),
+                LineFormat::Lines310 => line_310(&info.linetable, info.first_line, addr),
+            };
+            return Ok((info.serial, line.unwrap_or(0)));
+        }
         let start = code + o.code_adaptive;
         if instr < start {
             // A frame that has not executed its first instruction yet.
