@@ -62,6 +62,9 @@ pub(crate) fn capture() -> Capture {
             gil_only: false,
             exit_code: Some(0),
             free_threaded: false,
+            user_s: None,
+            sys_s: None,
+            peak_rss_bytes: None,
         },
         threads: vec![
             ThreadRecord {
