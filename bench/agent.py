@@ -233,6 +233,26 @@ def find_tools(python: str, snakescope: str, modules: set[str]) -> dict[str, Too
     return tools
 
 
+def native_state(python: str) -> str:
+    """Path, size and mtime of the snakescope extension the target imports: a
+    rebuild during the run (`make develop` elsewhere) shows as a change."""
+    code = ("import importlib.util as u, os, time\n"
+            "s = u.find_spec('snakescope._native')\n"
+            "st = os.stat(s.origin)\n"
+            "print(f'{s.origin}, {st.st_size} bytes, built '"
+            " f'{time.strftime(\"%H:%M:%S\", time.localtime(st.st_mtime))}')")
+    try:
+        cp = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return cp.stdout.strip() if cp.returncode == 0 else "not importable"
+
+
+def build_state(python: str) -> tuple[str, str]:
+    return git_state(), native_state(python)
+
+
 def git_state() -> str:
     try:
         head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
@@ -361,6 +381,7 @@ def main(argv: list[str]) -> int:
     cmdline = shlex.join(sys.orig_argv)
     started = _dt.datetime.now().astimezone()
     load_start = os.getloadavg()
+    build_start = build_state(python)
     env = {**os.environ, **RUN_ENV_OVERRIDES}
     rng = random.Random(args.seed)
     base: dict[tuple[str, bool], Series] = {(w, v): Series() for w in workloads for v in variants}
@@ -404,7 +425,7 @@ def main(argv: list[str]) -> int:
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
 
-    report = render(args, cmdline, started, load_start, interrupted, python, py_version, versions,
+    report = render(args, cmdline, started, load_start, build_start, interrupted, python, py_version, versions,
                     tools, workloads, groups, configs, variants, base, series)
     print(report)
     if args.out:
@@ -435,10 +456,15 @@ def failures(s: Series) -> str:
     return "; ".join(f"{n}× {f}" for f, n in counts.items())
 
 
-def render(args, cmdline, started, load_start, interrupted, python, py_version, versions, tools,
+def render(args, cmdline, started, load_start, build_start, interrupted, python, py_version, versions, tools,
            workloads, groups, configs, variants, base, series) -> str:
     finished = _dt.datetime.now().astimezone()
     load_end = os.getloadavg()
+    build_end = build_state(python)
+    (git0, ext0), (git1, ext1) = build_start, build_end
+    build = "snakescope: extension " + (
+        ext0 if ext0 == ext1 else f"**rebuilt during the run**: {ext0} at the start, {ext1} at the end")
+    build += "; source at " + (git0 if git0 == git1 else f"{git0} at the start, {git1} at the end")
     vers = ", ".join(f"{d} {versions.get(d) or 'not installed'}" for d in DISTS)
     L = [f"## Issue 3: `snakescope run` vs pyinstrument, scalene, cProfile, yappi, kernprof "
          f"(median ratio to unprofiled [IQR])",
@@ -447,8 +473,8 @@ def render(args, cmdline, started, load_start, interrupted, python, py_version, 
          f"- Date: {started:%Y-%m-%d %H:%M %Z}, took {(finished - started).total_seconds() / 60:.1f} min; "
          f"{cpu_model()}, {os.cpu_count()} CPUs, load average {load_start[0]:.2f} at start, "
          f"{load_end[0]:.2f} at end; {platform.system()} {platform.release()}",
-         f"- Python {py_version} (`{python}`); {vers} (importlib.metadata); snakescope source at "
-         f"{git_state()}",
+         f"- Python {py_version} (`{python}`); {vers} (importlib.metadata)",
+         f"- {build}",
          f"- Groups: {', '.join(groups)}; workloads: {', '.join(workloads)}; "
          f"{args.reps} repetition{'s' if args.reps != 1 else ''}, "
          f"shuffle seed {args.seed}; environment of every run: "
