@@ -170,7 +170,16 @@ SUPPORTED = (
     Interpreter("pyenv-3.13", _expand("~/.pyenv/versions/3.13.0/bin/python3.13")),
     Interpreter("debian-3.11", "/usr/bin/python3.11"),
 )
-UNSUPPORTED = Interpreter("pyenv-3.10", _expand("~/.pyenv/versions/3.10.13/bin/python3.10"))
+# Older versions that `record` and `dump` read (frame objects, src/v3_8.rs to
+# v3_10.rs) but `run` refuses (test_run_versions.TOO_OLD): in the record/dump
+# matrix, not in SUPPORTED (which the `run` tests use).
+OLDER = (
+    Interpreter("pyenv-3.8", _expand("~/.pyenv/versions/3.8.18/bin/python3.8")),
+    Interpreter("pyenv-3.9", _expand("~/.pyenv/versions/3.9.18/bin/python3.9")),
+    Interpreter("pyenv-3.10", _expand("~/.pyenv/versions/3.10.13/bin/python3.10")),
+)
+# A version no command reads (older than 3.8).
+UNSUPPORTED = Interpreter("pyenv-3.7", _expand("~/.pyenv/versions/3.7.16/bin/python3.7"))
 
 # The interpreters of Debian's newer suites, in the root filesystems that
 # scripts/pyroots.sh builds under .pyroots (`make roots`; `make test` builds
@@ -194,7 +203,7 @@ ROOTED_PYPY = (_rooted("trixie-pypy3", "trixie-pypy3"), _rooted("sid-pypy3", "si
 
 # The version matrix: the host's interpreters and those in the roots. The
 # record and dump tests run on all of them.
-MATRIX = SUPPORTED + ROOTED
+MATRIX = SUPPORTED + OLDER + ROOTED
 
 # `make test-all-versions` sets this: a rooted interpreter that is absent is
 # then a failure, not a skip.
@@ -718,6 +727,13 @@ def read_info(path: Path) -> dict[int, str]:
     with open(path, encoding="utf-8") as f:
         info = json.load(f)
     return {int(tid): name for tid, name in info["threads"].items()}
+
+
+def has_qualnames(interp: Interpreter) -> bool:
+    """Whether code objects carry a qualified name (co_qualname, 3.11+); before,
+    snakescope reports the function's name as its qualname."""
+    major, minor = (int(p) for p in interp.version.split(".")[:2])
+    return (major, minor) >= (3, 11)
 
 
 def accepted_names(interp: Interpreter, name: str) -> set[str]:

@@ -23,6 +23,7 @@ import pytest
 from conftest import (
     QUICK_TIMEOUT,
     RECORD_TIMEOUT,
+    OLDER,
     UNSUPPORTED,
     Capture,
     Interpreter,
@@ -39,11 +40,12 @@ from test_run import _pstats, _profiler_own
 COMMAND = str(Path(sys.executable).with_name("snakescope"))
 
 # Interpreters `run` must refuse with one error line: older than 3.11, which
-# the sampler does not support (3.8 cannot even load the native module, 2.7
-# cannot parse the package). Absent ones are skipped with a reason.
+# the in-process sampler does not support (record and dump read 3.8-3.10:
+# conftest.OLDER; 3.8 cannot even load the native module, 2.7 cannot parse
+# the package). Absent ones are skipped with a reason.
 TOO_OLD = (
     UNSUPPORTED,
-    Interpreter("pyenv-3.8", _expand("~/.pyenv/versions/3.8.18/bin/python3.8")),
+    *OLDER,
     Interpreter("pyenv-2.7", _expand("~/.pyenv/versions/2.7.18/bin/python2.7")),
 )
 

@@ -1,11 +1,29 @@
 /* Prints the object-internal offsets in src/objects.rs (sys.modules, dict,
  * module, heap type) for one interpreter, to check them against its headers:
- *   gcc -I$PREFIX/include/python3.X object_offsets.c -o obj && ./obj
+ *   gcc -I$PREFIX/include/python3.X object_offsets.c -o obj && ./obj   (3.8 and later)
  * (Debian's headers: add -idirafter /usr/include, for its multiarch pyconfig.h.) */
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include <stdio.h>
 #include <stddef.h>
+#if PY_MINOR_VERSION < 11
+/* 3.8-3.10 (objects::V3_8 to V3_10): PyDictKeysObject (Objects/dict-common.h)
+ * and PyModuleObject (Objects/moduleobject.c) are not in the installed headers;
+ * objects.rs takes them from those sources (dk_size at 8, dk_nentries at 32,
+ * dk_indices at 40, 24-byte entries; md_dict right after the object header). */
+#if PY_MINOR_VERSION >= 9
+#include "internal/pycore_interp.h"
+#else
+#include "internal/pycore_pystate.h"
+#endif
+int main(void){
+  printf("modules %zu\n", offsetof(PyInterpreterState, modules));
+  printf("ma_keys %zu ma_values %zu\n", offsetof(PyDictObject, ma_keys), offsetof(PyDictObject, ma_values));
+  printf("ht_cached_keys %zu tp_flags %zu tp_dictoffset %zu\n", offsetof(PyHeapTypeObject, ht_cached_keys), offsetof(PyTypeObject, tp_flags), offsetof(PyTypeObject, tp_dictoffset));
+  printf("long ob_size %zu ob_digit %zu\n", offsetof(PyVarObject, ob_size), offsetof(PyLongObject, ob_digit));
+  return 0;
+}
+#else
 #include "internal/pycore_runtime.h"
 #include "internal/pycore_interp.h"
 #include "internal/pycore_dict.h"
@@ -33,3 +51,4 @@ int main(void){
 #endif
   return 0;
 }
+#endif

@@ -25,7 +25,7 @@ pub use layout::{
     NativeId, ObjectFrames, Offsets, PyVersion, FRAME_OWNED_BY_CSTACK, FRAME_OWNED_BY_GENERATOR,
     GLIBC_PTHREAD_TID,
 };
-pub use objects::{InstanceValues, LongDigits, ObjectOffsets};
+pub use objects::{DictKeys, InstanceValues, LongDigits, ObjectOffsets};
 
 /// The CPython versions snakescope reads, as error messages word them.
 pub const SUPPORTED_VERSIONS: &str = "3.8 to 3.15, and free-threaded 3.13t";
@@ -54,12 +54,17 @@ pub enum LayoutError {
 /// The versions whose layout comes from generated offsets rather than from
 /// the interpreter's own `_Py_DebugOffsets`.
 pub fn static_layout(version: PyVersion) -> Result<Layout, LayoutError> {
-    let legacy = |frames| (FrameModel::Objects(frames), NativeId::PthreadTid(GLIBC_PTHREAD_TID));
+    let legacy = |frames| {
+        (
+            FrameModel::Objects(frames),
+            NativeId::PthreadTid(GLIBC_PTHREAD_TID),
+        )
+    };
     let modern = (FrameModel::Interpreter, NativeId::Field);
     let (offsets, objects, (frames, native_id)) = match (version.major, version.minor) {
-        (3, 8) => (v3_8::OFFSETS, None, legacy(v3_8::FRAMES)),
-        (3, 9) => (v3_9::OFFSETS, None, legacy(v3_9::FRAMES)),
-        (3, 10) => (v3_10::OFFSETS, None, legacy(v3_10::FRAMES)),
+        (3, 8) => (v3_8::OFFSETS, Some(objects::V3_8), legacy(v3_8::FRAMES)),
+        (3, 9) => (v3_9::OFFSETS, Some(objects::V3_9), legacy(v3_9::FRAMES)),
+        (3, 10) => (v3_10::OFFSETS, Some(objects::V3_10), legacy(v3_10::FRAMES)),
         (3, 11) => (v3_11::OFFSETS, Some(objects::V3_11), modern),
         (3, 12) => (v3_12::OFFSETS, Some(objects::V3_12), modern),
         _ => return Err(LayoutError::Unsupported(version)),

@@ -13,9 +13,23 @@ pub enum LongDigits {
     LvTag,
 }
 
+/// The layout of a dict's keys object (`PyDictKeysObject`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DictKeys {
+    /// 3.11+: `dk_log2_index_bytes` at 9, `dk_kind` at 10, `dk_nentries` at
+    /// 24, the index table from 32; 16-byte entries in unicode-keyed tables.
+    Log2,
+    /// 3.8–3.10 (`Objects/dict-common.h`): `dk_size` at 8 (the index width
+    /// follows from it), `dk_nentries` at 32, the index table from 40;
+    /// 24-byte entries (hash, key, value).
+    Sized,
+}
+
 /// Where an instance of a plain class keeps its attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstanceValues {
+    /// A `__dict__` pointer at `obj + tp_dictoffset` (3.8–3.10).
+    DictOffset,
     /// Values pointer at `obj - 32`, dict pointer at `obj - 24` (3.11).
     PreHeader,
     /// One tagged dict-or-values pointer at `obj - 24` (3.12).
@@ -50,6 +64,9 @@ pub struct ObjectOffsets {
     /// The managed dict pointer is this many bytes before the object
     /// (`-MANAGED_DICT_OFFSET`: 24, or 8 in the free-threaded build).
     pub managed_dict: u64,
+    pub dict_keys_layout: DictKeys,
+    /// `PyTypeObject.tp_dictoffset` (read with [`InstanceValues::DictOffset`]).
+    pub type_dictoffset: u64,
 }
 
 pub(crate) const V3_11: ObjectOffsets = ObjectOffsets {
@@ -66,6 +83,30 @@ pub(crate) const V3_11: ObjectOffsets = ObjectOffsets {
     long_value: 16,
     long_digit: 24,
     managed_dict: 24,
+    dict_keys_layout: DictKeys::Log2,
+    type_dictoffset: 288,
+};
+
+/// 3.8–3.10: the same dict, module, type and `int` offsets; `sys.modules`
+/// is `interp->modules`; instances keep a `__dict__` at `tp_dictoffset`.
+pub(crate) const V3_8: ObjectOffsets = ObjectOffsets {
+    interp_modules: 56,
+    heap_type_cached_keys: 872,
+    instance_values: InstanceValues::DictOffset,
+    dict_keys_layout: DictKeys::Sized,
+    ..V3_11
+};
+
+pub(crate) const V3_9: ObjectOffsets = ObjectOffsets {
+    interp_modules: 856,
+    heap_type_cached_keys: 864,
+    ..V3_8
+};
+
+pub(crate) const V3_10: ObjectOffsets = ObjectOffsets {
+    interp_modules: 856,
+    heap_type_cached_keys: 872,
+    ..V3_8
 };
 
 pub(crate) const V3_12: ObjectOffsets = ObjectOffsets {
@@ -112,5 +153,8 @@ pub(crate) fn from_debug_offsets(
         long_value,
         long_digit,
         managed_dict: if free_threaded { 8 } else { 24 },
+        dict_keys_layout: DictKeys::Log2,
+        // Unused: instances keep their values inline or in a managed dict.
+        type_dictoffset: 0,
     }
 }

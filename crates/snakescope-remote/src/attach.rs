@@ -150,12 +150,20 @@ impl Target {
             Some(sym) => PyVersion::from_hex(reader.read_u64(sym + bias).map_err(read_err)?),
             None => {
                 let (major, minor) = version_from_name(&binary).ok_or_else(not_python)?;
-                // 3.8–3.10: the micro version from `sys.version`'s text,
-                // when it has been written and agrees with the file name.
-                symbols
-                    .version_text
-                    .and_then(|sym| reader.read_vec(sym + bias, 16).ok())
-                    .and_then(|text| parse_version_text(&text))
+                // 3.8–3.10: the full version from `sys.version`'s text, which
+                // the interpreter writes early in its initialisation (until
+                // then, try again: the interpreter is not ready to be read).
+                let text = match symbols.version_text {
+                    Some(sym) => Some(reader.read_vec(sym + bias, 24).map_err(read_err)?),
+                    None => None,
+                };
+                if text.as_ref().is_some_and(|t| t[0] == 0) {
+                    return Err(AttachError::Read {
+                        pid,
+                        source: ReadError::Other("the interpreter is not initialised yet".into()),
+                    });
+                }
+                text.and_then(|t| parse_version_text(&t))
                     .filter(|v| (v.major, v.minor) == (major, minor))
                     .unwrap_or_else(|| PyVersion::minor_only(major, minor))
             }
@@ -256,22 +264,36 @@ fn verify_untested(r: &RemoteReader, runtime: u64, layout: &Layout) -> Result<()
     Ok(())
 }
 
-/// `3.8.18` from the start of `sys.version`'s text (`3.8.18 (default, ...`);
-/// a final release (pre-releases and odd text give `None`).
+/// `3.8.18` (or `3.10.0rc1`) from the start of `sys.version`'s text
+/// (`3.8.18 (default, ...`); `None` for text of another shape.
 fn parse_version_text(text: &[u8]) -> Option<PyVersion> {
     let end = text.iter().position(|&b| b == b' ' || b == 0)?;
     let text = std::str::from_utf8(&text[..end]).ok()?;
-    let mut parts = text.split('.').map(|p| p.parse::<u8>().ok());
-    let (major, minor, micro) = (parts.next()??, parts.next()??, parts.next()??);
-    if parts.next().is_some() {
-        return None;
-    }
+    let mut parts = text.splitn(3, '.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let rest = parts.next()?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let micro = rest[..digits].parse().ok()?;
+    let (level, serial) = match &rest[digits..] {
+        "" | "+" => (0xf, 0),
+        tail => {
+            let (level, serial) = if let Some(n) = tail.strip_prefix("rc") {
+                (0xc, n)
+            } else if let Some(n) = tail.strip_prefix('a') {
+                (0xa, n)
+            } else {
+                (0xb, tail.strip_prefix('b')?)
+            };
+            (level, serial.trim_end_matches('+').parse().ok()?)
+        }
+    };
     Some(PyVersion {
         major,
         minor,
         micro,
-        level: 0xf,
-        serial: 0,
+        level,
+        serial,
     })
 }
 
@@ -317,7 +339,9 @@ mod tests {
         let v = parse_version_text(b"3.8.18 (default, May  9 2026").unwrap();
         assert_eq!((v.major, v.minor, v.micro), (3, 8, 18));
         assert_eq!(v.to_string(), "3.8.18");
-        assert!(parse_version_text(b"3.10.0rc1 (x)").is_none());
+        let rc = parse_version_text(b"3.10.0rc1 (x)").unwrap();
+        assert_eq!(rc.to_string(), "3.10.0rc1");
+        assert!(parse_version_text(b"3.9.1x2 (x)").is_none());
         assert!(parse_version_text(&[0; 16]).is_none());
         assert!(parse_version_text(b"garbage text here").is_none());
     }

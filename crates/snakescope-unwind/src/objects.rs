@@ -8,7 +8,7 @@
 
 use crate::reader::{u64_at, MemoryReader};
 use crate::strings::read_unicode;
-use snakescope_layouts::{InstanceValues, Layout, LongDigits};
+use snakescope_layouts::{DictKeys, InstanceValues, Layout, LongDigits};
 use std::collections::HashMap;
 
 /// Most entries read from one dict.
@@ -20,6 +20,13 @@ const DK_LOG2_INDEX_BYTES: usize = 9;
 const DK_KIND: usize = 10;
 const DK_NENTRIES: u64 = 24;
 const DK_INDICES: u64 = 32;
+/// `PyDictKeysObject` (3.8–3.10): `dk_size` at 8, `dk_nentries` at 32, the
+/// index table from 40.
+const DK_SIZE_OLD: usize = 8;
+const DK_NENTRIES_OLD: usize = 32;
+const DK_INDICES_OLD: u64 = 40;
+/// Largest `dk_size` believed (a power of two).
+const MAX_DK_SIZE: u64 = 1 << 24;
 /// `Py_TPFLAGS_MANAGED_DICT` and (3.13) `Py_TPFLAGS_INLINE_VALUES`.
 const TPFLAGS_MANAGED_DICT: u64 = 1 << 4;
 const TPFLAGS_INLINE_VALUES: u64 = 1 << 2;
@@ -105,6 +112,9 @@ impl<'a> ObjectReader<'a> {
 
     /// `(key, value)` of each slot of a keys object (values are 0 in split keys).
     fn keys_entries(&self, keys: u64) -> Option<Vec<(u64, u64)>> {
+        if self.layout.objects?.dict_keys_layout == DictKeys::Sized {
+            return self.keys_entries_sized(keys);
+        }
         let head = self.r.read_vec(keys, DK_INDICES as usize).ok()?;
         let index_bytes = 1u64 << head[DK_LOG2_INDEX_BYTES].min(40);
         let general = head[DK_KIND] == 0;
@@ -121,6 +131,31 @@ impl<'a> ObjectReader<'a> {
         Some(
             raw.chunks_exact(size as usize)
                 .map(|e| (u64_at(e, skip), u64_at(e, skip + 8)))
+                .collect(),
+        )
+    }
+
+    /// [`Self::keys_entries`] for 3.8–3.10's keys objects: the index width
+    /// follows from `dk_size`, every entry is (hash, key, value).
+    fn keys_entries_sized(&self, keys: u64) -> Option<Vec<(u64, u64)>> {
+        let head = self.r.read_vec(keys, DK_INDICES_OLD as usize).ok()?;
+        let size = u64_at(&head, DK_SIZE_OLD as u64);
+        let count = u64_at(&head, DK_NENTRIES_OLD as u64);
+        if !size.is_power_of_two() || size > MAX_DK_SIZE || count > size {
+            return None;
+        }
+        let width = match size {
+            0..=0xff => 1,
+            0x100..=0xffff => 2,
+            _ => 4,
+        };
+        let raw = self
+            .r
+            .read_vec(keys + DK_INDICES_OLD + size * width, (count * 24) as usize)
+            .ok()?;
+        Some(
+            raw.chunks_exact(24)
+                .map(|e| (u64_at(e, 8), u64_at(e, 16)))
                 .collect(),
         )
     }
@@ -146,6 +181,14 @@ impl<'a> ObjectReader<'a> {
             .r
             .read_u64(obj + self.layout.offsets.object_type)
             .ok()?;
+        if objects.instance_values == InstanceValues::DictOffset {
+            let offset = self.r.read_u64(ty + objects.type_dictoffset).ok()? as i64;
+            if offset <= 0 {
+                return None; // no `__dict__`, or at the end of a var-sized object
+            }
+            let dict = self.r.read_u64(obj + offset as u64).ok()?;
+            return (dict != 0).then(|| self.dict_get(dict, name)).flatten();
+        }
         let flags = self.r.read_u64(ty + objects.type_flags).ok()?;
         if flags & TPFLAGS_MANAGED_DICT == 0 {
             return None;
@@ -163,6 +206,7 @@ impl<'a> ObjectReader<'a> {
             (dict != 0).then(|| self.dict_get(dict, name)).flatten()
         };
         match objects.instance_values {
+            InstanceValues::DictOffset => None, // handled above
             InstanceValues::PreHeader => {
                 // ((PyDictValues **)obj)[-4], ((PyObject **)obj)[-3]
                 let values = self.r.read_u64(obj.checked_sub(32)?).ok()?;
