@@ -26,7 +26,8 @@ develop: $(VENV)/.stamp-test
 	$(VENV)/bin/maturin develop --release --quiet
 
 $(VENV)/.stamp-bench: $(VENV)/.stamp-test
-	$(VPY) -m pip install --quiet py-spy 'austin-dist<4' numpy pyinstrument scalene yappi line-profiler
+	$(VPY) -m pip install --quiet py-spy 'austin-dist<4' numpy pyinstrument scalene yappi line-profiler \
+		memray memory-profiler
 	touch $@
 
 ## demo: build, profile the Julia set from the book's chapter 2, write a flame graph and a capture
@@ -73,11 +74,13 @@ test-all-versions: build roots $(VENV)/.stamp-test
 		tests/python/test_record.py tests/python/test_dump.py tests/python/test_errors.py
 
 ## bench: overhead of record vs py-spy and Austin, then of run (sampling, --exact, lines) vs
-## pyinstrument, scalene, cProfile, yappi and kernprof (writes bench/RESULTS.md)
-## (AGENT_ARGS passes options to bench/agent.py, e.g. AGENT_ARGS='--reps 3 --groups exact')
+## pyinstrument, scalene, cProfile, yappi and kernprof, then of run --memory vs scalene, memray and
+## memory_profiler (writes bench/RESULTS.md)
+## (AGENT_ARGS / MEMORY_ARGS pass options to bench/agent.py / bench/memory.py, e.g. AGENT_ARGS='--reps 3 --groups exact')
 bench: build develop $(VENV)/.stamp-bench
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VPY) bench/run.py --snakescope $(abspath $(BIN)) --python $(abspath $(VPY))
 	$(VPY) bench/agent.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md $(AGENT_ARGS)
+	$(VPY) bench/memory.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md $(MEMORY_ARGS)
 
 lint:
 	cargo fmt --all --check
