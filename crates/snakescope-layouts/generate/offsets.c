@@ -118,6 +118,7 @@ int main(void) {
 #if PY_MINOR_VERSION < 11
     printf("\n/// The frame objects of CPython %d.%d.\n", PY_MAJOR_VERSION, PY_MINOR_VERSION);
     printf("pub const FRAMES: ObjectFrames = ObjectFrames {\n");
+    printf("    frame_gen: %lu,\n", O(PyFrameObject, f_gen));
     printf("    code_code: %lu,\n", O(PyCodeObject, co_code));
     printf("    lasti: Lasti::%s,\n", PY_MINOR_VERSION >= 10 ? "Units" : "Bytes");
     printf("    lines: LineFormat::%s,\n", PY_MINOR_VERSION >= 10 ? "Lines310" : "Lnotab");

@@ -100,6 +100,9 @@ pub enum FrameModel {
 /// What 3.8–3.10 frames and code objects need beyond [`Offsets`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ObjectFrames {
+    /// `PyFrameObject.f_gen`: the generator or coroutine a frame belongs to,
+    /// which is always resumed by a caller (so never the outermost frame).
+    pub frame_gen: u64,
     /// `PyCodeObject.co_code`, the bytecode (`bytes`): its size bounds `f_lasti`.
     pub code_code: u64,
     /// What `f_lasti` counts.

@@ -46,6 +46,7 @@ pub const OFFSETS: Offsets = Offsets {
 
 /// The frame objects of CPython 3.10.
 pub const FRAMES: ObjectFrames = ObjectFrames {
+    frame_gen: 88,
     code_code: 48,
     lasti: Lasti::Units,
     lines: LineFormat::Lines310,

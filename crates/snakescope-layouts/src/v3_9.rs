@@ -46,6 +46,7 @@ pub const OFFSETS: Offsets = Offsets {
 
 /// The frame objects of CPython 3.9.
 pub const FRAMES: ObjectFrames = ObjectFrames {
+    frame_gen: 96,
     code_code: 48,
     lasti: Lasti::Bytes,
     lines: LineFormat::Lnotab,

@@ -410,7 +410,7 @@ impl Walker {
         }
         match self.layout.frames {
             FrameModel::Interpreter => self.collect_frames(r, top)?,
-            FrameModel::Objects(_) => self.collect_frame_objects(r, top)?,
+            FrameModel::Objects(f) => self.collect_frame_objects(r, top, f.frame_gen)?,
         }
         self.read_code_headers(r, thread.addr)?;
         for i in 0..self.pending.len() {
@@ -541,8 +541,15 @@ impl Walker {
 
     /// Follows `f_back` from `top` (3.8–3.10), noting each frame's code and
     /// `f_lasti` (sign-extended: −1 before the first instruction). Every
-    /// frame must be a frame object when `PyFrame_Type` is known.
-    fn collect_frame_objects(&mut self, r: &dyn MemoryReader, top: u64) -> Result<(), WalkError> {
+    /// frame must be a frame object when `PyFrame_Type` is known, and the
+    /// outermost frame cannot be a generator's (`f_gen` at `frame_gen`): its
+    /// `f_back` was cleared by a suspension racing the read.
+    fn collect_frame_objects(
+        &mut self,
+        r: &dyn MemoryReader,
+        top: u64,
+        frame_gen: u64,
+    ) -> Result<(), WalkError> {
         let o = self.layout.offsets;
         let frame_type = self.types.frame;
         self.pending.clear();
@@ -563,6 +570,9 @@ impl Walker {
             let back = u64_at(buf, o.frame_previous);
             if code == 0 {
                 return Err(WalkError::Torn("null code object"));
+            }
+            if back == 0 && u64_at(buf, frame_gen) != 0 {
+                return Err(WalkError::Torn("stack cut short"));
             }
             self.pending.push((code, lasti as u64));
             frame = back;
@@ -703,5 +713,164 @@ impl Walker {
             info.serial,
             line_for_offset(&info.linetable, info.first_line, unit).unwrap_or(0),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The 3.8–3.10 frame-object walk over a fake address space built with
+    //! 3.10's generated offsets.
+    use super::*;
+    use snakescope_layouts::{static_layout, FrameModel, PyVersion};
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    /// Sparse memory: regions by start address.
+    #[derive(Default)]
+    struct Fake(RefCell<BTreeMap<u64, Vec<u8>>>);
+
+    impl Fake {
+        fn put(&self, addr: u64, bytes: &[u8]) {
+            self.0.borrow_mut().insert(addr, bytes.to_vec());
+        }
+        fn put_u64(&self, addr: u64, v: u64) {
+            self.put(addr, &v.to_le_bytes());
+        }
+        fn put_u32(&self, addr: u64, v: u32) {
+            self.put(addr, &v.to_le_bytes());
+        }
+    }
+
+    impl MemoryReader for Fake {
+        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+            // Byte by byte: in 0x1000..0x10_0000 a byte no region holds
+            // reads as zero (untouched memory); anything else is unmapped.
+            let map = self.0.borrow();
+            for (i, b) in buf.iter_mut().enumerate() {
+                let at = addr + i as u64;
+                *b = map
+                    .range(..=at)
+                    .next_back()
+                    .and_then(|(&start, v)| v.get((at - start) as usize).copied())
+                    .unwrap_or(0);
+            }
+            if !(0x1000..0x10_0000).contains(&addr) {
+                return Err(ReadError::Unmapped {
+                    addr,
+                    len: buf.len(),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    const RUNTIME: u64 = 0x1000;
+    const INTERP: u64 = 0x2000;
+    const TSTATE: u64 = 0x3000;
+    const PTHREAD: u64 = 0x4000;
+    const NAME: u64 = 0x5000;
+    const FILE: u64 = 0x5100;
+    const LNOTAB: u64 = 0x5200;
+    const BYTECODE: u64 = 0x5300;
+    const CODE: u64 = 0x6000;
+    const FRAMES: [u64; 3] = [0x8000, 0x9000, 0xa000];
+
+    fn ascii(mem: &Fake, o: &snakescope_layouts::Offsets, addr: u64, text: &str) {
+        mem.put_u64(addr + o.unicode_length, text.len() as u64);
+        // interned 0, kind 1, compact, ascii
+        mem.put(addr + o.unicode_state, &[(1 << 2) | (1 << 5) | (1 << 6)]);
+        mem.put(addr + o.unicode_ascii_size, text.as_bytes());
+    }
+
+    /// A thread three frames deep in one function (`f`, first line 10), the
+    /// innermost at byte offset 4 (line 12 by the table: 0..4 line 10, 4..8 +2).
+    fn build() -> (Fake, Layout) {
+        let layout = static_layout(PyVersion::minor_only(3, 10)).unwrap();
+        let FrameModel::Objects(f) = layout.frames else {
+            panic!("3.10 reads frame objects")
+        };
+        let o = layout.offsets;
+        let mem = Fake::default();
+        mem.put_u64(RUNTIME + o.runtime_interpreters_head, INTERP);
+        mem.put_u64(INTERP + o.interp_threads_head, TSTATE);
+        mem.put_u64(TSTATE + o.thread_interp, INTERP);
+        mem.put_u64(TSTATE + o.thread_thread_id, PTHREAD);
+        mem.put_u32(PTHREAD + 720, 4242);
+        if let CurrentFrame::Direct(off) = o.current_frame {
+            mem.put_u64(TSTATE + off, FRAMES[0]);
+        }
+        ascii(&mem, &o, NAME, "f");
+        ascii(&mem, &o, FILE, "f.py");
+        mem.put_u64(LNOTAB + o.bytes_size, 4);
+        mem.put(LNOTAB + o.bytes_sval, &[4, 0, 4, 2]);
+        mem.put_u64(BYTECODE + o.bytes_size, 8);
+        mem.put_u64(CODE + o.code_name, NAME);
+        mem.put_u64(CODE + o.code_qualname, NAME);
+        mem.put_u64(CODE + o.code_filename, FILE);
+        mem.put_u64(CODE + o.code_linetable, LNOTAB);
+        mem.put_u64(CODE + f.code_code, BYTECODE);
+        mem.put_u32(CODE + o.code_firstlineno, 10);
+        for (i, &frame) in FRAMES.iter().enumerate() {
+            mem.put_u64(frame + o.frame_code, CODE);
+            mem.put_u64(
+                frame + o.frame_previous,
+                FRAMES.get(i + 1).copied().unwrap_or(0),
+            );
+            // f_lasti in code units: 2 -> byte 4 (line 12), -1 (not started) -> line 10.
+            mem.put_u32(frame + o.frame_instr, if i == 0 { 2 } else { u32::MAX });
+        }
+        (mem, layout)
+    }
+
+    #[test]
+    fn walks_frame_objects() {
+        let (mem, layout) = build();
+        let mut walker = Walker::new(layout, RUNTIME, TypeAddresses::default());
+        let threads = walker.threads(&mem).unwrap();
+        assert_eq!(threads.len(), 1);
+        assert_eq!(threads[0].native_id, 4242);
+        assert_eq!(threads[0].stack_chunk, 0);
+        let mut out = Vec::new();
+        walker.walk(&mem, &threads[0], &mut out).unwrap();
+        let lines: Vec<u32> = out.iter().map(|f| f.line).collect();
+        assert_eq!(lines, [12, 10, 10]);
+        let code = walker.code(CODE).unwrap();
+        assert_eq!((code.name.as_str(), code.filename.as_str()), ("f", "f.py"));
+        assert_eq!(code.units, 4);
+    }
+
+    #[test]
+    fn refuses_torn_frame_objects() {
+        let FrameModel::Objects(f) = build().1.frames else {
+            unreachable!()
+        };
+        let o = build().1.offsets;
+        // The outermost frame is a generator's: its f_back was just cleared.
+        let (mem, layout) = build();
+        mem.put_u64(FRAMES[2] + f.frame_gen, 0x7000);
+        let mut walker = Walker::new(layout, RUNTIME, TypeAddresses::default());
+        let thread = walker.threads(&mem).unwrap()[0];
+        let err = walker.walk(&mem, &thread, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, WalkError::Torn("stack cut short")), "{err}");
+        // f_lasti past the end of the bytecode.
+        let (mem, layout) = build();
+        mem.put_u32(FRAMES[0] + o.frame_instr, 4);
+        let mut walker = Walker::new(layout, RUNTIME, TypeAddresses::default());
+        let thread = walker.threads(&mem).unwrap()[0];
+        let err = walker.walk(&mem, &thread, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, WalkError::Torn(_)), "{err}");
+        // Not a frame object, once PyFrame_Type is known.
+        let (mem, layout) = build();
+        let types = TypeAddresses {
+            frame: Some(0x7100),
+            ..TypeAddresses::default()
+        };
+        let mut walker = Walker::new(layout, RUNTIME, types);
+        let thread = walker.threads(&mem).unwrap()[0];
+        let err = walker.walk(&mem, &thread, &mut Vec::new()).unwrap_err();
+        assert!(
+            matches!(err, WalkError::Torn("not a frame object")),
+            "{err}"
+        );
     }
 }
