@@ -32,7 +32,9 @@ use snakescope_model::{Frame, Memory, MemoryLabel, MemoryPoint, MemorySite};
 use snakescope_remote::Target;
 use snakescope_unwind::FrameRef;
 use std::cell::Cell;
+use crate::exact::PtrHasher;
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -114,7 +116,10 @@ struct State {
     frame_index: HashMap<Frame, usize>,
     site_ids: HashMap<(Vec<usize>, Source), u32>,
     sites: Vec<(Vec<usize>, Source, Site)>,
-    live: HashMap<usize, Live>,
+    live: HashMap<usize, Live, BuildHasherDefault<PtrHasher>>,
+    /// Fingerprint of a thread's stack (see [`stack_fingerprint`]) → site, so
+    /// a stack seen before costs no walk.
+    known: HashMap<(u64, Source), u32, BuildHasherDefault<PtrHasher>>,
     started: Instant,
     peak: f64,
     peak_at: f64,
@@ -244,8 +249,24 @@ impl State {
     }
 
     fn site_of_current_stack(&mut self, source: Source) -> u32 {
-        self.stack.clear();
         let tstate = current_tstate();
+        let layout = self.target.walker.layout();
+        // SAFETY: `tstate` is this thread's own state (or 0); see stack_fingerprint.
+        let fingerprint = unsafe { stack_fingerprint(layout, tstate as usize) };
+        if let Some(f) = fingerprint {
+            if let Some(&site) = self.known.get(&(f, source)) {
+                return site;
+            }
+        }
+        let site = self.walk_to_site(tstate, source);
+        if let Some(f) = fingerprint {
+            self.known.insert((f, source), site);
+        }
+        site
+    }
+
+    fn walk_to_site(&mut self, tstate: u64, source: Source) -> u32 {
+        self.stack.clear();
         if tstate != 0 {
             self.refs.clear();
             let walked = self
@@ -302,6 +323,57 @@ impl State {
         self.stack = key.0;
         id
     }
+}
+
+/// A hash of the calling thread's Python stack — every frame's code object
+/// and current instruction, which determine its function and line — read
+/// directly from the thread's own frames. `None` where the frame model is
+/// not the 3.11+ one.
+///
+/// Direct reads are safe here where they would not be for another thread:
+/// the calling thread is inside an allocator, so its own frame chain cannot
+/// change under us, and every frame on it is live (linked only once
+/// initialised, unlinked before it is freed), as are the code objects they
+/// hold. The full walk (through `process_vm_readv`) runs only for a
+/// fingerprint not seen before.
+///
+/// # Safety
+/// `tstate` is 0 or the calling thread's own `PyThreadState`.
+unsafe fn stack_fingerprint(layout: &snakescope_layouts::Layout, tstate: usize) -> Option<u64> {
+    use snakescope_layouts::{CurrentFrame, FrameModel};
+    let o = &layout.offsets;
+    if tstate == 0 || !matches!(layout.frames, FrameModel::Interpreter) {
+        return None;
+    }
+    let read = |addr: usize| -> usize {
+        // SAFETY: per the function's contract and documentation, `addr` lies
+        // in this thread's live state, frames or code objects.
+        unsafe { std::ptr::read_unaligned(addr as *const usize) }
+    };
+    let mut frame = match o.current_frame {
+        CurrentFrame::ViaCFrame { cframe, current_frame } => {
+            let cf = read(tstate + cframe as usize);
+            if cf == 0 {
+                return Some(0);
+            }
+            read(cf + current_frame as usize)
+        }
+        CurrentFrame::Direct(off) => read(tstate + off as usize),
+    };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut depth = 0u64;
+    while frame != 0 && depth < 8192 {
+        let mut code = read(frame + o.frame_code as usize);
+        if o.frame_code_tagged {
+            code &= !7;
+        }
+        let instr = read(frame + o.frame_instr as usize);
+        h = (h ^ code as u64).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(17);
+        h = (h ^ instr as u64).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(17);
+        frame = read(frame + o.frame_previous as usize);
+        depth += 1;
+    }
+    Some(h ^ depth)
 }
 
 pub(crate) fn patches() -> [(&'static [u8], usize); 12] {
@@ -461,7 +533,8 @@ pub fn memory_start(
         frame_index: HashMap::new(),
         site_ids: HashMap::new(),
         sites: Vec::new(),
-        live: HashMap::new(),
+        live: HashMap::default(),
+        known: HashMap::default(),
         started,
         peak: 0.0,
         peak_at: 0.0,
