@@ -30,14 +30,15 @@ $(VENV)/.stamp-bench: $(VENV)/.stamp-test
 		memray memory-profiler
 	touch $@
 
-## demo: build, profile the Julia set from the book's chapter 2, write a flame graph and a capture
+## demo: build, profile the Julia set from the book's chapter 2, write an HTML report, a flame graph and a capture
 demo: build
 	@mkdir -p $(OUT)
 	$(BIN) record --rate 1000 -o $(OUT)/julia.json -- $(PYTHON) examples/julia.py
 	$(BIN) report $(OUT)/julia.json --format flamegraph -o $(OUT)/julia.svg
+	$(BIN) report $(OUT)/julia.json --format html -o $(OUT)/julia.html
 	$(BIN) report $(OUT)/julia.json --format text
 	@echo
-	@echo "flame graph: $(OUT)/julia.svg   capture: $(OUT)/julia.json"
+	@echo "report: $(OUT)/julia.html   flame graph: $(OUT)/julia.svg   capture: $(OUT)/julia.json"
 
 ## test: every test, Rust and Python, on every interpreter present (roots built when possible)
 test: roots-if-possible test-rust test-python
