@@ -4,8 +4,8 @@ use crate::elf::python_symbols;
 use crate::maps::{is_libpython, parse_maps, version_from_name, Mapping};
 use crate::reader::RemoteReader;
 use snakescope_layouts::{
-    has_debug_offsets, parse_debug_offsets, static_layout, Layout, LayoutError, PyVersion,
-    DEBUG_OFFSETS_READ_LEN, SUPPORTED_VERSIONS,
+    has_debug_offsets, parse_debug_offsets, static_layout, Layout, LayoutError, NativeId,
+    PyVersion, DEBUG_OFFSETS_READ_LEN, SUPPORTED_VERSIONS,
 };
 use snakescope_unwind::{MemoryReader, ReadError, TypeAddresses, Walker};
 use std::io::ErrorKind;
@@ -33,6 +33,14 @@ pub enum AttachError {
     /// `--gil` asked of an interpreter without a GIL.
     #[error("process `{pid}` runs free-threaded Python {version}, which has no GIL: `--gil` cannot select the GIL holder")]
     NoGil { pid: u32, version: PyVersion },
+    /// 3.8–3.10 keep no OS thread id: it is read from the C library's thread
+    /// structure, which here is not glibc's x86-64 one.
+    #[error("process `{pid}` runs Python {version}, whose thread states hold no OS thread id, and the one read from its C library's thread structure (`{tid}`) is not a thread of the process: only glibc (x86-64) is supported for Python before 3.11")]
+    ThreadIds {
+        pid: u32,
+        version: PyVersion,
+        tid: u64,
+    },
     #[error("process `{pid}`: {source}")]
     Unsupported { pid: u32, source: LayoutError },
     #[error("cannot read the interpreter file `{}`: {source}", path.display())]
@@ -197,7 +205,21 @@ impl Target {
             bytes: symbols.bytes_type.map(|a| a + bias),
             frame: symbols.frame_type.map(|a| a + bias),
         };
-        let walker = Walker::new(layout, runtime, types);
+        let mut walker = Walker::new(layout, runtime, types);
+        if let NativeId::PthreadTid(_) = layout.native_id {
+            // The oldest thread state (the list's last) must name one of the
+            // process's threads; before the interpreter has one, nothing to check.
+            let oldest = walker.threads(&reader).ok().and_then(|t| t.last().copied());
+            if let Some(t) = oldest {
+                if !Path::new(&format!("/proc/{pid}/task/{}", t.native_id)).exists() {
+                    return Err(AttachError::ThreadIds {
+                        pid,
+                        version: layout.version,
+                        tid: t.native_id,
+                    });
+                }
+            }
+        }
         Ok(Target {
             pid,
             version: layout.version,
