@@ -117,6 +117,9 @@ struct ThreadLines {
     counts: Vec<Vec<LineCount>>,
     /// 3.11: whether this thread's C trace function is ours and on.
     tracing: bool,
+    /// How many selected calls are on `stack`: line tracing stays on while
+    /// there is one (unselected frames inside have their line events off).
+    selected: usize,
     /// 3.11: the profile hook is off on this thread (while a selected frame
     /// is innermost, calls and returns come through the trace function, and
     /// C calls cost nothing).
@@ -182,7 +185,7 @@ impl ThreadLines {
             Some(Some(top)) if top.key == key => top,
             _ => {
                 // A call already running when it was selected: time it from here.
-                self.stack.push(Some(Frame {
+                self.push(Some(Frame {
                     code,
                     key,
                     line: 0,
@@ -205,8 +208,14 @@ impl ThreadLines {
     /// The innermost call returns (or yields, or unwinds).
     fn leave(&mut self, selection: &Selection) {
         if let Some(Some(frame)) = self.stack.pop() {
+            self.selected = self.selected.saturating_sub(1);
             self.close_line(&frame, selection.codes[frame.code].1, now_ticks());
         }
+    }
+
+    fn push(&mut self, frame: Option<Frame>) {
+        self.selected += usize::from(frame.is_some());
+        self.stack.push(frame);
     }
 }
 
@@ -304,6 +313,7 @@ pub fn lines_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             }
         }
         t.tracing = false;
+        t.selected = 0;
         t.profile_off = false;
         t.skip = 0;
         t.stack.clear();
@@ -404,12 +414,30 @@ unsafe fn call_or_return(t: &mut ThreadLines, frame: *mut ffi::PyFrameObject, wh
         let found = unsafe { lookup(selection, code, true) };
         // SAFETY: the reference from PyFrame_GetCode.
         unsafe { ffi::Py_DECREF(code) };
-        t.stack.push(found.map(|code| Frame {
+        let selected = found.is_some();
+        t.push(found.map(|code| Frame {
             code,
             key: frame as usize,
             line: 0,
             since: now_ticks(),
         }));
+        if !selected && t.tracing {
+            // Called inside a selected call while line tracing is on: this
+            // frame's own lines are not wanted. (Switching tracing off and on
+            // around every such call would cost more.)
+            // SAFETY: a live frame object, GIL held; `f_trace_lines` is a
+            // settable attribute of every frame.
+            unsafe {
+                if ffi::PyObject_SetAttrString(
+                    frame.cast(),
+                    c"f_trace_lines".as_ptr(),
+                    ffi::Py_False(),
+                ) != 0
+                {
+                    ffi::PyErr_Clear();
+                }
+            }
+        }
     } else {
         t.leave(selection);
     }
@@ -421,7 +449,7 @@ unsafe fn call_or_return(t: &mut ThreadLines, frame: *mut ffi::PyFrameObject, wh
 /// # Safety
 /// GIL held, on the thread `t` belongs to.
 unsafe fn switch_hooks(t: &mut ThreadLines, frame: *mut ffi::PyFrameObject) {
-    let trace_on = matches!(t.stack.last(), Some(Some(_)));
+    let trace_on = t.selected > 0;
     let profile_off = trace_on && !hook::EXACT.load(Ordering::Relaxed);
     if trace_on != t.tracing {
         t.tracing = trace_on;
@@ -435,7 +463,11 @@ unsafe fn switch_hooks(t: &mut ThreadLines, frame: *mut ffi::PyFrameObject) {
             // for the same event: that one is already counted.
             t.skip = frame as usize;
         }
-        if let Some(set) = hook::symbol::<hook::SetProfile>("PyEval_SetProfile") {
+        static SET_PROFILE: std::sync::OnceLock<Option<hook::SetProfile>> =
+            std::sync::OnceLock::new();
+        if let Some(set) =
+            *SET_PROFILE.get_or_init(|| hook::symbol::<hook::SetProfile>("PyEval_SetProfile"))
+        {
             // SAFETY: GIL held, on this thread; the hook lives for the process.
             unsafe {
                 set(
@@ -540,7 +572,7 @@ unsafe extern "C" fn on_start(
     // SAFETY: GIL held, live code object.
     match unsafe { lookup(selection, code, false) } {
         Some(index) => {
-            records().stack.push(Some(Frame {
+            records().push(Some(Frame {
                 code: index,
                 key: code as usize,
                 line: 0,

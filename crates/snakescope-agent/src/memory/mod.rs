@@ -26,13 +26,13 @@ mod got;
 mod hooks;
 pub(crate) mod real;
 
+use crate::exact::PtrHasher;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use snakescope_model::{Frame, Memory, MemoryLabel, MemoryPoint, MemorySite};
 use snakescope_remote::Target;
 use snakescope_unwind::FrameRef;
 use std::cell::Cell;
-use crate::exact::PtrHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
@@ -351,7 +351,10 @@ unsafe fn stack_fingerprint(layout: &snakescope_layouts::Layout, tstate: usize) 
         unsafe { std::ptr::read_unaligned(addr as *const usize) }
     };
     let mut frame = match o.current_frame {
-        CurrentFrame::ViaCFrame { cframe, current_frame } => {
+        CurrentFrame::ViaCFrame {
+            cframe,
+            current_frame,
+        } => {
             let cf = read(tstate + cframe as usize);
             if cf == 0 {
                 return Some(0);
@@ -368,8 +371,12 @@ unsafe fn stack_fingerprint(layout: &snakescope_layouts::Layout, tstate: usize) 
             code &= !7;
         }
         let instr = read(frame + o.frame_instr as usize);
-        h = (h ^ code as u64).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(17);
-        h = (h ^ instr as u64).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(17);
+        h = (h ^ code as u64)
+            .wrapping_mul(0x0000_0100_0000_01b3)
+            .rotate_left(17);
+        h = (h ^ instr as u64)
+            .wrapping_mul(0x0000_0100_0000_01b3)
+            .rotate_left(17);
         frame = read(frame + o.frame_previous as usize);
         depth += 1;
     }
