@@ -553,6 +553,24 @@ fn none() -> *mut ffi::PyObject {
     }
 }
 
+/// The selection and the code object a monitoring callback was called
+/// with, or `None` when line timing is off (or no code object was passed).
+///
+/// # Safety
+/// Called from a monitoring callback: GIL held, `args` holds `nargs` live
+/// arguments, the code object first.
+unsafe fn callback_code(
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+) -> Option<(&'static mut Selection, *mut ffi::PyObject)> {
+    if nargs < 1 {
+        return None;
+    }
+    // SAFETY: per the contract.
+    let (selection, code) = unsafe { (selection_mut(), *args) };
+    selection.on.then_some((selection, code))
+}
+
 /// PY_START (global with patterns, else local) and PY_RESUME / PY_THROW:
 /// a selected call begins or resumes.
 unsafe extern "C" fn on_start(
@@ -560,15 +578,10 @@ unsafe extern "C" fn on_start(
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
-    if nargs < 1 {
+    // SAFETY: called by the interpreter as a monitoring callback.
+    let Some((selection, code)) = (unsafe { callback_code(args, nargs) }) else {
         return none();
-    }
-    // SAFETY: the interpreter calls callbacks with the GIL held and passes
-    // `nargs` live arguments, the code object first.
-    let (selection, code) = unsafe { (selection_mut(), *args) };
-    if !selection.on {
-        return none();
-    }
+    };
     // SAFETY: GIL held, live code object.
     match unsafe { lookup(selection, code, false) } {
         Some(index) => {
@@ -593,12 +606,10 @@ unsafe extern "C" fn on_resume(
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
-    if nargs < 1 {
-        return none();
-    }
-    // SAFETY: as in on_start.
-    let (selection, code) = unsafe { (selection_mut(), *args) };
-    if selection.on && selection.index.contains_key(&(code as usize)) {
+    // SAFETY: called by the interpreter as a monitoring callback.
+    let selected = unsafe { callback_code(args, nargs) }
+        .is_some_and(|(selection, code)| selection.index.contains_key(&(code as usize)));
+    if selected {
         // SAFETY: forwarded arguments; the code is selected so it is not disabled.
         let r = unsafe { on_start(slf, args, nargs) };
         // SAFETY: dropping the None it returned.
@@ -641,14 +652,10 @@ unsafe extern "C" fn on_leave(
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
-    if nargs < 1 {
+    // SAFETY: called by the interpreter as a monitoring callback.
+    let Some((selection, code)) = (unsafe { callback_code(args, nargs) }) else {
         return none();
-    }
-    // SAFETY: as in on_start.
-    let (selection, code) = unsafe { (selection_mut(), *args) };
-    if !selection.on {
-        return none();
-    }
+    };
     let t = records();
     if matches!(t.stack.last(), Some(Some(top)) if top.key == code as usize) {
         t.leave(selection);
