@@ -8,7 +8,7 @@ VPY    := $(VENV)/bin/python
 BIN    := target/release/snakescope
 OUT    := out
 
-.PHONY: all build develop demo test test-rust test-python test-all-versions roots roots-if-possible bench lint clean
+.PHONY: all build develop demo test test-rust test-python test-all-versions roots roots-if-possible ft-module ft-module-if-possible bench lint clean
 
 all: build
 
@@ -18,7 +18,7 @@ build:
 $(VENV)/.stamp-test:
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet pytest 'maturin>=1.5,<2'
+	$(VPY) -m pip install --quiet pytest 'maturin>=1.5,<2' numpy
 	touch $@
 
 ## develop: build the Python package (native agent + API) into .venv
@@ -46,8 +46,21 @@ test: roots-if-possible test-rust test-python
 test-rust:
 	cargo test --workspace --locked
 
-test-python: build develop chromium go-pprof
+test-python: build develop ft-module-if-possible chromium go-pprof
 	SNAKESCOPE_BIN=$(abspath $(BIN)) SNAKESCOPE_CHROMIUM=$$(command -v chromium) $(VPY) -m pytest -c tests/python/pytest.ini tests/python
+
+## ft-module: the native module for the free-threaded 3.13t of the roots (it cannot load the abi3 one)
+FT_PYTHON := $(CURDIR)/.pyroots/bin/trixie-python3.13t
+ft-module:
+	PYO3_PYTHON=$(FT_PYTHON) CARGO_TARGET_DIR=target/cp313t cargo build --release --locked \
+		-p snakescope-agent --no-default-features --features pyo3/extension-module
+	cp target/cp313t/release/lib_native.so \
+		python/snakescope/_native$$($(FT_PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
+
+# `make test` builds it when the 3.13t root is there (else its tests are skipped, with the reason).
+ft-module-if-possible:
+	@if $(FT_PYTHON) -c pass 2>/dev/null; then $(MAKE) --no-print-directory ft-module; \
+	else echo "make: warning: no free-threaded 3.13t (make roots): its run tests are skipped"; fi
 
 # Headless Chromium loads the HTML report in tests/python/test_html.py: Debian's chromium.
 .PHONY: chromium

@@ -16,6 +16,7 @@ import sys
 _decorated = []
 _active = None  # the running LineProfiler
 _armed = None  # under `run`: settings for a profiler started by the first @profile
+_names = {}  # before 3.11 (no co_qualname): selected code object -> qualified name
 
 _MONITORING = sys.version_info >= (3, 12)
 _TOOL_IDS = (4, 3)  # free by convention (0 debugger, 1 coverage, 2 profiler, 5 optimizer)
@@ -34,16 +35,24 @@ def codes_of(obj):
                 if callable(v) or isinstance(v, (property, staticmethod, classmethod)) for c in codes_of(v)]
     func = getattr(obj, "__func__", obj)
     code = getattr(func, "__code__", None)
+    if code is not None and not hasattr(code, "co_qualname"):
+        _names[code] = getattr(func, "__qualname__", code.co_name)
     return [code] if code is not None else []
 
 
 def profile(func):
     """``@profile``: times the function's lines while a line profiler runs
     (always under ``snakescope run``); otherwise returns it unchanged."""
-    global _active
+    global _active, _armed
     if _active is None and _armed is not None:
-        _active = LineProfiler(**_armed)
-        _active.start()
+        profiler = LineProfiler(**_armed)
+        try:
+            profiler.start()
+        except RuntimeError as exc:  # e.g. a free-threaded build: the program still runs
+            _armed = None
+            print(f"snakescope: @profile times nothing: {exc}", file=sys.stderr)
+            return func
+        _active = profiler
     for code in codes_of(func):
         if _active is not None:
             _active.add(code)
@@ -136,9 +145,10 @@ class LineProfiler:
         """Called by the agent once per new code object while patterns are set."""
         from fnmatch import fnmatchcase
 
-        qualname = getattr(code, "co_qualname", code.co_name)
         frame = sys._getframe(1)
-        module = frame.f_globals.get("__name__") if frame.f_code is code else None
+        own = frame.f_code is code
+        module = frame.f_globals.get("__name__") if own else None
+        qualname = getattr(code, "co_qualname", None) or _qualname(code, frame.f_globals if own else None)
         filename = code.co_filename
         stem = filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         for mod, func in self.patterns:
@@ -149,6 +159,8 @@ class LineProfiler:
             if (mod == "*" or (module is not None and fnmatchcase(module, mod)) or fnmatchcase(stem, mod)
                     or (mod.endswith(".py") and filename.endswith(mod))
                     or filename.endswith("/" + mod.replace(".", "/") + ".py")):
+                if not hasattr(code, "co_qualname"):
+                    _names[code] = qualname
                 self.add(code)
                 return True
         return False
@@ -174,6 +186,32 @@ class LineProfiler:
         return LineStats(rows)
 
 
+def _qualname(code, module_globals):
+    """A code object's qualified name before 3.11 (no ``co_qualname``): the
+    ``__qualname__`` of the function of a class of its module that runs it,
+    found through the module's globals (nested classes included), else its name."""
+    if module_globals is not None:
+        seen = set()
+        classes = [v for v in list(module_globals.values()) if isinstance(v, type)]
+        while classes:
+            cls = classes.pop()
+            if id(cls) in seen:
+                continue
+            seen.add(id(cls))
+            for value in list(vars(cls).values()):
+                if isinstance(value, type):
+                    classes.append(value)
+                    continue
+                if isinstance(value, property):
+                    candidates = (value.fget, value.fset, value.fdel)
+                else:
+                    candidates = (getattr(value, "__func__", value),)
+                for func in candidates:
+                    if getattr(func, "__code__", None) is code:
+                        return func.__qualname__
+    return code.co_name
+
+
 def _install_on_new_thread(frame, event, arg):
     from snakescope import _native
 
@@ -186,7 +224,7 @@ class LineStats:
     def __init__(self, rows):
         self.functions = {}
         for code, lines in rows:
-            key = (code.co_filename, code.co_firstlineno, getattr(code, "co_qualname", code.co_name))
+            key = (code.co_filename, code.co_firstlineno, _names.get(code) or getattr(code, "co_qualname", code.co_name))
             self.functions[key] = sorted(lines)
 
     def text(self, unit=1e-6):

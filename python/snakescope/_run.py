@@ -96,11 +96,12 @@ def _fresh_main(file=None):
 def _run_script(path, args):
     sys.argv[:] = [path, *args]
     sys.path[0] = os.path.dirname(os.path.realpath(path))
-    absolute = os.path.abspath(path)
+    # The script's name as `python` gives it: absolute since 3.9, as typed before.
+    name = os.path.abspath(path) if sys.version_info >= (3, 9) else path
     with open(path, "rb") as f:
         source = f.read()
-    code = compile(source, absolute, "exec", dont_inherit=True)
-    main = _fresh_main(absolute)
+    code = compile(source, name, "exec", dont_inherit=True)
+    main = _fresh_main(name)
     main.__spec__ = None
     main.__package__ = None
     return lambda: exec(code, main.__dict__)
@@ -228,7 +229,11 @@ def _return_the_package():
 def main(argv):
     global _NATIVE
     _return_the_package()
-    from snakescope import _native
+    try:
+        from snakescope import _native
+    except ImportError as exc:  # one line, not a traceback; the program has not started
+        print(f"error: snakescope cannot load its native module in {sys.executable}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
     _NATIVE = _native
     opts = _Options(argv)

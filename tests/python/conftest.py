@@ -170,9 +170,9 @@ SUPPORTED = (
     Interpreter("pyenv-3.13", _expand("~/.pyenv/versions/3.13.0/bin/python3.13")),
     Interpreter("debian-3.11", "/usr/bin/python3.11"),
 )
-# Older versions that `record` and `dump` read (frame objects, src/v3_8.rs to
-# v3_10.rs) but `run` refuses (test_run_versions.TOO_OLD): in the record/dump
-# matrix, not in SUPPORTED (which the `run` tests use).
+# Older versions: frame objects (crates/snakescope-layouts/src/v3_8.rs to
+# v3_10.rs) for `record` and `dump`, and the profile and trace hooks (no
+# sys.monitoring) for `run`'s --exact and line timing.
 OLDER = (
     Interpreter("pyenv-3.8", _expand("~/.pyenv/versions/3.8.18/bin/python3.8")),
     Interpreter("pyenv-3.9", _expand("~/.pyenv/versions/3.9.18/bin/python3.9")),
@@ -230,9 +230,23 @@ def _require(interp: Interpreter) -> Interpreter:
 require_interpreter = _require
 
 
-@pytest.fixture(params=SUPPORTED, ids=[i.id for i in SUPPORTED])
+# The interpreters `run` is tested on (test_run_versions, test_memory,
+# test_errors): every version of the matrix. `--exact` and line timing are
+# refused on the free-threaded build (test_run_versions checks the refusal):
+# their tests (and test_lines) use GIL_RUN_MATRIX.
+RUN_MATRIX = SUPPORTED + OLDER + ROOTED
+GIL_RUN_MATRIX = tuple(i for i in RUN_MATRIX if not i.free_threaded)
+
+
+@pytest.fixture(params=RUN_MATRIX, ids=[i.id for i in RUN_MATRIX])
 def python(request: pytest.FixtureRequest) -> Interpreter:
-    """Each supported interpreter in turn; skipped when absent."""
+    """Each interpreter of `run`'s matrix in turn; skipped when absent."""
+    return _require(request.param)
+
+
+@pytest.fixture(params=GIL_RUN_MATRIX, ids=[i.id for i in GIL_RUN_MATRIX])
+def gil_python(request: pytest.FixtureRequest) -> Interpreter:
+    """Each interpreter of `run`'s matrix that has a GIL; skipped when absent."""
     return _require(request.param)
 
 

@@ -12,8 +12,7 @@
 
 use crate::clock::{now_ticks, Calibration};
 use crate::hook::{
-    self, PyFrame_GetCode, PY_TRACE_CALL, PY_TRACE_C_CALL, PY_TRACE_C_EXCEPTION, PY_TRACE_C_RETURN,
-    PY_TRACE_RETURN,
+    self, PY_TRACE_CALL, PY_TRACE_C_CALL, PY_TRACE_C_EXCEPTION, PY_TRACE_C_RETURN, PY_TRACE_RETURN,
 };
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -209,7 +208,7 @@ pub unsafe fn on_event(frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ff
         PY_TRACE_CALL => {
             // SAFETY: per the contract; PyFrame_GetCode returns a new
             // reference, released at once (the tables keep their own).
-            let code = unsafe { PyFrame_GetCode(frame) };
+            let code = unsafe { hook::frame_code(frame) };
             tables().enter(code as usize, code);
             // SAFETY: releasing the reference PyFrame_GetCode gave us.
             unsafe { ffi::Py_DECREF(code) };

@@ -30,13 +30,61 @@ type SetProfileThread =
 
 // Not in the limited API that pyo3's abi3 bindings cover, but exported by
 // every CPython 3.8+ (the extension is loaded into the interpreter itself).
+// Functions some supported versions lack (`PyFrame_GetCode` and the public
+// `PyInterpreterState_Get` are 3.9+) are looked up at run time instead, so
+// that the module loads on 3.8 too.
 extern "C" {
-    pub fn PyFrame_GetCode(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyObject;
-    fn PyInterpreterState_Get() -> *mut ffi::PyInterpreterState;
     fn PyInterpreterState_ThreadHead(
         interp: *mut ffi::PyInterpreterState,
     ) -> *mut ffi::PyThreadState;
     fn PyThreadState_Next(tstate: *mut ffi::PyThreadState) -> *mut ffi::PyThreadState;
+}
+
+type GetCode = unsafe extern "C" fn(*mut ffi::PyFrameObject) -> *mut ffi::PyObject;
+type GetInterpreter = unsafe extern "C" fn() -> *mut ffi::PyInterpreterState;
+
+/// `PyFrame_GetCode` (3.9+), looked up once.
+static GET_CODE: std::sync::OnceLock<Option<GetCode>> = std::sync::OnceLock::new();
+
+/// Offset of `f_code` in 3.8's `PyFrameObject`: after `PyObject_VAR_HEAD`
+/// (refcount, type, size) and `f_back` (Include/frameobject.h of 3.8).
+const F_CODE_3_8: usize = 3 * std::mem::size_of::<usize>() + std::mem::size_of::<usize>();
+
+/// The code object of a running frame, as a new reference (as `PyFrame_GetCode`).
+///
+/// # Safety
+/// GIL held (or the frame's own thread on a free-threaded build); `frame` live.
+pub unsafe fn frame_code(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyObject {
+    match *GET_CODE.get_or_init(|| symbol::<GetCode>("PyFrame_GetCode")) {
+        // SAFETY: per the contract; the function CPython exports for this.
+        Some(get) => unsafe { get(frame) },
+        None => {
+            // 3.8: the struct is public there and `f_code` never NULL in a live frame.
+            // SAFETY: per the contract, `frame` is a live 3.8 frame object;
+            // the reference is taken as PyFrame_GetCode would.
+            unsafe {
+                let code = *frame
+                    .cast::<u8>()
+                    .add(F_CODE_3_8)
+                    .cast::<*mut ffi::PyObject>();
+                ffi::Py_INCREF(code);
+                code
+            }
+        }
+    }
+}
+
+/// The current interpreter: `PyInterpreterState_Get` (3.9+) or 3.8's
+/// `_PyInterpreterState_Get`.
+fn current_interpreter() -> *mut ffi::PyInterpreterState {
+    static GET: std::sync::OnceLock<Option<GetInterpreter>> = std::sync::OnceLock::new();
+    let get = GET.get_or_init(|| {
+        symbol::<GetInterpreter>("PyInterpreterState_Get")
+            .or_else(|| symbol::<GetInterpreter>("_PyInterpreterState_Get"))
+    });
+    // SAFETY: both names take no argument and return the calling thread's
+    // interpreter (the callers hold the GIL, so there is one).
+    get.map_or(std::ptr::null_mut(), |get| unsafe { get() })
 }
 
 /// `--exact` is recording.
@@ -59,8 +107,21 @@ pub unsafe extern "C" fn hook(
         // SAFETY: as above.
         return unsafe { lines::on_profile_event(frame, what) };
     }
+    if !EXACT.load(Ordering::Relaxed) && !LINES.load(Ordering::Relaxed) {
+        // Left on a thread that `set_everywhere` could not reach (3.8 has no
+        // per-thread setter): it takes itself off at its next event.
+        if let Some(set) = *SET_PROFILE.get_or_init(|| symbol::<SetProfile>("PyEval_SetProfile")) {
+            // SAFETY: on the interpreter's own thread with the GIL held (it
+            // called us); removing the hook from inside it is what
+            // `sys.setprofile(None)` in a profile function does.
+            unsafe { set(None, std::ptr::null_mut()) };
+        }
+    }
     0
 }
+
+/// `PyEval_SetProfile` (the calling thread's hook), looked up once.
+pub static SET_PROFILE: std::sync::OnceLock<Option<SetProfile>> = std::sync::OnceLock::new();
 
 pub fn symbol<T>(name: &str) -> Option<T> {
     let cname = std::ffi::CString::new(name).ok()?;
@@ -81,7 +142,11 @@ pub unsafe fn thread_states() -> Vec<*mut ffi::PyThreadState> {
     let mut states = Vec::new();
     // SAFETY: per the contract, the GIL is held; every state in the list is live.
     unsafe {
-        let mut tstate = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+        let interp = current_interpreter();
+        if interp.is_null() {
+            return states;
+        }
+        let mut tstate = PyInterpreterState_ThreadHead(interp);
         while !tstate.is_null() {
             states.push(tstate);
             tstate = PyThreadState_Next(tstate);
@@ -99,9 +164,21 @@ fn set_everywhere(_py: Python<'_>, func: Option<TraceFunc>) -> PyResult<()> {
         unsafe { all(func, std::ptr::null_mut()) };
         return Ok(());
     }
-    let per_thread = symbol::<SetProfileThread>("_PyEval_SetProfile").ok_or_else(|| {
-        pyo3::exceptions::PyRuntimeError::new_err("this interpreter has no profile hook API")
-    })?;
+    let Some(per_thread) = symbol::<SetProfileThread>("_PyEval_SetProfile") else {
+        // 3.8: only the calling thread can be reached; the others get it at
+        // their next event through `threading.setprofile` (new threads) or
+        // not at all (threads already running, as with cProfile there).
+        let set = SET_PROFILE
+            .get_or_init(|| symbol::<SetProfile>("PyEval_SetProfile"))
+            .ok_or_else(|| {
+                pyo3::exceptions::PyRuntimeError::new_err(
+                    "this interpreter has no profile hook API",
+                )
+            })?;
+        // SAFETY: GIL held (the token); the hook lives for the whole process.
+        unsafe { set(func, std::ptr::null_mut()) };
+        return Ok(());
+    };
     // SAFETY: GIL held (see above); each thread state is live during the walk.
     for tstate in unsafe { thread_states() } {
         // SAFETY: as above.
@@ -113,6 +190,13 @@ fn set_everywhere(_py: Python<'_>, func: Option<TraceFunc>) -> PyResult<()> {
 /// Turns a mode's use of the hook on or off, installing the hook on every
 /// thread when the first mode needs it and removing it when the last stops.
 pub fn set_mode(py: Python<'_>, mode: &AtomicBool, on: bool) -> PyResult<()> {
+    if on && free_threaded(py) {
+        // Their state (the 3.11 line switch, the selection, the merge at
+        // stop) relies on the GIL serialising the hooks.
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "exact profiles and line timing are not supported on free-threaded Python yet",
+        ));
+    }
     let before = EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed);
     mode.store(on, Ordering::Relaxed);
     let after = EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed);
@@ -122,6 +206,14 @@ pub fn set_mode(py: Python<'_>, mode: &AtomicBool, on: bool) -> PyResult<()> {
     Ok(())
 }
 
+/// Whether this is a free-threaded build (`Py_GIL_DISABLED`).
+pub fn free_threaded(py: Python<'_>) -> bool {
+    py.import("sysconfig")
+        .and_then(|m| m.call_method1("get_config_var", ("Py_GIL_DISABLED",)))
+        .and_then(|v| v.is_truthy())
+        .unwrap_or(false)
+}
+
 /// Installs the hook on the calling thread (a thread started after a mode
 /// began; `threading.setprofile` calls this on the thread's first event).
 #[pyfunction]
@@ -129,7 +221,7 @@ pub fn exact_install_current(_py: Python<'_>) {
     if !(EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed)) {
         return;
     }
-    if let Some(set) = symbol::<SetProfile>("PyEval_SetProfile") {
+    if let Some(set) = *SET_PROFILE.get_or_init(|| symbol::<SetProfile>("PyEval_SetProfile")) {
         // SAFETY: GIL held; the hook lives for the whole process.
         unsafe { set(Some(hook), std::ptr::null_mut()) };
     }

@@ -265,7 +265,7 @@ fn unix_now() -> f64 {
         .map_or(0.0, |d: Duration| d.as_secs_f64())
 }
 
-#[pymodule]
+#[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(start, m)?)?;

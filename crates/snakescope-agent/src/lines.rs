@@ -23,9 +23,7 @@
 
 use crate::clock::{now_ticks, Calibration};
 use crate::exact::PtrMap;
-use crate::hook::{
-    self, PyFrame_GetCode, TraceFunc, PY_TRACE_CALL, PY_TRACE_LINE, PY_TRACE_RETURN,
-};
+use crate::hook::{self, TraceFunc, PY_TRACE_CALL, PY_TRACE_LINE, PY_TRACE_RETURN};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -259,6 +257,11 @@ pub fn lines_start(
     matcher: Option<Py<PyAny>>,
     disable: Option<Py<PyAny>>,
 ) -> PyResult<()> {
+    if hook::free_threaded(py) {
+        return Err(PyRuntimeError::new_err(
+            "line timing is not supported on free-threaded Python yet",
+        ));
+    }
     // SAFETY: GIL held (the token).
     let selection = unsafe { selection_mut() };
     if selection.on {
@@ -409,7 +412,7 @@ unsafe fn call_or_return(t: &mut ThreadLines, frame: *mut ffi::PyFrameObject, wh
     let selection = unsafe { selection_mut() };
     if what == PY_TRACE_CALL {
         // SAFETY: live frame; PyFrame_GetCode returns a new reference, released at once.
-        let code = unsafe { PyFrame_GetCode(frame) };
+        let code = unsafe { hook::frame_code(frame) };
         // SAFETY: GIL held, live code object.
         let found = unsafe { lookup(selection, code, true) };
         // SAFETY: the reference from PyFrame_GetCode.
@@ -463,10 +466,8 @@ unsafe fn switch_hooks(t: &mut ThreadLines, frame: *mut ffi::PyFrameObject) {
             // for the same event: that one is already counted.
             t.skip = frame as usize;
         }
-        static SET_PROFILE: std::sync::OnceLock<Option<hook::SetProfile>> =
-            std::sync::OnceLock::new();
         if let Some(set) =
-            *SET_PROFILE.get_or_init(|| hook::symbol::<hook::SetProfile>("PyEval_SetProfile"))
+            *hook::SET_PROFILE.get_or_init(|| hook::symbol::<hook::SetProfile>("PyEval_SetProfile"))
         {
             // SAFETY: GIL held, on this thread; the hook lives for the process.
             unsafe {
@@ -505,6 +506,15 @@ unsafe extern "C" fn trace(
     what: c_int,
     _arg: *mut ffi::PyObject,
 ) -> c_int {
+    // SAFETY: called by the interpreter with the GIL held.
+    if !unsafe { selection_mut() }.on {
+        // Left on a thread `lines_stop` could not reach (3.8 has no
+        // per-thread setter): it takes itself off here.
+        // SAFETY: on this thread with the GIL held; the interpreter allows
+        // removing the trace function from inside it.
+        unsafe { PyEval_SetTrace(None, std::ptr::null_mut()) };
+        return 0;
+    }
     let t = records();
     if what == PY_TRACE_CALL || what == PY_TRACE_RETURN {
         if t.profile_off {

@@ -20,8 +20,24 @@ use std::process::{Command, Stdio};
 
 /// The CPython versions the sampler and the agent support (as
 /// `snakescope_layouts::LayoutError::Unsupported` words it).
-const SUPPORTED_MINORS: std::ops::RangeInclusive<u32> = 11..=15;
-const SUPPORTED: &str = "3.11, 3.12, 3.13";
+const SUPPORTED_MINORS: std::ops::RangeInclusive<u32> = 8..=15;
+const SUPPORTED: &str = "3.8 to 3.15";
+/// The one free-threaded version supported (the walker does not follow
+/// 3.14t's per-thread bytecode copies yet; see docs/versions.md).
+const FREE_THREADED_MINOR: u32 = 13;
+
+/// Whether the package has the module a free-threaded 3.x loads
+/// (`_native.cpython-3xt-<platform>.so`; `make ft-module` builds it).
+fn has_free_threaded_module(package: &Path, minor: u32) -> bool {
+    let prefix = format!("_native.cpython-3{minor}t-");
+    std::fs::read_dir(package).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".so"))
+        })
+    })
+}
 
 /// Asks an interpreter for its version, ABI flags and whether it finds the
 /// package; valid Python 2 and 3, so that any interpreter answers.
@@ -38,6 +54,8 @@ sys.stdout.write('snakescope-probe %d %d %d %s %d\\n' % (v[0], v[1], v[2], getat
 /// The interpreter to run the bootstrap with, and what its environment needs.
 pub(crate) struct Interpreter {
     pub python: String,
+    /// A free-threaded build (3.13t): no `--exact` or line timing there.
+    pub free_threaded: bool,
     /// The directory put on the bootstrap's `PYTHONPATH`, removed on drop.
     package_dir: Option<PackageDir>,
 }
@@ -58,6 +76,8 @@ impl Interpreter {
         if launch::set_by_command("SNAKESCOPE_PYTHON") && from_env.as_deref() == Some(&python) {
             return Ok(Interpreter {
                 python,
+                free_threaded: std::env::var("SNAKESCOPE_PYTHON_FREE_THREADED").as_deref()
+                    == Ok("1"),
                 package_dir: None,
             });
         }
@@ -69,16 +89,18 @@ impl Interpreter {
             ))
             .with_hint("pick a supported interpreter with `--python PATH`"));
         }
-        if probe.free_threaded {
+        if probe.free_threaded && probe.minor != FREE_THREADED_MINOR {
             return Err(UserError::new(format!(
-                "free-threaded Python {} (`{python}`) is not supported yet",
+                "free-threaded Python {} (`{python}`) is not supported yet (supported: 3.13t)",
                 probe.version()
             ))
             .with_hint("pick an interpreter built with the GIL with `--python PATH`"));
         }
+        let free_threaded = probe.free_threaded;
         if probe.has_package {
             return Ok(Interpreter {
                 python,
+                free_threaded,
                 package_dir: None,
             });
         }
@@ -100,6 +122,16 @@ impl Interpreter {
             ))
             .with_hint("set it to the `snakescope` directory of a built package, or unset it"));
         }
+        if free_threaded && !has_free_threaded_module(&package, probe.minor) {
+            return Err(UserError::new(format!(
+                "the snakescope package at `{}` has no native module for free-threaded Python {} \
+                 (`_native.cpython-3{}t-*.so`; the abi3 module cannot load there)",
+                package.display(),
+                probe.version(),
+                probe.minor
+            ))
+            .with_hint("build it with `make ft-module` (needs the 3.13t root: `make roots`)"));
+        }
         let package_dir = PackageDir::create(&package).map_err(|e| {
             UserError::new(format!(
                 "cannot lend the snakescope package at `{}` to `{python}`: {e}",
@@ -108,6 +140,7 @@ impl Interpreter {
         })?;
         Ok(Interpreter {
             python,
+            free_threaded,
             package_dir: Some(package_dir),
         })
     }
@@ -242,6 +275,21 @@ mod tests {
     }
 
     #[test]
+    fn free_threaded_module_is_looked_for_by_version() {
+        let dir = std::env::temp_dir().join(format!("snakescope-ft-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("_native.abi3.so"), b"").unwrap();
+        assert!(
+            !has_free_threaded_module(&dir, 13),
+            "the abi3 module does not load on 3.13t"
+        );
+        std::fs::write(dir.join("_native.cpython-313t-x86_64-linux-gnu.so"), b"").unwrap();
+        assert!(has_free_threaded_module(&dir, 13));
+        assert!(!has_free_threaded_module(&dir, 14));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn probe_lines() {
         assert_eq!(
             Probe::parse("snakescope-probe 3 12 1 - 0"),
@@ -279,6 +327,7 @@ mod tests {
         );
         let interp = Interpreter {
             python: "python3".into(),
+            free_threaded: false,
             package_dir: Some(dir),
         };
         let env = bootstrap_env(&interp);
