@@ -67,7 +67,8 @@ class Profiler:
             if self.memory:
                 from snakescope import _memory  # noqa: F401  (imported before tracking)
 
-                _native.memory_start(0 if self.memory == "exact" else self.memory_interval, [__file__])
+                _native.memory_start(0 if self.memory == "exact" else self.memory_interval, [__file__],
+                                     census=lambda: _memory.census_json("peak"))
 
     def stop(self):
         if self.exact:

@@ -1,5 +1,7 @@
 """Type stubs for the native agent (checked against the module in the tests)."""
 
+from typing import Callable
+
 __version__: str
 
 def start(rate_hz: float = 1000.0, idle: bool = False, gil: bool = False, hide_files: list[str] = ...) -> None:
@@ -51,7 +53,8 @@ def lines_stop() -> list[tuple[object, list[tuple[int, int, float]]]]:
 def lines_callbacks() -> dict[str, object]:
     """The sys.monitoring callbacks: start, resume, line, leave."""
 
-def memory_start(interval_bytes: int = 524288, hide_files: list[str] = ..., timeline_ms: float = 10.0) -> None:
+def memory_start(interval_bytes: int = 524288, hide_files: list[str] = ..., timeline_ms: float = 10.0,
+                 census: Callable[[], str] | None = None) -> None:
     """Start tracking allocations (Python domains and native), sampled every `interval_bytes` on average (0: all)."""
 
 def memory_label(name: str, start: bool) -> None:

@@ -274,7 +274,7 @@ def main(argv):
                 _native.start(opts.rate, opts.idle, opts.gil, sorted(_OWN_FILES))
                 if opts.memory != "off":
                     _native.memory_start(0 if opts.memory == "exact" else opts.memory_interval,
-                                         sorted(_OWN_FILES))
+                                         sorted(_OWN_FILES), census=lambda: _memory.census_json("peak"))
         except Exception as exc:
             state["written"] = True
             print(f"snakescope: profiling is off: {exc}", file=sys.stderr)

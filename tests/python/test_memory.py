@@ -227,3 +227,44 @@ def test_memory_survives_fork(snakescope, tmp_path):
     proc, cap = _run(snakescope, tmp_path, str(program))
     assert sorted(proc.stdout.splitlines()) == ["child ok 10000", "parent saw 5"]
     assert _by_line(cap)[("forks.py", 2)] >= 8 * 1024 * 1024
+
+
+PEAK_CENSUS = textwrap.dedent("""\
+    import time
+    class Node:
+        __slots__ = ("value", "next")
+        def __init__(self, value, nxt):
+            self.value = value
+            self.next = nxt
+    N = 300_000
+    head = None
+    for i in range(N):
+        head = Node(i, head)
+    time.sleep(0.5)  # the peak stands: a plateau (seen after 100 ms)
+    head = None
+    print("done")
+""")
+
+
+@pytest.mark.parametrize("mode", ["exact", "sampled"])
+def test_census_taken_at_the_peak(snakescope, tmp_path, mode):
+    """The census is also taken automatically near the peak: 300,000 Node
+    objects are alive there (about 14 MiB of them, above the 16 MiB heap the
+    automatic census waits for together with their ints) and none at exit.
+    The census counts objects through the garbage collector, so the count is
+    exact whatever the memory mode; the CPU profile has no sample of it."""
+    (tmp_path / "peak.py").write_text(PEAK_CENSUS)
+    proc, cap = _run(snakescope, tmp_path, str(tmp_path / "peak.py"), "--memory", mode)
+    assert proc.stdout == "done\n"
+    census = {c["when"]: c for c in cap["memory"]["census"]}
+    assert set(census) == {"peak", "exit"}, list(census)
+    nodes = {c: {r["type_name"]: r["count"] for r in census[c]["types"]}.get("__main__.Node", 0)
+             for c in census}
+    assert nodes == {"peak": 300_000, "exit": 0}, nodes
+    peak = census["peak"]
+    assert peak["heap_bytes"] >= 0.98 * cap["memory"]["peak_bytes"] * (0.9 if mode == "sampled" else 1), \
+        (peak["heap_bytes"], cap["memory"]["peak_bytes"])
+    assert peak["t"] < census["exit"]["t"]
+    frames = cap["frames"]
+    assert not any(frames[i]["file"].endswith("_memory.py") for s in cap["stacks"] for i in s["frames"]), \
+        "the census was sampled as the program's time"

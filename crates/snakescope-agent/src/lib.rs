@@ -73,6 +73,7 @@ fn start(rate_hz: f64, idle: bool, gil: bool, hide_files: Vec<String>) -> PyResu
             let started = unix_now();
             let mut sampler = Sampler::new(target, settings);
             sampler.hide_root_frames_from(hide_files);
+            sampler.pause_while(&memory::CENSUS_RUNNING);
             let (_, elapsed) = sampler.run(&flag, || true);
             let mut capture = sampler.finish(elapsed, started);
             capture.meta.mode = "run".to_owned();
@@ -122,9 +123,17 @@ fn add_memory(capture: &mut Capture, census: Option<&Bound<'_, PyAny>>) -> PyRes
             *f = map[*f];
         }
     }
+    let parse = |json: &str| -> PyResult<Vec<snakescope_model::Census>> {
+        serde_json::from_str(json).map_err(|e| PyValueError::new_err(e.to_string()))
+    };
+    if let Some((json, heap)) = memory::take_peak_census() {
+        for mut c in parse(&json)? {
+            c.heap_bytes = Some(heap);
+            mem.census.push(c);
+        }
+    }
     if let Some(json) = census_json {
-        mem.census =
-            serde_json::from_str(&json).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        mem.census.extend(parse(&json)?);
     }
     capture.memory = Some(mem);
     Ok(())

@@ -971,7 +971,7 @@
       el.appendChild(h('h3', { text: 'Heap census' }));
       mem.census.forEach(function (c) {
         var types = (c.types || []).slice().sort(function (a, b) { return (b.bytes || 0) - (a.bytes || 0); });
-        el.appendChild(h('p', { cls: 'note', text: (c.when || 'census') + (typeof c.t === 'number' ? ' at ' + c.t.toFixed(2) + ' s' : '') + ': ' + types.length + ' types' }));
+        el.appendChild(h('p', { cls: 'note', text: (c.when === 'peak' ? 'near the peak' : (c.when || 'census')) + (typeof c.t === 'number' ? ' at ' + c.t.toFixed(2) + ' s' : '') + (typeof c.heap_bytes === 'number' ? ', tracked heap ' + fmtBytes(c.heap_bytes) : '') + ': ' + types.length + ' types' }));
         var t = h('table', { cls: 'data narrow' });
         t.appendChild(h('thead', null, [h('tr', null, [h('th', { text: 'Type' }), h('th', { cls: 'num', text: 'Objects' }), h('th', { cls: 'num', text: 'Bytes' })])]));
         var tb = h('tbody');

@@ -323,12 +323,20 @@ pub fn write_text(capture: &Capture, out: &mut dyn Write, top: usize) -> io::Res
             writeln!(out, "  {:>8.2}–{:<8.2} s  {}", l.start_s, l.end_s, l.name)?;
         }
     }
-    if let Some(c) = m.census.last() {
+    for c in &m.census {
         writeln!(out)?;
+        let when = match (c.when.as_str(), c.heap_bytes) {
+            ("peak", Some(heap)) => format!(
+                "near the peak: at {:.2} s, tracked heap {} of the {} peak",
+                c.t,
+                human(heap as f64),
+                human(m.peak_bytes as f64)
+            ),
+            (when, _) => when.to_owned(),
+        };
         writeln!(
             out,
-            "Live objects by type ({}, the garbage collector's view)",
-            c.when
+            "Live objects by type ({when}, the garbage collector's view)"
         )?;
         for r in c.types.iter().take(top) {
             writeln!(

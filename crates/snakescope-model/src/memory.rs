@@ -76,6 +76,9 @@ pub struct Census {
     /// Why it was taken: `checkpoint`, `heap`, `peak`, `exit`.
     pub when: String,
     pub t: f64,
+    /// Tracked live bytes when it was taken (absent in older captures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_bytes: Option<u64>,
     pub types: Vec<CensusRow>,
 }
 

@@ -44,6 +44,7 @@ pub struct Sampler {
     /// Threads (native id → ident) still without a `threading` name.
     unnamed: HashMap<u64, u64>,
     hidden_roots: Vec<String>,
+    paused: Option<&'static AtomicBool>,
     refs: Vec<FrameRef>,
     ids: Vec<usize>,
     ticks: u64,
@@ -71,6 +72,7 @@ impl Sampler {
             python_names: HashMap::new(),
             unnamed: HashMap::new(),
             hidden_roots: Vec::new(),
+            paused: None,
             refs: Vec::with_capacity(256),
             ids: Vec::with_capacity(256),
             ticks: 0,
@@ -84,6 +86,13 @@ impl Sampler {
     /// and a stack whose innermost frame is one of them is not counted.
     pub fn hide_root_frames_from(&mut self, files: Vec<String>) {
         self.hidden_roots = files;
+    }
+
+    /// No samples while `flag` is set (the in-process agent's own work in the
+    /// program's threads, e.g. a heap census): those instants are neither
+    /// ticks nor lost ticks.
+    pub fn pause_while(&mut self, flag: &'static AtomicBool) {
+        self.paused = Some(flag);
     }
 
     fn innermost_is_hidden(&self) -> bool {
@@ -115,13 +124,15 @@ impl Sampler {
             if self.settings.duration.is_some_and(|d| start.elapsed() >= d) {
                 break StopReason::DurationReached;
             }
-            self.ticks += 1;
-            match self.tick() {
-                Tick::Sampled => {}
-                Tick::Lost => self.lost_ticks += 1,
-                Tick::Gone => {
-                    self.ticks -= 1;
-                    break StopReason::TargetExited;
+            if !self.paused.is_some_and(|p| p.load(Ordering::Relaxed)) {
+                self.ticks += 1;
+                match self.tick() {
+                    Tick::Sampled => {}
+                    Tick::Lost => self.lost_ticks += 1,
+                    Tick::Gone => {
+                        self.ticks -= 1;
+                        break StopReason::TargetExited;
+                    }
                 }
             }
             let now = Instant::now();

@@ -226,12 +226,19 @@ impl State {
         let live = LIVE.fetch_add(bytes as i64, Ordering::Relaxed) as f64 + bytes;
         if live > self.peak {
             self.peak = live;
+            PEAK.store(live.to_bits(), Ordering::Relaxed);
             self.peak_at = self.started.elapsed().as_secs_f64();
             // Copy who holds what at most every 1 % of growth.
             if live > self.snapshot_level * 1.01 {
                 self.snapshot_level = live;
                 for (_, _, s) in &mut self.sites {
                     s.at_peak = s.live;
+                }
+                if live >= PEAK_CENSUS_MIN_BYTES
+                    && live
+                        >= f64::from_bits(CENSUS_LEVEL.load(Ordering::Relaxed)) * PEAK_CENSUS_GROWTH
+                {
+                    CENSUS_WANTED.store(true, Ordering::Relaxed);
                 }
             }
         }
@@ -471,6 +478,121 @@ struct Timeline {
 
 static TIMELINE: Mutex<Option<Timeline>> = Mutex::new(None);
 
+// --- the heap census near the peak ---
+//
+// A census (objects by type, the garbage collector's view) needs the GIL and
+// walks every object, so it cannot run inside an allocation hook. The hook
+// only raises `CENSUS_WANTED` when the tracked peak has grown by a quarter
+// since the last census (above 16 MiB), and the timeline thread raises it
+// when the peak has stood still for 100 ms with the heap still within 2 % of
+// it (a plateau: the usual shape of "load, work, free"), unless the last
+// census was already taken there. The timeline thread then asks the
+// interpreter, with `Py_AddPendingCall`, to run `peak_census` in the main
+// thread between two bytecodes. Each census replaces the previous one, so the
+// capture keeps the last, with its time and the heap size then. Growth by
+// quarters bounds the total cost to a few censuses of the largest heap.
+
+const PEAK_CENSUS_MIN_BYTES: f64 = 16.0 * 1024.0 * 1024.0;
+const PEAK_CENSUS_GROWTH: f64 = 1.25;
+/// The peak has grown enough for another census.
+static CENSUS_WANTED: AtomicBool = AtomicBool::new(false);
+/// A census is running (the sampler takes no samples meanwhile).
+pub static CENSUS_RUNNING: AtomicBool = AtomicBool::new(false);
+/// A census is queued with the interpreter and has not run yet.
+static CENSUS_PENDING: AtomicBool = AtomicBool::new(false);
+/// The tracked peak so far (an `f64`'s bits), for the timeline thread.
+static PEAK: AtomicU64 = AtomicU64::new(0);
+/// Tracked live bytes at the last census (an `f64`'s bits).
+static CENSUS_LEVEL: AtomicU64 = AtomicU64::new(0);
+/// `() -> str`: the census as JSON (`_memory.census_json`), from `memory_start`.
+static CENSUS_FN: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
+/// The last census taken near the peak (JSON from `CENSUS_FN`).
+static PEAK_CENSUS: Mutex<Option<(String, u64)>> = Mutex::new(None);
+
+/// The timeline thread's view of the peak: `(peak, since when it stands)`.
+struct PeakWatch(f64, Instant);
+
+impl PeakWatch {
+    /// A plateau at the peak, not yet censused, asks for a census.
+    fn check(&mut self, now: Instant) {
+        let peak = f64::from_bits(PEAK.load(Ordering::Relaxed));
+        if peak != self.0 {
+            *self = PeakWatch(peak, now);
+            return;
+        }
+        let live = LIVE.load(Ordering::Relaxed) as f64;
+        let level = f64::from_bits(CENSUS_LEVEL.load(Ordering::Relaxed));
+        if peak >= PEAK_CENSUS_MIN_BYTES
+            && now.duration_since(self.1) >= Duration::from_millis(100)
+            && live >= 0.98 * peak
+            && level < 0.98 * peak
+        {
+            CENSUS_WANTED.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Queues a census with the interpreter when the peak asked for one.
+fn request_census() {
+    if !CENSUS_WANTED.load(Ordering::Relaxed) || CENSUS_PENDING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    // SAFETY: Py_AddPendingCall may be called from any thread, without the
+    // GIL or a thread state (its documented purpose); `peak_census` is a
+    // plain function that lives for the process and ignores its argument.
+    if unsafe { pyo3::ffi::Py_AddPendingCall(Some(peak_census), std::ptr::null_mut()) } != 0 {
+        CENSUS_PENDING.store(false, Ordering::Release); // the queue was full: next tick
+    }
+}
+
+/// Runs in the main thread with the GIL held (a pending call). Always
+/// returns 0: a pending call that fails raises in the program.
+extern "C" fn peak_census(_: *mut std::ffi::c_void) -> std::os::raw::c_int {
+    let taken = std::panic::catch_unwind(|| {
+        // SAFETY: pending calls run with the GIL held by the calling thread.
+        let py = unsafe { Python::assume_gil_acquired() };
+        CENSUS_WANTED.store(false, Ordering::Relaxed);
+        if !ACTIVE.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(census) = CENSUS_FN
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(|f| f.clone_ref(py)))
+        else {
+            return;
+        };
+        let heap = LIVE.load(Ordering::Relaxed).max(0) as u64;
+        CENSUS_LEVEL.store((heap as f64).to_bits(), Ordering::Relaxed);
+        // The census's own objects are not the program's: tracking pauses
+        // meanwhile (other threads wait for the GIL; C code running without
+        // it may allocate unseen for that moment).
+        ACTIVE.store(false, Ordering::Relaxed);
+        CENSUS_RUNNING.store(true, Ordering::Relaxed);
+        let json = census.call0(py).and_then(|v| v.extract::<String>(py));
+        CENSUS_RUNNING.store(false, Ordering::Relaxed);
+        ACTIVE.store(true, Ordering::Relaxed);
+        match json {
+            Ok(json) => {
+                if let Ok(mut last) = PEAK_CENSUS.lock() {
+                    *last = Some((json, heap));
+                }
+            }
+            Err(e) => drop(e), // no census this time; the program is not disturbed
+        }
+    });
+    CENSUS_PENDING.store(false, Ordering::Release);
+    if taken.is_err() {
+        CENSUS_WANTED.store(false, Ordering::Relaxed);
+    }
+    0
+}
+
+/// The last census taken near the peak, as JSON, with the tracked heap then.
+pub fn take_peak_census() -> Option<(String, u64)> {
+    PEAK_CENSUS.lock().ok().and_then(|mut c| c.take())
+}
+
 fn rss_bytes() -> u64 {
     let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else {
         return 0;
@@ -492,7 +614,10 @@ fn start_timeline(started: Instant, period: Duration) -> Timeline {
         .spawn(move || {
             let mut points = Vec::new();
             let mut period = period;
+            let mut watch = PeakWatch(0.0, Instant::now());
             while !flag.load(Ordering::Relaxed) {
+                watch.check(Instant::now());
+                request_census();
                 points.push(MemoryPoint {
                     t: started.elapsed().as_secs_f64(),
                     heap: LIVE.load(Ordering::Relaxed).max(0) as u64,
@@ -515,12 +640,13 @@ fn start_timeline(started: Instant, period: Duration) -> Timeline {
 /// Starts tracking memory: `interval_bytes` between samples (0 records every
 /// allocation); frames of `hide_files` at the root of stacks are left out.
 #[pyfunction]
-#[pyo3(signature = (interval_bytes = 512 * 1024, hide_files = Vec::new(), timeline_ms = 10.0))]
+#[pyo3(signature = (interval_bytes = 512 * 1024, hide_files = Vec::new(), timeline_ms = 10.0, census = None))]
 pub fn memory_start(
     py: Python<'_>,
     interval_bytes: u64,
     hide_files: Vec<String>,
     timeline_ms: f64,
+    census: Option<Py<PyAny>>,
 ) -> PyResult<()> {
     let mut guard = STATE
         .lock()
@@ -553,6 +679,14 @@ pub fn memory_start(
     drop(guard);
     INTERVAL.store(interval_bytes, Ordering::Relaxed);
     LIVE.store(0, Ordering::Relaxed);
+    // No automatic census on a free-threaded build: pausing tracking for it
+    // would miss the other threads' allocations, which keep running.
+    *CENSUS_FN.lock().expect("census function") =
+        census.filter(|_| !crate::hook::free_threaded(py));
+    *PEAK_CENSUS.lock().expect("peak census") = None;
+    CENSUS_LEVEL.store(0f64.to_bits(), Ordering::Relaxed);
+    PEAK.store(0f64.to_bits(), Ordering::Relaxed);
+    CENSUS_WANTED.store(false, Ordering::Relaxed);
     static ATFORK: std::sync::Once = std::sync::Once::new();
     ATFORK.call_once(|| {
         // SAFETY: registers a handler that only stores an atomic.
