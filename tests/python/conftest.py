@@ -231,9 +231,9 @@ require_interpreter = _require
 
 
 # The interpreters `run` is tested on (test_run_versions, test_memory,
-# test_errors): every version of the matrix. `--exact` and line timing are
-# refused on the free-threaded build (test_run_versions checks the refusal):
-# their tests (and test_lines) use GIL_RUN_MATRIX.
+# test_errors): every version of the matrix. Line timing is refused on the
+# free-threaded build (test_run_versions checks the refusal): test_lines
+# uses GIL_RUN_MATRIX.
 RUN_MATRIX = SUPPORTED + OLDER + ROOTED
 GIL_RUN_MATRIX = tuple(i for i in RUN_MATRIX if not i.free_threaded)
 

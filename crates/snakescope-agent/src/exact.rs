@@ -21,6 +21,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::os::raw::c_int;
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 /// Hashes pointers (and other integer keys): a multiply and a rotation.
@@ -101,10 +102,13 @@ struct Context {
     sub: i64,
 }
 
-/// One thread's tables. Only touched with the GIL held: by the hook on its
-/// own thread, and by `exact_stop`.
+/// One thread's tables. Only touched by the hook on its own thread, and by
+/// `exact_stop` once no hook uses them: with the GIL held on GIL builds; on a
+/// free-threaded build the hook marks them `busy` while it runs (see
+/// [`on_event_free_threaded`]).
 #[derive(Default)]
 struct ThreadTables {
+    busy: std::sync::atomic::AtomicBool,
     /// Key (code object or `PyMethodDef` address) → index in `entries`.
     index: PtrMap<usize>,
     entries: Vec<Entry>,
@@ -130,9 +134,9 @@ fn tables() -> &'static mut ThreadTables {
             mine.set(ptr);
             ALL.lock().expect("profiler tables").push(ptr as usize);
         }
-        // SAFETY: the tables of a thread are only used with the GIL held —
-        // by the hook on this thread or by exact_stop — so never from two
-        // places at once; the box is never freed while the thread lives
+        // SAFETY: the tables of a thread are only used by the hook on this
+        // thread or by exact_stop, never at once (the GIL, or on a
+        // free-threaded build the `busy` handshake); the box is never freed
         // (exact_stop drains it but leaves it allocated).
         unsafe { &mut *ptr }
     })
@@ -194,8 +198,14 @@ impl ThreadTables {
 /// `object` must be a live `PyCFunctionObject` (checked by the caller).
 unsafe fn method_def(object: *mut ffi::PyObject) -> usize {
     // PyCFunctionObject: PyObject_HEAD, then `PyMethodDef *m_ml` (3.8–3.14).
+    // The header is this build's `PyObject` (16 bytes; 32 free-threaded).
     // SAFETY: per the function's contract the object has that layout.
-    unsafe { *(object as *const usize).add(2) }
+    unsafe {
+        *object
+            .cast::<u8>()
+            .add(std::mem::size_of::<ffi::PyObject>())
+            .cast::<usize>()
+    }
 }
 
 /// One profile event, as lsprof's `profiler_callback`.
@@ -228,6 +238,28 @@ pub unsafe fn on_event(frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ff
     }
 }
 
+/// [`on_event`] on a free-threaded build, where `exact_stop` may run while
+/// this thread is inside the hook: the thread marks its tables busy, then
+/// checks that profiling is still on; `exact_stop` turns it off, then waits
+/// for every table to be idle. Both sides use sequentially consistent
+/// operations, so either the hook sees it off or the stop sees it busy.
+///
+/// # Safety
+/// As [`on_event`].
+pub unsafe fn on_event_free_threaded(
+    frame: *mut ffi::PyFrameObject,
+    what: c_int,
+    arg: *mut ffi::PyObject,
+) {
+    let t = tables();
+    t.busy.store(true, Ordering::SeqCst);
+    if hook::EXACT.load(Ordering::SeqCst) {
+        // SAFETY: per the contract.
+        unsafe { on_event(frame, what, arg) };
+    }
+    t.busy.store(false, Ordering::SeqCst);
+}
+
 /// Installs the hook on every existing thread. New threads call
 /// [`crate::hook::exact_install_current`] through `threading.setprofile`.
 #[pyfunction]
@@ -243,11 +275,22 @@ pub fn exact_start(py: Python<'_>) -> PyResult<()> {
 pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     hook::set_mode(py, &hook::EXACT, false)?;
     let all: Vec<usize> = ALL.lock().expect("profiler tables").clone();
+    if hook::FREE_THREADED.load(Ordering::Relaxed) {
+        for &ptr in &all {
+            // SAFETY: the boxes are never freed (see `tables`); only the
+            // atomic is read while its thread may still be in the hook.
+            let busy = unsafe { &(*(ptr as *const ThreadTables)).busy };
+            while busy.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+        }
+    }
     // Merged over threads, by key.
     let mut merged: PtrMap<Entry> = PtrMap::default();
     for ptr in all {
-        // SAFETY: GIL held and the hook removed, so no thread is using its
-        // tables; the boxes are never freed (see `tables`).
+        // SAFETY: the hook is off and no thread is inside it (the GIL, or the
+        // wait above), so no thread is using its tables; the boxes are never
+        // freed (see `tables`).
         let t = unsafe { &mut *(ptr as *mut ThreadTables) };
         t.stack.clear();
         t.index.clear();

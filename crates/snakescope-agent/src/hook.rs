@@ -87,6 +87,9 @@ fn current_interpreter() -> *mut ffi::PyInterpreterState {
     get.map_or(std::ptr::null_mut(), |get| unsafe { get() })
 }
 
+/// A free-threaded build (set when a mode starts).
+pub static FREE_THREADED: AtomicBool = AtomicBool::new(false);
+
 /// `--exact` is recording.
 pub static EXACT: AtomicBool = AtomicBool::new(false);
 /// The 3.11 line profiler is switching tracing on and off.
@@ -100,8 +103,14 @@ pub unsafe extern "C" fn hook(
     arg: *mut ffi::PyObject,
 ) -> c_int {
     if EXACT.load(Ordering::Relaxed) {
-        // SAFETY: forwarded unchanged from the interpreter (GIL held, live frame and arg).
-        unsafe { exact::on_event(frame, what, arg) };
+        if FREE_THREADED.load(Ordering::Relaxed) {
+            // SAFETY: forwarded unchanged from the interpreter (this thread's
+            // live frame and arg).
+            unsafe { exact::on_event_free_threaded(frame, what, arg) };
+        } else {
+            // SAFETY: forwarded unchanged from the interpreter (GIL held, live frame and arg).
+            unsafe { exact::on_event(frame, what, arg) };
+        }
     }
     if LINES.load(Ordering::Relaxed) && (what == PY_TRACE_CALL || what == PY_TRACE_RETURN) {
         // SAFETY: as above.
@@ -190,28 +199,44 @@ fn set_everywhere(_py: Python<'_>, func: Option<TraceFunc>) -> PyResult<()> {
 /// Turns a mode's use of the hook on or off, installing the hook on every
 /// thread when the first mode needs it and removing it when the last stops.
 pub fn set_mode(py: Python<'_>, mode: &AtomicBool, on: bool) -> PyResult<()> {
-    if on && free_threaded(py) {
-        // Their state (the 3.11 line switch, the selection, the merge at
-        // stop) relies on the GIL serialising the hooks.
-        return Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "exact profiles and line timing are not supported on free-threaded Python yet",
-        ));
+    if on {
+        let free = free_threaded(py);
+        if free && std::ptr::eq(mode, &LINES) {
+            // The 3.11 line switch relies on the GIL serialising the hooks
+            // (3.13t would use sys.monitoring, refused in lines_start anyway).
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "line timing is not supported on free-threaded Python yet",
+            ));
+        }
+        FREE_THREADED.store(free, Ordering::Relaxed);
     }
     let before = EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed);
-    mode.store(on, Ordering::Relaxed);
+    mode.store(on, Ordering::SeqCst);
     let after = EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed);
     if before != after {
+        if !after && FREE_THREADED.load(Ordering::Relaxed) {
+            // CPython 3.13t crashes when another running thread's profile
+            // function is removed under it (reproduced with plain
+            // `threading.setprofile_all_threads(None)`): the others take the
+            // hook off themselves at their next event (see `hook`).
+            if let Some(set) =
+                *SET_PROFILE.get_or_init(|| symbol::<SetProfile>("PyEval_SetProfile"))
+            {
+                // SAFETY: on this thread, which holds its thread state (the token).
+                unsafe { set(None, std::ptr::null_mut()) };
+            }
+            return Ok(());
+        }
         set_everywhere(py, after.then_some(hook as TraceFunc))?;
     }
     Ok(())
 }
 
-/// Whether this is a free-threaded build (`Py_GIL_DISABLED`).
-pub fn free_threaded(py: Python<'_>) -> bool {
-    py.import("sysconfig")
-        .and_then(|m| m.call_method1("get_config_var", ("Py_GIL_DISABLED",)))
-        .and_then(|v| v.is_truthy())
-        .unwrap_or(false)
+/// Whether this is a free-threaded build (`Py_GIL_DISABLED`): known when
+/// the module is built (an abi3 module cannot load on one), so asking costs
+/// no import while the program runs.
+pub fn free_threaded(_py: Python<'_>) -> bool {
+    cfg!(Py_GIL_DISABLED)
 }
 
 /// Installs the hook on the calling thread (a thread started after a mode
@@ -230,7 +255,19 @@ pub fn exact_install_current(_py: Python<'_>) {
 /// How many thread states the interpreter has (a built-in call, so asking
 /// records no Python-level calls in the profile).
 #[pyfunction]
-pub fn thread_count(_py: Python<'_>) -> usize {
+pub fn thread_count(py: Python<'_>) -> usize {
+    if FREE_THREADED.load(Ordering::Relaxed) {
+        // No GIL guards the interpreter's list of thread states there (its
+        // lock is internal): count the threads `threading` knows, read as
+        // attributes (no Python-level call either).
+        return py
+            .import("sys")
+            .and_then(|sys| sys.getattr("modules"))
+            .and_then(|m| m.get_item("threading"))
+            .and_then(|t| t.getattr("_active"))
+            .and_then(|a| a.len())
+            .unwrap_or(1);
+    }
     // SAFETY: the `Python` token proves the GIL is held.
     unsafe { thread_states() }.len()
 }

@@ -34,10 +34,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let interpreter = super::interpreter::Interpreter::choose(args.python.as_deref())?;
     let python = interpreter.python.clone();
     if interpreter.free_threaded {
-        // lsprof's accounting and the line profiler keep per-process state
-        // that the GIL serialises today; a free-threaded build has none.
+        // The line profiler keeps per-process state that the GIL serialises
+        // today; a free-threaded build has none.
         let refused = [
-            (args.exact, "--exact"),
             (!args.lines.is_empty(), "--lines"),
             (args.sampling.gil, "--gil"),
         ];
