@@ -231,22 +231,13 @@ require_interpreter = _require
 
 
 # The interpreters `run` is tested on (test_run_versions, test_memory,
-# test_errors): every version of the matrix. Line timing is refused on the
-# free-threaded build (test_run_versions checks the refusal): test_lines
-# uses GIL_RUN_MATRIX.
+# test_lines, test_errors): every version of the matrix.
 RUN_MATRIX = SUPPORTED + OLDER + ROOTED
-GIL_RUN_MATRIX = tuple(i for i in RUN_MATRIX if not i.free_threaded)
 
 
 @pytest.fixture(params=RUN_MATRIX, ids=[i.id for i in RUN_MATRIX])
 def python(request: pytest.FixtureRequest) -> Interpreter:
     """Each interpreter of `run`'s matrix in turn; skipped when absent."""
-    return _require(request.param)
-
-
-@pytest.fixture(params=GIL_RUN_MATRIX, ids=[i.id for i in GIL_RUN_MATRIX])
-def gil_python(request: pytest.FixtureRequest) -> Interpreter:
-    """Each interpreter of `run`'s matrix that has a GIL; skipped when absent."""
     return _require(request.param)
 
 

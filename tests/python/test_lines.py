@@ -54,8 +54,7 @@ def hits(table: dict, function: str) -> dict[str, int]:
     return {code: row[0] for code, row in table[function]["rows"].items()}
 
 
-def test_decorated_lines_hits_are_exact(snakescope, gil_python, tmp_path):
-    python = gil_python
+def test_decorated_lines_hits_are_exact(snakescope, python, tmp_path):
     proc, table = run_lines(snakescope, python.path, tmp_path, script("lines_known.py"))
     assert proc.stdout == "lines_known done 40425 5 45\n"
     calls, n = 4, 1000  # main thread + 3 threads
@@ -75,8 +74,7 @@ def test_decorated_lines_hits_are_exact(snakescope, gil_python, tmp_path):
         assert math.isclose(sum(s for _, _, s in rows), 100.0, abs_tol=0.1 * len(rows)), name
 
 
-def test_line_time_shares_follow_the_work(snakescope, gil_python, tmp_path):
-    python = gil_python
+def test_line_time_shares_follow_the_work(snakescope, python, tmp_path):
     # Work known by construction: 7 and 3 units per repetition, 150
     # repetitions. The timer is exact; what moves the shares is the machine
     # (preemption, frequency), averaged over 300 calls: 0.05 is far above
@@ -90,8 +88,7 @@ def test_line_time_shares_follow_the_work(snakescope, gil_python, tmp_path):
     assert abs(share - 0.7) < 0.05, (share, rows)
 
 
-def test_lines_patterns_select_without_code_change(snakescope, gil_python, tmp_path):
-    python = gil_python
+def test_lines_patterns_select_without_code_change(snakescope, python, tmp_path):
     _, table = run_lines(snakescope, python.path, tmp_path, script("lines_plain.py"),
                          "--lines", "lines_plain:alpha", "--lines", "lines_plain:Beta.*")
     assert set(table) == {"alpha", "Beta.method"}
@@ -99,8 +96,7 @@ def test_lines_patterns_select_without_code_change(snakescope, gil_python, tmp_p
     assert hits(table, "Beta.method")["return [i for i in range(n)]"] == 20
 
 
-def test_lines_with_exact_profile(snakescope, gil_python, tmp_path):
-    python = gil_python
+def test_lines_with_exact_profile(snakescope, python, tmp_path):
     """--exact and line timing at once (on 3.11 they share the profile hook)."""
     out = tmp_path / "prof.pstats"
     env = target_env({"PYTHONPATH": str(REPO / "python")})

@@ -40,19 +40,93 @@ extern "C" {
 type SetTraceThread =
     unsafe extern "C" fn(*mut ffi::PyThreadState, Option<TraceFunc>, *mut ffi::PyObject) -> c_int;
 
-/// State only touched with the GIL held.
+/// State only touched with the GIL held (on a free-threaded build: inside
+/// the line profiler's lock, [`serialised`]).
 struct GilCell<T>(UnsafeCell<T>);
-// SAFETY: every access goes through `get`, whose callers hold the GIL, so
-// there is never more than one thread inside at a time.
+// SAFETY: every access goes through `get`, whose callers hold the GIL (or
+// the lock that stands for it on free-threaded builds), so there is never
+// more than one thread inside at a time.
 unsafe impl<T> Sync for GilCell<T> {}
 impl<T> GilCell<T> {
     /// # Safety
-    /// The GIL must be held, and the reference must not outlive the caller's
-    /// hold of it (nor overlap another `get` of the same cell).
+    /// The GIL (or [`serialised`]'s lock) must be held, and the reference
+    /// must not outlive the caller's hold of it (nor overlap another `get`
+    /// of the same cell).
     #[allow(clippy::mut_from_ref)]
     unsafe fn get(&self) -> &mut T {
         // SAFETY: per the contract.
         unsafe { &mut *self.0.get() }
+    }
+}
+
+/// On a GIL build, nothing: the GIL already serialises every entry point
+/// (the monitoring callbacks and the `#[pyfunction]`s). On a free-threaded
+/// build, the lock that stands for it, held until the guard drops.
+#[cfg(not(Py_GIL_DISABLED))]
+#[inline(always)]
+fn serialised() -> Gil {
+    Gil
+}
+
+/// What [`serialised`] holds on a GIL build: nothing.
+#[cfg(not(Py_GIL_DISABLED))]
+struct Gil;
+
+#[cfg(Py_GIL_DISABLED)]
+fn serialised() -> free_threaded::Guard {
+    free_threaded::enter()
+}
+
+/// The line profiler's lock on a free-threaded build (3.13t): one thread at
+/// a time in its entry points, reentrant because the `--lines` matcher, run
+/// from a callback, selects code through `lines_select`. A thread that must
+/// wait detaches from the interpreter meanwhile, so that a stop-the-world
+/// pause (the collector's) started by the holder never waits for it.
+#[cfg(Py_GIL_DISABLED)]
+mod free_threaded {
+    use pyo3::ffi;
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static OWNER: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static DEPTH: Cell<usize> = const { Cell::new(0) };
+        static ME: u8 = const { 0 };
+    }
+
+    pub struct Guard(());
+
+    pub fn enter() -> Guard {
+        let me = ME.with(|m| m as *const u8 as usize);
+        let taken = |o: &AtomicUsize| {
+            o.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        };
+        if OWNER.load(Ordering::Relaxed) != me && !taken(&OWNER) {
+            // SAFETY: the calling thread is attached (it runs a callback or a
+            // `#[pyfunction]`); it detaches while it waits and re-attaches
+            // before touching any Python object again.
+            let state = unsafe { ffi::PyEval_SaveThread() };
+            while !taken(&OWNER) {
+                std::thread::yield_now();
+            }
+            // SAFETY: the state saved just above, on the same thread.
+            unsafe { ffi::PyEval_RestoreThread(state) };
+        }
+        DEPTH.with(|d| d.set(d.get() + 1));
+        Guard(())
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            DEPTH.with(|d| {
+                let depth = d.get() - 1;
+                d.set(depth);
+                if depth == 0 {
+                    OWNER.store(0, Ordering::Release);
+                }
+            });
+        }
     }
 }
 
@@ -237,6 +311,7 @@ unsafe fn select(selection: &mut Selection, code: &Bound<'_, PyAny>) -> PyResult
 /// Selects a code object for line timing.
 #[pyfunction]
 pub fn lines_select(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<()> {
+    let _serialised = serialised();
     if !code.is_instance(&py.import("types")?.getattr("CodeType")?)? {
         return Err(pyo3::exceptions::PyTypeError::new_err(
             "expected a code object",
@@ -257,11 +332,7 @@ pub fn lines_start(
     matcher: Option<Py<PyAny>>,
     disable: Option<Py<PyAny>>,
 ) -> PyResult<()> {
-    if hook::free_threaded(py) {
-        return Err(PyRuntimeError::new_err(
-            "line timing is not supported on free-threaded Python yet",
-        ));
-    }
+    let _serialised = serialised();
     // SAFETY: GIL held (the token).
     let selection = unsafe { selection_mut() };
     if selection.on {
@@ -284,6 +355,7 @@ pub fn lines_start(
 /// for every selected code object that ran, merged over threads.
 #[pyfunction]
 pub fn lines_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    let _serialised = serialised();
     // SAFETY: GIL held (the token).
     let selection = unsafe { selection_mut() };
     if !selection.on {
@@ -588,6 +660,7 @@ unsafe extern "C" fn on_start(
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    let _serialised = serialised();
     // SAFETY: called by the interpreter as a monitoring callback.
     let Some((selection, code)) = (unsafe { callback_code(args, nargs) }) else {
         return none();
@@ -616,6 +689,7 @@ unsafe extern "C" fn on_resume(
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    let _serialised = serialised();
     // SAFETY: called by the interpreter as a monitoring callback.
     let selected = unsafe { callback_code(args, nargs) }
         .is_some_and(|(selection, code)| selection.index.contains_key(&(code as usize)));
@@ -634,6 +708,7 @@ unsafe extern "C" fn on_line(
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    let _serialised = serialised();
     if nargs < 2 {
         return none();
     }
@@ -662,6 +737,7 @@ unsafe extern "C" fn on_leave(
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
 ) -> *mut ffi::PyObject {
+    let _serialised = serialised();
     // SAFETY: called by the interpreter as a monitoring callback.
     let Some((selection, code)) = (unsafe { callback_code(args, nargs) }) else {
         return none();

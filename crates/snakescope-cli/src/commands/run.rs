@@ -33,25 +33,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     // Checked (version, package) before anything runs; see interpreter.rs.
     let interpreter = super::interpreter::Interpreter::choose(args.python.as_deref())?;
     let python = interpreter.python.clone();
-    if interpreter.free_threaded {
-        // The line profiler keeps per-process state that the GIL serialises
-        // today; a free-threaded build has none.
-        let refused = [
-            (!args.lines.is_empty(), "--lines"),
-            (args.sampling.gil, "--gil"),
-        ];
-        if let Some((_, flag)) = refused.iter().find(|(on, _)| *on) {
-            let what = if *flag == "--gil" {
-                "there is no GIL to sample by"
-            } else {
-                "not supported there yet"
-            };
-            return Err(UserError::new(format!(
-                "`{flag}` on free-threaded Python (`{python}`): {what}"
-            ))
-            .with_hint("sampling and memory work there: drop the flag, or pick a GIL build with `--python PATH`")
-            .into());
-        }
+    if interpreter.free_threaded && args.sampling.gil {
+        return Err(UserError::new(format!(
+            "`--gil` on free-threaded Python (`{python}`): there is no GIL to sample by"
+        ))
+        .with_hint("drop `--gil`, or pick a GIL build with `--python PATH`")
+        .into());
     }
     let mut command = vec![
         python.clone(),
