@@ -11,7 +11,7 @@
 //! Rust code below reaches the real allocator), never panic across the C
 //! boundary (the recording side catches and turns tracking off).
 
-use super::{on_alloc, on_free, real, Source, ACTIVE};
+use super::{on_alloc, on_alloc_python, on_free, real, Source, ACTIVE};
 use std::os::raw::{c_int, c_void};
 use std::sync::atomic::Ordering;
 
@@ -147,7 +147,7 @@ pub unsafe extern "C" fn py_malloc(ctx: *mut c_void, size: usize) -> *mut c_void
     // SAFETY: the original allocator with its own context.
     let p = unsafe { (o.malloc.expect("malloc"))(o.ctx, size) };
     if !p.is_null() && tracking() {
-        on_alloc(p as usize, size, Source::Python);
+        on_alloc_python(p as usize, size);
     }
     p
 }
@@ -158,7 +158,7 @@ pub unsafe extern "C" fn py_calloc(ctx: *mut c_void, n: usize, size: usize) -> *
     // SAFETY: as in py_malloc.
     let p = unsafe { (o.calloc.expect("calloc"))(o.ctx, n, size) };
     if !p.is_null() && tracking() {
-        on_alloc(p as usize, n.saturating_mul(size), Source::Python);
+        on_alloc_python(p as usize, n.saturating_mul(size));
     }
     p
 }
@@ -177,7 +177,7 @@ pub unsafe extern "C" fn py_realloc(
     // SAFETY: as in py_malloc.
     let p = unsafe { (o.realloc.expect("realloc"))(o.ctx, old, size) };
     if track && !p.is_null() {
-        on_alloc(p as usize, size, Source::Python);
+        on_alloc_python(p as usize, size);
     }
     p
 }

@@ -67,7 +67,7 @@ fn filter_slot(ptr: usize) -> usize {
 
 thread_local! {
     /// Bytes left before this thread's next sample.
-    static COUNTDOWN: Cell<i64> = const { Cell::new(-1) };
+    static COUNTDOWN: Cell<i64> = const { Cell::new(UNDRAWN) };
     /// The state of this thread's random generator (0: not seeded yet).
     static RNG: Cell<u64> = const { Cell::new(0) };
 }
@@ -137,8 +137,9 @@ static STATE: Mutex<Option<State>> = Mutex::new(None);
 #[inline(always)]
 pub(crate) fn on_alloc(ptr: usize, size: usize, source: Source) {
     let interval = INTERVAL.load(Ordering::Relaxed);
+    let mut left = 0;
     if interval != 0 {
-        let left = COUNTDOWN.with(|c| {
+        left = COUNTDOWN.with(|c| {
             let left = c.get() - size as i64;
             c.set(left);
             left
@@ -147,16 +148,68 @@ pub(crate) fn on_alloc(ptr: usize, size: usize, source: Source) {
             return;
         }
     }
-    record_sampled(ptr, size, source, interval);
+    record_sampled(ptr, size, source, interval, left, &|d| {
+        COUNTDOWN.with(|c| c.set(d))
+    });
 }
 
+/// Bytes left before the next sample of the interpreter's `PyMem` domains,
+/// shared by all threads: on a GIL build those allocators are only ever
+/// called with the GIL held, so plain loads and stores suffice, and the
+/// hooks of the hottest allocator avoid a thread-local lookup (a call to
+/// `__tls_get_addr` from a shared library). One countdown over the
+/// interleaved byte stream of all threads is the same Poisson process.
+static PY_COUNTDOWN: AtomicI64 = AtomicI64::new(UNDRAWN);
+
+/// [`on_alloc`] for the `PyMem` domains (called with the GIL held).
+#[inline(always)]
+pub(crate) fn on_alloc_python(ptr: usize, size: usize) {
+    if cfg!(Py_GIL_DISABLED) {
+        // No GIL serialises the domains there: each thread its own countdown.
+        return on_alloc(ptr, size, Source::Python);
+    }
+    let interval = INTERVAL.load(Ordering::Relaxed);
+    let mut left = 0;
+    if interval != 0 {
+        left = PY_COUNTDOWN.load(Ordering::Relaxed) - size as i64;
+        PY_COUNTDOWN.store(left, Ordering::Relaxed);
+        if left > 0 {
+            return;
+        }
+    }
+    record_sampled(ptr, size, Source::Python, interval, left, &|d| {
+        PY_COUNTDOWN.store(d, Ordering::Relaxed)
+    });
+}
+
+/// A countdown that has not drawn its first distance yet: far below zero,
+/// so the first allocation takes the slow path, which draws it.
+const UNDRAWN: i64 = i64::MIN / 2;
+
+/// An allocation that took the countdown to zero or below (or any, in
+/// exact mode). `left` is the countdown after it; `reset` stores a new one.
 #[cold]
 #[inline(never)]
-fn record_sampled(ptr: usize, size: usize, source: Source, interval: u64) {
+fn record_sampled(
+    ptr: usize,
+    size: usize,
+    source: Source,
+    interval: u64,
+    left: i64,
+    reset: &dyn Fn(i64),
+) {
     let (bytes, count) = if interval == 0 {
         (size as f64, 1.0)
     } else {
-        COUNTDOWN.with(|c| c.set(next_distance(interval)));
+        if left <= UNDRAWN / 2 {
+            // The countdown's first use: draw it, then see whether this
+            // allocation reaches it (so that the first one is not always sampled).
+            let first = next_distance(interval) - size as i64;
+            if first > 0 {
+                return reset(first);
+            }
+        }
+        reset(next_distance(interval));
         let p = -(-(size as f64) / interval as f64).exp_m1(); // 1 - exp(-s/R)
         if p <= 0.0 {
             return;
@@ -678,6 +731,7 @@ pub fn memory_start(
     });
     drop(guard);
     INTERVAL.store(interval_bytes, Ordering::Relaxed);
+    PY_COUNTDOWN.store(UNDRAWN, Ordering::Relaxed);
     LIVE.store(0, Ordering::Relaxed);
     // No automatic census on a free-threaded build: pausing tracking for it
     // would miss the other threads' allocations, which keep running.
