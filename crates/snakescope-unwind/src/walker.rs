@@ -9,6 +9,7 @@ use crate::objects::ObjectReader;
 use crate::reader::{u32_at, u64_at, u8_at, MemoryReader, ReadError};
 use crate::strings::StringError;
 use snakescope_layouts::{CurrentFrame, FrameModel, GilBase, Lasti, Layout, LineFormat, NativeId};
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 
 /// Deepest stack the walker follows; deeper means a cycle from a torn read.
@@ -100,7 +101,7 @@ pub struct Walker {
     layout: Layout,
     runtime: u64,
     types: TypeAddresses,
-    codes: HashMap<u64, CodeInfo>,
+    codes: FxHashMap<u64, CodeInfo>,
     next_serial: u64,
     interp_head: u64,
     interp_head_age: u32,
@@ -113,11 +114,20 @@ pub struct Walker {
     window_base: u64,
     pending: Vec<(u64, u64)>,
     headers: Vec<u8>,
-    header_index: HashMap<u64, usize>,
-    code_guesses: HashMap<u64, Vec<u64>>,
+    header_index: FxHashMap<u64, usize>,
+    code_guesses: FxHashMap<u64, Vec<u64>>,
     frame_buf: Vec<u8>,
     thread_buf: Vec<u8>,
+    /// `(code serial, instruction)` → line: decoding a line table runs from
+    /// its start, so the deep, one-off stacks of module code (imports), seen
+    /// again and again by memory tracking, would decode the same big tables
+    /// for every frame. Serials are unique per code object load, so an entry
+    /// never goes stale; cleared when it reaches [`MAX_LINES`].
+    lines: FxHashMap<(u64, u64), u32>,
 }
+
+/// Bound of [`Walker::lines`].
+const MAX_LINES: usize = 1 << 16;
 
 impl Walker {
     /// A walker for the interpreter whose `_PyRuntime` is at `runtime`. Every
@@ -128,7 +138,7 @@ impl Walker {
             layout,
             runtime,
             types,
-            codes: HashMap::new(),
+            codes: FxHashMap::default(),
             next_serial: 0,
             interp_head: 0,
             interp_head_age: 0,
@@ -141,10 +151,11 @@ impl Walker {
             window_base: 0,
             pending: Vec::new(),
             headers: Vec::new(),
-            header_index: HashMap::new(),
-            code_guesses: HashMap::new(),
+            header_index: FxHashMap::default(),
+            code_guesses: FxHashMap::default(),
             frame_buf: vec![0; o.frame_size as usize],
             thread_buf: vec![0; o.thread_size as usize],
+            lines: FxHashMap::default(),
         }
     }
 
@@ -681,6 +692,21 @@ impl Walker {
             info.serial = self.next_serial;
             self.codes.insert(code, info);
         }
+        let serial = self.codes[&code].serial;
+        if let Some(&line) = self.lines.get(&(serial, instr)) {
+            return Ok((serial, line));
+        }
+        let (serial, line) = self.decode_line(code, instr)?;
+        if self.lines.len() >= MAX_LINES {
+            self.lines.clear();
+        }
+        self.lines.insert((serial, instr), line);
+        Ok((serial, line))
+    }
+
+    /// The line of `instr` in the (loaded) code object at `code`, decoded.
+    fn decode_line(&self, code: u64, instr: u64) -> Result<(u64, u32), WalkError> {
+        let o = self.layout.offsets;
         let info = &self.codes[&code];
         if let FrameModel::Objects(f) = self.layout.frames {
             // `instr` is `f_lasti`, sign-extended.

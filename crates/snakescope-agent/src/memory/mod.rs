@@ -29,6 +29,7 @@ pub(crate) mod real;
 use crate::exact::PtrHasher;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use rustc_hash::FxHashMap;
 use snakescope_model::{Frame, Memory, MemoryLabel, MemoryPoint, MemorySite};
 use snakescope_remote::Target;
 use snakescope_unwind::FrameRef;
@@ -111,10 +112,10 @@ struct State {
     hidden: HashSet<String>,
     refs: Vec<FrameRef>,
     /// (code address, serial, line) → frame index.
-    frame_ids: HashMap<(u64, u64, u32), usize>,
+    frame_ids: FxHashMap<(u64, u64, u32), usize>,
     frames: Vec<Frame>,
-    frame_index: HashMap<Frame, usize>,
-    site_ids: HashMap<(Vec<usize>, Source), u32>,
+    frame_index: FxHashMap<Frame, usize>,
+    site_ids: FxHashMap<(Vec<usize>, Source), u32>,
     sites: Vec<(Vec<usize>, Source, Site)>,
     live: HashMap<usize, Live, BuildHasherDefault<PtrHasher>>,
     /// Fingerprint of a thread's stack (see [`stack_fingerprint`]) → site, so
@@ -714,10 +715,10 @@ pub fn memory_start(
         target,
         hidden: hide_files.into_iter().collect(),
         refs: Vec::new(),
-        frame_ids: HashMap::new(),
+        frame_ids: FxHashMap::default(),
         frames: Vec::new(),
-        frame_index: HashMap::new(),
-        site_ids: HashMap::new(),
+        frame_index: FxHashMap::default(),
+        site_ids: FxHashMap::default(),
         sites: Vec::new(),
         live: HashMap::default(),
         known: HashMap::default(),
