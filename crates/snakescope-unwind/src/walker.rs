@@ -8,8 +8,8 @@ use crate::linetable::{line_310, line_for_offset, line_lnotab};
 use crate::objects::ObjectReader;
 use crate::reader::{u32_at, u64_at, u8_at, MemoryReader, ReadError};
 use crate::strings::StringError;
-use snakescope_layouts::{CurrentFrame, FrameModel, GilBase, Lasti, Layout, LineFormat, NativeId};
 use rustc_hash::FxHashMap;
+use snakescope_layouts::{CurrentFrame, FrameModel, GilBase, Lasti, Layout, LineFormat, NativeId};
 use std::collections::HashMap;
 
 /// Deepest stack the walker follows; deeper means a cycle from a torn read.
