@@ -288,12 +288,6 @@ impl State {
                 for (_, _, s) in &mut self.sites {
                     s.at_peak = s.live;
                 }
-                if live >= PEAK_CENSUS_MIN_BYTES
-                    && live
-                        >= f64::from_bits(CENSUS_LEVEL.load(Ordering::Relaxed)) * PEAK_CENSUS_GROWTH
-                {
-                    CENSUS_WANTED.store(true, Ordering::Relaxed);
-                }
             }
         }
     }
@@ -535,19 +529,21 @@ static TIMELINE: Mutex<Option<Timeline>> = Mutex::new(None);
 // --- the heap census near the peak ---
 //
 // A census (objects by type, the garbage collector's view) needs the GIL and
-// walks every object, so it cannot run inside an allocation hook. The hook
-// only raises `CENSUS_WANTED` when the tracked peak has grown by a quarter
-// since the last census (above 16 MiB), and the timeline thread raises it
-// when the peak has stood still for 100 ms with the heap still within 2 % of
-// it (a plateau: the usual shape of "load, work, free"), unless the last
-// census was already taken there. The timeline thread then asks the
-// interpreter, with `Py_AddPendingCall`, to run `peak_census` in the main
-// thread between two bytecodes. Each census replaces the previous one, so the
-// capture keeps the last, with its time and the heap size then. Growth by
-// quarters bounds the total cost to a few censuses of the largest heap.
+// walks every object (about 1 µs each: 0.5 s for 600,000 objects), so it
+// cannot run inside an allocation hook, nor often. The timeline thread asks
+// for one when the peak has stood still for 100 ms with the heap still
+// within 2 % of it (a plateau: the usual shape of "load, work, free"),
+// above 16 MiB, at least a tenth above the heap of the last census, and
+// while automatic censuses have taken under 5 % of the run so far. It then
+// asks the interpreter, with `Py_AddPendingCall`, to run `peak_census` in
+// the main thread between two bytecodes. Each census replaces the previous
+// one, so the capture keeps the last, with its time and the heap size then.
 
 const PEAK_CENSUS_MIN_BYTES: f64 = 16.0 * 1024.0 * 1024.0;
-const PEAK_CENSUS_GROWTH: f64 = 1.25;
+/// Automatic censuses may take this share of the run's time so far.
+const PEAK_CENSUS_BUDGET: f64 = 0.05;
+/// Nanoseconds spent in automatic censuses.
+static CENSUS_SPENT_NS: AtomicU64 = AtomicU64::new(0);
 /// The peak has grown enough for another census.
 static CENSUS_WANTED: AtomicBool = AtomicBool::new(false);
 /// A census is running (the sampler takes no samples meanwhile).
@@ -567,8 +563,9 @@ static PEAK_CENSUS: Mutex<Option<(String, u64)>> = Mutex::new(None);
 struct PeakWatch(f64, Instant);
 
 impl PeakWatch {
-    /// A plateau at the peak, not yet censused, asks for a census.
-    fn check(&mut self, now: Instant) {
+    /// A plateau at the peak, not yet censused, asks for a census
+    /// (`started`: when tracking started, for the time budget).
+    fn check(&mut self, now: Instant, started: Instant) {
         let peak = f64::from_bits(PEAK.load(Ordering::Relaxed));
         if peak != self.0 {
             *self = PeakWatch(peak, now);
@@ -576,10 +573,12 @@ impl PeakWatch {
         }
         let live = LIVE.load(Ordering::Relaxed) as f64;
         let level = f64::from_bits(CENSUS_LEVEL.load(Ordering::Relaxed));
+        let spent = CENSUS_SPENT_NS.load(Ordering::Relaxed) as f64;
         if peak >= PEAK_CENSUS_MIN_BYTES
             && now.duration_since(self.1) >= Duration::from_millis(100)
             && live >= 0.98 * peak
-            && level < 0.98 * peak
+            && level < peak / 1.1
+            && spent <= PEAK_CENSUS_BUDGET * now.duration_since(started).as_nanos() as f64
         {
             CENSUS_WANTED.store(true, Ordering::Relaxed);
         }
@@ -623,7 +622,9 @@ extern "C" fn peak_census(_: *mut std::ffi::c_void) -> std::os::raw::c_int {
         // it may allocate unseen for that moment).
         ACTIVE.store(false, Ordering::Relaxed);
         CENSUS_RUNNING.store(true, Ordering::Relaxed);
+        let began = Instant::now();
         let json = census.call0(py).and_then(|v| v.extract::<String>(py));
+        CENSUS_SPENT_NS.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
         CENSUS_RUNNING.store(false, Ordering::Relaxed);
         ACTIVE.store(true, Ordering::Relaxed);
         match json {
@@ -670,7 +671,7 @@ fn start_timeline(started: Instant, period: Duration) -> Timeline {
             let mut period = period;
             let mut watch = PeakWatch(0.0, Instant::now());
             while !flag.load(Ordering::Relaxed) {
-                watch.check(Instant::now());
+                watch.check(Instant::now(), started);
                 request_census();
                 points.push(MemoryPoint {
                     t: started.elapsed().as_secs_f64(),
@@ -741,6 +742,7 @@ pub fn memory_start(
     *PEAK_CENSUS.lock().expect("peak census") = None;
     CENSUS_LEVEL.store(0f64.to_bits(), Ordering::Relaxed);
     PEAK.store(0f64.to_bits(), Ordering::Relaxed);
+    CENSUS_SPENT_NS.store(0, Ordering::Relaxed);
     CENSUS_WANTED.store(false, Ordering::Relaxed);
     static ATFORK: std::sync::Once = std::sync::Once::new();
     ATFORK.call_once(|| {
