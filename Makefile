@@ -81,11 +81,13 @@ roots:
 roots-if-possible:
 	@FT=1 scripts/pyroots.sh || echo "make: warning: no root filesystems (scripts/pyroots.sh needs root and the Debian mirror): the tests on CPython 3.13.5, 3.13t, 3.14, 3.15 and PyPy are skipped"
 
-## test-all-versions: the version matrix (record, dump, errors, line tables) on every interpreter; a missing one fails
-test-all-versions: build roots $(VENV)/.stamp-test
+## test-all-versions: the version matrix (record, dump, run, exact, lines, memory, errors, line tables) on every interpreter; a missing one fails
+test-all-versions: build roots develop
+	$(MAKE) --no-print-directory ft-module
 	SNAKESCOPE_REQUIRE_ROOTS=1 cargo test -p snakescope-unwind --test linetable_vs_cpython --locked
 	SNAKESCOPE_REQUIRE_ROOTS=1 SNAKESCOPE_BIN=$(abspath $(BIN)) $(VPY) -m pytest -c tests/python/pytest.ini \
-		tests/python/test_record.py tests/python/test_dump.py tests/python/test_errors.py
+		tests/python/test_record.py tests/python/test_dump.py tests/python/test_errors.py \
+		tests/python/test_run_versions.py tests/python/test_lines.py tests/python/test_memory.py
 
 ## bench: overhead of record vs py-spy and Austin, then of run (sampling, --exact, lines) vs
 ## pyinstrument, scalene, cProfile, yappi and kernprof, then of run --memory vs scalene, memray and
