@@ -638,6 +638,9 @@ extern "C" fn peak_census(_: *mut std::ffi::c_void) -> std::os::raw::c_int {
     });
     CENSUS_PENDING.store(false, Ordering::Release);
     if taken.is_err() {
+        // A panic mid-census: tracking stays off (as after any failure
+        // inside the agent), but the CPU sampler must not stay paused.
+        CENSUS_RUNNING.store(false, Ordering::Relaxed);
         CENSUS_WANTED.store(false, Ordering::Relaxed);
     }
     0
