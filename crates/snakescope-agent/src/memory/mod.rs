@@ -532,7 +532,7 @@ static TIMELINE: Mutex<Option<Timeline>> = Mutex::new(None);
 // walks every object (about 1 µs each: 0.5 s for 600,000 objects), so it
 // cannot run inside an allocation hook, nor often. The timeline thread asks
 // for one when the peak has stood still for 100 ms with the heap still
-// within 2 % of it (a plateau: the usual shape of "load, work, free"),
+// within 2 % of it (two sample weights when sampling) (a plateau: the usual shape of "load, work, free"),
 // above 16 MiB, at least a tenth above the heap of the last census, and
 // while automatic censuses have taken under 5 % of the run so far. It then
 // asks the interpreter, with `Py_AddPendingCall`, to run `peak_census` in
@@ -574,9 +574,13 @@ impl PeakWatch {
         let live = LIVE.load(Ordering::Relaxed) as f64;
         let level = f64::from_bits(CENSUS_LEVEL.load(Ordering::Relaxed));
         let spent = CENSUS_SPENT_NS.load(Ordering::Relaxed) as f64;
+        // "Still at the peak": within 2 %, or, when sampling, within two
+        // sample weights (one sampled block freed moves the estimate by
+        // about an interval, 512 KiB by default).
+        let interval = INTERVAL.load(Ordering::Relaxed) as f64;
         if peak >= PEAK_CENSUS_MIN_BYTES
             && now.duration_since(self.1) >= Duration::from_millis(100)
-            && live >= 0.98 * peak
+            && live >= peak - (0.02 * peak).max(2.0 * interval)
             && level < peak / 1.1
             && spent <= PEAK_CENSUS_BUDGET * now.duration_since(started).as_nanos() as f64
         {
