@@ -48,7 +48,7 @@ def profile(func):
         profiler = LineProfiler(**_armed)
         try:
             profiler.start()
-        except RuntimeError as exc:  # e.g. a free-threaded build: the program still runs
+        except RuntimeError as exc:  # e.g. no free sys.monitoring tool id: the program still runs
             _armed = None
             print(f"snakescope: @profile times nothing: {exc}", file=sys.stderr)
             return func

@@ -214,25 +214,39 @@ unsafe fn method_def(object: *mut ffi::PyObject) -> usize {
 /// Called from the profile hook: the GIL is held, `frame` is live and `arg`
 /// is the event's argument (the callable for C events).
 pub unsafe fn on_event(frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) {
+    // SAFETY: per the contract.
+    unsafe { record(tables(), frame, what, arg) }
+}
+
+/// [`on_event`] into this thread's tables `t`.
+///
+/// # Safety
+/// As [`on_event`].
+unsafe fn record(
+    t: &mut ThreadTables,
+    frame: *mut ffi::PyFrameObject,
+    what: c_int,
+    arg: *mut ffi::PyObject,
+) {
     match what {
         PY_TRACE_CALL => {
             // SAFETY: per the contract; PyFrame_GetCode returns a new
             // reference, released at once (the tables keep their own).
             let code = unsafe { hook::frame_code(frame) };
-            tables().enter(code as usize, code);
+            t.enter(code as usize, code);
             // SAFETY: releasing the reference PyFrame_GetCode gave us.
             unsafe { ffi::Py_DECREF(code) };
         }
-        PY_TRACE_RETURN => tables().leave(),
+        PY_TRACE_RETURN => t.leave(),
         // SAFETY: `arg` is the callable for C events; checked to be a PyCFunction.
         PY_TRACE_C_CALL if unsafe { ffi::PyCFunction_Check(arg) } != 0 => {
             // SAFETY: just checked that `arg` is a PyCFunctionObject.
             let key = unsafe { method_def(arg) };
-            tables().enter(key, arg);
+            t.enter(key, arg);
         }
         // SAFETY: as above.
         PY_TRACE_C_RETURN | PY_TRACE_C_EXCEPTION if unsafe { ffi::PyCFunction_Check(arg) } != 0 => {
-            tables().leave()
+            t.leave()
         }
         _ => {}
     }
@@ -255,7 +269,7 @@ pub unsafe fn on_event_free_threaded(
     t.busy.store(true, Ordering::SeqCst);
     if hook::EXACT.load(Ordering::SeqCst) {
         // SAFETY: per the contract.
-        unsafe { on_event(frame, what, arg) };
+        unsafe { record(t, frame, what, arg) };
     }
     t.busy.store(false, Ordering::SeqCst);
 }
@@ -275,7 +289,7 @@ pub fn exact_start(py: Python<'_>) -> PyResult<()> {
 pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     hook::set_mode(py, &hook::EXACT, false)?;
     let all: Vec<usize> = ALL.lock().expect("profiler tables").clone();
-    if hook::FREE_THREADED.load(Ordering::Relaxed) {
+    if hook::FREE_THREADED {
         for &ptr in &all {
             // SAFETY: the boxes are never freed (see `tables`); only the
             // atomic is read while its thread may still be in the hook.

@@ -87,8 +87,9 @@ fn current_interpreter() -> *mut ffi::PyInterpreterState {
     get.map_or(std::ptr::null_mut(), |get| unsafe { get() })
 }
 
-/// A free-threaded build (set when a mode starts).
-pub static FREE_THREADED: AtomicBool = AtomicBool::new(false);
+/// A free-threaded build (`Py_GIL_DISABLED`): known when the module is built
+/// (an abi3 module cannot load on one, so `make ft-module` builds its own).
+pub const FREE_THREADED: bool = cfg!(Py_GIL_DISABLED);
 
 /// `--exact` is recording.
 pub static EXACT: AtomicBool = AtomicBool::new(false);
@@ -103,7 +104,7 @@ pub unsafe extern "C" fn hook(
     arg: *mut ffi::PyObject,
 ) -> c_int {
     if EXACT.load(Ordering::Relaxed) {
-        if FREE_THREADED.load(Ordering::Relaxed) {
+        if FREE_THREADED {
             // SAFETY: forwarded unchanged from the interpreter (this thread's
             // live frame and arg).
             unsafe { exact::on_event_free_threaded(frame, what, arg) };
@@ -119,7 +120,7 @@ pub unsafe extern "C" fn hook(
     if !EXACT.load(Ordering::Relaxed) && !LINES.load(Ordering::Relaxed) {
         // Left on a thread that `set_everywhere` could not reach (3.8 has no
         // per-thread setter): it takes itself off at its next event.
-        if let Some(set) = *SET_PROFILE.get_or_init(|| symbol::<SetProfile>("PyEval_SetProfile")) {
+        if let Some(set) = set_profile() {
             // SAFETY: on the interpreter's own thread with the GIL held (it
             // called us); removing the hook from inside it is what
             // `sys.setprofile(None)` in a profile function does.
@@ -129,8 +130,11 @@ pub unsafe extern "C" fn hook(
     0
 }
 
-/// `PyEval_SetProfile` (the calling thread's hook), looked up once.
-pub static SET_PROFILE: std::sync::OnceLock<Option<SetProfile>> = std::sync::OnceLock::new();
+/// `PyEval_SetProfile` (sets the calling thread's hook), looked up once.
+pub fn set_profile() -> Option<SetProfile> {
+    static SET_PROFILE: std::sync::OnceLock<Option<SetProfile>> = std::sync::OnceLock::new();
+    *SET_PROFILE.get_or_init(|| symbol::<SetProfile>("PyEval_SetProfile"))
+}
 
 pub fn symbol<T>(name: &str) -> Option<T> {
     let cname = std::ffi::CString::new(name).ok()?;
@@ -177,13 +181,9 @@ fn set_everywhere(_py: Python<'_>, func: Option<TraceFunc>) -> PyResult<()> {
         // 3.8: only the calling thread can be reached; the others get it at
         // their next event through `threading.setprofile` (new threads) or
         // not at all (threads already running, as with cProfile there).
-        let set = SET_PROFILE
-            .get_or_init(|| symbol::<SetProfile>("PyEval_SetProfile"))
-            .ok_or_else(|| {
-                pyo3::exceptions::PyRuntimeError::new_err(
-                    "this interpreter has no profile hook API",
-                )
-            })?;
+        let set = set_profile().ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err("this interpreter has no profile hook API")
+        })?;
         // SAFETY: GIL held (the token); the hook lives for the whole process.
         unsafe { set(func, std::ptr::null_mut()) };
         return Ok(());
@@ -199,29 +199,23 @@ fn set_everywhere(_py: Python<'_>, func: Option<TraceFunc>) -> PyResult<()> {
 /// Turns a mode's use of the hook on or off, installing the hook on every
 /// thread when the first mode needs it and removing it when the last stops.
 pub fn set_mode(py: Python<'_>, mode: &AtomicBool, on: bool) -> PyResult<()> {
-    if on {
-        let free = free_threaded(py);
-        if free && std::ptr::eq(mode, &LINES) {
-            // The 3.11 line switch relies on the GIL serialising the hooks
-            // (3.13t would use sys.monitoring, refused in lines_start anyway).
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "line timing is not supported on free-threaded Python yet",
-            ));
-        }
-        FREE_THREADED.store(free, Ordering::Relaxed);
+    if on && FREE_THREADED && std::ptr::eq(mode, &LINES) {
+        // The 3.11 line switch relies on the GIL serialising the hooks (no
+        // free-threaded build lacks sys.monitoring, which lines use instead).
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "line timing through the trace hook needs a GIL",
+        ));
     }
     let before = EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed);
     mode.store(on, Ordering::SeqCst);
     let after = EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed);
     if before != after {
-        if !after && FREE_THREADED.load(Ordering::Relaxed) {
+        if !after && FREE_THREADED {
             // CPython 3.13t crashes when another running thread's profile
             // function is removed under it (reproduced with plain
             // `threading.setprofile_all_threads(None)`): the others take the
             // hook off themselves at their next event (see `hook`).
-            if let Some(set) =
-                *SET_PROFILE.get_or_init(|| symbol::<SetProfile>("PyEval_SetProfile"))
-            {
+            if let Some(set) = set_profile() {
                 // SAFETY: on this thread, which holds its thread state (the token).
                 unsafe { set(None, std::ptr::null_mut()) };
             }
@@ -232,13 +226,6 @@ pub fn set_mode(py: Python<'_>, mode: &AtomicBool, on: bool) -> PyResult<()> {
     Ok(())
 }
 
-/// Whether this is a free-threaded build (`Py_GIL_DISABLED`): known when
-/// the module is built (an abi3 module cannot load on one), so asking costs
-/// no import while the program runs.
-pub fn free_threaded(_py: Python<'_>) -> bool {
-    cfg!(Py_GIL_DISABLED)
-}
-
 /// Installs the hook on the calling thread (a thread started after a mode
 /// began; `threading.setprofile` calls this on the thread's first event).
 #[pyfunction]
@@ -246,7 +233,7 @@ pub fn exact_install_current(_py: Python<'_>) {
     if !(EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed)) {
         return;
     }
-    if let Some(set) = *SET_PROFILE.get_or_init(|| symbol::<SetProfile>("PyEval_SetProfile")) {
+    if let Some(set) = set_profile() {
         // SAFETY: GIL held; the hook lives for the whole process.
         unsafe { set(Some(hook), std::ptr::null_mut()) };
     }
@@ -256,7 +243,7 @@ pub fn exact_install_current(_py: Python<'_>) {
 /// records no Python-level calls in the profile).
 #[pyfunction]
 pub fn thread_count(py: Python<'_>) -> usize {
-    if FREE_THREADED.load(Ordering::Relaxed) {
+    if FREE_THREADED {
         // No GIL guards the interpreter's list of thread states there (its
         // lock is internal): count the threads `threading` knows, read as
         // attributes (no Python-level call either).

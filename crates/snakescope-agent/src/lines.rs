@@ -538,9 +538,7 @@ unsafe fn switch_hooks(t: &mut ThreadLines, frame: *mut ffi::PyFrameObject) {
             // for the same event: that one is already counted.
             t.skip = frame as usize;
         }
-        if let Some(set) =
-            *hook::SET_PROFILE.get_or_init(|| hook::symbol::<hook::SetProfile>("PyEval_SetProfile"))
-        {
+        if let Some(set) = hook::set_profile() {
             // SAFETY: GIL held, on this thread; the hook lives for the process.
             unsafe {
                 set(

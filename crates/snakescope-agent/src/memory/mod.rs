@@ -137,21 +137,18 @@ static STATE: Mutex<Option<State>> = Mutex::new(None);
 /// countdown) is inlined into the hooks; sampled ones go to [`record_sampled`].
 #[inline(always)]
 pub(crate) fn on_alloc(ptr: usize, size: usize, source: Source) {
-    let interval = INTERVAL.load(Ordering::Relaxed);
-    let mut left = 0;
-    if interval != 0 {
-        left = COUNTDOWN.with(|c| {
-            let left = c.get() - size as i64;
-            c.set(left);
-            left
-        });
-        if left > 0 {
-            return;
-        }
-    }
-    record_sampled(ptr, size, source, interval, left, &|d| {
-        COUNTDOWN.with(|c| c.set(d))
-    });
+    count_down(
+        ptr,
+        size,
+        source,
+        |size| {
+            COUNTDOWN.with(|c| {
+                c.set(c.get() - size);
+                c.get()
+            })
+        },
+        |d| COUNTDOWN.with(|c| c.set(d)),
+    );
 }
 
 /// Bytes left before the next sample of the interpreter's `PyMem` domains,
@@ -165,22 +162,43 @@ static PY_COUNTDOWN: AtomicI64 = AtomicI64::new(UNDRAWN);
 /// [`on_alloc`] for the `PyMem` domains (called with the GIL held).
 #[inline(always)]
 pub(crate) fn on_alloc_python(ptr: usize, size: usize) {
-    if cfg!(Py_GIL_DISABLED) {
+    if crate::hook::FREE_THREADED {
         // No GIL serialises the domains there: each thread its own countdown.
         return on_alloc(ptr, size, Source::Python);
     }
+    count_down(
+        ptr,
+        size,
+        Source::Python,
+        |size| {
+            let left = PY_COUNTDOWN.load(Ordering::Relaxed) - size;
+            PY_COUNTDOWN.store(left, Ordering::Relaxed);
+            left
+        },
+        |d| PY_COUNTDOWN.store(d, Ordering::Relaxed),
+    );
+}
+
+/// The sampling decision over one countdown: `take(n)` takes `n` bytes off
+/// it and returns what is left; at zero or below (or in exact mode) the
+/// allocation is recorded and `reset` stores the next distance.
+#[inline(always)]
+fn count_down(
+    ptr: usize,
+    size: usize,
+    source: Source,
+    take: impl FnOnce(i64) -> i64,
+    reset: impl Fn(i64),
+) {
     let interval = INTERVAL.load(Ordering::Relaxed);
     let mut left = 0;
     if interval != 0 {
-        left = PY_COUNTDOWN.load(Ordering::Relaxed) - size as i64;
-        PY_COUNTDOWN.store(left, Ordering::Relaxed);
+        left = take(size as i64);
         if left > 0 {
             return;
         }
     }
-    record_sampled(ptr, size, Source::Python, interval, left, &|d| {
-        PY_COUNTDOWN.store(d, Ordering::Relaxed)
-    });
+    record_sampled(ptr, size, source, interval, left, &reset);
 }
 
 /// A countdown that has not drawn its first distance yet: far below zero,
@@ -744,8 +762,7 @@ pub fn memory_start(
     LIVE.store(0, Ordering::Relaxed);
     // No automatic census on a free-threaded build: pausing tracking for it
     // would miss the other threads' allocations, which keep running.
-    *CENSUS_FN.lock().expect("census function") =
-        census.filter(|_| !crate::hook::free_threaded(py));
+    *CENSUS_FN.lock().expect("census function") = census.filter(|_| !crate::hook::FREE_THREADED);
     *PEAK_CENSUS.lock().expect("peak census") = None;
     CENSUS_LEVEL.store(0f64.to_bits(), Ordering::Relaxed);
     PEAK.store(0f64.to_bits(), Ordering::Relaxed);
