@@ -734,6 +734,22 @@ def read_info(path: Path) -> dict[int, str]:
     return {int(tid): name for tid, name in info["threads"].items()}
 
 
+def wait_until_main_blocks(pid: int) -> None:
+    """Waits until the main thread of `pid` is blocked (not running per the
+    kernel, 5 polls in a row 10 ms apart). many_threads.py and gil.py write
+    their info file and only then block in join: a test that attaches as
+    soon as the file appears can see main still running its last lines."""
+    stat = f"/proc/{pid}/task/{pid}/stat"
+    deadline = time.monotonic() + QUICK_TIMEOUT
+    still = 0
+    while still < 5:
+        assert time.monotonic() < deadline, f"the main thread of {pid} never blocked"
+        with open(stat, encoding="utf-8") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        still = still + 1 if state not in ("R", "D") else 0
+        time.sleep(0.01)
+
+
 def has_qualnames(interp: Interpreter) -> bool:
     """Whether code objects carry a qualified name (co_qualname, 3.11+); before,
     snakescope reports the function's name as its qualname."""

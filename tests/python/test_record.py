@@ -36,6 +36,7 @@ from conftest import (
     module_constant,
     parse_collapsed,
     read_info,
+    wait_until_main_blocks,
     record,
     require_interpreter,
     run,
@@ -184,6 +185,7 @@ def _many_threads_info(spawn, python, tmp_path, seconds):
     info = tmp_path / "threads.json"
     target = spawn([python.path, script("many_threads.py"), f"{seconds:g}", str(info)])
     target.wait_for_file(info)
+    wait_until_main_blocks(target.pid)
     names = read_info(info)
     assert len(names) == 51 and target.pid in names
     return target, names
@@ -198,14 +200,7 @@ def test_many_threads_default_only_busy(python, snakescope, spawn, tmp_path):
     assert cap.meta["pid"] == target.pid and cap.meta["include_idle"] is False
 
     by_name = {names[tid]: n for tid, n in cap.samples_by_tid().items() if tid in names}
-    # The info file appears (os.replace) just before main returns from
-    # write_info to block in join: an attach that quick may see main still
-    # in write_info, really running. Anything else from another thread is a
-    # thread sampled while idle.
-    others: dict[int, int] = {}
-    for st in cap.stacks:
-        if names.get(st.tid) != "busy" and not (names.get(st.tid) == "MainThread" and st.has("write_info")):
-            others[st.tid] = others.get(st.tid, 0) + st.count
+    others = {tid: n for tid, n in cap.samples_by_tid().items() if names.get(tid) != "busy"}
     assert not others, (
         f"threads other than `busy` have samples without --idle: "
         f"{ {names.get(t, t): n for t, n in others.items()} }\n{cap.summary()}"
@@ -253,6 +248,7 @@ def test_gil_only(python, snakescope, spawn, tmp_path):
     info = tmp_path / "threads.json"
     target = spawn([python.path, script("gil.py"), f"{TARGET_SECONDS}", str(info)])
     target.wait_for_file(info)
+    wait_until_main_blocks(target.pid)
     names = read_info(info)
     tid_of = {name: tid for tid, name in names.items()}
     _, cap = attach(snakescope, target.pid, tmp_path / "gil.json",
