@@ -25,8 +25,10 @@ pub(crate) fn read_unicode(
     str_type: Option<u64>,
     addr: u64,
 ) -> Result<String, StringError> {
+    // The header every compact `str` has (an ASCII one is no bigger): the
+    // type, length and state are in it, and nothing past the object is read.
     let mut head = [0u8; 96];
-    let head_len = (o.unicode_compact_size as usize).min(head.len());
+    let head_len = (o.unicode_ascii_size as usize).min(head.len());
     r.read(addr, &mut head[..head_len])?;
     if str_type.is_some_and(|t| u64_at(&head, o.object_type) != t) {
         return Err(StringError::Implausible);

@@ -124,6 +124,8 @@ pub struct Walker {
     /// for every frame. Serials are unique per code object load, so an entry
     /// never goes stale; cleared when it reaches [`MAX_LINES`].
     lines: FxHashMap<(u64, u64), u32>,
+    /// See [`Walker::read_live_objects_only`].
+    live_only: bool,
 }
 
 /// Bound of [`Walker::lines`].
@@ -156,7 +158,19 @@ impl Walker {
             frame_buf: vec![0; o.frame_size as usize],
             thread_buf: vec![0; o.thread_size as usize],
             lines: FxHashMap::default(),
+            live_only: false,
         }
+    }
+
+    /// Reads nothing but the objects a live frame chain points at, each
+    /// within its bounds: no snapshot of a stack range, no window below a
+    /// frame, no code objects remembered from an earlier walk. For a reader
+    /// that cannot survive a read of unmapped memory — plain loads by the
+    /// calling thread of its own stack, which cannot change under it (the
+    /// memory hooks) — where those reads, cheap through `process_vm_readv`
+    /// which fails cleanly, could touch memory freed since or never mapped.
+    pub fn read_live_objects_only(&mut self, on: bool) {
+        self.live_only = on;
     }
 
     pub fn layout(&self) -> &Layout {
@@ -408,7 +422,19 @@ impl Walker {
         out: &mut Vec<FrameRef>,
     ) -> Result<(), WalkError> {
         let top = match self.layout.frames {
-            FrameModel::Interpreter => self.snapshot_stack(r, thread)?,
+            FrameModel::Interpreter if !self.live_only => self.snapshot_stack(r, thread)?,
+            FrameModel::Interpreter => {
+                self.snapshot.clear();
+                self.header_index.clear();
+                self.headers.clear();
+                match self.layout.offsets.current_frame {
+                    CurrentFrame::Direct(_) => thread.top_frame,
+                    CurrentFrame::ViaCFrame { .. } if thread.cframe == 0 => 0,
+                    CurrentFrame::ViaCFrame { current_frame, .. } => {
+                        r.read_u64(thread.cframe + current_frame)?
+                    }
+                }
+            }
             FrameModel::Objects(_) => {
                 self.snapshot.clear();
                 self.header_index.clear();
@@ -609,6 +635,10 @@ impl Walker {
         if let Some(off) = inside(self.window_base, self.window.len()) {
             return Ok(&self.window[off..off + fsize]);
         }
+        if self.live_only {
+            r.read(frame, &mut self.frame_buf)?;
+            return Ok(&self.frame_buf);
+        }
         let end = frame + fsize as u64;
         // The largest window that cannot start in an unmapped page below the
         // frame's own chunk: try a whole chunk's worth, then the frame's page.
@@ -647,6 +677,9 @@ impl Walker {
             r.read_many(&mut requests)?;
         }
         // Next time, read these together with the stack.
+        if self.live_only {
+            return Ok(());
+        }
         if self.code_guesses.len() >= MAX_GUESSED_THREADS {
             self.code_guesses.clear();
         }

@@ -264,6 +264,31 @@ pub(crate) fn on_free(ptr: usize) {
     }
 }
 
+/// Counts one more live block in a filter slot. A slot that reaches 255
+/// stays there for good (a "maybe" for every free that hashes to it, looked
+/// up under the lock), where a wrapping counter would come back to 0 and hide
+/// live blocks: exact mode on millions of live objects puts hundreds in each
+/// slot. Only ever called with the `STATE` lock held — one writer at a
+/// time — so a plain load and store suffice (the hooks only read the slots);
+/// a locked read-modify-write cost as much as the rest of an exact-mode
+/// record. `LIVE` is updated the same way, under the same lock.
+#[inline(always)]
+fn filter_add(slot: &AtomicU8) {
+    let n = slot.load(Ordering::Relaxed);
+    if n != u8::MAX {
+        slot.store(n + 1, Ordering::Relaxed);
+    }
+}
+
+/// Counts one live block fewer in a filter slot (see [`filter_add`]).
+#[inline(always)]
+fn filter_remove(slot: &AtomicU8) {
+    let n = slot.load(Ordering::Relaxed);
+    if n != u8::MAX && n != 0 {
+        slot.store(n - 1, Ordering::Relaxed);
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn forget_sampled(ptr: usize) {
@@ -294,8 +319,10 @@ impl State {
         s.bytes += bytes;
         s.live += bytes;
         self.live.insert(ptr, Live { site, bytes, count });
-        FILTER[filter_slot(ptr)].fetch_add(1, Ordering::Relaxed);
-        let live = LIVE.fetch_add(bytes as i64, Ordering::Relaxed) as f64 + bytes;
+        filter_add(&FILTER[filter_slot(ptr)]);
+        let live = LIVE.load(Ordering::Relaxed) + bytes as i64;
+        LIVE.store(live, Ordering::Relaxed);
+        let live = live as f64;
         if live > self.peak {
             self.peak = live;
             PEAK.store(live.to_bits(), Ordering::Relaxed);
@@ -312,12 +339,15 @@ impl State {
 
     fn forget(&mut self, ptr: usize) {
         if let Some(l) = self.live.remove(&ptr) {
-            FILTER[filter_slot(ptr)].fetch_sub(1, Ordering::Relaxed);
+            filter_remove(&FILTER[filter_slot(ptr)]);
             let s = &mut self.sites[l.site as usize].2;
             s.frees += l.count;
             s.freed += l.bytes;
             s.live -= l.bytes;
-            LIVE.fetch_sub(l.bytes as i64, Ordering::Relaxed);
+            LIVE.store(
+                LIVE.load(Ordering::Relaxed) - l.bytes as i64,
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -345,12 +375,8 @@ impl State {
             let walked = self
                 .target
                 .walker
-                .thread_at(&self.target.reader, tstate)
-                .and_then(|t| {
-                    self.target
-                        .walker
-                        .walk(&self.target.reader, &t, &mut self.refs)
-                });
+                .thread_at(&OwnStack, tstate)
+                .and_then(|t| self.target.walker.walk(&OwnStack, &t, &mut self.refs));
             if walked.is_ok() {
                 let mut at_root = !self.hidden.is_empty();
                 for r in self.refs.iter().rev() {
@@ -395,6 +421,35 @@ impl State {
         };
         self.stack = key.0;
         id
+    }
+}
+
+/// Plain loads from this process, for the walk of the calling thread's own
+/// stack from inside an allocator hook (the walker set to
+/// [`Walker::read_live_objects_only`](snakescope_unwind::Walker::read_live_objects_only)).
+/// That thread's frame chain cannot change while it allocates, and every
+/// object the walk reads is held by a frame on it (see
+/// [`stack_fingerprint`]), so no read can fault; `process_vm_readv` on our
+/// own pid — safe for any address — cost a system call per read (numpy's
+/// import: a third of the run in the kernel's page pinning).
+struct OwnStack;
+
+impl snakescope_unwind::MemoryReader for OwnStack {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), snakescope_unwind::ReadError> {
+        if addr < 4096 {
+            return Err(snakescope_unwind::ReadError::Unmapped {
+                addr,
+                len: buf.len(),
+            });
+        }
+        // SAFETY: only called by the live-objects-only walk of the calling
+        // thread's own stack (see the type's documentation): `addr..addr+len`
+        // lies in a frame, thread state, code, str or bytes object that a
+        // live frame of this thread holds, and `buf` is a distinct Rust buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len());
+        }
+        Ok(())
     }
 }
 
@@ -444,12 +499,10 @@ unsafe fn stack_fingerprint(layout: &snakescope_layouts::Layout, tstate: usize) 
             code &= !7;
         }
         let instr = read(frame + o.frame_instr as usize);
-        h = (h ^ code as u64)
-            .wrapping_mul(0x0000_0100_0000_01b3)
-            .rotate_left(17);
-        h = (h ^ instr as u64)
-            .wrapping_mul(0x0000_0100_0000_01b3)
-            .rotate_left(17);
+        // One multiply on the chain from frame to frame (the other does not
+        // depend on `h`): this loop runs on every allocation in exact mode.
+        let v = (code as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ instr as u64;
+        h = (h ^ v).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(17);
         frame = read(frame + o.frame_previous as usize);
         depth += 1;
     }
@@ -734,8 +787,9 @@ pub fn memory_start(
     if guard.is_some() {
         return Err(PyRuntimeError::new_err("memory tracking is already on"));
     }
-    let target =
+    let mut target =
         Target::attach(std::process::id()).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    target.walker.read_live_objects_only(true);
     let started = Instant::now();
     *guard = Some(State {
         target,
@@ -819,8 +873,10 @@ pub fn stop_memory() -> Result<(Vec<Frame>, Memory), String> {
         .map_err(|e| e.to_string())?
         .take()
         .ok_or("memory tracking is not on")?;
-    for ptr in state.live.keys() {
-        FILTER[filter_slot(*ptr)].fetch_sub(1, Ordering::Relaxed);
+    // No writer is left (the state is gone): empty the filter, saturated
+    // slots included, for the next session.
+    for slot in &FILTER {
+        slot.store(0, Ordering::Relaxed);
     }
     let end_bytes: f64 = state.sites.iter().map(|(_, _, s)| s.live.max(0.0)).sum();
     let interval = INTERVAL.load(Ordering::Relaxed);
