@@ -311,15 +311,17 @@ fn current_tstate() -> u64 {
 impl State {
     fn record(&mut self, ptr: usize, bytes: f64, count: f64, source: Source) {
         let site = self.site_of_current_stack(source);
-        // A block we still think is live at this address was freed where we
-        // could not see it (e.g. inside the C library): forget it first.
-        self.forget(ptr);
         let s = &mut self.sites[site as usize].2;
         s.allocations += count;
         s.bytes += bytes;
         s.live += bytes;
-        self.live.insert(ptr, Live { site, bytes, count });
-        filter_add(&FILTER[filter_slot(ptr)]);
+        match self.live.insert(ptr, Live { site, bytes, count }) {
+            // A block we still thought live at this address was freed where
+            // we could not see it (e.g. inside the C library): it is freed now
+            // (one lookup for both: this runs on every allocation in exact mode).
+            Some(old) => self.freed(old),
+            None => filter_add(&FILTER[filter_slot(ptr)]),
+        }
         let live = LIVE.load(Ordering::Relaxed) + bytes as i64;
         LIVE.store(live, Ordering::Relaxed);
         let live = live as f64;
@@ -340,15 +342,20 @@ impl State {
     fn forget(&mut self, ptr: usize) {
         if let Some(l) = self.live.remove(&ptr) {
             filter_remove(&FILTER[filter_slot(ptr)]);
-            let s = &mut self.sites[l.site as usize].2;
-            s.frees += l.count;
-            s.freed += l.bytes;
-            s.live -= l.bytes;
-            LIVE.store(
-                LIVE.load(Ordering::Relaxed) - l.bytes as i64,
-                Ordering::Relaxed,
-            );
+            self.freed(l);
         }
+    }
+
+    /// Counts a tracked block as freed (it has left `live` already).
+    fn freed(&mut self, l: Live) {
+        let s = &mut self.sites[l.site as usize].2;
+        s.frees += l.count;
+        s.freed += l.bytes;
+        s.live -= l.bytes;
+        LIVE.store(
+            LIVE.load(Ordering::Relaxed) - l.bytes as i64,
+            Ordering::Relaxed,
+        );
     }
 
     fn site_of_current_stack(&mut self, source: Source) -> u32 {
