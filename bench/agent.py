@@ -18,7 +18,8 @@ A run counts only if it exits 0 and writes its output file; a line-profiling
 run only if its output also holds the line profile of the hot function (for
 kernprof, as printed by `python -m line_profiler`). A `lines` configuration
 whose first run fails is reported "n/a" with the reason and not run again.
-The Markdown report is printed and, with --out, appended to that file.
+The Markdown report is printed and, with --out, put into that file in place of the previous run of the same
+groups (else appended).
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from run import (RUN_ENV_OVERRIDES, RunResult, cpu_model, error_line, fmt_ratio, log, md_table,
+from run import (put_section, RUN_ENV_OVERRIDES, RunResult, cpu_model, error_line, fmt_ratio, log, md_table,
                  run_cmd)
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -332,7 +333,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--python", default=None,
                     help="interpreter for the workloads and the Python profilers (default "
                          ".venv/bin/python if it exists, else this interpreter)")
-    ap.add_argument("--out", help="Markdown file the report is appended to")
+    ap.add_argument("--out", help="Markdown file the report goes to, in place of the previous run of the same groups (else appended)")
     ap.add_argument("--timeout", type=float, default=600.0, help="per-run timeout in seconds")
     ap.add_argument("--seed", type=int, default=None, help="seed of the shuffled order")
     ap.add_argument("--write-lines-copies", action="store_true",
@@ -429,9 +430,7 @@ def main(argv: list[str]) -> int:
                     tools, workloads, groups, configs, variants, base, series)
     print(report)
     if args.out:
-        with open(args.out, "a", encoding="utf-8") as f:
-            f.write("\n" + report)
-        log(f"appended to {args.out}")
+        log(put_section(Path(args.out), "agent: " + ",".join(sorted(groups)), report))
     return 130 if interrupted else 0
 
 
@@ -466,7 +465,7 @@ def render(args, cmdline, started, load_start, build_start, interrupted, python,
         ext0 if ext0 == ext1 else f"**rebuilt during the run**: {ext0} at the start, {ext1} at the end")
     build += "; source at " + (git0 if git0 == git1 else f"{git0} at the start, {git1} at the end")
     vers = ", ".join(f"{d} {versions.get(d) or 'not installed'}" for d in DISTS)
-    L = [f"## Issue 3: `snakescope run` vs pyinstrument, scalene, cProfile, yappi, kernprof "
+    L = [f"## `snakescope run` ({', '.join(groups)}) vs pyinstrument, scalene, cProfile, yappi, kernprof "
          f"(median ratio to unprofiled [IQR])",
          "",
          f"- Command: `{cmdline}`" + ("  **(interrupted: partial results)**" if interrupted else ""),

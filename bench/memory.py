@@ -17,7 +17,8 @@ all in one shuffled order; each profiled run is divided by the unprofiled run
 of the same repetition and workload; the report gives the median and
 interquartile range of those ratios, and the size of each tool's output file,
 also per second of unprofiled run time. The Markdown report is printed and,
-with --out, appended to that file.
+with --out, put into that file in place of the previous run of the same
+groups (else appended).
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Callable
 
 from agent import git_state
-from run import RUN_ENV_OVERRIDES, RunResult, cpu_model, error_line, fmt_ratio, log, md_table, run_cmd
+from run import put_section, RUN_ENV_OVERRIDES, RunResult, cpu_model, error_line, fmt_ratio, log, md_table, run_cmd
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -269,7 +270,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--python", default=None,
                     help="interpreter for the workloads and the Python profilers (default "
                          ".venv/bin/python if it exists, else this interpreter)")
-    ap.add_argument("--out", help="Markdown file the report is appended to")
+    ap.add_argument("--out", help="Markdown file the report goes to, in place of the previous run of the same groups (else appended)")
     ap.add_argument("--timeout", type=float, default=900.0,
                     help="per-run timeout in seconds (default 900)")
     ap.add_argument("--max-ratio", type=float, default=20.0,
@@ -373,9 +374,7 @@ def main(argv: list[str]) -> int:
                     tools, workloads, skipped, groups, configs, base, series, native_state)
     print(report)
     if args.out:
-        with open(args.out, "a", encoding="utf-8") as f:
-            f.write("\n" + report)
-        log(f"appended to {args.out}")
+        log(put_section(Path(args.out), "memory: " + ",".join(sorted(groups)), report))
     return 130 if interrupted else 0
 
 
@@ -413,7 +412,7 @@ def render(args, cmdline, started, load_start, interrupted, python, py_version, 
     finished = _dt.datetime.now().astimezone()
     load_end = os.getloadavg()
     vers = ", ".join(f"{d} {versions.get(d) or 'not installed'}" for d in DISTS)
-    L = ["## Issue 4: memory profiling, `snakescope run --memory` vs scalene, memray, "
+    L = [f"## Memory ({', '.join(groups)}): `snakescope run --memory` vs scalene, memray, "
          "memory_profiler (median ratio to unprofiled [IQR])",
          "",
          f"- Command: `{cmdline}`" + ("  **(interrupted: partial results)**" if interrupted else ""),

@@ -594,11 +594,8 @@ def main(argv: list[str]) -> int:
     report = render(args, interrupted, cmdline, started, finished, load_start, python, py_version, py_real,
                     numpy_version, tools, workloads, skipped, configs, samples, baselines, rates,
                     probe_rates)
-    out_path = Path(args.out)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(report)
     print(report)
-    log(f"wrote {out_path}")
+    log(put_section(Path(args.out), "record", report))
     return 130 if interrupted else 0
 
 
@@ -619,10 +616,39 @@ def _notes(ss: list[Sample]) -> str:
     return "; ".join(notes)
 
 
+RESULTS_TITLE = """# snakescope benchmark results
+
+Each section is the latest run of one harness (for agent.py and memory.py:
+one selection of groups), with the command that made it; a rerun replaces
+its own section (and the reading of it written below the tables) and leaves
+the others. `make bench` runs all three harnesses.
+"""
+
+
+def put_section(path: Path, key: str, report: str) -> str:
+    """Puts `report` into the Markdown file `path` as section `key`: in place
+    of that key's previous section, else at the end (creating the file with
+    its title). Returns a line saying which."""
+    begin, end = f"<!-- bench: {key} -->", f"<!-- /bench: {key} -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else RESULTS_TITLE
+    block = f"{begin}\n\n{report.strip()}\n\n{end}"
+    i = text.find(begin)
+    j = text.find(end, i) if i >= 0 else -1
+    if i >= 0 and j >= 0:
+        text = text[:i] + block + text[j + len(end):]
+        done = "replaced"
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+        done = "appended"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return f"{done} section `{key}` of {path}"
+
+
 def render(args, interrupted, cmdline, started, finished, load_start, python, py_version, py_real, numpy_version,
            tools, workloads, skipped, configs, samples, baselines, rates, probe_rates) -> str:
     L: list[str] = []
-    L.append("# snakescope benchmark results")
+    L.append("## `snakescope record` (sampling from outside) vs py-spy and austin")
     L.append("")
     L.append(f"- Date: {started:%Y-%m-%d %H:%M %Z} (took {(finished - started).total_seconds() / 60:.1f} min)")
     try:
@@ -650,7 +676,7 @@ def render(args, interrupted, cmdline, started, finished, load_start, python, py
     for w, why in skipped.items():
         L.append(f"- Skipped workload `{w}`: {why}")
     L.append("")
-    L.append("## How to read")
+    L.append("### How to read")
     L.append("")
     L.append("Each repetition runs every workload once under each profiler configuration, in a "
              "shuffled order, each profiled run next to its own unprofiled run (the two in random "
@@ -679,7 +705,7 @@ def render(args, interrupted, cmdline, started, finished, load_start, python, py
         med, iqr = fmt_ratio(ratios)
         return f"{med} [{iqr}]"
 
-    L.append("## Overhead summary (median ratio [IQR])")
+    L.append("### Overhead summary (median ratio [IQR])")
     L.append("")
     rows = []
     for w in workloads:
@@ -688,7 +714,7 @@ def render(args, interrupted, cmdline, started, finished, load_start, python, py
     L.append(md_table(["workload", "rate (Hz)", *PROFILERS], rows) if rows else "_no workloads ran_")
     L.append("")
 
-    L.append("## Details")
+    L.append("### Details")
     L.append("")
     rows = []
     for w in workloads:
@@ -707,7 +733,7 @@ def render(args, interrupted, cmdline, started, finished, load_start, python, py
              if rows else "_no workloads ran_")
     L.append("")
 
-    L.append(f"## snakescope max-rate probe (`{PROBE_WORKLOAD}`)")
+    L.append(f"### snakescope max-rate probe (`{PROBE_WORKLOAD}`)")
     L.append("")
     if PROBE_WORKLOAD not in workloads:
         L.append(f"_not run: workload `{PROBE_WORKLOAD}` not selected_")

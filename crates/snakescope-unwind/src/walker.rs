@@ -932,4 +932,143 @@ mod tests {
             "{err}"
         );
     }
+
+    /// Memory made of objects only: a read must lie inside one of them,
+    /// whole (what plain loads of live objects may touch; anything else
+    /// could be unmapped in a real process). Records every refused read.
+    #[derive(Default)]
+    struct Objects {
+        map: RefCell<BTreeMap<u64, Vec<u8>>>,
+        refused: RefCell<Vec<(u64, usize)>>,
+    }
+
+    impl Objects {
+        fn object(&self, addr: u64, size: usize) {
+            self.map.borrow_mut().insert(addr, vec![0; size]);
+        }
+        fn set(&self, addr: u64, bytes: &[u8]) {
+            let mut map = self.map.borrow_mut();
+            let (&start, v) = map
+                .range_mut(..=addr)
+                .next_back()
+                .expect("inside an object");
+            let at = (addr - start) as usize;
+            v[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+        fn set_u64(&self, addr: u64, v: u64) {
+            self.set(addr, &v.to_le_bytes());
+        }
+    }
+
+    impl MemoryReader for Objects {
+        fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+            let map = self.map.borrow();
+            let inside = map.range(..=addr).next_back().and_then(|(&start, v)| {
+                let at = (addr - start) as usize;
+                v.get(at..at + buf.len())
+            });
+            match inside {
+                Some(bytes) => {
+                    buf.copy_from_slice(bytes);
+                    Ok(())
+                }
+                None => {
+                    self.refused.borrow_mut().push((addr, buf.len()));
+                    Err(ReadError::Unmapped {
+                        addr,
+                        len: buf.len(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// The walk `memory` does of the calling thread's own stack with plain
+    /// loads (3.12's layout: frames in a data-stack chunk, reached through
+    /// `cframe`): with `read_live_objects_only` every read lies inside a live
+    /// object — thread state, cframe, frames, code, strings, line table —
+    /// and the stack comes out whole; the default walk reads a range of the
+    /// chunk (and then objects remembered from its previous walk), which
+    /// plain loads must never do.
+    #[test]
+    fn live_objects_only_reads_inside_objects() {
+        let layout = static_layout(PyVersion::minor_only(3, 12)).unwrap();
+        let o = layout.offsets;
+        let CurrentFrame::ViaCFrame {
+            cframe,
+            current_frame,
+        } = o.current_frame
+        else {
+            panic!("3.12 reaches its frames through cframe")
+        };
+        const CFRAME: u64 = 0x4000;
+        const CHUNK: u64 = 0x10000;
+        const CODE: u64 = 0x20000;
+        let mem = Objects::default();
+        mem.object(TSTATE, o.thread_size as usize);
+        mem.object(CFRAME, 16);
+        let str_size = |text: &str| o.unicode_ascii_size as usize + text.len() + 1;
+        for (addr, text) in [(NAME, "f"), (FILE, "f.py")] {
+            mem.object(addr, str_size(text));
+            mem.set_u64(addr + o.unicode_length, text.len() as u64);
+            mem.set(addr + o.unicode_state, &[(1 << 2) | (1 << 5) | (1 << 6)]);
+            mem.set(addr + o.unicode_ascii_size, text.as_bytes());
+        }
+        // Line table: code units 0-1 at line 10, 2-3 at line 12 (entries
+        // "no column", length 2, line delta as a signed varint: 0, then +2).
+        let table = [0x80 | (13 << 3) | 1, 0, 0x80 | (13 << 3) | 1, 4];
+        mem.object(LNOTAB, (o.bytes_sval as usize) + table.len() + 1);
+        mem.set_u64(LNOTAB + o.bytes_size, table.len() as u64);
+        mem.set(LNOTAB + o.bytes_sval, &table);
+        mem.object(CODE, (o.code_adaptive + 8) as usize);
+        mem.set_u64(CODE + o.code_ob_size, 4);
+        mem.set_u64(CODE + o.code_name, NAME);
+        mem.set_u64(CODE + o.code_qualname, NAME);
+        mem.set_u64(CODE + o.code_filename, FILE);
+        mem.set_u64(CODE + o.code_linetable, LNOTAB);
+        mem.set(CODE + o.code_firstlineno, &10u32.to_le_bytes());
+        // Three frames of `f` on one chunk, the innermost first, then the
+        // shim frame every 3.12 stack starts with; each frame one object,
+        // with room between them (locals) that is not.
+        let frames: Vec<u64> = (0..4)
+            .map(|i| CHUNK + o.stack_chunk_data + 0x100 * (3 - i))
+            .collect();
+        for (i, &frame) in frames.iter().enumerate() {
+            mem.object(frame, o.frame_size as usize);
+            mem.set_u64(frame + o.frame_code, CODE);
+            mem.set_u64(
+                frame + o.frame_previous,
+                frames.get(i + 1).copied().unwrap_or(0),
+            );
+            // The innermost at unit 2 (line 12), the others at unit 0 (line 10).
+            let unit = if i == 0 { 2 } else { 0 };
+            mem.set_u64(frame + o.frame_instr, CODE + o.code_adaptive + 2 * unit);
+            let owner = if i == 3 { layout.owners.shim_min } else { 0 };
+            mem.set(frame + o.frame_owner, &[owner]);
+        }
+        mem.set_u64(TSTATE + cframe, CFRAME);
+        mem.set_u64(CFRAME + current_frame, frames[0]);
+        mem.set_u64(TSTATE + o.thread_datastack_chunk, CHUNK);
+        mem.set_u64(TSTATE + o.thread_datastack_top.unwrap(), frames[0] + 0x80);
+
+        let mut walker = Walker::new(layout, RUNTIME, TypeAddresses::default());
+        walker.read_live_objects_only(true);
+        for _ in 0..2 {
+            let thread = walker.thread_at(&mem, TSTATE).unwrap();
+            let mut out = Vec::new();
+            walker.walk(&mem, &thread, &mut out).unwrap();
+            let lines: Vec<u32> = out.iter().map(|f| f.line).collect();
+            assert_eq!(lines, [12, 10, 10]);
+            assert!(
+                mem.refused.borrow().is_empty(),
+                "{:x?}",
+                mem.refused.borrow()
+            );
+        }
+        // The default walk snapshots the chunk's live range in one read.
+        let mut walker = Walker::new(layout, RUNTIME, TypeAddresses::default());
+        let thread = walker.thread_at(&mem, TSTATE).unwrap();
+        let _ = walker.walk(&mem, &thread, &mut Vec::new());
+        assert!(!mem.refused.borrow().is_empty());
+    }
 }
