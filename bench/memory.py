@@ -54,7 +54,13 @@ ALL_GROUPS = ["sampled", "exact", "reference"]
 # of the target interpreter), and the modules each tool needs there.
 DISTS = ["snakescope", "scalene", "memray", "memory-profiler", "psutil", "numpy"]
 TOOL_MODULES = {"snakescope": ["snakescope"], "scalene": ["scalene"], "memray": ["memray"],
-                "mprof": ["mprof", "memory_profiler", "psutil"]}
+                "mprof": ["mprof", "memory_profiler", "psutil"], "tracemalloc": ["tracemalloc"]}
+
+# How a tracemalloc user gets a result out of a whole program: run it under
+# `-X tracemalloc=25` and dump a snapshot when it ends (argv: script, output).
+TRACEMALLOC_MAIN = ("import runpy, sys, tracemalloc; path, out = sys.argv[1:3]; sys.argv = [path]\n"
+                    "try:\n    runpy.run_path(path, run_name='__main__')\n"
+                    "finally:\n    tracemalloc.take_snapshot().dump(out)")
 
 
 # --------------------------------------------------------------------------
@@ -123,6 +129,12 @@ CONFIGS = [
                                     c.script(w)), f"{d}/m.bin"),
            measures="memray's default plus every pymalloc allocation: the coverage of snakescope's "
                     "exact mode"),
+    Config(("exact",), "tracemalloc, 25 frames (the standard library)", "tracemalloc",
+           lambda c, w, d: ([c.python, "-X", "tracemalloc=25", "-c", TRACEMALLOC_MAIN, c.script(w),
+                             f"{d}/t.snap"], f"{d}/t.snap"),
+           measures="every allocation of the three PyMem domains (not extensions' own malloc), "
+                    "with up to 25 frames; a snapshot dumped at exit (CODE runs the program with "
+                    "runpy, then `tracemalloc.take_snapshot().dump(TMP/t.snap)`)"),
     Config(("reference",), "mprof run (memory_profiler)", "mprof",
            lambda c, w, d: ([c.python, "-m", "mprof", "run", "-E", "-o", f"{d}/m.dat", c.script(w)],
                             f"{d}/m.dat"),
@@ -134,6 +146,7 @@ CONFIGS = [
 def command_text(cfg: Config) -> str:
     """The command of a configuration, with placeholders, for the report."""
     argv, _ = cfg.build(Ctx("PY", "snakescope"), "W", "TMP")
+    argv = ["CODE" if a == TRACEMALLOC_MAIN else a for a in argv]
     return shlex.join(argv).replace(f"{WORKLOAD_DIR}/W.py", "W.py")
 
 
