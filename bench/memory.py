@@ -426,7 +426,7 @@ def render(args, cmdline, started, load_start, interrupted, python, py_version, 
     load_end = os.getloadavg()
     vers = ", ".join(f"{d} {versions.get(d) or 'not installed'}" for d in DISTS)
     L = [f"## Memory ({', '.join(groups)}): `snakescope run --memory` vs scalene, memray, "
-         "memory_profiler (median ratio to unprofiled [IQR])",
+         "tracemalloc, memory_profiler (median ratio to unprofiled [IQR])",
          "",
          f"- Command: `{cmdline}`" + ("  **(interrupted: partial results)**" if interrupted else ""),
          f"- Date: {started:%Y-%m-%d %H:%M %Z}, took {(finished - started).total_seconds() / 60:.1f} min; "
@@ -485,7 +485,7 @@ def render(args, cmdline, started, load_start, interrupted, python, py_version, 
     L.append("Output file size, median, and in parentheses per second of the unprofiled run "
              "(bytes / unprofiled wall time of the same repetition): snakescope's capture is "
              "JSON (`-o X.json`), memray's `.bin` is its default (lz4-compressed at exit), "
-             "scalene's is JSON, mprof's a text file of samples.")
+             "scalene's is JSON, tracemalloc's a pickled snapshot, mprof's a text file of samples.")
     L.append("")
     rows = [[c.label, f"`{Path(c.build(Ctx('PY', 'snakescope'), 'W', 'TMP')[1]).name}`"]
             + [size_cell(w, c) for w in workloads] for c in configs]

@@ -31,12 +31,15 @@ def _is_static_type(obj):
 
 def _live_objects():
     """Every object the collector tracks, and the objects they refer to."""
-    seen = {}
-    for obj in gc.get_objects():
-        seen[id(obj)] = obj
-        for ref in gc.get_referents(obj):
-            if id(ref) not in seen and not gc.is_tracked(ref) and not _is_static_type(ref):
-                seen[id(ref)] = ref
+    objects = gc.get_objects()
+    seen = {id(obj): obj for obj in objects}
+    is_tracked, is_static_type = gc.is_tracked, _is_static_type
+    # One call for every object's referents (per-object calls cost as much
+    # as the rest of the census: it runs at exit and near the peak).
+    for ref in gc.get_referents(*objects):
+        key = id(ref)
+        if key not in seen and not is_tracked(ref) and not is_static_type(ref):
+            seen[key] = ref
     return seen
 
 
@@ -76,16 +79,19 @@ class Census:
 def _census(objects, when, exclude=None):
     by_type = {}
     own = {id(objects), id(exclude)}
+    getsizeof = sys.getsizeof
     for key, obj in objects.items():
         if key in own:
             continue
         t = type(obj)
         if exclude is not None and exclude.get(key) is t:
             continue
-        entry = by_type.setdefault(t, [0, 0])
+        entry = by_type.get(t)
+        if entry is None:
+            by_type[t] = entry = [0, 0]
         entry[0] += 1
         try:
-            entry[1] += sys.getsizeof(obj)
+            entry[1] += getsizeof(obj, 0)
         except Exception:  # objects whose __sizeof__ fails still count
             pass
     rows = sorted(((_type_name(t), n, b) for t, (n, b) in by_type.items()), key=lambda r: (-r[2], r[0]))
