@@ -769,7 +769,8 @@ fn start_timeline(started: Instant, period: Duration) -> Timeline {
                     points = kept;
                     period *= 2;
                 }
-                std::thread::sleep(period);
+                // Woken early by stop (unpark), which then needs no wait.
+                std::thread::park_timeout(period);
             }
             points
         })
@@ -871,6 +872,7 @@ pub fn stop_memory() -> Result<(Vec<Frame>, Memory), String> {
     let points = match timeline {
         Some(t) => {
             t.stop.store(true, Ordering::Relaxed);
+            t.thread.thread().unpark();
             t.thread.join().unwrap_or_default()
         }
         None => Vec::new(),
