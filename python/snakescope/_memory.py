@@ -8,14 +8,25 @@
 not alive at the last checkpoint (all objects without one) — heapy's
 ``setrelheap()`` / ``heap()``. The census counts objects by type, as the
 garbage collector sees them: every object it tracks plus the untracked
-objects they refer to directly (strings, numbers, bytes inside containers).
+objects they refer to directly (strings, numbers, bytes inside containers),
+leaving out what the interpreter preallocates (small ints, one-character
+strings, built-in types). Both functions first run a full collection, and
+their own objects are neither counted nor recorded as the program's
+allocations. The checkpoint knows objects by address and type: an object
+freed after it whose address a new object of the same type takes counts
+as old.
 """
 
 import contextlib
 import gc
 import sys
+from array import array
 
-_checkpoint = None  # {id: type} of the objects alive at the last checkpoint
+from snakescope import _native
+
+# The objects alive at the last checkpoint: (their ids, their types' ids),
+# two arrays — flat memory, no Python objects the next census could count.
+_checkpoint = None
 
 
 def _type_name(t):
@@ -23,9 +34,25 @@ def _type_name(t):
     return t.__qualname__ if module == "builtins" else f"{module}.{t.__qualname__}"
 
 
-def _is_static_type(obj):
-    """A type built into the interpreter or an extension (not created by the
-    program): reached only through other objects, and never new."""
+_SINGLETONS = (type(None), type(Ellipsis), type(NotImplemented), bool)
+
+
+def _is_permanent(obj):
+    """An object the interpreter made, not the program, and that is never
+    new: a type built into it or an extension, or one of its preallocated
+    singletons — the small ints (-5..256), the empty and one-character
+    (Latin-1) strings and bytes, the empty tuple, None, True, False. The
+    census meets these only through other objects (they are not tracked),
+    so it would count one as new the first time something refers to it."""
+    t = type(obj)
+    if t is int:
+        return -5 <= obj <= 256
+    if t is str or t is bytes:
+        return len(obj) <= 1 and (t is bytes or not obj or ord(obj) < 256)
+    if t is tuple:
+        return not obj
+    if t in _SINGLETONS:
+        return True
     return isinstance(obj, type) and not obj.__flags__ & (1 << 9)  # Py_TPFLAGS_HEAPTYPE
 
 
@@ -33,13 +60,15 @@ def _live_objects():
     """Every object the collector tracks, and the objects they refer to."""
     objects = gc.get_objects()
     seen = {id(obj): obj for obj in objects}
-    is_tracked, is_static_type = gc.is_tracked, _is_static_type
+    is_tracked, is_permanent = gc.is_tracked, _is_permanent
     # One call for every object's referents (per-object calls cost as much
     # as the rest of the census: it runs at exit and near the peak).
     for ref in gc.get_referents(*objects):
         key = id(ref)
-        if key not in seen and not is_tracked(ref) and not is_static_type(ref):
+        if key not in seen and not is_tracked(ref) and not is_permanent(ref):
             seen[key] = ref
+    if sys.version_info < (3, 11):
+        seen.pop(id(sys._getframe()), None)  # this call's own frame object
     return seen
 
 
@@ -76,15 +105,29 @@ class Census:
     __repr__ = __str__
 
 
-def _census(objects, when, exclude=None):
+def _own_frames():
+    """The ids of this call's frames: before 3.11 every frame is an object
+    the collector tracks, the census's own included."""
+    if sys.version_info >= (3, 11):
+        return set()  # frames there are objects only when asked for
+    own, f = set(), sys._getframe(1)
+    while f is not None:
+        own.add(id(f))
+        f = f.f_back
+    return own
+
+
+def _census(objects, when, exclude=None, own=()):
+    """``exclude``: {id: type id} of objects not to count (the checkpoint's);
+    ``own``: ids of snakescope's own objects."""
     by_type = {}
-    own = {id(objects), id(exclude)}
+    own = {id(objects), *own}
     getsizeof = sys.getsizeof
     for key, obj in objects.items():
         if key in own:
             continue
         t = type(obj)
-        if exclude is not None and exclude.get(key) is t:
+        if exclude is not None and exclude.get(key) == id(t):
             continue
         entry = by_type.get(t)
         if entry is None:
@@ -102,21 +145,40 @@ def checkpoint():
     """Remembers the objects alive now; ``heap()`` then shows only newer ones."""
     global _checkpoint
     _checkpoint = None
-    objects = _live_objects()
-    _checkpoint = {key: type(obj) for key, obj in objects.items()}
+    # The census's objects are snakescope's, not the program's: this
+    # thread's allocations are not recorded meanwhile.
+    paused = _native.memory_pause()
+    try:
+        # Garbage in reference cycles is not alive: collected first, it
+        # cannot leave addresses that new objects then reuse
+        # and pass for the old ones (the checkpoint knows objects by id).
+        gc.collect()
+        objects = _live_objects()
+        _checkpoint = (array("Q", objects), array("Q", [id(type(o)) for o in objects.values()]))
+    finally:
+        _native.memory_resume(paused)
 
 
 def heap():
     """The census of the objects alive now (since the last ``checkpoint()``)."""
-    objects = _live_objects()
-    return _census(objects, "heap", _checkpoint)
+    paused = _native.memory_pause()  # as in checkpoint()
+    try:
+        gc.collect()
+        objects = _live_objects()
+        own = _own_frames()
+        exclude = None
+        if _checkpoint is not None:
+            ids, types = _checkpoint
+            own.update((id(_checkpoint), id(ids), id(types)))
+            exclude = dict(zip(ids, types))
+        return _census(objects, "heap", exclude, own)
+    finally:
+        _native.memory_resume(paused)
 
 
 def census_json(when):
     """The census as the capture stores it (for the report), as JSON."""
     import json
-
-    from snakescope import _native
 
     c = _census(_live_objects(), when)
     return json.dumps([{"when": when, "t": _native.memory_elapsed(),
@@ -126,8 +188,6 @@ def census_json(when):
 @contextlib.contextmanager
 def label(name):
     """Marks the block as a named span of the memory timeline."""
-    from snakescope import _native
-
     _native.memory_label(str(name), True)
     try:
         yield

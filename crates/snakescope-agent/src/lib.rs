@@ -293,6 +293,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(lines::lines_callbacks, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_start, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_label, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::memory_pause, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::memory_resume, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_on, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_elapsed, m)?)?;
     Ok(())

@@ -235,6 +235,9 @@ fn record_sampled(
         }
         (size as f64 / p, 1.0 / p)
     };
+    if PAUSED_THREAD.load(Ordering::Relaxed) == this_thread() {
+        return; // snakescope's own work on this thread (see `memory_pause`)
+    }
     guarded(|| {
         let Ok(mut guard) = STATE.lock() else { return };
         let Some(state) = guard.as_mut() else { return };
@@ -242,6 +245,38 @@ fn record_sampled(
             state.record(ptr, bytes, count, source);
         }
     });
+}
+
+/// The thread whose allocations are not recorded (0: none): the one running
+/// snakescope's own Python code — a heap census, a checkpoint — whose
+/// objects are not the program's. Frees are still seen, on every thread,
+/// and other threads' allocations are still recorded meanwhile.
+static PAUSED_THREAD: AtomicU64 = AtomicU64::new(0);
+
+/// An identifier of the calling thread, without allocating.
+#[inline]
+fn this_thread() -> u64 {
+    // SAFETY: pthread_self has no preconditions; it reads the thread pointer.
+    unsafe { libc::pthread_self() as u64 }
+}
+
+/// Stops recording the calling thread's allocations. Returns whether this
+/// call paused it (false: it already was, by an outer pause), to be passed
+/// to [`memory_resume`] — a bool, so that the census's pause creates no
+/// object the census could count. One thread at a time: a pause on another
+/// thread takes the slot over.
+#[pyfunction]
+pub fn memory_pause() -> bool {
+    let me = this_thread();
+    PAUSED_THREAD.swap(me, Ordering::Relaxed) != me
+}
+
+/// Ends a [`memory_pause`] that returned `paused`.
+#[pyfunction]
+pub fn memory_resume(paused: bool) {
+    if paused {
+        let _ = PAUSED_THREAD.compare_exchange(this_thread(), 0, Ordering::Relaxed, Ordering::Relaxed);
+    }
 }
 
 /// Runs recording code from inside a hook: a panic there must not unwind
@@ -699,16 +734,16 @@ extern "C" fn peak_census(_: *mut std::ffi::c_void) -> std::os::raw::c_int {
         };
         let heap = LIVE.load(Ordering::Relaxed).max(0) as u64;
         CENSUS_LEVEL.store((heap as f64).to_bits(), Ordering::Relaxed);
-        // The census's own objects are not the program's: tracking pauses
-        // meanwhile (other threads wait for the GIL; C code running without
-        // it may allocate unseen for that moment).
-        ACTIVE.store(false, Ordering::Relaxed);
+        // The census's own objects are not the program's: this thread's
+        // allocations are not recorded meanwhile (frees, and other threads'
+        // allocations, still are).
+        let previous = memory_pause();
         CENSUS_RUNNING.store(true, Ordering::Relaxed);
         let began = Instant::now();
         let json = census.call0(py).and_then(|v| v.extract::<String>(py));
         CENSUS_SPENT_NS.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
         CENSUS_RUNNING.store(false, Ordering::Relaxed);
-        ACTIVE.store(true, Ordering::Relaxed);
+        memory_resume(previous);
         match json {
             Ok(json) => {
                 if let Ok(mut last) = PEAK_CENSUS.lock() {
@@ -720,8 +755,9 @@ extern "C" fn peak_census(_: *mut std::ffi::c_void) -> std::os::raw::c_int {
     });
     CENSUS_PENDING.store(false, Ordering::Release);
     if taken.is_err() {
-        // A panic mid-census: tracking stays off (as after any failure
+        // A panic mid-census: tracking goes off (as after any failure
         // inside the agent), but the CPU sampler must not stay paused.
+        ACTIVE.store(false, Ordering::Relaxed);
         CENSUS_RUNNING.store(false, Ordering::Relaxed);
         CENSUS_WANTED.store(false, Ordering::Relaxed);
     }
@@ -822,8 +858,9 @@ pub fn memory_start(
     INTERVAL.store(interval_bytes, Ordering::Relaxed);
     PY_COUNTDOWN.store(UNDRAWN, Ordering::Relaxed);
     LIVE.store(0, Ordering::Relaxed);
-    // No automatic census on a free-threaded build: pausing tracking for it
-    // would miss the other threads' allocations, which keep running.
+    // No automatic census on a free-threaded build: there other threads
+    // keep running Python code while the census walks every object (the
+    // census's view would not be one moment), and it has not been tested there.
     *CENSUS_FN.lock().expect("census function") = census.filter(|_| !crate::hook::FREE_THREADED);
     *PEAK_CENSUS.lock().expect("peak census") = None;
     CENSUS_LEVEL.store(0f64.to_bits(), Ordering::Relaxed);
