@@ -207,6 +207,19 @@ def test_memory_reports_and_flamegraph(snakescope, tmp_path):
     assert chart.read_text().startswith("<svg") and "polyline" in chart.read_text()
 
 
+@pytest.mark.parametrize("view", [["--memory", "peak", "-o", "out.svg"], ["--format", "timeline", "-o", "out.svg"]])
+def test_memory_views_of_a_capture_without_memory(snakescope, tmp_path, view):
+    # A chart of nothing would read as "no memory used": one error line, a
+    # hint, a non-zero exit, and no file.
+    _run(snakescope, tmp_path, script("mem_known.py"), "--memory", "off", env={"MEM_BIG_MB": "1"})
+    r = subprocess.run([snakescope, "report", "mem.json", *view], capture_output=True, text=True,
+                       timeout=RECORD_TIMEOUT, cwd=tmp_path)
+    assert r.returncode != 0
+    assert r.stderr.splitlines()[0] == "error: `mem.json` has no memory data", r.stderr
+    assert "hint:" in r.stderr and "Traceback" not in r.stderr and "panicked" not in r.stderr
+    assert not (tmp_path / "out.svg").exists()
+
+
 def test_labels_and_checkpoint_census(snakescope, python, tmp_path):
     program = tmp_path / "census.py"
     program.write_text(textwrap.dedent("""\

@@ -23,16 +23,21 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
         }
         (None, None) => snakescope_formats::Format::Text,
     };
+    let no_memory = || {
+        UserError::new(format!("`{}` has no memory data", path.display())).with_hint(
+            "memory is recorded by `snakescope run` (not with --exact or --memory off)",
+        )
+    };
+    if format == snakescope_formats::Format::Timeline && capture.memory.is_none() {
+        // An empty chart would read as "no memory used".
+        return Err(no_memory().into());
+    }
     let capture = match &args.memory {
         None => capture,
         Some(what) => {
             let metric =
                 snakescope_formats::memory::MemoryMetric::from_name(what).expect("checked by clap");
-            snakescope_formats::memory::memory_view(&capture, metric).ok_or_else(|| {
-                UserError::new(format!("`{}` has no memory data", path.display())).with_hint(
-                    "memory is recorded by `snakescope run` (not with --exact or --memory off)",
-                )
-            })?
+            snakescope_formats::memory::memory_view(&capture, metric).ok_or_else(no_memory)?
         }
     };
     let result = match &args.output {
