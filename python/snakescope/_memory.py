@@ -37,16 +37,35 @@ def _type_name(t):
 _SINGLETONS = (type(None), type(Ellipsis), type(NotImplemented), bool)
 
 
+def _cached_int_bound(step):
+    """The last int the interpreter preallocates going up (step 1) or down
+    (step -1) from 0: -5..256 until 3.14, -5..1024 since 3.15. Found by
+    asking, since it changes between versions."""
+    def cached(n):
+        return int(str(n)) is int(str(n))
+
+    lo, hi = 0, step
+    while cached(hi) and abs(hi) < 1 << 20:
+        lo, hi = hi, hi * 2
+    while abs(hi - lo) > 1:  # cached(lo), not cached(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if cached(mid) else (lo, mid)
+    return lo
+
+
+_SMALL_INTS = (_cached_int_bound(-1), _cached_int_bound(1))
+
+
 def _is_permanent(obj):
     """An object the interpreter made, not the program, and that is never
     new: a type built into it or an extension, or one of its preallocated
-    singletons — the small ints (-5..256), the empty and one-character
+    singletons — the small ints (-5..256, or ..1024 since 3.15), the empty and one-character
     (Latin-1) strings and bytes, the empty tuple, None, True, False. The
     census meets these only through other objects (they are not tracked),
     so it would count one as new the first time something refers to it."""
     t = type(obj)
     if t is int:
-        return -5 <= obj <= 256
+        return _SMALL_INTS[0] <= obj <= _SMALL_INTS[1]
     if t is str or t is bytes:
         return len(obj) <= 1 and (t is bytes or not obj or ord(obj) < 256)
     if t is tuple:
