@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MIN_SAMPLES, Capture, QUICK_TIMEOUT, RECORD_TIMEOUT, assert_share, run, script
+from conftest import MIN_SAMPLES, Capture, QUICK_TIMEOUT, RECORD_TIMEOUT, assert_share, run, script, target_env
 from test_record import SECONDS, _expected_share
 
 PYTHON = sys.executable
@@ -123,6 +123,52 @@ def test_split_70_30_in_process(snakescope, tmp_path):
     truth = json.loads(truth_path.read_text())
     expected = _expected_share(truth, "wall_share", 0.7, "run: share of heavy")
     assert_share(heavy, either, expected, "run: share of heavy among heavy+light")
+
+
+DENY_PROCESS_VM_READV = textwrap.dedent("""\
+    #define _GNU_SOURCE
+    #include <errno.h>
+    #include <sys/uio.h>
+    /* What a seccomp policy that refuses the system call looks like to the caller. */
+    ssize_t process_vm_readv(pid_t pid, const struct iovec *l, unsigned long nl,
+                             const struct iovec *r, unsigned long nr, unsigned long flags) {
+        errno = EPERM;
+        return -1;
+    }
+""")
+
+
+@pytest.mark.parametrize("command", ["run", "record"])
+def test_without_process_vm_readv(snakescope, tmp_path, command):
+    # Hosts whose seccomp policy refuses process_vm_readv (container
+    # runtimes' default without CAP_SYS_PTRACE): snakescope reads through
+    # /proc/PID/mem instead, says so in one line, and the profile is the same.
+    source = tmp_path / "deny.c"
+    source.write_text(DENY_PROCESS_VM_READV)
+    deny = tmp_path / "deny.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(deny), str(source)], check=True)
+    env = target_env({"LD_PRELOAD": str(deny)})
+    target = script("split_70_30.py")
+    truth_path = tmp_path / "truth.json"
+    out = tmp_path / "out.json"
+    if command == "run":
+        args = [snakescope, "run", "--python", PYTHON, "-o", str(out), target]
+    else:
+        args = [snakescope, "record", "-o", str(out), "--", PYTHON, target]
+    result = run([*args, f"{SECONDS:g}", str(truth_path)], env=env)
+    assert result.returncode == 0, result.describe()
+    notes = [l for l in result.stderr.splitlines() if "process_vm_readv is refused" in l]
+    assert len(notes) == 1 and "/proc/PID/mem" in notes[0], result.describe()
+    cap = Capture.load(out)
+    heavy = cap.count(lambda s: s.has("heavy"))
+    either = cap.count(lambda s: s.has("heavy") or s.has("light"))
+    truth = json.loads(truth_path.read_text())
+    expected = _expected_share(truth, "wall_share", 0.7, f"{command} via /proc/PID/mem: heavy")
+    assert_share(heavy, either, expected, f"{command} via /proc/PID/mem: share of heavy")
+    if command == "run":
+        raw = json.loads(out.read_text())
+        # Memory sites are named through the same reader.
+        assert raw["memory"]["sites"] and all(s["frames"] for s in raw["memory"]["sites"][:5])
 
 
 def test_installed_command_is_the_same_cli(tmp_path):

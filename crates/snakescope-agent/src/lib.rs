@@ -39,11 +39,33 @@ struct Running {
 
 static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
 
+/// Finds the interpreter in this process, saying once per process when its
+/// memory can only be read the slower way (see [`Target::reader_note`]).
+/// The line goes to Python's `sys.stderr`, as the bootstrap's own lines do.
+pub(crate) fn attach_self(py: Python<'_>) -> PyResult<Target> {
+    let target =
+        Target::attach(std::process::id()).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    static NOTED: AtomicBool = AtomicBool::new(false);
+    if let Some(note) = target.reader_note() {
+        if !NOTED.swap(true, Ordering::Relaxed) {
+            let stderr = py.import("sys")?.getattr("stderr")?;
+            stderr.call_method1("write", (format!("snakescope: {note}\n"),))?;
+        }
+    }
+    Ok(target)
+}
+
 /// Starts sampling this process's Python threads on a thread of its own;
 /// outermost frames from `hide_files` (the bootstrap) are left out of stacks.
 #[pyfunction]
 #[pyo3(signature = (rate_hz = 1000.0, idle = false, gil = false, hide_files = Vec::new()))]
-fn start(rate_hz: f64, idle: bool, gil: bool, hide_files: Vec<String>) -> PyResult<()> {
+fn start(
+    py: Python<'_>,
+    rate_hz: f64,
+    idle: bool,
+    gil: bool,
+    hide_files: Vec<String>,
+) -> PyResult<()> {
     if !(rate_hz > 0.0 && rate_hz <= 1_000_000.0) {
         return Err(PyValueError::new_err(format!(
             "sampling rate `{rate_hz}` is out of range"
@@ -57,8 +79,7 @@ fn start(rate_hz: f64, idle: bool, gil: bool, hide_files: Vec<String>) -> PyResu
             "the snakescope sampler is already running",
         ));
     }
-    let target =
-        Target::attach(std::process::id()).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let target = attach_self(py)?;
     let settings = SamplerSettings {
         rate_hz,
         include_idle: idle,

@@ -148,12 +148,12 @@ impl Target {
             .min()
             .ok_or_else(not_python)?;
         let bias = base.wrapping_sub(symbols.first_load_vaddr);
-        let reader = RemoteReader::new(pid);
         let read_err = |source| match source {
             ReadError::PermissionDenied => AttachError::PermissionDenied { pid },
             ReadError::Gone => AttachError::NoSuchProcess { pid },
             source => AttachError::Read { pid, source },
         };
+        let reader = choose_reader(pid, runtime_sym + bias).map_err(read_err)?;
         let version = match symbols.version {
             Some(sym) => PyVersion::from_hex(reader.read_u64(sym + bias).map_err(read_err)?),
             None => {
@@ -231,6 +231,17 @@ impl Target {
 }
 
 impl Target {
+    /// A line for the user when memory is read the slower way, through
+    /// `/proc/PID/mem`, because `process_vm_readv` was refused.
+    pub fn reader_note(&self) -> Option<String> {
+        self.reader.uses_proc_mem().then(|| {
+            "process_vm_readv is refused here (a seccomp policy, as in containers); \
+             reading memory through /proc/PID/mem instead, which costs more per sample \
+             (allow the system call, e.g. `--cap-add SYS_PTRACE`, for the faster path)"
+                .to_owned()
+        })
+    }
+
     /// Refuses `--gil` (sampling only the GIL holder) on an interpreter without a GIL.
     pub fn require_gil(&self) -> Result<(), AttachError> {
         if self.walker.layout().offsets.gil.is_none() {
@@ -251,6 +262,22 @@ impl Target {
     /// version read with the newest known layout; see [`Layout::tested`]).
     pub fn tested(&self) -> bool {
         self.walker.layout().tested
+    }
+}
+
+/// `process_vm_readv`, or `/proc/PID/mem` where that system call is refused
+/// (a seccomp policy answers EPERM or ENOSYS before any permission check)
+/// and the file opens: tried on `probe`, an address that must be mapped.
+fn choose_reader(pid: u32, probe: u64) -> Result<RemoteReader, ReadError> {
+    let direct = RemoteReader::new(pid);
+    let mut word = [0u8; 8];
+    match direct.read(probe, &mut word) {
+        Ok(()) => Ok(direct),
+        Err(e @ (ReadError::Gone | ReadError::Unmapped { .. } | ReadError::Short { .. })) => Err(e),
+        Err(e) => match RemoteReader::proc_mem(pid) {
+            Ok(file) if file.read(probe, &mut word).is_ok() => Ok(file),
+            _ => Err(e),
+        },
     }
 }
 

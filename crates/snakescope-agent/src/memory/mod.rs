@@ -275,7 +275,8 @@ pub fn memory_pause() -> bool {
 #[pyfunction]
 pub fn memory_resume(paused: bool) {
     if paused {
-        let _ = PAUSED_THREAD.compare_exchange(this_thread(), 0, Ordering::Relaxed, Ordering::Relaxed);
+        let _ =
+            PAUSED_THREAD.compare_exchange(this_thread(), 0, Ordering::Relaxed, Ordering::Relaxed);
     }
 }
 
@@ -831,8 +832,7 @@ pub fn memory_start(
     if guard.is_some() {
         return Err(PyRuntimeError::new_err("memory tracking is already on"));
     }
-    let mut target =
-        Target::attach(std::process::id()).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let mut target = crate::attach_self(py)?;
     target.walker.read_live_objects_only(true);
     let started = Instant::now();
     *guard = Some(State {

@@ -150,6 +150,9 @@ fn check_target(target: Target, settings: &Settings) -> Result<Target, AttachErr
     if !target.tested() && !settings.quiet {
         note(&untested_note(&target));
     }
+    if let Some(line) = target.reader_note().filter(|_| !settings.quiet) {
+        note(&line);
+    }
     Ok(target)
 }
 

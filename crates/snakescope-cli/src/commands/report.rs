@@ -24,9 +24,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
         (None, None) => snakescope_formats::Format::Text,
     };
     let no_memory = || {
-        UserError::new(format!("`{}` has no memory data", path.display())).with_hint(
-            "memory is recorded by `snakescope run` (not with --exact or --memory off)",
-        )
+        UserError::new(format!("`{}` has no memory data", path.display()))
+            .with_hint("memory is recorded by `snakescope run` (not with --exact or --memory off)")
     };
     if format == snakescope_formats::Format::Timeline && capture.memory.is_none() {
         // An empty chart would read as "no memory used".
