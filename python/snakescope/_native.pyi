@@ -60,6 +60,13 @@ def memory_start(interval_bytes: int = 524288, hide_files: list[str] = ..., time
 def memory_label(name: str, start: bool) -> None:
     """Open or close a labelled span of the memory timeline."""
 
+def memory_pause() -> bool:
+    """Stop recording the calling thread's allocations (snakescope's own
+    work); returns whether this call paused it, for ``memory_resume``."""
+
+def memory_resume(paused: bool) -> None:
+    """End a ``memory_pause`` that returned ``paused``."""
+
 def memory_on() -> bool:
     """Whether memory tracking is on."""
 
