@@ -59,10 +59,11 @@ _SMALL_INTS = (_cached_int_bound(-1), _cached_int_bound(1))
 def _is_permanent(obj):
     """An object the interpreter made, not the program, and that is never
     new: a type built into it or an extension, or one of its preallocated
-    singletons — the small ints (-5..256, or ..1024 since 3.15), the empty and one-character
-    (Latin-1) strings and bytes, the empty tuple, None, True, False. The
-    census meets these only through other objects (they are not tracked),
-    so it would count one as new the first time something refers to it."""
+    singletons — the small ints (-5..256, or ..1024 since 3.15), the empty
+    and one-character (Latin-1) strings and bytes, the empty tuple, None,
+    True, False. The census meets these only through other objects (they are
+    not tracked), so it would count one as new the first time something
+    refers to it."""
     t = type(obj)
     if t is int:
         return _SMALL_INTS[0] <= obj <= _SMALL_INTS[1]
