@@ -233,13 +233,12 @@ impl Target {
 impl Target {
     /// A line for the user when memory is read the slower way, through
     /// `/proc/PID/mem`, because `process_vm_readv` was refused.
-    pub fn reader_note(&self) -> Option<String> {
-        self.reader.uses_proc_mem().then(|| {
+    pub fn reader_note(&self) -> Option<&'static str> {
+        self.reader.uses_proc_mem().then_some(
             "process_vm_readv is refused here (a seccomp policy, as in containers); \
              reading memory through /proc/PID/mem instead, which costs more per sample \
-             (allow the system call, e.g. `--cap-add SYS_PTRACE`, for the faster path)"
-                .to_owned()
-        })
+             (allow the system call, e.g. `--cap-add SYS_PTRACE`, for the faster path)",
+        )
     }
 
     /// Refuses `--gil` (sampling only the GIL holder) on an interpreter without a GIL.

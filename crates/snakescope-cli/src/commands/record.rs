@@ -151,7 +151,7 @@ fn check_target(target: Target, settings: &Settings) -> Result<Target, AttachErr
         note(&untested_note(&target));
     }
     if let Some(line) = target.reader_note().filter(|_| !settings.quiet) {
-        note(&line);
+        note(line);
     }
     Ok(target)
 }
