@@ -67,6 +67,11 @@ def memory_pause() -> bool:
 def memory_resume(paused: bool) -> None:
     """End a ``memory_pause`` that returned ``paused``."""
 
+def memory_hooks() -> str:
+    """Which hooks the interpreter's allocators have: ``"sampled"``
+    (sampling over pymalloc: allocations hooked, frees of sampled blocks seen
+    in the raw domain), ``"full"`` (every allocation and free) or ``"none"``."""
+
 def memory_on() -> bool:
     """Whether memory tracking is on."""
 

@@ -183,6 +183,58 @@ def test_sampled_mode_estimates_are_unbiased(snakescope, python, tmp_path):
         assert abs(got - expected) <= tol, (marker, got, expected, tol)
 
 
+def _small_blocks_check(proc, cap, target: str, expect_hooks: str) -> None:
+    """tests/scripts/mem_small.py's known fates, in a sampled capture."""
+    words = next(l for l in proc.stdout.splitlines() if l.startswith("size ")).split()
+    size, hooks = int(words[1]), words[3]
+    assert hooks == expect_hooks
+    n = 400_000
+    name = "mem_small.py"
+    allocated, freed, end = _by_line(cap), _by_line(cap, "freed_bytes"), _by_line(cap, "end_bytes")
+    kept = (name, _line_of(target, "out[i] = bytes(100)"))
+    gone = (name, _line_of(target, "keep.append(bytes(100))"))
+    interval = cap["memory"]["sample_interval_bytes"]
+    tol = _sampled_tolerance(n * size, size, interval)
+    # The kept blocks: estimated within 4 sd, and every sampled one alive.
+    assert abs(allocated[kept] - n * size) <= tol, (allocated[kept], n * size, tol)
+    assert end[kept] == allocated[kept] and freed.get(kept, 0) == 0
+    # The freed ones (plus the list's storage as it grows): every sampled
+    # block's free seen — one missed would leave its weight alive.
+    assert allocated[gone] >= n * size - tol
+    assert freed[gone] == allocated[gone] and end.get(gone, 0) == 0
+
+
+def test_sampled_small_blocks_frees_seen(snakescope, python, tmp_path):
+    """Sampling over pymalloc hooks allocations only: a sampled small block
+    is made outside pymalloc's pools, and its free is found in the raw
+    domain. Ground truth: one line's 400,000 small blocks are all freed,
+    another's all kept — the estimates must show exactly that (freed equal
+    to allocated, alive at the end zero; and the reverse), on every
+    interpreter. A free-threaded build (mimalloc) keeps the full hooks."""
+    target = script("mem_small.py")
+    proc, cap = _run(snakescope, tmp_path, target, python=python.path)
+    assert cap["memory"]["mode"] == "sampled"
+    _small_blocks_check(proc, cap, target, "full" if python.free_threaded else "sampled")
+
+
+@pytest.mark.parametrize("allocator", ["malloc", "debug", "pymalloc_debug"])
+def test_sampled_with_another_allocator(snakescope, tmp_path, allocator):
+    """Under PYTHONMALLOC=malloc (frees go straight to free()) or the debug
+    allocators (headers around each block), the check at installation finds
+    that a block's free does not come back through the raw domain as it was
+    handed out, and the full hooks are used: every free is still seen."""
+    target = script("mem_small.py")
+    proc, cap = _run(snakescope, tmp_path, target, env={"PYTHONMALLOC": allocator})
+    _small_blocks_check(proc, cap, target, "full")
+
+
+def test_exact_mode_uses_the_full_hooks(snakescope, tmp_path):
+    """Exact mode sees every free: the full hooks, whatever the allocator."""
+    target = script("mem_small.py")
+    proc, cap = _run(snakescope, tmp_path, target, "--memory", "exact", env={"MEM_SMALL_N": "1000"})
+    assert proc.stdout.split()[3] == "full"
+
+
 def test_memory_reports_and_flamegraph(snakescope, tmp_path):
     target = script("mem_known.py")
     _, cap = _run(snakescope, tmp_path, target, env={"MEM_BIG_MB": "64"})

@@ -6,14 +6,29 @@
 //! blocks it passes on to the raw domain) are not redirected, so memory the
 //! `PyMem` hooks counted is not counted again.
 //!
+//! The `PyMem` domains have two sets of hooks:
+//! - the *full* hooks (`py_*`) see every allocation and every free: exact
+//!   mode, and sampling when the interpreter's allocator is not pymalloc
+//!   (a debug build of the allocator, `PYTHONMALLOC=malloc`, mimalloc);
+//! - the *sampled* hooks (`pym_*`) for sampling over pymalloc, the usual
+//!   case: they hook allocations only, and a sampled block is asked of
+//!   pymalloc at more than its small-block limit, so pymalloc takes it from
+//!   the raw domain and its free comes back through `PyMem_RawFree`, where
+//!   `raw_*` look for it. The frees of the program's other blocks reach
+//!   pymalloc without passing through snakescope at all, and an allocation
+//!   that is not sampled costs a subtraction and a jump.
+//!
 //! Rules for everything here: never take the GIL, never allocate through a
 //! hooked path (our own library's calls to `malloc` are not patched, so the
 //! Rust code below reaches the real allocator), never panic across the C
 //! boundary (the recording side catches and turns tracking off).
 
-use super::{on_alloc, on_alloc_python, on_free, real, Source, ACTIVE};
+use super::{
+    maybe_sampled, on_alloc, on_alloc_python, on_free, python_sample, real, record_python,
+    take_python, Source, ACTIVE,
+};
 use std::os::raw::{c_int, c_void};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[inline]
 fn tracking() -> bool {
@@ -190,4 +205,241 @@ pub unsafe extern "C" fn py_free(ctx: *mut c_void, p: *mut c_void) {
     }
     // SAFETY: as in py_malloc.
     unsafe { (o.free.expect("free"))(o.ctx, p) }
+}
+
+// --- the sampled hooks over pymalloc (see the module's documentation) ---
+
+/// The original allocators of the RAW, MEM and OBJ domains (indexed by
+/// domain), stored once, before any hook that reads them is installed, and
+/// never replaced. Plain atomics, not a `OnceLock`: a hook's fast path reads
+/// one with a single load.
+pub struct Originals {
+    malloc: [AtomicUsize; 3],
+    calloc: [AtomicUsize; 3],
+    realloc: [AtomicUsize; 3],
+    free: [AtomicUsize; 3],
+}
+
+pub static ORIGINAL: Originals = Originals {
+    malloc: [const { AtomicUsize::new(0) }; 3],
+    calloc: [const { AtomicUsize::new(0) }; 3],
+    realloc: [const { AtomicUsize::new(0) }; 3],
+    free: [const { AtomicUsize::new(0) }; 3],
+};
+
+type Malloc = unsafe extern "C" fn(*mut c_void, usize) -> *mut c_void;
+type Calloc = unsafe extern "C" fn(*mut c_void, usize, usize) -> *mut c_void;
+type Realloc = unsafe extern "C" fn(*mut c_void, *mut c_void, usize) -> *mut c_void;
+type Free = unsafe extern "C" fn(*mut c_void, *mut c_void);
+
+impl Originals {
+    /// Stores `a` as `domain`'s original allocator; false (nothing stored)
+    /// when one of its functions is missing.
+    pub fn store(&self, domain: usize, a: &PyMemAllocatorEx) -> bool {
+        let (Some(m), Some(c), Some(r), Some(f)) = (a.malloc, a.calloc, a.realloc, a.free) else {
+            return false;
+        };
+        self.malloc[domain].store(m as usize, Ordering::Release);
+        self.calloc[domain].store(c as usize, Ordering::Release);
+        self.realloc[domain].store(r as usize, Ordering::Release);
+        self.free[domain].store(f as usize, Ordering::Release);
+        true
+    }
+}
+
+// The original functions of a domain. Safety (all four): only from a hook of
+// that domain, installed after the originals were stored (`store` returned
+// true) — so the slot holds a function of that type — and they are never
+// replaced. An acquire load is a plain load on x86-64.
+
+#[inline(always)]
+unsafe fn original_malloc(domain: usize) -> Malloc {
+    // SAFETY: see above: a non-zero address of a function of this type.
+    unsafe { std::mem::transmute::<usize, Malloc>(ORIGINAL.malloc[domain].load(Ordering::Acquire)) }
+}
+
+#[inline(always)]
+unsafe fn original_calloc(domain: usize) -> Calloc {
+    // SAFETY: as in original_malloc.
+    unsafe { std::mem::transmute::<usize, Calloc>(ORIGINAL.calloc[domain].load(Ordering::Acquire)) }
+}
+
+#[inline(always)]
+unsafe fn original_realloc(domain: usize) -> Realloc {
+    // SAFETY: as in original_malloc.
+    unsafe {
+        std::mem::transmute::<usize, Realloc>(ORIGINAL.realloc[domain].load(Ordering::Acquire))
+    }
+}
+
+#[inline(always)]
+unsafe fn original_free(domain: usize) -> Free {
+    // SAFETY: as in original_malloc.
+    unsafe { std::mem::transmute::<usize, Free>(ORIGINAL.free[domain].load(Ordering::Acquire)) }
+}
+
+/// pymalloc serves requests up to 512 bytes from its pools and passes larger
+/// ones to the raw domain (`SMALL_REQUEST_THRESHOLD`, 512 since 3.8). A
+/// sampled block is asked for at least this size so that it lives in the raw
+/// domain; whether its free is then seen is checked once at installation
+/// (see `super::install_pymem_hooks`).
+pub const OUTSIDE_POOLS: usize = 513;
+
+// The fast paths take the size off the countdown and jump to the original;
+// the slow paths have the same signature, so that reaching them is a jump too
+// (they read the countdown again: it holds what the fast path left there).
+
+pub unsafe extern "C" fn pym_malloc<const DOMAIN: usize>(
+    ctx: *mut c_void,
+    size: usize,
+) -> *mut c_void {
+    if take_python(size) {
+        // SAFETY: as below.
+        return unsafe { pym_malloc_sampled::<DOMAIN>(ctx, size) };
+    }
+    // SAFETY: installed after the originals (see `original_malloc`); the
+    // original allocator with its own context.
+    unsafe { original_malloc(DOMAIN)(ctx, size) }
+}
+
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn pym_malloc_sampled<const DOMAIN: usize>(
+    ctx: *mut c_void,
+    size: usize,
+) -> *mut c_void {
+    // SAFETY: as in pym_malloc.
+    let malloc = unsafe { original_malloc(DOMAIN) };
+    let Some(weights) = python_sample(size) else {
+        // SAFETY: the original allocator with its own context.
+        return unsafe { malloc(ctx, size) };
+    };
+    // SAFETY: as above; a larger request than the caller's is a valid one.
+    let p = unsafe { malloc(ctx, size.max(OUTSIDE_POOLS)) };
+    if !p.is_null() {
+        record_python(p as usize, weights);
+    }
+    p
+}
+
+pub unsafe extern "C" fn pym_calloc<const DOMAIN: usize>(
+    ctx: *mut c_void,
+    n: usize,
+    size: usize,
+) -> *mut c_void {
+    if take_python(n.saturating_mul(size)) {
+        // SAFETY: as below.
+        return unsafe { pym_calloc_sampled::<DOMAIN>(ctx, n, size) };
+    }
+    // SAFETY: installed after the originals (see `original_calloc`); the
+    // original allocator with its own context.
+    unsafe { original_calloc(DOMAIN)(ctx, n, size) }
+}
+
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn pym_calloc_sampled<const DOMAIN: usize>(
+    ctx: *mut c_void,
+    n: usize,
+    size: usize,
+) -> *mut c_void {
+    // SAFETY: as in pym_calloc.
+    let calloc = unsafe { original_calloc(DOMAIN) };
+    let weights = match (n.checked_mul(size), python_sample(n.saturating_mul(size))) {
+        (Some(bytes), Some(w)) => (bytes, w),
+        // SAFETY: the original allocator with the caller's arguments.
+        _ => return unsafe { calloc(ctx, n, size) },
+    };
+    // SAFETY: as above; one element of the (larger) total is a valid request.
+    let p = unsafe { calloc(ctx, 1, weights.0.max(OUTSIDE_POOLS)) };
+    if !p.is_null() {
+        record_python(p as usize, weights.1);
+    }
+    p
+}
+
+pub unsafe extern "C" fn pym_realloc<const DOMAIN: usize>(
+    ctx: *mut c_void,
+    old: *mut c_void,
+    size: usize,
+) -> *mut c_void {
+    // A sampled `old` lives in the raw domain: its free is seen there.
+    if take_python(size) {
+        // SAFETY: as below.
+        return unsafe { pym_realloc_sampled::<DOMAIN>(ctx, old, size) };
+    }
+    // SAFETY: installed after the originals (see `original_realloc`); the
+    // original allocator with its own context.
+    unsafe { original_realloc(DOMAIN)(ctx, old, size) }
+}
+
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn pym_realloc_sampled<const DOMAIN: usize>(
+    ctx: *mut c_void,
+    old: *mut c_void,
+    size: usize,
+) -> *mut c_void {
+    // SAFETY: as in pym_realloc.
+    let realloc = unsafe { original_realloc(DOMAIN) };
+    let Some(weights) = python_sample(size) else {
+        // SAFETY: the original allocator with its own context.
+        return unsafe { realloc(ctx, old, size) };
+    };
+    // SAFETY: as above; growing the block past the pools moves it (contents
+    // kept) into the raw domain.
+    let p = unsafe { realloc(ctx, old, size.max(OUTSIDE_POOLS)) };
+    if !p.is_null() {
+        record_python(p as usize, weights);
+    }
+    p
+}
+
+/// The raw domain's free: sampled blocks of the other domains end here.
+pub unsafe extern "C" fn raw_free(ctx: *mut c_void, p: *mut c_void) {
+    if maybe_sampled(p as usize) {
+        // SAFETY: as below.
+        return unsafe { raw_free_sampled(ctx, p) };
+    }
+    // SAFETY: installed after the originals (see `original_free`); the
+    // original allocator with its own context.
+    unsafe { original_free(0)(ctx, p) }
+}
+
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn raw_free_sampled(ctx: *mut c_void, p: *mut c_void) {
+    if !p.is_null() && tracking() {
+        on_free(p as usize);
+    }
+    // SAFETY: as in raw_free.
+    unsafe { original_free(0)(ctx, p) }
+}
+
+/// The raw domain's realloc: a sampled block grown or shrunk is freed.
+pub unsafe extern "C" fn raw_realloc(
+    ctx: *mut c_void,
+    old: *mut c_void,
+    size: usize,
+) -> *mut c_void {
+    if !old.is_null() && maybe_sampled(old as usize) && tracking() {
+        on_free(old as usize);
+    }
+    // SAFETY: as in raw_free.
+    unsafe { original_realloc(0)(ctx, old, size) }
+}
+
+/// The pointer freed by the installation's check (see `probe_free`).
+pub static PROBE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Whether `probe_free` saw [`PROBE`] go by.
+pub static PROBE_SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The raw domain's free while the installation checks that pymalloc hands
+/// the free of a block beyond its pools to the raw domain.
+pub unsafe extern "C" fn probe_free(ctx: *mut c_void, p: *mut c_void) {
+    if p as usize == PROBE.load(Ordering::Relaxed) {
+        PROBE_SEEN.store(true, Ordering::Relaxed);
+    }
+    // SAFETY: as in raw_free.
+    unsafe { original_free(0)(ctx, p) }
 }

@@ -19,8 +19,13 @@
 //! A sampled allocation takes the Python stack of the allocating thread
 //! (through the same walker as the sampler, reading the thread's own frames
 //! with `process_vm_readv`, so a stale pointer can never fault) under one
-//! lock; unsampled ones cost a thread-local subtraction. Frees of sampled
-//! blocks are found through a counting filter, so other frees cost one load.
+//! lock; unsampled ones cost a subtraction (thread-local for native
+//! allocations and on a free-threaded build; one shared countdown for the
+//! `PyMem` domains, which the GIL serialises). Frees of sampled blocks are
+//! found through a counting filter, so other frees cost one load — and when
+//! sampling over pymalloc, the program's frees do not reach snakescope at
+//! all: a sampled block is made outside pymalloc's pools, and its free is
+//! found in the raw domain (see [`hooks`]).
 
 mod got;
 mod hooks;
@@ -205,6 +210,82 @@ fn count_down(
 /// so the first allocation takes the slow path, which draws it.
 const UNDRAWN: i64 = i64::MIN / 2;
 
+/// The countdown's value while tracking is off: the sampled hooks' slow path
+/// stores it when it finds tracking off, so that they then stay on their fast path.
+const IDLE: i64 = i64::MAX / 4;
+
+/// Takes `size` bytes off the `PyMem` countdown (GIL held): true when it
+/// reached zero or below, for [`python_sample`].
+#[inline(always)]
+pub(crate) fn take_python(size: usize) -> bool {
+    let left = PY_COUNTDOWN
+        .load(Ordering::Relaxed)
+        .wrapping_sub(size as i64);
+    PY_COUNTDOWN.store(left, Ordering::Relaxed);
+    left <= 0
+}
+
+/// The sampled `PyMem` hooks' decision once the countdown ran out (it holds
+/// what the allocation of `size` left): the weights `(bytes, allocations)`
+/// this allocation stands for, or `None` when it is not recorded; stores the
+/// next distance.
+#[cold]
+#[inline(never)]
+pub(crate) fn python_sample(size: usize) -> Option<(f64, f64)> {
+    let left = PY_COUNTDOWN.load(Ordering::Relaxed);
+    let reset = |d: i64| PY_COUNTDOWN.store(d, Ordering::Relaxed);
+    if !ACTIVE.load(Ordering::Relaxed) {
+        reset(IDLE);
+        return None;
+    }
+    let interval = INTERVAL.load(Ordering::Relaxed);
+    if interval == 0 {
+        reset(0); // every allocation
+        return Some((size as f64, 1.0));
+    }
+    sample_weights(size, interval, left, &reset)
+}
+
+/// Records a block the sampled `PyMem` hooks sampled, with its weights.
+#[cold]
+#[inline(never)]
+pub(crate) fn record_python(ptr: usize, (bytes, count): (f64, f64)) {
+    record_weighted(ptr, bytes, count, Source::Python);
+}
+
+/// Whether a freed block may be one of the sampled ones (one load).
+#[inline(always)]
+pub(crate) fn maybe_sampled(ptr: usize) -> bool {
+    FILTER[filter_slot(ptr)].load(Ordering::Relaxed) != 0
+}
+
+/// For a sampling countdown that reached `left` (zero or below) with an
+/// allocation of `size`: the weights the allocation stands for, or `None`
+/// when the countdown's first distance, drawn now, is not reached. Stores
+/// the next distance with `reset`.
+fn sample_weights(
+    size: usize,
+    interval: u64,
+    left: i64,
+    reset: &dyn Fn(i64),
+) -> Option<(f64, f64)> {
+    if left <= UNDRAWN / 2 {
+        // The countdown's first use: draw it, then see whether this
+        // allocation reaches it (so that the first one is not always sampled).
+        let first = next_distance(interval) - size as i64;
+        if first > 0 {
+            reset(first);
+            return None;
+        }
+    }
+    reset(next_distance(interval));
+    let p = -(-(size as f64) / interval as f64).exp_m1(); // 1 - exp(-s/R)
+    if p <= 0.0 {
+        return None;
+    }
+    Some((size as f64 / p, 1.0 / p))
+}
+
 /// An allocation that took the countdown to zero or below (or any, in
 /// exact mode). `left` is the countdown after it; `reset` stores a new one.
 #[cold]
@@ -220,21 +301,16 @@ fn record_sampled(
     let (bytes, count) = if interval == 0 {
         (size as f64, 1.0)
     } else {
-        if left <= UNDRAWN / 2 {
-            // The countdown's first use: draw it, then see whether this
-            // allocation reaches it (so that the first one is not always sampled).
-            let first = next_distance(interval) - size as i64;
-            if first > 0 {
-                return reset(first);
-            }
+        match sample_weights(size, interval, left, reset) {
+            Some(w) => w,
+            None => return,
         }
-        reset(next_distance(interval));
-        let p = -(-(size as f64) / interval as f64).exp_m1(); // 1 - exp(-s/R)
-        if p <= 0.0 {
-            return;
-        }
-        (size as f64 / p, 1.0 / p)
     };
+    record_weighted(ptr, bytes, count, source);
+}
+
+/// Records a block that stands for `bytes` and `count` allocations.
+fn record_weighted(ptr: usize, bytes: f64, count: f64, source: Source) {
     if PAUSED_THREAD.load(Ordering::Relaxed) == this_thread() {
         return; // snakescope's own work on this thread (see `memory_pause`)
     }
@@ -271,6 +347,23 @@ pub fn memory_pause() -> bool {
     PAUSED_THREAD.swap(me, Ordering::Relaxed) != me
 }
 
+/// Which hooks the interpreter's allocators have: `"sampled"` (allocations
+/// only, frees of sampled blocks seen in the raw domain: sampling over
+/// pymalloc), `"full"` (every allocation and free: exact mode, or another
+/// allocator than pymalloc) or `"none"` (memory never tracked).
+#[pyfunction]
+pub fn memory_hooks() -> &'static str {
+    match DOMAINS
+        .lock()
+        .ok()
+        .and_then(|d| d.as_ref().map(|d| d.installed))
+    {
+        Some(Installed::Sampled) => "sampled",
+        Some(Installed::Full) => "full",
+        _ => "none",
+    }
+}
+
 /// Ends a [`memory_pause`] that returned `paused`.
 #[pyfunction]
 pub fn memory_resume(paused: bool) {
@@ -295,7 +388,7 @@ fn guarded(f: impl FnOnce() + std::panic::UnwindSafe) {
 /// of the filter, inlined into the hooks; the rest in [`forget_sampled`].
 #[inline(always)]
 pub(crate) fn on_free(ptr: usize) {
-    if FILTER[filter_slot(ptr)].load(Ordering::Relaxed) != 0 {
+    if maybe_sampled(ptr) {
         forget_sampled(ptr);
     }
 }
@@ -584,6 +677,7 @@ pub(crate) fn patch_everything() {
     got::patch_all(&all, &dlopen, PyMem_Malloc as *const () as usize);
 }
 
+const PYMEM_DOMAIN_RAW: i32 = 0;
 const PYMEM_DOMAIN_MEM: i32 = 1;
 const PYMEM_DOMAIN_OBJ: i32 = 2;
 
@@ -593,37 +687,196 @@ extern "C" {
     fn PyMem_Malloc(size: usize) -> *mut std::ffi::c_void;
 }
 
-/// The domains' original allocators (our hooks' contexts), kept for the
-/// whole process: blocks allocated through the hooks are freed through them.
-static ORIGINALS: Mutex<Vec<(i32, usize)>> = Mutex::new(Vec::new());
+/// Which hooks the `PyMem` domains have (see [`hooks`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Installed {
+    None,
+    Full,
+    Sampled,
+}
 
-fn install_pymem_hooks(_py: Python<'_>) {
-    let mut originals = ORIGINALS.lock().expect("allocator table");
-    if !originals.is_empty() {
-        return;
+struct Domains {
+    installed: Installed,
+    /// Each domain's allocator as first found (leaked: the full hooks'
+    /// contexts; blocks allocated through any hook are freed through them).
+    originals: [usize; 3],
+    /// pymalloc hands the free of a block beyond its pools to the raw
+    /// domain, so the sampled hooks can serve.
+    sampled_ok: bool,
+}
+
+impl Domains {
+    fn original(&self, domain: i32) -> hooks::PyMemAllocatorEx {
+        // SAFETY: a leaked allocator struct, written once, read-only since.
+        unsafe { *(self.originals[domain as usize] as *const hooks::PyMemAllocatorEx) }
     }
-    for domain in [PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ] {
-        let original = Box::leak(Box::new(hooks::PyMemAllocatorEx {
-            ctx: std::ptr::null_mut(),
-            malloc: None,
-            calloc: None,
-            realloc: None,
-            free: None,
-        }));
-        // SAFETY: GIL held (token); the struct is valid for writing.
-        unsafe { PyMem_GetAllocator(domain, original) };
-        let mut ours = hooks::PyMemAllocatorEx {
-            ctx: original as *mut hooks::PyMemAllocatorEx as *mut std::ffi::c_void,
-            malloc: Some(hooks::py_malloc),
-            calloc: Some(hooks::py_calloc),
-            realloc: Some(hooks::py_realloc),
-            free: Some(hooks::py_free),
+}
+
+static DOMAINS: Mutex<Option<Domains>> = Mutex::new(None);
+
+fn get_allocator(domain: i32) -> hooks::PyMemAllocatorEx {
+    let mut a = hooks::PyMemAllocatorEx {
+        ctx: std::ptr::null_mut(),
+        malloc: None,
+        calloc: None,
+        realloc: None,
+        free: None,
+    };
+    // SAFETY: the struct is valid for writing; the callers hold the GIL.
+    unsafe { PyMem_GetAllocator(domain, &mut a) };
+    a
+}
+
+fn set_allocator(domain: i32, mut a: hooks::PyMemAllocatorEx) {
+    // SAFETY: the callers hold the GIL; every allocator set chains to the
+    // domain's original, which lives for the process (leaked). The struct is
+    // copied by the call.
+    unsafe { PyMem_SetAllocator(domain, &mut a) };
+}
+
+/// Checks that pymalloc sends the free of a block beyond its pools (what a
+/// sampled block is made) through the raw domain, where the sampled hooks
+/// see it: one block per domain, with a raw allocator that only watches.
+fn probe_sampled_hooks(domains: &Domains) -> bool {
+    let raw = domains.original(PYMEM_DOMAIN_RAW);
+    set_allocator(
+        PYMEM_DOMAIN_RAW,
+        hooks::PyMemAllocatorEx {
+            free: Some(hooks::probe_free),
+            ..raw
+        },
+    );
+    let seen = [PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ].iter().all(|&domain| {
+        let a = domains.original(domain);
+        let (Some(malloc), Some(free)) = (a.malloc, a.free) else {
+            return false;
         };
-        // SAFETY: GIL held; chaining to the previous allocator, which stays
-        // valid forever (leaked), as PyMem_SetAllocator's hook use requires.
-        unsafe { PyMem_SetAllocator(domain, &mut ours) };
-        originals.push((domain, original as *mut _ as usize));
+        // SAFETY: the domain's original allocator, with its context, GIL held.
+        let p = unsafe { malloc(a.ctx, hooks::OUTSIDE_POOLS) };
+        if p.is_null() {
+            return false;
+        }
+        hooks::PROBE.store(p as usize, Ordering::Relaxed);
+        hooks::PROBE_SEEN.store(false, Ordering::Relaxed);
+        // SAFETY: the block just allocated, freed by its allocator.
+        unsafe { free(a.ctx, p) };
+        hooks::PROBE.store(0, Ordering::Relaxed);
+        hooks::PROBE_SEEN.load(Ordering::Relaxed)
+    });
+    set_allocator(PYMEM_DOMAIN_RAW, raw);
+    seen
+}
+
+/// Installs the `PyMem` hooks for `sampled` (or exact) tracking: the sampled
+/// hooks where pymalloc allows, else the full hooks (see [`hooks`]).
+fn install_pymem_hooks(_py: Python<'_>, sampled: bool) -> Result<(), String> {
+    let mut guard = DOMAINS.lock().map_err(|_| "allocator table poisoned")?;
+    let domains = guard.get_or_insert_with(|| {
+        let mut originals = [0usize; 3];
+        let mut all = true;
+        for domain in [PYMEM_DOMAIN_RAW, PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ] {
+            let a = Box::leak(Box::new(get_allocator(domain)));
+            originals[domain as usize] = a as *mut hooks::PyMemAllocatorEx as usize;
+            all &= hooks::ORIGINAL.store(domain as usize, a);
+        }
+        let mut d = Domains {
+            installed: Installed::None,
+            originals,
+            sampled_ok: false,
+        };
+        d.sampled_ok = all && !crate::hook::FREE_THREADED && probe_sampled_hooks(&d);
+        d
+    });
+    let want = if sampled && domains.sampled_ok {
+        Installed::Sampled
+    } else {
+        Installed::Full
+    };
+    if domains.installed == want {
+        return Ok(());
     }
+    // Another tool's hooks may sit over ours (tracemalloc started since):
+    // replacing them would break it. The full hooks serve sampling too.
+    let ours_on_top = [PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ].iter().all(|&domain| {
+        let malloc = get_allocator(domain).malloc.map(|f| f as usize);
+        let ours = match (domains.installed, domain) {
+            (Installed::None, _) => return true,
+            (Installed::Full, _) => hooks::py_malloc as *const () as usize,
+            (Installed::Sampled, PYMEM_DOMAIN_MEM) => hooks::pym_malloc::<1> as *const () as usize,
+            (Installed::Sampled, _) => hooks::pym_malloc::<2> as *const () as usize,
+        };
+        malloc == Some(ours)
+    });
+    if !ours_on_top {
+        return if want == Installed::Full {
+            Err(
+                "another allocator hook (tracemalloc?) was installed over snakescope's \
+                 sampling hooks, which do not see every free: exact mode cannot start"
+                    .into(),
+            )
+        } else {
+            Ok(())
+        };
+    }
+    match want {
+        Installed::Sampled => {
+            // The raw domain first: sampled blocks are freed there.
+            let raw = domains.original(PYMEM_DOMAIN_RAW);
+            set_allocator(
+                PYMEM_DOMAIN_RAW,
+                hooks::PyMemAllocatorEx {
+                    realloc: Some(hooks::raw_realloc),
+                    free: Some(hooks::raw_free),
+                    ..raw
+                },
+            );
+            for (domain, malloc, calloc, realloc) in [
+                (
+                    PYMEM_DOMAIN_MEM,
+                    hooks::pym_malloc::<1> as _,
+                    hooks::pym_calloc::<1> as _,
+                    hooks::pym_realloc::<1> as _,
+                ),
+                (
+                    PYMEM_DOMAIN_OBJ,
+                    hooks::pym_malloc::<2> as _,
+                    hooks::pym_calloc::<2> as _,
+                    hooks::pym_realloc::<2> as _,
+                ),
+            ] {
+                let original = domains.original(domain);
+                set_allocator(
+                    domain,
+                    hooks::PyMemAllocatorEx {
+                        malloc: Some(malloc),
+                        calloc: Some(calloc),
+                        realloc: Some(realloc),
+                        ..original
+                    },
+                );
+            }
+        }
+        Installed::Full | Installed::None => {
+            for domain in [PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ] {
+                set_allocator(
+                    domain,
+                    hooks::PyMemAllocatorEx {
+                        ctx: domains.originals[domain as usize] as *mut std::ffi::c_void,
+                        malloc: Some(hooks::py_malloc),
+                        calloc: Some(hooks::py_calloc),
+                        realloc: Some(hooks::py_realloc),
+                        free: Some(hooks::py_free),
+                    },
+                );
+            }
+            if domains.installed == Installed::Sampled {
+                // The full hooks see frees where they happen.
+                set_allocator(PYMEM_DOMAIN_RAW, domains.original(PYMEM_DOMAIN_RAW));
+            }
+        }
+    }
+    domains.installed = want;
+    Ok(())
 }
 
 extern "C" fn in_forked_child() {
@@ -832,6 +1085,9 @@ pub fn memory_start(
     if guard.is_some() {
         return Err(PyRuntimeError::new_err("memory tracking is already on"));
     }
+    // Tracking is off (ACTIVE false) here: no hook records or forgets, so
+    // none waits for the state lock held meanwhile.
+    install_pymem_hooks(py, interval_bytes != 0).map_err(PyRuntimeError::new_err)?;
     let mut target = crate::attach_self(py)?;
     target.walker.read_live_objects_only(true);
     let started = Instant::now();
@@ -856,7 +1112,6 @@ pub fn memory_start(
     });
     drop(guard);
     INTERVAL.store(interval_bytes, Ordering::Relaxed);
-    PY_COUNTDOWN.store(UNDRAWN, Ordering::Relaxed);
     LIVE.store(0, Ordering::Relaxed);
     // No automatic census on a free-threaded build: there other threads
     // keep running Python code while the census walks every object (the
@@ -873,8 +1128,10 @@ pub fn memory_start(
         unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
     });
     real::resolve();
-    install_pymem_hooks(py);
     ACTIVE.store(true, Ordering::Relaxed);
+    // After tracking is on: the sampled hooks' slow path parks the countdown
+    // at IDLE while it is off.
+    PY_COUNTDOWN.store(UNDRAWN, Ordering::Relaxed);
     patch_everything();
     *TIMELINE.lock().expect("timeline") = Some(start_timeline(
         started,
