@@ -5,15 +5,33 @@ this package is its Python side: the native agent that ``snakescope run``
 loads into the program, and the API usable from code.
 """
 
-import contextlib
-import functools
 import sys
 import time
 
 from snakescope import _lines
-from snakescope._api import Profiler
-from snakescope._memory import checkpoint, heap, label
 from snakescope._native import __version__
+
+# Imported when first used (PEP 562): `import snakescope` runs in every
+# process `snakescope run` starts, and in the command itself; these modules
+# and what they import (functools, contextlib, collections) cost it
+# milliseconds that most runs never use.
+_LAZY = {"Profiler": "snakescope._api", "checkpoint": "snakescope._memory",
+         "heap": "snakescope._memory", "label": "snakescope._memory"}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'snakescope' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = ["Profiler", "__version__", "checkpoint", "heap", "label", "profile", "timefn", "timer"]
 
@@ -30,6 +48,8 @@ def timefn(fn):
     """The timing decorator of *High Performance Python*, chapter 2: prints
     ``@timefn: NAME took X seconds`` (to stderr) after every call."""
 
+    import functools
+
     @functools.wraps(fn)
     def measure_time(*args, **kwargs):
         t1 = time.perf_counter()
@@ -42,12 +62,17 @@ def timefn(fn):
     return measure_time
 
 
-@contextlib.contextmanager
-def timer(label="block"):
+class timer:
     """``with snakescope.timer("load"): ...`` prints ``@timer: load took X seconds``
     (to stderr) when the block ends, whether it returns or raises."""
-    t1 = time.perf_counter()
-    try:
-        yield
-    finally:
-        print(f"@timer: {label} took {time.perf_counter() - t1} seconds", file=sys.stderr)
+
+    def __init__(self, label="block"):
+        self.label = label
+
+    def __enter__(self):
+        self._t1 = time.perf_counter()
+        return None
+
+    def __exit__(self, *exc):
+        print(f"@timer: {self.label} took {time.perf_counter() - self._t1} seconds", file=sys.stderr)
+        return False

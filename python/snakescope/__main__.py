@@ -20,12 +20,11 @@ def _tell_the_command_line():
     through the environment, unless the user set
     them; the names set here are listed in ``SNAKESCOPE_SET_BY_COMMAND`` so
     that programs snakescope starts do not inherit them."""
-    import sysconfig
-
     added = []
     for name, value in (
         ("SNAKESCOPE_PYTHON", sys.executable),
-        ("SNAKESCOPE_PYTHON_FREE_THREADED", "1" if sysconfig.get_config_var("Py_GIL_DISABLED") else "0"),
+        # A free-threaded build's ABI flags hold "t" (sysconfig costs an import).
+        ("SNAKESCOPE_PYTHON_FREE_THREADED", "1" if "t" in getattr(sys, "abiflags", "") else "0"),
         ("SNAKESCOPE_PACKAGE", os.path.dirname(os.path.abspath(__file__))),
     ):
         if value and name not in os.environ:

@@ -17,7 +17,6 @@ freed after it whose address a new object of the same type takes counts
 as old.
 """
 
-import contextlib
 import gc
 import sys
 from array import array
@@ -196,20 +195,35 @@ def heap():
         _native.memory_resume(paused)
 
 
+# JSON string escapes: quote, backslash and the control characters.
+_JSON_ESCAPES = {**{c: f"\\u{c:04x}" for c in range(0x20)}, ord('"'): '\\"', ord("\\"): "\\\\"}
+
+
+def _json_str(text):
+    """``text`` as a JSON string (what ``json.dumps`` would write, non-ASCII
+    kept as is): the census is written without importing json, which costs
+    a run with memory on milliseconds at exit."""
+    return '"' + text.translate(_JSON_ESCAPES) + '"'
+
+
 def census_json(when):
     """The census as the capture stores it (for the report), as JSON."""
-    import json
-
     c = _census(_live_objects(), when)
-    return json.dumps([{"when": when, "t": _native.memory_elapsed(),
-                        "types": [{"type_name": n, "count": k, "bytes": b} for n, k, b in c.rows[:200]]}])
+    types = ",".join(f'{{"type_name":{_json_str(n)},"count":{k},"bytes":{b}}}' for n, k, b in c.rows[:200])
+    return f'[{{"when":{_json_str(when)},"t":{float(_native.memory_elapsed())!r},"types":[{types}]}}]'
 
 
-@contextlib.contextmanager
-def label(name):
-    """Marks the block as a named span of the memory timeline."""
-    _native.memory_label(str(name), True)
-    try:
-        yield
-    finally:
-        _native.memory_label(str(name), False)
+class label:
+    """Marks the block as a named span of the memory timeline (a class, not
+    ``contextlib.contextmanager``: contextlib is not imported for it)."""
+
+    def __init__(self, name):
+        self.name = str(name)
+
+    def __enter__(self):
+        _native.memory_label(self.name, True)
+        return None
+
+    def __exit__(self, *exc):
+        _native.memory_label(self.name, False)
+        return False

@@ -375,3 +375,21 @@ def test_census_taken_at_the_peak(snakescope, tmp_path, mode):
     frames = cap["frames"]
     assert not any(frames[i]["file"].endswith("_memory.py") for s in cap["stacks"] for i in s["frames"]), \
         "the census was sampled as the program's time"
+
+
+def test_exit_census_names_any_type(snakescope, tmp_path):
+    """The census is written as JSON by hand (no json import at exit): a
+    type whose module name holds a quote, a backslash, a control character
+    and non-ASCII letters still comes out under its own name, with its
+    count (20,000 instances alive at exit, by construction)."""
+    program = tmp_path / "names.py"
+    program.write_text(textwrap.dedent("""\
+        class Odd:
+            pass
+        Odd.__module__ = 'q"b\\\\s\\x01é'
+        KEEP = [Odd() for _ in range(20000)]
+    """))
+    _, cap = _run(snakescope, tmp_path, str(program))
+    exit_census = next(c for c in cap["memory"]["census"] if c["when"] == "exit")
+    counts = {r["type_name"]: r["count"] for r in exit_census["types"]}
+    assert counts.get('q"b\\s\x01é.Odd') == 20000, sorted(counts)[:20]

@@ -88,6 +88,43 @@ pub(crate) fn describe(e: &std::io::Error) -> String {
     }
 }
 
+/// Waits for a child to exit without polling on a timer: a pidfd (Linux
+/// 5.3+) becomes readable when the child exits, so `run` returns as soon as
+/// the program does (a 10 ms sleep between checks added 5 ms to every run on
+/// average). Without pidfds it sleeps 10 ms between checks, as before.
+pub struct ExitWatch(Option<std::os::fd::OwnedFd>);
+
+impl ExitWatch {
+    pub fn new(child: &Child) -> ExitWatch {
+        // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
+        if fd < 0 {
+            return ExitWatch(None);
+        }
+        // SAFETY: a file descriptor just returned to us and owned by nobody else.
+        ExitWatch(Some(unsafe {
+            <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32)
+        }))
+    }
+
+    /// Returns when the child may have exited, a signal arrived, or at most
+    /// `limit` later; the caller then checks with `try_wait`.
+    pub fn wait(&self, limit: std::time::Duration) {
+        let Some(fd) = &self.0 else {
+            std::thread::sleep(limit.min(std::time::Duration::from_millis(10)));
+            return;
+        };
+        let mut pfd = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(fd),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = limit.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd; poll returns on readiness, a signal (EINTR) or the timeout.
+        unsafe { libc::poll(&mut pfd, 1, ms) };
+    }
+}
+
 /// Sends SIGTERM to the child (when snakescope itself was asked to terminate).
 pub fn forward_sigterm(child: &Child) {
     // SAFETY: kill(2) with a pid we spawned and a valid signal number has no

@@ -91,6 +91,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .with_hint("pick one with `--python PATH`")
     })?;
     let mut forwarded = false;
+    let exit = launch::ExitWatch::new(&child);
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
@@ -99,7 +100,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             launch::forward_sigterm(&child);
             forwarded = true;
         }
-        std::thread::sleep(Duration::from_millis(10));
+        // A SIGTERM to snakescope ends the wait early (EINTR); at worst it is
+        // passed on after this limit.
+        exit.wait(Duration::from_millis(100));
     };
     drop(interpreter); // before mirroring a death by signal, which ends this process
     Ok(launch::mirror_exit(status))
