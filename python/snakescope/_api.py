@@ -67,8 +67,12 @@ class Profiler:
             if self.memory:
                 from snakescope import _memory  # noqa: F401  (imported before tracking)
 
-                _native.memory_start(0 if self.memory == "exact" else self.memory_interval, [__file__],
-                                     census=lambda: _memory.census_json("peak"))
+                try:
+                    _native.memory_start(0 if self.memory == "exact" else self.memory_interval, [__file__],
+                                         census=lambda: _memory.census_json("peak"))
+                except BaseException:
+                    _native.stop_json()  # the sampler must not outlive a start that failed
+                    raise
 
     def stop(self):
         if self.exact:

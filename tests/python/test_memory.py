@@ -393,3 +393,36 @@ def test_exit_census_names_any_type(snakescope, tmp_path):
     exit_census = next(c for c in cap["memory"]["census"] if c["when"] == "exit")
     counts = {r["type_name"]: r["count"] for r in exit_census["types"]}
     assert counts.get('q"b\\s\x01é.Odd') == 20000, sorted(counts)[:20]
+
+
+def test_exact_after_sampling_with_tracemalloc_on_top(tmp_path):
+    """In one process: sampled tracking (the sampled hooks go in), then
+    tracemalloc starts (its hooks wrap ours), then exact tracking is asked
+    for. Replacing tracemalloc's hooks would break it, and the sampled ones
+    do not see every free: exact mode is refused with a clear error, the
+    sampler does not stay running, and once tracemalloc stops (restoring
+    our hooks) exact mode starts, with the full hooks."""
+    program = tmp_path / "switch.py"
+    program.write_text(textwrap.dedent("""\
+        import tracemalloc
+        import snakescope
+        from snakescope import _native
+        with snakescope.Profiler(memory=True):
+            kept = [bytes(100) for _ in range(1000)]
+        print("first", _native.memory_hooks())
+        tracemalloc.start()
+        try:
+            with snakescope.Profiler(memory="exact"):
+                pass
+            print("exact ran")
+        except RuntimeError as e:
+            print("refused", "exact mode cannot start" in str(e))
+        tracemalloc.stop()
+        with snakescope.Profiler(memory="exact") as p:
+            kept = [bytes(100) for _ in range(1000)]
+        print("then", _native.memory_hooks(), p.capture()["memory"]["mode"])
+    """))
+    proc = subprocess.run([sys.executable, str(program)], capture_output=True, text=True,
+                          timeout=RECORD_TIMEOUT, env=target_env({"PYTHONPATH": str(REPO / "python")}))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["first sampled", "refused True", "then full exact"]
