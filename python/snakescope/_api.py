@@ -63,6 +63,9 @@ class Profiler:
 
             _native.exact_start()
         else:
+            # stop() needs it: imported now, not while the sampler runs.
+            from snakescope import _memory  # noqa: F401
+
             _native.start(self.rate_hz, self.idle, self.gil, [__file__])
             if self.memory:
                 from snakescope import _memory  # noqa: F401  (imported before tracking)

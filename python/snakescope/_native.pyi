@@ -72,6 +72,9 @@ def memory_hooks() -> str:
     (sampling over pymalloc: allocations hooked, frees of sampled blocks seen
     in the raw domain), ``"full"`` (every allocation and free) or ``"none"``."""
 
+def memory_close_censuses() -> None:
+    """No more automatic censuses near the peak (the program's main code has returned)."""
+
 def memory_on() -> bool:
     """Whether memory tracking is on."""
 

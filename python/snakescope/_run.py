@@ -278,7 +278,13 @@ def main(argv):
         except Exception as exc:
             state["written"] = True
             print(f"snakescope: profiling is off: {exc}", file=sys.stderr)
-        program()
+        try:
+            program()
+        finally:
+            if opts.memory != "off":
+                # Before the interpreter's exit begins (3.8 cannot take a
+                # census request then: see memory_close_censuses).
+                _native.memory_close_censuses()
         _program_done(opts, write_profile)
     except SystemExit as exc:
         state["code"] = _exit_code(exc)

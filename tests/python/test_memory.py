@@ -228,10 +228,14 @@ def test_sampled_with_another_allocator(snakescope, tmp_path, allocator):
     _small_blocks_check(proc, cap, target, "full")
 
 
-def test_exact_mode_uses_the_full_hooks(snakescope, tmp_path):
-    """Exact mode sees every free: the full hooks, whatever the allocator."""
+@pytest.mark.parametrize("args", [["--memory", "exact"], ["--memory-interval", "4096"]])
+def test_exact_mode_and_small_intervals_use_the_full_hooks(snakescope, tmp_path, args):
+    """Exact mode sees every free: the full hooks, whatever the allocator.
+    So do intervals under 64 KiB, where the sampled hooks' larger blocks
+    (513 bytes per live sampled small block) would add over 1 % to the
+    program's memory."""
     target = script("mem_small.py")
-    proc, cap = _run(snakescope, tmp_path, target, "--memory", "exact", env={"MEM_SMALL_N": "1000"})
+    proc, cap = _run(snakescope, tmp_path, target, *args, env={"MEM_SMALL_N": "1000"})
     assert proc.stdout.split()[3] == "full"
 
 
@@ -426,3 +430,24 @@ def test_exact_after_sampling_with_tracemalloc_on_top(tmp_path):
                           timeout=RECORD_TIMEOUT, env=target_env({"PYTHONPATH": str(REPO / "python")}))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["first sampled", "refused True", "then full exact"]
+
+
+def test_exit_after_a_plateau_at_the_peak(snakescope, python, tmp_path):
+    """A program whose peak (~60 MB of small objects) stands while the
+    interpreter exits — here an atexit function sleeps 0.5 s — must end as
+    it would without snakescope. On 3.8, asking for the census near the peak
+    once the exit had begun set a SystemError on the main thread, which broke
+    the exit census or crashed the process (seen 1 run in 3 on
+    tests/scripts/mem_small.py); no census is asked for after the program's
+    main code returns."""
+    program = tmp_path / "plateau.py"
+    program.write_text(textwrap.dedent("""\
+        import atexit, time
+        KEEP = [bytes(100) for _ in range(400_000)]
+        atexit.register(time.sleep, 0.5)
+        print("done")
+    """))
+    proc, cap = _run(snakescope, tmp_path, str(program), python=python.path)
+    assert proc.stdout == "done\n"
+    assert "Error" not in proc.stderr, proc.stderr
+    assert [c["when"] for c in cap["memory"]["census"]] == ["exit"]

@@ -316,6 +316,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(memory::memory_label, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_pause, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_hooks, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::memory_close_censuses, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_resume, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_on, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_elapsed, m)?)?;

@@ -767,6 +767,12 @@ fn probe_sampled_hooks(domains: &Domains) -> bool {
     seen
 }
 
+/// The smallest mean interval the sampled hooks serve: each live sampled
+/// small block takes up to 513 bytes (see `hooks::OUTSIDE_POOLS`), about
+/// 513 / interval extra bytes per byte the program allocates — under 1 %
+/// from 64 KiB; below it (and in exact mode) the full hooks are used.
+const SAMPLED_HOOKS_MIN_INTERVAL: u64 = 64 * 1024;
+
 /// Installs the `PyMem` hooks for `sampled` (or exact) tracking: the sampled
 /// hooks where pymalloc allows, else the full hooks (see [`hooks`]).
 fn install_pymem_hooks(_py: Python<'_>, sampled: bool) -> Result<(), String> {
@@ -956,9 +962,29 @@ impl PeakWatch {
     }
 }
 
+/// No more censuses near the peak: the program's main code has returned and
+/// the interpreter is about to exit. On 3.8, `Py_AddPendingCall` once
+/// finalization has begun (which is before the `atexit` functions, ours
+/// included) sets and prints a `SystemError` on the thread state of
+/// whichever thread holds the GIL — from our timeline thread, the main
+/// thread's, in the middle of the exit census: its next call fails ("returned
+/// a result with an error set") or the process crashes.
+static CENSUS_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Closes the automatic census near the peak for the rest of this tracking
+/// (see [`CENSUS_CLOSED`]); `snakescope run` calls it when the program's
+/// main code returns.
+#[pyfunction]
+pub fn memory_close_censuses() {
+    CENSUS_CLOSED.store(true, Ordering::Relaxed);
+}
+
 /// Queues a census with the interpreter when the peak asked for one.
 fn request_census() {
-    if !CENSUS_WANTED.load(Ordering::Relaxed) || CENSUS_PENDING.swap(true, Ordering::AcqRel) {
+    if !CENSUS_WANTED.load(Ordering::Relaxed)
+        || CENSUS_CLOSED.load(Ordering::Relaxed)
+        || CENSUS_PENDING.swap(true, Ordering::AcqRel)
+    {
         return;
     }
     // SAFETY: Py_AddPendingCall may be called from any thread, without the
@@ -1087,7 +1113,8 @@ pub fn memory_start(
     }
     // Tracking is off (ACTIVE false) here: no hook records or forgets, so
     // none waits for the state lock held meanwhile.
-    install_pymem_hooks(py, interval_bytes != 0).map_err(PyRuntimeError::new_err)?;
+    install_pymem_hooks(py, interval_bytes >= SAMPLED_HOOKS_MIN_INTERVAL)
+        .map_err(PyRuntimeError::new_err)?;
     let mut target = crate::attach_self(py)?;
     target.walker.read_live_objects_only(true);
     let started = Instant::now();
@@ -1122,6 +1149,7 @@ pub fn memory_start(
     PEAK.store(0f64.to_bits(), Ordering::Relaxed);
     CENSUS_SPENT_NS.store(0, Ordering::Relaxed);
     CENSUS_WANTED.store(false, Ordering::Relaxed);
+    CENSUS_CLOSED.store(false, Ordering::Relaxed);
     static ATFORK: std::sync::Once = std::sync::Once::new();
     ATFORK.call_once(|| {
         // SAFETY: registers a handler that only stores an atomic.
