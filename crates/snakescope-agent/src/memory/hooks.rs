@@ -302,6 +302,22 @@ pub unsafe extern "C" fn pym_malloc<const DOMAIN: usize>(
     unsafe { original_malloc(DOMAIN)(ctx, size) }
 }
 
+/// A slow path's work once the countdown ran out: `allocate(n)` makes a
+/// block of `n` bytes with the original allocator; a sampled one is made
+/// past pymalloc's pools (a larger request than the caller's is a valid
+/// one) and recorded.
+#[inline(always)]
+fn allocate_sampled(size: usize, allocate: impl Fn(usize) -> *mut c_void) -> *mut c_void {
+    let Some(weights) = python_sample(size) else {
+        return allocate(size);
+    };
+    let p = allocate(size.max(OUTSIDE_POOLS));
+    if !p.is_null() {
+        record_python(p as usize, weights);
+    }
+    p
+}
+
 #[cold]
 #[inline(never)]
 unsafe extern "C" fn pym_malloc_sampled<const DOMAIN: usize>(
@@ -310,16 +326,8 @@ unsafe extern "C" fn pym_malloc_sampled<const DOMAIN: usize>(
 ) -> *mut c_void {
     // SAFETY: as in pym_malloc.
     let malloc = unsafe { original_malloc(DOMAIN) };
-    let Some(weights) = python_sample(size) else {
-        // SAFETY: the original allocator with its own context.
-        return unsafe { malloc(ctx, size) };
-    };
-    // SAFETY: as above; a larger request than the caller's is a valid one.
-    let p = unsafe { malloc(ctx, size.max(OUTSIDE_POOLS)) };
-    if !p.is_null() {
-        record_python(p as usize, weights);
-    }
-    p
+    // SAFETY: the original allocator with its own context.
+    allocate_sampled(size, |n| unsafe { malloc(ctx, n) })
 }
 
 pub unsafe extern "C" fn pym_calloc<const DOMAIN: usize>(
@@ -345,17 +353,13 @@ unsafe extern "C" fn pym_calloc_sampled<const DOMAIN: usize>(
 ) -> *mut c_void {
     // SAFETY: as in pym_calloc.
     let calloc = unsafe { original_calloc(DOMAIN) };
-    let weights = match (n.checked_mul(size), python_sample(n.saturating_mul(size))) {
-        (Some(bytes), Some(w)) => (bytes, w),
-        // SAFETY: the original allocator with the caller's arguments.
-        _ => return unsafe { calloc(ctx, n, size) },
-    };
-    // SAFETY: as above; one element of the (larger) total is a valid request.
-    let p = unsafe { calloc(ctx, 1, weights.0.max(OUTSIDE_POOLS)) };
-    if !p.is_null() {
-        record_python(p as usize, weights.1);
+    match n.checked_mul(size) {
+        // SAFETY: the original allocator with its own context; one element
+        // of the whole size is the same request.
+        Some(bytes) => allocate_sampled(bytes, |b| unsafe { calloc(ctx, 1, b) }),
+        // SAFETY: the caller's (overflowing) request, for the allocator to refuse.
+        None => unsafe { calloc(ctx, n, size) },
     }
-    p
 }
 
 pub unsafe extern "C" fn pym_realloc<const DOMAIN: usize>(
@@ -382,17 +386,9 @@ unsafe extern "C" fn pym_realloc_sampled<const DOMAIN: usize>(
 ) -> *mut c_void {
     // SAFETY: as in pym_realloc.
     let realloc = unsafe { original_realloc(DOMAIN) };
-    let Some(weights) = python_sample(size) else {
-        // SAFETY: the original allocator with its own context.
-        return unsafe { realloc(ctx, old, size) };
-    };
-    // SAFETY: as above; growing the block past the pools moves it (contents
-    // kept) into the raw domain.
-    let p = unsafe { realloc(ctx, old, size.max(OUTSIDE_POOLS)) };
-    if !p.is_null() {
-        record_python(p as usize, weights);
-    }
-    p
+    // SAFETY: the original allocator with its own context; growing the
+    // block past the pools moves it (contents kept) into the raw domain.
+    allocate_sampled(size, |n| unsafe { realloc(ctx, old, n) })
 }
 
 /// The raw domain's free: sampled blocks of the other domains end here.

@@ -238,12 +238,8 @@ pub(crate) fn python_sample(size: usize) -> Option<(f64, f64)> {
         reset(IDLE);
         return None;
     }
-    let interval = INTERVAL.load(Ordering::Relaxed);
-    if interval == 0 {
-        reset(0); // every allocation
-        return Some((size as f64, 1.0));
-    }
-    sample_weights(size, interval, left, &reset)
+    // Never 0 here: exact mode and short intervals have the full hooks.
+    sample_weights(size, INTERVAL.load(Ordering::Relaxed), left, &reset)
 }
 
 /// Records a block the sampled `PyMem` hooks sampled, with its weights.
@@ -773,9 +769,10 @@ fn probe_sampled_hooks(domains: &Domains) -> bool {
 /// from 64 KiB; below it (and in exact mode) the full hooks are used.
 const SAMPLED_HOOKS_MIN_INTERVAL: u64 = 64 * 1024;
 
-/// Installs the `PyMem` hooks for `sampled` (or exact) tracking: the sampled
-/// hooks where pymalloc allows, else the full hooks (see [`hooks`]).
-fn install_pymem_hooks(_py: Python<'_>, sampled: bool) -> Result<(), String> {
+/// Installs the `PyMem` hooks for sampling every `interval` bytes (0:
+/// exact): the sampled hooks where pymalloc allows and the interval is long
+/// enough, else the full hooks (see [`hooks`]).
+fn install_pymem_hooks(_py: Python<'_>, interval: u64) -> Result<(), String> {
     let mut guard = DOMAINS.lock().map_err(|_| "allocator table poisoned")?;
     let domains = guard.get_or_insert_with(|| {
         let mut originals = [0usize; 3];
@@ -793,7 +790,7 @@ fn install_pymem_hooks(_py: Python<'_>, sampled: bool) -> Result<(), String> {
         d.sampled_ok = all && !crate::hook::FREE_THREADED && probe_sampled_hooks(&d);
         d
     });
-    let want = if sampled && domains.sampled_ok {
+    let want = if interval >= SAMPLED_HOOKS_MIN_INTERVAL && domains.sampled_ok {
         Installed::Sampled
     } else {
         Installed::Full
@@ -802,7 +799,9 @@ fn install_pymem_hooks(_py: Python<'_>, sampled: bool) -> Result<(), String> {
         return Ok(());
     }
     // Another tool's hooks may sit over ours (tracemalloc started since):
-    // replacing them would break it. The full hooks serve sampling too.
+    // replacing them would break it. Whatever set is installed serves
+    // sampling (the full hooks, or the sampled ones at a short interval,
+    // only costlier); exact mode needs every free.
     let ours_on_top = [PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ].iter().all(|&domain| {
         let malloc = get_allocator(domain).malloc.map(|f| f as usize);
         let ours = match (domains.installed, domain) {
@@ -814,7 +813,7 @@ fn install_pymem_hooks(_py: Python<'_>, sampled: bool) -> Result<(), String> {
         malloc == Some(ours)
     });
     if !ours_on_top {
-        return if want == Installed::Full {
+        return if interval == 0 {
             Err(
                 "another allocator hook (tracemalloc?) was installed over snakescope's \
                  sampling hooks, which do not see every free: exact mode cannot start"
@@ -1113,8 +1112,7 @@ pub fn memory_start(
     }
     // Tracking is off (ACTIVE false) here: no hook records or forgets, so
     // none waits for the state lock held meanwhile.
-    install_pymem_hooks(py, interval_bytes >= SAMPLED_HOOKS_MIN_INTERVAL)
-        .map_err(PyRuntimeError::new_err)?;
+    install_pymem_hooks(py, interval_bytes).map_err(PyRuntimeError::new_err)?;
     let mut target = crate::attach_self(py)?;
     target.walker.read_live_objects_only(true);
     let started = Instant::now();
