@@ -129,7 +129,9 @@ class LineProfiler:
             import threading
 
             _native.lines_start(matcher, None)
-            if threading._profile_hook is None:  # threads started later get the hook too
+            # Threads started later get the hook too (under `run` through its
+            # thread start, see hooks_install).
+            if threading._profile_hook is None and not _native.hooks_installed():
                 threading.setprofile(_install_on_new_thread)
 
     def add(self, code):
@@ -213,6 +215,8 @@ def _qualname(code, module_globals):
 
 
 def _install_on_new_thread(frame, event, arg):
+    """threading's profile function for threads started while profiling
+    (outside `run`): replaces itself with the native hook on its first event."""
     from snakescope import _native
 
     _native.exact_install_current()

@@ -75,14 +75,30 @@ def _is_permanent(obj):
     return isinstance(obj, type) and not obj.__flags__ & (1 << 9)  # Py_TPFLAGS_HEAPTYPE
 
 
+_MODULE = type(sys)
+
+
 def _live_objects():
-    """Every object the collector tracks, and the objects they refer to."""
+    """Every object the collector tracks, and the objects they refer to.
+
+    Modules are counted but never asked for their referents: an extension
+    module's traverse function may visit memory it does not own. 3.12's
+    ``_asyncio`` (until 3.12.5, CPython gh-122695) visits its free list of
+    future iterators — dead objects, reference count 0 — so
+    ``gc.get_referents`` hands them out as live, and dropping them frees them
+    a second time: the free list turns into a loop or a dangling pointer and
+    the interpreter's last collection hangs or crashes. What a module holds
+    in Python is its ``__dict__``, which the collector tracks, so the census
+    still sees it; only untracked objects held by a C module's state alone
+    go uncounted."""
     objects = gc.get_objects()
     seen = {id(obj): obj for obj in objects}
     is_tracked, is_permanent = gc.is_tracked, _is_permanent
     # One call for every object's referents (per-object calls cost as much
     # as the rest of the census: it runs at exit and near the peak).
-    for ref in gc.get_referents(*objects):
+    # (_MODULE a global: a local the comprehension used would be a closure
+    # cell before 3.12, an object of the census's own)
+    for ref in gc.get_referents(*[obj for obj in objects if not isinstance(obj, _MODULE)]):
         key = id(ref)
         if key not in seen and not is_tracked(ref) and not is_permanent(ref):
             seen[key] = ref

@@ -29,11 +29,28 @@ def is_running() -> bool:
 def cli_main(argv: list[str]) -> int:
     """Run the snakescope command line; returns the exit status."""
 
+def rescue_arm(output: str, format: str | None = None, command: list[str] = ..., quiet: bool = False) -> None:
+    """Write the capture to `output` if the program dies by a fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT)."""
+
 def exact_start() -> None:
     """Install the deterministic profile hook on every thread."""
 
 def exact_install_current() -> None:
     """Install the profile hook on the calling thread (one started after --exact or 3.11 line timing began)."""
+
+def hooks_install(traceback_here: bool) -> None:
+    """Replace sys.setprofile, sys.settrace (3.12+: sys._setprofileallthreads) and threading's thread
+    start by built-ins that keep snakescope's hooks installed beside the program's own functions
+    (once per process)."""
+
+def hooks_installed() -> bool:
+    """Whether hooks_install ran."""
+
+def hooks_exact_sees() -> bool | None:
+    """Whether --exact's hook still saw the calls of the thread that last called exact_stop (None before)."""
+
+def hooks_lines_depth() -> int | None:
+    """The pre-3.12 line timer's call depth on the calling thread (None when it is off)."""
 
 def exact_stop() -> list[tuple[object, int, int, float, float, list[tuple[object, int, int, float, float]]]]:
     """Remove the hook; return cProfile-style entries (object, calls, recursive calls, inline s, total s, callees)."""

@@ -64,6 +64,8 @@ class _Options:
         if self.output is None:
             ext = "pstats" if self.exact else _FORMAT_EXTENSIONS.get(self.format or "flamegraph", "svg")
             self.output = f"snakescope-{os.getpid()}.{ext}"
+        # Where the program was started: a chdir() later does not move the output.
+        self.output = os.path.abspath(self.output)
 
     def command(self):
         python = os.path.basename(sys.executable) or "python"
@@ -142,21 +144,10 @@ def _program_done(opts, write_profile):
         write_profile()
 
 
-def _install_on_new_thread(frame, event, arg):
-    """threading's profile function for threads started while profiling:
-    replaces itself with the native hook on its first event."""
-    from snakescope import _native
-
-    _native.exact_install_current()
-
-
 def _write_exact(native, opts):
     entries = native.exact_stop()  # first: nothing below is the program's
-    import threading
-
     from snakescope import _exact
 
-    threading.setprofile(None)
     stats = _exact.snapshot([e for e in entries if not _is_own(e[0])])
     _exact.write(stats, opts.output)
     if not opts.quiet:
@@ -195,6 +186,119 @@ def _print_uncaught(exc):
     the exception's own traceback, so that is what is trimmed)."""
     exc.__traceback__ = _user_traceback(exc.__traceback__)
     sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
+def _die_by_sigint():
+    """What Python does after an uncaught KeyboardInterrupt, once the
+    traceback is printed: wait for non-daemon threads, run the atexit
+    functions (the program's, then snakescope's write), flush the standard
+    streams, and die by SIGINT so the parent sees it."""
+    threading = sys.modules.get("threading")
+    if threading is not None and hasattr(threading, "_shutdown"):
+        threading._shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+def _std_streams_flush():
+    """Whether stdout and stderr flush: when they do not (a closed pipe),
+    Python's own flush right after the atexit functions fails again and the
+    exit status becomes 120."""
+    ok = True
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:
+            ok = False
+    return ok
+
+
+def _guard_endings(state, write_profile):
+    """Endings that skip the interpreter's exit write the capture first:
+    `os._exit` (from any thread) and the `exec` family (os.execl*, execv*
+    and execlp* all end in os.execv or os.execve). A forked child's
+    `os._exit` is the child's own: the sampler stayed in the parent."""
+    def written_first(real, status):
+        def wrapper(*args):  # os._exit and os.exec* take positional arguments only
+            state["code"] = status(args)
+            write_profile()  # returns at once in a forked child
+            return real(*args)
+
+        _looks_like(wrapper, real)
+        return wrapper
+
+    os._exit = written_first(os._exit, lambda args: args[0])
+    # After exec the program goes on as another image: no exit status.
+    os.execv = written_first(os.execv, lambda args: None)
+    os.execve = written_first(os.execve, lambda args: None)
+    if sys.version_info >= (3, 12):
+        _quiet_fork_warning()
+
+
+def _looks_like(new, old):
+    new.__name__ = new.__qualname__ = old.__name__
+    new.__doc__ = old.__doc__
+    new.__module__ = old.__module__
+
+
+def _quiet_fork_warning():
+    """Since 3.12 `os.fork()` warns when the process has more than one OS
+    thread ("This process is multi-threaded, use of fork() may lead to
+    deadlocks"): snakescope's own native threads would make a
+    single-threaded program warn. Forks then run with that warning off
+    unless the program has threads of its own, when it is raised as usual
+    (from the caller's line, as os.fork raises it)."""
+    import warnings
+
+    real_fork = os.fork
+
+    def fork():
+        if _program_threads() > 1:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DeprecationWarning)
+                pid = real_fork()
+            if pid != 0:
+                for w in caught:
+                    warnings.warn_explicit(w.message, w.category, *_caller())
+            return pid
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                    message=r"This process \(pid=\d+\) is multi-threaded")
+            return real_fork()
+
+    _looks_like(fork, real_fork)
+    os.fork = fork
+
+
+def _caller():
+    """File, line, module and registry of the code that called os.fork."""
+    frame = sys._getframe(2)
+    globs = frame.f_globals
+    return (frame.f_code.co_filename, frame.f_lineno, globs.get("__name__", "<string>"),
+            globs.setdefault("__warningregistry__", {}))
+
+
+def _program_threads():
+    """OS threads of this process that are not snakescope's (named snakescope-*)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    own = 0
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/comm", "rb") as f:
+                own += f.read().startswith(b"snakescope-")
+        except OSError:
+            pass
+    return len(tasks) - own
 
 
 def _start_lines(opts):
@@ -237,22 +341,30 @@ def main(argv):
 
     _NATIVE = _native
     opts = _Options(argv)
-    state = {"code": 0, "written": False}
+    # "child": this is a forked child (no os.getpid() calls at the end: under
+    # --exact they would count as the program's).
+    state = {"code": 0, "written": False, "child": False}
+    os.register_at_fork(after_in_child=lambda: state.update(child=True))
 
     from snakescope import _memory  # noqa: F401  imported now, not while writing
 
-    def write_profile():
-        if state["written"]:
+    def write_profile(at_exit=False):
+        if state["written"] or state["child"]:  # a forked child writes nothing
             return
         state["written"] = True
         try:
-            if opts.exact:
+            if opts.exact:  # first: nothing below is the program's calls
                 _write_exact(_native, opts)
             else:
+                if at_exit and state["code"] >= 0 and not _std_streams_flush():
+                    state["code"] = 120  # what Python exits with when its final flush fails
                 _native.stop(opts.output, opts.format, opts.command(), state["code"], opts.quiet,
                              lambda: _memory.census_json("exit"))
         except Exception as exc:  # never turn the program's exit into a snakescope traceback
             print(f"snakescope: could not write the profile: {exc}", file=sys.stderr)
+        from snakescope import _hooks
+
+        _hooks.warn_if_replaced(opts.exact)  # after exact_stop, before the lines stop
         try:
             _write_lines(opts)
         except Exception as exc:
@@ -260,21 +372,26 @@ def main(argv):
 
     try:
         program = _RUNNERS[opts.kind](opts.target, opts.args)
-        atexit.register(write_profile)  # registered first, so it runs last
+        atexit.register(write_profile, at_exit=True)  # registered first, so it runs last
+        _guard_endings(state, write_profile)  # before profiling starts: its imports are not the program's
         try:
+            # The program's own sys.setprofile/settrace keep working beside
+            # our hooks (exact, and line timing before 3.12), and new threads
+            # get our hook without threading.setprofile.
+            from snakescope import _hooks
+
+            _hooks.install()
             _start_lines(opts)
             if opts.exact:
-                import threading
-
                 from snakescope import _exact  # noqa: F401  imported now, not profiled at exit
 
-                threading.setprofile(_install_on_new_thread)
                 _native.exact_start()
             else:
                 _native.start(opts.rate, opts.idle, opts.gil, sorted(_OWN_FILES))
                 if opts.memory != "off":
                     _native.memory_start(0 if opts.memory == "exact" else opts.memory_interval,
                                          sorted(_OWN_FILES), census=lambda: _memory.census_json("peak"))
+                _native.rescue_arm(opts.output, opts.format, opts.command(), opts.quiet)
         except Exception as exc:
             state["written"] = True
             print(f"snakescope: profiling is off: {exc}", file=sys.stderr)
@@ -293,10 +410,7 @@ def main(argv):
     except KeyboardInterrupt as exc:
         _print_uncaught(exc)
         state["code"] = -signal.SIGINT
-        write_profile()
-        # What Python itself does: die by SIGINT so the parent sees it.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
+        _die_by_sigint()
     except BaseException as exc:
         _print_uncaught(exc)
         state["code"] = 1

@@ -19,7 +19,6 @@ import ast
 import dataclasses
 import functools
 import json
-import math
 import os
 import re
 import selectors
@@ -40,65 +39,10 @@ SCRIPTS = REPO / "tests" / "scripts"
 RECORD_TIMEOUT = 60.0
 QUICK_TIMEOUT = 30.0
 
-# --------------------------------------------------------------------------
-# Statistics: every share assertion goes through assert_share().
-#
-# Ground truth. The targets fix their splits by construction in CPU time
-# (split 70/30, lines 50/25/15/10, GIL 50/50). A sampler sees wall time: a
-# preempted target still holds the GIL, so it is not idle, and the sample is
-# charged to whatever it was running. On a busy 2-core machine that moves a
-# split by a few percent in a run (measured without any profiler while two
-# cargo builds and a benchmark ran: heavy's wall share over 1.5 s runs had a
-# standard deviation of ~0.009, and up to ~0.025 over 1 s runs next to a
-# 10 kHz sampler). So split_70_30.py and line_shares.py time themselves and
-# the tests compare snakescope with the wall-time shares of that very run,
-# after checking that those agree with the construction (to within
-# CONSTRUCTION_SANITY, in test_record.py).
-#
-# Random error. A share p estimated from N samples is, if the samples were
-# independent draws, binomial with standard deviation sqrt(p(1-p)/N); we
-# allow K_SIGMA = 4 of those (a false failure rate below 1e-4 per assertion).
-# Periodic sampling of a steady workload has less variance than that, so this
-# term is conservative on its own account.
-#
-# Systematic error, which does not shrink with N: SYSTEMATIC = 0.02 absolute
-# is added to the tolerance, for
-#  * timer granularity: ticks are not evenly spaced when the sampler itself
-#    is preempted (it shares 2 cores with the target and everything else), so
-#    samples bunch up in time, and each stack is read some microseconds after
-#    its tick, with jitter;
-#  * phase: ticks are periodic and so are the workloads (rounds of ~10 ms);
-#    near-commensurate periods bias a share by a fraction of a tick per round;
-#  * the windows differ slightly: the target times itself from its first
-#    round, the sampler from when it found the interpreter.
-# For scale: at 10 kHz on the busy machine above, snakescope's share of heavy
-# differed from the target's own measurement by at most 0.032 in 8 runs of
-# N ~ 4200-8900 samples (4 sigma = 0.019 to 0.028; that one: 0.027 at N = 4625).
-# Shares are only computed from at least MIN_SAMPLES samples; below that the
-# test fails as "too few samples", which is a finding in its own right.
-# --------------------------------------------------------------------------
-K_SIGMA = 4.0
-SYSTEMATIC = 0.02
-MIN_SAMPLES = 500
-
-
-def share_tolerance(p: float, n: int) -> float:
-    """Allowed |measured - p| for a share p estimated from n samples."""
-    return K_SIGMA * math.sqrt(p * (1.0 - p) / n) + SYSTEMATIC
-
-
-def assert_share(hits: int, n: int, expected: float, what: str) -> float:
-    """Asserts hits/n is within share_tolerance(expected, n) of expected."""
-    assert n >= MIN_SAMPLES, (
-        f"{what}: only {n} samples, need at least {MIN_SAMPLES} to judge a share"
-    )
-    measured = hits / n
-    tol = share_tolerance(expected, n)
-    assert abs(measured - expected) <= tol, (
-        f"{what}: measured {measured:.4f} ({hits}/{n} samples), expected "
-        f"{expected:.4f} +/- {tol:.4f} ({K_SIGMA:g} sigma + {SYSTEMATIC})"
-    )
-    return measured
+# Statistics: every share assertion goes through assert_share(), whose
+# tolerance is derived in loadgen.py (with the load fixture and the targets'
+# CPU-time reference); re-exported here for the modules that import it from conftest.
+from loadgen import K_SIGMA, MIN_SAMPLES, SYSTEMATIC, assert_share, share_tolerance  # noqa: E402,F401
 
 
 # Stack shapes. Reading a stack while the target changes it can yield a stack

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import MIN_SAMPLES, Capture, QUICK_TIMEOUT, RECORD_TIMEOUT, assert_share, run, script, target_env
-from test_record import SECONDS, _expected_share
+from loadgen import expected_share
+from test_record import SECONDS
 
 PYTHON = sys.executable
 
@@ -121,7 +122,7 @@ def test_split_70_30_in_process(snakescope, tmp_path):
     heavy = cap.count(lambda s: s.has("heavy"))
     either = cap.count(lambda s: s.has("heavy") or s.has("light"))
     truth = json.loads(truth_path.read_text())
-    expected = _expected_share(truth, "wall_share", 0.7, "run: share of heavy")
+    expected = expected_share(truth["cpu_share"], 0.7, "run: share of heavy")
     assert_share(heavy, either, expected, "run: share of heavy among heavy+light")
 
 
@@ -163,7 +164,7 @@ def test_without_process_vm_readv(snakescope, tmp_path, command):
     heavy = cap.count(lambda s: s.has("heavy"))
     either = cap.count(lambda s: s.has("heavy") or s.has("light"))
     truth = json.loads(truth_path.read_text())
-    expected = _expected_share(truth, "wall_share", 0.7, f"{command} via /proc/PID/mem: heavy")
+    expected = expected_share(truth["cpu_share"], 0.7, f"{command} via /proc/PID/mem: heavy")
     assert_share(heavy, either, expected, f"{command} via /proc/PID/mem: share of heavy")
     if command == "run":
         raw = json.loads(out.read_text())

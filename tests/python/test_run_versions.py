@@ -6,7 +6,8 @@ package to such an interpreter: the package's own `snakescope` command (the
 .venv's) passes its location on, and the standalone binary takes it from
 SNAKESCOPE_PACKAGE. Each run is compared with that same interpreter: plain
 `python` for what the program sees, its own cProfile for exact call counts,
-and the target's own timing for the sampled 70/30 split.
+and the target's own CPU-time measurement for the sampled 70/30 split, on a
+quiet machine and with every core saturated.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from conftest import (
     script,
     target_env,
 )
+from loadgen import saturated  # noqa: F401  (a fixture)
 from test_record import SECONDS, _split_share
 from test_run import _pstats, _profiler_own
 
@@ -147,6 +149,15 @@ def test_lent_package_is_taken_back(snakescope, package_dir, python, tmp_path):
 
 
 def test_split_70_30_in_process(snakescope, package_dir, python, tmp_path):
+    _check_split_in_process(snakescope, package_dir, python, tmp_path, "")
+
+
+def test_split_70_30_in_process_under_load(snakescope, package_dir, python, saturated, tmp_path):
+    _check_split_in_process(snakescope, package_dir, python, tmp_path,
+                            f", {saturated} processes spinning")
+
+
+def _check_split_in_process(snakescope, package_dir, python, tmp_path, load: str) -> None:
     target = script("split_70_30.py")
     truth_path = tmp_path / "truth.json"
     out = tmp_path / "run.json"
@@ -168,7 +179,8 @@ def test_split_70_30_in_process(snakescope, package_dir, python, tmp_path):
                     if s.frames and s.frames[0]["file"] != target and not s.frames[0]["file"].startswith("<frozen"))
     total = sum(s.count for s in cap.stacks)
     assert elsewhere <= 0.01 * total, f"{elsewhere} of {total} samples start outside the script"
-    _split_share(cap, json.loads(truth_path.read_text()), f"run on {python.id}: share of heavy")
+    _split_share(cap, json.loads(truth_path.read_text()),
+                 f"run on {python.id}: share of heavy{load}")
 
 
 @pytest.mark.parametrize("program", ["calls.py", "split_70_30.py"])

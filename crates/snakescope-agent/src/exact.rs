@@ -279,7 +279,31 @@ pub unsafe fn on_event_free_threaded(
 #[pyfunction]
 pub fn exact_start(py: Python<'_>) -> PyResult<()> {
     *STARTED.lock().expect("profiler clock") = Some(Calibration::start());
+    let stop = py.import("snakescope._native")?.getattr("exact_stop")?;
+    // SAFETY: checked to be a PyCFunction first; GIL held (the token).
+    if unsafe { ffi::PyCFunction_Check(stop.as_ptr()) } != 0 {
+        // SAFETY: just checked.
+        STOP_KEY.store(unsafe { method_def(stop.as_ptr()) }, Ordering::Relaxed);
+    }
     hook::set_mode(py, &hook::EXACT, true)
+}
+
+/// `exact_stop`'s key (its `PyMethodDef`), to see whether the hook recorded
+/// its own c_call.
+static STOP_KEY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// 0: `exact_stop` has not run; 1: the hook still saw the stopping thread's
+/// calls; 2: it did not (a C-level hook of the program's replaced it).
+static SAW_STOP: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Whether the last `exact_stop`'s thread was still profiled when it
+/// stopped (`None` before any stop): the program may have replaced the hook
+/// with a C-level one of its own (cProfile before 3.12), which
+/// `sys.setprofile` never sees.
+pub fn saw_stop() -> Option<bool> {
+    match SAW_STOP.load(Ordering::Relaxed) {
+        0 => None,
+        n => Some(n == 1),
+    }
 }
 
 /// Removes the hook everywhere and returns the tables as cProfile's
@@ -287,6 +311,12 @@ pub fn exact_start(py: Python<'_>) -> PyResult<()> {
 /// [(callee_object, calls, recursive_calls, inline_s, total_s), …]), …]`.
 #[pyfunction]
 pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    if hook::EXACT.load(Ordering::Relaxed) {
+        let key = STOP_KEY.load(Ordering::Relaxed);
+        let t = tables();
+        let saw = t.stack.last().is_some_and(|c| t.keys[c.entry] == key);
+        SAW_STOP.store(if saw { 1 } else { 2 }, Ordering::Relaxed);
+    }
     hook::set_mode(py, &hook::EXACT, false)?;
     let all: Vec<usize> = ALL.lock().expect("profiler tables").clone();
     if hook::FREE_THREADED {

@@ -96,13 +96,87 @@ pub static EXACT: AtomicBool = AtomicBool::new(false);
 /// The 3.11 line profiler is switching tracing on and off.
 pub static LINES: AtomicBool = AtomicBool::new(false);
 
-/// The profile hook: lsprof's accounting and/or the line profiler's switch.
+/// A measurement uses the hook.
+pub fn any_mode() -> bool {
+    EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed)
+}
+
+thread_local! {
+    /// A frame whose 'call' event the program's profile function failed:
+    /// its 'return' (which not every version sends) is not recorded again.
+    static FAILED_CALL: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The profile hook: lsprof's accounting and/or the line profiler's switch,
+/// then the program's own profile function `obj` (see [`crate::chain`]).
+/// Time in the program's function counts as time of the function whose
+/// event it handles (entered before it runs, left after).
 pub unsafe extern "C" fn hook(
-    _obj: *mut ffi::PyObject,
+    obj: *mut ffi::PyObject,
     frame: *mut ffi::PyFrameObject,
     what: c_int,
     arg: *mut ffi::PyObject,
 ) -> c_int {
+    if !any_mode() {
+        if obj.is_null() {
+            // Left on after a stop (other threads are not touched then: that
+            // would remove the program's functions too, and 3.13t crashes when
+            // a running thread's profile function is removed under it): it
+            // takes itself off at its next event.
+            if let Some(set) = set_profile() {
+                // SAFETY: on the interpreter's own thread with the GIL held (it
+                // called us); removing the hook from inside it is what
+                // `sys.setprofile(None)` in a profile function does.
+                unsafe { set(None, std::ptr::null_mut()) };
+            }
+            return 0;
+        }
+        // SAFETY: forwarded unchanged from the interpreter.
+        return unsafe { crate::chain::profile(obj, frame, what, arg) };
+    }
+    if LINES.load(Ordering::Relaxed) {
+        // The 3.11 line timer reinstalls this hook with the program's object.
+        crate::chain::seen_profile(obj);
+    }
+    if obj.is_null() {
+        // No program function: the measurements only.
+        // SAFETY: forwarded unchanged from the interpreter (GIL held, live frame and arg).
+        unsafe { measure(frame, what, arg) };
+        return 0;
+    }
+    if what == PY_TRACE_CALL || what == PY_TRACE_C_CALL {
+        FAILED_CALL.with(|f| f.set(0));
+        // SAFETY: forwarded unchanged from the interpreter (GIL held, live frame and arg).
+        unsafe { measure(frame, what, arg) };
+        // SAFETY: as above.
+        let status = unsafe { crate::chain::profile(obj, frame, what, arg) };
+        if status != 0 && what == PY_TRACE_CALL {
+            // The frame ends here; not every version sends its return.
+            // SAFETY: as above.
+            unsafe { measure(frame, PY_TRACE_RETURN, arg) };
+            FAILED_CALL.with(|f| f.set(frame as usize));
+        } else if status != 0 {
+            // The C function is not called, and no c_return follows.
+            // SAFETY: as above.
+            unsafe { measure(frame, PY_TRACE_C_RETURN, arg) };
+        }
+        return status;
+    }
+    // SAFETY: as above.
+    let status = unsafe { crate::chain::profile(obj, frame, what, arg) };
+    if what == PY_TRACE_RETURN && FAILED_CALL.with(|f| f.replace(0)) == frame as usize {
+        return status;
+    }
+    // SAFETY: as above.
+    unsafe { measure(frame, what, arg) };
+    status
+}
+
+/// The measurements' part of a profile event.
+///
+/// # Safety
+/// As [`hook`]'s arguments.
+unsafe fn measure(frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) {
     if EXACT.load(Ordering::Relaxed) {
         if FREE_THREADED {
             // SAFETY: forwarded unchanged from the interpreter (this thread's
@@ -115,19 +189,31 @@ pub unsafe extern "C" fn hook(
     }
     if LINES.load(Ordering::Relaxed) && (what == PY_TRACE_CALL || what == PY_TRACE_RETURN) {
         // SAFETY: as above.
-        return unsafe { lines::on_profile_event(frame, what) };
+        unsafe { lines::on_profile_event(frame, what) };
     }
-    if !EXACT.load(Ordering::Relaxed) && !LINES.load(Ordering::Relaxed) {
-        // Left on a thread that `set_everywhere` could not reach (3.8 has no
-        // per-thread setter): it takes itself off at its next event.
-        if let Some(set) = set_profile() {
-            // SAFETY: on the interpreter's own thread with the GIL held (it
-            // called us); removing the hook from inside it is what
-            // `sys.setprofile(None)` in a profile function does.
-            unsafe { set(None, std::ptr::null_mut()) };
+}
+
+/// Sets this thread's profile hook for the program's current function
+/// ([`crate::chain::program_profile`]): ours while a measurement runs (the
+/// 3.11 line timer decides with its own state), else none (the program's
+/// function failed, as CPython then removes it).
+pub fn reinstall_profile() {
+    if LINES.load(Ordering::Relaxed) {
+        lines::refresh();
+        return;
+    }
+    if let Some(set) = set_profile() {
+        let obj = crate::chain::program_profile();
+        // SAFETY: on this thread (called from our hooks or built-ins, GIL
+        // held); the hook lives for the whole process.
+        unsafe {
+            if any_mode() {
+                set(Some(hook), obj);
+            } else {
+                set(None, std::ptr::null_mut());
+            }
         }
     }
-    0
 }
 
 /// `PyEval_SetProfile` (sets the calling thread's hook), looked up once.
@@ -209,20 +295,12 @@ pub fn set_mode(py: Python<'_>, mode: &AtomicBool, on: bool) -> PyResult<()> {
     let before = EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed);
     mode.store(on, Ordering::SeqCst);
     let after = EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed);
-    if before != after {
-        if !after && FREE_THREADED {
-            // CPython 3.13t crashes when another running thread's profile
-            // function is removed under it (reproduced with plain
-            // `threading.setprofile_all_threads(None)`): the others take the
-            // hook off themselves at their next event (see `hook`).
-            if let Some(set) = set_profile() {
-                // SAFETY: on this thread, which holds its thread state (the token).
-                unsafe { set(None, std::ptr::null_mut()) };
-            }
-            return Ok(());
-        }
-        set_everywhere(py, after.then_some(hook as TraceFunc))?;
+    if after && !before {
+        crate::chain::seen_profile(std::ptr::null_mut());
+        set_everywhere(py, Some(hook as TraceFunc))?;
     }
+    // Off: each thread takes the hook off itself at its next event (or keeps
+    // it to call the program's own profile function), see `hook`.
     Ok(())
 }
 

@@ -8,11 +8,14 @@
 //! (`cli_main`), so the Python package's `snakescope` command is the same
 //! program as the standalone binary.
 
+mod chain;
 mod clock;
 mod exact;
 mod hook;
 mod lines;
 mod memory;
+mod rescue;
+mod threads;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -66,11 +69,7 @@ fn start(
     gil: bool,
     hide_files: Vec<String>,
 ) -> PyResult<()> {
-    if !(rate_hz > 0.0 && rate_hz <= 1_000_000.0) {
-        return Err(PyValueError::new_err(format!(
-            "sampling rate `{rate_hz}` is out of range"
-        )));
-    }
+    snakescope_remote::check_rate(rate_hz).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let mut running = RUNNING
         .lock()
         .map_err(|_| PyRuntimeError::new_err("sampler state poisoned"))?;
@@ -160,30 +159,43 @@ fn add_memory(capture: &mut Capture, census: Option<&Bound<'_, PyAny>>) -> PyRes
     Ok(())
 }
 
-/// Stops the sampler and returns its capture.
-fn stop_sampler(py: Python<'_>) -> PyResult<Capture> {
+/// Stops the sampler and returns its capture. Needs no GIL: the rescue
+/// after a fatal signal calls it too.
+pub(crate) fn stop_sampler_unlocked() -> Result<Capture, String> {
     let running = RUNNING
         .lock()
-        .map_err(|_| PyRuntimeError::new_err("sampler state poisoned"))?
-        .take();
-    let Some(running) = running else {
-        return Err(PyRuntimeError::new_err(
-            "the snakescope sampler is not running",
-        ));
-    };
+        .map_err(|_| "sampler state poisoned".to_owned())?
+        .take()
+        .ok_or("the snakescope sampler is not running")?;
     if running.pid != std::process::id() {
         // A forked child: the sampler thread stayed in the parent.
         std::mem::forget(running.thread);
-        return Err(PyRuntimeError::new_err(
-            "the sampler runs in the parent process, not in this fork",
-        ));
+        return Err("the sampler runs in the parent process, not in this fork".into());
     }
     running.stop.store(true, Ordering::Relaxed);
-    // The sampler never needs the GIL; let the rest of the program run while it stops.
-    let result = py.allow_threads(|| running.thread.join());
-    result
-        .map_err(|_| PyRuntimeError::new_err("the sampler thread panicked"))?
+    running
+        .thread
+        .join()
+        .map_err(|_| "the sampler thread panicked".to_owned())?
+}
+
+/// Stops the sampler and returns its capture. The sampler never needs the
+/// GIL; the rest of the program runs while it stops.
+fn stop_sampler(py: Python<'_>) -> PyResult<Capture> {
+    py.allow_threads(stop_sampler_unlocked)
         .map_err(PyRuntimeError::new_err)
+}
+
+/// The memory data without a census (which needs the GIL), after a fatal signal.
+pub(crate) fn add_memory_without_census(capture: &mut Capture) {
+    // The only errors are the state's own; the capture is written without memory then.
+    let _ = add_memory(capture, None);
+}
+
+/// One line to stderr; a closed stderr is not the program's problem.
+pub(crate) fn note_raw(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Stops the sampler and writes the profile to `output` in `format`
@@ -192,22 +204,27 @@ fn stop_sampler(py: Python<'_>) -> PyResult<Capture> {
 #[pyo3(signature = (output, format = None, command = Vec::new(), exit_code = None, quiet = false, census = None))]
 fn stop(
     py: Python<'_>,
-    output: &str,
+    output: std::path::PathBuf,
     format: Option<&str>,
-    command: Vec<String>,
+    command: Vec<std::ffi::OsString>,
     exit_code: Option<i32>,
     quiet: bool,
     census: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
+    rescue::disarm();
     let mut capture = stop_sampler(py)?;
     add_memory(&mut capture, census)?;
     // The whole process so far (snakescope's own threads included).
     capture
         .meta
         .set_usage(snakescope_remote::usage(libc::RUSAGE_SELF));
-    capture.meta.command = command;
+    // Arguments that are not UTF-8 (surrogate escapes in Python) are recorded with U+FFFD.
+    capture.meta.command = command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     capture.meta.exit_code = exit_code;
-    let path = std::path::Path::new(output);
+    let path = output.as_path();
     let format = format_named(format, path)?;
     write_outputs(&capture, format, path, quiet).map_err(PyRuntimeError::new_err)
 }
@@ -242,7 +259,7 @@ fn render(capture_json: &str, format: &str) -> PyResult<Vec<u8>> {
     Ok(out)
 }
 
-fn format_named(name: Option<&str>, path: &std::path::Path) -> PyResult<Format> {
+pub(crate) fn format_named(name: Option<&str>, path: &std::path::Path) -> PyResult<Format> {
     match name {
         Some(name) => Format::from_name(name)
             .ok_or_else(|| PyValueError::new_err(format!("unknown format `{name}`"))),
@@ -250,7 +267,7 @@ fn format_named(name: Option<&str>, path: &std::path::Path) -> PyResult<Format> 
     }
 }
 
-fn write_outputs(
+pub(crate) fn write_outputs(
     capture: &Capture,
     format: Format,
     path: &std::path::Path,
@@ -259,11 +276,13 @@ fn write_outputs(
     use std::io::Write;
     let mut err = std::io::stderr().lock();
     if capture.total_samples() == 0 && format != Format::Json {
-        let _ = writeln!(
-            err,
-            "snakescope: no samples were recorded; no {} written",
-            path.display()
-        );
+        if !quiet {
+            let _ = writeln!(
+                err,
+                "snakescope: no samples were recorded; no {} written",
+                path.display()
+            );
+        }
         return Ok(());
     }
     let mut rendered = Vec::new();
@@ -271,7 +290,8 @@ fn write_outputs(
     std::fs::write(path, rendered)
         .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
     if !quiet {
-        snakescope_formats::write_summary(capture, &mut err, false).map_err(|e| e.to_string())?;
+        // The file is written; a closed stderr (`2>&1 | head`) loses only the summary.
+        let _ = snakescope_formats::write_summary(capture, &mut err, false);
         let _ = writeln!(err, "wrote {} ({})", path.display(), format.name());
     }
     Ok(())
@@ -285,8 +305,10 @@ fn is_running() -> bool {
 
 /// Runs the `snakescope` command line with `argv` (program name first); returns the exit status.
 #[pyfunction]
-fn cli_main(py: Python<'_>, argv: Vec<String>) -> u8 {
-    py.allow_threads(|| snakescope_cli::main_with_args(argv.into_iter().map(Into::into)))
+fn cli_main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> u8 {
+    // OsString: Python's `sys.argv` holds bytes that are not UTF-8 as
+    // surrogate escapes, which PyO3 turns back into the bytes.
+    py.allow_threads(|| snakescope_cli::main_with_args(argv))
 }
 
 fn unix_now() -> f64 {
@@ -304,8 +326,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(render, m)?)?;
     m.add_function(wrap_pyfunction!(is_running, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(rescue::rescue_arm, m)?)?;
     m.add_function(wrap_pyfunction!(exact::exact_start, m)?)?;
     m.add_function(wrap_pyfunction!(hook::exact_install_current, m)?)?;
+    m.add_function(wrap_pyfunction!(chain::hooks_install, m)?)?;
+    m.add_function(wrap_pyfunction!(chain::hooks_installed, m)?)?;
+    m.add_function(wrap_pyfunction!(chain::hooks_exact_sees, m)?)?;
+    m.add_function(wrap_pyfunction!(chain::hooks_lines_depth, m)?)?;
     m.add_function(wrap_pyfunction!(exact::exact_stop, m)?)?;
     m.add_function(wrap_pyfunction!(hook::thread_count, m)?)?;
     m.add_function(wrap_pyfunction!(lines::lines_select, m)?)?;

@@ -1,7 +1,9 @@
 //! Command-line arguments, as clap parses them. Doc comments are the help text.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// snakescope: find where a Python program spends its time.
 #[derive(Debug, Parser)]
@@ -59,8 +61,9 @@ pub struct SamplingArgs {
     #[arg(short, long, value_enum)]
     pub format: Option<FormatArg>,
 
-    /// Samples per second.
-    #[arg(short, long, default_value_t = 1000.0)]
+    /// Samples per second (1 to 1000000).
+    #[arg(short, long, default_value_t = 1000.0, value_name = "HZ",
+          value_parser = parse_rate, allow_negative_numbers = true)]
     pub rate: f64,
 
     /// Include threads that are idle (sleeping, blocked on I/O or a lock).
@@ -85,13 +88,15 @@ pub struct RecordArgs {
     #[command(flatten)]
     pub sampling: SamplingArgs,
 
-    /// Stop recording after this many seconds.
-    #[arg(short, long)]
-    pub duration: Option<f64>,
+    /// Stop recording after this many seconds (0.001 to one year).
+    #[arg(short, long, value_name = "SECONDS", value_parser = parse_duration,
+          allow_negative_numbers = true)]
+    pub duration: Option<Duration>,
 
-    /// The command to launch and profile, after `--`.
+    /// The command to launch and profile, after `--` (any bytes: a file
+    /// name need not be UTF-8).
     #[arg(last = true, num_args = 1.., value_name = "COMMAND")]
-    pub command: Vec<String>,
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +128,24 @@ pub struct ReportArgs {
     #[arg(long, value_parser = ["allocated", "peak", "leaked"], value_name = "WHAT")]
     pub memory: Option<String>,
 }
+
+/// The sort keys `python -m cProfile -s` accepts (`pstats.Stats.sort_arg_dict_default`,
+/// the same from 3.8 to 3.15), which `snakescope._exact.print_table` passes to pstats.
+const PSTATS_SORT_KEYS: [&str; 13] = [
+    "calls",
+    "cumtime",
+    "cumulative",
+    "filename",
+    "line",
+    "module",
+    "name",
+    "ncalls",
+    "nfl",
+    "pcalls",
+    "stdname",
+    "time",
+    "tottime",
+];
 
 /// How `run` tracks memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -159,8 +182,9 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 512 * 1024, value_name = "BYTES")]
     pub memory_interval: u64,
 
-    /// With --exact: the table's sort key, as `python -m cProfile -s`.
-    #[arg(short = 's', long, default_value = "cumulative", value_name = "KEY")]
+    /// With --exact: the table's sort key, one of `python -m cProfile -s`'s.
+    #[arg(short = 's', long, default_value = "cumulative", value_name = "KEY",
+          value_parser = PSTATS_SORT_KEYS)]
     pub sort: String,
 
     /// The interpreter to run (default: $SNAKESCOPE_PYTHON, set by the Python
@@ -178,9 +202,10 @@ pub struct RunArgs {
     #[arg(short = 'c', value_name = "CODE")]
     pub code: Option<String>,
 
-    /// The script and its arguments (or the arguments of -m / -c).
+    /// The script and its arguments (or the arguments of -m / -c), as bytes
+    /// (a file name need not be UTF-8).
     #[arg(allow_hyphen_values = true, value_name = "SCRIPT ARGS")]
-    pub args: Vec<String>,
+    pub args: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -236,4 +261,22 @@ pub enum DiffFormatArg {
     Text,
     /// Every function and line, as JSON (docs/commands/diff.md).
     Json,
+}
+
+/// `--rate`: a number within the sampler's range (`snakescope_remote::check_rate`).
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let hz = parse_number(text)?;
+    snakescope_remote::check_rate(hz).map_err(|e| e.to_string())
+}
+
+/// `--duration`: seconds within the sampler's range (`snakescope_remote::check_duration`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let seconds = parse_number(text)?;
+    snakescope_remote::check_duration(seconds).map_err(|e| e.to_string())
+}
+
+fn parse_number(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))
 }

@@ -5,6 +5,8 @@
 //! signal).
 
 use crate::UserError;
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -19,8 +21,18 @@ impl Signals {
     pub fn install() -> anyhow::Result<Signals> {
         let interrupted = Arc::new(AtomicBool::new(false));
         let terminated = Arc::new(AtomicBool::new(false));
-        signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))?;
-        signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&terminated))?;
+        // A signal snakescope was started with ignored (`nohup`, supervisors)
+        // stays ignored: a handler would be reset to the default in the
+        // launched program, which would then die of what it ignores without
+        // snakescope.
+        for (signal, flag) in [
+            (signal_hook::consts::SIGINT, &interrupted),
+            (signal_hook::consts::SIGTERM, &terminated),
+        ] {
+            if !ignored(signal) {
+                signal_hook::flag::register(signal, Arc::clone(flag))?;
+            }
+        }
         Ok(Signals {
             interrupted,
             terminated,
@@ -28,15 +40,26 @@ impl Signals {
     }
 }
 
+/// Whether `signal`'s disposition in this process is "ignore".
+fn ignored(signal: libc::c_int) -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one
+    // into a zeroed local of the right type.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+            && current.sa_sigaction == libc::SIG_IGN
+    }
+}
+
 /// Starts the command with inherited stdio.
-pub fn spawn(command: &[String]) -> Result<Child, UserError> {
+pub fn spawn(command: &[OsString]) -> Result<Child, UserError> {
     spawn_with(command, |_| {})
 }
 
 /// Starts the command with inherited stdio, after `configure` has set more
 /// of its environment.
 pub fn spawn_with(
-    command: &[String],
+    command: &[OsString],
     configure: impl FnOnce(&mut Command),
 ) -> Result<Child, UserError> {
     let program = &command[0];
@@ -45,10 +68,11 @@ pub fn spawn_with(
     program_env(&mut cmd);
     configure(&mut cmd);
     cmd.spawn().map_err(|e| {
-        let err = UserError::new(format!("cannot run `{program}`: {}", describe(&e)));
-        if e.kind() == std::io::ErrorKind::NotFound && program.ends_with(".py") {
+        let shown = shown(program);
+        let err = UserError::new(format!("cannot run `{shown}`: {}", describe(&e)));
+        if e.kind() == std::io::ErrorKind::NotFound && shown.ends_with(".py") {
             err.with_hint(format!(
-                "run it with an interpreter: `snakescope record -- python3 {program}`"
+                "run it with an interpreter: `snakescope record -- python3 {shown}`"
             ))
         } else if e.kind() == std::io::ErrorKind::NotFound {
             err.with_hint("check the command name and your PATH")
@@ -56,6 +80,35 @@ pub fn spawn_with(
             err
         }
     })
+}
+
+/// An argument as a message or a capture shows it: invalid UTF-8 as U+FFFD,
+/// control characters as `\xNN`.
+pub fn shown(arg: &OsStr) -> String {
+    snakescope_formats::printable::escape_controls(&arg.to_string_lossy()).into_owned()
+}
+
+/// The file `program` names, as `execvp` finds it: a path when it has a
+/// `/`, else the first executable file of that name on `$PATH`.
+pub fn resolve(program: &OsStr) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if program.as_encoded_bytes().contains(&b'/') {
+        return Some(PathBuf::from(program));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|f| {
+            std::fs::metadata(f).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// The command line as the capture records it (text: invalid UTF-8 as U+FFFD).
+pub fn recorded(command: &[OsString]) -> Vec<String> {
+    command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The Python package's `snakescope` command tells the command line its

@@ -6,6 +6,7 @@
 mod args;
 mod commands;
 mod launch;
+mod program_args;
 
 use clap::Parser;
 use std::ffi::OsString;
@@ -41,11 +42,14 @@ impl std::error::Error for UserError {}
 
 /// Runs the command line `args` (program name first) and returns the exit status.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
-    let cli = match args::Cli::try_parse_from(args) {
+    let argv = program_args::protect(args.into_iter().collect());
+    let cli = match args::Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(err) => {
             // Help and version go to stdout with status 0; usage errors to stderr with 2.
-            let _ = err.print();
+            if !report_bad_value(&err) {
+                let _ = err.print();
+            }
             return if err.use_stderr() { 2 } else { 0 };
         }
     };
@@ -58,20 +62,51 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
     }
 }
 
-#[allow(clippy::print_stderr)]
+/// One line to stderr. A closed stderr (`2>&1 | head -1`) is not an error
+/// of snakescope's: the line is lost, nothing panics, the exit status stays.
+pub(crate) fn stderr_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// A value clap refused (out of range, not among the choices): one `error:`
+/// line, and a `hint:` line with the accepted values when there is a list,
+/// instead of clap's usage text. Returns false for other clap errors.
+fn report_bad_value(err: &clap::Error) -> bool {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        err.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        return false;
+    }
+    let rendered = err.render().to_string();
+    let Some(line) = rendered.lines().next() else {
+        return false;
+    };
+    let message = line.strip_prefix("error: ").unwrap_or(line);
+    let mut user = UserError::new(message);
+    if let Some(ContextValue::Strings(values)) = err.get(ContextKind::ValidValue) {
+        if !values.is_empty() {
+            user = user.with_hint(format!("use one of: {}", values.join(", ")));
+        }
+    }
+    report_user_error(&user);
+    true
+}
+
 fn report_user_error(user: &UserError) {
-    eprintln!("error: {}", user.message);
+    stderr_line(format_args!("error: {}", user.message));
     if let Some(hint) = &user.hint {
-        eprintln!("hint: {hint}");
+        stderr_line(format_args!("hint: {hint}"));
     }
 }
 
-#[allow(clippy::print_stderr)]
 fn report_error(err: &anyhow::Error) {
     if let Some(user) = err.downcast_ref::<UserError>() {
         report_user_error(user);
         return;
     }
     let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
-    eprintln!("error: {}", chain.join(": "));
+    stderr_line(format_args!("error: {}", chain.join(": ")));
 }

@@ -22,7 +22,10 @@ fn assert_user_error(out: &Output, expect: &str) {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(
-        stderr.lines().skip(1).all(|l| l.starts_with("hint: ")),
+        stderr
+            .lines()
+            .skip(1)
+            .all(|l| l.starts_with("hint: ") && !l[6..].trim().is_empty()),
         "extra lines: {stderr}"
     );
 }
@@ -62,14 +65,61 @@ fn record_needs_a_target() {
 
 #[test]
 fn record_refuses_a_bad_rate_and_duration() {
-    assert_user_error(
-        &snakescope(&["record", "--rate", "0", "--", "true"]),
-        "rate",
-    );
-    assert_user_error(
-        &snakescope(&["record", "--duration=-1", "--", "true"]),
-        "duration",
-    );
+    // --duration 1e300 panicked (Duration overflow); --rate 1e-9 slept for a
+    // period of 30 years; `--duration -1` was a usage error of clap's.
+    for (option, value) in [
+        ("--rate", "0"),
+        ("--rate", "1e-9"),
+        ("--rate", "nan"),
+        ("--rate", "inf"),
+        ("--duration", "-1"),
+        ("--duration", "1e300"),
+        ("--duration", "nan"),
+    ] {
+        let out = snakescope(&["record", option, value, "--", "true"]);
+        assert_user_error(&out, &option[2..]);
+        assert_user_error(&out, value);
+    }
+}
+
+#[test]
+fn an_empty_output_path_is_one_line() {
+    for command in [
+        &["record", "-o", "", "--", "true"][..],
+        &["report", "x.json", "-o", ""],
+    ] {
+        assert_user_error(&snakescope(command), "--output");
+    }
+}
+
+#[test]
+fn report_refuses_what_is_not_a_regular_file() {
+    // A FIFO made report wait for a writer for ever: checked on the open file.
+    let dir = std::env::temp_dir().join(format!("snakescope-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("capture.json");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_snakescope"))
+        .args(["report", fifo.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("report waited on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_user_error(&out, "is a FIFO");
+    for path in ["/dev/zero", dir.to_str().unwrap()] {
+        assert_user_error(&snakescope(&["report", path]), "not a capture file");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -18,7 +18,7 @@ use crate::text::command_line;
 use crate::FormatError;
 use inferno::flamegraph::{self as inferno_flamegraph, Options};
 use serde::Serialize;
-use snakescope_model::{Capture, Frame, Memory, Stats};
+use snakescope_model::{Capture, Frame, Memory, Stats, MAX_TOTAL};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
@@ -715,7 +715,7 @@ pub fn write_differential_flamegraph(
     // minus before.
     let lines: Vec<String> = stacks
         .iter()
-        .map(|(stack, (other, base))| format!("{stack} {} {base}", other.round() as u64))
+        .map(|(s, (o, b))| format!("{s} {} {b}", o.round().min(MAX_TOTAL as f64) as u64))
         .collect();
     let mut options = Options::default();
     options.negate_differentials = widths == Widths::Before;

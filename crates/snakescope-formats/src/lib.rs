@@ -18,6 +18,7 @@ pub mod memory;
 mod pprof;
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 mod pprof_proto;
+pub mod printable;
 mod speedscope;
 mod text;
 
@@ -140,6 +141,14 @@ impl std::fmt::Display for Format {
 /// format cannot represent an empty capture (only the flame graph).
 pub fn write(capture: &Capture, format: Format, out: &mut dyn Write) -> Result<(), FormatError> {
     let mut out = BufWriter::new(out);
+    // Text, line-based and XML outputs never carry a control character as is.
+    let shown = match format {
+        Format::Json | Format::Speedscope | Format::Chrome | Format::Pprof => {
+            std::borrow::Cow::Borrowed(capture)
+        }
+        _ => printable::printable(capture),
+    };
+    let capture = &*shown;
     match format {
         Format::Flamegraph => flamegraph::write(capture, &mut out)?,
         Format::Speedscope => speedscope::write(capture, &mut out)?,
@@ -159,13 +168,15 @@ pub fn write(capture: &Capture, format: Format, out: &mut dyn Write) -> Result<(
 }
 
 /// Writes the short summary shown on the terminal after a recording; `color`
-/// makes its headings bold with ANSI escapes.
+/// makes its headings bold with ANSI escapes (the capture's own strings are
+/// shown through [`printable::escape_controls`]).
 pub fn write_summary(
     capture: &Capture,
     out: &mut dyn Write,
     color: bool,
 ) -> Result<(), FormatError> {
     let mut out = BufWriter::new(out);
+    let capture = &*printable::printable(capture);
     text::write_summary(capture, &mut out, color)?;
     memory::write_text(capture, &mut out, 5)?;
     out.flush()?;

@@ -7,6 +7,28 @@ use snakescope_model::{Capture, Frame, Memory, MemorySite, Meta, StackRecord, Th
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+/// Largest source file whose lines the text report quotes.
+const MAX_SOURCE_BYTES: u64 = 16 << 20;
+
+/// The lines of a source file named in the capture, control characters
+/// escaped; none unless it is a regular file of a sane size (a capture may
+/// name `/dev/zero` or a FIFO).
+fn source_lines(file: &str) -> Vec<String> {
+    let readable =
+        std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() <= MAX_SOURCE_BYTES);
+    if !readable {
+        return Vec::new();
+    }
+    std::fs::read(file)
+        .map(|bytes| {
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(|l| crate::printable::escape_controls(l).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Which bytes a memory view weighs stacks by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemoryMetric {
@@ -260,24 +282,42 @@ pub fn write_text(capture: &Capture, out: &mut dyn Write, top: usize) -> io::Res
         &|_| true,
     )?;
     section(out, "Alive at the peak", MemoryMetric::Peak, &|_| true)?;
-    // Leaks: what the program's own code allocated and never freed, above
-    // noise (0.1 % of the peak); interpreter and import machinery excluded.
+    // Leaks: what the program's own code allocated and never freed;
+    // interpreter and import machinery excluded. The view hides sites under
+    // 0.1 % of the peak (noise), and says how many it hid: the capture keeps
+    // every site.
     let floor = (m.peak_bytes / 1000).max(1);
+    let program_leak = |s: &MemorySite| {
+        s.end_bytes > 0
+            && s.frames
+                .iter()
+                .any(|&i| is_program_frame(&capture.frames[i]))
+            && !s
+                .frames
+                .iter()
+                .any(|&i| is_import_frame(&capture.frames[i]))
+    };
     section(
         out,
         "Leaked (alive at the end, allocated by the program)",
         MemoryMetric::Leaked,
-        &|s| {
-            s.end_bytes >= floor
-                && s.frames
-                    .iter()
-                    .any(|&i| is_program_frame(&capture.frames[i]))
-                && !s
-                    .frames
-                    .iter()
-                    .any(|&i| is_import_frame(&capture.frames[i]))
-        },
+        &|s| s.end_bytes >= floor && program_leak(s),
     )?;
+    let small: Vec<&MemorySite> = m
+        .sites
+        .iter()
+        .filter(|s| s.end_bytes < floor && program_leak(s))
+        .collect();
+    if !small.is_empty() {
+        writeln!(
+            out,
+            "  (not shown: {} more sites, {} in all, each under {} (0.1 % of the peak); \
+             the capture holds them)",
+            small.len(),
+            human(small.iter().map(|s| s.end_bytes).sum::<u64>() as f64),
+            human(floor as f64)
+        )?;
+    }
     let mut by_line: Vec<((String, u32), LineMemory)> = lines(capture, m).into_iter().collect();
     by_line.sort_by(|a, b| {
         b.1.allocated
@@ -293,12 +333,13 @@ pub fn write_text(capture: &Capture, out: &mut dyn Write, top: usize) -> io::Res
     )?;
     let mut sources: HashMap<String, Vec<String>> = HashMap::new();
     for ((file, line), l) in by_line.into_iter().take(top) {
-        let src = sources.entry(file.clone()).or_insert_with(|| {
-            std::fs::read_to_string(&file)
-                .map(|t| t.lines().map(str::to_owned).collect())
-                .unwrap_or_default()
-        });
-        let text = src.get(line as usize - 1).map(|s| s.trim()).unwrap_or("");
+        let src = sources
+            .entry(file.clone())
+            .or_insert_with(|| source_lines(&file));
+        let text = (line as usize)
+            .checked_sub(1)
+            .and_then(|i| src.get(i))
+            .map_or("", |s| s.trim());
         writeln!(
             out,
             "  {:>10} {:>10} {:>10} {:>6.1}% {:>11}  {}:{}  {}",

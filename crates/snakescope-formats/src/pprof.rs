@@ -64,13 +64,19 @@ fn columns(capture: &Capture) -> (Vec<Column>, usize) {
     columns.push(Column {
         kind: "cpu",
         unit: "nanoseconds",
-        value: Box::new(move |s| if s.idle { 0 } else { count(s) * period }),
+        value: Box::new(move |s| {
+            if s.idle {
+                0
+            } else {
+                count(s).saturating_mul(period)
+            }
+        }),
     });
     if capture.meta.include_idle {
         columns.push(Column {
             kind: "wall",
             unit: "nanoseconds",
-            value: Box::new(move |s| count(s) * period),
+            value: Box::new(move |s| count(s).saturating_mul(period)),
         });
     }
     let default = columns.len() - 1;

@@ -34,6 +34,8 @@ pub struct CaptureBuilder {
     frame_ids: HashMap<Frame, usize>,
     threads: Vec<ThreadRecord>,
     thread_ids: HashMap<u64, usize>,
+    /// Names given to threads that have no sample yet.
+    names: HashMap<u64, String>,
     stack_ids: HashMap<Vec<usize>, usize>,
     stack_frames: Vec<Vec<usize>>,
     records: Vec<StackRecord>,
@@ -56,16 +58,25 @@ impl CaptureBuilder {
         id
     }
 
-    /// Sets the name of a thread (creating its record if needed).
+    /// Sets the name of a thread. A thread has a record only once it has a
+    /// sample: the name waits until then.
     pub fn name_thread(&mut self, tid: u64, name: Option<String>) {
-        let index = self.thread_index(tid);
-        if name.is_some() {
-            self.threads[index].name = name;
+        let Some(name) = name else { return };
+        match self.thread_ids.get(&tid) {
+            Some(&index) => self.threads[index].name = Some(name),
+            None => {
+                self.names.insert(tid, name);
+            }
         }
     }
 
     /// Counts one sample of one thread.
     pub fn add(&mut self, sample: ThreadSample<'_>) {
+        self.add_many(sample, 1);
+    }
+
+    /// Counts `n` samples of one thread with the same stack and state.
+    pub fn add_many(&mut self, sample: ThreadSample<'_>, n: u64) {
         let thread = self.thread_index(sample.tid);
         let stack = self.stack_index(sample.frames);
         let key = StackKey {
@@ -89,11 +100,11 @@ impl CaptureBuilder {
                 r
             }
         };
-        self.records[record].count += 1;
+        self.records[record].count += n;
         let t = &mut self.threads[thread];
-        t.samples += 1;
-        t.idle_samples += u64::from(sample.idle);
-        t.gil_samples += u64::from(sample.gil);
+        t.samples += n;
+        t.idle_samples += u64::from(sample.idle) * n;
+        t.gil_samples += u64::from(sample.gil) * n;
     }
 
     /// Finishes the capture with its metadata.
@@ -116,7 +127,7 @@ impl CaptureBuilder {
         let i = self.threads.len();
         self.threads.push(ThreadRecord {
             tid,
-            name: None,
+            name: self.names.remove(&tid),
             samples: 0,
             idle_samples: 0,
             gil_samples: 0,
@@ -152,6 +163,7 @@ mod tests {
     #[test]
     fn identical_samples_share_one_record() {
         let mut b = CaptureBuilder::new();
+        b.name_thread(7, Some("worker".into()));
         let main = b.intern_frame(frame("main", 1));
         let work = b.intern_frame(frame("work", 5));
         assert_eq!(b.intern_frame(frame("work", 5)), work);
@@ -169,10 +181,17 @@ mod tests {
             gil: false,
             frames: &[main, work],
         });
+        b.name_thread(8, Some("never sampled".into()));
         let c = b.finish(Meta::default());
+        assert_eq!(
+            c.threads.len(),
+            1,
+            "a named thread without samples has no record"
+        );
         assert_eq!(c.stacks.len(), 2);
         assert_eq!(c.stacks[0].count, 3);
         assert_eq!(c.threads[0].samples, 4);
+        assert_eq!(c.threads[0].name.as_deref(), Some("worker"));
         assert_eq!(c.threads[0].idle_samples, 1);
         assert_eq!(c.threads[0].gil_samples, 3);
         assert_eq!(c.total_samples(), 4);

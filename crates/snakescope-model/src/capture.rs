@@ -5,8 +5,10 @@ use std::io::{Read, Write};
 
 /// The value of the top-level `format` field.
 pub const FORMAT_NAME: &str = "snakescope-capture";
-/// The newest capture version this build reads and the one it writes.
+/// The capture version this build writes.
 pub const FORMAT_VERSION: u32 = 1;
+/// The capture versions this build reads.
+pub const READABLE_VERSIONS: [u32; 1] = [FORMAT_VERSION];
 
 /// Why a capture could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -15,10 +17,32 @@ pub enum CaptureError {
     Json(#[from] serde_json::Error),
     #[error("not a snakescope capture (format field is `{0}`)")]
     WrongFormat(String),
-    #[error("capture version `{found}` is newer than this snakescope understands (`{known}`)")]
-    TooNew { found: u32, known: u32 },
+    #[error(
+        "capture version `{found}` is not one this snakescope reads (it reads version {})",
+        readable_list()
+    )]
+    UnsupportedVersion { found: String },
     #[error("capture is inconsistent: {0}")]
     Inconsistent(String),
+}
+
+/// Refuses a `version` this build cannot read, naming the one found (as written).
+fn check_version(version: Option<&serde_json::Value>) -> Result<(), CaptureError> {
+    let readable = version
+        .and_then(serde_json::Value::as_u64)
+        .is_some_and(|v| READABLE_VERSIONS.iter().any(|&r| u64::from(r) == v));
+    if readable {
+        return Ok(());
+    }
+    let found = version.map_or_else(|| "missing".to_owned(), ToString::to_string);
+    Err(CaptureError::UnsupportedVersion {
+        found: found.chars().take(40).collect(),
+    })
+}
+
+fn readable_list() -> String {
+    let list: Vec<String> = READABLE_VERSIONS.iter().map(u32::to_string).collect();
+    list.join(", ")
 }
 
 /// One source location: a function executing a given line.
@@ -164,14 +188,10 @@ impl Capture {
         if format != FORMAT_NAME {
             return Err(CaptureError::WrongFormat(format.to_owned()));
         }
+        check_version(value.get("version"))?;
         let capture: Capture = serde_json::from_value(value)?;
-        if capture.version > FORMAT_VERSION {
-            return Err(CaptureError::TooNew {
-                found: capture.version,
-                known: FORMAT_VERSION,
-            });
-        }
         capture.check_indices()?;
+        capture.check_totals()?;
         Ok(capture)
     }
 
@@ -185,7 +205,53 @@ impl Capture {
     pub fn total_samples(&self) -> u64 {
         self.stacks.iter().map(|s| s.count).sum()
     }
+}
 
+/// The most samples (or, for memory, bytes) a capture may add up to: 2^53,
+/// so that every total is exact as an `f64` and stays far from overflowing
+/// when an output scales it (nanoseconds per sample, colour arithmetic).
+pub const MAX_TOTAL: u64 = 1 << 53;
+
+impl Capture {
+    /// Refuses counts that add up beyond [`MAX_TOTAL`]: no recording has
+    /// them, and outputs would overflow computing with them.
+    fn check_totals(&self) -> Result<(), CaptureError> {
+        let too_big = |what: &str, values: &mut dyn Iterator<Item = u64>| {
+            let mut total = 0u64;
+            for v in values {
+                total = total.saturating_add(v);
+                if total > MAX_TOTAL {
+                    return Err(CaptureError::Inconsistent(format!(
+                        "{what} add up to more than 2^53"
+                    )));
+                }
+            }
+            Ok(())
+        };
+        too_big("stack counts", &mut self.stacks.iter().map(|s| s.count))?;
+        for t in &self.threads {
+            too_big(
+                "thread sample counts",
+                &mut [t.samples, t.idle_samples, t.gil_samples].into_iter(),
+            )?;
+        }
+        if let Some(memory) = &self.memory {
+            type Field = fn(&crate::memory::MemorySite) -> u64;
+            let fields: [(&str, Field); 4] = [
+                ("allocated bytes", |s| s.allocated_bytes),
+                ("freed bytes", |s| s.freed_bytes),
+                ("peak bytes", |s| s.peak_bytes),
+                ("bytes alive at the end", |s| s.end_bytes),
+            ];
+            for (what, field) in fields {
+                too_big(what, &mut memory.sites.iter().map(field))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Capture {
     fn check_indices(&self) -> Result<(), CaptureError> {
         for (i, stack) in self.stacks.iter().enumerate() {
             if stack.thread >= self.threads.len() {

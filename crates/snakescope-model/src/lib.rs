@@ -14,7 +14,7 @@ mod stats;
 pub use aggregate::{CaptureBuilder, RawFrame, ThreadSample};
 pub use capture::{
     Capture, CaptureError, Frame, Meta, StackRecord, ThreadRecord, Usage, FORMAT_NAME,
-    FORMAT_VERSION,
+    FORMAT_VERSION, MAX_TOTAL, READABLE_VERSIONS,
 };
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
 pub use stats::{FunctionStat, LineStat, Stats};

@@ -7,12 +7,18 @@
 
 mod attach;
 mod elf;
+mod limits;
 mod maps;
+mod oncpu;
+mod program;
 mod reader;
 mod sampler;
 mod tasks;
 
 pub use attach::{AttachError, Target};
+pub use limits::{check_duration, check_rate, LimitError, MAX_RATE_HZ, MIN_RATE_HZ};
+pub use oncpu::CpuCounters;
+pub use program::may_run_python;
 pub use reader::RemoteReader;
 pub use sampler::{thread_name, Sampler, SamplerSettings, StopReason};
 pub use tasks::{TaskState, Tasks};

@@ -6,11 +6,19 @@
 //! same way, through `process_vm_readv` on its own pid, so a stale pointer can
 //! never fault). It never takes the GIL and never stops the target, so a stack
 //! can change while it is read; such torn stacks are counted and dropped.
+//!
+//! Without `--idle` or `--gil` a sample counts only when its thread was on a
+//! CPU at that tick, as its scheduler counters confirm a few milliseconds
+//! later ([`crate::oncpu`]): the counts are CPU time, whatever the load.
+//! With `--idle` every thread counts at every tick (wall time); with `--gil`
+//! the thread holding the GIL does.
 
+use crate::oncpu::OnCpu;
 use crate::{Target, TaskState, Tasks};
 use snakescope_model::{CaptureBuilder, Frame, Meta, ThreadSample};
 use snakescope_unwind::{FrameRef, ReadError, ThreadInfo, WalkError};
 use std::collections::{HashMap, HashSet};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -50,7 +58,17 @@ pub struct Sampler {
     ticks: u64,
     lost_ticks: u64,
     torn: u64,
+    /// Counting CPU time: samples wait in `on_cpu` until confirmed.
+    cpu_mode: bool,
+    on_cpu: HashMap<u64, OnCpu<PendingSample>>,
+    start: Instant,
+    /// When the current tick began, in nanoseconds from `start`.
+    now_ns: u64,
 }
+
+/// A sample waiting for its thread's counters: the stack (frame ids, root
+/// first) and whether the thread held the GIL.
+type PendingSample = (Vec<usize>, bool);
 
 /// What one tick found.
 enum Tick {
@@ -61,7 +79,10 @@ enum Tick {
 
 impl Sampler {
     pub fn new(target: Target, settings: SamplerSettings) -> Sampler {
-        let tasks = Tasks::new(target.pid);
+        let mut tasks = Tasks::new(target.pid);
+        let cpu_mode = !settings.include_idle
+            && !settings.gil_only
+            && tasks.cpu(u64::from(target.pid)).is_some();
         Sampler {
             target,
             tasks,
@@ -78,6 +99,10 @@ impl Sampler {
             ticks: 0,
             lost_ticks: 0,
             torn: 0,
+            cpu_mode,
+            on_cpu: HashMap::new(),
+            start: Instant::now(),
+            now_ns: 0,
         }
     }
 
@@ -114,6 +139,7 @@ impl Sampler {
         set_timer_slack();
         let period = Duration::from_secs_f64(1.0 / self.settings.rate_hz);
         let start = Instant::now();
+        self.start = start;
         let mut next = start;
         let mut last_check = start;
         let mut checks = 0u32;
@@ -126,7 +152,10 @@ impl Sampler {
             }
             if !self.paused.is_some_and(|p| p.load(Ordering::Relaxed)) {
                 self.ticks += 1;
-                match self.tick() {
+                // A bug in reading a torn stack must cost one tick, not the
+                // capture: the panic is reported (by the hook) and sampling goes on.
+                let tick = panic::catch_unwind(AssertUnwindSafe(|| self.tick()));
+                match tick.unwrap_or(Tick::Lost) {
                     Tick::Sampled => {}
                     Tick::Lost => self.lost_ticks += 1,
                     Tick::Gone => {
@@ -168,12 +197,36 @@ impl Sampler {
             Err(WalkError::Read(ReadError::Gone)) => return Tick::Gone,
             Err(_) => return Tick::Lost,
         };
+        self.now_ns = self.start.elapsed().as_nanos() as u64;
         for thread in &threads {
             if let Err(gone) = self.sample_thread(thread) {
                 return gone;
             }
         }
+        if self.ticks % 256 == 0 {
+            let alive: HashSet<u64> = threads.iter().map(|t| t.native_id).collect();
+            self.on_cpu.retain(|tid, _| alive.contains(tid));
+            self.tasks.retain(|tid| alive.contains(&tid));
+        }
         Tick::Sampled
+    }
+
+    /// Counts the pending samples of thread `tid` that its scheduler
+    /// counters show were taken on a CPU, and drops those taken while it
+    /// waited for one; a thread gone takes its pending samples with it.
+    fn settle(&mut self, tid: u64, runnable: bool) {
+        let pending = self.on_cpu.entry(tid).or_default();
+        if !runnable && !pending.has_pending() {
+            return;
+        }
+        let Some(counters) = self.tasks.cpu(tid) else {
+            self.on_cpu.remove(&tid);
+            return;
+        };
+        let builder = &mut self.builder;
+        pending.settle(self.now_ns, counters, |(frames, gil), n| {
+            builder.add_many(cpu_sample(tid, frames, *gil), n);
+        });
     }
 
     fn sample_thread(&mut self, thread: &ThreadInfo) -> Result<(), Tick> {
@@ -181,7 +234,14 @@ impl Sampler {
         if self.settings.gil_only && !gil {
             return Ok(());
         }
-        let idle = !gil && self.tasks.state(thread.native_id) != TaskState::Running;
+        let runnable = self.tasks.state(thread.native_id) == TaskState::Running;
+        if self.cpu_mode {
+            self.settle(thread.native_id, runnable);
+            if !runnable {
+                return Ok(()); // not on a CPU now
+            }
+        }
+        let idle = !gil && !runnable;
         if idle && !self.settings.include_idle {
             return Ok(());
         }
@@ -207,13 +267,32 @@ impl Sampler {
         if self.named.insert(thread.native_id) {
             self.name_new_thread(thread);
         }
-        self.builder.add(ThreadSample {
-            tid: thread.native_id,
-            idle,
-            gil,
-            frames: &self.ids,
-        });
+        if self.cpu_mode {
+            let tid = thread.native_id;
+            let builder = &mut self.builder;
+            self.on_cpu.entry(tid).or_default().push(
+                self.now_ns,
+                (self.ids.clone(), gil),
+                |(frames, gil), n| builder.add_many(cpu_sample(tid, frames, *gil), n),
+            );
+        } else {
+            self.builder.add(ThreadSample {
+                tid: thread.native_id,
+                idle,
+                gil,
+                frames: &self.ids,
+            });
+        }
         Ok(())
+    }
+
+    /// Settles what is still pending with the counters as they are now.
+    fn settle_all(&mut self) {
+        self.now_ns = self.start.elapsed().as_nanos() as u64;
+        let tids: Vec<u64> = self.on_cpu.keys().copied().collect();
+        for tid in tids {
+            self.settle(tid, false);
+        }
     }
 
     /// Names a thread seen for the first time: its `threading` name when the
@@ -292,7 +371,8 @@ impl Sampler {
     }
 
     /// The capture, with everything but the fields the caller knows (mode, command, exit code).
-    pub fn finish(self, elapsed: Duration, started_unix_s: f64) -> snakescope_model::Capture {
+    pub fn finish(mut self, elapsed: Duration, started_unix_s: f64) -> snakescope_model::Capture {
+        self.settle_all();
         let meta = Meta {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             mode: "record".to_owned(),
@@ -310,6 +390,16 @@ impl Sampler {
             ..Meta::default()
         };
         self.builder.finish(meta)
+    }
+}
+
+/// A sample confirmed to have been taken on a CPU.
+fn cpu_sample(tid: u64, frames: &[usize], gil: bool) -> ThreadSample<'_> {
+    ThreadSample {
+        tid,
+        idle: false,
+        gil,
+        frames,
     }
 }
 

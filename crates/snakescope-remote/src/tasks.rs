@@ -1,12 +1,17 @@
 //! OS-level thread state from `/proc/PID/task/TID/stat`, used to tell idle
-//! threads (sleeping, blocked) from running ones.
+//! threads (sleeping, blocked) from running ones, and scheduler counters from
+//! `/proc/PID/task/TID/schedstat` (CPU time used, see [`crate::oncpu`]).
 //!
-//! The stat files stay open between samples and are re-read with `pread`, so
-//! a sample costs one system call per thread, not three.
+//! The files stay open between samples and are re-read with `pread` at
+//! offset 0 (both are seq files, which regenerate their text on a read from
+//! the start), so a read costs one system call, not three.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+
+use crate::oncpu::CpuCounters;
 
 /// What the kernel says a thread is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +29,7 @@ pub enum TaskState {
 pub struct Tasks {
     pid: u32,
     files: HashMap<u64, File>,
+    schedstat: HashMap<u64, File>,
     buf: Vec<u8>,
 }
 
@@ -32,40 +38,66 @@ impl Tasks {
         Tasks {
             pid,
             files: HashMap::new(),
+            schedstat: HashMap::new(),
             buf: vec![0; 1024],
         }
     }
 
     /// The current state of thread `tid` of the process.
     pub fn state(&mut self, tid: u64) -> TaskState {
-        if !self.files.contains_key(&tid) {
-            match File::open(format!("/proc/{}/task/{tid}/stat", self.pid)) {
-                Ok(f) => {
-                    self.files.insert(tid, f);
-                }
-                Err(_) => return TaskState::Gone,
-            }
+        match read_task_file(&mut self.files, &mut self.buf, self.pid, tid, "stat") {
+            Some(n) => parse_state(&self.buf[..n]),
+            None => TaskState::Gone,
         }
-        let file = &self.files[&tid];
-        let n = match file.read_at(&mut self.buf, 0) {
-            Ok(n) => n,
-            Err(_) => {
-                self.files.remove(&tid);
-                return TaskState::Gone;
-            }
-        };
-        parse_state(&self.buf[..n])
+    }
+
+    /// The scheduler counters of thread `tid`: `None` when the thread is
+    /// gone or the kernel has no `schedstat` (built without `SCHED_INFO`).
+    pub fn cpu(&mut self, tid: u64) -> Option<CpuCounters> {
+        let n = read_task_file(
+            &mut self.schedstat,
+            &mut self.buf,
+            self.pid,
+            tid,
+            "schedstat",
+        )?;
+        CpuCounters::parse(&self.buf[..n])
     }
 
     /// Forgets threads not in `alive`, closing their files.
     pub fn retain(&mut self, alive: impl Fn(u64) -> bool) {
         self.files.retain(|&tid, _| alive(tid));
+        self.schedstat.retain(|&tid, _| alive(tid));
     }
 
     /// The kernel's name of a thread (`comm`), as set by `prctl` or the executable.
     pub fn name(&self, tid: u64) -> Option<String> {
         let name = std::fs::read_to_string(format!("/proc/{}/task/{tid}/comm", self.pid)).ok()?;
         Some(name.trim_end().to_owned())
+    }
+}
+
+/// Reads `/proc/PID/task/TID/NAME` into `buf` through the file kept open in
+/// `files`; `None` (and the file closed) when the thread is gone.
+fn read_task_file(
+    files: &mut HashMap<u64, File>,
+    buf: &mut [u8],
+    pid: u32,
+    tid: u64,
+    name: &str,
+) -> Option<usize> {
+    let file = match files.entry(tid) {
+        Entry::Occupied(open) => open.into_mut(),
+        Entry::Vacant(slot) => {
+            slot.insert(File::open(format!("/proc/{pid}/task/{tid}/{name}")).ok()?)
+        }
+    };
+    match file.read_at(buf, 0) {
+        Ok(n) => Some(n),
+        Err(_) => {
+            files.remove(&tid);
+            None
+        }
     }
 }
 
@@ -100,5 +132,22 @@ mod tests {
         assert_eq!(tasks.state(tid), TaskState::Running);
         assert_eq!(tasks.state(u64::from(u32::MAX)), TaskState::Gone);
         assert!(tasks.name(tid).is_some());
+    }
+
+    #[test]
+    fn schedstat_rereads_at_offset_zero() {
+        let mut tasks = Tasks::new(std::process::id());
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() } as u64;
+        let before = tasks.cpu(tid).expect("this kernel has schedstat");
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_millis(30) {
+            std::hint::spin_loop();
+        }
+        // The same open file, read again from the start, shows the new CPU time.
+        let after = tasks.cpu(tid).expect("still readable");
+        assert!(after.run_ns > before.run_ns, "{before:?} -> {after:?}");
+        assert_eq!(tasks.schedstat.len(), 1);
+        assert_eq!(tasks.cpu(u64::from(u32::MAX)), None);
     }
 }

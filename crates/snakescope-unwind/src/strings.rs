@@ -52,19 +52,26 @@ pub(crate) fn read_unicode(
     decode(&bytes, kind).ok_or(StringError::Implausible)
 }
 
+/// A `str`'s code points (1, 2 or 4 bytes each, as its kind says). A lone
+/// surrogate is a valid code point in Python (a file name that is not UTF-8
+/// holds its bytes as surrogate escapes: `\xff.py` is `"\udcff.py"`) but not a
+/// Rust `char`: it becomes U+FFFD. A code point beyond U+10FFFF means the
+/// object was misread.
 fn decode(bytes: &[u8], kind: u64) -> Option<String> {
+    let point = |c: u32| match char::from_u32(c) {
+        Some(ch) => Some(ch),
+        None if (0xd800..=0xdfff).contains(&c) => Some(char::REPLACEMENT_CHARACTER),
+        None => None,
+    };
     match kind {
         1 => Some(bytes.iter().map(|&b| char::from(b)).collect()),
-        2 => char::decode_utf16(
-            bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]])),
-        )
-        .collect::<Result<String, _>>()
-        .ok(),
+        2 => bytes
+            .chunks_exact(2)
+            .map(|c| point(u32::from(u16::from_le_bytes([c[0], c[1]]))))
+            .collect(),
         4 => bytes
             .chunks_exact(4)
-            .map(|c| char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+            .map(|c| point(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
             .collect(),
         _ => None,
     }
@@ -102,5 +109,12 @@ mod tests {
             .collect();
         assert_eq!(decode(&ucs4, 4).unwrap(), "🐍x");
         assert!(decode(&[0xff, 0xff, 0xff, 0xff], 4).is_none());
+        // A surrogate escape (`\xff.py` named by bytes that are not UTF-8).
+        let escaped: Vec<u8> = [0xdcff_u16, u16::from(b'.'), u16::from(b'p')]
+            .iter()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        assert_eq!(decode(&escaped, 2).unwrap(), "\u{fffd}.p");
+        assert_eq!(decode(&0xdcffu32.to_le_bytes(), 4).unwrap(), "\u{fffd}");
     }
 }

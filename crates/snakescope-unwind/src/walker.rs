@@ -21,6 +21,9 @@ const MAX_SNAPSHOT: u64 = 1 << 20;
 /// Bytes read below a frame found outside the stack snapshot (the size of
 /// CPython's first data-stack chunk).
 const WINDOW: u64 = 16 * 1024;
+/// Where user space ends on every 64-bit target we run on (x86-64 with
+/// five-level paging reaches 2^56; four-level and aarch64 stop at 2^47–2^48).
+const USER_SPACE_END: u64 = 1 << 56;
 /// Code objects per thread whose headers are read along with its stack.
 const MAX_GUESSES: usize = 64;
 /// Threads whose code objects are remembered for that.
@@ -492,7 +495,7 @@ impl Walker {
             } else {
                 data.min(top)
             };
-            let end = top + o.frame_size;
+            let end = top.checked_add(o.frame_size)?;
             (top != 0 && end - start <= MAX_SNAPSHOT).then_some((start, end - start))
         });
         let guesses = self.code_guesses.remove(&thread.addr).unwrap_or_default();
@@ -623,11 +626,18 @@ impl Walker {
     /// window read serves many frames.
     fn frame_bytes(&mut self, r: &dyn MemoryReader, frame: u64) -> Result<&[u8], WalkError> {
         let fsize = self.layout.offsets.frame_size as usize;
+        // A torn read can hand over any value as the next frame's address:
+        // one that is not a user-space, pointer-aligned address (or whose
+        // frame would run past the end of the address space) is not a frame.
+        let end = match frame.checked_add(fsize as u64) {
+            Some(end) if frame % 8 == 0 && end <= USER_SPACE_END => end,
+            _ => return Err(WalkError::Torn("implausible frame address")),
+        };
         let inside = |base: u64, len: usize| {
             frame
                 .checked_sub(base)
-                .map(|off| off as usize)
-                .filter(|off| off + fsize <= len)
+                .and_then(|off| usize::try_from(off).ok())
+                .filter(|off| off.checked_add(fsize).is_some_and(|e| e <= len))
         };
         if let Some(off) = inside(self.snapshot_base, self.snapshot.len()) {
             return Ok(&self.snapshot[off..off + fsize]);
@@ -639,7 +649,6 @@ impl Walker {
             r.read(frame, &mut self.frame_buf)?;
             return Ok(&self.frame_buf);
         }
-        let end = frame + fsize as u64;
         // The largest window that cannot start in an unmapped page below the
         // frame's own chunk: try a whole chunk's worth, then the frame's page.
         for span in [WINDOW, (frame & 0xfff) + fsize as u64] {

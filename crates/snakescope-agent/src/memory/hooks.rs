@@ -24,7 +24,7 @@
 //! boundary (the recording side catches and turns tracking off).
 
 use super::{
-    maybe_sampled, on_alloc, on_alloc_python, on_free, python_sample, real, record_python,
+    maybe_sampled, on_alloc, on_alloc_python, on_free, python_sample, raw, real, record_python,
     take_python, Source, ACTIVE,
 };
 use std::os::raw::{c_int, c_void};
@@ -102,6 +102,39 @@ pub unsafe extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
     p
 }
 
+pub unsafe extern "C" fn valloc(size: usize) -> *mut c_void {
+    // SAFETY: the real function.
+    let p = unsafe { real::__libc_valloc(size) };
+    if !p.is_null() && tracking() {
+        on_alloc(p as usize, size, Source::Native);
+    }
+    p
+}
+
+pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
+    // SAFETY: the real function.
+    let p = unsafe { real::__libc_pvalloc(size) };
+    if !p.is_null() && tracking() {
+        // pvalloc rounds the size up to whole pages: that is what it allocates.
+        let page = 4096;
+        on_alloc(
+            p as usize,
+            size.max(1).next_multiple_of(page),
+            Source::Native,
+        );
+    }
+    p
+}
+
+pub unsafe extern "C" fn reallocarray(old: *mut c_void, n: usize, size: usize) -> *mut c_void {
+    let Some(bytes) = n.checked_mul(size) else {
+        // SAFETY: the real function refuses the overflowing request (ENOMEM).
+        return unsafe { real::reallocarray(old, n, size) };
+    };
+    // SAFETY: the caller's request, as realloc.
+    unsafe { realloc(old, bytes) }
+}
+
 pub unsafe extern "C" fn mmap(
     addr: *mut c_void,
     len: usize,
@@ -113,14 +146,15 @@ pub unsafe extern "C" fn mmap(
     // SAFETY: the real function with the caller's arguments.
     let p = unsafe { real::mmap(addr, len, prot, flags, fd, offset) };
     if p != libc::MAP_FAILED && flags & libc::MAP_ANONYMOUS != 0 && tracking() {
-        on_alloc(p as usize, len, Source::Native);
+        on_alloc(p as usize, len, Source::Mapped(len));
     }
     p
 }
 
 pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
     if tracking() {
-        on_free(addr as usize);
+        // Page-exact: a part of a mapping may be unmapped (see `live`).
+        super::live::on_unmap(addr as usize, len);
     }
     // SAFETY: the real function with the caller's arguments.
     unsafe { real::munmap(addr, len) }
@@ -151,7 +185,7 @@ pub struct PyMemAllocatorEx {
 ///
 /// # Safety
 /// `ctx` is the `PyMemAllocatorEx` stored by `install` for this domain.
-unsafe fn original<'a>(ctx: *mut c_void) -> &'a PyMemAllocatorEx {
+pub(super) unsafe fn original<'a>(ctx: *mut c_void) -> &'a PyMemAllocatorEx {
     // SAFETY: per the contract; the stored allocators live for the process.
     unsafe { &*(ctx as *const PyMemAllocatorEx) }
 }
@@ -159,8 +193,10 @@ unsafe fn original<'a>(ctx: *mut c_void) -> &'a PyMemAllocatorEx {
 pub unsafe extern "C" fn py_malloc(ctx: *mut c_void, size: usize) -> *mut c_void {
     // SAFETY: ctx is the original allocator (see `original`).
     let o = unsafe { original(ctx) };
+    let nested = raw::enter();
     // SAFETY: the original allocator with its own context.
     let p = unsafe { (o.malloc.expect("malloc"))(o.ctx, size) };
+    raw::leave(nested);
     if !p.is_null() && tracking() {
         on_alloc_python(p as usize, size);
     }
@@ -170,8 +206,10 @@ pub unsafe extern "C" fn py_malloc(ctx: *mut c_void, size: usize) -> *mut c_void
 pub unsafe extern "C" fn py_calloc(ctx: *mut c_void, n: usize, size: usize) -> *mut c_void {
     // SAFETY: as in py_malloc.
     let o = unsafe { original(ctx) };
+    let nested = raw::enter();
     // SAFETY: as in py_malloc.
     let p = unsafe { (o.calloc.expect("calloc"))(o.ctx, n, size) };
+    raw::leave(nested);
     if !p.is_null() && tracking() {
         on_alloc_python(p as usize, n.saturating_mul(size));
     }
@@ -189,8 +227,10 @@ pub unsafe extern "C" fn py_realloc(
     if track && !old.is_null() {
         on_free(old as usize);
     }
+    let nested = raw::enter();
     // SAFETY: as in py_malloc.
     let p = unsafe { (o.realloc.expect("realloc"))(o.ctx, old, size) };
+    raw::leave(nested);
     if track && !p.is_null() {
         on_alloc_python(p as usize, size);
     }
@@ -203,8 +243,10 @@ pub unsafe extern "C" fn py_free(ctx: *mut c_void, p: *mut c_void) {
     if !p.is_null() && tracking() {
         on_free(p as usize);
     }
+    let nested = raw::enter();
     // SAFETY: as in py_malloc.
-    unsafe { (o.free.expect("free"))(o.ctx, p) }
+    unsafe { (o.free.expect("free"))(o.ctx, p) };
+    raw::leave(nested);
 }
 
 // --- the sampled hooks over pymalloc (see the module's documentation) ---
@@ -253,19 +295,19 @@ impl Originals {
 // replaced. An acquire load is a plain load on x86-64.
 
 #[inline(always)]
-unsafe fn original_malloc(domain: usize) -> Malloc {
+pub(super) unsafe fn original_malloc(domain: usize) -> Malloc {
     // SAFETY: see above: a non-zero address of a function of this type.
     unsafe { std::mem::transmute::<usize, Malloc>(ORIGINAL.malloc[domain].load(Ordering::Acquire)) }
 }
 
 #[inline(always)]
-unsafe fn original_calloc(domain: usize) -> Calloc {
+pub(super) unsafe fn original_calloc(domain: usize) -> Calloc {
     // SAFETY: as in original_malloc.
     unsafe { std::mem::transmute::<usize, Calloc>(ORIGINAL.calloc[domain].load(Ordering::Acquire)) }
 }
 
 #[inline(always)]
-unsafe fn original_realloc(domain: usize) -> Realloc {
+pub(super) unsafe fn original_realloc(domain: usize) -> Realloc {
     // SAFETY: as in original_malloc.
     unsafe {
         std::mem::transmute::<usize, Realloc>(ORIGINAL.realloc[domain].load(Ordering::Acquire))
@@ -273,7 +315,7 @@ unsafe fn original_realloc(domain: usize) -> Realloc {
 }
 
 #[inline(always)]
-unsafe fn original_free(domain: usize) -> Free {
+pub(super) unsafe fn original_free(domain: usize) -> Free {
     // SAFETY: as in original_malloc.
     unsafe { std::mem::transmute::<usize, Free>(ORIGINAL.free[domain].load(Ordering::Acquire)) }
 }
@@ -285,6 +327,14 @@ unsafe fn original_free(domain: usize) -> Free {
 /// (see `super::install_pymem_hooks`).
 pub const OUTSIDE_POOLS: usize = 513;
 
+/// Whether pymalloc serves a request of `size` bytes from its pools; it
+/// passes the others (0, and over 512 bytes) on to the raw domain, whose
+/// hooks count them (see [`super::raw`]).
+#[inline(always)]
+fn in_pools(size: usize) -> bool {
+    size.wrapping_sub(1) < OUTSIDE_POOLS - 1
+}
+
 // The fast paths take the size off the countdown and jump to the original;
 // the slow paths have the same signature, so that reaching them is a jump too
 // (they read the countdown again: it holds what the fast path left there).
@@ -293,7 +343,7 @@ pub unsafe extern "C" fn pym_malloc<const DOMAIN: usize>(
     ctx: *mut c_void,
     size: usize,
 ) -> *mut c_void {
-    if take_python(size) {
+    if in_pools(size) && take_python(size) {
         // SAFETY: as below.
         return unsafe { pym_malloc_sampled::<DOMAIN>(ctx, size) };
     }
@@ -308,10 +358,14 @@ pub unsafe extern "C" fn pym_malloc<const DOMAIN: usize>(
 /// one) and recorded.
 #[inline(always)]
 fn allocate_sampled(size: usize, allocate: impl Fn(usize) -> *mut c_void) -> *mut c_void {
+    let nested = raw::enter(); // the raw domain serves what follows
     let Some(weights) = python_sample(size) else {
-        return allocate(size);
+        let p = allocate(size);
+        raw::leave(nested);
+        return p;
     };
     let p = allocate(size.max(OUTSIDE_POOLS));
+    raw::leave(nested);
     if !p.is_null() {
         record_python(p as usize, weights);
     }
@@ -335,7 +389,7 @@ pub unsafe extern "C" fn pym_calloc<const DOMAIN: usize>(
     n: usize,
     size: usize,
 ) -> *mut c_void {
-    if take_python(n.saturating_mul(size)) {
+    if in_pools(n.saturating_mul(size)) && take_python(n.saturating_mul(size)) {
         // SAFETY: as below.
         return unsafe { pym_calloc_sampled::<DOMAIN>(ctx, n, size) };
     }
@@ -368,7 +422,7 @@ pub unsafe extern "C" fn pym_realloc<const DOMAIN: usize>(
     size: usize,
 ) -> *mut c_void {
     // A sampled `old` lives in the raw domain: its free is seen there.
-    if take_python(size) {
+    if in_pools(size) && take_python(size) {
         // SAFETY: as below.
         return unsafe { pym_realloc_sampled::<DOMAIN>(ctx, old, size) };
     }
@@ -410,19 +464,6 @@ unsafe extern "C" fn raw_free_sampled(ctx: *mut c_void, p: *mut c_void) {
     }
     // SAFETY: as in raw_free.
     unsafe { original_free(0)(ctx, p) }
-}
-
-/// The raw domain's realloc: a sampled block grown or shrunk is freed.
-pub unsafe extern "C" fn raw_realloc(
-    ctx: *mut c_void,
-    old: *mut c_void,
-    size: usize,
-) -> *mut c_void {
-    if !old.is_null() && maybe_sampled(old as usize) && tracking() {
-        on_free(old as usize);
-    }
-    // SAFETY: as in raw_free.
-    unsafe { original_realloc(0)(ctx, old, size) }
 }
 
 /// The pointer freed by the installation's check (see `probe_free`).

@@ -2,10 +2,11 @@
 //! each allocation site), what is alive at the peak and at the end, and the
 //! heap over time.
 //!
-//! Both sources are seen: the interpreter's `PyMem` domains (MEM and OBJ,
-//! chained like tracemalloc does; RAW goes to malloc) and native allocations
-//! by C extensions (malloc family and anonymous mmap, through the GOT, see
-//! [`got`]). Memory the interpreter's own allocators get from malloc/mmap
+//! Both sources are seen: the interpreter's `PyMem` domains (RAW, MEM and
+//! OBJ, chained like tracemalloc does; see [`raw`] for what pymalloc passes
+//! on to RAW) and native allocations by C extensions (malloc family and
+//! anonymous mmap, through the GOT, see [`got`], and through `dlsym`, see
+//! [`dlsym`]). Memory the interpreter's own allocators get from malloc/mmap
 //! (pymalloc arenas, large blocks) is not counted a second time.
 //!
 //! Sampling: allocations are sampled at byte intervals drawn from an
@@ -27,8 +28,11 @@
 //! all: a sampled block is made outside pymalloc's pools, and its free is
 //! found in the raw domain (see [`hooks`]).
 
+mod dlsym;
 mod got;
 mod hooks;
+mod live;
+mod raw;
 pub(crate) mod real;
 
 use crate::exact::PtrHasher;
@@ -51,6 +55,8 @@ pub(crate) static ACTIVE: AtomicBool = AtomicBool::new(false);
 pub(crate) enum Source {
     Python,
     Native,
+    /// An anonymous mapping of this many bytes (a native site; see [`live`]).
+    Mapped(usize),
 }
 
 /// Mean bytes between samples (0: every allocation).
@@ -104,12 +110,16 @@ struct Site {
     freed: f64,
     live: f64,
     at_peak: f64,
+    /// The peak epoch of the last change (see [`live`]).
+    epoch: u64,
 }
 
 struct Live {
     site: u32,
     bytes: f64,
     count: f64,
+    /// A mapped piece's length in bytes (0: not a mapping).
+    mapped_len: usize,
 }
 
 struct State {
@@ -129,8 +139,10 @@ struct State {
     started: Instant,
     peak: f64,
     peak_at: f64,
-    /// Live total when `at_peak` was last copied.
-    snapshot_level: f64,
+    /// How many times the peak grew (see [`live`]).
+    peak_epoch: u64,
+    /// Mapped pieces: start → length (see [`live`]).
+    mapped: std::collections::BTreeMap<usize, usize>,
     stack: Vec<usize>,
     labels: Vec<MemoryLabel>,
     open_labels: Vec<(String, f64)>,
@@ -434,55 +446,6 @@ fn current_tstate() -> u64 {
 }
 
 impl State {
-    fn record(&mut self, ptr: usize, bytes: f64, count: f64, source: Source) {
-        let site = self.site_of_current_stack(source);
-        let s = &mut self.sites[site as usize].2;
-        s.allocations += count;
-        s.bytes += bytes;
-        s.live += bytes;
-        match self.live.insert(ptr, Live { site, bytes, count }) {
-            // A block we still thought live at this address was freed where
-            // we could not see it (e.g. inside the C library): it is freed now
-            // (one lookup for both: this runs on every allocation in exact mode).
-            Some(old) => self.freed(old),
-            None => filter_add(&FILTER[filter_slot(ptr)]),
-        }
-        let live = LIVE.load(Ordering::Relaxed) + bytes as i64;
-        LIVE.store(live, Ordering::Relaxed);
-        let live = live as f64;
-        if live > self.peak {
-            self.peak = live;
-            PEAK.store(live.to_bits(), Ordering::Relaxed);
-            self.peak_at = self.started.elapsed().as_secs_f64();
-            // Copy who holds what at most every 1 % of growth.
-            if live > self.snapshot_level * 1.01 {
-                self.snapshot_level = live;
-                for (_, _, s) in &mut self.sites {
-                    s.at_peak = s.live;
-                }
-            }
-        }
-    }
-
-    fn forget(&mut self, ptr: usize) {
-        if let Some(l) = self.live.remove(&ptr) {
-            filter_remove(&FILTER[filter_slot(ptr)]);
-            self.freed(l);
-        }
-    }
-
-    /// Counts a tracked block as freed (it has left `live` already).
-    fn freed(&mut self, l: Live) {
-        let s = &mut self.sites[l.site as usize].2;
-        s.frees += l.count;
-        s.freed += l.bytes;
-        s.live -= l.bytes;
-        LIVE.store(
-            LIVE.load(Ordering::Relaxed) - l.bytes as i64,
-            Ordering::Relaxed,
-        );
-    }
-
     fn site_of_current_stack(&mut self, source: Source) -> u32 {
         let tstate = current_tstate();
         let layout = self.target.walker.layout();
@@ -641,22 +604,27 @@ unsafe fn stack_fingerprint(layout: &snakescope_layouts::Layout, tstate: usize) 
     Some(h ^ depth)
 }
 
-pub(crate) fn patches() -> [(&'static [u8], usize); 12] {
+pub(crate) fn patches() -> [(&'static [u8], usize); 17] {
     [
         (b"malloc", hooks::malloc as *const () as usize),
         (b"calloc", hooks::calloc as *const () as usize),
         (b"realloc", hooks::realloc as *const () as usize),
+        (b"reallocarray", hooks::reallocarray as *const () as usize),
         (b"free", hooks::free as *const () as usize),
+        (b"cfree", hooks::free as *const () as usize),
         (
             b"posix_memalign",
             hooks::posix_memalign as *const () as usize,
         ),
         (b"aligned_alloc", hooks::aligned_alloc as *const () as usize),
         (b"memalign", hooks::memalign as *const () as usize),
+        (b"valloc", hooks::valloc as *const () as usize),
+        (b"pvalloc", hooks::pvalloc as *const () as usize),
         (b"mmap", hooks::mmap as *const () as usize),
         (b"mmap64", hooks::mmap as *const () as usize),
         (b"munmap", hooks::munmap as *const () as usize),
         (b"dlopen", hooks::dlopen as *const () as usize),
+        (b"dlsym", dlsym::hook as *const () as usize),
         (b"__libc_memalign", hooks::memalign as *const () as usize),
     ]
 }
@@ -668,7 +636,7 @@ pub(crate) fn patch_everything() {
     let dlopen: Vec<(&'static [u8], usize)> = all
         .iter()
         .copied()
-        .filter(|(n, _)| *n == b"dlopen")
+        .filter(|(n, _)| *n == b"dlopen" || *n == b"dlsym")
         .collect();
     got::patch_all(&all, &dlopen, PyMem_Malloc as *const () as usize);
 }
@@ -826,13 +794,15 @@ fn install_pymem_hooks(_py: Python<'_>, interval: u64) -> Result<(), String> {
     match want {
         Installed::Sampled => {
             // The raw domain first: sampled blocks are freed there.
-            let raw = domains.original(PYMEM_DOMAIN_RAW);
+            let original = domains.original(PYMEM_DOMAIN_RAW);
             set_allocator(
                 PYMEM_DOMAIN_RAW,
                 hooks::PyMemAllocatorEx {
-                    realloc: Some(hooks::raw_realloc),
+                    malloc: Some(raw::sampled_malloc),
+                    calloc: Some(raw::sampled_calloc),
+                    realloc: Some(raw::sampled_realloc),
                     free: Some(hooks::raw_free),
-                    ..raw
+                    ..original
                 },
             );
             for (domain, malloc, calloc, realloc) in [
@@ -874,10 +844,16 @@ fn install_pymem_hooks(_py: Python<'_>, interval: u64) -> Result<(), String> {
                     },
                 );
             }
-            if domains.installed == Installed::Sampled {
-                // The full hooks see frees where they happen.
-                set_allocator(PYMEM_DOMAIN_RAW, domains.original(PYMEM_DOMAIN_RAW));
-            }
+            set_allocator(
+                PYMEM_DOMAIN_RAW,
+                hooks::PyMemAllocatorEx {
+                    ctx: domains.originals[PYMEM_DOMAIN_RAW as usize] as *mut std::ffi::c_void,
+                    malloc: Some(raw::full_malloc),
+                    calloc: Some(raw::full_calloc),
+                    realloc: Some(raw::full_realloc),
+                    free: Some(raw::full_free),
+                },
+            );
         }
     }
     domains.installed = want;
@@ -1130,7 +1106,8 @@ pub fn memory_start(
         started,
         peak: 0.0,
         peak_at: 0.0,
-        snapshot_level: 0.0,
+        peak_epoch: 0,
+        mapped: std::collections::BTreeMap::new(),
         stack: Vec::new(),
         labels: Vec::new(),
         open_labels: Vec::new(),
@@ -1154,6 +1131,7 @@ pub fn memory_start(
         unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
     });
     real::resolve();
+    dlsym::resolve();
     ACTIVE.store(true, Ordering::Relaxed);
     // After tracking is on: the sampled hooks' slow path parks the countdown
     // at IDLE while it is off.
@@ -1197,11 +1175,13 @@ pub fn stop_memory() -> Result<(Vec<Frame>, Memory), String> {
         }
         None => Vec::new(),
     };
-    let state = STATE
+    let mut state = STATE
         .lock()
         .map_err(|e| e.to_string())?
         .take()
         .ok_or("memory tracking is not on")?;
+    state.settle_peak();
+    live::MAPPED_PIECES.store(0, Ordering::Relaxed);
     // No writer is left (the state is gone): empty the filter, saturated
     // slots included, for the next session.
     for slot in &FILTER {
@@ -1229,7 +1209,7 @@ pub fn stop_memory() -> Result<(Vec<Frame>, Memory), String> {
             frames,
             source: match source {
                 Source::Python => "python",
-                Source::Native => "native",
+                Source::Native | Source::Mapped(_) => "native",
             }
             .to_owned(),
             allocations: s.allocations.round() as u64,

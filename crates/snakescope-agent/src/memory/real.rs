@@ -15,6 +15,23 @@ extern "C" {
     pub fn __libc_realloc(p: *mut c_void, size: usize) -> *mut c_void;
     pub fn __libc_free(p: *mut c_void);
     pub fn __libc_memalign(align: usize, size: usize) -> *mut c_void;
+    pub fn __libc_valloc(size: usize) -> *mut c_void;
+    pub fn __libc_pvalloc(size: usize) -> *mut c_void;
+}
+
+/// `reallocarray` on top of `__libc_realloc` (glibc's own is private):
+/// ENOMEM when `n * size` overflows, as it does.
+///
+/// # Safety
+/// As realloc(3).
+pub unsafe fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
+    let Some(bytes) = n.checked_mul(size) else {
+        // SAFETY: errno is this thread's.
+        unsafe { *libc::__errno_location() = libc::ENOMEM };
+        return std::ptr::null_mut();
+    };
+    // SAFETY: per the contract.
+    unsafe { __libc_realloc(p, bytes) }
 }
 
 /// `posix_memalign` on top of `__libc_memalign`, with its argument checks.

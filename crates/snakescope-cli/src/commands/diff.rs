@@ -7,8 +7,10 @@
 //! 0 otherwise, 2 for an error (as every command).
 
 use crate::args::{DiffArgs, DiffFormatArg, WidthsArg};
+use crate::commands::output::check_output_path;
 use crate::UserError;
 use snakescope_formats::diff::{self, Diff, Scale, Widths};
+use snakescope_formats::printable::printable;
 use snakescope_model::Capture;
 use std::io::Write;
 use std::path::Path;
@@ -23,9 +25,18 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
             .into());
         }
     }
-    let before = read_capture(&args.before)?;
-    let after = read_capture(&args.after)?;
-    let comparison = diff::diff(&before, &after).map_err(|e| {
+    for path in [&args.output, &args.flamegraph].into_iter().flatten() {
+        check_output_path(path)?;
+    }
+    let raw = (read_capture(&args.before)?, read_capture(&args.after)?);
+    // The tables and the flame graph show names through escape_controls;
+    // the JSON carries them as they are.
+    let shown = (printable(&raw.0), printable(&raw.1));
+    let (before, after) = match args.format {
+        DiffFormatArg::Text => (&*shown.0, &*shown.1),
+        DiffFormatArg::Json => (&raw.0, &raw.1),
+    };
+    let comparison = diff::diff(before, after).map_err(|e| {
         UserError::new(e.to_string())
             .with_hint("diff compares captures written by `snakescope record -o FILE.json`")
     })?;
@@ -41,7 +52,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
             WidthsArg::After => Widths::After,
         };
         let mut svg = Vec::new();
-        diff::write_differential_flamegraph(&before, &after, scale, widths, &mut svg)
+        diff::write_differential_flamegraph(&shown.0, &shown.1, scale, widths, &mut svg)
             .map_err(|e| UserError::new(format!("cannot write `{}`: {e}", path.display())))?;
         write_file(path, &svg)?;
     }
@@ -88,15 +99,10 @@ fn slower_line(d: &Diff, pct: f64) -> String {
 }
 
 fn read_capture(path: &Path) -> Result<Capture, UserError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| UserError::new(format!("cannot open `{}`: {e}", path.display())))?;
-    Capture::read_from(std::io::BufReader::new(file)).map_err(|e| {
-        UserError::new(format!(
-            "`{}` is not a readable capture: {e}",
-            path.display()
-        ))
-        .with_hint("diff compares the JSON written by `snakescope record -o FILE.json`")
-    })
+    super::capture_file::read_capture(
+        path,
+        "diff compares the JSON written by `snakescope record -o FILE.json`",
+    )
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
@@ -104,7 +110,6 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), UserError> {
         .map_err(|e| UserError::new(format!("cannot write `{}`: {e}", path.display())))
 }
 
-#[allow(clippy::print_stderr)]
 fn note(message: &str) {
-    eprintln!("snakescope: {message}");
+    crate::stderr_line(format_args!("snakescope: {message}"));
 }

@@ -4,6 +4,7 @@ use crate::args::DumpArgs;
 use crate::commands::attach_error;
 use crate::UserError;
 use serde_json::json;
+use snakescope_formats::printable::escape_controls;
 use snakescope_remote::{thread_name, Target, TaskState, Tasks};
 use snakescope_unwind::{FrameRef, WalkError};
 use std::io::Write;
@@ -101,7 +102,12 @@ fn print_text(out: &mut dyn Write, target: &Target, stacks: &[ThreadStack]) -> s
         .filter(|a| !a.is_empty())
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
-    writeln!(out, "Process {}: {}", target.pid, cmdline.join(" "))?;
+    writeln!(
+        out,
+        "Process {}: {}",
+        target.pid,
+        escape_controls(&cmdline.join(" "))
+    )?;
     writeln!(
         out,
         "Python {}{} ({})",
@@ -122,7 +128,7 @@ fn print_text(out: &mut dyn Write, target: &Target, stacks: &[ThreadStack]) -> s
         let name = s
             .name
             .as_deref()
-            .map(|n| format!(" \"{n}\""))
+            .map(|n| format!(" \"{}\"", escape_controls(n)))
             .unwrap_or_default();
         writeln!(
             out,
@@ -138,15 +144,14 @@ fn print_text(out: &mut dyn Write, target: &Target, stacks: &[ThreadStack]) -> s
             writeln!(
                 out,
                 "    {} ({}:{line})",
-                f["qualname"].as_str().unwrap_or("?"),
-                f["file"].as_str().unwrap_or("?")
+                escape_controls(f["qualname"].as_str().unwrap_or("?")),
+                escape_controls(f["file"].as_str().unwrap_or("?"))
             )?;
         }
     }
     Ok(())
 }
 
-#[allow(clippy::print_stderr)]
 fn note(message: &str) {
-    eprintln!("snakescope: {message}");
+    crate::stderr_line(format_args!("snakescope: {message}"));
 }

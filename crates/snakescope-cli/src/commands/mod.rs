@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+mod capture_file;
 mod diff;
 mod dump;
 mod interpreter;
+mod output;
 mod record;
 mod report;
 mod run;

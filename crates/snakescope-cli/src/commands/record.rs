@@ -1,21 +1,21 @@
 //! `snakescope record`: out-of-process sampling of a launched command or a running pid.
 
 use crate::args::RecordArgs;
-use crate::commands::{attach_error, format_of};
+use crate::commands::attach_error;
+use crate::commands::output::{check_output_path, output_format};
 use crate::launch::{self, Signals};
 use crate::UserError;
 use snakescope_formats::{Format, FormatError};
 use snakescope_model::{Capture, CaptureBuilder, Meta};
 use snakescope_remote::{AttachError, Target};
 use snakescope_remote::{Sampler, SamplerSettings};
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Highest rate accepted; beyond it a sample cannot even be read in one period.
-const MAX_RATE_HZ: f64 = 1_000_000.0;
 /// How long a launched target may keep running after Ctrl-C before snakescope
 /// stops sampling anyway (the terminal sent SIGINT to both; the target usually
 /// exits well within this).
@@ -25,7 +25,7 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
 struct Settings {
     sampler: SamplerSettings,
     output: Option<PathBuf>,
-    format: Option<Format>,
+    format: Format,
     quiet: bool,
 }
 
@@ -41,38 +41,18 @@ pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
 }
 
 fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
-    if !(args.sampling.rate > 0.0 && args.sampling.rate <= MAX_RATE_HZ) {
-        return Err(UserError::new(format!(
-            "sampling rate `{}` is out of range",
-            args.sampling.rate
-        ))
-        .with_hint(format!("use a rate between 1 and {MAX_RATE_HZ} Hz")));
+    // The rate and the duration were checked by clap (args.rs).
+    let output = args.sampling.output.as_deref();
+    if let Some(path) = output {
+        check_output_path(path)?;
     }
-    let duration = match args.duration {
-        Some(d) if !(d > 0.0 && d.is_finite()) => {
-            return Err(UserError::new(format!(
-                "duration `{d}` must be a positive number of seconds"
-            )))
-        }
-        d => d.map(Duration::from_secs_f64),
-    };
-    let format = match (args.sampling.format, &args.sampling.output) {
-        (Some(f), _) => Some(format_of(f)),
-        (None, Some(path)) => Some(Format::from_path(path).ok_or_else(|| {
-            UserError::new(format!(
-                "cannot tell the output format from `{}`",
-                path.display()
-            ))
-            .with_hint("use a .svg, .html, .json, .speedscope.json or .txt name, or pass --format")
-        })?),
-        (None, None) => None,
-    };
+    let format = output_format(output, args.sampling.format, Format::Flamegraph)?;
     Ok(Settings {
         sampler: SamplerSettings {
             rate_hz: args.sampling.rate,
             include_idle: args.sampling.idle,
             gil_only: args.sampling.gil,
-            duration,
+            duration: args.duration,
         },
         output: args.sampling.output.clone(),
         format,
@@ -98,13 +78,22 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn record_command(command: &[String], settings: &Settings) -> anyhow::Result<u8> {
+fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u8> {
     let signals = Signals::install()?;
     let mut child = launch::spawn(command)?;
     let pid = child.id();
-    let target = match wait_for_interpreter(&mut child, &signals) {
+    let mut last_exe = None;
+    let target = match wait_for_interpreter(&mut child, &signals, &mut last_exe) {
         Ok(Some(target)) => target,
-        Ok(None) => return finish_without_profile(&mut child, command, settings),
+        Ok(None) if signals.terminated.load(Ordering::Relaxed) => {
+            return finish_without_profile(&mut child, command, settings)
+        }
+        Ok(None) => {
+            return match not_python(command, last_exe) {
+                Some(program) => fail_not_python(&mut child, command, &program),
+                None => finish_without_profile(&mut child, command, settings),
+            };
+        }
         Err(err) => return fail_and_wait(&mut child, err),
     };
     let target = match check_target(target, settings) {
@@ -130,7 +119,7 @@ fn record_command(command: &[String], settings: &Settings) -> anyhow::Result<u8>
         matches!(child.try_wait(), Ok(None))
     });
     let mut capture = sampler.finish(elapsed, started);
-    capture.meta.command = command.to_vec();
+    capture.meta.command = launch::recorded(command);
     let status = child.wait()?;
     capture.meta.exit_code = Some(launch::status_code(status));
     // The only child snakescope waited for is the target.
@@ -168,12 +157,15 @@ pub(crate) fn untested_note(target: &Target) -> String {
 }
 
 /// Polls a freshly started command until it has mapped a Python interpreter
-/// (it may be a wrapper script that `exec`s one). `None` when it exits first.
+/// (it may be a wrapper script that `exec`s one). `None` when it exits first;
+/// `last_exe` is then the program it was last seen running (after its `exec`).
 fn wait_for_interpreter(
     child: &mut Child,
     signals: &Signals,
+    last_exe: &mut Option<PathBuf>,
 ) -> Result<Option<Target>, AttachError> {
     let start = Instant::now();
+    let own_exe = std::env::current_exe().ok();
     loop {
         if !matches!(child.try_wait(), Ok(None)) || signals.terminated.load(Ordering::Relaxed) {
             return Ok(None);
@@ -184,6 +176,10 @@ fn wait_for_interpreter(
             Err(_) if !matches!(child.try_wait(), Ok(None)) => return Ok(None),
             Err(e) if e.may_be_transient() => {}
             Err(e) => return Err(e),
+        }
+        let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).ok();
+        if exe.is_some() && exe != own_exe {
+            *last_exe = exe;
         }
         // Poll fast while the interpreter is starting, then back off.
         let pause = if start.elapsed() < Duration::from_millis(200) {
@@ -199,18 +195,18 @@ fn wait_for_interpreter(
 /// capture (with its exit status) is still written when JSON was asked for.
 fn finish_without_profile(
     child: &mut Child,
-    command: &[String],
+    command: &[OsString],
     settings: &Settings,
 ) -> anyhow::Result<u8> {
     let status = child.wait()?;
     note(&format!(
         "`{}` ended before a Python interpreter could be sampled",
-        command.join(" ")
+        command_line(command)
     ));
     let meta = Meta {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         mode: "record".to_owned(),
-        command: command.to_vec(),
+        command: launch::recorded(command),
         pid: Some(child.id()),
         requested_rate_hz: settings.sampler.rate_hz,
         started_unix_s: unix_now(),
@@ -223,6 +219,39 @@ fn finish_without_profile(
     Ok(launch::mirror_exit(status))
 }
 
+/// For a command that ended before an interpreter was found: the program
+/// it ran, when neither that (as last seen) nor the command's own file can
+/// be Python. `None` (a Python program that was quick) whenever either may be.
+fn not_python(command: &[OsString], last_exe: Option<PathBuf>) -> Option<PathBuf> {
+    let files = [launch::resolve(&command[0]), last_exe];
+    let mut seen = files.into_iter().flatten().peekable();
+    seen.peek()?;
+    let files: Vec<PathBuf> = seen.collect();
+    if files.iter().any(|f| snakescope_remote::may_run_python(f)) {
+        return None;
+    }
+    files.into_iter().last()
+}
+
+/// The command ended, and what it ran was not Python (`sleep 2`, a shell
+/// script that starts Python as a child instead of `exec`ing it): nothing
+/// could have been sampled, which is an error, not an empty profile. The
+/// program ran to its end undisturbed; no output is written.
+fn fail_not_python(child: &mut Child, command: &[OsString], program: &Path) -> anyhow::Result<u8> {
+    child.wait()?;
+    let user = UserError::new(format!(
+        "`{}` ran no Python interpreter: `{}` is not Python",
+        command_line(command),
+        launch::shown(program.as_os_str())
+    ))
+    .with_hint(
+        "record samples the process it starts, which must be Python or exec it: \
+         `snakescope record -- python3 app.py`",
+    );
+    crate::report_user_error(&user);
+    Ok(2)
+}
+
 /// Reports why the target cannot be profiled, lets it finish undisturbed, and fails.
 fn fail_and_wait(child: &mut Child, err: AttachError) -> anyhow::Result<u8> {
     let user = attach_error(err);
@@ -232,7 +261,7 @@ fn fail_and_wait(child: &mut Child, err: AttachError) -> anyhow::Result<u8> {
 }
 
 fn write_outputs(capture: Capture, settings: &Settings, pid: u32) -> anyhow::Result<()> {
-    let format = settings.format.unwrap_or(Format::Flamegraph);
+    let format = settings.format;
     let path = settings
         .output
         .clone()
@@ -257,9 +286,9 @@ fn write_outputs(capture: Capture, settings: &Settings, pid: u32) -> anyhow::Res
     if !settings.quiet {
         let mut err = std::io::stderr().lock();
         let color = std::io::stderr().is_terminal();
-        snakescope_formats::write_summary(&capture, &mut err, color)
-            .map_err(|e| output_error(e, &path))?;
-        writeln!(err, "wrote {} ({})", path.display(), format.name())?;
+        // The file is written: a closed stderr loses only the summary.
+        let _ = snakescope_formats::write_summary(&capture, &mut err, color);
+        let _ = writeln!(err, "wrote {} ({})", path.display(), format.name());
     }
     Ok(())
 }
@@ -282,9 +311,14 @@ fn default_output(pid: u32, format: Format) -> PathBuf {
     PathBuf::from(format!("snakescope-{pid}.{ext}"))
 }
 
-#[allow(clippy::print_stderr)]
+/// The command as messages show it.
+fn command_line(command: &[OsString]) -> String {
+    let shown: Vec<String> = command.iter().map(|a| launch::shown(a)).collect();
+    shown.join(" ")
+}
+
 fn note(message: &str) {
-    eprintln!("snakescope: {message}");
+    crate::stderr_line(format_args!("snakescope: {message}"));
 }
 
 fn process_alive(pid: u32) -> bool {

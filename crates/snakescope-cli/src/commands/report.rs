@@ -1,33 +1,26 @@
 //! `snakescope report`: re-render a saved capture.
 
 use crate::args::ReportArgs;
-use crate::commands::format_of;
+use crate::commands::capture_file::read_capture;
+use crate::commands::output::{check_output_path, output_format};
 use crate::UserError;
-use snakescope_model::Capture;
+use snakescope_formats::Format;
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     let path = &args.capture;
-    let file = std::fs::File::open(path)
-        .map_err(|e| UserError::new(format!("cannot open `{}`: {e}", path.display())))?;
-    let capture = Capture::read_from(std::io::BufReader::new(file)).map_err(|e| {
-        UserError::new(format!(
-            "`{}` is not a readable capture: {e}",
-            path.display()
-        ))
-        .with_hint("report reads the JSON written by `snakescope record -o FILE.json`")
-    })?;
-    let format = match (args.format, &args.output) {
-        (Some(f), _) => format_of(f),
-        (None, Some(out)) => {
-            snakescope_formats::Format::from_path(out).unwrap_or(snakescope_formats::Format::Text)
-        }
-        (None, None) => snakescope_formats::Format::Text,
-    };
+    let capture = read_capture(
+        path,
+        "report reads the JSON written by `snakescope record -o FILE.json`",
+    )?;
+    if let Some(out) = &args.output {
+        check_output_path(out)?;
+    }
+    let format = output_format(args.output.as_deref(), args.format, Format::Text)?;
     let no_memory = || {
         UserError::new(format!("`{}` has no memory data", path.display()))
             .with_hint("memory is recorded by `snakescope run` (not with --exact or --memory off)")
     };
-    if format == snakescope_formats::Format::Timeline && capture.memory.is_none() {
+    if format == Format::Timeline && capture.memory.is_none() {
         // An empty chart would read as "no memory used".
         return Err(no_memory().into());
     }

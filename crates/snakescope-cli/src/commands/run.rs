@@ -5,21 +5,31 @@
 //! `python` would (argv, `sys.path[0]`, `__main__`, exit status, tracebacks).
 //! This command only passes the settings on and mirrors the child's exit.
 
-use crate::args::{FormatArg, MemoryMode, RunArgs};
+use crate::args::{MemoryMode, RunArgs};
+use crate::commands::output::{check_output_path, output_format};
 use crate::launch::{self, Signals};
 use crate::UserError;
+use snakescope_formats::Format;
+use std::ffi::OsString;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
-    if !(args.sampling.rate > 0.0 && args.sampling.rate <= 1_000_000.0) {
-        return Err(UserError::new(format!(
-            "sampling rate `{}` is out of range",
-            args.sampling.rate
-        ))
-        .with_hint("use a rate between 1 and 1000000 Hz")
-        .into());
+    // The rate and the sort key were checked by clap (args.rs); the output
+    // is checked now, since the program's interpreter writes it at its exit.
+    let output = args.sampling.output.as_deref();
+    if let Some(path) = output {
+        check_output_path(path)?;
     }
+    // With --exact it is a pstats file, whatever its name.
+    let format = match args.exact {
+        true => None,
+        false => Some(output_format(
+            output,
+            args.sampling.format,
+            Format::Flamegraph,
+        )?),
+    };
     let target = target_spec(&args)?;
     if let Some(pattern) = args.lines.iter().find(|p| p.is_empty() || p.ends_with(':')) {
         return Err(
@@ -40,48 +50,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .with_hint("drop `--gil`, or pick a GIL build with `--python PATH`")
         .into());
     }
-    let mut command = vec![
-        python.clone(),
-        "-m".into(),
-        "snakescope._run".into(),
-        "--rate".into(),
-        args.sampling.rate.to_string(),
-    ];
-    if let Some(out) = &args.sampling.output {
-        command.extend(["--output".into(), out.display().to_string()]);
-    }
-    if let Some(format) = args.sampling.format {
-        command.extend(["--format".into(), format_name(format).into()]);
-    }
-    if args.exact {
-        command.extend(["--exact".into(), "--sort".into(), args.sort.clone()]);
-    }
-    for pattern in &args.lines {
-        command.extend(["--lines".into(), pattern.clone()]);
-    }
-    let memory = match args.memory {
-        MemoryMode::Sampled if args.memory_interval == 0 => "exact",
-        MemoryMode::Sampled => "sampled",
-        MemoryMode::Exact => "exact",
-        MemoryMode::Off => "off",
-    };
-    command.extend([
-        "--memory".into(),
-        memory.into(),
-        "--memory-interval".into(),
-        args.memory_interval.to_string(),
-    ]);
-    for (on, flag) in [
-        (args.sampling.idle, "--idle"),
-        (args.sampling.gil, "--gil"),
-        (args.sampling.quiet, "--quiet"),
-    ] {
-        if on {
-            command.push(flag.into());
-        }
-    }
-    command.push("--".into());
-    command.extend(target);
+    let command = bootstrap_command(&args, &python, format, target);
     let signals = Signals::install()?;
     let mut child = launch::spawn_with(&command, |c| interpreter.prepare(c)).map_err(|e| {
         UserError::new(format!(
@@ -108,17 +77,73 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     Ok(launch::mirror_exit(status))
 }
 
+/// `python -m snakescope._run OPTIONS -- KIND TARGET ARGS…`: the bootstrap's
+/// command line (see python/snakescope/_run.py, `_Options`).
+fn bootstrap_command(
+    args: &RunArgs,
+    python: &str,
+    format: Option<Format>,
+    target: Vec<OsString>,
+) -> Vec<OsString> {
+    let mut command: Vec<OsString> = vec![
+        python.into(),
+        "-m".into(),
+        "snakescope._run".into(),
+        "--rate".into(),
+        args.sampling.rate.to_string().into(),
+    ];
+    if let Some(out) = &args.sampling.output {
+        command.extend(["--output".into(), out.into()]);
+    }
+    if let Some(format) = format {
+        command.extend(["--format".into(), format.name().into()]);
+    }
+    if args.exact {
+        command.extend(["--exact".into(), "--sort".into(), (&args.sort).into()]);
+    }
+    for pattern in &args.lines {
+        command.extend(["--lines".into(), pattern.into()]);
+    }
+    let memory = match args.memory {
+        MemoryMode::Sampled if args.memory_interval == 0 => "exact",
+        MemoryMode::Sampled => "sampled",
+        MemoryMode::Exact => "exact",
+        MemoryMode::Off => "off",
+    };
+    command.extend([
+        "--memory".into(),
+        memory.into(),
+        "--memory-interval".into(),
+        args.memory_interval.to_string().into(),
+    ]);
+    for (on, flag) in [
+        (args.sampling.idle, "--idle"),
+        (args.sampling.gil, "--gil"),
+        (args.sampling.quiet, "--quiet"),
+    ] {
+        if on {
+            command.push(flag.into());
+        }
+    }
+    command.push("--".into());
+    command.extend(target);
+    command
+}
+
 /// `script args…`, `-m module args…` or `-c code args…` as the bootstrap takes them.
-fn target_spec(args: &RunArgs) -> Result<Vec<String>, UserError> {
-    let mut spec = match (&args.module, &args.code, args.args.first()) {
-        (Some(m), _, _) => vec!["module".to_owned(), m.clone()],
-        (_, Some(c), _) => vec!["code".to_owned(), c.clone()],
+fn target_spec(args: &RunArgs) -> Result<Vec<OsString>, UserError> {
+    let mut spec: Vec<OsString> = match (&args.module, &args.code, args.args.first()) {
+        (Some(m), _, _) => vec!["module".into(), m.into()],
+        (_, Some(c), _) => vec!["code".into(), c.into()],
         (None, None, Some(script)) => {
             if !std::path::Path::new(script).exists() {
-                return Err(UserError::new(format!("script `{script}` not found"))
-                    .with_hint("give the path of a Python file, or use `-m module` / `-c code`"));
+                return Err(UserError::new(format!(
+                    "script `{}` not found",
+                    launch::shown(script)
+                ))
+                .with_hint("give the path of a Python file, or use `-m module` / `-c code`"));
             }
-            vec!["script".to_owned(), script.clone()]
+            vec!["script".into(), script.clone()]
         }
         (None, None, None) => {
             return Err(UserError::new("nothing to run")
@@ -132,18 +157,4 @@ fn target_spec(args: &RunArgs) -> Result<Vec<String>, UserError> {
     };
     spec.extend(rest.iter().cloned());
     Ok(spec)
-}
-
-fn format_name(format: FormatArg) -> &'static str {
-    match format {
-        FormatArg::Flamegraph => "flamegraph",
-        FormatArg::Speedscope => "speedscope",
-        FormatArg::Collapsed => "collapsed",
-        FormatArg::Json => "json",
-        FormatArg::Text => "text",
-        FormatArg::Html => "html",
-        FormatArg::Pprof => "pprof",
-        FormatArg::Chrome => "chrome",
-        FormatArg::Timeline => "timeline",
-    }
 }

@@ -21,24 +21,22 @@
 //! and callbacks; the `#[pyfunction]`s hold it too). Free-threaded builds
 //! need another scheme (issue 6).
 
+mod legacy;
+mod monitoring;
+
+pub use legacy::{on_profile_event, refresh};
+pub use monitoring::lines_callbacks;
+
 use crate::clock::{now_ticks, Calibration};
 use crate::exact::PtrMap;
-use crate::hook::{self, TraceFunc, PY_TRACE_CALL, PY_TRACE_LINE, PY_TRACE_RETURN};
+use crate::hook;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use std::cell::{Cell, UnsafeCell};
-use std::os::raw::{c_char, c_int, c_long};
-use std::sync::atomic::Ordering;
+use std::os::raw::c_long;
 use std::sync::Mutex;
-
-extern "C" {
-    fn PyEval_SetTrace(func: Option<TraceFunc>, obj: *mut ffi::PyObject);
-    fn PyFrame_GetLineNumber(frame: *mut ffi::PyFrameObject) -> c_int;
-}
-type SetTraceThread =
-    unsafe extern "C" fn(*mut ffi::PyThreadState, Option<TraceFunc>, *mut ffi::PyObject) -> c_int;
 
 /// State only touched with the GIL held (on a free-threaded build: inside
 /// the line profiler's lock, [`serialised`]).
@@ -199,7 +197,9 @@ struct ThreadLines {
     /// 3.11: a frame whose event the trace function handled just before it
     /// switched the profile hook back on (which then sees the same event).
     skip: usize,
-    tstate: usize,
+    /// 3.11: the trace function is installed, for our line events or for
+    /// the program's own trace function (which it then calls).
+    trace_installed: bool,
 }
 
 /// Every thread's records (leaked boxes, as addresses), for `lines_stop`.
@@ -214,12 +214,7 @@ fn records() -> &'static mut ThreadLines {
     MINE.with(|mine| {
         let mut ptr = mine.get();
         if ptr.is_null() {
-            let lines = ThreadLines {
-                // SAFETY: called with the GIL held, so this thread has a thread state.
-                tstate: unsafe { ffi::PyThreadState_Get() } as usize,
-                ..ThreadLines::default()
-            };
-            ptr = Box::into_raw(Box::new(lines));
+            ptr = Box::into_raw(Box::default());
             mine.set(ptr);
             ALL.lock().expect("line records").push(ptr as usize);
         }
@@ -289,6 +284,12 @@ impl ThreadLines {
         self.selected += usize::from(frame.is_some());
         self.stack.push(frame);
     }
+}
+
+/// How many calls this thread's records hold (3.11: every call since the
+/// profile hook was installed). GIL held.
+pub fn depth() -> usize {
+    records().stack.len()
 }
 
 /// Adds a code object to the selection (idempotent); returns its index.
@@ -365,32 +366,18 @@ pub fn lines_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     if hook::LINES.load(std::sync::atomic::Ordering::Relaxed) {
         hook::set_mode(py, &hook::LINES, false)?;
     }
-    let set_trace = hook::symbol::<SetTraceThread>("_PyEval_SetTrace");
-    // SAFETY: GIL held.
-    let live: Vec<usize> = unsafe { hook::thread_states() }
-        .into_iter()
-        .map(|t| t as usize)
-        .collect();
+    // Each thread takes its trace function off (or keeps it for the
+    // program's own) at its next event: removing another running thread's
+    // hook would also remove the program's function there.
     let mut merged: Vec<Vec<LineCount>> = vec![Vec::new(); selection.codes.len()];
     for ptr in ALL.lock().expect("line records").iter() {
         // SAFETY: GIL held and no hook is running, so no thread uses its records.
         let t = unsafe { &mut *(*ptr as *mut ThreadLines) };
-        if t.tracing && live.contains(&t.tstate) {
-            if let Some(set) = set_trace {
-                // SAFETY: GIL held; `tstate` is in the interpreter's live list.
-                unsafe {
-                    set(
-                        t.tstate as *mut ffi::PyThreadState,
-                        None,
-                        std::ptr::null_mut(),
-                    )
-                };
-            }
-        }
         t.tracing = false;
         t.selected = 0;
         t.profile_off = false;
         t.skip = 0;
+        t.trace_installed = false;
         t.stack.clear();
         for (code, lines) in t.counts.drain(..).enumerate() {
             let into = &mut merged[code];
@@ -472,345 +459,4 @@ unsafe fn lookup(
             None
         }
     }
-}
-
-/// A call or return on 3.11, seen by the profile hook or (while the hook
-/// is off) by the trace function.
-///
-/// # Safety
-/// GIL held, `frame` live.
-unsafe fn call_or_return(t: &mut ThreadLines, frame: *mut ffi::PyFrameObject, what: c_int) {
-    // SAFETY: GIL held (contract).
-    let selection = unsafe { selection_mut() };
-    if what == PY_TRACE_CALL {
-        // SAFETY: live frame; PyFrame_GetCode returns a new reference, released at once.
-        let code = unsafe { hook::frame_code(frame) };
-        // SAFETY: GIL held, live code object.
-        let found = unsafe { lookup(selection, code, true) };
-        // SAFETY: the reference from PyFrame_GetCode.
-        unsafe { ffi::Py_DECREF(code) };
-        let selected = found.is_some();
-        t.push(found.map(|code| Frame {
-            code,
-            key: frame as usize,
-            line: 0,
-            since: now_ticks(),
-        }));
-        if !selected && t.tracing {
-            // Called inside a selected call while line tracing is on: this
-            // frame's own lines are not wanted. (Switching tracing off and on
-            // around every such call would cost more.)
-            // SAFETY: a live frame object, GIL held; `f_trace_lines` is a
-            // settable attribute of every frame.
-            unsafe {
-                if ffi::PyObject_SetAttrString(
-                    frame.cast(),
-                    c"f_trace_lines".as_ptr(),
-                    ffi::Py_False(),
-                ) != 0
-                {
-                    ffi::PyErr_Clear();
-                }
-            }
-        }
-    } else {
-        t.leave(selection);
-    }
-}
-
-/// Line tracing on exactly while a selected frame is innermost; the profile
-/// hook off meanwhile, unless `--exact` needs it.
-///
-/// # Safety
-/// GIL held, on the thread `t` belongs to.
-unsafe fn switch_hooks(t: &mut ThreadLines, frame: *mut ffi::PyFrameObject) {
-    let trace_on = t.selected > 0;
-    let profile_off = trace_on && !hook::EXACT.load(Ordering::Relaxed);
-    if trace_on != t.tracing {
-        t.tracing = trace_on;
-        // SAFETY: GIL held, on this thread; the trace function lives for the process.
-        unsafe { PyEval_SetTrace(trace_on.then_some(trace as TraceFunc), std::ptr::null_mut()) };
-    }
-    if profile_off != t.profile_off {
-        t.profile_off = profile_off;
-        if !profile_off {
-            // The interpreter calls the profile hook after the trace function
-            // for the same event: that one is already counted.
-            t.skip = frame as usize;
-        }
-        if let Some(set) = hook::set_profile() {
-            // SAFETY: GIL held, on this thread; the hook lives for the process.
-            unsafe {
-                set(
-                    (!profile_off).then_some(hook::hook as TraceFunc),
-                    std::ptr::null_mut(),
-                )
-            };
-        }
-    }
-}
-
-/// The 3.11 profile hook's part (calls and returns only).
-///
-/// # Safety
-/// Called from the profile hook: GIL held, `frame` live.
-pub unsafe fn on_profile_event(frame: *mut ffi::PyFrameObject, what: c_int) -> c_int {
-    let t = records();
-    if t.skip == frame as usize {
-        t.skip = 0;
-        return 0;
-    }
-    t.skip = 0;
-    // SAFETY: per the contract.
-    unsafe {
-        call_or_return(t, frame, what);
-        switch_hooks(t, frame);
-    }
-    0
-}
-
-/// The 3.11 C trace function, on only while a selected frame is innermost.
-unsafe extern "C" fn trace(
-    _obj: *mut ffi::PyObject,
-    frame: *mut ffi::PyFrameObject,
-    what: c_int,
-    _arg: *mut ffi::PyObject,
-) -> c_int {
-    // SAFETY: called by the interpreter with the GIL held.
-    if !unsafe { selection_mut() }.on {
-        // Left on a thread `lines_stop` could not reach (3.8 has no
-        // per-thread setter): it takes itself off here.
-        // SAFETY: on this thread with the GIL held; the interpreter allows
-        // removing the trace function from inside it.
-        unsafe { PyEval_SetTrace(None, std::ptr::null_mut()) };
-        return 0;
-    }
-    let t = records();
-    if what == PY_TRACE_CALL || what == PY_TRACE_RETURN {
-        if t.profile_off {
-            // SAFETY: called by the interpreter with the GIL held, live frame.
-            unsafe {
-                call_or_return(t, frame, what);
-                switch_hooks(t, frame);
-            }
-        }
-        return 0;
-    }
-    if what != PY_TRACE_LINE {
-        return 0;
-    }
-    // SAFETY: called by the interpreter with the GIL held.
-    let selection = unsafe { selection_mut() };
-    let Some(Some(top)) = t.stack.last() else {
-        return 0;
-    };
-    if top.key != frame as usize {
-        return 0;
-    }
-    let code = top.code;
-    // SAFETY: live frame, GIL held.
-    let line = c_long::from(unsafe { PyFrame_GetLineNumber(frame) });
-    t.line(frame as usize, code, selection.codes[code].1, line);
-    0
-}
-
-// --- 3.12+: sys.monitoring callbacks (METH_FASTCALL built-ins) ---
-
-type FastCall = unsafe extern "C" fn(
-    *mut ffi::PyObject,
-    *const *mut ffi::PyObject,
-    ffi::Py_ssize_t,
-) -> *mut ffi::PyObject;
-const METH_FASTCALL: c_int = 0x0080;
-
-/// `None`, as a new reference.
-fn none() -> *mut ffi::PyObject {
-    // SAFETY: Py_None is immortal or reference counted; either way a new reference is returned.
-    unsafe {
-        let none = ffi::Py_None();
-        ffi::Py_INCREF(none);
-        none
-    }
-}
-
-/// The selection and the code object a monitoring callback was called
-/// with, or `None` when line timing is off (or no code object was passed).
-///
-/// # Safety
-/// Called from a monitoring callback: GIL held, `args` holds `nargs` live
-/// arguments, the code object first.
-unsafe fn callback_code(
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-) -> Option<(&'static mut Selection, *mut ffi::PyObject)> {
-    if nargs < 1 {
-        return None;
-    }
-    // SAFETY: per the contract.
-    let (selection, code) = unsafe { (selection_mut(), *args) };
-    selection.on.then_some((selection, code))
-}
-
-/// PY_START (global with patterns, else local) and PY_RESUME / PY_THROW:
-/// a selected call begins or resumes.
-unsafe extern "C" fn on_start(
-    _slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    let _serialised = serialised();
-    // SAFETY: called by the interpreter as a monitoring callback.
-    let Some((selection, code)) = (unsafe { callback_code(args, nargs) }) else {
-        return none();
-    };
-    // SAFETY: GIL held, live code object.
-    match unsafe { lookup(selection, code, false) } {
-        Some(index) => {
-            records().push(Some(Frame {
-                code: index,
-                key: code as usize,
-                line: 0,
-                since: now_ticks(),
-            }));
-            none()
-        }
-        None => match &selection.disable {
-            Some(disable) => disable.clone_ref_ptr(),
-            None => none(),
-        },
-    }
-}
-
-/// PY_RESUME and PY_THROW: like a start, but never disabled.
-unsafe extern "C" fn on_resume(
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    let _serialised = serialised();
-    // SAFETY: called by the interpreter as a monitoring callback.
-    let selected = unsafe { callback_code(args, nargs) }
-        .is_some_and(|(selection, code)| selection.index.contains_key(&(code as usize)));
-    if selected {
-        // SAFETY: forwarded arguments; the code is selected so it is not disabled.
-        let r = unsafe { on_start(slf, args, nargs) };
-        // SAFETY: dropping the None it returned.
-        unsafe { ffi::Py_DECREF(r) };
-    }
-    none()
-}
-
-/// LINE (local to selected code).
-unsafe extern "C" fn on_line(
-    _slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    let _serialised = serialised();
-    if nargs < 2 {
-        return none();
-    }
-    // SAFETY: as in on_start; the second argument is the line number (an int).
-    let (selection, code, line) =
-        unsafe { (selection_mut(), *args, ffi::PyLong_AsLong(*args.add(1))) };
-    if !selection.on {
-        return none();
-    }
-    let t = records();
-    let index = match t.stack.last() {
-        // The usual case: the innermost selected call is this code's.
-        Some(Some(top)) if top.key == code as usize => top.code,
-        _ => match selection.index.get(&(code as usize)) {
-            Some(&index) => index,
-            None => return none(),
-        },
-    };
-    t.line(code as usize, index, selection.codes[index].1, line);
-    none()
-}
-
-/// PY_RETURN, PY_YIELD (local) and PY_UNWIND (global): a call ends or pauses.
-unsafe extern "C" fn on_leave(
-    _slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-) -> *mut ffi::PyObject {
-    let _serialised = serialised();
-    // SAFETY: called by the interpreter as a monitoring callback.
-    let Some((selection, code)) = (unsafe { callback_code(args, nargs) }) else {
-        return none();
-    };
-    let t = records();
-    if matches!(t.stack.last(), Some(Some(top)) if top.key == code as usize) {
-        t.leave(selection);
-    }
-    none()
-}
-
-trait ClonePtr {
-    fn clone_ref_ptr(&self) -> *mut ffi::PyObject;
-}
-impl ClonePtr for Py<PyAny> {
-    fn clone_ref_ptr(&self) -> *mut ffi::PyObject {
-        let p = self.as_ptr();
-        // SAFETY: a new reference to a live object, with the GIL held by the caller.
-        unsafe { ffi::Py_INCREF(p) };
-        p
-    }
-}
-
-macro_rules! method_def {
-    ($name:literal, $func:expr) => {
-        ffi::PyMethodDef {
-            ml_name: concat!($name, "\0").as_ptr() as *const c_char,
-            ml_meth: ffi::PyMethodDefPointer {
-                // SAFETY: a METH_FASTCALL function stored in the PyCFunction
-                // slot, as C does; the flags tell CPython how to call it.
-                PyCFunction: unsafe {
-                    std::mem::transmute::<FastCall, ffi::PyCFunction>($func as FastCall)
-                },
-            },
-            ml_flags: METH_FASTCALL,
-            ml_doc: std::ptr::null(),
-        }
-    };
-}
-
-struct Defs([ffi::PyMethodDef; 4]);
-// SAFETY: the definitions are immutable after creation and only read by
-// CPython; their pointers are to 'static strings and functions.
-unsafe impl Sync for Defs {}
-// SAFETY: as above: nothing in them is tied to a thread.
-unsafe impl Send for Defs {}
-static DEFS: std::sync::OnceLock<Defs> = std::sync::OnceLock::new();
-
-/// The monitoring callbacks, as `{"start", "resume", "line", "leave"}` built-ins.
-#[pyfunction]
-pub fn lines_callbacks(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
-    let defs = DEFS.get_or_init(|| {
-        Defs([
-            method_def!("_snakescope_start", on_start),
-            method_def!("_snakescope_resume", on_resume),
-            method_def!("_snakescope_line", on_line),
-            method_def!("_snakescope_leave", on_leave),
-        ])
-    });
-    let out = pyo3::types::PyDict::new(py);
-    for (name, def) in ["start", "resume", "line", "leave"]
-        .iter()
-        .zip(defs.0.iter())
-    {
-        // SAFETY: `def` is 'static; GIL held; PyCFunction_NewEx returns a new
-        // reference or NULL with an exception set.
-        let f = unsafe {
-            let p = ffi::PyCFunction_NewEx(
-                def as *const ffi::PyMethodDef as *mut ffi::PyMethodDef,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            );
-            Bound::from_owned_ptr_or_err(py, p)?
-        };
-        out.set_item(name, f)?;
-    }
-    Ok(out)
 }
