@@ -50,7 +50,7 @@ impl Noise {
         let pick = h & 15;
         let r = mix(h);
         if pick < ptr {
-            HEAP + (r % HEAP_LEN) & !7
+            (HEAP + (r % HEAP_LEN)) & !7
         } else if pick < ptr + zero {
             0
         } else if pick < ptr + zero + small {
@@ -67,7 +67,7 @@ impl MemoryReader for Noise {
             return Ok(());
         }
         let end = addr.checked_add(buf.len() as u64);
-        if addr < 0x1000 || end.is_none_or(|e| e > USER_END) {
+        if addr < 0x1000 || end.map_or(true, |e| e > USER_END) {
             return Err(ReadError::Unmapped {
                 addr,
                 len: buf.len(),
@@ -140,7 +140,7 @@ proptest! {
 /// (direct on 3.13+, through `cframe` on 3.11–3.12) and each `previous` do.
 #[test]
 fn a_frame_address_at_the_top_of_the_address_space_is_torn() {
-    for bad in [u64::MAX - 71, u64::MAX - 7, u64::MAX & !7, 1 << 60] {
+    for bad in [u64::MAX - 71, u64::MAX - 7, !7, 1 << 60] {
         let mem = Noise {
             seed: 1,
             weights: (0, 0, 0),
