@@ -34,11 +34,13 @@ mod hooks;
 mod live;
 mod raw;
 pub(crate) mod real;
+mod sampling;
 
 use crate::exact::PtrHasher;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use rustc_hash::FxHashMap;
+use sampling::{sample_weights, IDLE, UNDRAWN};
 use snakescope_model::{Frame, Memory, MemoryLabel, MemoryPoint, MemorySite};
 use snakescope_remote::Target;
 use snakescope_unwind::FrameRef;
@@ -80,26 +82,6 @@ fn filter_slot(ptr: usize) -> usize {
 thread_local! {
     /// Bytes left before this thread's next sample.
     static COUNTDOWN: Cell<i64> = const { Cell::new(UNDRAWN) };
-    /// The state of this thread's random generator (0: not seeded yet).
-    static RNG: Cell<u64> = const { Cell::new(0) };
-}
-
-/// The next exponential distance between samples, mean `interval`.
-fn next_distance(interval: u64) -> i64 {
-    RNG.with(|rng| {
-        let mut x = rng.get();
-        if x == 0 {
-            x = (&x as *const u64 as u64)
-                ^ 0x2545_F491_4F6C_DD1D
-                ^ crate::clock::now_ticks() as u64;
-        }
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        rng.set(x);
-        let u = ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-        (-(u.ln()) * interval as f64) as i64 + 1
-    })
 }
 
 #[derive(Default)]
@@ -218,14 +200,6 @@ fn count_down(
     record_sampled(ptr, size, source, interval, left, &reset);
 }
 
-/// A countdown that has not drawn its first distance yet: far below zero,
-/// so the first allocation takes the slow path, which draws it.
-const UNDRAWN: i64 = i64::MIN / 2;
-
-/// The countdown's value while tracking is off: the sampled hooks' slow path
-/// stores it when it finds tracking off, so that they then stay on their fast path.
-const IDLE: i64 = i64::MAX / 4;
-
 /// Takes `size` bytes off the `PyMem` countdown (GIL held): true when it
 /// reached zero or below, for [`python_sample`].
 #[inline(always)]
@@ -265,33 +239,6 @@ pub(crate) fn record_python(ptr: usize, (bytes, count): (f64, f64)) {
 #[inline(always)]
 pub(crate) fn maybe_sampled(ptr: usize) -> bool {
     FILTER[filter_slot(ptr)].load(Ordering::Relaxed) != 0
-}
-
-/// For a sampling countdown that reached `left` (zero or below) with an
-/// allocation of `size`: the weights the allocation stands for, or `None`
-/// when the countdown's first distance, drawn now, is not reached. Stores
-/// the next distance with `reset`.
-fn sample_weights(
-    size: usize,
-    interval: u64,
-    left: i64,
-    reset: &dyn Fn(i64),
-) -> Option<(f64, f64)> {
-    if left <= UNDRAWN / 2 {
-        // The countdown's first use: draw it, then see whether this
-        // allocation reaches it (so that the first one is not always sampled).
-        let first = next_distance(interval) - size as i64;
-        if first > 0 {
-            reset(first);
-            return None;
-        }
-    }
-    reset(next_distance(interval));
-    let p = -(-(size as f64) / interval as f64).exp_m1(); // 1 - exp(-s/R)
-    if p <= 0.0 {
-        return None;
-    }
-    Some((size as f64 / p, 1.0 / p))
 }
 
 /// An allocation that took the countdown to zero or below (or any, in
