@@ -1,0 +1,176 @@
+//! Comparing two captures of the same program (`snakescope diff`): per
+//! function and per line, before and after, in samples, in time (samples
+//! times each capture's sampling period) and in shares of each capture's own
+//! samples; a text table for the terminal, JSON for tools, and a differential
+//! flame graph (inferno: grown red, shrunk blue).
+//!
+//! Functions are matched by qualified name and file, lines by file and
+//! number. When the two runs' main scripts differ (say `phonebook_list.py` and
+//! `phonebook_set.py`), the before script's functions are matched with the
+//! after script's (not its lines), and the comparison says so.
+//!
+//! When both captures recorded memory, the peak, what was alive at the end and
+//! the bytes allocated are compared too, in total and per function (the
+//! innermost Python frame of each allocation site).
+//!
+//! The analysis is in `analysis`; each writer has its own module: `text`
+//! (the terminal), `json` and `flamegraph` (the differential flame graph).
+
+mod analysis;
+mod flamegraph;
+mod json;
+mod text;
+
+#[cfg(test)]
+mod fixture;
+
+pub use analysis::diff;
+pub use flamegraph::{write_differential_flamegraph, Scale, Widths};
+
+use serde::Serialize;
+
+/// Rows shown per table by the text output unless told otherwise.
+pub const DEFAULT_TOP: usize = 10;
+
+/// Why two captures cannot be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    #[error("the {0} capture has no samples, so there is nothing to compare")]
+    NoSamples(&'static str),
+    #[error("the {0} capture has no sampling rate or duration, so its samples have no time")]
+    NoRate(&'static str),
+}
+
+/// One capture as the comparison sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Side {
+    pub command: String,
+    pub python_version: Option<String>,
+    pub samples: u64,
+    /// Seconds one sample stands for.
+    pub sample_period_s: f64,
+    /// Sampled time: samples times the period (thread-seconds).
+    pub time_s: f64,
+    /// Wall-clock length of the recording.
+    pub duration_s: f64,
+    pub include_idle: bool,
+    pub gil_only: bool,
+}
+
+/// Before and after of one quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Change {
+    pub before_samples: u64,
+    pub after_samples: u64,
+    pub before_s: f64,
+    pub after_s: f64,
+    /// `after_s - before_s`.
+    pub change_s: f64,
+    /// Relative change of the time in percent; `None` when it was 0 before.
+    pub change_pct: Option<f64>,
+    /// Shares of each capture's own samples, 0 to 1.
+    pub before_share: f64,
+    pub after_share: f64,
+    /// `after_share - before_share`.
+    pub change_share: f64,
+}
+
+/// A function's self time (it was running) and total time (it was on the stack).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionChange {
+    pub name: String,
+    pub file: String,
+    #[serde(rename = "self")]
+    pub self_time: Change,
+    pub total: Change,
+}
+
+/// Samples whose leaf executed one line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineChange {
+    pub name: String,
+    pub file: String,
+    pub line: u32,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// The two runs' main scripts, when they differ and were matched.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScriptMatch {
+    pub before: String,
+    pub after: String,
+}
+
+/// The comparison of two captures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diff {
+    pub before: Side,
+    pub after: Side,
+    /// Sampled time before and after (shares are 1 on both sides).
+    pub total: Change,
+    pub matched_scripts: Option<ScriptMatch>,
+    /// What makes the two captures hard to compare, one line each.
+    pub caveats: Vec<String>,
+    /// Every function seen in either capture, biggest change in self time first.
+    pub functions: Vec<FunctionChange>,
+    /// Every line seen in either capture, biggest change first.
+    pub lines: Vec<LineChange>,
+    /// Present when both captures recorded memory.
+    pub memory: Option<MemoryDiff>,
+}
+
+/// A number of bytes before and after.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ByteChange {
+    pub before: u64,
+    pub after: u64,
+    /// `after - before`.
+    pub change: i64,
+    /// Relative change in percent; `None` when it was 0 before.
+    pub change_pct: Option<f64>,
+}
+
+impl ByteChange {
+    fn new(before: u64, after: u64) -> ByteChange {
+        let change = after as i64 - before as i64;
+        ByteChange {
+            before,
+            after,
+            change,
+            change_pct: (before > 0).then(|| 100.0 * change as f64 / before as f64),
+        }
+    }
+}
+
+/// Bytes allocated where a function was the innermost Python frame.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionBytes {
+    pub name: String,
+    pub file: String,
+    #[serde(flatten)]
+    pub allocated: ByteChange,
+}
+
+/// Memory before and after (estimates when recorded in `sampled` mode).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryDiff {
+    /// The highest live total seen.
+    pub peak_bytes: ByteChange,
+    /// Live when recording stopped.
+    pub end_bytes: ByteChange,
+    /// Allocated in all (freed or not).
+    pub allocated_bytes: ByteChange,
+    /// Every allocating function, biggest change first.
+    pub functions: Vec<FunctionBytes>,
+}
+
+/// The function name given to allocations made with no Python frame.
+const NO_PYTHON_FRAME: &str = "(no Python frame)";
+
+impl Diff {
+    /// The relative change of the total sampled time, in percent.
+    pub fn total_change_pct(&self) -> f64 {
+        self.total.change_pct.unwrap_or(0.0)
+    }
+}
