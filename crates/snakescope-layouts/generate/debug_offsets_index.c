@@ -1,5 +1,5 @@
 /* Prints the u64 index of each _Py_DebugOffsets field snakescope reads, to check
- * src/debug_offsets.rs against a 3.13+ interpreter's headers:
+ * src/debug_offsets/mod.rs against a 3.13+ interpreter's headers:
  *   gcc -I$PREFIX/include/python3.13 debug_offsets_index.c -o idx && ./idx */
 #define Py_BUILD_CORE 1
 #include <Python.h>
