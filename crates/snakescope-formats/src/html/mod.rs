@@ -1,0 +1,145 @@
+//! One self-contained HTML report (`--format html`, `*.html`): header, flame
+//! graph, call tree, function table, annotated source, threads, and the
+//! findings and memory sections, in a single file that needs no network.
+//!
+//! The page embeds the capture itself (`docs/capture-format.md`, compact JSON
+//! in `<script type="application/json" id="snakescope-capture">`) and the text
+//! of the hottest source files (`id="snakescope-sources"`); the inlined script
+//! (`assets/report.js`, with `assets/report.css`) builds every view from them
+//! in the browser. So any key a later capture version adds (a `memory` section,
+//! `findings`, extra `meta` fields) reaches the page without a change here.
+//!
+//! This is the one writer that reads files other than its input: the source
+//! files named in the capture, at render time, as paths relative to the
+//! current directory when they are relative. A file that cannot be read is
+//! listed as unavailable with the reason; one modified after the recording
+//! ended is flagged, since its lines may no longer match.
+//!
+//! `sources` picks the files to annotate and reads them; this module writes
+//! the page.
+
+mod sources;
+#[cfg(test)]
+mod tests;
+
+use crate::text::command_line;
+use snakescope_model::Capture;
+use sources::{allocated_by_frame, read_source, sources, Source};
+use std::io::{self, Write};
+
+const CSS: &str = include_str!("../../assets/report.css");
+const JS: &str = include_str!("../../assets/report.js");
+
+/// Writes the report, reading the hottest source files from disk.
+pub(crate) fn write(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
+    write_with(capture, &read_source, out)
+}
+
+/// Writes the report with `read` supplying each source file's text.
+pub(crate) fn write_with(
+    capture: &Capture,
+    read: &dyn Fn(&str) -> Source,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut capture_json = Vec::new();
+    serde_json::to_writer(&mut capture_json, capture)?;
+    render(capture, &capture_json, read, out)
+}
+
+/// Writes the report for `capture`, whose JSON is `capture_json` (which may
+/// carry sections this build does not model, such as `memory`).
+fn render(
+    capture: &Capture,
+    capture_json: &[u8],
+    read: &dyn Fn(&str) -> Source,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let memory = allocated_by_frame(capture_json);
+    let sources = sources(capture, &memory, read);
+    let mut sources_json = Vec::new();
+    serde_json::to_writer(&mut sources_json, &sources)?;
+    write_document(
+        &command_line(&capture.meta),
+        capture_json,
+        &sources_json,
+        out,
+    )
+}
+
+/// The page around the two JSON blocks.
+fn write_document(
+    command: &str,
+    capture_json: &[u8],
+    sources_json: &[u8],
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let command = escape_html(command);
+    let version = env!("CARGO_PKG_VERSION");
+    write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"generator\" content=\"snakescope {version}\">\n\
+         <title>snakescope: {command}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n\
+         <nav id=\"nav\"></nav>\n\
+         <header id=\"header\"><h1>snakescope: <span class=\"cmd\">{command}</span></h1>\
+         <dl id=\"meta\"></dl></header>\n\
+         <noscript><p class=\"note\">This report draws its views with JavaScript, \
+         which is turned off; the capture is embedded in the page as JSON.</p></noscript>\n\
+         <main>\n"
+    )?;
+    for (id, title) in SECTIONS {
+        let hidden = if *id == "memory" { " hidden" } else { "" };
+        writeln!(
+            out,
+            "<section id=\"{id}\"{hidden}><h2>{title}</h2><div class=\"body\"></div></section>"
+        )?;
+    }
+    out.write_all(b"</main>\n<footer id=\"footer\"></footer>\n")?;
+    out.write_all(b"<script type=\"application/json\" id=\"snakescope-capture\">")?;
+    write_script_safe(capture_json, out)?;
+    out.write_all(b"</script>\n<script type=\"application/json\" id=\"snakescope-sources\">")?;
+    write_script_safe(sources_json, out)?;
+    write!(
+        out,
+        "</script>\n<script>\n{JS}</script>\n</body>\n</html>\n"
+    )
+}
+
+/// The page's sections, in order: (element id, heading).
+const SECTIONS: &[(&str, &str)] = &[
+    ("findings", "Findings"),
+    ("flame", "Flame graph"),
+    ("tree", "Call tree"),
+    ("functions", "Functions"),
+    ("source", "Annotated source"),
+    ("threads", "Threads"),
+    ("memory", "Memory"),
+];
+
+/// Writes JSON inside a `<script>` element: `<` only occurs in JSON strings,
+/// where `\u003c` means the same, so no `</script>` or `<!--` can end it early.
+fn write_script_safe(json: &[u8], out: &mut dyn Write) -> io::Result<()> {
+    for (i, part) in json.split(|&b| b == b'<').enumerate() {
+        if i > 0 {
+            out.write_all(b"\\u003c")?;
+        }
+        out.write_all(part)?;
+    }
+    Ok(())
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,218 @@
+use super::*;
+use crate::fixture::{capture, empty_capture};
+use snakescope_model::Frame;
+
+fn fake_read(path: &str) -> Source {
+    match path {
+        "/src/app.py" => Source::Text {
+            text: (1..=30).map(|i| format!("line {i} </script>\n")).collect(),
+            modified: Some(1_000.0),
+        },
+        "/src/util.py" => Source::Text {
+            text: "def helper():\n    pass\n".into(),
+            modified: Some(1_795_000_100.0),
+        },
+        _ => Source::Unavailable("file not found".into()),
+    }
+}
+
+fn page(capture: &Capture) -> String {
+    let mut out = Vec::new();
+    write_with(capture, &fake_read, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// The text of `<script type="application/json" id="ID">`, parsed.
+fn json_block(html: &str, id: &str) -> serde_json::Value {
+    let open = format!("<script type=\"application/json\" id=\"{id}\">");
+    let start = html.find(&open).expect("json block") + open.len();
+    let end = start + html[start..].find("</script>").unwrap();
+    serde_json::from_str(&html[start..end]).unwrap()
+}
+
+#[test]
+fn one_document_with_every_section() {
+    let html = page(&capture());
+    assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
+    assert!(html.trim_end().ends_with("</html>"));
+    assert!(html.contains("<title>snakescope: python3 app.py --size &#39;big one&#39;</title>"));
+    for (id, _) in SECTIONS {
+        assert_eq!(
+            html.matches(&format!("<section id=\"{id}\"")).count(),
+            1,
+            "{id}"
+        );
+    }
+    assert!(html.contains("<section id=\"memory\" hidden>"));
+    // Three scripts: the two data blocks and the inlined program; one style.
+    assert_eq!(html.matches("<script").count(), 3);
+    assert_eq!(html.matches("</script>").count(), 3);
+    assert_eq!(html.matches("<style>").count(), 1);
+}
+
+#[test]
+fn self_contained() {
+    let html = page(&capture());
+    for needle in [
+        "src=",
+        "href=\"http",
+        "@import",
+        "url(",
+        "<link",
+        "fetch(",
+        "XMLHttpRequest",
+    ] {
+        assert!(!html.contains(needle), "the page refers to {needle}");
+    }
+    for asset in [CSS, JS] {
+        assert!(
+            !asset.contains("</script"),
+            "an asset would end its element"
+        );
+        assert!(!asset.contains("</style"), "an asset would end its element");
+    }
+}
+
+#[test]
+fn embeds_the_capture_unchanged() {
+    let html = page(&capture());
+    let value = json_block(&html, "snakescope-capture");
+    let back: Capture = serde_json::from_value(value).unwrap();
+    assert_eq!(back, capture());
+}
+
+#[test]
+fn embeds_the_hottest_sources_safely() {
+    let html = page(&capture());
+    let sources = json_block(&html, "snakescope-sources");
+    let files = sources["files"].as_array().unwrap();
+    // app.py: self 80, total 90; util.py: self 20, total 20;
+    // threading.py: total 10 (10 %), never a leaf.
+    let paths: Vec<&str> = files.iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/src/app.py",
+            "/src/util.py",
+            "/usr/lib/python3.11/threading.py"
+        ]
+    );
+    assert_eq!(files[0]["self_samples"], 80);
+    assert_eq!(files[0]["total_samples"], 90);
+    assert_eq!(files[0]["modified_after_recording"], false);
+    assert!(files[0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("line 1 </script>\n"));
+    assert_eq!(files[1]["modified_after_recording"], true);
+    assert_eq!(files[2]["unavailable"], "file not found");
+    assert!(files[2].get("text").is_none());
+    // The source's `</script>` is escaped inside the JSON block.
+    assert!(!html.contains("line 1 </script>"));
+    assert!(html.contains("line 1 \\u003c/script>"));
+}
+
+#[test]
+fn empty_capture_is_still_a_page() {
+    let html = page(&empty_capture());
+    assert!(html.contains("<section id=\"flame\">"));
+    assert_eq!(
+        json_block(&html, "snakescope-sources")["files"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn memory_and_other_new_keys_reach_the_page() {
+    // A capture JSON carrying a key this build does not model is embedded as given.
+    let json = br#"{"format":"snakescope-capture","memory":{"note":"<b>"}}"#;
+    let mut out = Vec::new();
+    write_document("x", json, b"{\"files\":[]}", &mut out).unwrap();
+    let html = String::from_utf8(out).unwrap();
+    assert_eq!(
+        json_block(&html, "snakescope-capture")["memory"]["note"],
+        "<b>"
+    );
+}
+
+#[test]
+fn files_that_allocated_are_annotated_too() {
+    let mut capture = capture();
+    capture.frames.push(Frame {
+        function: "load".into(),
+        qualname: None,
+        file: "/src/alloc.py".into(),
+        line: 3,
+    });
+    capture.frames.push(Frame {
+        function: "tiny".into(),
+        qualname: None,
+        file: "/src/tiny.py".into(),
+        line: 1,
+    });
+    let mut value = serde_json::to_value(&capture).unwrap();
+    value["memory"] = serde_json::json!({
+        "mode": "exact",
+        "sites": [
+            {"frames": [0, 5], "allocated_bytes": 100_000},
+            {"frames": [0, 6], "allocated_bytes": 10},
+            {"frames": [], "allocated_bytes": 5},
+        ],
+    });
+    let json = serde_json::to_vec(&value).unwrap();
+    let mut out = Vec::new();
+    super::render(&capture, &json, &fake_read, &mut out).unwrap();
+    let html = String::from_utf8(out).unwrap();
+    let files = json_block(&html, "snakescope-sources")["files"].clone();
+    let paths: Vec<&str> = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/src/app.py",
+            "/src/util.py",
+            "/usr/lib/python3.11/threading.py",
+            "/src/alloc.py"
+        ]
+    );
+    assert_eq!(files[3]["allocated_bytes"], 100_000);
+    assert_eq!(files[3]["self_samples"], 0);
+    // The memory section reaches the page as recorded.
+    assert_eq!(
+        json_block(&html, "snakescope-capture")["memory"],
+        value["memory"]
+    );
+}
+
+#[test]
+fn reads_real_files_and_says_why_not() {
+    let dir = std::env::temp_dir().join(format!("snakescope-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("a.py");
+    std::fs::write(&file, "x = 1\n").unwrap();
+    match read_source(file.to_str().unwrap()) {
+        Source::Text { text, modified } => {
+            assert_eq!(text, "x = 1\n");
+            assert!(modified.unwrap() > 1.0e9);
+        }
+        other => panic!("{other:?}"),
+    }
+    let missing = dir.join("missing.py");
+    assert_eq!(
+        read_source(missing.to_str().unwrap()),
+        Source::Unavailable("file not found".into())
+    );
+    assert_eq!(
+        read_source("<frozen importlib._bootstrap>"),
+        Source::Unavailable("not a file".into())
+    );
+    assert_eq!(
+        read_source(dir.to_str().unwrap()),
+        Source::Unavailable("not a regular file".into())
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
