@@ -1,0 +1,276 @@
+//! The memory sections of the text report: totals, the top sites by bytes
+//! allocated, alive at the peak and leaked, memory per line, labels and the
+//! heap censuses.
+
+use super::{human, is_import_frame, is_program_frame, lines, LineMemory, MemoryMetric};
+use snakescope_model::{Capture, Memory, MemorySite};
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+/// Largest source file whose lines the text report quotes.
+const MAX_SOURCE_BYTES: u64 = 16 << 20;
+
+/// The lines of a source file named in the capture, control characters
+/// escaped; none unless it is a regular file of a sane size (a capture may
+/// name `/dev/zero` or a FIFO).
+fn source_lines(file: &str) -> Vec<String> {
+    let readable =
+        std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() <= MAX_SOURCE_BYTES);
+    if !readable {
+        return Vec::new();
+    }
+    std::fs::read(file)
+        .map(|bytes| {
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(|l| crate::printable::escape_controls(l).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The innermost program frame of a site and the frames below it, as
+/// `function (file:line) <- caller ...` (at most `depth` frames).
+fn site_label(capture: &Capture, site: &MemorySite, depth: usize) -> String {
+    let mut parts = Vec::new();
+    if site.source == "native" {
+        parts.push("[native]".to_owned());
+    }
+    for &i in site.frames.iter().rev() {
+        let f = &capture.frames[i];
+        parts.push(format!(
+            "{} ({}:{})",
+            f.display_name(),
+            short_file(&f.file),
+            f.line
+        ));
+        if parts.len() >= depth {
+            break;
+        }
+    }
+    if parts.is_empty() || (parts.len() == 1 && site.source == "native") {
+        parts.push("<no Python frame>".to_owned());
+    }
+    parts.join(" <- ")
+}
+
+fn short_file(file: &str) -> &str {
+    file.rsplit('/').next().unwrap_or(file)
+}
+
+/// The memory sections of the text report.
+pub fn write_text(capture: &Capture, out: &mut dyn Write, top: usize) -> io::Result<()> {
+    let Some(m) = &capture.memory else {
+        return Ok(());
+    };
+    write_totals(m, out)?;
+    write_sites(
+        capture,
+        m,
+        out,
+        top,
+        "Top allocation sites (bytes allocated)",
+        MemoryMetric::Allocated,
+        &|_| true,
+    )?;
+    write_sites(
+        capture,
+        m,
+        out,
+        top,
+        "Alive at the peak",
+        MemoryMetric::Peak,
+        &|_| true,
+    )?;
+    write_leaks(capture, m, out, top)?;
+    write_lines(capture, m, out, top)?;
+    write_labels(m, out)?;
+    write_census(m, out, top)
+}
+
+/// How memory was recorded, and the totals.
+fn write_totals(m: &Memory, out: &mut dyn Write) -> io::Result<()> {
+    let allocated: u64 = m.sites.iter().map(|s| s.allocated_bytes).sum();
+    let freed: u64 = m.sites.iter().map(|s| s.freed_bytes).sum();
+    writeln!(out)?;
+    let how = if m.mode == "exact" {
+        "every allocation".to_owned()
+    } else {
+        format!(
+            "sampled every {} on average; figures are estimates",
+            human(m.sample_interval_bytes as f64)
+        )
+    };
+    writeln!(out, "Memory ({how})")?;
+    writeln!(
+        out,
+        "  peak {} at {:.2} s; allocated {}, freed {}, alive at the end {}",
+        human(m.peak_bytes as f64),
+        m.peak_at_s,
+        human(allocated as f64),
+        human(freed as f64),
+        human(m.end_bytes as f64)
+    )
+}
+
+/// A section of the `top` sites by `metric` among those `filter` keeps.
+fn write_sites(
+    capture: &Capture,
+    m: &Memory,
+    out: &mut dyn Write,
+    top: usize,
+    title: &str,
+    metric: MemoryMetric,
+    filter: &dyn Fn(&MemorySite) -> bool,
+) -> io::Result<()> {
+    let mut sites: Vec<&MemorySite> = m
+        .sites
+        .iter()
+        .filter(|s| metric.of(s) > 0 && filter(s))
+        .collect();
+    sites.sort_by_key(|s| std::cmp::Reverse(metric.of(s)));
+    writeln!(out)?;
+    writeln!(out, "{title}")?;
+    if sites.is_empty() {
+        writeln!(out, "  (none)")?;
+    }
+    for s in sites.into_iter().take(top) {
+        writeln!(
+            out,
+            "  {:>10}  {:>9} allocs  {}",
+            human(metric.of(s) as f64),
+            s.allocations,
+            site_label(capture, s, 3)
+        )?;
+    }
+    Ok(())
+}
+
+/// Leaks: what the program's own code allocated and never freed;
+/// interpreter and import machinery excluded. The view hides sites under
+/// 0.1 % of the peak (noise), and says how many it hid: the capture keeps
+/// every site.
+fn write_leaks(capture: &Capture, m: &Memory, out: &mut dyn Write, top: usize) -> io::Result<()> {
+    let floor = (m.peak_bytes / 1000).max(1);
+    let program_leak = |s: &MemorySite| {
+        s.end_bytes > 0
+            && s.frames
+                .iter()
+                .any(|&i| is_program_frame(&capture.frames[i]))
+            && !s
+                .frames
+                .iter()
+                .any(|&i| is_import_frame(&capture.frames[i]))
+    };
+    write_sites(
+        capture,
+        m,
+        out,
+        top,
+        "Leaked (alive at the end, allocated by the program)",
+        MemoryMetric::Leaked,
+        &|s| s.end_bytes >= floor && program_leak(s),
+    )?;
+    let small: Vec<&MemorySite> = m
+        .sites
+        .iter()
+        .filter(|s| s.end_bytes < floor && program_leak(s))
+        .collect();
+    if !small.is_empty() {
+        writeln!(
+            out,
+            "  (not shown: {} more sites, {} in all, each under {} (0.1 % of the peak); \
+             the capture holds them)",
+            small.len(),
+            human(small.iter().map(|s| s.end_bytes).sum::<u64>() as f64),
+            human(floor as f64)
+        )?;
+    }
+    Ok(())
+}
+
+/// The `top` lines by bytes allocated, with their source text.
+fn write_lines(capture: &Capture, m: &Memory, out: &mut dyn Write, top: usize) -> io::Result<()> {
+    let mut by_line: Vec<((String, u32), LineMemory)> = lines(capture, m).into_iter().collect();
+    by_line.sort_by(|a, b| {
+        b.1.allocated
+            .cmp(&a.1.allocated)
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    writeln!(out)?;
+    writeln!(out, "Memory per line (inclusive of callees)")?;
+    writeln!(
+        out,
+        "  {:>10} {:>10} {:>10} {:>7} {:>11}  line",
+        "allocated", "freed", "net", "peak%", "occurrences"
+    )?;
+    let mut sources: HashMap<String, Vec<String>> = HashMap::new();
+    for ((file, line), l) in by_line.into_iter().take(top) {
+        let src = sources
+            .entry(file.clone())
+            .or_insert_with(|| source_lines(&file));
+        let text = (line as usize)
+            .checked_sub(1)
+            .and_then(|i| src.get(i))
+            .map_or("", |s| s.trim());
+        writeln!(
+            out,
+            "  {:>10} {:>10} {:>10} {:>6.1}% {:>11}  {}:{}  {}",
+            human(l.allocated as f64),
+            human(l.freed as f64),
+            human(l.end as f64),
+            if m.peak_bytes > 0 {
+                100.0 * l.peak as f64 / m.peak_bytes as f64
+            } else {
+                0.0
+            },
+            l.allocations,
+            short_file(&file),
+            line,
+            text
+        )?;
+    }
+    Ok(())
+}
+
+/// The labelled spans, when there are any.
+fn write_labels(m: &Memory, out: &mut dyn Write) -> io::Result<()> {
+    if !m.labels.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Labels")?;
+        for l in &m.labels {
+            writeln!(out, "  {:>8.2}–{:<8.2} s  {}", l.start_s, l.end_s, l.name)?;
+        }
+    }
+    Ok(())
+}
+
+/// Each heap census: the `top` types by bytes.
+fn write_census(m: &Memory, out: &mut dyn Write, top: usize) -> io::Result<()> {
+    for c in &m.census {
+        writeln!(out)?;
+        let when = match (c.when.as_str(), c.heap_bytes) {
+            ("peak", Some(heap)) => format!(
+                "near the peak: at {:.2} s, tracked heap {} of the {} peak",
+                c.t,
+                human(heap as f64),
+                human(m.peak_bytes as f64)
+            ),
+            (when, _) => when.to_owned(),
+        };
+        writeln!(
+            out,
+            "Live objects by type ({when}, the garbage collector's view)"
+        )?;
+        for r in c.types.iter().take(top) {
+            writeln!(
+                out,
+                "  {:>10} {:>9}  {}",
+                human(r.bytes as f64),
+                r.count,
+                r.type_name
+            )?;
+        }
+    }
+    Ok(())
+}
