@@ -6,9 +6,6 @@ use crate::capture::{
 };
 use std::collections::HashMap;
 
-/// A frame as a reader produces it, before interning.
-pub type RawFrame = Frame;
-
 /// One thread's stack at one sampling instant.
 #[derive(Debug, Clone, Copy)]
 pub struct ThreadSample<'a> {
@@ -36,8 +33,8 @@ pub struct CaptureBuilder {
     thread_ids: HashMap<u64, usize>,
     /// Names given to threads that have no sample yet.
     names: HashMap<u64, String>,
+    /// Each distinct stack's id, numbered in order of first sight.
     stack_ids: HashMap<Vec<usize>, usize>,
-    stack_frames: Vec<Vec<usize>>,
     records: Vec<StackRecord>,
     record_ids: HashMap<StackKey, usize>,
 }
@@ -140,8 +137,7 @@ impl CaptureBuilder {
         if let Some(&i) = self.stack_ids.get(frames) {
             return i;
         }
-        let i = self.stack_frames.len();
-        self.stack_frames.push(frames.to_vec());
+        let i = self.stack_ids.len();
         self.stack_ids.insert(frames.to_vec(), i);
         i
     }

@@ -11,7 +11,7 @@ mod capture;
 mod memory;
 mod stats;
 
-pub use aggregate::{CaptureBuilder, RawFrame, ThreadSample};
+pub use aggregate::{CaptureBuilder, ThreadSample};
 pub use capture::{
     Capture, CaptureError, Frame, Meta, StackRecord, ThreadRecord, Usage, FORMAT_NAME,
     FORMAT_VERSION, MAX_TOTAL, READABLE_VERSIONS,
