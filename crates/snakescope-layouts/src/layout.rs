@@ -247,9 +247,84 @@ impl Layout {
     }
 }
 
+/// The low bits of a tagged `f_executable` (`_PyStackRef`, 3.14+) cleared to
+/// find the code object: CPython's `Py_TAG_BITS` (3 on 3.14 and 3.15, in the
+/// generated tables) and the bit above it, which an 8-byte-aligned object
+/// never has set.
+pub const FRAME_CODE_TAG_MASK: u64 = 7;
+
 impl Offsets {
     /// Bytes to read from a code object to see every field the walker uses.
     pub fn code_header_len(&self) -> u64 {
         self.code_adaptive
+    }
+
+    /// The code object's address in `raw`, the value of a frame's code field
+    /// (at [`Offsets::frame_code`]): its tag bits cleared where it is tagged.
+    pub fn frame_code_object(&self, raw: u64) -> u64 {
+        if self.frame_code_tagged {
+            raw & !FRAME_CODE_TAG_MASK
+        } else {
+            raw
+        }
+    }
+}
+
+/// A `str`'s `state` bitfield (the byte at [`Offsets::unicode_state`]):
+/// `interned:2, kind:3, compact:1, ascii:1` in `PyASCIIObject`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnicodeState {
+    /// Bytes per code point: 1, 2 or 4 (anything else is a misread).
+    pub kind: u8,
+    /// The characters follow the object header.
+    pub compact: bool,
+    /// Every character is ASCII (then `kind` is 1).
+    pub ascii: bool,
+}
+
+impl UnicodeState {
+    /// Decodes the `state` byte.
+    pub const fn from_byte(state: u8) -> UnicodeState {
+        UnicodeState {
+            kind: (state >> 2) & 7,
+            compact: (state >> 5) & 1 == 1,
+            ascii: (state >> 6) & 1 == 1,
+        }
+    }
+
+    /// The `state` byte of a string that is not interned.
+    pub const fn to_byte(self) -> u8 {
+        ((self.kind & 7) << 2) | ((self.compact as u8) << 5) | ((self.ascii as u8) << 6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::static_layout;
+
+    #[test]
+    fn unicode_state_round_trips() {
+        for kind in [1, 2, 4] {
+            for (compact, ascii) in [(true, true), (true, false), (false, false)] {
+                let state = UnicodeState {
+                    kind,
+                    compact,
+                    ascii,
+                };
+                assert_eq!(UnicodeState::from_byte(state.to_byte()), state);
+            }
+        }
+        // interned (2 bits) does not disturb the fields above it.
+        let ascii = UnicodeState::from_byte(0b0110_0111);
+        assert_eq!((ascii.kind, ascii.compact, ascii.ascii), (1, true, true));
+    }
+
+    #[test]
+    fn frame_code_tags_are_cleared_only_where_tagged() {
+        let mut o = static_layout(PyVersion::minor_only(3, 12)).unwrap().offsets;
+        assert_eq!(o.frame_code_object(0x1003), 0x1003);
+        o.frame_code_tagged = true;
+        assert_eq!(o.frame_code_object(0x1003), 0x1000);
     }
 }

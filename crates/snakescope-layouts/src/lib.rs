@@ -22,8 +22,8 @@ pub use debug_offsets::{
 };
 pub use layout::{
     CurrentFrame, FrameModel, FrameOwners, GilBase, GilOffsets, Lasti, Layout, LineFormat,
-    NativeId, ObjectFrames, Offsets, PyVersion, FRAME_OWNED_BY_CSTACK, FRAME_OWNED_BY_GENERATOR,
-    GLIBC_PTHREAD_TID,
+    NativeId, ObjectFrames, Offsets, PyVersion, UnicodeState, FRAME_CODE_TAG_MASK,
+    FRAME_OWNED_BY_CSTACK, FRAME_OWNED_BY_GENERATOR, GLIBC_PTHREAD_TID,
 };
 pub use objects::{DictKeys, InstanceValues, LongDigits, ObjectOffsets};
 

@@ -1,7 +1,7 @@
 //! Decodes `str` and `bytes` objects read from the target.
 
 use crate::reader::{u64_at, u8_at, MemoryReader, ReadError};
-use snakescope_layouts::Offsets;
+use snakescope_layouts::{Offsets, UnicodeState};
 
 /// Longest string the walker will read; names and paths are far shorter, and a
 /// bigger length means the object was misread.
@@ -34,11 +34,12 @@ pub(crate) fn read_unicode(
         return Err(StringError::Implausible);
     }
     let length = u64_at(&head, o.unicode_length);
-    let state = u8_at(&head, o.unicode_state);
-    // `state` bitfield: interned:2, kind:3, compact:1, ascii:1 (3.11–3.14).
-    let kind = u64::from((state >> 2) & 7);
-    let compact = (state >> 5) & 1 == 1;
-    let ascii = (state >> 6) & 1 == 1;
+    let UnicodeState {
+        kind,
+        compact,
+        ascii,
+    } = UnicodeState::from_byte(u8_at(&head, o.unicode_state));
+    let kind = u64::from(kind);
     if !compact || length > MAX_CHARS || !matches!(kind, 1 | 2 | 4) || (ascii && kind != 1) {
         return Err(StringError::Implausible);
     }

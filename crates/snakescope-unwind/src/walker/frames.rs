@@ -246,7 +246,7 @@ impl Walker {
             let (code, instr) = (u64_at(buf, o.frame_code), u64_at(buf, o.frame_instr));
             if !owners.is_shim(last_owner) {
                 // 3.14+: a `_PyStackRef`, whose low bits are tags.
-                let code = if o.frame_code_tagged { code & !7 } else { code };
+                let code = o.frame_code_object(code);
                 if code == 0 {
                     return Err(WalkError::Torn("null code object"));
                 }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::reader::ReadError;
-use snakescope_layouts::{static_layout, CurrentFrame, FrameModel, PyVersion};
+use snakescope_layouts::{static_layout, CurrentFrame, FrameModel, PyVersion, UnicodeState};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
@@ -46,6 +46,14 @@ impl MemoryReader for Fake {
     }
 }
 
+/// The `state` of a compact ASCII `str`.
+const ASCII_STATE: u8 = UnicodeState {
+    kind: 1,
+    compact: true,
+    ascii: true,
+}
+.to_byte();
+
 const RUNTIME: u64 = 0x1000;
 const INTERP: u64 = 0x2000;
 const TSTATE: u64 = 0x3000;
@@ -59,8 +67,8 @@ const FRAMES: [u64; 3] = [0x8000, 0x9000, 0xa000];
 
 fn ascii(mem: &Fake, o: &snakescope_layouts::Offsets, addr: u64, text: &str) {
     mem.put_u64(addr + o.unicode_length, text.len() as u64);
-    // interned 0, kind 1, compact, ascii
-    mem.put(addr + o.unicode_state, &[(1 << 2) | (1 << 5) | (1 << 6)]);
+    // not interned, kind 1, compact, ascii
+    mem.put(addr + o.unicode_state, &[ASCII_STATE]);
     mem.put(addr + o.unicode_ascii_size, text.as_bytes());
 }
 
@@ -234,7 +242,7 @@ fn live_objects_only_reads_inside_objects() {
     for (addr, text) in [(NAME, "f"), (FILE, "f.py")] {
         mem.object(addr, str_size(text));
         mem.set_u64(addr + o.unicode_length, text.len() as u64);
-        mem.set(addr + o.unicode_state, &[(1 << 2) | (1 << 5) | (1 << 6)]);
+        mem.set(addr + o.unicode_state, &[ASCII_STATE]);
         mem.set(addr + o.unicode_ascii_size, text.as_bytes());
     }
     // Line table: code units 0-1 at line 10, 2-3 at line 12 (entries
