@@ -5,7 +5,7 @@ use crate::maps::{is_libpython, parse_maps, version_from_name, Mapping};
 use crate::reader::RemoteReader;
 use snakescope_layouts::{
     has_debug_offsets, parse_debug_offsets, static_layout, Layout, LayoutError, NativeId,
-    PyVersion, DEBUG_OFFSETS_READ_LEN, SUPPORTED_VERSIONS,
+    PyVersion, DEBUG_OFFSETS_READ_LEN, SUPPORTED_FREE_THREADED, SUPPORTED_VERSIONS,
 };
 use snakescope_unwind::{MemoryReader, ReadError, TypeAddresses, Walker};
 use std::io::ErrorKind;
@@ -78,7 +78,9 @@ impl AttachError {
             AttachError::Unsupported {
                 source: LayoutError::FreeThreaded(_),
                 ..
-            } => Some("profile it with CPython built with the GIL, or with 3.13t".into()),
+            } => Some(format!(
+                "profile it with CPython built with the GIL, or with {SUPPORTED_FREE_THREADED}"
+            )),
             AttachError::NoGil { .. } => Some(
                 "leave out `--gil`: every thread runs Python code in parallel; the default \
                  samples those that are running"

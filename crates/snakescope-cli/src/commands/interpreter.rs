@@ -15,16 +15,11 @@
 
 use crate::launch;
 use crate::UserError;
+use snakescope_layouts::{
+    supported_minors, FREE_THREADED_MINOR, SUPPORTED_FREE_THREADED, SUPPORTED_GIL_VERSIONS,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-/// The CPython versions the sampler and the agent support (as
-/// `snakescope_layouts::LayoutError::Unsupported` words it).
-const SUPPORTED_MINORS: std::ops::RangeInclusive<u32> = 8..=15;
-const SUPPORTED: &str = "3.8 to 3.15";
-/// The one free-threaded version supported (the walker does not follow
-/// 3.14t's per-thread bytecode copies yet; see docs/versions.md).
-const FREE_THREADED_MINOR: u32 = 13;
 
 /// Whether the package has the module a free-threaded 3.x loads
 /// (`_native.cpython-3xt-<platform>.so`; `make ft-module` builds it).
@@ -82,16 +77,17 @@ impl Interpreter {
             });
         }
         let probe = Probe::run(&python)?;
-        if probe.major != 3 || !SUPPORTED_MINORS.contains(&probe.minor) {
+        let supported = u8::try_from(probe.minor).is_ok_and(|m| supported_minors().contains(&m));
+        if probe.major != 3 || !supported {
             return Err(UserError::new(format!(
-                "Python {} (`{python}`) is not supported (supported: {SUPPORTED})",
+                "Python {} (`{python}`) is not supported (supported: {SUPPORTED_GIL_VERSIONS})",
                 probe.version()
             ))
             .with_hint("pick a supported interpreter with `--python PATH`"));
         }
-        if probe.free_threaded && probe.minor != FREE_THREADED_MINOR {
+        if probe.free_threaded && probe.minor != u32::from(FREE_THREADED_MINOR) {
             return Err(UserError::new(format!(
-                "free-threaded Python {} (`{python}`) is not supported yet (supported: 3.13t)",
+                "free-threaded Python {} (`{python}`) is not supported yet (supported: {SUPPORTED_FREE_THREADED})",
                 probe.version()
             ))
             .with_hint("pick an interpreter built with the GIL with `--python PATH`"));

@@ -27,7 +27,7 @@ use crate::layout::{
     CurrentFrame, FrameModel, FrameOwners, GilBase, GilOffsets, Layout, NativeId, Offsets,
     PyVersion,
 };
-use crate::LayoutError;
+use crate::{LayoutError, FREE_THREADED_MINOR};
 use checks::check_table;
 
 /// The first eight bytes of `_PyRuntime` on 3.13+.
@@ -172,7 +172,7 @@ pub fn parse_debug_offsets(bytes: &[u8]) -> Result<Layout, LayoutError> {
         1 => true,
         other => return Err(refuse(format!("free_threaded field is `{other}`"))),
     };
-    if free_threaded && version.minor != 13 {
+    if free_threaded && version.minor != FREE_THREADED_MINOR {
         return Err(LayoutError::FreeThreaded(version));
     }
     check_table(&fields, &word).map_err(refuse)?;
