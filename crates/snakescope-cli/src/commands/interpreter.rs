@@ -77,21 +77,7 @@ impl Interpreter {
             });
         }
         let probe = Probe::run(&python)?;
-        let supported = u8::try_from(probe.minor).is_ok_and(|m| supported_minors().contains(&m));
-        if probe.major != 3 || !supported {
-            return Err(UserError::new(format!(
-                "Python {} (`{python}`) is not supported (supported: {SUPPORTED_GIL_VERSIONS})",
-                probe.version()
-            ))
-            .with_hint("pick a supported interpreter with `--python PATH`"));
-        }
-        if probe.free_threaded && probe.minor != u32::from(FREE_THREADED_MINOR) {
-            return Err(UserError::new(format!(
-                "free-threaded Python {} (`{python}`) is not supported yet (supported: {SUPPORTED_FREE_THREADED})",
-                probe.version()
-            ))
-            .with_hint("pick an interpreter built with the GIL with `--python PATH`"));
-        }
+        probe.check_supported(&python)?;
         let free_threaded = probe.free_threaded;
         if probe.has_package {
             return Ok(Interpreter {
@@ -171,6 +157,26 @@ struct Probe {
 }
 
 impl Probe {
+    /// Refuses a version snakescope does not read (`python` names it).
+    fn check_supported(&self, python: &str) -> Result<(), UserError> {
+        let supported = u8::try_from(self.minor).is_ok_and(|m| supported_minors().contains(&m));
+        if self.major != 3 || !supported {
+            return Err(UserError::new(format!(
+                "Python {} (`{python}`) is not supported (supported: {SUPPORTED_GIL_VERSIONS})",
+                self.version()
+            ))
+            .with_hint("pick a supported interpreter with `--python PATH`"));
+        }
+        if self.free_threaded && self.minor != u32::from(FREE_THREADED_MINOR) {
+            return Err(UserError::new(format!(
+                "free-threaded Python {} (`{python}`) is not supported yet (supported: {SUPPORTED_FREE_THREADED})",
+                self.version()
+            ))
+            .with_hint("pick an interpreter built with the GIL with `--python PATH`"));
+        }
+        Ok(())
+    }
+
     fn run(python: &str) -> Result<Probe, UserError> {
         let mut command = Command::new(python);
         command
