@@ -16,8 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MIN_SAMPLES, Capture, QUICK_TIMEOUT, RECORD_TIMEOUT, assert_share, run, script, target_env
-from loadgen import expected_share
+from support import (
+    MIN_SAMPLES,
+    QUICK_TIMEOUT,
+    RECORD_TIMEOUT,
+    Capture,
+    assert_share,
+    expected_share,
+    run,
+    script,
+    target_env,
+)
 from test_record import SECONDS
 
 PYTHON = sys.executable
@@ -330,6 +339,7 @@ def test_profiler_api_sampling(tmp_path):
 def test_profiler_api_exact(tmp_path):
     import io
     import pstats
+
     import snakescope
 
     with snakescope.Profiler(exact=True) as p:
