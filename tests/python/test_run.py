@@ -167,7 +167,7 @@ def test_without_process_vm_readv(snakescope, tmp_path, command):
         args = [snakescope, "record", "-o", str(out), "--", PYTHON, target]
     result = run([*args, f"{SECONDS:g}", str(truth_path)], env=env)
     assert result.returncode == 0, result.describe()
-    notes = [l for l in result.stderr.splitlines() if "process_vm_readv is refused" in l]
+    notes = [ln for ln in result.stderr.splitlines() if "process_vm_readv is refused" in ln]
     assert len(notes) == 1 and "/proc/PID/mem" in notes[0], result.describe()
     cap = Capture.load(out)
     heavy = cap.count(lambda s: s.has("heavy"))
