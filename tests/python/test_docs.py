@@ -297,3 +297,52 @@ def test_tests_readme_names_every_test_module():
     modules += [f"support/{p.name}" for p in (here / "support").glob("*.py") if p.name != "__init__.py"]
     missing = [m for m in sorted(modules) if f"`{m}`" not in readme]
     assert not missing, f"tests/python/README.md does not describe {missing}"
+
+
+# --------------------------------------------------------------------------
+# The capture's schema (docs/capture.schema.json) and its page
+# --------------------------------------------------------------------------
+
+
+def _schema_node(schema: dict, dotted: str) -> dict | None:
+    """The schema of `meta.ticks`, `memory.sites[i].frees`...; None if absent."""
+    node = schema
+    for part in dotted.split("."):
+        name, indexed = re.fullmatch(r"(\w+)(\[i\])?", part).groups()
+        while "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+        node = node.get("properties", {}).get(name)
+        if node is None:
+            return None
+        if indexed:
+            while "$ref" in node:
+                node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+            node = node.get("items", {})
+    return node
+
+
+def test_capture_page_fields_are_in_the_schema():
+    """Every field docs/capture-format.md describes is in the schema the tests
+    validate captures with, and every field of the schema is on the page."""
+    import json
+
+    schema = json.loads((REPO / "docs" / "capture.schema.json").read_text(encoding="utf-8"))
+    page = (REPO / "docs" / "capture-format.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`((?:meta|threads|frames|stacks|memory)(?:\[i\])?(?:\.\w+(?:\[i\])?)*)`", page))
+    assert documented, "docs/capture-format.md names no field"
+    missing = sorted(d for d in documented if _schema_node(schema, d) is None)
+    assert not missing, f"docs/capture-format.md describes fields docs/capture.schema.json lacks: {missing}"
+
+    def names(node: dict, seen: set[str]) -> None:
+        while "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+        for name, sub in node.get("properties", {}).items():
+            seen.add(name)
+            names(sub, seen)
+        if "items" in node:
+            names(node["items"], seen)
+
+    fields: set[str] = set()
+    names(schema, fields)
+    undocumented = sorted(f for f in fields if not re.search(rf"\b{f}\b", page))
+    assert not undocumented, f"docs/capture.schema.json has fields docs/capture-format.md never names: {undocumented}"

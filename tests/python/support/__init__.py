@@ -5,7 +5,8 @@ with `from support import ...` (conftest.py keeps only the fixtures).
 - processes: the environment, running snakescope and targets with timeouts
   and cleanup, the contract for error output;
 - interpreters: the version matrix and skipping absent interpreters;
-- capture: the capture's validation (docs/capture-format.md), its stacks,
+- capture: the capture's validation (docs/capture.schema.json and the
+  cross-references a schema cannot express), its stacks,
   `record`/`attach`, a hand-written capture, `dump --json`'s validation;
 - targets: ground truth read from the target scripts' source;
 - formats: collapsed stacks, speedscope and SVG checks (docs/formats.md);
@@ -20,6 +21,7 @@ from .capture import (
     TORN_ALLOWANCE,
     Capture,
     Stack,
+    assert_schema,
     assert_shapes,
     attach,
     record,
@@ -85,7 +87,7 @@ __all__ = [
     "SUPPORTED", "SYNTHETIC", "SYSTEMATIC", "TORN_ALLOWANCE", "UNSUPPORTED",
     "Capture", "Interpreter", "Proc", "Result", "Stack",
     "accepted_names", "assert_clean_stderr", "assert_error", "assert_lines_inside_functions",
-    "assert_shapes", "assert_share", "attach", "check_speedscope", "check_svg",
+    "assert_schema", "assert_shapes", "assert_share", "attach", "check_speedscope", "check_svg",
     "expected_collapsed", "expected_share", "frame_label", "function_spans", "has_qualnames",
     "marker_lines", "module_constant", "parse_collapsed", "read_info", "record",
     "require_interpreter", "run", "script", "share_tolerance", "source_lines", "target_env",

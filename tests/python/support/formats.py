@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
-from .capture import Capture, _is_int
+from .capture import Capture
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
 
 SPEEDSCOPE_SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 COLLAPSED_LINE = re.compile(r"^(?P<stack>thread \((?P<tid>\d+)\)(?:: [^;]*)?(?:;[^;]+)*) (?P<count>\d+)$")
