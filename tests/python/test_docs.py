@@ -10,7 +10,8 @@ other way round) fails here, naming the file and the sentence:
   README, docs/versions.md, docs/commands/record.md and run.md, crates/README.md,
   and the version matrix the tests run on;
 - output formats: `--format`'s possible values in each command's `--help`
-  against docs/formats.md, the README and each command's page;
+  against docs/formats.md, the README and each command's page; the file names
+  formats.md says imply a format do;
 - names: every `snakescope-<crate>::<module>` and every `*.rs` file the docs
   mention exists.
 
@@ -20,12 +21,13 @@ loses it fails with the pattern, to be updated with the sentence.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from support import MATRIX, QUICK_TIMEOUT, REPO, run
+from support import MATRIX, QUICK_TIMEOUT, REPO, SYNTHETIC, run
 
 LAYOUTS = REPO / "crates" / "snakescope-layouts" / "src"
 
@@ -249,6 +251,74 @@ def test_formats_page_table(snakescope):
             f"docs/formats.md has no section `## ... (`{name}`...)` for {name}"
 
 
+# Names that no format claims today: `report -o` must refuse them (a format
+# that starts to take one must be given it in docs/formats.md's table).
+UNCLAIMED_NAMES = ("out.csv", "out.pstats", "out.prof", "out.md", "out.dat")
+
+
+def _written_format(data: bytes) -> str:
+    """Which format a file `report` wrote is, from its content."""
+    if data[:2] == b"\x1f\x8b":
+        return "pprof"
+    text = data.decode("utf-8")
+    if text.startswith(("<?xml", "<svg")):
+        return "flamegraph"
+    if text.lstrip().lower().startswith("<!doctype html"):
+        return "html"
+    if text.startswith("{"):
+        doc = json.loads(text)
+        if "traceEvents" in doc:
+            return "chrome"
+        if "speedscope" in str(doc.get("$schema")):
+            return "speedscope"
+        if doc.get("format") == "snakescope-capture":
+            return "json"
+    if re.match(r"thread \(\d+\)[^\n]* \d+\n", text):
+        return "collapsed"
+    return "text"
+
+
+def test_formats_page_file_names(snakescope, tmp_path):
+    """The names docs/formats.md says imply a format do (`report -o NAME`
+    without --format), and names it does not list are refused."""
+    capture = tmp_path / "capture.json"
+    capture.write_text(json.dumps(SYNTHETIC), encoding="utf-8")
+    lines = (REPO / "docs" / "formats.md").read_text(encoding="utf-8").splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("|") and "`--format`" in line)
+    checked = 0
+    for line in lines[header + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.split("|")]
+        name, names = re.fullmatch(r"`([a-z]+)`", cells[2])[1], cells[3]
+        if names.startswith("—"):
+            continue
+        for suffix in re.findall(r"`\*(\.[\w.]+)`", names):
+            out = tmp_path / f"out{suffix}"
+            result = run([snakescope, "report", str(capture), "-o", str(out)], timeout=QUICK_TIMEOUT)
+            assert result.returncode == 0, f"docs/formats.md: `*{suffix}` implies {name}{result.describe()}"
+            assert _written_format(out.read_bytes()) == name, \
+                f"docs/formats.md: `*{suffix}` implies {name}, but `report -o {out.name}` wrote another format"
+            checked += 1
+    assert checked >= 8, f"only {checked} file names found in docs/formats.md's table"
+    for unclaimed in UNCLAIMED_NAMES:
+        result = run([snakescope, "report", str(capture), "-o", str(tmp_path / unclaimed)], timeout=QUICK_TIMEOUT)
+        assert result.returncode != 0, (
+            f"`report -o {unclaimed}` chose a format: name it in docs/formats.md's table{result.describe()}"
+        )
+
+
+def test_record_page_file_names_are_the_formats_pages():
+    """The extensions record.md's `-o` row lists are names formats.md's table gives."""
+    table = _text(REPO / "docs" / "formats.md")
+    m = re.search(r"\| `-o, --output FILE` \| ([^|]*) \|", _text(REPO / "docs" / "commands" / "record.md"))
+    assert m, "docs/commands/record.md: no `-o, --output FILE` row"
+    listed = re.findall(r"`(\.[\w.]+)`", m[1])
+    assert listed, f"docs/commands/record.md's -o row names no extension: {m[1]!r}"
+    unknown = [e for e in listed if f"`*{e}`" not in table]
+    assert not unknown, f"docs/commands/record.md names {unknown}, which docs/formats.md's table does not"
+
+
 # --------------------------------------------------------------------------
 # Names of crates, modules and files
 # --------------------------------------------------------------------------
@@ -324,8 +394,6 @@ def _schema_node(schema: dict, dotted: str) -> dict | None:
 def test_capture_page_fields_are_in_the_schema():
     """Every field docs/capture-format.md describes is in the schema the tests
     validate captures with, and every field of the schema is on the page."""
-    import json
-
     schema = json.loads((REPO / "docs" / "capture.schema.json").read_text(encoding="utf-8"))
     page = (REPO / "docs" / "capture-format.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"`((?:meta|threads|frames|stacks|memory)(?:\[i\])?(?:\.\w+(?:\[i\])?)*)`", page))
