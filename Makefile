@@ -15,10 +15,19 @@ all: build
 build:
 	cargo build --release --locked
 
-$(VENV)/.stamp-test:
+$(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet pytest 'maturin>=1.5,<2' numpy
+
+# The test tools (tests/python/requirements.txt): reinstalled when that file changes.
+$(VENV)/.stamp-test: tests/python/requirements.txt | $(VPY)
+	$(VPY) -m pip install --quiet -r tests/python/requirements.txt
+	touch $@
+
+# ruff, pinned: a new version brings new findings, so it is moved on purpose.
+RUFF_VERSION := 0.17.5
+$(VENV)/.stamp-ruff-$(RUFF_VERSION): | $(VPY)
+	$(VPY) -m pip install --quiet 'ruff==$(RUFF_VERSION)'
 	touch $@
 
 ## develop: build the Python package (native agent + API) into .venv
@@ -102,9 +111,11 @@ bench: build develop $(VENV)/.stamp-bench
 	$(VPY) bench/agent.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md $(AGENT_ARGS)
 	$(VPY) bench/memory.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md $(MEMORY_ARGS)
 
-lint:
+## lint: rustfmt, clippy, and ruff over the Python (python/, tests/, bench/; rules in pyproject.toml)
+lint: $(VENV)/.stamp-ruff-$(RUFF_VERSION)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$(VENV)/bin/ruff check python tests bench
 
 clean:
 	cargo clean

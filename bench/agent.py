@@ -39,8 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from run import (put_section, RUN_ENV_OVERRIDES, RunResult, cpu_model, error_line, fmt_ratio, log, md_table,
-                 run_cmd)
+from run import RUN_ENV_OVERRIDES, RunResult, cpu_model, error_line, fmt_ratio, log, md_table, put_section, run_cmd
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -333,7 +332,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--python", default=None,
                     help="interpreter for the workloads and the Python profilers (default "
                          ".venv/bin/python if it exists, else this interpreter)")
-    ap.add_argument("--out", help="Markdown file the report goes to, in place of the previous run of the same groups (else appended)")
+    ap.add_argument("--out", help="Markdown file the report goes to, in place of the previous run "
+                                  "of the same groups (else appended)")
     ap.add_argument("--timeout", type=float, default=600.0, help="per-run timeout in seconds")
     ap.add_argument("--seed", type=int, default=None, help="seed of the shuffled order")
     ap.add_argument("--write-lines-copies", action="store_true",

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Callable
 
 from agent import git_state
-from run import put_section, RUN_ENV_OVERRIDES, RunResult, cpu_model, error_line, fmt_ratio, log, md_table, run_cmd
+from run import RUN_ENV_OVERRIDES, RunResult, cpu_model, error_line, fmt_ratio, log, md_table, put_section, run_cmd
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -283,7 +283,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--python", default=None,
                     help="interpreter for the workloads and the Python profilers (default "
                          ".venv/bin/python if it exists, else this interpreter)")
-    ap.add_argument("--out", help="Markdown file the report goes to, in place of the previous run of the same groups (else appended)")
+    ap.add_argument("--out", help="Markdown file the report goes to, in place of the previous run "
+                                  "of the same groups (else appended)")
     ap.add_argument("--timeout", type=float, default=900.0,
                     help="per-run timeout in seconds (default 900)")
     ap.add_argument("--max-ratio", type=float, default=20.0,

@@ -671,7 +671,7 @@ def render(args, interrupted, cmdline, started, finished, load_start, python, py
     L.append(f"- Command: `{cmdline}`" + ("  **(interrupted: partial results)**" if interrupted else ""))
     L.append(f"- Repetitions: {args.reps}; shuffle seed {args.seed}; per-run timeout {args.timeout:g} s"
              + ("; **--quick**" if args.quick else ""))
-    L.append(f"- Environment of every run: "
+    L.append("- Environment of every run: "
              + ", ".join(f"{k}={v}" for k, v in RUN_ENV_OVERRIDES.items()))
     for w, why in skipped.items():
         L.append(f"- Skipped workload `{w}`: {why}")

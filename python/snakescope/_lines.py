@@ -228,7 +228,8 @@ class LineStats:
     def __init__(self, rows):
         self.functions = {}
         for code, lines in rows:
-            key = (code.co_filename, code.co_firstlineno, _names.get(code) or getattr(code, "co_qualname", code.co_name))
+            name = _names.get(code) or getattr(code, "co_qualname", code.co_name)
+            key = (code.co_filename, code.co_firstlineno, name)
             self.functions[key] = sorted(lines)
 
     def text(self, unit=1e-6):

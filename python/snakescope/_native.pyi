@@ -30,7 +30,8 @@ def cli_main(argv: list[str]) -> int:
     """Run the snakescope command line; returns the exit status."""
 
 def rescue_arm(output: str, format: str | None = None, command: list[str] = ..., quiet: bool = False) -> None:
-    """Write the capture to `output` if the program dies by a fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT)."""
+    """Write the capture to `output` if the program dies by a fatal signal
+    (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT)."""
 
 def exact_start() -> None:
     """Install the deterministic profile hook on every thread."""

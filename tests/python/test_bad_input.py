@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
+from support import (
     QUICK_TIMEOUT,
     SYNTHETIC,
     Capture,

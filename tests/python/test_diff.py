@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import QUICK_TIMEOUT, REPO, assert_clean_stderr, record, run
+from support import QUICK_TIMEOUT, REPO, assert_clean_stderr, record, run
 
 LIST = REPO / "examples" / "phonebook_list.py"
 SET = REPO / "examples" / "phonebook_set.py"

@@ -1,7 +1,7 @@
 """`snakescope dump --pid PID [--json]`: one snapshot of every thread's stack.
 
 Frames in dump are LEAF FIRST (contract), unlike captures. Each test runs on
-every interpreter of the version matrix (conftest.MATRIX), as in test_record.py.
+every interpreter of the version matrix (support.interpreters.MATRIX), as in test_record.py.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from conftest import (
+from support import (
     MATRIX,
     QUICK_TIMEOUT,
     accepted_names,
-    has_qualnames,
     assert_clean_stderr,
+    has_qualnames,
     marker_lines,
     read_info,
     require_interpreter,

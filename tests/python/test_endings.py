@@ -17,7 +17,6 @@ snakescope (`nohup`, supervisors) stay ignored in the program, under `run` and
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import textwrap
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RECORD_TIMEOUT, REPO, Capture, Interpreter, target_env
+from support import RECORD_TIMEOUT, REPO, Capture, Interpreter, target_env
 
 WORK = textwrap.dedent("""\
     import os, sys

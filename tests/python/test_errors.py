@@ -13,7 +13,7 @@ import tempfile
 
 import pytest
 
-from conftest import (
+from support import (
     QUICK_TIMEOUT,
     ROOTED_PYPY,
     SYNTHETIC,

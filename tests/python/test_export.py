@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
+from support import (
     QUICK_TIMEOUT,
     RECORD_TIMEOUT,
     REPO,

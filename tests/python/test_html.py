@@ -1,7 +1,7 @@
 """The HTML report (`--format html`, `-o x.html`) in a real browser.
 
 Headless Chromium (Debian's `chromium`; `make test` installs it) loads each
-report from a file and is driven over the DevTools protocol (browser.py, no
+report from a file and is driven over the DevTools protocol (support/browser.py, no
 dependencies): no console errors, no request but the file itself, the key
 elements present, the flame graph zooming on a real mouse click, and a
 synthetic capture of 100,000 distinct stacks loading within a timeout.
@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import Browser, find_chromium
-from conftest import (
+from support import (
     QUICK_TIMEOUT,
     REPO,
     SYNTHETIC,
@@ -32,10 +31,11 @@ from conftest import (
     run,
     script,
 )
+from support.browser import Browser, find_chromium
 
 ARTIFACTS = REPO / "out" / "test-artifacts"
 READY = "window.snakescopeReport && window.snakescopeReport.ready"
-# Hang guards, not speed judgements (conftest: nothing asserts on wall time);
+# Hang guards, not speed judgements (support/processes.py: nothing asserts on wall time);
 # the measured time is written to ARTIFACTS/html-load.json.
 LOAD_TIMEOUT = 60.0
 SECTIONS = ["findings", "flame", "tree", "functions", "source", "threads"]

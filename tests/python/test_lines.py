@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from conftest import K_SIGMA, RECORD_TIMEOUT, REPO, script, target_env
-from loadgen import saturated  # noqa: F401  (a fixture)
+from support import K_SIGMA, RECORD_TIMEOUT, REPO, script, target_env
 
 ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)  (.*)$")
 HEADER = "Line #      Hits         Time  Per Hit   % Time  Line Contents"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RECORD_TIMEOUT, REPO, script, target_env
+from support import RECORD_TIMEOUT, REPO, script, target_env
 
 MB = 1024 * 1024
 
@@ -59,7 +59,7 @@ def _line_of(path: str, marker: str) -> int:
 
 
 def _sizes(stdout: str) -> tuple[int, int, int, int]:
-    line = next(l for l in stdout.splitlines() if l.startswith("sizes "))
+    line = next(ln for ln in stdout.splitlines() if ln.startswith("sizes "))
     return tuple(int(v) for v in line.split()[1:])
 
 
@@ -185,7 +185,7 @@ def test_sampled_mode_estimates_are_unbiased(snakescope, python, tmp_path):
 
 def _small_blocks_check(proc, cap, target: str, expect_hooks: str) -> None:
     """tests/scripts/mem_small.py's known fates, in a sampled capture."""
-    words = next(l for l in proc.stdout.splitlines() if l.startswith("size ")).split()
+    words = next(ln for ln in proc.stdout.splitlines() if ln.startswith("size ")).split()
     size, hooks = int(words[1]), words[3]
     assert hooks == expect_hooks
     n = 400_000
@@ -316,7 +316,7 @@ def test_labels_and_checkpoint_census(snakescope, python, tmp_path):
                   and cap["frames"][i]["function"] in ("checkpoint", "heap") for i in s["frames"])]
     assert own == []
     labels = cap["memory"]["labels"]
-    assert [l["name"] for l in labels] == ["build"] and labels[0]["end_s"] >= labels[0]["start_s"]
+    assert [label["name"] for label in labels] == ["build"] and labels[0]["end_s"] >= labels[0]["start_s"]
     assert cap["memory"]["census"] and cap["memory"]["census"][0]["when"] == "exit"
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RECORD_TIMEOUT, REPO, target_env
+from support import RECORD_TIMEOUT, REPO, target_env
 
 ASYNCIO_ISSUE_20 = """\
 import asyncio

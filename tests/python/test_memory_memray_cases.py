@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RECORD_TIMEOUT, REPO, target_env
+from support import RECORD_TIMEOUT, REPO, target_env
 
 PAGE = 4096
 MB = 1024 * 1024

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RECORD_TIMEOUT, target_env
+from support import RECORD_TIMEOUT, target_env
 
 # The package's own command, next to the interpreter running pytest (.venv),
 # which has pytest and pip.

@@ -9,7 +9,6 @@ counts and line hits below are known by construction."""
 
 from __future__ import annotations
 
-import os
 import pstats
 import shutil
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RECORD_TIMEOUT, REPO, script, target_env
+from support import RECORD_TIMEOUT, REPO, script, target_env
 from test_lines import hits, parse
 
 PROGRAM = "program_hooks.py"

@@ -2,10 +2,10 @@
 
 Each test runs once per interpreter of the version matrix (the `python`
 fixture below: the host's interpreters and those of the root filesystems that
-scripts/pyroots.sh builds, conftest.MATRIX). The
+scripts/pyroots.sh builds, support.interpreters.MATRIX). The
 expected shares, stacks, thread sets and line numbers come from the target
 scripts in tests/scripts/ (see their docstrings); shares are judged with the
-statistical tolerance documented in loadgen.py, on a quiet machine and with
+statistical tolerance documented in support/loadgen.py, on a quiet machine and with
 every core saturated (the `saturated` fixture).
 """
 
@@ -20,30 +20,30 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
+from support import (
     MATRIX,
     MIN_SAMPLES,
     Capture,
+    accepted_names,
     assert_clean_stderr,
+    assert_error,
     assert_lines_inside_functions,
     assert_shapes,
     assert_share,
     attach,
-    accepted_names,
-    assert_error,
     check_speedscope,
     check_svg,
+    expected_share,
     marker_lines,
     module_constant,
     parse_collapsed,
     read_info,
-    wait_until_main_blocks,
     record,
     require_interpreter,
     run,
     script,
+    wait_until_main_blocks,
 )
-from loadgen import expected_share, saturated  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(params=MATRIX, ids=[i.id for i in MATRIX])

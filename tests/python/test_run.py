@@ -16,8 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MIN_SAMPLES, Capture, QUICK_TIMEOUT, RECORD_TIMEOUT, assert_share, run, script, target_env
-from loadgen import expected_share
+from support import (
+    MIN_SAMPLES,
+    QUICK_TIMEOUT,
+    RECORD_TIMEOUT,
+    Capture,
+    assert_share,
+    expected_share,
+    run,
+    script,
+    target_env,
+)
 from test_record import SECONDS
 
 PYTHON = sys.executable
@@ -158,7 +167,7 @@ def test_without_process_vm_readv(snakescope, tmp_path, command):
         args = [snakescope, "record", "-o", str(out), "--", PYTHON, target]
     result = run([*args, f"{SECONDS:g}", str(truth_path)], env=env)
     assert result.returncode == 0, result.describe()
-    notes = [l for l in result.stderr.splitlines() if "process_vm_readv is refused" in l]
+    notes = [ln for ln in result.stderr.splitlines() if "process_vm_readv is refused" in ln]
     assert len(notes) == 1 and "/proc/PID/mem" in notes[0], result.describe()
     cap = Capture.load(out)
     heavy = cap.count(lambda s: s.has("heavy"))
@@ -330,6 +339,7 @@ def test_profiler_api_sampling(tmp_path):
 def test_profiler_api_exact(tmp_path):
     import io
     import pstats
+
     import snakescope
 
     with snakescope.Profiler(exact=True) as p:

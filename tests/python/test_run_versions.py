@@ -1,6 +1,6 @@
 """`snakescope run` on every supported interpreter, not only the .venv's.
 
-The pyenv (and Debian) interpreters of conftest's matrix do not have the
+The pyenv (and Debian) interpreters of the matrix (support/interpreters.py) do not have the
 snakescope package installed, so these runs exercise how `run` lends its
 package to such an interpreter: the package's own `snakescope` command (the
 .venv's) passes its location on, and the standalone binary takes it from
@@ -21,23 +21,22 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
-    ROOTED,
-    require_interpreter,
+from support import (
     QUICK_TIMEOUT,
     RECORD_TIMEOUT,
+    ROOTED,
     UNSUPPORTED,
     Capture,
     Interpreter,
     Result,
-    _expand,
     assert_error,
+    require_interpreter,
     script,
     target_env,
 )
-from loadgen import saturated  # noqa: F401  (a fixture)
+from support.interpreters import _expand
 from test_record import SECONDS, _split_share
-from test_run import _pstats, _profiler_own
+from test_run import _profiler_own, _pstats
 
 # The package's own command, next to the interpreter running pytest (.venv).
 COMMAND = str(Path(sys.executable).with_name("snakescope"))

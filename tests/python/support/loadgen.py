@@ -1,8 +1,6 @@
 """Shares under load: the statistics every share assertion goes through, the
-targets' own CPU-time reference, and a fixture that saturates every core.
-
-Imported by the test modules (`from loadgen import ...`); conftest.py
-re-exports the statistics for the modules that take them from there.
+targets' own CPU-time reference, and the spinning processes that saturate
+every core (conftest's `saturated` fixture).
 
 Ground truth. The targets fix their splits by construction in CPU time
 (split 70/30, lines 50/25/15/10, GIL 50/50), and they run for a given amount
@@ -54,9 +52,8 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from typing import Iterator
-
-import pytest
 
 K_SIGMA = 4.0
 SYSTEMATIC = 0.02
@@ -105,11 +102,11 @@ def expected_share(measured: float, by_construction: float, what: str) -> float:
 SPINNERS_PER_CORE = 2
 
 
-@pytest.fixture
-def saturated() -> Iterator[int]:
-    """Every core busy for the test's duration: SPINNERS_PER_CORE processes
-    per core spinning at the default priority (nice 0, like the target).
-    Yields their number; kills and reaps them at teardown."""
+@contextmanager
+def spinning() -> Iterator[int]:
+    """Every core busy inside the block: SPINNERS_PER_CORE processes per core
+    spinning at the default priority (nice 0, like the target). Yields their
+    number; kills and reaps them on the way out."""
     cores = len(os.sched_getaffinity(0))
     spinners = [
         subprocess.Popen([sys.executable, "-c", "while True: pass"],
