@@ -79,19 +79,21 @@ def static_layouts() -> set[str]:
 
 def debug_offsets_tables() -> set[str]:
     """3.13+: the `_Py_DebugOffsets` table shapes in `TABLES`."""
-    text = (LAYOUTS / "debug_offsets.rs").read_text(encoding="utf-8")
+    text = "".join(p.read_text(encoding="utf-8") for p in sorted((LAYOUTS / "debug_offsets").glob("*.rs")))
     m = re.search(r"const TABLES: \[Fields; \d+\] = \[([^\]]*)\]", text)
-    assert m, "no `const TABLES: [Fields; N] = [...]` in snakescope-layouts/src/debug_offsets.rs"
+    assert m, "no `const TABLES: [Fields; N] = [...]` in snakescope-layouts/src/debug_offsets/"
     return {f"3.{n}" for n in re.findall(r"V3_(\d+)", m[1])}
 
 
 def supported_versions_constant() -> str:
-    """`SUPPORTED_VERSIONS`: how the error messages word the list."""
-    for path in sorted(LAYOUTS.glob("*.rs")):
-        m = re.search(r'pub const SUPPORTED_VERSIONS: &str =\s*"([^"]*)"', path.read_text(encoding="utf-8"))
-        if m:
-            return m[1]
-    raise AssertionError(f"no `pub const SUPPORTED_VERSIONS: &str` in {LAYOUTS}")
+    """`SUPPORTED_VERSIONS`: how the error messages word the list — the
+    words of layouts' `gil_versions!` and `free_threaded_versions!`, which
+    `concat!` joins into it."""
+    text = (LAYOUTS / "lib.rs").read_text(encoding="utf-8")
+    words = [re.search(rf'macro_rules! {name} \{{\s*\(\) => \{{\s*"([^"]*)"', text)
+             for name in ("gil_versions", "free_threaded_versions")]
+    assert all(words), f"no `gil_versions!`/`free_threaded_versions!` words in {LAYOUTS / 'lib.rs'}"
+    return f"{words[0][1]}, and free-threaded {words[1][1]}"
 
 
 def supported() -> set[str]:
@@ -167,9 +169,6 @@ def test_every_supported_version_is_in_the_test_matrix():
     )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "crates/snakescope-cli/src/args.rs words `run --python` as `CPython 3.11-3.15` "
-    "(issue 14: docs true to the code); remove this mark when the help says 3.8 to 3.15 and 3.13t"))
 def test_run_help_names_the_supported_versions(snakescope):
     out = _help(snakescope, "run")
     m = re.search(r"--python <PATH>\s+.*?: (CPython .*?), with the", out, re.S)

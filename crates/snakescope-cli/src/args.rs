@@ -188,9 +188,10 @@ pub struct RunArgs {
     pub sort: String,
 
     /// The interpreter to run (default: $SNAKESCOPE_PYTHON, set by the Python
-    /// package to its own interpreter, else `python3`): CPython 3.11-3.15,
-    /// with the snakescope package installed or lent by snakescope (from the
-    /// package's own command, or $SNAKESCOPE_PACKAGE).
+    /// package to its own interpreter, else `python3`): CPython 3.8 to 3.15
+    /// or the free-threaded 3.13t, with the snakescope package installed or
+    /// lent by snakescope (from the package's own command, or
+    /// $SNAKESCOPE_PACKAGE).
     #[arg(long, value_name = "PATH")]
     pub python: Option<String>,
 
