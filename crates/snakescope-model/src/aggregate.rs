@@ -56,6 +56,11 @@ impl CaptureBuilder {
         self.frames.intern(frame)
     }
 
+    /// The frame with id `id`.
+    pub fn frame(&self, id: usize) -> Option<&Frame> {
+        self.frames.get(id)
+    }
+
     /// Sets the name of a thread. A thread has a record only once it has a
     /// sample: the name waits until then.
     pub fn name_thread(&mut self, tid: u64, name: Option<String>) {
