@@ -18,7 +18,9 @@ pub trait SampleSink {
 
     /// Counts `weight` samples of one thread with this stack and state
     /// (`sample.frames`: ids from [`Self::intern_frame`], root first), taken
-    /// at `at_ns` nanoseconds from the start of the recording.
+    /// at `at_ns` nanoseconds from the start of the recording (a sample that
+    /// waited for its thread's CPU counters carries the time it was
+    /// confirmed, a few milliseconds later).
     fn add_sample(&mut self, sample: ThreadSample<'_>, weight: u64, at_ns: u64);
 
     /// Names a thread (`None`: no name known; a name set before stays).
@@ -57,7 +59,8 @@ impl<S: SampleSink + ?Sized> SampleSink for &mut S {
 }
 
 /// Two sinks fed the same samples (e.g. the capture and a live view). Its
-/// frame ids are the first sink's; the second's are mapped.
+/// frame ids are the first sink's; the second's are mapped, so every frame
+/// a sample names must have been interned through the tee.
 #[derive(Debug)]
 pub struct Tee<A, B> {
     pub first: A,

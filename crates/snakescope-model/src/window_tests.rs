@@ -134,3 +134,25 @@ fn a_tee_gives_both_sinks_the_same_samples() {
     assert_eq!((counts(&s, "main"), counts(&s, "work")), ((1, 3), (2, 2)));
     assert_eq!(counts(&s, "seen before"), (0, 0));
 }
+
+#[test]
+fn a_tee_maps_memory_sites_to_each_sinks_frames() {
+    let mut second = CaptureBuilder::new();
+    second.intern_frame(frame("only in the second"));
+    let mut tee = Tee::new(CaptureBuilder::new(), second);
+    let f = tee.intern_frame(frame("alloc"));
+    tee.add_memory_site(crate::MemorySite {
+        frames: vec![f],
+        source: "native".into(),
+        allocations: 1,
+        allocated_bytes: 64,
+        ..crate::MemorySite::default()
+    });
+    tee.name_process(5, vec!["p".into()]);
+    let (a, b) = tee.into_inner();
+    for c in [a.finish(Meta::default()), b.finish(Meta::default())] {
+        let site = &c.memory.as_ref().unwrap().sites[0];
+        assert_eq!(c.frames[site.frames[0]].function, "alloc");
+        assert_eq!((site.allocated_bytes, c.meta.pid), (64, Some(5)));
+    }
+}
