@@ -68,17 +68,24 @@ impl StackWalk {
         let mut at_root = true;
         for r in self.refs.iter().rev() {
             // Every code object walked is cached until the next walk.
-            let Some(code) = walker.code(r.code) else {
-                continue;
-            };
-            if at_root && hidden(code) {
-                continue;
+            if at_root {
+                match walker.code(r.code) {
+                    Some(code) if !hidden(code) => at_root = false,
+                    _ => continue,
+                }
             }
-            at_root = false;
-            let id = *self
-                .ids
-                .entry((r.code, r.serial, r.line))
-                .or_insert_with(|| sink.intern_frame(model_frame(code, r.line)));
+            let key = (r.code, r.serial, r.line);
+            let id = match self.ids.get(&key) {
+                Some(&id) => id,
+                None => {
+                    let Some(code) = walker.code(r.code) else {
+                        continue;
+                    };
+                    let id = sink.intern_frame(model_frame(code, r.line));
+                    self.ids.insert(key, id);
+                    id
+                }
+            };
             self.stack.push(id);
         }
         &self.stack
