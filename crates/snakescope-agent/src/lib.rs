@@ -14,13 +14,14 @@ mod exact;
 mod hook;
 mod lines;
 mod memory;
+mod own;
 mod rescue;
 mod threads;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use snakescope_formats::Format;
-use snakescope_model::Capture;
+use snakescope_model::{Capture, CaptureBuilder, Meta};
 use snakescope_remote::{Sampler, SamplerSettings, Target};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,7 +38,20 @@ struct Running {
     /// sampler thread and must not wait for one.
     pid: u32,
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<Result<Capture, String>>,
+    thread: JoinHandle<Result<Recording, String>>,
+}
+
+/// What the sampler thread hands back: the sink it filled, still open for
+/// the memory data, and the metadata.
+pub(crate) struct Recording {
+    builder: CaptureBuilder,
+    meta: Meta,
+}
+
+impl Recording {
+    pub(crate) fn finish(self) -> Capture {
+        self.builder.finish(self.meta)
+    }
 }
 
 static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
@@ -91,13 +105,12 @@ fn start(
         .name("snakescope-sampler".into())
         .spawn(move || {
             let started = unix_now();
-            let mut sampler = Sampler::new(target, settings);
-            sampler.hide_root_frames_from(hide_files);
-            sampler.pause_while(&memory::CENSUS_RUNNING);
-            let (_, elapsed) = sampler.run(&flag, || true);
-            let mut capture = sampler.finish(elapsed, started);
-            capture.meta.mode = "run".to_owned();
-            Ok(capture)
+            let mut sampler = Sampler::new(target, settings, own::AgentHooks { hide_files });
+            let mut builder = CaptureBuilder::new();
+            let elapsed = sampler.run(&mut builder, &flag, || true);
+            let mut meta = sampler.meta(elapsed, started);
+            meta.mode = "run".to_owned();
+            Ok(Recording { builder, meta })
         })
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start the sampler thread: {e}")))?;
     *running = Some(Running {
@@ -108,9 +121,9 @@ fn start(
     Ok(())
 }
 
-/// Stops memory tracking (when on) and adds its data to `capture`, with the
-/// frames of its allocation sites merged into the capture's frames.
-fn add_memory(capture: &mut Capture, census: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+/// Stops memory tracking (when on) and adds its data to the recording:
+/// its allocation sites' frames are interned into the recording's sink.
+fn add_memory(recording: &mut Recording, census: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
     if !memory::is_on() {
         return Ok(());
     }
@@ -122,27 +135,9 @@ fn add_memory(capture: &mut Capture, census: Option<&Bound<'_, PyAny>>) -> PyRes
         None => None,
     };
     let (frames, mut mem) = memory::stop_memory().map_err(PyRuntimeError::new_err)?;
-    let mut index: std::collections::HashMap<snakescope_model::Frame, usize> = capture
-        .frames
-        .iter()
-        .cloned()
-        .enumerate()
-        .map(|(i, f)| (f, i))
-        .collect();
-    let map: Vec<usize> = frames
-        .into_iter()
-        .map(|f| {
-            *index.entry(f.clone()).or_insert_with(|| {
-                capture.frames.push(f);
-                capture.frames.len() - 1
-            })
-        })
-        .collect();
-    for site in &mut mem.sites {
-        for f in &mut site.frames {
-            *f = map[*f];
-        }
-    }
+    let sink = &mut recording.builder;
+    let map: Vec<usize> = frames.into_iter().map(|f| sink.intern_frame(f)).collect();
+    let sites = std::mem::take(&mut mem.sites);
     let parse = |json: &str| -> PyResult<Vec<snakescope_model::Census>> {
         serde_json::from_str(json).map_err(|e| PyValueError::new_err(e.to_string()))
     };
@@ -155,13 +150,19 @@ fn add_memory(capture: &mut Capture, census: Option<&Bound<'_, PyAny>>) -> PyRes
     if let Some(json) = census_json {
         mem.census.extend(parse(&json)?);
     }
-    capture.memory = Some(mem);
+    sink.set_memory(mem);
+    for mut site in sites {
+        for f in &mut site.frames {
+            *f = map[*f];
+        }
+        sink.add_memory_site(site);
+    }
     Ok(())
 }
 
 /// Stops the sampler and returns its capture. Needs no GIL: the rescue
 /// after a fatal signal calls it too.
-pub(crate) fn stop_sampler_unlocked() -> Result<Capture, String> {
+pub(crate) fn stop_sampler_unlocked() -> Result<Recording, String> {
     let running = RUNNING
         .lock()
         .map_err(|_| "sampler state poisoned".to_owned())?
@@ -181,15 +182,15 @@ pub(crate) fn stop_sampler_unlocked() -> Result<Capture, String> {
 
 /// Stops the sampler and returns its capture. The sampler never needs the
 /// GIL; the rest of the program runs while it stops.
-fn stop_sampler(py: Python<'_>) -> PyResult<Capture> {
+fn stop_sampler(py: Python<'_>) -> PyResult<Recording> {
     py.allow_threads(stop_sampler_unlocked)
         .map_err(PyRuntimeError::new_err)
 }
 
 /// The memory data without a census (which needs the GIL), after a fatal signal.
-pub(crate) fn add_memory_without_census(capture: &mut Capture) {
+pub(crate) fn add_memory_without_census(recording: &mut Recording) {
     // The only errors are the state's own; the capture is written without memory then.
-    let _ = add_memory(capture, None);
+    let _ = add_memory(recording, None);
 }
 
 /// One line to stderr; a closed stderr is not the program's problem.
@@ -212,8 +213,9 @@ fn stop(
     census: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<()> {
     rescue::disarm();
-    let mut capture = stop_sampler(py)?;
-    add_memory(&mut capture, census)?;
+    let mut recording = stop_sampler(py)?;
+    add_memory(&mut recording, census)?;
+    let mut capture = recording.finish();
     // The whole process so far (snakescope's own threads included).
     capture
         .meta
@@ -233,8 +235,9 @@ fn stop(
 #[pyfunction]
 #[pyo3(signature = (census = None))]
 fn stop_json(py: Python<'_>, census: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
-    let mut capture = stop_sampler(py)?;
-    add_memory(&mut capture, census)?;
+    let mut recording = stop_sampler(py)?;
+    add_memory(&mut recording, census)?;
+    let mut capture = recording.finish();
     capture.meta.mode = "api".to_owned();
     serde_json::to_string(&capture).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }

@@ -255,10 +255,11 @@ fn rescue(sig: i32) {
     let Some(plan) = PLAN.try_lock().ok().and_then(|p| p.clone()) else {
         return;
     };
-    let Ok(mut capture) = crate::stop_sampler_unlocked() else {
+    let Ok(mut recording) = crate::stop_sampler_unlocked() else {
         return;
     };
-    crate::add_memory_without_census(&mut capture);
+    crate::add_memory_without_census(&mut recording);
+    let mut capture = recording.finish();
     capture
         .meta
         .set_usage(snakescope_remote::usage(libc::RUSAGE_SELF));

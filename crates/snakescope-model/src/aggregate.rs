@@ -4,6 +4,9 @@
 use crate::capture::{
     Capture, Frame, Meta, StackRecord, ThreadRecord, FORMAT_NAME, FORMAT_VERSION,
 };
+use crate::frames::FrameTable;
+use crate::memory::{Memory, MemorySite};
+use crate::sink::SampleSink;
 use std::collections::HashMap;
 
 /// One thread's stack at one sampling instant.
@@ -27,8 +30,7 @@ struct StackKey {
 /// Builds a [`Capture`] incrementally.
 #[derive(Debug, Default)]
 pub struct CaptureBuilder {
-    frames: Vec<Frame>,
-    frame_ids: HashMap<Frame, usize>,
+    frames: FrameTable,
     threads: Vec<ThreadRecord>,
     thread_ids: HashMap<u64, usize>,
     /// Names given to threads that have no sample yet.
@@ -37,6 +39,12 @@ pub struct CaptureBuilder {
     stack_ids: HashMap<Vec<usize>, usize>,
     records: Vec<StackRecord>,
     record_ids: HashMap<StackKey, usize>,
+    /// The process, when named ([`SampleSink::name_process`]).
+    process: Option<(u32, Vec<String>)>,
+    /// Memory data, once any was added.
+    memory: Option<Memory>,
+    /// Index of each memory site by (stack, source).
+    site_ids: HashMap<(Vec<usize>, String), usize>,
 }
 
 impl CaptureBuilder {
@@ -46,13 +54,12 @@ impl CaptureBuilder {
 
     /// Returns the id of `frame`, adding it if it is new.
     pub fn intern_frame(&mut self, frame: Frame) -> usize {
-        if let Some(&id) = self.frame_ids.get(&frame) {
-            return id;
-        }
-        let id = self.frames.len();
-        self.frames.push(frame.clone());
-        self.frame_ids.insert(frame, id);
-        id
+        self.frames.intern(frame)
+    }
+
+    /// The frame with id `id`.
+    pub fn frame(&self, id: usize) -> Option<&Frame> {
+        self.frames.get(id)
     }
 
     /// Sets the name of a thread. A thread has a record only once it has a
@@ -104,16 +111,55 @@ impl CaptureBuilder {
         t.gil_samples += u64::from(sample.gil) * n;
     }
 
-    /// Finishes the capture with its metadata.
-    pub fn finish(self, meta: Meta) -> Capture {
+    /// Sets what memory data has besides its sites (mode, peak, timeline,
+    /// census…); the sites added with [`SampleSink::add_memory_site`] stay.
+    pub fn set_memory(&mut self, mut memory: Memory) {
+        if let Some(old) = self.memory.take() {
+            memory.sites = old.sites;
+        } else {
+            memory.sites.clear();
+        }
+        self.memory = Some(memory);
+    }
+
+    /// Adds one allocation site's totals (`site.frames`: ids from
+    /// [`Self::intern_frame`]); a site with the same stack and source as one
+    /// already added is added to it.
+    pub fn add_memory_site(&mut self, site: MemorySite) {
+        let memory = self.memory.get_or_insert_with(Memory::default);
+        let key = (site.frames.clone(), site.source.clone());
+        match self.site_ids.get(&key) {
+            Some(&i) => {
+                let s = &mut memory.sites[i];
+                s.allocations += site.allocations;
+                s.allocated_bytes += site.allocated_bytes;
+                s.frees += site.frees;
+                s.freed_bytes += site.freed_bytes;
+                s.peak_bytes += site.peak_bytes;
+                s.end_bytes += site.end_bytes;
+            }
+            None => {
+                self.site_ids.insert(key, memory.sites.len());
+                memory.sites.push(site);
+            }
+        }
+    }
+
+    /// Finishes the capture with its metadata (its pid and command are the
+    /// process's when it was named).
+    pub fn finish(self, mut meta: Meta) -> Capture {
+        if let Some((pid, command)) = self.process {
+            meta.pid = Some(pid);
+            meta.command = command;
+        }
         Capture {
             format: FORMAT_NAME.to_owned(),
             version: FORMAT_VERSION,
             meta,
             threads: self.threads,
-            frames: self.frames,
+            frames: self.frames.into_frames(),
             stacks: self.records,
-            memory: None,
+            memory: self.memory,
         }
     }
 
@@ -140,6 +186,28 @@ impl CaptureBuilder {
         let i = self.stack_ids.len();
         self.stack_ids.insert(frames.to_vec(), i);
         i
+    }
+}
+
+impl SampleSink for CaptureBuilder {
+    fn intern_frame(&mut self, frame: Frame) -> usize {
+        CaptureBuilder::intern_frame(self, frame)
+    }
+
+    fn add_sample(&mut self, sample: ThreadSample<'_>, weight: u64, _at_ns: u64) {
+        self.add_many(sample, weight);
+    }
+
+    fn name_thread(&mut self, tid: u64, name: Option<String>) {
+        CaptureBuilder::name_thread(self, tid, name);
+    }
+
+    fn name_process(&mut self, pid: u32, command: Vec<String>) {
+        self.process = Some((pid, command));
+    }
+
+    fn add_memory_site(&mut self, site: MemorySite) {
+        CaptureBuilder::add_memory_site(self, site);
     }
 }
 
@@ -230,5 +298,67 @@ mod tests {
             Capture::read_from(&b"{not json"[..]),
             Err(crate::CaptureError::Json(_))
         ));
+    }
+
+    fn site(frames: Vec<usize>, source: &str, bytes: u64) -> MemorySite {
+        MemorySite {
+            frames,
+            source: source.into(),
+            allocations: 1,
+            allocated_bytes: bytes,
+            frees: 1,
+            freed_bytes: bytes / 2,
+            peak_bytes: bytes,
+            end_bytes: bytes / 2,
+        }
+    }
+
+    #[test]
+    fn memory_sites_and_process_through_the_sink() {
+        let mut b = CaptureBuilder::new();
+        let sink: &mut dyn SampleSink = &mut b;
+        let f = sink.intern_frame(frame("alloc", 3));
+        sink.add_memory_site(site(vec![f], "python", 100));
+        sink.add_memory_site(site(vec![f], "native", 10));
+        sink.add_memory_site(site(vec![f], "python", 50));
+        sink.name_process(9, vec!["python3".into(), "m.py".into()]);
+        b.set_memory(Memory {
+            mode: "exact".into(),
+            sample_interval_bytes: 1,
+            peak_bytes: 160,
+            sites: vec![site(vec![7], "ignored", 1)],
+            ..Memory::default()
+        });
+        let c = b.finish(Meta {
+            pid: Some(1),
+            ..Meta::default()
+        });
+        assert_eq!((c.meta.pid, c.meta.command.len()), (Some(9), 2));
+        let m = c.memory.expect("memory was added");
+        assert_eq!((m.mode.as_str(), m.peak_bytes), ("exact", 160));
+        assert_eq!(m.sites.len(), 2, "equal stack and source: one site");
+        let python = &m.sites[0];
+        assert_eq!(python.source, "python");
+        assert_eq!(
+            (
+                python.allocations,
+                python.allocated_bytes,
+                python.freed_bytes
+            ),
+            (2, 150, 75)
+        );
+        assert_eq!((python.peak_bytes, python.end_bytes), (150, 75));
+        assert_eq!(m.sites[1].allocated_bytes, 10);
+        assert_eq!(c.frames[m.sites[1].frames[0]].function, "alloc");
+        // Memory set before any site: no sites, not the ones given.
+        let mut b = CaptureBuilder::new();
+        b.set_memory(Memory {
+            sites: vec![site(vec![0], "python", 1)],
+            ..Memory::default()
+        });
+        assert_eq!(
+            b.finish(Meta::default()).memory.map(|m| m.sites.len()),
+            Some(0)
+        );
     }
 }

@@ -8,13 +8,19 @@
 
 mod aggregate;
 mod capture;
+mod frames;
 mod memory;
+mod sink;
 mod stats;
+mod window;
 
 pub use aggregate::{CaptureBuilder, ThreadSample};
 pub use capture::{
     Capture, CaptureError, Frame, Meta, StackRecord, ThreadRecord, Usage, FORMAT_NAME,
     FORMAT_VERSION, MAX_TOTAL, READABLE_VERSIONS,
 };
+pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
+pub use sink::{SampleSink, Tee};
 pub use stats::{FunctionStat, LineStat, Stats};
+pub use window::{FrameCounts, WindowReader, WindowSnapshot, WindowedSink};

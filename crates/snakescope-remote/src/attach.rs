@@ -108,15 +108,29 @@ fn is_pypy(path: &Path, exe: &Path) -> bool {
         .is_some_and(|n| n.starts_with("libpypy") || (path == exe && n.starts_with("pypy")))
 }
 
-/// A Python process ready to be sampled.
+/// A Python process ready to be sampled, read through `R` (by default
+/// `process_vm_readv`, as [`Target::attach`] chooses).
 #[derive(Debug)]
-pub struct Target {
+pub struct Target<R = RemoteReader> {
     pub pid: u32,
     pub version: PyVersion,
     /// The file that holds the interpreter (libpython or the executable).
     pub binary: PathBuf,
-    pub reader: RemoteReader,
+    pub reader: R,
     pub walker: Walker,
+}
+
+impl<R> Target<R> {
+    /// The same target read through `reader` (which must read the same process).
+    pub fn with_reader<R2>(self, reader: R2) -> Target<R2> {
+        Target {
+            pid: self.pid,
+            version: self.version,
+            binary: self.binary,
+            reader,
+            walker: self.walker,
+        }
+    }
 }
 
 impl Target {
@@ -242,7 +256,9 @@ impl Target {
              (allow the system call, e.g. `--cap-add SYS_PTRACE`, for the faster path)",
         )
     }
+}
 
+impl<R> Target<R> {
     /// Refuses `--gil` (sampling only the GIL holder) on an interpreter without a GIL.
     pub fn require_gil(&self) -> Result<(), AttachError> {
         if self.walker.layout().offsets.gil.is_none() {

@@ -13,6 +13,7 @@ mod oncpu;
 mod program;
 mod reader;
 mod sampler;
+mod stack;
 mod tasks;
 
 pub use attach::{AttachError, Target};
@@ -20,7 +21,8 @@ pub use limits::{check_duration, check_rate, LimitError, MAX_RATE_HZ, MIN_RATE_H
 pub use oncpu::CpuCounters;
 pub use program::may_run_python;
 pub use reader::RemoteReader;
-pub use sampler::{thread_name, Sampler, SamplerSettings, StopReason};
+pub use sampler::{thread_name, NoHooks, Sampler, SamplerHooks, SamplerSettings};
+pub use stack::{model_frame, StackWalk};
 pub use tasks::{TaskState, Tasks};
 
 /// `getrusage(who)`: CPU times and peak RSS of this process

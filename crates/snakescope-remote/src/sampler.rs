@@ -1,5 +1,8 @@
 //! The sampling loop: at each tick, read every thread's stack from the target
-//! and count it into the capture.
+//! and count it into the sink it was given ([`SampleSink`]: the capture
+//! builder, a live view's window, or both through a `Tee`). The sampler owns
+//! no sink, so one run can feed any of them; what the in-process agent
+//! leaves out of samples is the agent's to say ([`SamplerHooks`]).
 //!
 //! Runs on a thread of its own: in the `snakescope` process for `record`, or
 //! inside the target for the in-process agent (which reads its own memory the
@@ -14,9 +17,11 @@
 //! the thread holding the GIL does.
 
 use crate::oncpu::OnCpu;
+use crate::reader::RemoteReader;
+use crate::stack::StackWalk;
 use crate::{Target, TaskState, Tasks};
-use snakescope_model::{CaptureBuilder, Frame, Meta, ThreadSample};
-use snakescope_unwind::{FrameRef, ReadError, ThreadInfo, WalkError};
+use snakescope_model::{Meta, SampleSink, ThreadSample};
+use snakescope_unwind::{CodeInfo, MemoryReader, ReadError, ThreadInfo, WalkError};
 use std::collections::{HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,30 +36,43 @@ pub struct SamplerSettings {
     pub duration: Option<Duration>,
 }
 
-/// Why sampling ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    TargetExited,
-    Interrupted,
-    DurationReached,
+/// What the sampler leaves out, asked at every tick: the in-process agent
+/// leaves out its own work; `record` leaves out nothing ([`NoHooks`]).
+pub trait SamplerHooks {
+    /// No samples while this holds (the agent's own work in the program's
+    /// threads, e.g. a heap census): those instants are neither ticks nor
+    /// lost ticks.
+    fn paused(&self) -> bool {
+        false
+    }
+
+    /// Whether `code` is the profiler's own: such frames at the root of a
+    /// stack (the bootstrap the program runs inside) are left out, and a
+    /// stack whose innermost frame is one is not counted.
+    fn is_own_code(&self, code: &CodeInfo) -> bool {
+        let _ = code;
+        false
+    }
 }
 
-/// Samples one target into a capture.
-pub struct Sampler {
-    target: Target,
+/// Leaves nothing out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl SamplerHooks for NoHooks {}
+
+/// Samples one target, read through `R`, into the sink each run is given.
+pub struct Sampler<R: MemoryReader = RemoteReader, H: SamplerHooks = NoHooks> {
+    target: Target<R>,
     tasks: Tasks,
     settings: SamplerSettings,
-    builder: CaptureBuilder,
-    frame_ids: HashMap<(u64, u64, u32), usize>,
+    hooks: H,
+    stack: StackWalk,
     named: HashSet<u64>,
     /// `threading` names by ident, as last read.
     python_names: HashMap<u64, String>,
     /// Threads (native id → ident) still without a `threading` name.
     unnamed: HashMap<u64, u64>,
-    hidden_roots: Vec<String>,
-    paused: Option<&'static AtomicBool>,
-    refs: Vec<FrameRef>,
-    ids: Vec<usize>,
     ticks: u64,
     lost_ticks: u64,
     torn: u64,
@@ -77,8 +95,8 @@ enum Tick {
     Gone,
 }
 
-impl Sampler {
-    pub fn new(target: Target, settings: SamplerSettings) -> Sampler {
+impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
+    pub fn new(target: Target<R>, settings: SamplerSettings, hooks: H) -> Self {
         let mut tasks = Tasks::new(target.pid);
         let cpu_mode = !settings.include_idle
             && !settings.gil_only
@@ -87,15 +105,11 @@ impl Sampler {
             target,
             tasks,
             settings,
-            builder: CaptureBuilder::new(),
-            frame_ids: HashMap::new(),
+            hooks,
+            stack: StackWalk::new(),
             named: HashSet::new(),
             python_names: HashMap::new(),
             unnamed: HashMap::new(),
-            hidden_roots: Vec::new(),
-            paused: None,
-            refs: Vec::with_capacity(256),
-            ids: Vec::with_capacity(256),
             ticks: 0,
             lost_ticks: 0,
             torn: 0,
@@ -106,73 +120,45 @@ impl Sampler {
         }
     }
 
-    /// Frames from these files are the in-process agent's own: leading ones
-    /// (the bootstrap the program runs inside) are left out of every stack,
-    /// and a stack whose innermost frame is one of them is not counted.
-    pub fn hide_root_frames_from(&mut self, files: Vec<String>) {
-        self.hidden_roots = files;
-    }
-
-    /// No samples while `flag` is set (the in-process agent's own work in the
-    /// program's threads, e.g. a heap census): those instants are neither
-    /// ticks nor lost ticks.
-    pub fn pause_while(&mut self, flag: &'static AtomicBool) {
-        self.paused = Some(flag);
-    }
-
-    fn innermost_is_hidden(&self) -> bool {
-        !self.hidden_roots.is_empty()
-            && self
-                .refs
-                .first()
-                .and_then(|r| self.target.walker.code(r.code))
-                .is_some_and(|c| self.hidden_roots.contains(&c.filename))
-    }
-
-    /// Samples until the target exits, `stop` is set, `still_running` says the
-    /// target is gone, or the duration is reached.
-    pub fn run(
+    /// Samples into `sink` until `stop` is set, `still_running` says the
+    /// target is gone, the target exits, or the duration is reached; then
+    /// settles what is still pending. Returns how long it sampled.
+    pub fn run<S: SampleSink + ?Sized>(
         &mut self,
+        sink: &mut S,
         stop: &AtomicBool,
         mut still_running: impl FnMut() -> bool,
-    ) -> (StopReason, Duration) {
+    ) -> Duration {
         set_timer_slack();
+        // Frame ids and names are the sink's: a run starts them afresh.
+        self.stack.forget_ids();
+        self.named.clear();
+        self.unnamed.clear();
+        self.on_cpu.clear();
         let period = Duration::from_secs_f64(1.0 / self.settings.rate_hz);
         let start = Instant::now();
         self.start = start;
         let mut next = start;
         let mut last_check = start;
         let mut checks = 0u32;
-        let reason = loop {
-            if stop.load(Ordering::Relaxed) {
-                break StopReason::Interrupted;
+        loop {
+            if stop.load(Ordering::Relaxed)
+                || self.settings.duration.is_some_and(|d| start.elapsed() >= d)
+            {
+                break;
             }
-            if self.settings.duration.is_some_and(|d| start.elapsed() >= d) {
-                break StopReason::DurationReached;
-            }
-            if !self.paused.is_some_and(|p| p.load(Ordering::Relaxed)) {
-                self.ticks += 1;
-                // A bug in reading a torn stack must cost one tick, not the
-                // capture: the panic is reported (by the hook) and sampling goes on.
-                let tick = panic::catch_unwind(AssertUnwindSafe(|| self.tick()));
-                match tick.unwrap_or(Tick::Lost) {
-                    Tick::Sampled => {}
-                    Tick::Lost => self.lost_ticks += 1,
-                    Tick::Gone => {
-                        self.ticks -= 1;
-                        break StopReason::TargetExited;
-                    }
-                }
+            if !self.hooks.paused() && !self.count_tick(sink) {
+                break; // the target exited
             }
             let now = Instant::now();
             if now.duration_since(last_check) >= Duration::from_millis(20) {
                 last_check = now;
                 checks += 1;
                 if checks % 10 == 0 {
-                    self.retry_names(); // every 200 ms
+                    self.retry_names(sink); // every 200 ms
                 }
                 if !still_running() {
-                    break StopReason::TargetExited;
+                    break;
                 }
             }
             next += period;
@@ -186,12 +172,33 @@ impl Sampler {
                 next += period * missed;
             }
             wait_until(next, period);
-        };
-        (reason, start.elapsed())
+        }
+        let elapsed = start.elapsed();
+        self.settle_all(sink);
+        elapsed
+    }
+
+    /// Takes one tick and counts it; false when the target is gone.
+    fn count_tick<S: SampleSink + ?Sized>(&mut self, sink: &mut S) -> bool {
+        self.ticks += 1;
+        // A bug in reading a torn stack must cost one tick, not the
+        // capture: the panic is reported (by the hook) and sampling goes on.
+        let tick = panic::catch_unwind(AssertUnwindSafe(|| self.tick(sink)));
+        match tick.unwrap_or(Tick::Lost) {
+            Tick::Sampled => true,
+            Tick::Lost => {
+                self.lost_ticks += 1;
+                true
+            }
+            Tick::Gone => {
+                self.ticks -= 1;
+                false
+            }
+        }
     }
 
     /// Reads every thread once.
-    fn tick(&mut self) -> Tick {
+    fn tick<S: SampleSink + ?Sized>(&mut self, sink: &mut S) -> Tick {
         let threads = match self.target.walker.threads(&self.target.reader) {
             Ok(t) => t,
             Err(WalkError::Read(ReadError::Gone)) => return Tick::Gone,
@@ -199,7 +206,7 @@ impl Sampler {
         };
         self.now_ns = self.start.elapsed().as_nanos() as u64;
         for thread in &threads {
-            if let Err(gone) = self.sample_thread(thread) {
+            if let Err(gone) = self.sample_thread(sink, thread) {
                 return gone;
             }
         }
@@ -214,7 +221,7 @@ impl Sampler {
     /// Counts the pending samples of thread `tid` that its scheduler
     /// counters show were taken on a CPU, and drops those taken while it
     /// waited for one; a thread gone takes its pending samples with it.
-    fn settle(&mut self, tid: u64, runnable: bool) {
+    fn settle<S: SampleSink + ?Sized>(&mut self, sink: &mut S, tid: u64, runnable: bool) {
         let pending = self.on_cpu.entry(tid).or_default();
         if !runnable && !pending.has_pending() {
             return;
@@ -223,20 +230,24 @@ impl Sampler {
             self.on_cpu.remove(&tid);
             return;
         };
-        let builder = &mut self.builder;
-        pending.settle(self.now_ns, counters, |(frames, gil), n| {
-            builder.add_many(cpu_sample(tid, frames, *gil), n);
+        let now_ns = self.now_ns;
+        pending.settle(now_ns, counters, |(frames, gil), n| {
+            sink.add_sample(cpu_sample(tid, frames, *gil), n, now_ns);
         });
     }
 
-    fn sample_thread(&mut self, thread: &ThreadInfo) -> Result<(), Tick> {
+    fn sample_thread<S: SampleSink + ?Sized>(
+        &mut self,
+        sink: &mut S,
+        thread: &ThreadInfo,
+    ) -> Result<(), Tick> {
         let gil = thread.holds_gil.unwrap_or(false);
         if self.settings.gil_only && !gil {
             return Ok(());
         }
         let runnable = self.tasks.state(thread.native_id) == TaskState::Running;
         if self.cpu_mode {
-            self.settle(thread.native_id, runnable);
+            self.settle(sink, thread.native_id, runnable);
             if !runnable {
                 return Ok(()); // not on a CPU now
             }
@@ -245,12 +256,8 @@ impl Sampler {
         if idle && !self.settings.include_idle {
             return Ok(());
         }
-        self.refs.clear();
-        match self
-            .target
-            .walker
-            .walk(&self.target.reader, thread, &mut self.refs)
-        {
+        let walker = &mut self.target.walker;
+        match self.stack.walk(walker, &self.target.reader, thread) {
             Ok(()) => {}
             Err(WalkError::Read(ReadError::Gone)) => return Err(Tick::Gone),
             Err(_) => {
@@ -258,47 +265,58 @@ impl Sampler {
                 return Ok(());
             }
         }
-        if self.refs.is_empty() || self.innermost_is_hidden() {
+        let hooks = &self.hooks;
+        if self.stack.is_empty()
+            || self
+                .stack
+                .innermost(walker)
+                .is_some_and(|c| hooks.is_own_code(c))
+        {
             // A thread not running Python code, or the agent's own code
             // (starting or stopping the profiler) rather than the program's.
             return Ok(());
         }
-        self.intern_refs();
-        if self.named.insert(thread.native_id) {
-            self.name_new_thread(thread);
+        let (tid, now_ns) = (thread.native_id, self.now_ns);
+        if self.named.insert(tid) {
+            self.name_new_thread(sink, thread);
         }
+        let hooks = &self.hooks;
+        let ids = self
+            .stack
+            .intern(&self.target.walker, sink, |c| hooks.is_own_code(c));
         if self.cpu_mode {
-            let tid = thread.native_id;
-            let builder = &mut self.builder;
-            self.on_cpu.entry(tid).or_default().push(
-                self.now_ns,
-                (self.ids.clone(), gil),
-                |(frames, gil), n| builder.add_many(cpu_sample(tid, frames, *gil), n),
-            );
+            let pending = (ids.to_vec(), gil);
+            self.on_cpu
+                .entry(tid)
+                .or_default()
+                .push(now_ns, pending, |(frames, gil), n| {
+                    sink.add_sample(cpu_sample(tid, frames, *gil), n, now_ns);
+                });
         } else {
-            self.builder.add(ThreadSample {
-                tid: thread.native_id,
+            let sample = ThreadSample {
+                tid,
                 idle,
                 gil,
-                frames: &self.ids,
-            });
+                frames: ids,
+            };
+            sink.add_sample(sample, 1, now_ns);
         }
         Ok(())
     }
 
     /// Settles what is still pending with the counters as they are now.
-    fn settle_all(&mut self) {
+    fn settle_all<S: SampleSink + ?Sized>(&mut self, sink: &mut S) {
         self.now_ns = self.start.elapsed().as_nanos() as u64;
         let tids: Vec<u64> = self.on_cpu.keys().copied().collect();
         for tid in tids {
-            self.settle(tid, false);
+            self.settle(sink, tid, false);
         }
     }
 
     /// Names a thread seen for the first time: its `threading` name when the
     /// interpreter has one for it, else the kernel's. A thread not yet in
     /// `threading._active` is looked up again later (see [`Self::retry_names`]).
-    fn name_new_thread(&mut self, thread: &ThreadInfo) {
+    fn name_new_thread<S: SampleSink + ?Sized>(&mut self, sink: &mut S, thread: &ThreadInfo) {
         if !self.python_names.contains_key(&thread.thread_id) {
             self.python_names = self.target.walker.thread_names(&self.target.reader);
         }
@@ -309,71 +327,30 @@ impl Sampler {
                 thread_name(&self.tasks, self.target.pid, thread.native_id)
             }
         };
-        self.builder.name_thread(thread.native_id, name);
+        sink.name_thread(thread.native_id, name);
     }
 
     /// Looks up `threading` names again for threads that had none.
-    fn retry_names(&mut self) {
+    fn retry_names<S: SampleSink + ?Sized>(&mut self, sink: &mut S) {
         if self.unnamed.is_empty() {
             return;
         }
         self.python_names = self.target.walker.thread_names(&self.target.reader);
         let names = &self.python_names;
-        let builder = &mut self.builder;
         self.unnamed
             .retain(|&native, ident| match names.get(ident) {
                 Some(name) => {
-                    builder.name_thread(native, Some(name.clone()));
+                    sink.name_thread(native, Some(name.clone()));
                     false
                 }
                 None => true,
             });
     }
 
-    /// Turns the walked frames (innermost first) into frame ids, root first.
-    fn intern_refs(&mut self) {
-        self.ids.clear();
-        let mut at_root = !self.hidden_roots.is_empty();
-        for r in self.refs.iter().rev() {
-            if at_root {
-                let code = self
-                    .target
-                    .walker
-                    .code(r.code)
-                    .expect("walked code is cached");
-                if self.hidden_roots.contains(&code.filename) {
-                    continue;
-                }
-                at_root = false;
-            }
-            let key = (r.code, r.serial, r.line);
-            let id = match self.frame_ids.get(&key) {
-                Some(&id) => id,
-                None => {
-                    let code = self
-                        .target
-                        .walker
-                        .code(r.code)
-                        .expect("walked code is cached");
-                    let frame = Frame {
-                        function: code.name.clone(),
-                        qualname: Some(code.qualname.clone()),
-                        file: code.filename.clone(),
-                        line: r.line,
-                    };
-                    let id = self.builder.intern_frame(frame);
-                    self.frame_ids.insert(key, id);
-                    id
-                }
-            };
-            self.ids.push(id);
-        }
-    }
-
-    /// The capture, with everything but the fields the caller knows (mode, command, exit code).
-    pub fn finish(mut self, elapsed: Duration, started_unix_s: f64) -> snakescope_model::Capture {
-        self.settle_all();
-        let meta = Meta {
+    /// The capture's metadata for what was sampled over `elapsed`, but for
+    /// the fields the caller knows (mode, command, exit code).
+    pub fn meta(&self, elapsed: Duration, started_unix_s: f64) -> Meta {
+        Meta {
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             mode: "record".to_owned(),
             pid: Some(self.target.pid),
@@ -388,8 +365,7 @@ impl Sampler {
             gil_only: self.settings.gil_only,
             free_threaded: !self.target.has_gil(),
             ..Meta::default()
-        };
-        self.builder.finish(meta)
+        }
     }
 }
 

@@ -5,8 +5,9 @@ use crate::commands::attach_error;
 use crate::UserError;
 use serde_json::json;
 use snakescope_formats::printable::escape_controls;
-use snakescope_remote::{thread_name, Target, TaskState, Tasks};
-use snakescope_unwind::{FrameRef, WalkError};
+use snakescope_model::CaptureBuilder;
+use snakescope_remote::{thread_name, StackWalk, Target, TaskState, Tasks};
+use snakescope_unwind::WalkError;
 use std::io::Write;
 
 /// Attempts at reading a consistent set of stacks while the target runs on.
@@ -59,16 +60,17 @@ fn read_once(target: &mut Target) -> Result<Vec<ThreadStack>, WalkError> {
     let threads = target.walker.threads(&target.reader)?;
     let python_names = target.walker.thread_names(&target.reader);
     let mut stacks = Vec::new();
-    let mut refs: Vec<FrameRef> = Vec::new();
+    // The frames go through the same path as the sampler's, into a sink
+    // that only keeps them.
+    let mut sink = CaptureBuilder::new();
+    let mut walk = StackWalk::new();
     for t in threads {
-        refs.clear();
-        target.walker.walk(&target.reader, &t, &mut refs)?;
-        let frames = refs
+        let ids = walk.walk_into(&mut target.walker, &target.reader, &t, &mut sink)?;
+        let frames = ids
             .iter()
-            .map(|r| {
-                let code = target.walker.code(r.code).expect("walked code is cached");
-                json!({"function": code.name, "qualname": code.qualname, "file": code.filename, "line": r.line})
-            })
+            .rev()
+            .filter_map(|&id| sink.frame(id))
+            .map(|f| json!({"function": f.function, "qualname": f.qualname, "file": f.file, "line": f.line}))
             .collect();
         let idle = t.holds_gil != Some(true) && tasks.state(t.native_id) != TaskState::Running;
         let name = python_names

@@ -6,9 +6,9 @@ use crate::commands::output::{check_output_path, output_format};
 use crate::launch::{self, Signals};
 use crate::UserError;
 use snakescope_formats::{Format, FormatError};
-use snakescope_model::{Capture, CaptureBuilder, Meta};
+use snakescope_model::{Capture, CaptureBuilder, Meta, SampleSink};
 use snakescope_remote::{AttachError, Target};
-use snakescope_remote::{Sampler, SamplerSettings};
+use snakescope_remote::{NoHooks, Sampler, SamplerSettings};
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -66,14 +66,15 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
         .map_err(attach_error)?;
     let signals = Signals::install()?;
     let started = unix_now();
-    let mut sampler = Sampler::new(target, settings.sampler);
+    let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
+    let mut builder = CaptureBuilder::new();
     let never = AtomicBool::new(false);
-    let (_, elapsed) = sampler.run(&never, || {
+    let elapsed = sampler.run(&mut builder, &never, || {
         !signals.interrupted.load(Ordering::Relaxed)
             && !signals.terminated.load(Ordering::Relaxed)
             && process_alive(pid)
     });
-    let capture = sampler.finish(elapsed, started);
+    let capture = builder.finish(sampler.meta(elapsed, started));
     write_outputs(capture, settings, pid)?;
     Ok(0)
 }
@@ -101,11 +102,12 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
         Err(err) => return fail_and_wait(&mut child, err),
     };
     let started = unix_now();
-    let mut sampler = Sampler::new(target, settings.sampler);
+    let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
+    let mut builder = CaptureBuilder::new();
     let never = AtomicBool::new(false);
     let mut interrupted_at: Option<Instant> = None;
     let mut forwarded_term = false;
-    let (_, elapsed) = sampler.run(&never, || {
+    let elapsed = sampler.run(&mut builder, &never, || {
         if signals.terminated.load(Ordering::Relaxed) && !forwarded_term {
             launch::forward_sigterm(&child);
             forwarded_term = true;
@@ -118,8 +120,8 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
         }
         matches!(child.try_wait(), Ok(None))
     });
-    let mut capture = sampler.finish(elapsed, started);
-    capture.meta.command = launch::recorded(command);
+    builder.name_process(pid, launch::recorded(command));
+    let mut capture = builder.finish(sampler.meta(elapsed, started));
     let status = child.wait()?;
     capture.meta.exit_code = Some(launch::status_code(status));
     // The only child snakescope waited for is the target.

@@ -1,0 +1,115 @@
+//! The one path from a thread to model frames: walk it with the [`Walker`],
+//! intern each frame into a [`SampleSink`], give back the ids root first.
+//!
+//! Used by the sampler (`record`, `run`) and `dump`; the memory hooks'
+//! sites are meant to use it too, with the walker in its live-objects-only
+//! mode over the in-process reader (the walk takes any [`MemoryReader`] and
+//! a thread found with [`Walker::thread_at`]). A frame is turned into a
+//! model [`Frame`] (three `String`s) only the first time its (code object,
+//! line) is seen; after that it costs one hash lookup.
+
+use snakescope_model::{Frame, SampleSink};
+use snakescope_unwind::{CodeInfo, FrameRef, MemoryReader, ThreadInfo, WalkError, Walker};
+use std::collections::HashMap;
+
+/// Walks threads into one sink's frame ids.
+#[derive(Debug, Default)]
+pub struct StackWalk {
+    /// The last walk, innermost first.
+    refs: Vec<FrameRef>,
+    /// (code object address, its load serial, line) → the sink's frame id.
+    ids: HashMap<(u64, u64, u32), usize>,
+    /// The last interned stack, root first.
+    stack: Vec<usize>,
+}
+
+impl StackWalk {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets which frame id each frame got: to be called before frames go
+    /// to another sink (ids are the sink's own).
+    pub fn forget_ids(&mut self) {
+        self.ids.clear();
+    }
+
+    /// Reads `thread`'s stack.
+    pub fn walk(
+        &mut self,
+        walker: &mut Walker,
+        reader: &dyn MemoryReader,
+        thread: &ThreadInfo,
+    ) -> Result<(), WalkError> {
+        self.refs.clear();
+        walker.walk(reader, thread, &mut self.refs)
+    }
+
+    /// Whether the stack read has no Python frame.
+    pub fn is_empty(&self) -> bool {
+        self.refs.is_empty()
+    }
+
+    /// The code of the stack's innermost frame.
+    pub fn innermost<'w>(&self, walker: &'w Walker) -> Option<&'w CodeInfo> {
+        self.refs.first().and_then(|r| walker.code(r.code))
+    }
+
+    /// Interns the stack read into `sink` and returns its frame ids, root
+    /// first. Outermost frames whose code `hidden` says is the profiler's
+    /// own (the in-process agent's bootstrap) are left out, uninterned.
+    pub fn intern<S: SampleSink + ?Sized>(
+        &mut self,
+        walker: &Walker,
+        sink: &mut S,
+        hidden: impl Fn(&CodeInfo) -> bool,
+    ) -> &[usize] {
+        self.stack.clear();
+        let mut at_root = true;
+        for r in self.refs.iter().rev() {
+            // Every code object walked is cached until the next walk.
+            if at_root {
+                match walker.code(r.code) {
+                    Some(code) if !hidden(code) => at_root = false,
+                    _ => continue,
+                }
+            }
+            let key = (r.code, r.serial, r.line);
+            let id = match self.ids.get(&key) {
+                Some(&id) => id,
+                None => {
+                    let Some(code) = walker.code(r.code) else {
+                        continue;
+                    };
+                    let id = sink.intern_frame(model_frame(code, r.line));
+                    self.ids.insert(key, id);
+                    id
+                }
+            };
+            self.stack.push(id);
+        }
+        &self.stack
+    }
+
+    /// [`Self::walk`] then [`Self::intern`], leaving nothing out.
+    pub fn walk_into<S: SampleSink + ?Sized>(
+        &mut self,
+        walker: &mut Walker,
+        reader: &dyn MemoryReader,
+        thread: &ThreadInfo,
+        sink: &mut S,
+    ) -> Result<&[usize], WalkError> {
+        self.walk(walker, reader, thread)?;
+        Ok(self.intern(walker, sink, |_| false))
+    }
+}
+
+/// The model's frame for a code object at a line.
+pub fn model_frame(code: &CodeInfo, line: u32) -> Frame {
+    Frame {
+        function: code.name.clone(),
+        qualname: Some(code.qualname.clone()),
+        file: code.filename.clone(),
+        line,
+    }
+}
