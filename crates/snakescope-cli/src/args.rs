@@ -33,8 +33,8 @@ pub enum Command {
 /// What and how to sample: shared by `record` and `run`.
 #[derive(Debug, Args)]
 pub struct SamplingArgs {
-    /// Output file (format from its extension: .svg, .html, .json, .speedscope.json, .txt, .pstats, …).
-    #[arg(short, long)]
+    /// Output file (format from its name: see `--format`).
+    #[arg(short, long, help = output_help())]
     pub output: Option<PathBuf>,
 
     /// Output format (default: from the output file's extension, else flamegraph; pstats with --exact).
@@ -232,6 +232,14 @@ pub struct DiffArgs {
 pub enum WidthsArg {
     Before,
     After,
+}
+
+/// `--output`'s help: the file names that imply a format, from the registry.
+fn output_help() -> String {
+    format!(
+        "Output file (format from its name: {})",
+        Format::suffixes_shown()
+    )
 }
 
 /// `--format`: the formats of the registry (`snakescope_formats::FORMATS`)

@@ -74,7 +74,11 @@ pub(crate) fn check_output_path(path: &Path) -> Result<(), UserError> {
             UserError::new(format!("output `{shown}` is a directory, not a file")).with_hint(
                 format!(
                     "give a file name, e.g. `{}`",
-                    path.join("profile.svg").display()
+                    path.join(format!(
+                        "profile{}",
+                        Format::Flamegraph.spec().default_suffix
+                    ))
+                    .display()
                 ),
             ),
         );
