@@ -117,9 +117,9 @@ const SAMPLES: &[Section] = &[Section::Samples];
 const SAMPLES_AND_MEMORY: &[Section] = &[Section::Samples, Section::Memory];
 
 /// Every format, in the order help text lists them ([`Format`]'s order).
-pub static FORMATS: [Spec; Format::COUNT] = SPECS;
+pub static FORMATS: &[Spec] = SPECS;
 
-const SPECS: [Spec; Format::COUNT] = [
+const SPECS: &[Spec] = &[
     Spec {
         format: Format::Flamegraph,
         name: "flamegraph",
@@ -261,7 +261,7 @@ const _: () = {
 
 impl Format {
     /// How many formats there are.
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = SPECS.len();
 
     /// Every format, in the order help text lists them.
     pub const ALL: [Format; Format::COUNT] = {
@@ -368,7 +368,7 @@ mod tests {
     /// no file name implies (`.txt` is collapsed stacks, `.svg` a flame graph).
     #[test]
     fn every_entry_round_trips() {
-        for spec in &FORMATS {
+        for spec in FORMATS {
             let format = Format::from_name(spec.name).expect(spec.name);
             assert_eq!(format.spec().name, spec.name);
             assert_eq!(spec.format, format);
