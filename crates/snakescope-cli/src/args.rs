@@ -37,7 +37,7 @@ pub struct SamplingArgs {
     #[arg(short, long, help = output_help())]
     pub output: Option<PathBuf>,
 
-    /// Output format (default: from the output file's extension, else flamegraph; pstats with --exact).
+    /// Output format (default: from the output file's name, else flamegraph; with `run --exact`, pstats).
     #[arg(short, long, value_parser = format_parser(|_| true))]
     pub format: Option<Format>,
 
