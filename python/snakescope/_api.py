@@ -24,8 +24,8 @@ from snakescope import _native
 class Profiler:
     """A context manager around the in-process agent."""
 
-    def __init__(self, exact=False, lines=None, rate_hz=1000.0, idle=False, gil=False, memory=False,
-                 memory_interval=512 * 1024):
+    def __init__(self, exact=False, lines=None, rate_hz=_native.DEFAULT_RATE_HZ, idle=False, gil=False,
+                 memory=False, memory_interval=_native.DEFAULT_MEMORY_INTERVAL):
         """`lines`: functions (or classes, methods, properties) and
         ``module:function`` patterns whose lines are timed exactly, besides
         every function decorated with ``@snakescope.profile``; ``True`` for
@@ -127,22 +127,20 @@ class Profiler:
             file.write(self._line_stats.text())
 
     def save(self, path, format=None):
-        """Writes the result: pstats for exact, else the format named or implied by `path`."""
+        """Writes the result in the format named, else the one `path`'s name
+        implies (a flame graph when it implies none); pstats for exact."""
         if self.exact:
+            drawn = [f["name"] for f in _native.formats() if "exact" in f["draws"]]
+            if format is not None and format not in drawn:
+                raise ValueError(f"an exact profile has no sampled stacks to write as `{format}`"
+                                 f" (it is written as {', '.join(drawn)})")
             from snakescope import _exact
 
             _exact.write(self._finished(), path)
             return
-        if format is None:
-            name = str(path)
-            format = ("speedscope" if name.endswith(".speedscope.json") else
-                      "chrome" if name.endswith(".trace.json") else
-                      "pprof" if name.endswith((".pb.gz", ".pprof")) else
-                      "json" if name.endswith(".json") else
-                      "html" if name.endswith((".html", ".htm")) else
-                      "collapsed" if name.endswith((".txt", ".collapsed", ".folded")) else "flamegraph")
+        rendered = _native.render(self._finished(), format, path)
         with open(path, "wb") as f:
-            f.write(_native.render(self._finished(), format))
+            f.write(rendered)
 
     def _finished(self):
         result = self._stats if self.exact else self._capture_json

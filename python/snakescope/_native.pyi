@@ -1,10 +1,17 @@
 """Type stubs for the native agent (checked against the module in the tests)."""
 
+import os
 from typing import Callable
 
 __version__: str
+DEFAULT_RATE_HZ: float
+DEFAULT_MEMORY_INTERVAL: int
 
-def start(rate_hz: float = 1000.0, idle: bool = False, gil: bool = False, hide_files: list[str] = ...) -> None:
+def formats() -> list[dict[str, object]]:
+    """The output formats, as the registry declares them: name, about, suffixes (file names ending
+    so imply it), default_file (with `{pid}`), draws (samples, memory, exact), binary, compares (diff)."""
+
+def start(rate_hz: float = DEFAULT_RATE_HZ, idle: bool = False, gil: bool = False, hide_files: list[str] = ...) -> None:
     """Start sampling this process's Python threads on a native thread."""
 
 def stop(
@@ -20,8 +27,8 @@ def stop(
 def stop_json(census: object = None) -> str:
     """Stop sampling and return the capture as JSON."""
 
-def render(capture_json: str, format: str) -> bytes:
-    """Render a capture: text, summary, flamegraph, speedscope, collapsed or json."""
+def render(capture_json: str, format: str | None = None, path: str | os.PathLike[str] | None = None) -> bytes:
+    """Render a capture in a format of `formats()` or `summary`; without one, the format `path`'s name implies."""
 
 def is_running() -> bool:
     """Whether the sampler is running."""
@@ -71,7 +78,7 @@ def lines_stop() -> list[tuple[object, list[tuple[int, int, float]]]]:
 def lines_callbacks() -> dict[str, object]:
     """The sys.monitoring callbacks: start, resume, line, leave."""
 
-def memory_start(interval_bytes: int = 524288, hide_files: list[str] = ..., timeline_ms: float = 10.0,
+def memory_start(interval_bytes: int = DEFAULT_MEMORY_INTERVAL, hide_files: list[str] = ..., timeline_ms: float = 10.0,
                  census: Callable[[], str] | None = None) -> None:
     """Start tracking allocations (Python domains and native), sampled every `interval_bytes` on average (0: all)."""
 

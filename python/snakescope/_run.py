@@ -15,31 +15,19 @@ import signal
 import sys
 import types
 
-_FORMAT_EXTENSIONS = {
-    "flamegraph": "svg",
-    "speedscope": "speedscope.json",
-    "json": "json",
-    "collapsed": "txt",
-    "text": "txt",
-    "pprof": "pb.gz",
-    "chrome": "trace.json",
-    "html": "html",
-    "timeline": "timeline.svg",
-}
-
-
 class _Options:
     def __init__(self, argv):
         split = argv.index("--")
         opts, rest = argv[:split], argv[split + 1:]
-        self.rate = 1000.0
+        # `snakescope run` passes every option; the defaults are the native ones.
+        self.rate = _NATIVE.DEFAULT_RATE_HZ
         self.output = None
         self.format = None
         self.idle = self.gil = self.quiet = self.exact = False
         self.sort = "cumulative"
         self.lines = []
         self.memory = "sampled"
-        self.memory_interval = 512 * 1024
+        self.memory_interval = _NATIVE.DEFAULT_MEMORY_INTERVAL
         it = iter(opts)
         for opt in it:
             if opt == "--rate":
@@ -61,9 +49,11 @@ class _Options:
             else:
                 raise SystemExit(f"snakescope._run: unknown option {opt!r}")
         self.kind, self.target, self.args = rest[0], rest[1], rest[2:]
+        if self.format is None:  # chosen by `snakescope run` (pstats with --exact)
+            raise SystemExit("snakescope._run: --format is required")
         if self.output is None:
-            ext = "pstats" if self.exact else _FORMAT_EXTENSIONS.get(self.format or "flamegraph", "svg")
-            self.output = f"snakescope-{os.getpid()}.{ext}"
+            entry = next(f for f in _NATIVE.formats() if f["name"] == self.format)
+            self.output = entry["default_file"].replace("{pid}", str(os.getpid()))
         # Where the program was started: a chdir() later does not move the output.
         self.output = os.path.abspath(self.output)
 
@@ -152,7 +142,7 @@ def _write_exact(native, opts):
     _exact.write(stats, opts.output)
     if not opts.quiet:
         _exact.print_table(stats, opts.sort)
-        print(f"wrote {opts.output} (pstats)", file=sys.stderr)
+        print(f"wrote {opts.output} ({opts.format})", file=sys.stderr)
 
 
 def _is_own(obj):

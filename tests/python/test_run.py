@@ -9,6 +9,7 @@ and exit status must be identical.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -215,7 +216,7 @@ def test_profile_decorator_is_a_no_op_and_stub_matches():
     stub = (Path(snakescope.__file__).parent / "_native.pyi").read_text()
     public = {n for n in dir(_native) if not n.startswith("_")} | {"__version__"}
     declared = {line.split("(")[0].split()[1] for line in stub.splitlines() if line.startswith("def ")}
-    declared |= {line.split(":")[0] for line in stub.splitlines() if line.startswith("__version__")}
+    declared |= {line.split(":")[0] for line in stub.splitlines() if re.match(r"\w+: ", line)}
     assert declared == public
 
 

@@ -75,7 +75,7 @@ pub(crate) fn attach_self(py: Python<'_>) -> PyResult<Target> {
 /// Starts sampling this process's Python threads on a thread of its own;
 /// outermost frames from `hide_files` (the bootstrap) are left out of stacks.
 #[pyfunction]
-#[pyo3(signature = (rate_hz = 1000.0, idle = false, gil = false, hide_files = Vec::new()))]
+#[pyo3(signature = (rate_hz = snakescope_cli::defaults::RATE_HZ, idle = false, gil = false, hide_files = Vec::new()))]
 fn start(
     py: Python<'_>,
     rate_hz: f64,
@@ -242,24 +242,54 @@ fn stop_json(py: Python<'_>, census: Option<&Bound<'_, PyAny>>) -> PyResult<Stri
     serde_json::to_string(&capture).map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
-/// Renders a capture (JSON, as `stop_json` returns) in a format: `text`,
-/// `summary`, `flamegraph`, `speedscope`, `collapsed` or `json`.
+/// Renders a capture (JSON, as `stop_json` returns) in a format of the
+/// registry (see `formats`) or `summary`; without one, in the format `path`'s
+/// name implies (else a flame graph).
 #[pyfunction]
-fn render(capture_json: &str, format: &str) -> PyResult<Vec<u8>> {
+#[pyo3(signature = (capture_json, format = None, path = None))]
+fn render(
+    capture_json: &str,
+    format: Option<&str>,
+    path: Option<std::path::PathBuf>,
+) -> PyResult<Vec<u8>> {
     let capture = Capture::read_from(capture_json.as_bytes())
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let mut out = Vec::new();
-    let result = if format == "summary" {
+    let result = if format == Some("summary") {
         snakescope_formats::write_summary(&capture, &mut out, false)
     } else {
-        snakescope_formats::write(
-            &capture,
-            format_named(Some(format), std::path::Path::new(""))?,
-            &mut out,
-        )
+        let path = path.unwrap_or_default();
+        snakescope_formats::write(&capture, format_named(format, &path)?, &mut out)
     };
-    result.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    result.map_err(|e| match e.hint() {
+        Some(hint) => PyValueError::new_err(format!("{e} ({hint})")),
+        None => PyRuntimeError::new_err(e.to_string()),
+    })?;
     Ok(out)
+}
+
+/// The output formats, as `snakescope_formats::FORMATS` declares them:
+/// name, the file-name suffixes that imply it, the default file name
+/// (`{pid}` to be replaced), the sections it draws, binary or text, and
+/// whether `diff` writes it.
+#[pyfunction]
+fn formats(py: Python<'_>) -> PyResult<Vec<Bound<'_, pyo3::types::PyDict>>> {
+    use pyo3::types::PyDict;
+    snakescope_formats::FORMATS
+        .iter()
+        .map(|spec| {
+            let entry = PyDict::new(py);
+            entry.set_item("name", spec.name)?;
+            entry.set_item("about", spec.about)?;
+            entry.set_item("suffixes", spec.suffixes.to_vec())?;
+            entry.set_item("default_file", spec.format.default_file_name("{pid}"))?;
+            let draws: Vec<&str> = spec.draws.iter().map(|s| s.name()).collect();
+            entry.set_item("draws", draws)?;
+            entry.set_item("binary", spec.binary)?;
+            entry.set_item("compares", spec.compares)?;
+            Ok(entry)
+        })
+        .collect()
 }
 
 pub(crate) fn format_named(name: Option<&str>, path: &std::path::Path) -> PyResult<Format> {
@@ -323,6 +353,12 @@ fn unix_now() -> f64 {
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_RATE_HZ", snakescope_cli::defaults::RATE_HZ)?;
+    m.add(
+        "DEFAULT_MEMORY_INTERVAL",
+        snakescope_cli::defaults::MEMORY_INTERVAL_BYTES,
+    )?;
+    m.add_function(wrap_pyfunction!(formats, m)?)?;
     m.add_function(wrap_pyfunction!(start, m)?)?;
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(stop_json, m)?)?;

@@ -1,6 +1,9 @@
 //! Command-line arguments, as clap parses them. Doc comments are the help text.
 
+use crate::defaults;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use snakescope_formats::{Format, FORMATS};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,42 +30,19 @@ pub enum Command {
     Diff(DiffArgs),
 }
 
-/// Output formats for `record` and `report`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    /// Interactive SVG flame graph.
-    Flamegraph,
-    /// speedscope JSON (https://www.speedscope.app).
-    Speedscope,
-    /// Collapsed stacks, one `frame;frame count` line per stack.
-    Collapsed,
-    /// The snakescope capture itself (docs/capture-format.md).
-    Json,
-    /// A text report.
-    Text,
-    /// One self-contained HTML report: flame graph, tables, annotated source.
-    Html,
-    /// pprof gzipped protobuf (go tool pprof, Pyroscope, Parca, Grafana).
-    Pprof,
-    /// Chrome trace events (Perfetto, chrome://tracing): a flame chart per thread.
-    Chrome,
-    /// The memory timeline as an SVG chart (captures of `run`).
-    Timeline,
-}
-
 /// What and how to sample: shared by `record` and `run`.
 #[derive(Debug, Args)]
 pub struct SamplingArgs {
-    /// Output file (format from its extension: .svg, .html, .json, .speedscope.json, .txt).
-    #[arg(short, long)]
+    /// Output file (format from its name: see `--format`).
+    #[arg(short, long, help = output_help())]
     pub output: Option<PathBuf>,
 
-    /// Output format (default: from the output file's extension, else flamegraph).
-    #[arg(short, long, value_enum)]
-    pub format: Option<FormatArg>,
+    /// Output format (default: from the output file's name, else flamegraph; with `run --exact`, pstats).
+    #[arg(short, long, value_parser = format_parser(|_| true))]
+    pub format: Option<Format>,
 
     /// Samples per second (1 to 1000000).
-    #[arg(short, long, default_value_t = 1000.0, value_name = "HZ",
+    #[arg(short, long, default_value_t = defaults::RATE_HZ, value_name = "HZ",
           value_parser = parse_rate, allow_negative_numbers = true)]
     pub rate: f64,
 
@@ -116,8 +96,8 @@ pub struct ReportArgs {
     pub capture: PathBuf,
 
     /// Output format (default: from the output file's extension, else text).
-    #[arg(short, long, value_enum)]
-    pub format: Option<FormatArg>,
+    #[arg(short, long, value_parser = format_parser(|_| true))]
+    pub format: Option<Format>,
 
     /// Write here instead of standard output.
     #[arg(short, long)]
@@ -179,7 +159,7 @@ pub struct RunArgs {
     pub memory: MemoryMode,
 
     /// Mean bytes between memory samples.
-    #[arg(long, default_value_t = 512 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = defaults::MEMORY_INTERVAL_BYTES, value_name = "BYTES")]
     pub memory_interval: u64,
 
     /// With --exact: the table's sort key, one of `python -m cProfile -s`'s.
@@ -218,8 +198,8 @@ pub struct DiffArgs {
     pub after: PathBuf,
 
     /// Output format of the comparison.
-    #[arg(short, long, value_enum, default_value = "text")]
-    pub format: DiffFormatArg,
+    #[arg(short, long, default_value = "text", value_parser = format_parser(|f| f.spec().compares))]
+    pub format: Format,
 
     /// Write the comparison here instead of standard output.
     #[arg(short, long)]
@@ -255,13 +235,23 @@ pub enum WidthsArg {
     After,
 }
 
-/// Output formats for `diff`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DiffFormatArg {
-    /// Tables for the terminal, biggest changes first.
-    Text,
-    /// Every function and line, as JSON (docs/commands/diff.md).
-    Json,
+/// `--output`'s help: the file names that imply a format, from the registry.
+fn output_help() -> String {
+    format!(
+        "Output file (format from its name: {})",
+        Format::suffixes_shown()
+    )
+}
+
+/// `--format`: the formats of the registry (`snakescope_formats::FORMATS`)
+/// that `offered` keeps, each with its help line.
+fn format_parser(offered: fn(Format) -> bool) -> impl TypedValueParser<Value = Format> {
+    let values = FORMATS
+        .iter()
+        .filter(move |s| offered(s.format))
+        .map(|s| PossibleValue::new(s.name).help(s.about));
+    PossibleValuesParser::new(values)
+        .try_map(|name| Format::from_name(&name).ok_or_else(|| format!("unknown format `{name}`")))
 }
 
 /// `--rate`: a number within the sampler's range (`snakescope_remote::check_rate`).

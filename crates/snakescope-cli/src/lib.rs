@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+pub mod defaults;
 mod launch;
 mod program_args;
 
@@ -67,6 +68,39 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
 pub(crate) fn stderr_line(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// Writes a command's output to standard output, the one place that does.
+/// A reader that went away (`snakescope report x.json | head -1`) ends the
+/// output, not the command: no message, no panic, and the status the command
+/// has anyway (0 when it succeeds), as other tools that ignore SIGPIPE.
+pub(crate) fn to_stdout<E: ToStdout>(
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<(), E>,
+) -> Result<(), E> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match write(&mut out).and_then(|()| out.flush().map_err(E::from)) {
+        Err(e) if e.is_broken_pipe() => Ok(()),
+        result => result,
+    }
+}
+
+/// An error of writing to standard output.
+pub(crate) trait ToStdout: From<std::io::Error> {
+    /// Whether the reader went away.
+    fn is_broken_pipe(&self) -> bool;
+}
+
+impl ToStdout for std::io::Error {
+    fn is_broken_pipe(&self) -> bool {
+        self.kind() == std::io::ErrorKind::BrokenPipe
+    }
+}
+
+impl ToStdout for snakescope_formats::FormatError {
+    fn is_broken_pipe(&self) -> bool {
+        snakescope_formats::FormatError::is_broken_pipe(self)
+    }
 }
 
 /// A value clap refused (out of range, not among the choices): one `error:`

@@ -19,15 +19,16 @@ mod pprof;
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 mod pprof_proto;
 pub mod printable;
+mod registry;
 mod speedscope;
 mod text;
 
 #[cfg(test)]
 mod fixture;
 
+pub use registry::{Format, Section, Spec, FORMATS};
 use snakescope_model::Capture;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
 
 /// Why an output could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,9 @@ pub enum FormatError {
     Io(#[from] io::Error),
     #[error("the capture has no samples, so there is no `{0}` output to draw")]
     NoSamples(&'static str),
+    /// The format draws none of the sections the capture holds.
+    #[error("the capture has no {} to write as `{}`", .needs.noun(), .format.name())]
+    Missing { format: Format, needs: Section },
 }
 
 impl FormatError {
@@ -44,125 +48,40 @@ impl FormatError {
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, FormatError::Io(e) if e.kind() == io::ErrorKind::BrokenPipe)
     }
-}
 
-/// An output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// Interactive SVG flame graph (inferno).
-    Flamegraph,
-    /// speedscope JSON, one sampled profile per thread.
-    Speedscope,
-    /// Collapsed ("folded") stacks, one `frame;frame;... count` line per stack.
-    Collapsed,
-    /// The capture itself (`docs/capture-format.md`), readable by `report`.
-    Json,
-    /// A plain-text report: top functions, lines and threads.
-    Text,
-    /// One self-contained HTML file: flame graph, call tree, function table,
-    /// annotated source, threads (and memory when recorded).
-    Html,
-    /// pprof's gzipped protobuf (`go tool pprof`, Pyroscope, Parca, Grafana).
-    Pprof,
-    /// Chrome trace events (Perfetto, `chrome://tracing`), one flame chart per thread.
-    Chrome,
-    /// The memory timeline as an SVG chart (heap and RSS over time, labels).
-    Timeline,
-}
-
-impl Format {
-    /// Every format, in the order help text lists them.
-    pub const ALL: [Format; 9] = [
-        Format::Flamegraph,
-        Format::Speedscope,
-        Format::Collapsed,
-        Format::Json,
-        Format::Text,
-        Format::Html,
-        Format::Pprof,
-        Format::Chrome,
-        Format::Timeline,
-    ];
-
-    /// The format called `name` (as [`Format::name`] spells it).
-    pub fn from_name(name: &str) -> Option<Format> {
-        Format::ALL.into_iter().find(|f| f.name() == name)
-    }
-
-    /// The format an output file's name implies: `.svg`, `.speedscope.json`,
-    /// `.json`, `.html` / `.htm`, and `.txt` / `.collapsed` / `.folded` for
-    /// collapsed stacks.
-    pub fn from_path(path: &Path) -> Option<Format> {
-        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-        if name.ends_with(".speedscope.json") {
-            return Some(Format::Speedscope);
-        }
-        if name.ends_with(".pb.gz") {
-            return Some(Format::Pprof);
-        }
-        if name.ends_with(".trace.json") {
-            return Some(Format::Chrome);
-        }
-        match Path::new(&name).extension()?.to_str()? {
-            "svg" => Some(Format::Flamegraph),
-            "json" => Some(Format::Json),
-            "txt" | "collapsed" | "folded" => Some(Format::Collapsed),
-            "html" | "htm" => Some(Format::Html),
-            "pprof" => Some(Format::Pprof),
+    /// What the user can do about it, when there is something.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            FormatError::Missing { format, needs } => Some(format.needs_hint(*needs)),
             _ => None,
         }
     }
 
-    /// The name used on the command line.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Format::Flamegraph => "flamegraph",
-            Format::Speedscope => "speedscope",
-            Format::Collapsed => "collapsed",
-            Format::Json => "json",
-            Format::Text => "text",
-            Format::Html => "html",
-            Format::Pprof => "pprof",
-            Format::Chrome => "chrome",
-            Format::Timeline => "timeline",
+    /// `format` has nothing to draw in a capture: it needs its first section.
+    pub(crate) fn missing(format: Format) -> FormatError {
+        FormatError::Missing {
+            format,
+            needs: format.spec().draws[0],
         }
-    }
-}
-
-impl std::fmt::Display for Format {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }
 
 /// Writes `capture` to `out` in `format`.
 ///
-/// Fails with [`FormatError::NoSamples`] before writing anything when the
-/// format cannot represent an empty capture (only the flame graph).
+/// Fails before writing anything with [`FormatError::Missing`] when the
+/// capture holds nothing the format draws (see [`Format::can_draw`]), and
+/// with [`FormatError::NoSamples`] when the format cannot represent an empty
+/// capture (only the flame graph).
 pub fn write(capture: &Capture, format: Format, out: &mut dyn Write) -> Result<(), FormatError> {
-    let mut out = BufWriter::new(out);
-    // Text, line-based and XML outputs never carry a control character as is.
-    let shown = match format {
-        Format::Json | Format::Speedscope | Format::Chrome | Format::Pprof => {
-            std::borrow::Cow::Borrowed(capture)
-        }
-        _ => printable::printable(capture),
-    };
-    let capture = &*shown;
-    match format {
-        Format::Flamegraph => flamegraph::write(capture, &mut out)?,
-        Format::Speedscope => speedscope::write(capture, &mut out)?,
-        Format::Collapsed => collapsed::write(capture, &mut out)?,
-        Format::Json => json::write(capture, &mut out)?,
-        Format::Text => {
-            text::write_report(capture, &mut out, false)?;
-            memory::write_text(capture, &mut out, 15)?;
-        }
-        Format::Html => html::write(capture, &mut out)?,
-        Format::Pprof => pprof::write(capture, &mut out)?,
-        Format::Chrome => chrome::write(capture, &mut out)?,
-        Format::Timeline => memory::write_timeline_svg(capture, &mut out)?,
+    if format.can_draw(&Section::of(capture)).is_err() {
+        return Err(FormatError::missing(format));
     }
+    let mut out = BufWriter::new(out);
+    let shown = match format.spec().escapes_controls {
+        true => printable::printable(capture),
+        false => std::borrow::Cow::Borrowed(capture),
+    };
+    format.writer()(&shown, &mut out)?;
     out.flush()?;
     Ok(())
 }
@@ -186,36 +105,6 @@ pub fn write_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_round_trip() {
-        for f in Format::ALL {
-            assert_eq!(Format::from_name(f.name()), Some(f));
-        }
-        assert_eq!(Format::from_name("svg"), None);
-    }
-
-    #[test]
-    fn paths_imply_formats() {
-        let cases = [
-            ("out/profile.svg", Some(Format::Flamegraph)),
-            ("p.speedscope.json", Some(Format::Speedscope)),
-            ("P.SPEEDSCOPE.JSON", Some(Format::Speedscope)),
-            ("capture.json", Some(Format::Json)),
-            ("stacks.txt", Some(Format::Collapsed)),
-            ("stacks.collapsed", Some(Format::Collapsed)),
-            ("stacks.folded", Some(Format::Collapsed)),
-            ("cpu.pb.gz", Some(Format::Pprof)),
-            ("cpu.pprof", Some(Format::Pprof)),
-            ("run.trace.json", Some(Format::Chrome)),
-            ("profile", None),
-            ("profile.html", Some(Format::Html)),
-            ("Report.HTM", Some(Format::Html)),
-        ];
-        for (path, want) in cases {
-            assert_eq!(Format::from_path(Path::new(path)), want, "{path}");
-        }
-    }
 
     #[test]
     fn broken_pipe_is_recognised() {

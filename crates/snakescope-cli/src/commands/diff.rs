@@ -6,11 +6,12 @@
 //! 1 when the total sampled time grew by more than the allowed percentage,
 //! 0 otherwise, 2 for an error (as every command).
 
-use crate::args::{DiffArgs, DiffFormatArg, WidthsArg};
+use crate::args::{DiffArgs, WidthsArg};
 use crate::commands::output::check_output_path;
 use crate::UserError;
 use snakescope_formats::diff::{self, Diff, Scale, Widths};
 use snakescope_formats::printable::printable;
+use snakescope_formats::Format;
 use snakescope_model::Capture;
 use std::io::Write;
 use std::path::Path;
@@ -32,9 +33,9 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     // The tables and the flame graph show names through escape_controls;
     // the JSON carries them as they are.
     let shown = (printable(&raw.0), printable(&raw.1));
-    let (before, after) = match args.format {
-        DiffFormatArg::Text => (&*shown.0, &*shown.1),
-        DiffFormatArg::Json => (&raw.0, &raw.1),
+    let (before, after) = match args.format.spec().escapes_controls {
+        true => (&*shown.0, &*shown.1),
+        false => (&raw.0, &raw.1),
     };
     let comparison = diff::diff(before, after).map_err(|e| {
         UserError::new(e.to_string())
@@ -57,9 +58,10 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         write_file(path, &svg)?;
     }
 
+    // Only the formats whose entry `compares` are offered (args.rs).
     let render = |out: &mut dyn Write| match args.format {
-        DiffFormatArg::Text => comparison.write_text(out, args.top),
-        DiffFormatArg::Json => comparison.write_json(out),
+        Format::Json => comparison.write_json(out),
+        _ => comparison.write_text(out, args.top),
     };
     match &args.output {
         Some(path) => {
@@ -67,10 +69,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
             render(&mut rendered)?;
             write_file(path, &rendered)?;
         }
-        None => match render(&mut std::io::stdout().lock()) {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            result => result?,
-        },
+        None => crate::to_stdout(render)?,
     }
     if let Some(path) = &args.flamegraph {
         note(&format!(

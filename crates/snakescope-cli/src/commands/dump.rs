@@ -27,16 +27,11 @@ pub fn run(args: &DumpArgs) -> anyhow::Result<u8> {
         note(&super::record::untested_note(&target));
     }
     let stacks = read_consistent(&mut target)?;
-    let mut out = std::io::stdout().lock();
-    let written = if args.json {
-        print_json(&mut out, &stacks)
-    } else {
-        print_text(&mut out, &target, &stacks)
-    };
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(0),
-    }
+    crate::to_stdout(|out| match args.json {
+        true => print_json(out, &stacks),
+        false => print_text(out, &target, &stacks),
+    })?;
+    Ok(0)
 }
 
 fn read_consistent(target: &mut Target) -> anyhow::Result<Vec<ThreadStack>> {

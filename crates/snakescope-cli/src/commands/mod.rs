@@ -9,8 +9,7 @@ mod record;
 mod report;
 mod run;
 
-use crate::args::{Cli, Command, FormatArg};
-use snakescope_formats::Format;
+use crate::args::{Cli, Command};
 
 /// Runs the chosen command; the exit code is the command's own.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -20,20 +19,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Report(args) => report::run(&args),
         Command::Run(args) => run::run(args),
         Command::Diff(args) => diff::run(&args),
-    }
-}
-
-pub(crate) fn format_of(arg: FormatArg) -> Format {
-    match arg {
-        FormatArg::Flamegraph => Format::Flamegraph,
-        FormatArg::Speedscope => Format::Speedscope,
-        FormatArg::Collapsed => Format::Collapsed,
-        FormatArg::Json => Format::Json,
-        FormatArg::Text => Format::Text,
-        FormatArg::Html => Format::Html,
-        FormatArg::Pprof => Format::Pprof,
-        FormatArg::Chrome => Format::Chrome,
-        FormatArg::Timeline => Format::Timeline,
     }
 }
 

@@ -5,42 +5,61 @@
 //! by the program's own interpreter, at its exit, where a failure could only
 //! be a note) and no file of an unstated format is written.
 
-use crate::args::FormatArg;
-use crate::commands::format_of;
 use crate::UserError;
-use snakescope_formats::Format;
+use snakescope_formats::{Format, Section, FORMATS};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-
-/// The file names that imply a format, as the hints list them.
-const EXTENSIONS: &str =
-    ".svg, .html, .json, .speedscope.json, .txt (collapsed), .pb.gz, .trace.json";
 
 /// The format to write: `--format` when given, else the one `path`'s name
 /// implies (refused when it implies none), else `default` (no path given).
 pub(crate) fn output_format(
     path: Option<&Path>,
-    format: Option<FormatArg>,
+    format: Option<Format>,
     default: Format,
 ) -> Result<Format, UserError> {
     match (format, path) {
-        (Some(f), _) => Ok(format_of(f)),
+        (Some(f), _) => Ok(f),
         (None, Some(path)) => Format::from_path(path).ok_or_else(|| unknown_format(path)),
         (None, None) => Ok(default),
     }
 }
 
 fn unknown_format(path: &Path) -> UserError {
-    let names: Vec<&str> = Format::ALL.iter().map(Format::name).collect();
     UserError::new(format!(
         "cannot tell the output format from the name `{}`",
         path.display()
     ))
     .with_hint(format!(
-        "name it {EXTENSIONS}, or pass --format ({})",
-        names.join(", ")
+        "name it {}, or pass --format ({})",
+        Format::suffixes_shown(),
+        Format::names_shown()
     ))
+}
+
+/// Refuses a format that draws none of what is `held` (what the command
+/// records, or what a capture holds), before anything runs: `subject` is
+/// what holds it, as the error names it ("a recording", "`x.json`").
+pub(crate) fn check_draws(
+    format: Format,
+    held: &[Section],
+    subject: &str,
+) -> Result<(), UserError> {
+    let Err(needs) = format.can_draw(held) else {
+        return Ok(());
+    };
+    let fits: Vec<&str> = FORMATS
+        .iter()
+        .filter(|s| s.format.can_draw(held).is_ok())
+        .map(|s| s.name)
+        .collect();
+    Err(
+        UserError::new(format!("{subject} has no {}", needs.noun())).with_hint(format!(
+            "{}; {subject} can be written as {}",
+            format.needs_hint(needs),
+            fits.join(", ")
+        )),
+    )
 }
 
 /// Refuses an output path that cannot be written as a file.
@@ -55,7 +74,11 @@ pub(crate) fn check_output_path(path: &Path) -> Result<(), UserError> {
             UserError::new(format!("output `{shown}` is a directory, not a file")).with_hint(
                 format!(
                     "give a file name, e.g. `{}`",
-                    path.join("profile.svg").display()
+                    path.join(format!(
+                        "profile{}",
+                        Format::Flamegraph.spec().default_suffix
+                    ))
+                    .display()
                 ),
             ),
         );
@@ -117,11 +140,36 @@ mod tests {
         let xyz = Path::new("out.xyz");
         let err = output_format(Some(xyz), None, Format::Text).unwrap_err();
         assert!(err.hint.unwrap().contains("speedscope"));
-        let named = output_format(Some(xyz), Some(FormatArg::Json), Format::Text);
+        let named = output_format(Some(xyz), Some(Format::Json), Format::Text);
         assert_eq!(named.unwrap(), Format::Json);
         assert_eq!(
             output_format(None, None, Format::Text).unwrap(),
             Format::Text
         );
+        let hint = unknown_format(xyz).hint.unwrap();
+        assert!(
+            hint.contains(".speedscope.json") && hint.contains(".pstats"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn a_format_that_draws_nothing_held_is_refused_with_a_hint() {
+        let sampled = [Section::Samples];
+        assert!(check_draws(Format::Flamegraph, &sampled, "a recording").is_ok());
+        let err = check_draws(Format::Pstats, &sampled, "a recording").unwrap_err();
+        assert_eq!(err.message, "a recording has no exact call counts");
+        let hint = err.hint.unwrap();
+        assert!(
+            hint.contains("run --exact") && hint.contains("flamegraph"),
+            "{hint}"
+        );
+        assert!(!hint.contains("timeline"), "{hint}");
+        let exact = check_draws(Format::Flamegraph, &[Section::Exact], "an --exact run");
+        assert!(exact
+            .unwrap_err()
+            .hint
+            .unwrap()
+            .ends_with("written as pstats"));
     }
 }

@@ -2,10 +2,10 @@
 
 use crate::args::RecordArgs;
 use crate::commands::attach_error;
-use crate::commands::output::{check_output_path, output_format};
+use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::launch::{self, Signals};
 use crate::UserError;
-use snakescope_formats::{Format, FormatError};
+use snakescope_formats::{Format, FormatError, Section};
 use snakescope_model::{Capture, CaptureBuilder, Meta, SampleSink};
 use snakescope_remote::{AttachError, Target};
 use snakescope_remote::{NoHooks, Sampler, SamplerSettings};
@@ -47,6 +47,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
         check_output_path(path)?;
     }
     let format = output_format(output, args.sampling.format, Format::Flamegraph)?;
+    check_draws(format, &[Section::Samples], "a recording")?;
     Ok(Settings {
         sampler: SamplerSettings {
             rate_hz: args.sampling.rate,
@@ -267,7 +268,7 @@ fn write_outputs(capture: Capture, settings: &Settings, pid: u32) -> anyhow::Res
     let path = settings
         .output
         .clone()
-        .unwrap_or_else(|| default_output(pid, format));
+        .unwrap_or_else(|| format.default_file_name(pid).into());
     if capture.total_samples() == 0 && format != Format::Json {
         note(&format!(
             "no samples were recorded (no thread was {} while sampled); no {} written",
@@ -297,20 +298,6 @@ fn write_outputs(capture: Capture, settings: &Settings, pid: u32) -> anyhow::Res
 
 fn output_error(e: FormatError, path: &std::path::Path) -> UserError {
     UserError::new(format!("cannot write `{}`: {e}", path.display()))
-}
-
-fn default_output(pid: u32, format: Format) -> PathBuf {
-    let ext = match format {
-        Format::Flamegraph => "svg",
-        Format::Speedscope => "speedscope.json",
-        Format::Json => "json",
-        Format::Collapsed | Format::Text => "txt",
-        Format::Html => "html",
-        Format::Pprof => "pb.gz",
-        Format::Chrome => "trace.json",
-        Format::Timeline => "timeline.svg",
-    };
-    PathBuf::from(format!("snakescope-{pid}.{ext}"))
 }
 
 /// The command as messages show it.

@@ -2,9 +2,10 @@
 
 use crate::args::ReportArgs;
 use crate::commands::capture_file::read_capture;
-use crate::commands::output::{check_output_path, output_format};
+use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::UserError;
-use snakescope_formats::Format;
+use snakescope_formats::memory::{memory_view, MemoryMetric};
+use snakescope_formats::{Format, FormatError, Section};
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     let path = &args.capture;
@@ -16,37 +17,42 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
         check_output_path(out)?;
     }
     let format = output_format(args.output.as_deref(), args.format, Format::Text)?;
-    let no_memory = || {
-        UserError::new(format!("`{}` has no memory data", path.display()))
-            .with_hint("memory is recorded by `snakescope run` (not with --exact or --memory off)")
-    };
-    if format == Format::Timeline && capture.memory.is_none() {
-        // An empty chart would read as "no memory used".
-        return Err(no_memory().into());
-    }
+    // A chart of nothing would read as "none used": refused, with what it needs.
+    let subject = format!("`{}`", path.display());
+    check_draws(format, &Section::of(&capture), &subject)?;
     let capture = match &args.memory {
         None => capture,
         Some(what) => {
-            let metric =
-                snakescope_formats::memory::MemoryMetric::from_name(what).expect("checked by clap");
-            snakescope_formats::memory::memory_view(&capture, metric).ok_or_else(no_memory)?
+            let metric = MemoryMetric::from_name(what).expect("checked by clap");
+            let view = memory_view(&capture, metric).ok_or_else(|| {
+                UserError::new(format!("{subject} has no memory data")).with_hint(format!(
+                    "memory is recorded by {}",
+                    Section::Memory.recorded_by()
+                ))
+            })?;
+            let view_subject = format!("the --memory {what} view of {subject}");
+            check_draws(format, &Section::of(&view), &view_subject)?;
+            view
         }
     };
-    let result = match &args.output {
+    match &args.output {
         Some(out) => {
             // Rendered in memory first, so a failure leaves no partial file behind.
             let mut rendered = Vec::new();
-            snakescope_formats::write(&capture, format, &mut rendered)
-                .map_err(|e| UserError::new(e.to_string()))?;
+            snakescope_formats::write(&capture, format, &mut rendered).map_err(user_error)?;
             std::fs::write(out, rendered)
                 .map_err(|e| UserError::new(format!("cannot write `{}`: {e}", out.display())))?;
-            Ok(())
         }
-        None => snakescope_formats::write(&capture, format, &mut std::io::stdout().lock()),
-    };
-    match result {
-        Ok(()) => Ok(0),
-        Err(e) if e.is_broken_pipe() => Ok(0),
-        Err(e) => Err(UserError::new(e.to_string()).into()),
+        None => crate::to_stdout(|out| snakescope_formats::write(&capture, format, out))
+            .map_err(user_error)?,
+    }
+    Ok(0)
+}
+
+fn user_error(e: FormatError) -> UserError {
+    let user = UserError::new(e.to_string());
+    match e.hint() {
+        Some(hint) => user.with_hint(hint),
+        None => user,
     }
 }

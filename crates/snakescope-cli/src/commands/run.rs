@@ -6,10 +6,10 @@
 //! This command only passes the settings on and mirrors the child's exit.
 
 use crate::args::{MemoryMode, RunArgs};
-use crate::commands::output::{check_output_path, output_format};
+use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::launch::{self, Signals};
 use crate::UserError;
-use snakescope_formats::Format;
+use snakescope_formats::{Format, Section};
 use std::ffi::OsString;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -21,15 +21,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(path) = output {
         check_output_path(path)?;
     }
-    // With --exact it is a pstats file, whatever its name.
-    let format = match args.exact {
-        true => None,
-        false => Some(output_format(
-            output,
-            args.sampling.format,
-            Format::Flamegraph,
-        )?),
-    };
+    let format = run_format(&args)?;
     let target = target_spec(&args)?;
     if let Some(pattern) = args.lines.iter().find(|p| p.is_empty() || p.ends_with(':')) {
         return Err(
@@ -82,7 +74,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 fn bootstrap_command(
     args: &RunArgs,
     python: &str,
-    format: Option<Format>,
+    format: Format,
     target: Vec<OsString>,
 ) -> Vec<OsString> {
     let mut command: Vec<OsString> = vec![
@@ -95,9 +87,7 @@ fn bootstrap_command(
     if let Some(out) = &args.sampling.output {
         command.extend(["--output".into(), out.into()]);
     }
-    if let Some(format) = format {
-        command.extend(["--format".into(), format.name().into()]);
-    }
+    command.extend(["--format".into(), format.name().into()]);
     if args.exact {
         command.extend(["--exact".into(), "--sort".into(), (&args.sort).into()]);
     }
@@ -128,6 +118,25 @@ fn bootstrap_command(
     command.push("--".into());
     command.extend(target);
     command
+}
+
+/// The format of the profile, refused before anything runs when it draws
+/// nothing the run records. With --exact it is pstats whatever the file's
+/// name (`--format pstats` says so; no other format draws exact counts yet).
+fn run_format(args: &RunArgs) -> Result<Format, UserError> {
+    if args.exact {
+        let format = args.sampling.format.unwrap_or(Format::Pstats);
+        check_draws(format, &[Section::Exact], "an --exact run")?;
+        return Ok(format);
+    }
+    let output = args.sampling.output.as_deref();
+    let format = output_format(output, args.sampling.format, Format::Flamegraph)?;
+    let held: &[Section] = match args.memory {
+        MemoryMode::Off => &[Section::Samples],
+        MemoryMode::Sampled | MemoryMode::Exact => &[Section::Samples, Section::Memory],
+    };
+    check_draws(format, held, "a sampling run")?;
+    Ok(format)
 }
 
 /// `script args…`, `-m module args…` or `-c code args…` as the bootstrap takes them.

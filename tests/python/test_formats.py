@@ -1,0 +1,126 @@
+"""The format registry seen from outside: `--format pstats` where exact call
+counts exist (`run --exact`), one error line and a hint everywhere else, the
+table as the Python package reads it, default output names, and a reader of
+standard output that goes away (`| head -1`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pstats
+import subprocess
+import sys
+import pytest
+
+from support import QUICK_TIMEOUT, RECORD_TIMEOUT, SYNTHETIC, assert_error, run, script
+
+PYTHON = sys.executable
+
+
+def _run(snakescope, *args, cwd):
+    return run([snakescope, "run", "--python", PYTHON, *args], timeout=RECORD_TIMEOUT, cwd=cwd)
+
+
+def test_run_exact_with_format_pstats(snakescope, tmp_path):
+    # Named or not, `--format pstats` writes what `--exact -o x.pstats` writes.
+    named = tmp_path / "calls.prof"
+    r = _run(snakescope, "--exact", "-q", "--format", "pstats", "-o", str(named), script("calls.py"), cwd=tmp_path)
+    assert r.returncode == 0, r.describe()
+    assert {k[2]: v[:2] for k, v in pstats.Stats(str(named)).stats.items()}["fib"] == (1, 8361)
+
+    r = _run(snakescope, "--exact", "--format", "pstats", script("calls.py"), cwd=tmp_path)
+    assert r.returncode == 0, r.describe()
+    written = list(tmp_path.glob("snakescope-*.pstats"))
+    assert len(written) == 1, list(tmp_path.iterdir())
+    assert f"wrote {written[0]} (pstats)" in r.stderr
+    assert {k[2]: v[:2] for k, v in pstats.Stats(str(written[0])).stats.items()}["fib"] == (1, 8361)
+
+
+@pytest.mark.parametrize("args, line", [
+    (["run", "--python", PYTHON, "--format", "pstats", "-c", "pass"],
+     "error: a sampling run has no exact call counts"),
+    (["run", "--python", PYTHON, "-o", "out.pstats", "-c", "pass"],
+     "error: a sampling run has no exact call counts"),
+    (["run", "--python", PYTHON, "--exact", "--format", "flamegraph", "-c", "pass"],
+     "error: an --exact run has no sampled stacks"),
+    (["run", "--python", PYTHON, "--memory", "off", "--format", "timeline", "-c", "pass"],
+     "error: a sampling run has no memory data"),
+    (["record", "--format", "pstats", "--", PYTHON, "-c", "pass"],
+     "error: a recording has no exact call counts"),
+    (["record", "-o", "out.pstats", "--", PYTHON, "-c", "pass"],
+     "error: a recording has no exact call counts"),
+    (["report", "capture.json", "--format", "pstats"],
+     "error: `capture.json` has no exact call counts"),
+    (["report", "capture.json", "-o", "out.pstats"],
+     "error: `capture.json` has no exact call counts"),
+])
+def test_pstats_where_nothing_is_exact_is_one_error_line(snakescope, tmp_path, args, line):
+    (tmp_path / "capture.json").write_text(json.dumps(SYNTHETIC), encoding="utf-8")
+    r = run([snakescope, *args], timeout=QUICK_TIMEOUT, cwd=tmp_path)
+    error, hint = assert_error(r)
+    assert error == line, r.describe()
+    assert hint is not None and "can be written as" in hint, r.describe()
+    assert "Traceback" not in r.stderr
+    assert not list(tmp_path.glob("out.*")) and not list(tmp_path.glob("snakescope-*")), list(tmp_path.iterdir())
+
+
+def test_the_registry_as_python_sees_it():
+    from snakescope import _native
+
+    table = {f["name"]: f for f in _native.formats()}
+    assert list(table)[:3] == ["flamegraph", "speedscope", "collapsed"]
+    assert table["pstats"]["suffixes"] == [".pstats"] and table["pstats"]["draws"] == ["exact"]
+    assert table["pstats"]["binary"] and table["pprof"]["binary"] and not table["html"]["binary"]
+    assert table["flamegraph"]["default_file"] == "snakescope-{pid}.svg"
+    assert table["timeline"]["default_file"] == "snakescope-{pid}.timeline.svg"
+    assert [n for n, f in table.items() if f["compares"]] == ["json", "text"]
+    assert _native.DEFAULT_RATE_HZ == 1000.0 and _native.DEFAULT_MEMORY_INTERVAL == 512 * 1024
+
+    import snakescope
+    import inspect
+    defaults = inspect.signature(snakescope.Profiler).parameters
+    assert defaults["rate_hz"].default == _native.DEFAULT_RATE_HZ
+    assert defaults["memory_interval"].default == _native.DEFAULT_MEMORY_INTERVAL
+
+
+def test_profiler_save_follows_the_registry(tmp_path):
+    import snakescope
+
+    with snakescope.Profiler() as p:
+        sum(i * i for i in range(200_000))
+    p.save(tmp_path / "p.speedscope.json")
+    assert json.loads((tmp_path / "p.speedscope.json").read_text())["$schema"].startswith("https://www.speedscope")
+    p.save(tmp_path / "p.unknown")  # a name that implies nothing: a flame graph, as before
+    assert (tmp_path / "p.unknown").read_text().startswith("<?xml")
+    with pytest.raises(ValueError, match="no exact call counts to write as `pstats`"):
+        p.save(tmp_path / "p.pstats")
+    assert not (tmp_path / "p.pstats").exists()
+
+    with snakescope.Profiler(exact=True) as e:
+        sum(range(10))
+    with pytest.raises(ValueError, match="written as pstats"):
+        e.save(tmp_path / "e.svg", format="flamegraph")
+    e.save(tmp_path / "e.out", format="pstats")
+    assert pstats.Stats(str(tmp_path / "e.out")).stats
+
+
+@pytest.mark.parametrize("command", [["report", "{capture}", "--format", "text"],
+                                     ["report", "{capture}", "--format", "collapsed"],
+                                     ["diff", "{capture}", "{capture}"],
+                                     ["diff", "{capture}", "{capture}", "--format", "json"]])
+def test_a_reader_that_goes_away_ends_the_output_quietly(snakescope, tmp_path, command):
+    # `| head -1` once head has gone: standard output's reader is closed
+    # before the first write, so every write meets EPIPE.
+    capture = tmp_path / "capture.json"
+    capture.write_text(json.dumps(SYNTHETIC), encoding="utf-8")
+    args = [a.format(capture=capture) for a in command]
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([snakescope, *args], stdout=write, stderr=subprocess.PIPE,
+                              timeout=QUICK_TIMEOUT)
+    finally:
+        os.close(write)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert err == "", err
