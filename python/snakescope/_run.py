@@ -15,6 +15,7 @@ import signal
 import sys
 import types
 
+
 class _Options:
     def __init__(self, argv):
         split = argv.index("--")

@@ -10,6 +10,7 @@ import os
 import pstats
 import subprocess
 import sys
+
 import pytest
 
 from support import QUICK_TIMEOUT, RECORD_TIMEOUT, SYNTHETIC, assert_error, run, script
@@ -76,8 +77,9 @@ def test_the_registry_as_python_sees_it():
     assert [n for n, f in table.items() if f["compares"]] == ["json", "text"]
     assert _native.DEFAULT_RATE_HZ == 1000.0 and _native.DEFAULT_MEMORY_INTERVAL == 512 * 1024
 
-    import snakescope
     import inspect
+
+    import snakescope
     defaults = inspect.signature(snakescope.Profiler).parameters
     assert defaults["rate_hz"].default == _native.DEFAULT_RATE_HZ
     assert defaults["memory_interval"].default == _native.DEFAULT_MEMORY_INTERVAL
