@@ -11,6 +11,24 @@ def formats() -> list[dict[str, object]]:
     """The output formats, as the registry declares them: name, about, suffixes (file names ending
     so imply it), default_file (with `{pid}`), draws (samples, memory, exact), binary, compares (diff)."""
 
+class RunSettings:
+    """`snakescope run`'s settings as the bootstrap reads them (parsed by `run`'s own options)."""
+    rate: float
+    output: str
+    format: str
+    idle: bool
+    gil: bool
+    quiet: bool
+    exact: bool
+    sort: str
+    lines: list[str]
+    memory: str
+    memory_interval: int
+
+def run_settings(options: list[bytes]) -> RunSettings:
+    """Parses the bootstrap's options (bytes: a file name need not be UTF-8); ValueError with one line."""
+    ...
+
 def start(rate_hz: float = DEFAULT_RATE_HZ, idle: bool = False, gil: bool = False, hide_files: list[str] = ...) -> None:
     """Start sampling this process's Python threads on a native thread."""
 

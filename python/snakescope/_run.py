@@ -20,43 +20,17 @@ class _Options:
     def __init__(self, argv):
         split = argv.index("--")
         opts, rest = argv[:split], argv[split + 1:]
-        # `snakescope run` passes every option; the defaults are the native ones.
-        self.rate = _NATIVE.DEFAULT_RATE_HZ
-        self.output = None
-        self.format = None
-        self.idle = self.gil = self.quiet = self.exact = False
-        self.sort = "cumulative"
-        self.lines = []
-        self.memory = "sampled"
-        self.memory_interval = _NATIVE.DEFAULT_MEMORY_INTERVAL
-        it = iter(opts)
-        for opt in it:
-            if opt == "--rate":
-                self.rate = float(next(it))
-            elif opt == "--output":
-                self.output = next(it)
-            elif opt == "--format":
-                self.format = next(it)
-            elif opt == "--sort":
-                self.sort = next(it)
-            elif opt == "--lines":
-                self.lines.append(next(it))
-            elif opt == "--memory":
-                self.memory = next(it)
-            elif opt == "--memory-interval":
-                self.memory_interval = int(next(it))
-            elif opt in ("--idle", "--gil", "--quiet", "--exact"):
-                setattr(self, opt[2:], True)
-            else:
-                raise SystemExit(f"snakescope._run: unknown option {opt!r}")
+        # Parsed by `snakescope run`'s own definition of its options, in Rust.
+        try:
+            settings = _NATIVE.run_settings([os.fsencode(o) for o in opts])
+        except ValueError as e:
+            raise SystemExit(f"snakescope._run: {e}") from None
+        for name in ("rate", "format", "idle", "gil", "quiet", "exact", "sort", "lines", "memory",
+                     "memory_interval"):
+            setattr(self, name, getattr(settings, name))
         self.kind, self.target, self.args = rest[0], rest[1], rest[2:]
-        if self.format is None:  # chosen by `snakescope run` (pstats with --exact)
-            raise SystemExit("snakescope._run: --format is required")
-        if self.output is None:
-            entry = next(f for f in _NATIVE.formats() if f["name"] == self.format)
-            self.output = entry["default_file"].replace("{pid}", str(os.getpid()))
         # Where the program was started: a chdir() later does not move the output.
-        self.output = os.path.abspath(self.output)
+        self.output = os.path.abspath(settings.output)
 
     def command(self):
         python = os.path.basename(sys.executable) or "python"

@@ -217,6 +217,7 @@ def test_profile_decorator_is_a_no_op_and_stub_matches():
     public = {n for n in dir(_native) if not n.startswith("_")} | {"__version__"}
     declared = {line.split("(")[0].split()[1] for line in stub.splitlines() if line.startswith("def ")}
     declared |= {line.split(":")[0] for line in stub.splitlines() if re.match(r"\w+: ", line)}
+    declared |= {line.split(":")[0].split()[1] for line in stub.splitlines() if line.startswith("class ")}
     assert declared == public
 
 

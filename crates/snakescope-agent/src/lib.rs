@@ -16,6 +16,7 @@ mod lines;
 mod memory;
 mod own;
 mod rescue;
+mod settings;
 mod threads;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -359,6 +360,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         snakescope_cli::defaults::MEMORY_INTERVAL_BYTES,
     )?;
     m.add_function(wrap_pyfunction!(formats, m)?)?;
+    m.add_function(wrap_pyfunction!(settings::run_settings, m)?)?;
+    m.add_class::<settings::RunSettings>()?;
     m.add_function(wrap_pyfunction!(start, m)?)?;
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(stop_json, m)?)?;

@@ -8,6 +8,7 @@ mod commands;
 pub mod defaults;
 mod launch;
 mod program_args;
+pub mod run_settings;
 
 use clap::Parser;
 use std::ffi::OsString;

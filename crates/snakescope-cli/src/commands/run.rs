@@ -70,51 +70,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 }
 
 /// `python -m snakescope._run OPTIONS -- KIND TARGET ARGS…`: the bootstrap's
-/// command line (see python/snakescope/_run.py, `_Options`).
+/// command line (its options: [`crate::run_settings`]).
 fn bootstrap_command(
     args: &RunArgs,
     python: &str,
     format: Format,
     target: Vec<OsString>,
 ) -> Vec<OsString> {
-    let mut command: Vec<OsString> = vec![
-        python.into(),
-        "-m".into(),
-        "snakescope._run".into(),
-        "--rate".into(),
-        args.sampling.rate.to_string().into(),
-    ];
-    if let Some(out) = &args.sampling.output {
-        command.extend(["--output".into(), out.into()]);
-    }
-    command.extend(["--format".into(), format.name().into()]);
-    if args.exact {
-        command.extend(["--exact".into(), "--sort".into(), (&args.sort).into()]);
-    }
-    for pattern in &args.lines {
-        command.extend(["--lines".into(), pattern.into()]);
-    }
-    let memory = match args.memory {
-        MemoryMode::Sampled if args.memory_interval == 0 => "exact",
-        MemoryMode::Sampled => "sampled",
-        MemoryMode::Exact => "exact",
-        MemoryMode::Off => "off",
-    };
-    command.extend([
-        "--memory".into(),
-        memory.into(),
-        "--memory-interval".into(),
-        args.memory_interval.to_string().into(),
-    ]);
-    for (on, flag) in [
-        (args.sampling.idle, "--idle"),
-        (args.sampling.gil, "--gil"),
-        (args.sampling.quiet, "--quiet"),
-    ] {
-        if on {
-            command.push(flag.into());
-        }
-    }
+    let mut command: Vec<OsString> = vec![python.into(), "-m".into(), "snakescope._run".into()];
+    command.extend(crate::run_settings::bootstrap_options(args, format));
     command.push("--".into());
     command.extend(target);
     command
