@@ -312,29 +312,52 @@ pub fn saw_stop() -> Option<bool> {
 #[pyfunction]
 pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     if hook::EXACT.load(Ordering::Relaxed) {
-        let key = STOP_KEY.load(Ordering::Relaxed);
-        let t = tables();
-        let saw = t.stack.last().is_some_and(|c| t.keys[c.entry] == key);
-        SAW_STOP.store(if saw { 1 } else { 2 }, Ordering::Relaxed);
+        note_stop();
     }
     hook::set_mode(py, &hook::EXACT, false)?;
     let all: Vec<usize> = ALL.lock().expect("profiler tables").clone();
     if hook::FREE_THREADED {
-        for &ptr in &all {
-            // SAFETY: the boxes are never freed (see `tables`); only the
-            // atomic is read while its thread may still be in the hook.
-            let busy = unsafe { &(*(ptr as *const ThreadTables)).busy };
-            while busy.load(Ordering::SeqCst) {
-                std::thread::yield_now();
-            }
+        wait_until_idle(&all);
+    }
+    let merged = merge_tables(all);
+    let out = stats_list(py, &merged)?;
+    for e in merged.values() {
+        // SAFETY: releasing the references taken in `enter`; GIL held.
+        unsafe { ffi::Py_DECREF(e.object as *mut ffi::PyObject) };
+    }
+    Ok(out)
+}
+
+/// Remembers whether the stopping thread's hook recorded `exact_stop`'s own
+/// c_call (see [`saw_stop`]). GIL held, profiling still on.
+fn note_stop() {
+    let key = STOP_KEY.load(Ordering::Relaxed);
+    let t = tables();
+    let saw = t.stack.last().is_some_and(|c| t.keys[c.entry] == key);
+    SAW_STOP.store(if saw { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+/// Free-threaded build, profiling off: waits until no thread is inside the
+/// hook with its tables (see [`on_event_free_threaded`]).
+fn wait_until_idle(all: &[usize]) {
+    for &ptr in all {
+        // SAFETY: the boxes are never freed (see `tables`); only the
+        // atomic is read while its thread may still be in the hook.
+        let busy = unsafe { &(*(ptr as *const ThreadTables)).busy };
+        while busy.load(Ordering::SeqCst) {
+            std::thread::yield_now();
         }
     }
-    // Merged over threads, by key.
+}
+
+/// Every thread's tables (emptied) merged by key, each entry holding one
+/// strong reference to its object.
+fn merge_tables(all: Vec<usize>) -> PtrMap<Entry> {
     let mut merged: PtrMap<Entry> = PtrMap::default();
     for ptr in all {
-        // SAFETY: the hook is off and no thread is inside it (the GIL, or the
-        // wait above), so no thread is using its tables; the boxes are never
-        // freed (see `tables`).
+        // SAFETY: the hook is off and no thread is inside it (the GIL, or
+        // `wait_until_idle`), so no thread is using its tables; the boxes
+        // are never freed (see `tables`).
         let t = unsafe { &mut *(ptr as *mut ThreadTables) };
         t.stack.clear();
         t.index.clear();
@@ -354,6 +377,11 @@ pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             }
         }
     }
+    merged
+}
+
+/// The merged tables as cProfile's `getstats()` rows (see [`exact_stop`]).
+fn stats_list<'py>(py: Python<'py>, merged: &PtrMap<Entry>) -> PyResult<Bound<'py, PyList>> {
     let secs_per_tick = STARTED
         .lock()
         .expect("profiler clock")
@@ -374,7 +402,7 @@ pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         unsafe { PyObject::from_borrowed_ptr(py, ptr) }
     };
     let out = PyList::empty(py);
-    for (key, e) in &merged {
+    for (key, e) in merged {
         if e.counts.calls == 0 {
             continue;
         }
@@ -387,10 +415,6 @@ pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         }
         let (n, r, i, t) = row(&e.counts);
         out.append((object(key), n, r, i, t, calls))?;
-    }
-    for e in merged.values() {
-        // SAFETY: releasing the references taken in `enter`; GIL held.
-        unsafe { ffi::Py_DECREF(e.object as *mut ffi::PyObject) };
     }
     Ok(out)
 }
