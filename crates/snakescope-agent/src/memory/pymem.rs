@@ -60,7 +60,7 @@ impl Domains {
             originals,
             sampled_ok: false,
         };
-        d.sampled_ok = all && !crate::hook::FREE_THREADED && probe_sampled_hooks(&d);
+        d.sampled_ok = all && !crate::cpython::FREE_THREADED && probe_sampled_hooks(&d);
         d
     }
 

@@ -79,7 +79,7 @@ pub fn memory_start(
     // No automatic census on a free-threaded build: there other threads
     // keep running Python code while the census walks every object (the
     // census's view would not be one moment), and it has not been tested there.
-    census::reset(census.filter(|_| !crate::hook::FREE_THREADED));
+    census::reset(census.filter(|_| !crate::cpython::FREE_THREADED));
     start_recording();
     timeline::start(
         started,

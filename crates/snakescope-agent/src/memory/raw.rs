@@ -36,7 +36,7 @@ static NESTED: AtomicU64 = AtomicU64::new(0);
 /// Marks the calling thread nested until [`leave`]; returns whether it did.
 #[inline(always)]
 pub(crate) fn enter() -> bool {
-    if crate::hook::FREE_THREADED {
+    if crate::cpython::FREE_THREADED {
         return false;
     }
     NESTED.store(this_thread(), Ordering::Relaxed);

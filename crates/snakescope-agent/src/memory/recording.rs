@@ -58,7 +58,7 @@ pub(super) fn rearm_python_countdown() {
 /// [`on_alloc`] for the `PyMem` domains (called with the GIL held).
 #[inline(always)]
 pub(crate) fn on_alloc_python(ptr: usize, size: usize) {
-    if crate::hook::FREE_THREADED {
+    if crate::cpython::FREE_THREADED {
         // No GIL serialises the domains there: each thread its own countdown.
         return on_alloc(ptr, size, Source::Python);
     }

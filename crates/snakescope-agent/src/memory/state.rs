@@ -5,7 +5,7 @@
 //! capture's memory section at the end.
 
 use super::{Source, ACTIVE};
-use crate::exact::PtrHasher;
+use crate::ptrmap::PtrHasher;
 use rustc_hash::FxHashMap;
 use snakescope_model::{Frame, Memory, MemoryLabel, MemoryPoint, MemorySite};
 use snakescope_remote::Target;
