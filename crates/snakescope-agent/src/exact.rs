@@ -7,47 +7,24 @@
 //! are keyed by code object, built-ins by their `PyMethodDef`.
 //!
 //! The hook runs with the GIL held (the interpreter calls it); each thread has
-//! its own tables, which `exact_stop` (also under the GIL) gathers. This
+//! its own tables, which `exact_stop` ([`crate::measure`], also under the GIL)
+//! gathers. This
 //! relies on the GIL: free-threaded builds need another scheme (issue 6).
 
 use crate::clock::{now_ticks, Calibration};
-use crate::hook::{
-    self, PY_TRACE_CALL, PY_TRACE_C_CALL, PY_TRACE_C_EXCEPTION, PY_TRACE_C_RETURN, PY_TRACE_RETURN,
+use crate::cpython::{
+    self, FREE_THREADED, PY_TRACE_CALL, PY_TRACE_C_CALL, PY_TRACE_C_EXCEPTION, PY_TRACE_C_RETURN,
+    PY_TRACE_RETURN,
 };
+use crate::modes::EXACT;
+use crate::ptrmap::PtrMap;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use std::cell::Cell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::os::raw::c_int;
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
-
-/// Hashes pointers (and other integer keys): a multiply and a rotation.
-#[derive(Default)]
-pub(crate) struct PtrHasher(u64);
-impl Hasher for PtrHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .rotate_left(29);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-}
-pub(crate) type PtrMap<V> = HashMap<usize, V, BuildHasherDefault<PtrHasher>>;
 
 /// What lsprof counts for a function (`ProfilerEntry`) and for a function as
 /// called from one caller (`ProfilerSubEntry`). Times are in clock ticks.
@@ -232,7 +209,7 @@ unsafe fn record(
         PY_TRACE_CALL => {
             // SAFETY: per the contract; PyFrame_GetCode returns a new
             // reference, released at once (the tables keep their own).
-            let code = unsafe { hook::frame_code(frame) };
+            let code = unsafe { cpython::frame_code(frame) };
             t.enter(code as usize, code);
             // SAFETY: releasing the reference PyFrame_GetCode gave us.
             unsafe { ffi::Py_DECREF(code) };
@@ -267,17 +244,16 @@ pub unsafe fn on_event_free_threaded(
 ) {
     let t = tables();
     t.busy.store(true, Ordering::SeqCst);
-    if hook::EXACT.load(Ordering::SeqCst) {
+    if EXACT.load(Ordering::SeqCst) {
         // SAFETY: per the contract.
         unsafe { record(t, frame, what, arg) };
     }
     t.busy.store(false, Ordering::SeqCst);
 }
 
-/// Installs the hook on every existing thread. New threads call
-/// [`crate::hook::exact_install_current`] through `threading.setprofile`.
-#[pyfunction]
-pub fn exact_start(py: Python<'_>) -> PyResult<()> {
+/// Before the hook is installed (see `crate::measure::exact_start`): the
+/// clocks, and `exact_stop`'s key.
+pub(crate) fn begin(py: Python<'_>) -> PyResult<()> {
     *STARTED.lock().expect("profiler clock") = Some(Calibration::start());
     let stop = py.import("snakescope._native")?.getattr("exact_stop")?;
     // SAFETY: checked to be a PyCFunction first; GIL held (the token).
@@ -285,7 +261,7 @@ pub fn exact_start(py: Python<'_>) -> PyResult<()> {
         // SAFETY: just checked.
         STOP_KEY.store(unsafe { method_def(stop.as_ptr()) }, Ordering::Relaxed);
     }
-    hook::set_mode(py, &hook::EXACT, true)
+    Ok(())
 }
 
 /// `exact_stop`'s key (its `PyMethodDef`), to see whether the hook recorded
@@ -306,35 +282,54 @@ pub fn saw_stop() -> Option<bool> {
     }
 }
 
-/// Removes the hook everywhere and returns the tables as cProfile's
-/// `getstats()` would: `[(object, calls, recursive_calls, inline_s, total_s,
-/// [(callee_object, calls, recursive_calls, inline_s, total_s), …]), …]`.
-#[pyfunction]
-pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
-    if hook::EXACT.load(Ordering::Relaxed) {
-        let key = STOP_KEY.load(Ordering::Relaxed);
-        let t = tables();
-        let saw = t.stack.last().is_some_and(|c| t.keys[c.entry] == key);
-        SAW_STOP.store(if saw { 1 } else { 2 }, Ordering::Relaxed);
-    }
-    hook::set_mode(py, &hook::EXACT, false)?;
+/// Once the hook is off (see `crate::measure::exact_stop`): the tables as
+/// cProfile's `getstats()` would return them: `[(object, calls,
+/// recursive_calls, inline_s, total_s, [(callee_object, calls,
+/// recursive_calls, inline_s, total_s), …]), …]`, every thread's merged.
+pub(crate) fn collect(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     let all: Vec<usize> = ALL.lock().expect("profiler tables").clone();
-    if hook::FREE_THREADED {
-        for &ptr in &all {
-            // SAFETY: the boxes are never freed (see `tables`); only the
-            // atomic is read while its thread may still be in the hook.
-            let busy = unsafe { &(*(ptr as *const ThreadTables)).busy };
-            while busy.load(Ordering::SeqCst) {
-                std::thread::yield_now();
-            }
+    if FREE_THREADED {
+        wait_until_idle(&all);
+    }
+    let merged = merge_tables(all);
+    let out = stats_list(py, &merged)?;
+    for e in merged.values() {
+        // SAFETY: releasing the references taken in `enter`; GIL held.
+        unsafe { ffi::Py_DECREF(e.object as *mut ffi::PyObject) };
+    }
+    Ok(out)
+}
+
+/// Remembers whether the stopping thread's hook recorded `exact_stop`'s own
+/// c_call (see [`saw_stop`]). GIL held, profiling still on.
+pub(crate) fn note_stop() {
+    let key = STOP_KEY.load(Ordering::Relaxed);
+    let t = tables();
+    let saw = t.stack.last().is_some_and(|c| t.keys[c.entry] == key);
+    SAW_STOP.store(if saw { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+/// Free-threaded build, profiling off: waits until no thread is inside the
+/// hook with its tables (see [`on_event_free_threaded`]).
+fn wait_until_idle(all: &[usize]) {
+    for &ptr in all {
+        // SAFETY: the boxes are never freed (see `tables`); only the
+        // atomic is read while its thread may still be in the hook.
+        let busy = unsafe { &(*(ptr as *const ThreadTables)).busy };
+        while busy.load(Ordering::SeqCst) {
+            std::thread::yield_now();
         }
     }
-    // Merged over threads, by key.
+}
+
+/// Every thread's tables (emptied) merged by key, each entry holding one
+/// strong reference to its object.
+fn merge_tables(all: Vec<usize>) -> PtrMap<Entry> {
     let mut merged: PtrMap<Entry> = PtrMap::default();
     for ptr in all {
-        // SAFETY: the hook is off and no thread is inside it (the GIL, or the
-        // wait above), so no thread is using its tables; the boxes are never
-        // freed (see `tables`).
+        // SAFETY: the hook is off and no thread is inside it (the GIL, or
+        // `wait_until_idle`), so no thread is using its tables; the boxes
+        // are never freed (see `tables`).
         let t = unsafe { &mut *(ptr as *mut ThreadTables) };
         t.stack.clear();
         t.index.clear();
@@ -354,6 +349,11 @@ pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             }
         }
     }
+    merged
+}
+
+/// The merged tables as cProfile's `getstats()` rows (see [`collect`]).
+fn stats_list<'py>(py: Python<'py>, merged: &PtrMap<Entry>) -> PyResult<Bound<'py, PyList>> {
     let secs_per_tick = STARTED
         .lock()
         .expect("profiler clock")
@@ -374,7 +374,7 @@ pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         unsafe { PyObject::from_borrowed_ptr(py, ptr) }
     };
     let out = PyList::empty(py);
-    for (key, e) in &merged {
+    for (key, e) in merged {
         if e.counts.calls == 0 {
             continue;
         }
@@ -387,10 +387,6 @@ pub fn exact_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         }
         let (n, r, i, t) = row(&e.counts);
         out.append((object(key), n, r, i, t, calls))?;
-    }
-    for e in merged.values() {
-        // SAFETY: releasing the references taken in `enter`; GIL held.
-        unsafe { ffi::Py_DECREF(e.object as *mut ffi::PyObject) };
     }
     Ok(out)
 }

@@ -8,13 +8,18 @@
 //! (`cli_main`), so the Python package's `snakescope` command is the same
 //! program as the standalone binary.
 
+mod builtins;
 mod chain;
 mod clock;
+mod cpython;
 mod exact;
 mod hook;
 mod lines;
+mod measure;
 mod memory;
+mod modes;
 mod own;
+mod ptrmap;
 mod rescue;
 mod settings;
 mod threads;
@@ -369,17 +374,17 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(is_running, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(rescue::rescue_arm, m)?)?;
-    m.add_function(wrap_pyfunction!(exact::exact_start, m)?)?;
+    m.add_function(wrap_pyfunction!(measure::exact_start, m)?)?;
     m.add_function(wrap_pyfunction!(hook::exact_install_current, m)?)?;
-    m.add_function(wrap_pyfunction!(chain::hooks_install, m)?)?;
-    m.add_function(wrap_pyfunction!(chain::hooks_installed, m)?)?;
-    m.add_function(wrap_pyfunction!(chain::hooks_exact_sees, m)?)?;
-    m.add_function(wrap_pyfunction!(chain::hooks_lines_depth, m)?)?;
-    m.add_function(wrap_pyfunction!(exact::exact_stop, m)?)?;
+    m.add_function(wrap_pyfunction!(builtins::hooks_install, m)?)?;
+    m.add_function(wrap_pyfunction!(builtins::hooks_installed, m)?)?;
+    m.add_function(wrap_pyfunction!(builtins::hooks_exact_sees, m)?)?;
+    m.add_function(wrap_pyfunction!(builtins::hooks_lines_depth, m)?)?;
+    m.add_function(wrap_pyfunction!(measure::exact_stop, m)?)?;
     m.add_function(wrap_pyfunction!(hook::thread_count, m)?)?;
     m.add_function(wrap_pyfunction!(lines::lines_select, m)?)?;
-    m.add_function(wrap_pyfunction!(lines::lines_start, m)?)?;
-    m.add_function(wrap_pyfunction!(lines::lines_stop, m)?)?;
+    m.add_function(wrap_pyfunction!(measure::lines_start, m)?)?;
+    m.add_function(wrap_pyfunction!(measure::lines_stop, m)?)?;
     m.add_function(wrap_pyfunction!(lines::lines_callbacks, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_start, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_label, m)?)?;

@@ -131,7 +131,7 @@ pub fn hook_thread_start(py: Python<'_>) -> PyResult<()> {
             PyCFunctionWithKeywords: func,
         };
         let ours =
-            crate::chain::builtin(py, &thread, meth, METH_VARARGS_KEYWORDS, original.bind(py))?;
+            crate::cpython::builtin(py, &thread, meth, METH_VARARGS_KEYWORDS, original.bind(py))?;
         threading.setattr(name, ours)?;
     }
     Ok(())

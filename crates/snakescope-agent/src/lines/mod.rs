@@ -8,7 +8,8 @@
 //!   With `--lines` patterns a global PY_START asks the matcher once per code
 //!   object and returns `DISABLE` for the others, so unmatched code stops
 //!   paying after its first call.
-//! - 3.11: the shared profile hook ([`crate::hook`]) sees calls and returns;
+//! - 3.11: the shared profile hook ([`crate::hook`], whose `line_switch`
+//!   keeps these records there) sees calls and returns;
 //!   it switches the thread's C trace function on while the innermost frame
 //!   is a selected one and off otherwise, so line events come only from
 //!   selected frames.
@@ -21,15 +22,12 @@
 //! and callbacks; the `#[pyfunction]`s hold it too). Free-threaded builds
 //! need another scheme (issue 6).
 
-mod legacy;
 mod monitoring;
 
-pub use legacy::{on_profile_event, refresh};
 pub use monitoring::lines_callbacks;
 
 use crate::clock::{now_ticks, Calibration};
-use crate::exact::PtrMap;
-use crate::hook;
+use crate::ptrmap::PtrMap;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -62,16 +60,16 @@ impl<T> GilCell<T> {
 /// build, the lock that stands for it, held until the guard drops.
 #[cfg(not(Py_GIL_DISABLED))]
 #[inline(always)]
-fn serialised() -> Gil {
+pub(crate) fn serialised() -> Gil {
     Gil
 }
 
 /// What [`serialised`] holds on a GIL build: nothing.
 #[cfg(not(Py_GIL_DISABLED))]
-struct Gil;
+pub(crate) struct Gil;
 
 #[cfg(Py_GIL_DISABLED)]
-fn serialised() -> free_threaded::Guard {
+pub(crate) fn serialised() -> free_threaded::Guard {
     free_threaded::enter()
 }
 
@@ -129,11 +127,11 @@ mod free_threaded {
 }
 
 #[derive(Default)]
-struct Selection {
+pub(crate) struct Selection {
     /// Code object address → index in `codes`.
     index: PtrMap<usize>,
     /// Selected code objects (strong references) and their first line.
-    codes: Vec<(usize, c_long)>,
+    pub(crate) codes: Vec<(usize, c_long)>,
     /// 3.11 with patterns: code objects already shown to the matcher (strong
     /// references, so an address is never reused while it is cached).
     checked: PtrMap<()>,
@@ -142,7 +140,7 @@ struct Selection {
     matcher: Option<Py<PyAny>>,
     /// `sys.monitoring.DISABLE`, returned for code that does not match.
     disable: Option<Py<PyAny>>,
-    on: bool,
+    pub(crate) on: bool,
     calibration: Option<Calibration>,
 }
 
@@ -152,7 +150,7 @@ static SELECTION: GilCell<Option<Selection>> = GilCell(UnsafeCell::new(None));
 ///
 /// # Safety
 /// As [`GilCell::get`]: GIL held, one reference at a time.
-unsafe fn selection_mut() -> &'static mut Selection {
+pub(crate) unsafe fn selection_mut() -> &'static mut Selection {
     // SAFETY: per the contract.
     unsafe { SELECTION.get() }.get_or_insert_with(Selection::default)
 }
@@ -165,41 +163,41 @@ struct LineCount {
 
 /// A running call of a selected function.
 #[derive(Clone, Copy)]
-struct Frame {
+pub(crate) struct Frame {
     /// Index in the selection.
-    code: usize,
+    pub(crate) code: usize,
     /// The frame object (3.11) or the code object (3.12+): what identifies
     /// the innermost selected call when an event arrives.
-    key: usize,
+    pub(crate) key: usize,
     /// The line being timed, or 0 before the first line event.
-    line: c_long,
-    since: i64,
+    pub(crate) line: c_long,
+    pub(crate) since: i64,
 }
 
 /// One thread's records.
 #[derive(Default)]
-struct ThreadLines {
+pub(crate) struct ThreadLines {
     /// 3.11: one entry per Python call on this thread since profiling began
     /// (`None` for calls of unselected functions). 3.12+: selected calls only.
-    stack: Vec<Option<Frame>>,
+    pub(crate) stack: Vec<Option<Frame>>,
     /// Per selected code object (index in the selection), per line offset
     /// from its first line.
     counts: Vec<Vec<LineCount>>,
     /// 3.11: whether this thread's C trace function is ours and on.
-    tracing: bool,
+    pub(crate) tracing: bool,
     /// How many selected calls are on `stack`: line tracing stays on while
     /// there is one (unselected frames inside have their line events off).
-    selected: usize,
+    pub(crate) selected: usize,
     /// 3.11: the profile hook is off on this thread (while a selected frame
     /// is innermost, calls and returns come through the trace function, and
     /// C calls cost nothing).
-    profile_off: bool,
+    pub(crate) profile_off: bool,
     /// 3.11: a frame whose event the trace function handled just before it
     /// switched the profile hook back on (which then sees the same event).
-    skip: usize,
+    pub(crate) skip: usize,
     /// 3.11: the trace function is installed, for our line events or for
     /// the program's own trace function (which it then calls).
-    trace_installed: bool,
+    pub(crate) trace_installed: bool,
 }
 
 /// Every thread's records (leaked boxes, as addresses), for `lines_stop`.
@@ -210,7 +208,7 @@ thread_local! {
 }
 
 /// This thread's records, created on first use.
-fn records() -> &'static mut ThreadLines {
+pub(crate) fn records() -> &'static mut ThreadLines {
     MINE.with(|mine| {
         let mut ptr = mine.get();
         if ptr.is_null() {
@@ -246,7 +244,7 @@ impl ThreadLines {
 
     /// The innermost selected call (the top of the stack, which on 3.11 may be
     /// an unselected call instead) reached `line`.
-    fn line(&mut self, key: usize, code: usize, first: c_long, line: c_long) {
+    pub(crate) fn line(&mut self, key: usize, code: usize, first: c_long, line: c_long) {
         let now = now_ticks();
         let top = match self.stack.last_mut() {
             Some(Some(top)) if top.key == key => top,
@@ -273,14 +271,14 @@ impl ThreadLines {
     }
 
     /// The innermost call returns (or yields, or unwinds).
-    fn leave(&mut self, selection: &Selection) {
+    pub(crate) fn leave(&mut self, selection: &Selection) {
         if let Some(Some(frame)) = self.stack.pop() {
             self.selected = self.selected.saturating_sub(1);
             self.close_line(&frame, selection.codes[frame.code].1, now_ticks());
         }
     }
 
-    fn push(&mut self, frame: Option<Frame>) {
+    pub(crate) fn push(&mut self, frame: Option<Frame>) {
         self.selected += usize::from(frame.is_some());
         self.stack.push(frame);
     }
@@ -322,18 +320,14 @@ pub fn lines_select(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<()> {
     unsafe { select(selection_mut(), code) }.map(|_| ())
 }
 
-/// Starts line timing. `matcher(code) -> bool` (optional) is asked about
-/// each new code object and selects the matching ones itself; `disable` is
-/// `sys.monitoring.DISABLE` on 3.12+ (where `_lines.py` registers
-/// [`lines_callbacks`]), `None` on 3.11 (where the profile hook is used).
-#[pyfunction]
-#[pyo3(signature = (matcher = None, disable = None))]
-pub fn lines_start(
-    py: Python<'_>,
+/// Starts line timing (see `crate::measure::lines_start`): whether the
+/// 3.11 profile hook must be switched on (`disable` is `None`). Inside
+/// [`serialised`].
+pub(crate) fn begin(
+    _py: Python<'_>,
     matcher: Option<Py<PyAny>>,
     disable: Option<Py<PyAny>>,
-) -> PyResult<()> {
-    let _serialised = serialised();
+) -> PyResult<bool> {
     // SAFETY: GIL held (the token).
     let selection = unsafe { selection_mut() };
     if selection.on {
@@ -346,26 +340,27 @@ pub fn lines_start(
     selection.matcher = matcher;
     let legacy = disable.is_none();
     selection.disable = disable;
-    if legacy {
-        hook::set_mode(py, &hook::LINES, true)?;
-    }
-    Ok(())
+    Ok(legacy)
 }
 
-/// Stops line timing and returns `[(code, [(line, hits, seconds), …]), …]`
-/// for every selected code object that ran, merged over threads.
-#[pyfunction]
-pub fn lines_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
-    let _serialised = serialised();
+/// Stops line timing (see `crate::measure::lines_stop`), before the hook's
+/// mode is switched off and [`collect`] runs. Inside [`serialised`].
+pub(crate) fn end(_py: Python<'_>) -> PyResult<()> {
     // SAFETY: GIL held (the token).
     let selection = unsafe { selection_mut() };
     if !selection.on {
         return Err(PyRuntimeError::new_err("the line profiler is not running"));
     }
     selection.on = false;
-    if hook::LINES.load(std::sync::atomic::Ordering::Relaxed) {
-        hook::set_mode(py, &hook::LINES, false)?;
-    }
+    Ok(())
+}
+
+/// Once stopped: `[(code, [(line, hits, seconds), …]), …]` for every
+/// selected code object that ran, merged over threads; the selection is
+/// emptied. Inside [`serialised`].
+pub(crate) fn collect(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    // SAFETY: GIL held (the token).
+    let selection = unsafe { selection_mut() };
     // Each thread takes its trace function off (or keeps it for the
     // program's own) at its next event: removing another running thread's
     // hook would also remove the program's function there.
@@ -427,7 +422,7 @@ pub fn lines_stop(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 ///
 /// # Safety
 /// GIL held; `code` is a live code object.
-unsafe fn lookup(
+pub(crate) unsafe fn lookup(
     selection: &mut Selection,
     code: *mut ffi::PyObject,
     cache: bool,

@@ -76,7 +76,7 @@ pub fn resolve() {
 
 /// The hooks handed out for the C library's allocator functions.
 fn hook_for(name: &[u8]) -> Option<usize> {
-    super::patches()
+    super::got::patches()
         .iter()
         .find(|(n, _)| *n == name && !matches!(*n, b"dlopen" | b"dlsym"))
         .map(|&(_, hook)| hook)

@@ -251,3 +251,44 @@ unsafe fn write_slot(slot: *mut usize, value: usize, relro: &[(usize, usize)]) -
     }
     true
 }
+
+/// What is patched: each allocator entry point of the C library with its
+/// hook, and `dlopen` (to patch libraries loaded later) and `dlsym` (to
+/// hand out the hooks, see [`super::dlsym`]).
+pub(crate) fn patches() -> [(&'static [u8], usize); 17] {
+    use super::{dlsym, hooks};
+    [
+        (b"malloc", hooks::malloc as *const () as usize),
+        (b"calloc", hooks::calloc as *const () as usize),
+        (b"realloc", hooks::realloc as *const () as usize),
+        (b"reallocarray", hooks::reallocarray as *const () as usize),
+        (b"free", hooks::free as *const () as usize),
+        (b"cfree", hooks::free as *const () as usize),
+        (
+            b"posix_memalign",
+            hooks::posix_memalign as *const () as usize,
+        ),
+        (b"aligned_alloc", hooks::aligned_alloc as *const () as usize),
+        (b"memalign", hooks::memalign as *const () as usize),
+        (b"valloc", hooks::valloc as *const () as usize),
+        (b"pvalloc", hooks::pvalloc as *const () as usize),
+        (b"mmap", hooks::mmap as *const () as usize),
+        (b"mmap64", hooks::mmap as *const () as usize),
+        (b"munmap", hooks::munmap as *const () as usize),
+        (b"dlopen", hooks::dlopen as *const () as usize),
+        (b"dlsym", dlsym::hook as *const () as usize),
+        (b"__libc_memalign", hooks::memalign as *const () as usize),
+    ]
+}
+
+/// Redirects the allocators of every loaded library but the interpreter's
+/// (whose allocations the `PyMem` hooks see), and everyone's `dlopen`.
+pub(crate) fn patch_everything() {
+    let all = patches();
+    let dlopen: Vec<(&'static [u8], usize)> = all
+        .iter()
+        .copied()
+        .filter(|(n, _)| *n == b"dlopen" || *n == b"dlsym")
+        .collect();
+    patch_all(&all, &dlopen, super::pymem::interpreter_function());
+}

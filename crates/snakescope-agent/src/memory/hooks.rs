@@ -23,10 +23,11 @@
 //! Rust code below reaches the real allocator), never panic across the C
 //! boundary (the recording side catches and turns tracking off).
 
-use super::{
-    maybe_sampled, on_alloc, on_alloc_python, on_free, python_sample, raw, real, record_python,
-    take_python, Source, ACTIVE,
+use super::filter::maybe_sampled;
+use super::recording::{
+    on_alloc, on_alloc_python, on_free, python_sample, record_python, take_python,
 };
+use super::{raw, real, Source, ACTIVE};
 use std::os::raw::{c_int, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -164,7 +165,7 @@ pub unsafe extern "C" fn dlopen(name: *const std::os::raw::c_char, flags: c_int)
     // SAFETY: the real function with the caller's arguments.
     let handle = unsafe { real::dlopen(name, flags) };
     if !handle.is_null() && ACTIVE.load(Ordering::Relaxed) {
-        super::patch_everything();
+        super::got::patch_everything();
     }
     handle
 }
@@ -324,7 +325,7 @@ pub(super) unsafe fn original_free(domain: usize) -> Free {
 /// ones to the raw domain (`SMALL_REQUEST_THRESHOLD`, 512 since 3.8). A
 /// sampled block is asked for at least this size so that it lives in the raw
 /// domain; whether its free is then seen is checked once at installation
-/// (see `super::install_pymem_hooks`).
+/// (see `super::pymem::install_pymem_hooks`).
 pub const OUTSIDE_POOLS: usize = 513;
 
 /// Whether pymalloc serves a request of `size` bytes from its pools; it

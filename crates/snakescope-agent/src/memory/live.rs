@@ -20,8 +20,15 @@
 //! remains on either side as pieces of the same allocation. The
 //! allocation counts as freed once its last piece is gone.
 
-use super::{filter_add, filter_remove, Live, Source, State, FILTER, LIVE, PEAK};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use super::census::note_peak;
+use super::filter;
+use super::state::{Live, State, STATE};
+use super::Source;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+
+/// Estimated live bytes of tracked allocations (written under the state
+/// lock; read by the timeline thread and the census).
+pub(super) static LIVE: AtomicI64 = AtomicI64::new(0);
 
 /// How many mapped pieces are tracked: `munmap` takes the state lock only
 /// when there are some (the hook then cannot tell a piece's middle from
@@ -71,7 +78,7 @@ impl State {
             // we could not see it (e.g. inside the C library): it is freed now
             // (one lookup for both: this runs on every allocation in exact mode).
             Some(old) => self.freed(old),
-            None => filter_add(&FILTER[super::filter_slot(ptr)]),
+            None => filter::add(ptr),
         }
         if mapped != 0 {
             self.add_piece(ptr, mapped);
@@ -81,7 +88,7 @@ impl State {
         let live = live as f64;
         if live > self.peak {
             self.peak = live;
-            PEAK.store(live.to_bits(), Ordering::Relaxed);
+            note_peak(live);
             self.peak_at = self.started.elapsed().as_secs_f64();
             self.peak_epoch += 1;
         }
@@ -98,7 +105,7 @@ impl State {
 
     pub(super) fn forget(&mut self, ptr: usize) {
         if let Some(l) = self.live.remove(&ptr) {
-            filter_remove(&FILTER[super::filter_slot(ptr)]);
+            filter::remove(ptr);
             if l.mapped_len != 0 {
                 // `free` of a mapped address: not ours to split; gone whole.
                 self.mapped.remove(&ptr);
@@ -152,7 +159,7 @@ impl State {
         };
         self.mapped.remove(&start);
         MAPPED_PIECES.fetch_sub(1, Ordering::Relaxed);
-        filter_remove(&FILTER[super::filter_slot(start)]);
+        filter::remove(start);
         let piece_end = start + plen;
         let cut = (addr.max(start), end.min(piece_end));
         let per_byte = l.bytes / plen as f64;
@@ -175,7 +182,7 @@ impl State {
                 mapped_len: piece_len,
             };
             self.live.insert(piece, kept);
-            filter_add(&FILTER[super::filter_slot(piece)]);
+            filter::add(piece);
             self.mapped.insert(piece, piece_len);
             MAPPED_PIECES.fetch_add(1, Ordering::Relaxed);
         }
@@ -198,11 +205,37 @@ pub(crate) fn on_unmap(addr: usize, len: usize) {
         return;
     }
     super::guarded(|| {
-        let Ok(mut guard) = super::STATE.lock() else {
+        let Ok(mut guard) = STATE.lock() else {
             return;
         };
         if let Some(state) = guard.as_mut() {
             state.unmap(addr, len);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unmap_end;
+
+    #[test]
+    fn an_unmapping_covers_whole_pages() {
+        // The kernel unmaps every page the range touches.
+        assert_eq!(unmap_end(0x10000, 1), 0x11000);
+        assert_eq!(unmap_end(0x10000, 4096), 0x11000);
+        assert_eq!(unmap_end(0x10000, 4097), 0x12000);
+        assert_eq!(unmap_end(0x10000, 0), 0x10000);
+        // An unaligned length from an aligned start, as munmap allows.
+        assert_eq!(
+            unmap_end(0x7f00_0000_0000, 3 * 4096 - 100),
+            0x7f00_0000_3000
+        );
+    }
+
+    #[test]
+    fn an_unmapping_near_the_top_of_the_address_space_does_not_wrap() {
+        let top = usize::MAX & !4095;
+        assert!(unmap_end(top, 8192) >= top);
+        assert!(unmap_end(usize::MAX - 10, 100) >= usize::MAX - 10 - 4095);
+    }
 }

@@ -23,8 +23,10 @@
 //! the free-threaded build there is no GIL, but its allocator (mimalloc)
 //! never passes requests on to the raw domain: nothing is nested there.
 
+use super::filter::maybe_sampled;
 use super::hooks::{original, original_calloc, original_malloc, original_realloc};
-use super::{maybe_sampled, on_alloc, on_free, this_thread, Source, ACTIVE};
+use super::recording::{on_alloc, on_free, this_thread};
+use super::{Source, ACTIVE};
 use std::os::raw::c_void;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -34,7 +36,7 @@ static NESTED: AtomicU64 = AtomicU64::new(0);
 /// Marks the calling thread nested until [`leave`]; returns whether it did.
 #[inline(always)]
 pub(crate) fn enter() -> bool {
-    if crate::hook::FREE_THREADED {
+    if crate::cpython::FREE_THREADED {
         return false;
     }
     NESTED.store(this_thread(), Ordering::Relaxed);

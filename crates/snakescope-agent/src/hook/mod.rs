@@ -3,103 +3,23 @@
 //! A thread has one profile function; both `--exact` (every call, cProfile's
 //! accounting) and, on 3.11, the line profiler (which switches line tracing
 //! on only inside the selected functions) need it. One hook serves both and
-//! asks each mode that is on.
+//! asks each mode that is on. Before 3.12 the line timer also switches the
+//! thread's trace hook, and this one, on and off ([`line_switch`]).
 
-use crate::{exact, lines};
+mod line_switch;
+
+pub use line_switch::refresh as refresh_lines;
+
+use crate::cpython::{
+    set_profile, symbol, thread_states, SetProfile, SetProfileThread, TraceFunc, FREE_THREADED,
+    PY_TRACE_CALL, PY_TRACE_C_CALL, PY_TRACE_C_RETURN, PY_TRACE_RETURN,
+};
+use crate::modes::{any_mode, EXACT, LINES};
+use crate::{chain, exact};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-pub const PY_TRACE_CALL: c_int = 0;
-pub const PY_TRACE_LINE: c_int = 2;
-pub const PY_TRACE_RETURN: c_int = 3;
-pub const PY_TRACE_C_CALL: c_int = 4;
-pub const PY_TRACE_C_EXCEPTION: c_int = 5;
-pub const PY_TRACE_C_RETURN: c_int = 6;
-
-pub type TraceFunc = unsafe extern "C" fn(
-    *mut ffi::PyObject,
-    *mut ffi::PyFrameObject,
-    c_int,
-    *mut ffi::PyObject,
-) -> c_int;
-pub type SetProfile = unsafe extern "C" fn(Option<TraceFunc>, *mut ffi::PyObject);
-type SetProfileThread =
-    unsafe extern "C" fn(*mut ffi::PyThreadState, Option<TraceFunc>, *mut ffi::PyObject) -> c_int;
-
-// Not in the limited API that pyo3's abi3 bindings cover, but exported by
-// every CPython 3.8+ (the extension is loaded into the interpreter itself).
-// Functions some supported versions lack (`PyFrame_GetCode` and the public
-// `PyInterpreterState_Get` are 3.9+) are looked up at run time instead, so
-// that the module loads on 3.8 too.
-extern "C" {
-    fn PyInterpreterState_ThreadHead(
-        interp: *mut ffi::PyInterpreterState,
-    ) -> *mut ffi::PyThreadState;
-    fn PyThreadState_Next(tstate: *mut ffi::PyThreadState) -> *mut ffi::PyThreadState;
-}
-
-type GetCode = unsafe extern "C" fn(*mut ffi::PyFrameObject) -> *mut ffi::PyObject;
-type GetInterpreter = unsafe extern "C" fn() -> *mut ffi::PyInterpreterState;
-
-/// `PyFrame_GetCode` (3.9+), looked up once.
-static GET_CODE: std::sync::OnceLock<Option<GetCode>> = std::sync::OnceLock::new();
-
-/// Offset of `f_code` in 3.8's `PyFrameObject`: after `PyObject_VAR_HEAD`
-/// (refcount, type, size) and `f_back` (Include/frameobject.h of 3.8).
-const F_CODE_3_8: usize = 3 * std::mem::size_of::<usize>() + std::mem::size_of::<usize>();
-
-/// The code object of a running frame, as a new reference (as `PyFrame_GetCode`).
-///
-/// # Safety
-/// GIL held (or the frame's own thread on a free-threaded build); `frame` live.
-pub unsafe fn frame_code(frame: *mut ffi::PyFrameObject) -> *mut ffi::PyObject {
-    match *GET_CODE.get_or_init(|| symbol::<GetCode>("PyFrame_GetCode")) {
-        // SAFETY: per the contract; the function CPython exports for this.
-        Some(get) => unsafe { get(frame) },
-        None => {
-            // 3.8: the struct is public there and `f_code` never NULL in a live frame.
-            // SAFETY: per the contract, `frame` is a live 3.8 frame object;
-            // the reference is taken as PyFrame_GetCode would.
-            unsafe {
-                let code = *frame
-                    .cast::<u8>()
-                    .add(F_CODE_3_8)
-                    .cast::<*mut ffi::PyObject>();
-                ffi::Py_INCREF(code);
-                code
-            }
-        }
-    }
-}
-
-/// The current interpreter: `PyInterpreterState_Get` (3.9+) or 3.8's
-/// `_PyInterpreterState_Get`.
-fn current_interpreter() -> *mut ffi::PyInterpreterState {
-    static GET: std::sync::OnceLock<Option<GetInterpreter>> = std::sync::OnceLock::new();
-    let get = GET.get_or_init(|| {
-        symbol::<GetInterpreter>("PyInterpreterState_Get")
-            .or_else(|| symbol::<GetInterpreter>("_PyInterpreterState_Get"))
-    });
-    // SAFETY: both names take no argument and return the calling thread's
-    // interpreter (the callers hold the GIL, so there is one).
-    get.map_or(std::ptr::null_mut(), |get| unsafe { get() })
-}
-
-/// A free-threaded build (`Py_GIL_DISABLED`): known when the module is built
-/// (an abi3 module cannot load on one, so `make ft-module` builds its own).
-pub const FREE_THREADED: bool = cfg!(Py_GIL_DISABLED);
-
-/// `--exact` is recording.
-pub static EXACT: AtomicBool = AtomicBool::new(false);
-/// The 3.11 line profiler is switching tracing on and off.
-pub static LINES: AtomicBool = AtomicBool::new(false);
-
-/// A measurement uses the hook.
-pub fn any_mode() -> bool {
-    EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed)
-}
 
 thread_local! {
     /// A frame whose 'call' event the program's profile function failed:
@@ -132,11 +52,11 @@ pub unsafe extern "C" fn hook(
             return 0;
         }
         // SAFETY: forwarded unchanged from the interpreter.
-        return unsafe { crate::chain::profile(obj, frame, what, arg) };
+        return unsafe { chain::profile(obj, frame, what, arg, reinstall_profile) };
     }
     if LINES.load(Ordering::Relaxed) {
         // The 3.11 line timer reinstalls this hook with the program's object.
-        crate::chain::seen_profile(obj);
+        chain::seen_profile(obj);
     }
     if obj.is_null() {
         // No program function: the measurements only.
@@ -149,7 +69,7 @@ pub unsafe extern "C" fn hook(
         // SAFETY: forwarded unchanged from the interpreter (GIL held, live frame and arg).
         unsafe { measure(frame, what, arg) };
         // SAFETY: as above.
-        let status = unsafe { crate::chain::profile(obj, frame, what, arg) };
+        let status = unsafe { chain::profile(obj, frame, what, arg, reinstall_profile) };
         if status != 0 && what == PY_TRACE_CALL {
             // The frame ends here; not every version sends its return.
             // SAFETY: as above.
@@ -163,7 +83,7 @@ pub unsafe extern "C" fn hook(
         return status;
     }
     // SAFETY: as above.
-    let status = unsafe { crate::chain::profile(obj, frame, what, arg) };
+    let status = unsafe { chain::profile(obj, frame, what, arg, reinstall_profile) };
     if what == PY_TRACE_RETURN && FAILED_CALL.with(|f| f.replace(0)) == frame as usize {
         return status;
     }
@@ -189,21 +109,21 @@ unsafe fn measure(frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::Py
     }
     if LINES.load(Ordering::Relaxed) && (what == PY_TRACE_CALL || what == PY_TRACE_RETURN) {
         // SAFETY: as above.
-        unsafe { lines::on_profile_event(frame, what) };
+        unsafe { line_switch::on_profile_event(frame, what) };
     }
 }
 
 /// Sets this thread's profile hook for the program's current function
-/// ([`crate::chain::program_profile`]): ours while a measurement runs (the
+/// ([`chain::program_profile`]): ours while a measurement runs (the
 /// 3.11 line timer decides with its own state), else none (the program's
 /// function failed, as CPython then removes it).
 pub fn reinstall_profile() {
     if LINES.load(Ordering::Relaxed) {
-        lines::refresh();
+        line_switch::refresh();
         return;
     }
     if let Some(set) = set_profile() {
-        let obj = crate::chain::program_profile();
+        let obj = chain::program_profile();
         // SAFETY: on this thread (called from our hooks or built-ins, GIL
         // held); the hook lives for the whole process.
         unsafe {
@@ -214,44 +134,6 @@ pub fn reinstall_profile() {
             }
         }
     }
-}
-
-/// `PyEval_SetProfile` (sets the calling thread's hook), looked up once.
-pub fn set_profile() -> Option<SetProfile> {
-    static SET_PROFILE: std::sync::OnceLock<Option<SetProfile>> = std::sync::OnceLock::new();
-    *SET_PROFILE.get_or_init(|| symbol::<SetProfile>("PyEval_SetProfile"))
-}
-
-pub fn symbol<T>(name: &str) -> Option<T> {
-    let cname = std::ffi::CString::new(name).ok()?;
-    // SAFETY: dlsym with RTLD_DEFAULT only looks a name up in the loaded
-    // objects; the result is transmuted to the C signature CPython declares
-    // for that exported name.
-    unsafe {
-        let p = libc::dlsym(libc::RTLD_DEFAULT, cname.as_ptr());
-        (!p.is_null()).then(|| std::mem::transmute_copy::<*mut libc::c_void, T>(&p))
-    }
-}
-
-/// The interpreter's thread states.
-///
-/// # Safety
-/// The GIL must be held, so the list cannot change while it is walked.
-pub unsafe fn thread_states() -> Vec<*mut ffi::PyThreadState> {
-    let mut states = Vec::new();
-    // SAFETY: per the contract, the GIL is held; every state in the list is live.
-    unsafe {
-        let interp = current_interpreter();
-        if interp.is_null() {
-            return states;
-        }
-        let mut tstate = PyInterpreterState_ThreadHead(interp);
-        while !tstate.is_null() {
-            states.push(tstate);
-            tstate = PyThreadState_Next(tstate);
-        }
-    }
-    states
 }
 
 /// Sets (or, with `None`, removes) the profile hook on every existing thread:
@@ -296,7 +178,7 @@ pub fn set_mode(py: Python<'_>, mode: &AtomicBool, on: bool) -> PyResult<()> {
     mode.store(on, Ordering::SeqCst);
     let after = EXACT.load(Ordering::Relaxed) || LINES.load(Ordering::Relaxed);
     if after && !before {
-        crate::chain::seen_profile(std::ptr::null_mut());
+        chain::seen_profile(std::ptr::null_mut());
         set_everywhere(py, Some(hook as TraceFunc))?;
     }
     // Off: each thread takes the hook off itself at its next event (or keeps

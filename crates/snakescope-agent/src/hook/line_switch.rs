@@ -1,13 +1,14 @@
-//! Line timing before 3.12: the shared profile hook sees calls and
-//! returns and switches the thread's C trace function on while a selected
-//! frame is innermost. The program's own profile and trace functions (see
+//! Line timing before 3.12 (the records are [`crate::lines`]'): the shared
+//! profile hook sees calls and returns and switches the thread's C trace
+//! function on while a selected frame is innermost. The program's own profile and trace functions (see
 //! [`crate::chain`]) keep both hooks installed where they need them, and
 //! are called from them.
 
-use super::{lookup, records, selection_mut, Frame, ThreadLines};
 use crate::chain;
 use crate::clock::now_ticks;
-use crate::hook::{self, TraceFunc, PY_TRACE_CALL, PY_TRACE_LINE, PY_TRACE_RETURN};
+use crate::cpython::{self, TraceFunc, PY_TRACE_CALL, PY_TRACE_LINE, PY_TRACE_RETURN};
+use crate::lines::{lookup, records, selection_mut, Frame, ThreadLines};
+use crate::modes::EXACT;
 use pyo3::ffi;
 use std::os::raw::{c_int, c_long};
 use std::sync::atomic::Ordering;
@@ -27,7 +28,7 @@ unsafe fn call_or_return(t: &mut ThreadLines, frame: *mut ffi::PyFrameObject, wh
     let selection = unsafe { selection_mut() };
     if what == PY_TRACE_CALL {
         // SAFETY: live frame; PyFrame_GetCode returns a new reference, released at once.
-        let code = unsafe { hook::frame_code(frame) };
+        let code = unsafe { cpython::frame_code(frame) };
         // SAFETY: GIL held, live code object.
         let found = unsafe { lookup(selection, code, true) };
         // SAFETY: the reference from PyFrame_GetCode.
@@ -74,7 +75,7 @@ unsafe fn switch_hooks(t: &mut ThreadLines, frame: *mut ffi::PyFrameObject, forc
     let program_trace = chain::program_trace();
     let program_profile = chain::program_profile();
     let installed = trace_on || !program_trace.is_null();
-    let profile_off = trace_on && !hook::EXACT.load(Ordering::Relaxed) && program_profile.is_null();
+    let profile_off = trace_on && !EXACT.load(Ordering::Relaxed) && program_profile.is_null();
     t.tracing = trace_on;
     if installed != t.trace_installed || force {
         t.trace_installed = installed;
@@ -88,11 +89,11 @@ unsafe fn switch_hooks(t: &mut ThreadLines, frame: *mut ffi::PyFrameObject, forc
             t.skip = frame as usize;
         }
         t.profile_off = profile_off;
-        if let Some(set) = hook::set_profile() {
+        if let Some(set) = cpython::set_profile() {
             // SAFETY: GIL held, on this thread; the hook lives for the process.
             unsafe {
                 set(
-                    (!profile_off).then_some(hook::hook as TraceFunc),
+                    (!profile_off).then_some(super::hook as TraceFunc),
                     program_profile,
                 )
             };
