@@ -19,6 +19,7 @@ mod pprof;
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 mod pprof_proto;
 pub mod printable;
+mod pstats;
 mod registry;
 mod speedscope;
 mod text;

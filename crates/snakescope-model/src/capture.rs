@@ -178,6 +178,12 @@ pub struct Capture {
     /// Present when memory was recorded (`snakescope run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<crate::memory::Memory>,
+    /// Present after `run --exact` or `Profiler(exact=True)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<crate::exact::ExactStats>,
+    /// Present when lines were timed (`@profile`, `run --lines`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<crate::exact::LineTimings>,
 }
 
 impl Capture {
@@ -192,6 +198,7 @@ impl Capture {
         let capture: Capture = serde_json::from_value(value)?;
         capture.check_indices()?;
         capture.check_totals()?;
+        capture.check_measured()?;
         Ok(capture)
     }
 
@@ -204,6 +211,28 @@ impl Capture {
     /// Total thread-samples in the capture.
     pub fn total_samples(&self) -> u64 {
         self.stacks.iter().map(|s| s.count).sum()
+    }
+
+    /// Whether nothing was measured: no sample, no exact statistics, no line
+    /// timing and no memory.
+    pub fn is_empty(&self) -> bool {
+        self.total_samples() == 0
+            && self.exact.as_ref().map_or(true, |e| e.functions.is_empty())
+            && self.lines.as_ref().map_or(true, |l| l.functions.is_empty())
+            && self.memory.is_none()
+    }
+
+    /// Refuses exact and line sections of an unknown version or naming
+    /// frames the capture does not have.
+    fn check_measured(&self) -> Result<(), CaptureError> {
+        let frames = self.frames.len();
+        if let Some(exact) = &self.exact {
+            crate::exact::check_exact(exact, frames).map_err(CaptureError::Inconsistent)?;
+        }
+        if let Some(lines) = &self.lines {
+            crate::exact::check_lines(lines, frames).map_err(CaptureError::Inconsistent)?;
+        }
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod aggregate;
 mod capture;
+mod exact;
 mod frames;
 mod memory;
 mod sink;
@@ -18,6 +19,9 @@ pub use aggregate::{CaptureBuilder, ThreadSample};
 pub use capture::{
     Capture, CaptureError, Frame, Meta, StackRecord, ThreadRecord, Usage, FORMAT_NAME,
     FORMAT_VERSION, MAX_TOTAL, READABLE_VERSIONS,
+};
+pub use exact::{
+    ExactCaller, ExactFunction, ExactStats, LineFunction, LineTiming, LineTimings, SECTION_VERSION,
 };
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
