@@ -100,10 +100,14 @@ def test_profiler_save_follows_the_registry(tmp_path):
 
     with snakescope.Profiler(exact=True) as e:
         sum(range(10))
-    with pytest.raises(ValueError, match="written as pstats"):
+    with pytest.raises(ValueError, match=r"no sampled stacks to write as `flamegraph`.*\(without --exact\)"):
         e.save(tmp_path / "e.svg", format="flamegraph")
     e.save(tmp_path / "e.out", format="pstats")
     assert pstats.Stats(str(tmp_path / "e.out")).stats
+    e.save(tmp_path / "e.noext")  # a name that implies nothing: pstats for exact statistics
+    assert pstats.Stats(str(tmp_path / "e.noext")).stats
+    e.save(tmp_path / "e.json")  # the capture itself, with its exact section
+    assert json.loads((tmp_path / "e.json").read_text())["exact"]["functions"]
 
 
 @pytest.mark.parametrize("command", [["report", "{capture}", "--format", "text"],

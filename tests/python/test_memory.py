@@ -425,7 +425,7 @@ def test_exact_after_sampling_with_tracemalloc_on_top(tmp_path):
         tracemalloc.stop()
         with snakescope.Profiler(memory="exact") as p:
             kept = [bytes(100) for _ in range(1000)]
-        print("then", _native.memory_hooks(), p.capture()["memory"]["mode"])
+        print("then", _native.memory_hooks(), p.capture().to_dict()["memory"]["mode"])
     """))
     proc = subprocess.run([sys.executable, str(program)], capture_output=True, text=True,
                           timeout=RECORD_TIMEOUT, env=target_env({"PYTHONPATH": str(REPO / "python")}))
