@@ -91,10 +91,24 @@ fn write_functions(
     if rows.is_empty() {
         return writeln!(out, "  no change");
     }
+    let groups = format!(
+        "  {:<28}  {:<40}  {}",
+        "calls", "tottime (own time)", "cumtime (with callees)"
+    );
+    writeln!(out, "{}", groups.trim_end())?;
     writeln!(
         out,
         "  {:>8}    {:<8} {:>7}  {:>9}    {:<9} {:>9} {:>7}  {:>9}    {:<9} {:>9}  function",
-        "calls", "", "change", "tottime", "", "change", "change%", "cumtime", "", "change"
+        "before",
+        "after",
+        "change",
+        "before",
+        "after",
+        "change",
+        "change%",
+        "before",
+        "after",
+        "change"
     )?;
     for f in rows.iter().take(top) {
         let (c, t, m) = (&f.calls, &f.tottime, &f.cumtime);
@@ -163,7 +177,7 @@ mod tests {
             .1;
         table
             .lines()
-            .skip(1)
+            .skip(2)
             .map(|l| l.split_whitespace().map(str::to_owned).collect())
             .collect()
     }
