@@ -76,7 +76,7 @@ class Profiler:
 
                 try:
                     _native.memory_start(0 if self.memory == "exact" else self.memory_interval, [__file__],
-                                         census=lambda: _memory.census_json("peak"))
+                                         census=lambda: _memory.census_rows("peak"))
                 except BaseException:
                     _native.stop_capture()  # the sampler must not outlive a start that failed
                     raise
@@ -87,7 +87,7 @@ class Profiler:
         else:
             from snakescope import _memory
 
-            self._capture = _native.stop_capture(lambda: _memory.census_json("end"))
+            self._capture = _native.stop_capture(lambda: _memory.census_rows("end"))
         if self.lines is not None:
             from snakescope import _lines
 

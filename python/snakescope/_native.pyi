@@ -50,7 +50,8 @@ class Capture:
     def finish_run(self, command: list[str], exit_code: int | None = None) -> None: ...
     def write(self, output: str | os.PathLike[str], format: str | None = None, quiet: bool = False, summary: bool = True) -> None: ...
 
-def stop_capture(census: object = None, mode: str = "api") -> Capture:
+def stop_capture(census: Callable[[], tuple[str, float, list[tuple[str, int, int]]]] | None = None,
+                 mode: str = "api") -> Capture:
     """Stop sampling (and memory tracking) and return the capture."""
 
 def is_running() -> bool:
@@ -102,7 +103,7 @@ def lines_callbacks() -> dict[str, object]:
     """The sys.monitoring callbacks: start, resume, line, leave."""
 
 def memory_start(interval_bytes: int = DEFAULT_MEMORY_INTERVAL, hide_files: list[str] = ..., timeline_ms: float = 10.0,
-                 census: Callable[[], str] | None = None) -> None:
+                 census: Callable[[], tuple[str, float, list[tuple[str, int, int]]]] | None = None) -> None:
     """Start tracking allocations (Python domains and native), sampled every `interval_bytes` on average (0: all)."""
 
 def memory_label(name: str, start: bool) -> None:

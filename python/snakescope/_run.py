@@ -313,7 +313,7 @@ def main(argv):
             else:
                 if at_exit and state["code"] >= 0 and not _std_streams_flush():
                     state["code"] = 120  # what Python exits with when its final flush fails
-                capture = _native.stop_capture(lambda: _memory.census_json("exit"), "run")
+                capture = _native.stop_capture(lambda: _memory.census_rows("exit"), "run")
         except Exception as exc:  # never turn the program's exit into a snakescope traceback
             print(f"snakescope: could not write the profile: {exc}", file=sys.stderr)
         from snakescope import _hooks, _lines
@@ -358,7 +358,7 @@ def main(argv):
                 _native.start(opts.rate, opts.idle, opts.gil, _OWN_FILES_LIST)
                 if opts.memory != "off":
                     _native.memory_start(0 if opts.memory == "exact" else opts.memory_interval,
-                                         _OWN_FILES_LIST, census=lambda: _memory.census_json("peak"))
+                                         _OWN_FILES_LIST, census=lambda: _memory.census_rows("peak"))
                 _native.rescue_arm(opts.output, opts.format, opts.command(), opts.quiet)
         except Exception as exc:
             state["written"] = True

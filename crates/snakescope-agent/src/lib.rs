@@ -137,7 +137,7 @@ fn add_memory(recording: &mut Recording, census: Option<&Bound<'_, PyAny>>) -> P
     // Taken after the sampler stopped (its cost is not the program's) and
     // before memory tracking stops (so the census sees what tracking saw).
     memory::pause();
-    let census_json: Option<String> = match census {
+    let at_end: Option<memory::CensusRows> = match census {
         Some(f) => Some(f.call0()?.extract()?),
         None => None,
     };
@@ -145,18 +145,8 @@ fn add_memory(recording: &mut Recording, census: Option<&Bound<'_, PyAny>>) -> P
     let sink = &mut recording.builder;
     let map: Vec<usize> = frames.into_iter().map(|f| sink.intern_frame(f)).collect();
     let sites = std::mem::take(&mut mem.sites);
-    let parse = |json: &str| -> PyResult<Vec<snakescope_model::Census>> {
-        serde_json::from_str(json).map_err(|e| PyValueError::new_err(e.to_string()))
-    };
-    if let Some((json, heap)) = memory::take_peak_census() {
-        for mut c in parse(&json)? {
-            c.heap_bytes = Some(heap);
-            mem.census.push(c);
-        }
-    }
-    if let Some(json) = census_json {
-        mem.census.extend(parse(&json)?);
-    }
+    mem.census.extend(memory::take_peak_census());
+    mem.census.extend(at_end.map(memory::into_census));
     sink.set_memory(mem);
     for mut site in sites {
         for f in &mut site.frames {
