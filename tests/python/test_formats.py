@@ -44,6 +44,9 @@ def test_run_exact_with_format_pstats(snakescope, tmp_path):
      "error: a sampling run has no exact call counts"),
     (["run", "--python", PYTHON, "--exact", "--format", "flamegraph", "-c", "pass"],
      "error: an --exact run has no sampled stacks"),
+    # The output's name says the format with --exact too (it used to get pstats bytes).
+    (["run", "--python", PYTHON, "--exact", "-o", "out.svg", "-c", "pass"],
+     "error: an --exact run has no sampled stacks"),
     (["run", "--python", PYTHON, "--memory", "off", "--format", "timeline", "-c", "pass"],
      "error: a sampling run has no memory data"),
     (["record", "--format", "pstats", "--", PYTHON, "-c", "pass"],
