@@ -6,7 +6,7 @@
 //! Functions with the same key (two code objects pstats cannot tell apart)
 //! are added together, as are their callers.
 
-use snakescope_model::{Capture, ExactCaller, ExactFunction};
+use snakescope_model::{Capture, ExactFunction, ExactTotals};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
@@ -14,26 +14,9 @@ use std::io::{self, Write};
 type Key = (String, u32, String);
 
 #[derive(Default)]
-struct Figures {
-    calls: u64,
-    primitive_calls: u64,
-    tottime_s: f64,
-    cumtime_s: f64,
-}
-
-impl Figures {
-    fn add(&mut self, calls: u64, primitive_calls: u64, tottime_s: f64, cumtime_s: f64) {
-        self.calls = self.calls.saturating_add(calls);
-        self.primitive_calls = self.primitive_calls.saturating_add(primitive_calls);
-        self.tottime_s += tottime_s;
-        self.cumtime_s += cumtime_s;
-    }
-}
-
-#[derive(Default)]
 struct Entry {
-    own: Figures,
-    callers: BTreeMap<Key, Figures>,
+    own: ExactTotals,
+    callers: BTreeMap<Key, ExactTotals>,
 }
 
 /// Writes the capture's exact statistics (none: an empty dictionary).
@@ -74,20 +57,10 @@ fn entries(capture: &Capture) -> BTreeMap<Key, Entry> {
     };
     for f in &exact.functions {
         let entry = entries.entry(key(f)).or_default();
-        entry
-            .own
-            .add(f.calls, f.primitive_calls, f.tottime_s, f.cumtime_s);
+        entry.own.add_function(f);
         for c in &f.callers {
-            let ExactCaller {
-                calls,
-                primitive_calls,
-                tottime_s,
-                cumtime_s,
-                ..
-            } = *c;
             let caller = key(&exact.functions[c.function]);
-            let figures = entry.callers.entry(caller).or_default();
-            figures.add(calls, primitive_calls, tottime_s, cumtime_s);
+            entry.callers.entry(caller).or_default().add_caller(c);
         }
     }
     entries

@@ -71,6 +71,35 @@ impl ExactStats {
     }
 }
 
+/// Calls and times added over several functions or callers (two objects
+/// that pstats, or a comparison, cannot tell apart).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ExactTotals {
+    pub calls: u64,
+    pub primitive_calls: u64,
+    pub tottime_s: f64,
+    pub cumtime_s: f64,
+}
+
+impl ExactTotals {
+    /// Adds one function's figures.
+    pub fn add_function(&mut self, f: &ExactFunction) {
+        self.add(f.calls, f.primitive_calls, f.tottime_s, f.cumtime_s);
+    }
+
+    /// Adds one caller's figures.
+    pub fn add_caller(&mut self, c: &ExactCaller) {
+        self.add(c.calls, c.primitive_calls, c.tottime_s, c.cumtime_s);
+    }
+
+    fn add(&mut self, calls: u64, primitive_calls: u64, tottime_s: f64, cumtime_s: f64) {
+        self.calls = self.calls.saturating_add(calls);
+        self.primitive_calls = self.primitive_calls.saturating_add(primitive_calls);
+        self.tottime_s += tottime_s;
+        self.cumtime_s += cumtime_s;
+    }
+}
+
 /// Time spent on each line of selected functions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct LineTimings {

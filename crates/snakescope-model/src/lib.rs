@@ -21,7 +21,8 @@ pub use capture::{
     FORMAT_VERSION, MAX_TOTAL, READABLE_VERSIONS,
 };
 pub use exact::{
-    ExactCaller, ExactFunction, ExactStats, LineFunction, LineTiming, LineTimings, SECTION_VERSION,
+    ExactCaller, ExactFunction, ExactStats, ExactTotals, LineFunction, LineTiming, LineTimings,
+    SECTION_VERSION,
 };
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};

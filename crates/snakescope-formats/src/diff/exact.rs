@@ -10,7 +10,7 @@
 use super::DiffError;
 use crate::text::command_line;
 use serde::Serialize;
-use snakescope_model::{Capture, ExactFunction, ExactStats};
+use snakescope_model::{Capture, ExactStats, ExactTotals};
 use std::collections::BTreeMap;
 
 /// One exact capture as the comparison sees it.
@@ -128,36 +128,18 @@ fn side(
     })
 }
 
-/// A function's figures added over the functions of one key.
-#[derive(Debug, Clone, Copy, Default)]
-struct Figures {
-    calls: u64,
-    primitive_calls: u64,
-    tottime_s: f64,
-    cumtime_s: f64,
-}
-
-impl Figures {
-    fn add(&mut self, f: &ExactFunction) {
-        self.calls = self.calls.saturating_add(f.calls);
-        self.primitive_calls = self.primitive_calls.saturating_add(f.primitive_calls);
-        self.tottime_s += f.tottime_s;
-        self.cumtime_s += f.cumtime_s;
-    }
-}
-
 /// Every function of either side, keyed by (file, name), biggest change in
 /// own time first (then in cumtime, then in calls).
 fn function_changes(
     before: (&Capture, &ExactStats),
     after: (&Capture, &ExactStats),
 ) -> Vec<ExactFunctionChange> {
-    let mut by_key: BTreeMap<(String, String), [Figures; 2]> = BTreeMap::new();
+    let mut by_key: BTreeMap<(String, String), [ExactTotals; 2]> = BTreeMap::new();
     for (i, (capture, stats)) in [before, after].into_iter().enumerate() {
         for f in &stats.functions {
             let frame = &capture.frames[f.frame];
             let key = (frame.file.clone(), frame.display_name().to_owned());
-            by_key.entry(key).or_default()[i].add(f);
+            by_key.entry(key).or_default()[i].add_function(f);
         }
     }
     let mut functions: Vec<ExactFunctionChange> = by_key
