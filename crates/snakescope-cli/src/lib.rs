@@ -9,6 +9,7 @@ pub mod defaults;
 mod launch;
 mod program_args;
 pub mod run_settings;
+pub mod schemas;
 
 use clap::Parser;
 use std::ffi::OsString;

@@ -10,6 +10,7 @@ mod aggregate;
 mod capture;
 mod frames;
 mod memory;
+mod schema;
 mod sink;
 mod stats;
 mod window;
@@ -21,6 +22,7 @@ pub use capture::{
 };
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
+pub use schema::{capture_schema, schema_text, written_schema};
 pub use sink::{SampleSink, Tee};
 pub use stats::{FunctionStat, LineStat, Stats};
 pub use window::{FrameCounts, WindowReader, WindowSnapshot, WindowedSink};
