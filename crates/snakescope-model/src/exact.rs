@@ -4,6 +4,7 @@
 //! version of its own, so a reader can refuse a section it does not know
 //! while reading the rest.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The version of the `exact` and `lines` sections this build writes.
@@ -14,9 +15,11 @@ fn section_version() -> u32 {
 }
 
 /// Every call of every function, with cProfile's accounting.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct ExactStats {
+    /// The section's own version: a reader refuses one it does not read.
     #[serde(default = "section_version")]
+    #[schemars(range(min = 1, max = 1))]
     pub version: u32,
     /// One per function called, in no particular order.
     pub functions: Vec<ExactFunction>,
@@ -25,7 +28,7 @@ pub struct ExactStats {
 /// One function's calls and times. A function is keyed as pstats keys it:
 /// its file, first line and name; a built-in is file `~`, line 0 and
 /// cProfile's label (`<built-in method builtins.len>`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct ExactFunction {
     /// Index into [`crate::Capture::frames`]: the function, its line the first line.
     pub frame: usize,
@@ -34,8 +37,10 @@ pub struct ExactFunction {
     /// Calls that were not recursive (pstats' `cc`).
     pub primitive_calls: u64,
     /// Seconds in the function itself, outside its callees.
+    #[schemars(range(min = 0))]
     pub tottime_s: f64,
     /// Seconds from call to return, callees included, outermost calls only.
+    #[schemars(range(min = 0))]
     pub cumtime_s: f64,
     /// The same figures split by caller.
     #[serde(default)]
@@ -43,13 +48,19 @@ pub struct ExactFunction {
 }
 
 /// A function's calls and times as called from one caller.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct ExactCaller {
     /// Index into [`ExactStats::functions`]: the caller.
     pub function: usize,
+    /// Calls from this caller, recursive ones included.
     pub calls: u64,
+    /// Calls from this caller that were not recursive.
     pub primitive_calls: u64,
+    /// Seconds in the function itself during these calls.
+    #[schemars(range(min = 0))]
     pub tottime_s: f64,
+    /// Seconds from call to return during these calls, callees included.
+    #[schemars(range(min = 0))]
     pub cumtime_s: f64,
 }
 
@@ -101,16 +112,18 @@ impl ExactTotals {
 }
 
 /// Time spent on each line of selected functions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct LineTimings {
+    /// The section's own version: a reader refuses one it does not read.
     #[serde(default = "section_version")]
+    #[schemars(range(min = 1, max = 1))]
     pub version: u32,
     /// One per selected function that ran.
     pub functions: Vec<LineFunction>,
 }
 
 /// One function's lines.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct LineFunction {
     /// Index into [`crate::Capture::frames`]: the function, its line the first line.
     pub frame: usize,
@@ -123,11 +136,14 @@ pub struct LineFunction {
 }
 
 /// One line's hits and time.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct LineTiming {
+    /// The line number.
     pub line: u32,
+    /// How often the line ran.
     pub hits: u64,
     /// Seconds spent on the line (wall clock), its callees included.
+    #[schemars(range(min = 0))]
     pub time_s: f64,
 }
 

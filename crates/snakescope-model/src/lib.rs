@@ -11,6 +11,7 @@ mod capture;
 mod exact;
 mod frames;
 mod memory;
+mod schema;
 mod sink;
 mod stats;
 mod window;
@@ -26,6 +27,7 @@ pub use exact::{
 };
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
+pub use schema::{capture_schema, schema_text, written_schema};
 pub use sink::{SampleSink, Tee};
 pub use stats::{FunctionStat, LineStat, Stats};
 pub use window::{FrameCounts, WindowReader, WindowSnapshot, WindowedSink};

@@ -40,9 +40,10 @@ def assert_shapes(stacks: Iterable["Stack"], ok: Callable[["Stack"], bool], what
     )
 
 
-# The capture's JSON Schema (docs/capture.schema.json) says what each field is;
-# validate_capture adds what a schema cannot say (indices in range, distinct
-# stacks, counts that add up), as snakescope's own reader refuses them.
+# The capture's JSON Schema (docs/capture.schema.json, generated from the Rust
+# model by `make schema`) says what each field is; validate_capture adds what a
+# schema cannot say (indices in range, distinct stacks, counts that add up), as
+# snakescope's own reader refuses them.
 CAPTURE_SCHEMA_PATH = REPO / "docs" / "capture.schema.json"
 DUMP_SCHEMA_PATH = REPO / "docs" / "dump.schema.json"
 
