@@ -92,6 +92,43 @@
     exactTable(el, rows, maxCum);
   };
 
+  /** One cell of the exact table; `opened`: the row's callers are shown. */
+  function exactCell(r, c, opened, maxCum, toggle) {
+    if (c.key === 'name') {
+      var tog = h('span', { cls: 'tog', text: opened ? '\u25be' : '\u25b8', title: 'callers and callees',
+        onclick: function () { toggle(r); } });
+      return h('td', { cls: 'name' }, [tog, ' ', r.name]);
+    }
+    if (c.key === 'where') return h('td', { cls: 'file', text: r.where });
+    if (c.key === 'calls') return h('td', { cls: 'num', text: callsText(r.calls, r.prim), title: fmtNum(r.calls) + ' calls, ' + fmtNum(r.prim) + ' primitive' });
+    if (c.key === 'callers') {
+      var top = r.callers.slice(0, 3).map(function (x) { return x.row.name + ' (' + callsText(x.calls, x.prim) + ')'; });
+      if (r.callers.length > 3) top.push('\u2026 ' + (r.callers.length - 3) + ' more');
+      return h('td', { cls: 'callers', text: top.join(', ') });
+    }
+    var v = r[c.key], bar = null;
+    if (c.key === 'cumtime' && v && maxCum) bar = h('span', { cls: 'bar total', style: 'width:' + Math.max(1, Math.round(60 * v / maxCum)) + 'px' });
+    return h('td', { cls: 'num', title: seconds(v) }, [bar, fmtTime(v)]);
+  }
+
+  /** A row's callers (or callees) with their split calls and times; `show` goes to one's row. */
+  function linksTable(title, list, show) {
+    if (!list.length) return h('p', { cls: 'note', text: title + ': none.' });
+    var t = h('table', { cls: 'links' }, [h('tr', null, [title, 'File:line', 'Calls', 'tottime', 'cumtime'].map(function (x, i) {
+      return h('td', { cls: 'note' + (i > 1 ? ' num' : ''), text: x });
+    }))]);
+    list.forEach(function (x) {
+      t.appendChild(h('tr', null, [
+        h('td', { cls: 'name' }, [h('a', { text: x.row.name, title: 'show its row', onclick: function () { show(x.row); } })]),
+        h('td', { cls: 'file', text: x.row.where }),
+        h('td', { cls: 'num', text: callsText(x.calls, x.prim) }),
+        h('td', { cls: 'num', text: fmtTime(x.tottime), title: seconds(x.tottime) }),
+        h('td', { cls: 'num', text: fmtTime(x.cumtime), title: seconds(x.cumtime) }),
+      ]));
+    });
+    return t;
+  }
+
   function exactTable(el, rows, maxCum) {
     var sortKey = 'cumtime', desc = true, limit = 100, filter = '', open = new Set(), rowEls = new Map();
     var filterBox = h('input', { type: 'search', placeholder: 'Filter functions or files', 'aria-label': 'filter exact calls' });
@@ -123,42 +160,10 @@
       tr.classList.add('flash');
       setTimeout(function () { tr.classList.remove('flash'); }, 1500);
     }
-    function cell(r, c) {
-      if (c.key === 'name') {
-        var tog = h('span', { cls: 'tog', text: open.has(r.i) ? '\u25be' : '\u25b8', title: 'callers and callees',
-          onclick: function () { if (open.has(r.i)) open.delete(r.i); else open.add(r.i); render(); } });
-        return h('td', { cls: 'name' }, [tog, ' ', r.name]);
-      }
-      if (c.key === 'where') return h('td', { cls: 'file', text: r.where });
-      if (c.key === 'calls') return h('td', { cls: 'num', text: callsText(r.calls, r.prim), title: fmtNum(r.calls) + ' calls, ' + fmtNum(r.prim) + ' primitive' });
-      if (c.key === 'callers') {
-        var top = r.callers.slice(0, 3).map(function (x) { return x.row.name + ' (' + callsText(x.calls, x.prim) + ')'; });
-        if (r.callers.length > 3) top.push('\u2026 ' + (r.callers.length - 3) + ' more');
-        return h('td', { cls: 'callers', text: top.join(', ') });
-      }
-      var v = r[c.key], bar = null;
-      if (c.key === 'cumtime' && v && maxCum) bar = h('span', { cls: 'bar total', style: 'width:' + Math.max(1, Math.round(60 * v / maxCum)) + 'px' });
-      return h('td', { cls: 'num', title: seconds(v) }, [bar, fmtTime(v)]);
-    }
-    function links(title, list) {
-      if (!list.length) return h('p', { cls: 'note', text: title + ': none.' });
-      var t = h('table', { cls: 'links' }, [h('tr', null, [title, 'File:line', 'Calls', 'tottime', 'cumtime'].map(function (x, i) {
-        return h('td', { cls: 'note' + (i > 1 ? ' num' : ''), text: x });
-      }))]);
-      list.forEach(function (x) {
-        t.appendChild(h('tr', null, [
-          h('td', { cls: 'name' }, [h('a', { text: x.row.name, title: 'show its row', onclick: function () { show(x.row); } })]),
-          h('td', { cls: 'file', text: x.row.where }),
-          h('td', { cls: 'num', text: callsText(x.calls, x.prim) }),
-          h('td', { cls: 'num', text: fmtTime(x.tottime), title: seconds(x.tottime) }),
-          h('td', { cls: 'num', text: fmtTime(x.cumtime), title: seconds(x.cumtime) }),
-        ]));
-      });
-      return t;
-    }
+    function toggle(r) { if (open.has(r.i)) open.delete(r.i); else open.add(r.i); render(); }
     function detail(r) {
       return h('tr', { cls: 'detail' }, [h('td', { colspan: EXACT_COLS.length }, [
-        links('Called by', r.callers), links('Calls', r.callees)])]);
+        linksTable('Called by', r.callers, show), linksTable('Calls', r.callees, show)])]);
     }
     function render() {
       var shown = rows.filter(function (r) {
@@ -176,7 +181,7 @@
       rowEls.clear();
       var frag = document.createDocumentFragment();
       shown.slice(0, limit).forEach(function (r) {
-        var tr = h('tr', { 'data-function': r.i }, EXACT_COLS.map(function (c) { return cell(r, c); }));
+        var tr = h('tr', { 'data-function': r.i }, EXACT_COLS.map(function (c) { return exactCell(r, c, open.has(r.i), maxCum, toggle); }));
         rowEls.set(r.i, tr);
         frag.appendChild(tr);
         if (open.has(r.i)) frag.appendChild(detail(r));
