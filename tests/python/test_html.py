@@ -291,6 +291,31 @@ def test_exact_capture_leads_with_exact_calls_and_line_timings(page, snakescope,
     page.screenshot(ARTIFACTS / "report-exact.png")
 
 
+def test_exact_section_beside_samples(page, snakescope, tmp_path):
+    # Samples and exact statistics in one capture: the views of samples as
+    # before, the exact calls after the annotated source, and the function
+    # table's Calls column from the exact section.
+    data = copy.deepcopy(SYNTHETIC)
+    data["exact"] = {"version": 1, "functions": [
+        {"frame": 3, "calls": 7, "primitive_calls": 7, "tottime_s": 0.05, "cumtime_s": 0.05, "callers": []}]}
+    capture = tmp_path / "both.json"
+    capture.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "both.html"
+    render(snakescope, capture, out)
+    load(page, out)
+    check_clean(page, out)
+    shown = page.eval("Array.from(document.querySelectorAll('main > section'))"
+                      ".filter(s => !s.hidden).map(s => s.id)")
+    assert shown == ["findings", "flame", "tree", "functions", "source", "exact", "threads"], shown
+    assert page.eval("snakescopeReport.flame.visibleFrames()") > 3
+    head = page.eval("Array.from(document.querySelectorAll('#functions-table th')).map(th => th.textContent)")
+    assert head[-1] == "Calls", head
+    work = page.eval("""Array.from(document.querySelectorAll('#functions-table tbody tr'))
+        .map(tr => Array.from(tr.cells).map(c => c.textContent)).find(r => r[0] === 'Worker.work')""")
+    assert work[-1] == "7", work
+    assert text_of(page, "#exact-totals") == "7 function calls in 0.050 seconds"
+
+
 # ---- record and run write it too
 
 

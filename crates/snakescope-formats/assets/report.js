@@ -146,6 +146,14 @@
       if (id !== undefined && typeof f.calls === 'number') { funcs[id].calls = f.calls; haveCalls = true; }
     });
   }
+  // ... or an exact section beside the samples (its functions keyed as the table keys them).
+  if (cap.exact && Array.isArray(cap.exact.functions) && total) {
+    cap.exact.functions.forEach(function (f) {
+      var fr = frames[f.frame];
+      var id = fr ? funcIndex.get((fr.qualname || fr.function) + '\u0000' + fr.file) : undefined;
+      if (id !== undefined && typeof f.calls === 'number') { funcs[id].calls = (funcs[id].calls || 0) + f.calls; haveCalls = true; }
+    });
+  }
 
   mark('model');
 
