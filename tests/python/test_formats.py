@@ -5,6 +5,7 @@ standard output that goes away (`| head -1`)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pstats
@@ -13,7 +14,16 @@ import sys
 
 import pytest
 
-from support import QUICK_TIMEOUT, RECORD_TIMEOUT, SYNTHETIC, assert_error, run, script
+from support import (
+    EXACT_SOURCE,
+    QUICK_TIMEOUT,
+    RECORD_TIMEOUT,
+    SYNTHETIC,
+    assert_error,
+    run,
+    script,
+    synthetic_exact,
+)
 
 PYTHON = sys.executable
 
@@ -133,3 +143,63 @@ def test_a_reader_that_goes_away_ends_the_output_quietly(snakescope, tmp_path, c
     err = proc.stderr.decode()
     assert proc.returncode == 0, err
     assert err == "", err
+
+
+# ---- exact statistics and line timings in the text report
+
+
+def _report_text(snakescope, capture: dict, tmp_path) -> str:
+    path = tmp_path / "exact.json"
+    path.write_text(json.dumps(capture), encoding="utf-8")
+    r = run([snakescope, "report", str(path), "--format", "text"], timeout=QUICK_TIMEOUT)
+    assert r.returncode == 0, r.describe()
+    assert r.stderr == "", r.describe()
+    return r.stdout
+
+
+def test_text_report_of_an_exact_capture(snakescope, tmp_path):
+    text = _report_text(snakescope, synthetic_exact(), tmp_path)
+    assert "no samples" not in text and "thread-samples" not in text, text
+    assert "  no stacks sampled: every call counted and timed (exact), and line timings\n" in text
+    assert "\n         122 function calls (102 primitive calls) in 1.000 seconds\n" in text
+    rows = {line.split()[-1]: line.split()[:-1] for line in text.splitlines()
+            if line.endswith(("(main)", "(fib)", "builtins.len}"))}
+    assert rows["/src/app.py:1(main)"] == ["1", "0.100", "0.100", "1.000", "1.000"], rows
+    assert rows["/src/app.py:5(fib)"] == ["21/1", "0.600", "0.029", "0.600", "0.600"], rows
+    assert rows["builtins.len}"][:5] == ["100", "0.300", "0.003", "0.300", "0.003"], rows
+    # The cumulative order, as pstats sorts it.
+    order = [line.split()[-1] for line in text.splitlines() if line.endswith(("(main)", "(fib)", "len}"))]
+    assert order == ["/src/app.py:1(main)", "/src/app.py:5(fib)", "builtins.len}"], order
+    line3 = next(line for line in text.splitlines() if line.startswith("     3 "))
+    assert line3.split()[:5] == ["3", "100", "900000.0", "9000.0", "90.0"], line3
+    assert line3.endswith('    for i in range(100): len("x")'), line3
+
+
+def test_exact_table_is_what_pstats_prints(snakescope, tmp_path):
+    # The same statistics written as pstats and printed by Python's pstats.
+    capture = synthetic_exact()
+    text = _report_text(snakescope, capture, tmp_path)
+    prof = tmp_path / "exact.pstats"
+    r = run([snakescope, "report", str(tmp_path / "exact.json"), "-o", str(prof)], timeout=QUICK_TIMEOUT)
+    assert r.returncode == 0, r.describe()
+    stream = io.StringIO()
+    pstats.Stats(str(prof), stream=stream).sort_stats("cumulative").print_stats()
+    printed = stream.getvalue()
+    expected = printed[printed.index("         122 function calls"):].rstrip("\n")
+    ours = text[text.index("         122 function calls"):text.index("\n\nLine timings")]
+    assert ours == expected, f"{ours}\n---\n{expected}"
+
+
+def test_line_timings_are_what_the_python_side_prints(snakescope, tmp_path):
+    # LineStats.text() (kernprof's layout, python/snakescope/_lines.py) over
+    # the same timings, reading the source from a file with the recorded lines.
+    lines = pytest.importorskip("snakescope._lines")
+    app = tmp_path / "app.py"
+    app.write_text("\n".join(EXACT_SOURCE) + "\n", encoding="utf-8")
+    text = _report_text(snakescope, synthetic_exact(str(app)), tmp_path)
+
+    class Code:
+        co_filename, co_firstlineno, co_name, co_qualname = str(app), 1, "main", "main"
+
+    python = lines.LineStats([(Code(), [(2, 1, 0.1), (3, 100, 0.9)])]).text()
+    assert text[text.index("Timer unit:"):] == python
