@@ -104,7 +104,7 @@ class Profiler:
     def lines_text(self):
         """The line timings as kernprof -l -v prints them."""
         self.line_stats()
-        return self._line_stats.text()
+        return self._finished().lines_text()
 
     def capture(self):
         """The result: a ``snakescope._native.Capture`` (sampled stacks,
@@ -121,7 +121,7 @@ class Profiler:
         else:
             file.write(self._finished().render("summary").decode())
         if self._line_stats is not None:
-            file.write(self._line_stats.text())
+            file.write(self._finished().lines_text())
 
     def save(self, path, format=None):
         """Writes the result in the format named, else the one `path`'s name

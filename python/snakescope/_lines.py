@@ -244,38 +244,6 @@ class LineStats:
             out.append((filename, first, code_name, name, lines, _source(filename, first)))
         return out
 
-    def text(self, unit=1e-6):
-        """The report in kernprof -l -v's layout."""
-        out = [f"Timer unit: {unit:g} s", ""]
-        header = "%6s %9s %12s %8s %8s  %-s" % ("Line #", "Hits", "Time", "Per Hit", "% Time", "Line Contents")
-        for (filename, first, name), lines in sorted(self.functions.items()):
-            total = sum(t for _, _, t in lines)
-            out.append(f"Total time: {total:g} s")
-            out.append(f"File: {filename}")
-            out.append(f"Function: {name} at line {first}")
-            out.append("")
-            block = _source(filename, first)
-            if block:
-                numbers = range(first, first + len(block))
-            else:
-                block, numbers = [], sorted({n for n, _, _ in lines})
-                out.append(f"Could not find file {filename}")
-            out.append(header)
-            out.append("=" * len(header))
-            by_line = {n: (h, t) for n, h, t in lines}
-            for i, number in enumerate(numbers):
-                content = block[i].rstrip() if i < len(block) else ""
-                if number in by_line:
-                    hits, t = by_line[number]
-                    per = t / hits if hits else 0.0
-                    share = 100.0 * t / total if total else 0.0
-                    cells = (hits, _num(t / unit), _num(per / unit), f"{share:5.1f}")
-                else:
-                    cells = ("", "", "", "")
-                out.append("%6s %9s %12s %8s %8s  %-s" % (number, *cells, content))
-            out.append("")
-        return "\n".join(out) + "\n"
-
 
 def _source(filename, first):
     """A function's source lines from its first line (none when unreadable)."""
@@ -286,9 +254,3 @@ def _source(filename, first):
     if not source or first < 1:
         return []
     return [line.rstrip("\n") for line in inspect.getblock(source[first - 1:])]
-
-
-def _num(value):
-    """kernprof's cell: one decimal, in scientific notation when too wide."""
-    text = f"{value:5.1f}"
-    return text if len(text) <= 12 else f"{value:.3g}"

@@ -121,11 +121,11 @@ def _stop_exact(native, opts):
     return capture
 
 
-def _write_lines(opts, stats):
+def _write_lines(opts, capture):
     """The line timings (functions decorated with @profile or matching
     --lines), printed as kernprof -l -v prints them and written next to the
     main output as OUTPUT.lines.txt (the capture holds them too)."""
-    text = stats.text()
+    text = capture.lines_text()
     path = os.path.splitext(opts.output)[0] + ".lines.txt"
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
@@ -332,9 +332,9 @@ def main(argv):
                 capture.write(opts.output, opts.format, opts.quiet, summary=not opts.exact)
             except Exception as exc:
                 print(f"snakescope: could not write the profile: {exc}", file=sys.stderr)
-        if lines is not None:
+        if lines is not None and capture is not None:
             try:
-                _write_lines(opts, lines)
+                _write_lines(opts, capture)
             except Exception as exc:
                 print(f"snakescope: could not write the line timings: {exc}", file=sys.stderr)
 

@@ -190,16 +190,23 @@ def test_exact_table_is_what_pstats_prints(snakescope, tmp_path):
     assert ours == expected, f"{ours}\n---\n{expected}"
 
 
-def test_line_timings_are_what_the_python_side_prints(snakescope, tmp_path):
-    # LineStats.text() (kernprof's layout, python/snakescope/_lines.py) over
-    # the same timings, reading the source from a file with the recorded lines.
-    lines = pytest.importorskip("snakescope._lines")
-    app = tmp_path / "app.py"
-    app.write_text("\n".join(EXACT_SOURCE) + "\n", encoding="utf-8")
-    text = _report_text(snakescope, synthetic_exact(str(app)), tmp_path)
-
-    class Code:
-        co_filename, co_firstlineno, co_name, co_qualname = str(app), 1, "main", "main"
-
-    python = lines.LineStats([(Code(), [(2, 1, 0.1), (3, 100, 0.9)])]).text()
-    assert text[text.index("Timer unit:"):] == python
+def test_line_timings_in_kernprofs_layout(snakescope, tmp_path):
+    # `kernprof -l -v`'s layout over the synthetic timings (line 2: 1 hit in
+    # 0.1 s, line 3: 100 hits in 0.9 s, so 10 % and 90 % of 1 s), the source
+    # from the capture. `run` prints and writes OUTPUT.lines.txt from the same writer.
+    text = _report_text(snakescope, synthetic_exact("/src/app.py"), tmp_path)
+    expected = "\n".join([
+        "Timer unit: 1e-06 s",
+        "",
+        "Total time: 1 s",
+        "File: /src/app.py",
+        "Function: main at line 1",
+        "",
+        "Line #      Hits         Time  Per Hit   % Time  Line Contents",
+        "==============================================================",
+        "     1                                           def main():",
+        "     2         1     100000.0 100000.0     10.0      w = Worker(); w.fib(20)",
+        '     3       100     900000.0   9000.0     90.0      for i in range(100): len("x")',
+        "",
+    ]) + "\n"
+    assert text[text.index("Timer unit:"):] == expected

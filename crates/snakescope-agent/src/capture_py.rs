@@ -92,6 +92,14 @@ impl PyCapture {
         Ok(out)
     }
 
+    /// Its line timings in `kernprof -l -v`'s layout ("" without any).
+    fn lines_text(&self) -> PyResult<String> {
+        let mut out = Vec::new();
+        snakescope_formats::write_line_timings(&self.inner, &mut out)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
     /// Writes it to `path` in `format` (default: from the name).
     #[pyo3(signature = (path, format = None))]
     fn save(&self, path: PathBuf, format: Option<&str>) -> PyResult<()> {

@@ -88,6 +88,15 @@ pub fn write(capture: &Capture, format: Format, out: &mut dyn Write) -> Result<(
     Ok(())
 }
 
+/// Writes the capture's line timings alone, in `kernprof -l -v`'s layout
+/// (nothing when it has none), its strings shown as [`write_summary`] shows them.
+pub fn write_line_timings(capture: &Capture, out: &mut dyn Write) -> Result<(), FormatError> {
+    let mut out = BufWriter::new(out);
+    text::write_line_timings(&printable::printable(capture), &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Writes the short summary shown on the terminal after a recording; `color`
 /// makes its headings bold with ANSI escapes (the capture's own strings are
 /// shown through [`printable::escape_controls`]).

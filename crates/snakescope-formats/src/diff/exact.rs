@@ -201,7 +201,7 @@ pub(super) mod tests {
     use super::super::{compare, Comparison, DiffError};
     use super::*;
     use crate::fixture::{capture, exact_capture};
-    use snakescope_model::{ExactCaller, Frame};
+    use snakescope_model::{ExactCaller, ExactFunction, Frame};
 
     /// After the fix: `fib` (now defined two lines lower) is called once and
     /// remembers its results, through a new `Worker.cached`; `len` as before.

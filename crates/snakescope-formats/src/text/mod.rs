@@ -116,6 +116,15 @@ fn write_measured(
     Ok(())
 }
 
+/// The line timings alone, in kernprof's layout (nothing without them):
+/// what `run` prints and writes as `OUTPUT.lines.txt`.
+pub(crate) fn write_line_timings(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
+    match &capture.lines {
+        Some(section) => lines::write_lines(capture, section, out),
+        None => Ok(()),
+    }
+}
+
 /// The command that was profiled, quoted for a POSIX shell, or the pid
 /// attached to.
 pub(crate) fn command_line(meta: &Meta) -> String {
