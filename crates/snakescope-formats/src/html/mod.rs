@@ -46,27 +46,17 @@ pub(crate) fn write_with(
     read: &dyn Fn(&str) -> Source,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    // The page's script reads the capture itself, embedded as JSON.
     let mut capture_json = Vec::new();
     serde_json::to_writer(&mut capture_json, capture)?;
-    render(capture, &capture_json, read, out)
-}
-
-/// Writes the report for `capture`, whose JSON is `capture_json` (which may
-/// carry sections this build does not model, such as `memory`).
-fn render(
-    capture: &Capture,
-    capture_json: &[u8],
-    read: &dyn Fn(&str) -> Source,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let memory = allocated_by_frame(capture_json);
+    let memory = allocated_by_frame(capture);
     let sources = sources(capture, &memory, read);
     let mut sources_json = Vec::new();
     serde_json::to_writer(&mut sources_json, &sources)?;
     write_document(
         &command_line(&capture.meta),
         &page_sections(capture),
-        capture_json,
+        &capture_json,
         &sources_json,
         out,
     )

@@ -1,6 +1,6 @@
 use super::*;
 use crate::fixture::{capture, empty_capture, exact_capture};
-use snakescope_model::Frame;
+use snakescope_model::{Frame, Memory, MemorySite};
 
 fn fake_read(path: &str) -> Source {
     match path {
@@ -150,18 +150,22 @@ fn files_that_allocated_are_annotated_too() {
         file: "/src/tiny.py".into(),
         line: 1,
     });
-    let mut value = serde_json::to_value(&capture).unwrap();
-    value["memory"] = serde_json::json!({
-        "mode": "exact",
-        "sites": [
-            {"frames": [0, 5], "allocated_bytes": 100_000},
-            {"frames": [0, 6], "allocated_bytes": 10},
-            {"frames": [], "allocated_bytes": 5},
+    let site = |frames: Vec<usize>, allocated_bytes| MemorySite {
+        frames,
+        allocated_bytes,
+        ..MemorySite::default()
+    };
+    capture.memory = Some(Memory {
+        mode: "exact".into(),
+        sites: vec![
+            site(vec![0, 5], 100_000),
+            site(vec![0, 6], 10),
+            site(vec![], 5),
         ],
+        ..Memory::default()
     });
-    let json = serde_json::to_vec(&value).unwrap();
     let mut out = Vec::new();
-    super::render(&capture, &json, &fake_read, &mut out).unwrap();
+    super::write_with(&capture, &fake_read, &mut out).unwrap();
     let html = String::from_utf8(out).unwrap();
     let files = json_block(&html, "snakescope-sources")["files"].clone();
     let paths: Vec<&str> = files
@@ -184,7 +188,7 @@ fn files_that_allocated_are_annotated_too() {
     // The memory section reaches the page as recorded.
     assert_eq!(
         json_block(&html, "snakescope-capture")["memory"],
-        value["memory"]
+        serde_json::to_value(capture.memory.as_ref().unwrap()).unwrap()
     );
 }
 
