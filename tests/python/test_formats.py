@@ -15,7 +15,6 @@ import sys
 import pytest
 
 from support import (
-    EXACT_SOURCE,
     QUICK_TIMEOUT,
     RECORD_TIMEOUT,
     SYNTHETIC,

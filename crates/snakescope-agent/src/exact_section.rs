@@ -151,7 +151,7 @@ fn builtin_label(f: &Bound<'_, PyAny>, module: &Bound<'_, PyAny>) -> PyResult<St
         for klass in mro.try_iter()? {
             let dict = klass?.getattr("__dict__")?;
             if let Ok(method) = dict.get_item(&name) {
-                return Ok(method.repr()?.extract()?);
+                return method.repr()?.extract();
             }
         }
     }
