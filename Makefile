@@ -8,7 +8,7 @@ VPY    := $(VENV)/bin/python
 BIN    := target/release/snakescope
 OUT    := out
 
-.PHONY: all build develop demo test test-rust test-python test-all-versions roots roots-if-possible ft-module ft-module-if-possible bench lint clean
+.PHONY: all build develop schema demo test test-rust test-python test-all-versions roots roots-if-possible ft-module ft-module-if-possible bench lint clean
 
 all: build
 
@@ -37,6 +37,11 @@ $(VENV)/.stamp-ruff-$(RUFF_VERSION): | $(VPY)
 develop: $(VENV)/.stamp-test
 	$(VENV)/bin/maturin develop --release --quiet
 	$(VPY) -m compileall -q python/snakescope
+
+## schema: write docs/capture.schema.json and docs/dump.schema.json from the code (serde types
+## with schemars); crates/snakescope-cli/tests/schema_files.rs fails when the committed files differ
+schema:
+	cargo run --quiet --locked -p snakescope-cli --example schema
 
 $(VENV)/.stamp-bench: $(VENV)/.stamp-test
 	$(VPY) -m pip install --quiet py-spy 'austin-dist<4' numpy pyinstrument scalene yappi line-profiler \

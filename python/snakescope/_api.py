@@ -14,6 +14,11 @@
         work()                                # sampling, plus exact line timing
     p.print()                                 # ... with kernprof's line tables
     p.line_stats()                            # {(file, line, name): [(line, hits, s)]}
+
+``p.capture()`` is the capture itself (``snakescope._native.Capture``), one
+shape whatever was measured: ``.sections``, ``.to_dict()``, ``.json()``,
+``.render(format)``, ``.save(path)``, and ``.pstats()`` (cProfile's stats
+dict) for exact statistics.
 """
 
 import sys
@@ -40,8 +45,7 @@ class Profiler:
         self.rate_hz = rate_hz
         self.idle = idle
         self.gil = gil
-        self._capture_json = None
-        self._stats = None
+        self._capture = None
 
     def __enter__(self):
         self.start()
@@ -72,28 +76,24 @@ class Profiler:
 
                 try:
                     _native.memory_start(0 if self.memory == "exact" else self.memory_interval, [__file__],
-                                         census=lambda: _memory.census_json("peak"))
+                                         census=lambda: _memory.census_rows("peak"))
                 except BaseException:
-                    _native.stop_json()  # the sampler must not outlive a start that failed
+                    _native.stop_capture()  # the sampler must not outlive a start that failed
                     raise
 
     def stop(self):
         if self.exact:
-            entries = _native.exact_stop()
-            from snakescope import _exact
-
-            own = {__file__}
-            self._stats = _exact.snapshot(
-                [e for e in entries if getattr(e[0], "co_filename", None) not in own
-                 and getattr(e[0], "__module__", None) != "snakescope._native"])
+            self._capture = _native.exact_stop([__file__], "api")
         else:
             from snakescope import _memory
 
-            self._capture_json = _native.stop_json(lambda: _memory.census_json("end"))
+            self._capture = _native.stop_capture(lambda: _memory.census_rows("end"))
         if self.lines is not None:
             from snakescope import _lines
 
             self._line_stats = _lines.stop()
+            if self._line_stats is not None:
+                self._capture.set_lines(self._line_stats.rows())
 
     def line_stats(self):
         """Line timings: ``{(filename, first line, name): [(line, hits, seconds), ...]}``."""
@@ -104,15 +104,12 @@ class Profiler:
     def lines_text(self):
         """The line timings as kernprof -l -v prints them."""
         self.line_stats()
-        return self._line_stats.text()
+        return self._finished().lines_text()
 
     def capture(self):
-        """The result: the capture as a dict (sampling), or pstats' dict (exact)."""
-        if self.exact:
-            return self._stats
-        import json  # not at import time: a profiled program's own imports stay its own
-
-        return json.loads(self._finished())
+        """The result: a ``snakescope._native.Capture`` (sampled stacks,
+        memory, exact statistics, line timings: what was measured)."""
+        return self._finished()
 
     def print(self, sort="cumulative", file=None):
         """The summary (sampling) or pstats' table sorted by `sort` (exact)."""
@@ -120,30 +117,18 @@ class Profiler:
         if self.exact:
             from snakescope import _exact
 
-            _exact.print_table(self._finished(), sort, stream=file)
+            _exact.print_table(self._finished().pstats(), sort, stream=file)
         else:
-            file.write(_native.render(self._finished(), "summary").decode())
+            file.write(self._finished().render("summary").decode())
         if self._line_stats is not None:
-            file.write(self._line_stats.text())
+            file.write(self._finished().lines_text())
 
     def save(self, path, format=None):
         """Writes the result in the format named, else the one `path`'s name
-        implies (a flame graph when it implies none); pstats for exact."""
-        if self.exact:
-            drawn = [f["name"] for f in _native.formats() if "exact" in f["draws"]]
-            if format is not None and format not in drawn:
-                raise ValueError(f"an exact profile has no sampled stacks to write as `{format}`"
-                                 f" (it is written as {', '.join(drawn)})")
-            from snakescope import _exact
-
-            _exact.write(self._finished(), path)
-            return
-        rendered = _native.render(self._finished(), format, path)
-        with open(path, "wb") as f:
-            f.write(rendered)
+        implies (else a flame graph, or pstats for exact statistics)."""
+        self._finished().save(path, format)
 
     def _finished(self):
-        result = self._stats if self.exact else self._capture_json
-        if result is None:
+        if self._capture is None:
             raise RuntimeError("the profiler has not run yet")
-        return result
+        return self._capture

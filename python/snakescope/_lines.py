@@ -227,49 +227,30 @@ class LineStats:
 
     def __init__(self, rows):
         self.functions = {}
+        self._codes = {}
         for code, lines in rows:
             name = _names.get(code) or getattr(code, "co_qualname", code.co_name)
             key = (code.co_filename, code.co_firstlineno, name)
             self.functions[key] = sorted(lines)
+            self._codes[key] = code.co_name
 
-    def text(self, unit=1e-6):
-        """The report in kernprof -l -v's layout."""
-        import inspect
-        import linecache
-
-        out = [f"Timer unit: {unit:g} s", ""]
-        header = "%6s %9s %12s %8s %8s  %-s" % ("Line #", "Hits", "Time", "Per Hit", "% Time", "Line Contents")
+    def rows(self):
+        """The timings as the capture's line section takes them
+        (``Capture.set_lines``): file, first line, name, qualified name,
+        lines, and the function's source from its first line."""
+        out = []
         for (filename, first, name), lines in sorted(self.functions.items()):
-            total = sum(t for _, _, t in lines)
-            out.append(f"Total time: {total:g} s")
-            out.append(f"File: {filename}")
-            out.append(f"Function: {name} at line {first}")
-            out.append("")
-            source = linecache.getlines(filename)
-            if source:
-                block = inspect.getblock(source[first - 1:])
-                numbers = range(first, first + len(block))
-            else:
-                block, numbers = [], sorted({n for n, _, _ in lines})
-                out.append(f"Could not find file {filename}")
-            out.append(header)
-            out.append("=" * len(header))
-            by_line = {n: (h, t) for n, h, t in lines}
-            for i, number in enumerate(numbers):
-                content = block[i].rstrip("\n").rstrip() if i < len(block) else ""
-                if number in by_line:
-                    hits, t = by_line[number]
-                    per = t / hits if hits else 0.0
-                    share = 100.0 * t / total if total else 0.0
-                    cells = (hits, _num(t / unit), _num(per / unit), f"{share:5.1f}")
-                else:
-                    cells = ("", "", "", "")
-                out.append("%6s %9s %12s %8s %8s  %-s" % (number, *cells, content))
-            out.append("")
-        return "\n".join(out) + "\n"
+            code_name = self._codes[(filename, first, name)]
+            out.append((filename, first, code_name, name, lines, _source(filename, first)))
+        return out
 
 
-def _num(value):
-    """kernprof's cell: one decimal, in scientific notation when too wide."""
-    text = f"{value:5.1f}"
-    return text if len(text) <= 12 else f"{value:.3g}"
+def _source(filename, first):
+    """A function's source lines from its first line (none when unreadable)."""
+    import inspect
+    import linecache
+
+    source = linecache.getlines(filename)
+    if not source or first < 1:
+        return []
+    return [line.rstrip("\n") for line in inspect.getblock(source[first - 1:])]

@@ -212,21 +212,12 @@ def heap():
 
 
 # JSON string escapes: quote, backslash and the control characters.
-_JSON_ESCAPES = {**{c: f"\\u{c:04x}" for c in range(0x20)}, ord('"'): '\\"', ord("\\"): "\\\\"}
-
-
-def _json_str(text):
-    """``text`` as a JSON string (what ``json.dumps`` would write, non-ASCII
-    kept as is): the census is written without importing json, which costs
-    a run with memory on milliseconds at exit."""
-    return '"' + text.translate(_JSON_ESCAPES) + '"'
-
-
-def census_json(when):
-    """The census as the capture stores it (for the report), as JSON."""
+def census_rows(when):
+    """The census as the capture stores it (for the report): ``(when, seconds
+    from the start, [(type name, count, bytes)])``, the 200 types holding the
+    most bytes."""
     c = _census(_live_objects(), when)
-    types = ",".join(f'{{"type_name":{_json_str(n)},"count":{k},"bytes":{b}}}' for n, k, b in c.rows[:200])
-    return f'[{{"when":{_json_str(when)},"t":{float(_native.memory_elapsed())!r},"types":[{types}]}}]'
+    return (when, float(_native.memory_elapsed()), c.rows[:200])
 
 
 class label:

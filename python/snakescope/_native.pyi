@@ -1,7 +1,7 @@
 """Type stubs for the native agent (checked against the module in the tests)."""
 
 import os
-from typing import Callable
+from typing import Any, Callable
 
 __version__: str
 DEFAULT_RATE_HZ: float
@@ -9,7 +9,7 @@ DEFAULT_MEMORY_INTERVAL: int
 
 def formats() -> list[dict[str, object]]:
     """The output formats, as the registry declares them: name, about, suffixes (file names ending
-    so imply it), default_file (with `{pid}`), draws (samples, memory, exact), binary, compares (diff)."""
+    so imply it), default_file (with `{pid}`), draws (samples, memory, exact, lines), binary, compares (diff)."""
 
 class RunSettings:
     """`snakescope run`'s settings as the bootstrap reads them (parsed by `run`'s own options)."""
@@ -32,21 +32,33 @@ def run_settings(options: list[bytes]) -> RunSettings:
 def start(rate_hz: float = DEFAULT_RATE_HZ, idle: bool = False, gil: bool = False, hide_files: list[str] = ...) -> None:
     """Start sampling this process's Python threads on a native thread."""
 
-def stop(
-    output: str,
-    format: str | None = None,
-    command: list[str] = ...,
-    exit_code: int | None = None,
-    quiet: bool = False,
-    census: object = None,
-) -> None:
-    """Stop sampling and write the profile (and the summary to stderr)."""
+_Key = tuple[str, int, str]  # pstats' key of a function: file, first line, name
+# A timed function: file, first line, name, qualified name, (line, hits, seconds), source.
+_LineRow = tuple[str, int, str, "str | None", list[tuple[int, int, float]], list[str]]
 
-def stop_json(census: object = None) -> str:
-    """Stop sampling and return the capture as JSON."""
+class Capture:
+    """A finished capture: samples, memory, exact statistics, line timings."""
 
-def render(capture_json: str, format: str | None = None, path: str | os.PathLike[str] | None = None) -> bytes:
-    """Render a capture in a format of `formats()` or `summary`; without one, the format `path`'s name implies."""
+    @property
+    def mode(self) -> str: ...
+    @property
+    def total_samples(self) -> int: ...
+    @property
+    def sections(self) -> list[str]: ...
+    def json(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def pstats(self) -> dict[_Key, tuple[int, int, float, float, dict[_Key, tuple[int, int, float, float]]]]: ...
+    def render(self, format: str | None = None, path: str | os.PathLike[str] | None = None) -> bytes: ...
+    def save(self, path: str | os.PathLike[str], format: str | None = None) -> None: ...
+    def set_lines(self, rows: list[_LineRow]) -> None: ...
+    def lines_text(self) -> str: ...
+    def finish_run(self, command: list[str], exit_code: int | None = None) -> None: ...
+    def write(self, output: str | os.PathLike[str], format: str | None = None, quiet: bool = False,
+              summary: bool = True) -> None: ...
+
+def stop_capture(census: Callable[[], tuple[str, float, list[tuple[str, int, int]]]] | None = None,
+                 mode: str = "api") -> Capture:
+    """Stop sampling (and memory tracking) and return the capture."""
 
 def is_running() -> bool:
     """Whether the sampler is running."""
@@ -78,8 +90,8 @@ def hooks_exact_sees() -> bool | None:
 def hooks_lines_depth() -> int | None:
     """The pre-3.12 line timer's call depth on the calling thread (None when it is off)."""
 
-def exact_stop() -> list[tuple[object, int, int, float, float, list[tuple[object, int, int, float, float]]]]:
-    """Remove the hook; return cProfile-style entries (object, calls, recursive calls, inline s, total s, callees)."""
+def exact_stop(hide_files: list[str] = ..., mode: str = "exact") -> Capture:
+    """Remove the hook; return the capture with its exact section (code from `hide_files` left out)."""
 
 def thread_count() -> int:
     """How many thread states the interpreter has."""
@@ -97,7 +109,7 @@ def lines_callbacks() -> dict[str, object]:
     """The sys.monitoring callbacks: start, resume, line, leave."""
 
 def memory_start(interval_bytes: int = DEFAULT_MEMORY_INTERVAL, hide_files: list[str] = ..., timeline_ms: float = 10.0,
-                 census: Callable[[], str] | None = None) -> None:
+                 census: Callable[[], tuple[str, float, list[tuple[str, int, int]]]] | None = None) -> None:
     """Start tracking allocations (Python domains and native), sampled every `interval_bytes` on average (0: all)."""
 
 def memory_label(name: str, start: bool) -> None:

@@ -93,6 +93,7 @@ def _run_code(code, args):
 _NATIVE = None  # snakescope._native, once main() has imported it
 _RUNNERS = {"script": _run_script, "module": _run_module, "code": _run_code}
 _OWN_FILES = {os.path.abspath(__file__), runpy.__file__, "<frozen runpy>"}
+_OWN_FILES_LIST = sorted(_OWN_FILES)
 
 
 def _user_traceback(tb):
@@ -109,34 +110,22 @@ def _program_done(opts, write_profile):
         write_profile()
 
 
-def _write_exact(native, opts):
-    entries = native.exact_stop()  # first: nothing below is the program's
-    from snakescope import _exact
-
-    stats = _exact.snapshot([e for e in entries if not _is_own(e[0])])
-    _exact.write(stats, opts.output)
+def _stop_exact(native, opts):
+    """Stops --exact and prints pstats' table of it (from the capture's own
+    pstats writer); returns the capture."""
+    capture = native.exact_stop(_OWN_FILES_LIST, "run")  # first: nothing below is the program's
     if not opts.quiet:
-        _exact.print_table(stats, opts.sort)
-        print(f"wrote {opts.output} ({opts.format})", file=sys.stderr)
+        from snakescope import _exact
+
+        _exact.print_table(capture.pstats(), opts.sort)
+    return capture
 
 
-def _is_own(obj):
-    """Entries of the bootstrap itself (its frames and native calls)."""
-    if isinstance(obj, types.CodeType):
-        return obj.co_filename in _OWN_FILES
-    return getattr(obj, "__module__", None) == "snakescope._native"
-
-
-def _write_lines(opts):
+def _write_lines(opts, capture):
     """The line timings (functions decorated with @profile or matching
     --lines), printed as kernprof -l -v prints them and written next to the
-    main output as OUTPUT.lines.txt."""
-    from snakescope import _lines
-
-    stats = _lines.stop()
-    if stats is None:
-        return
-    text = stats.text()
+    main output as OUTPUT.lines.txt (the capture holds them too)."""
+    text = capture.lines_text()
     path = os.path.splitext(opts.output)[0] + ".lines.txt"
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
@@ -317,23 +306,37 @@ def main(argv):
         if state["written"] or state["child"]:  # a forked child writes nothing
             return
         state["written"] = True
+        capture = None
         try:
             if opts.exact:  # first: nothing below is the program's calls
-                _write_exact(_native, opts)
+                capture = _stop_exact(_native, opts)
             else:
                 if at_exit and state["code"] >= 0 and not _std_streams_flush():
                     state["code"] = 120  # what Python exits with when its final flush fails
-                _native.stop(opts.output, opts.format, opts.command(), state["code"], opts.quiet,
-                             lambda: _memory.census_json("exit"))
+                capture = _native.stop_capture(lambda: _memory.census_rows("exit"), "run")
         except Exception as exc:  # never turn the program's exit into a snakescope traceback
             print(f"snakescope: could not write the profile: {exc}", file=sys.stderr)
-        from snakescope import _hooks
+        from snakescope import _hooks, _lines
 
         _hooks.warn_if_replaced(opts.exact)  # after exact_stop, before the lines stop
+        lines = None
         try:
-            _write_lines(opts)
+            lines = _lines.stop()
+            if lines is not None and capture is not None:
+                capture.set_lines(lines.rows())
         except Exception as exc:
             print(f"snakescope: could not write the line timings: {exc}", file=sys.stderr)
+        if capture is not None:
+            try:
+                capture.finish_run(opts.command(), state["code"])
+                capture.write(opts.output, opts.format, opts.quiet, summary=not opts.exact)
+            except Exception as exc:
+                print(f"snakescope: could not write the profile: {exc}", file=sys.stderr)
+        if lines is not None and capture is not None:
+            try:
+                _write_lines(opts, capture)
+            except Exception as exc:
+                print(f"snakescope: could not write the line timings: {exc}", file=sys.stderr)
 
     try:
         program = _RUNNERS[opts.kind](opts.target, opts.args)
@@ -352,10 +355,10 @@ def main(argv):
 
                 _native.exact_start()
             else:
-                _native.start(opts.rate, opts.idle, opts.gil, sorted(_OWN_FILES))
+                _native.start(opts.rate, opts.idle, opts.gil, _OWN_FILES_LIST)
                 if opts.memory != "off":
                     _native.memory_start(0 if opts.memory == "exact" else opts.memory_interval,
-                                         sorted(_OWN_FILES), census=lambda: _memory.census_json("peak"))
+                                         _OWN_FILES_LIST, census=lambda: _memory.census_rows("peak"))
                 _native.rescue_arm(opts.output, opts.format, opts.command(), opts.quiet)
         except Exception as exc:
             state["written"] = True

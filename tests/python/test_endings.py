@@ -122,9 +122,16 @@ def test_closed_stdout_pipe(snakescope, python, tmp_path):
         err = proc.stderr.read()
         proc.stderr.close()
         results.append((proc.wait(timeout=RECORD_TIMEOUT), first, err))
-    assert results[0] == results[1]
-    assert results[0][0] != 0, "the program should have met a closed pipe"
-    _worked(out, results[0][0])
+    # Python itself ends such a program in one of two ways, by a race with
+    # the reader: the BrokenPipeError raised by print (status 1) leaves
+    # output in stdout's buffer or not; when it does, the final flush fails
+    # too and the status becomes 120 (Py_RunMain). Plain python shows both
+    # from run to run, so the status must be one of the two, and the same
+    # as the capture records, rather than equal to another run's.
+    (plain_status, plain_first, plain_err), (status, first, err) = results
+    assert (first, err.splitlines()[-1:]) == (plain_first, plain_err.splitlines()[-1:])
+    assert plain_status in (1, 120) and status in (1, 120), results
+    _worked(out, status)
 
 
 def test_forked_child_neither_writes_nor_speaks(snakescope, python, tmp_path):

@@ -207,3 +207,43 @@ def check_nesting(spans: list[tuple[float, float, str]]) -> list[tuple[float, fl
             roots.append(span)
         open_spans.append(span)
     return roots
+
+
+# --------------------------------------------------------------------------
+# Exact captures (run --exact) as pprof and speedscope
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def exact_capture(tmp_path_factory, snakescope) -> Path:
+    """A real `run --exact` capture of calls.py, whose call counts are known
+    by construction (fib(18): 8361 calls; area: 300; fails: 200)."""
+    out = tmp_path_factory.mktemp("exact") / "calls.json"
+    r = run([snakescope, "run", "--python", sys.executable, "--exact", "-q", "-o", str(out),
+             script("calls.py")], timeout=RECORD_TIMEOUT)
+    assert r.returncode == 0, r.describe()
+    return out
+
+
+def test_exact_pprof_counts_calls_and_own_time_per_function(snakescope, exact_capture, tmp_path):
+    data = json.loads(exact_capture.read_text())
+    path = report(snakescope, exact_capture, "pprof", tmp_path / "calls.pb.gz")
+    calls = {name: flat for name, flat, _ in top_rows(go_pprof("-top", "-sample_index=calls", str(path)))}
+    assert calls["fib"] == 8361 and calls["Shape.area"] == 300 and calls["fails"] == 200, calls
+    # Flat time per function is its own time (tottime), to pprof's rounding.
+    text = go_pprof("-top", "-sample_index=time", "-unit=ns", str(path))
+    total_ns = sum(f["tottime_s"] for f in data["exact"]["functions"]) * 1e9
+    shown = re.search(r"Total samples = (\S+)", text).group(1)
+    assert _number(shown.replace("ns", "")) == pytest.approx(total_ns, rel=0.02, abs=1000), text
+
+
+def test_exact_speedscope_weighs_each_caller_edge_by_own_time(snakescope, exact_capture, tmp_path):
+    data = json.loads(exact_capture.read_text())
+    path = report(snakescope, exact_capture, "speedscope", tmp_path / "calls.speedscope.json")
+    doc = json.loads(path.read_text())
+    (profile,) = doc["profiles"]
+    assert profile["unit"] == "seconds"
+    total = sum(f["tottime_s"] for f in data["exact"]["functions"])
+    assert sum(profile["weights"]) == pytest.approx(total, rel=1e-6)
+    names = [f["name"] for f in doc["shared"]["frames"]]
+    assert "fib" in names and "main" in names

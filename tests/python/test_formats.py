@@ -5,6 +5,7 @@ standard output that goes away (`| head -1`)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pstats
@@ -13,7 +14,15 @@ import sys
 
 import pytest
 
-from support import QUICK_TIMEOUT, RECORD_TIMEOUT, SYNTHETIC, assert_error, run, script
+from support import (
+    QUICK_TIMEOUT,
+    RECORD_TIMEOUT,
+    SYNTHETIC,
+    assert_error,
+    run,
+    script,
+    synthetic_exact,
+)
 
 PYTHON = sys.executable
 
@@ -43,6 +52,9 @@ def test_run_exact_with_format_pstats(snakescope, tmp_path):
     (["run", "--python", PYTHON, "-o", "out.pstats", "-c", "pass"],
      "error: a sampling run has no exact call counts"),
     (["run", "--python", PYTHON, "--exact", "--format", "flamegraph", "-c", "pass"],
+     "error: an --exact run has no sampled stacks"),
+    # The output's name says the format with --exact too (it used to get pstats bytes).
+    (["run", "--python", PYTHON, "--exact", "-o", "out.svg", "-c", "pass"],
      "error: an --exact run has no sampled stacks"),
     (["run", "--python", PYTHON, "--memory", "off", "--format", "timeline", "-c", "pass"],
      "error: a sampling run has no memory data"),
@@ -100,10 +112,14 @@ def test_profiler_save_follows_the_registry(tmp_path):
 
     with snakescope.Profiler(exact=True) as e:
         sum(range(10))
-    with pytest.raises(ValueError, match="written as pstats"):
+    with pytest.raises(ValueError, match=r"no sampled stacks to write as `flamegraph`.*\(without --exact\)"):
         e.save(tmp_path / "e.svg", format="flamegraph")
     e.save(tmp_path / "e.out", format="pstats")
     assert pstats.Stats(str(tmp_path / "e.out")).stats
+    e.save(tmp_path / "e.noext")  # a name that implies nothing: pstats for exact statistics
+    assert pstats.Stats(str(tmp_path / "e.noext")).stats
+    e.save(tmp_path / "e.json")  # the capture itself, with its exact section
+    assert json.loads((tmp_path / "e.json").read_text())["exact"]["functions"]
 
 
 @pytest.mark.parametrize("command", [["report", "{capture}", "--format", "text"],
@@ -126,3 +142,70 @@ def test_a_reader_that_goes_away_ends_the_output_quietly(snakescope, tmp_path, c
     err = proc.stderr.decode()
     assert proc.returncode == 0, err
     assert err == "", err
+
+
+# ---- exact statistics and line timings in the text report
+
+
+def _report_text(snakescope, capture: dict, tmp_path) -> str:
+    path = tmp_path / "exact.json"
+    path.write_text(json.dumps(capture), encoding="utf-8")
+    r = run([snakescope, "report", str(path), "--format", "text"], timeout=QUICK_TIMEOUT)
+    assert r.returncode == 0, r.describe()
+    assert r.stderr == "", r.describe()
+    return r.stdout
+
+
+def test_text_report_of_an_exact_capture(snakescope, tmp_path):
+    text = _report_text(snakescope, synthetic_exact(), tmp_path)
+    assert "no samples" not in text and "thread-samples" not in text, text
+    assert "  no stacks sampled: every call counted and timed (exact), and line timings\n" in text
+    assert "\n         122 function calls (102 primitive calls) in 1.000 seconds\n" in text
+    rows = {line.split()[-1]: line.split()[:-1] for line in text.splitlines()
+            if line.endswith(("(main)", "(fib)", "builtins.len}"))}
+    assert rows["/src/app.py:1(main)"] == ["1", "0.100", "0.100", "1.000", "1.000"], rows
+    assert rows["/src/app.py:5(fib)"] == ["21/1", "0.600", "0.029", "0.600", "0.600"], rows
+    assert rows["builtins.len}"][:5] == ["100", "0.300", "0.003", "0.300", "0.003"], rows
+    # The cumulative order, as pstats sorts it.
+    order = [line.split()[-1] for line in text.splitlines() if line.endswith(("(main)", "(fib)", "len}"))]
+    assert order == ["/src/app.py:1(main)", "/src/app.py:5(fib)", "builtins.len}"], order
+    line3 = next(line for line in text.splitlines() if line.startswith("     3 "))
+    assert line3.split()[:5] == ["3", "100", "900000.0", "9000.0", "90.0"], line3
+    assert line3.endswith('    for i in range(100): len("x")'), line3
+
+
+def test_exact_table_is_what_pstats_prints(snakescope, tmp_path):
+    # The same statistics written as pstats and printed by Python's pstats.
+    capture = synthetic_exact()
+    text = _report_text(snakescope, capture, tmp_path)
+    prof = tmp_path / "exact.pstats"
+    r = run([snakescope, "report", str(tmp_path / "exact.json"), "-o", str(prof)], timeout=QUICK_TIMEOUT)
+    assert r.returncode == 0, r.describe()
+    stream = io.StringIO()
+    pstats.Stats(str(prof), stream=stream).sort_stats("cumulative").print_stats()
+    printed = stream.getvalue()
+    expected = printed[printed.index("         122 function calls"):].rstrip("\n")
+    ours = text[text.index("         122 function calls"):text.index("\n\nLine timings")]
+    assert ours == expected, f"{ours}\n---\n{expected}"
+
+
+def test_line_timings_in_kernprofs_layout(snakescope, tmp_path):
+    # `kernprof -l -v`'s layout over the synthetic timings (line 2: 1 hit in
+    # 0.1 s, line 3: 100 hits in 0.9 s, so 10 % and 90 % of 1 s), the source
+    # from the capture. `run` prints and writes OUTPUT.lines.txt from the same writer.
+    text = _report_text(snakescope, synthetic_exact("/src/app.py"), tmp_path)
+    expected = "\n".join([
+        "Timer unit: 1e-06 s",
+        "",
+        "Total time: 1 s",
+        "File: /src/app.py",
+        "Function: main at line 1",
+        "",
+        "Line #      Hits         Time  Per Hit   % Time  Line Contents",
+        "==============================================================",
+        "     1                                           def main():",
+        "     2         1     100000.0 100000.0     10.0      w = Worker(); w.fib(20)",
+        '     3       100     900000.0   9000.0     90.0      for i in range(100): len("x")',
+        "",
+    ]) + "\n"
+    assert text[text.index("Timer unit:"):] == expected

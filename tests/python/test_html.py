@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from support import (
+    EXACT_SOURCE,
     QUICK_TIMEOUT,
     REPO,
     SYNTHETIC,
@@ -30,6 +31,7 @@ from support import (
     record,
     run,
     script,
+    synthetic_exact,
 )
 from support.browser import Browser, find_chromium
 
@@ -248,6 +250,70 @@ def test_missing_sources_and_idle_threads(page, snakescope, tmp_path):
         .find(r => r[1] === '4243').slice(4, 7).join(' ')""") == "50.0% 50.0% 25.0%"
     first = page.eval("document.querySelector('#functions-table tbody tr td').textContent")
     assert first == "Worker.work"
+
+
+def test_exact_capture_leads_with_exact_calls_and_line_timings(page, snakescope, tmp_path):
+    # A `run --exact` capture has no stacks: no flame graph to break, the
+    # measured sections first, and a hostile function name shown as text.
+    data = synthetic_exact()
+    hostile = "fib</script><img src=x onerror=\"window.pwned=1\">"
+    data["frames"][1]["qualname"] = hostile
+    capture = tmp_path / "exact.json"
+    capture.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "exact.html"
+    render(snakescope, capture, out)
+    load(page, out)
+    check_clean(page, out)
+    shown = page.eval("Array.from(document.querySelectorAll('main > section'))"
+                      ".filter(s => !s.hidden).map(s => s.id)")
+    assert shown == ["findings", "exact", "lines", "flame"], shown
+    assert "No sampled stacks" in text_of(page, "#flame")
+    assert "Measured" in text_of(page, "#meta") and "Samples" not in text_of(page, "#meta")
+    assert text_of(page, "#exact-totals") == "122 function calls (102 primitive calls) in 1.000 seconds"
+    rows = page.eval("""Array.from(document.querySelectorAll('#exact-table tbody tr'))
+        .map(tr => Array.from(tr.cells).map(c => c.textContent))""")
+    # Sorted by cumulative time; the recursive function's calls as calls/primitive.
+    assert [r[1] for r in rows] == ["/src/app.py:1", "/src/app.py:5", "built-in"], rows
+    assert rows[1][0].endswith(hostile) and rows[1][2] == "21/1", rows[1]
+    assert rows[1][5] == "600.000 ms" and rows[1][7].startswith("main (1)"), rows[1]
+    assert page.eval("document.querySelectorAll('img').length") == 0
+    assert page.eval("window.pwned === undefined")
+    # Opening fib's row lists its callers: main once, itself 20 times.
+    page.eval("document.querySelectorAll('#exact-table tbody tr')[1].querySelector('.tog').click()")
+    detail = text_of(page, "#exact-table tr.detail")
+    assert "Called by" in detail and "20/0" in detail, detail
+    # main's lines with the recorded source: line 3, 100 hits, 90 % of the time.
+    line3 = page.eval("""Array.from(document.querySelector('#lines tr[data-line="3"]').cells)
+        .map(c => c.textContent)""")
+    assert line3[:5] == ["3", "100", "900.000 ms", "9.000 ms", "90.0%"], line3
+    assert line3[5] == EXACT_SOURCE[2]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(ARTIFACTS / "report-exact.png")
+
+
+def test_exact_section_beside_samples(page, snakescope, tmp_path):
+    # Samples and exact statistics in one capture: the views of samples as
+    # before, the exact calls after the annotated source, and the function
+    # table's Calls column from the exact section.
+    data = copy.deepcopy(SYNTHETIC)
+    data["exact"] = {"version": 1, "functions": [
+        {"frame": 3, "calls": 7, "primitive_calls": 7, "tottime_s": 0.05, "cumtime_s": 0.05, "callers": []}]}
+    capture = tmp_path / "both.json"
+    capture.write_text(json.dumps(data), encoding="utf-8")
+    out = tmp_path / "both.html"
+    render(snakescope, capture, out)
+    load(page, out)
+    check_clean(page, out)
+    shown = page.eval("Array.from(document.querySelectorAll('main > section'))"
+                      ".filter(s => !s.hidden).map(s => s.id)")
+    assert shown == ["findings", "flame", "tree", "functions", "source", "exact", "threads"], shown
+    assert page.eval("snakescopeReport.flame.visibleFrames()") > 3
+    head = page.eval("Array.from(document.querySelectorAll('#functions-table th')).map(th => th.textContent)")
+    assert head[-1] == "Calls", head
+    work = page.eval("""Array.from(document.querySelectorAll('#functions-table tbody tr'))
+        .map(tr => Array.from(tr.cells).map(c => c.textContent)).find(r => r[0] === 'Worker.work')""")
+    assert work[-1] == "7", work
+    assert text_of(page, "#exact-totals") == "7 function calls in 0.050 seconds"
 
 
 # ---- record and run write it too

@@ -163,5 +163,14 @@ def test_profiler_api_lines(tmp_path):
     assert by_name["target"] == {first + 1: 1, first + 2: 26, first + 3: 25, first + 4: 1}
     assert by_name["decorated"] == {decorated.__code__.co_firstlineno + 2: 1}
     assert "Function: test_profiler_api_lines.<locals>.target at line" in p.lines_text()
+    # The capture holds the same timings, with the functions' source.
+    capture = p.capture()
+    assert capture.sections == ["samples", "lines"]
+    data = capture.to_dict()
+    in_capture = {data["frames"][f["frame"]]["function"]: {t["line"]: t["hits"] for t in f["lines"]}
+                  for f in data["lines"]["functions"]}
+    assert in_capture["target"] == by_name["target"]
+    (timed,) = [f for f in data["lines"]["functions"] if data["frames"][f["frame"]]["function"] == "target"]
+    assert timed["source"][2].strip() == "for i in range(n):"
     target(5)  # after the block: nothing is recorded any more, nothing breaks
     assert p.line_stats() == stats

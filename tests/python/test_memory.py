@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from support import RECORD_TIMEOUT, REPO, script, target_env
+from support import RECORD_TIMEOUT, REPO, script, target_env, validate_capture
 
 MB = 1024 * 1024
 
@@ -32,7 +32,9 @@ def _run(snakescope, tmp_path: Path, target: str, *args: str, env: dict | None =
                           capture_output=True, text=True, timeout=RECORD_TIMEOUT, cwd=tmp_path,
                           env=target_env({"PYTHONPATH": str(REPO / "python"), **(env or {})}))
     assert proc.returncode == 0, proc.stderr
-    return proc, json.loads(out.read_text())
+    cap = json.loads(out.read_text())
+    validate_capture(cap)
+    return proc, cap
 
 
 def _by_line(cap: dict, key: str = "allocated_bytes", source: str | None = None) -> dict[tuple[str, int], int]:
@@ -425,7 +427,7 @@ def test_exact_after_sampling_with_tracemalloc_on_top(tmp_path):
         tracemalloc.stop()
         with snakescope.Profiler(memory="exact") as p:
             kept = [bytes(100) for _ in range(1000)]
-        print("then", _native.memory_hooks(), p.capture()["memory"]["mode"])
+        print("then", _native.memory_hooks(), p.capture().to_dict()["memory"]["mode"])
     """))
     proc = subprocess.run([sys.executable, str(program)], capture_output=True, text=True,
                           timeout=RECORD_TIMEOUT, env=target_env({"PYTHONPATH": str(REPO / "python")}))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from support import RECORD_TIMEOUT, REPO, target_env
+from support import RECORD_TIMEOUT, REPO, target_env, validate_capture
 
 ASYNCIO_ISSUE_20 = """\
 import asyncio
@@ -144,6 +144,7 @@ def test_hostile_program_runs_as_without_snakescope(snakescope, python, tmp_path
         pytest.fail(f"{name} ({mode}) did not finish in {RECORD_TIMEOUT} s under snakescope")
     assert (got.returncode, got.stdout) == (0, plain.stdout), got.stderr[-2000:]
     cap = json.loads(out.read_text())
+    validate_capture(cap)
     memory = cap["memory"]
     assert memory["mode"] == mode and memory["peak_bytes"] > 0
     # The program's own allocations are there, on its lines.

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from support import RECORD_TIMEOUT, REPO, target_env
+from support import RECORD_TIMEOUT, REPO, target_env, validate_capture
 
 PAGE = 4096
 MB = 1024 * 1024
@@ -72,7 +72,9 @@ def _run_exact(snakescope: str, python: str, tmp_path: Path, body: str,
                            str(program)], capture_output=True, text=True, timeout=RECORD_TIMEOUT, cwd=tmp_path,
                           env=target_env({"PYTHONPATH": str(REPO / "python")}))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(out.read_text()), program, proc
+    cap = json.loads(out.read_text())
+    validate_capture(cap)
+    return cap, program, proc
 
 
 def _line(program: Path, marker: str) -> int:

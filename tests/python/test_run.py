@@ -280,6 +280,33 @@ def test_exact_known_counts_and_table(snakescope, tmp_path):
     assert "8361/1" in r.stderr
 
 
+def test_exact_and_line_timings_are_in_the_capture(snakescope, tmp_path):
+    """`run --exact --lines` with a capture output: the exact section has
+    cProfile's counts and the lines section the hits known by construction
+    (fails(i) for i in range(200): 67 multiples of 3 raise, 133 return)."""
+    out = tmp_path / "calls.json"
+    r = subprocess.run([snakescope, "run", "--python", PYTHON, "--exact", "--lines", "fails", "-o", str(out),
+                        script("calls.py")], capture_output=True, text=True, timeout=RECORD_TIMEOUT, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"wrote {out} (json)" in r.stderr
+    data = json.loads(out.read_text())
+    assert data["meta"]["mode"] == "run" and data["meta"]["exit_code"] == 0
+    frames = data["frames"]
+    exact = {frames[f["frame"]]["function"]: f for f in data["exact"]["functions"]}
+    assert (exact["fib"]["calls"], exact["fib"]["primitive_calls"]) == (8361, 1)
+    assert exact["fails"]["calls"] == 200
+    callers = {frames[data["exact"]["functions"][c["function"]]["frame"]]["function"]: c["calls"]
+               for c in exact["fib"]["callers"]}
+    assert callers == {"main": 1, "fib": 8360}
+    assert not any(frames[f["frame"]]["file"].endswith("_run.py") for f in data["exact"]["functions"])
+    (timed,) = data["lines"]["functions"]
+    assert frames[timed["frame"]]["function"] == "fails"
+    source = dict(zip(range(frames[timed["frame"]]["line"], 10**6), timed["source"]))
+    hits = {source[t["line"]].strip(): t["hits"] for t in timed["lines"]}
+    assert hits == {"if i % 3 == 0:": 200, "raise ValueError(i)": 67, "return i": 133}
+    assert all(t["time_s"] >= 0 for t in timed["lines"])
+
+
 def test_exact_profiles_threads_started_later(snakescope, tmp_path):
     out = tmp_path / "threads.pstats"
     r = subprocess.run([snakescope, "run", "--python", PYTHON, "--exact", "-q", "-o", str(out),
@@ -325,7 +352,8 @@ def test_profiler_api_sampling(tmp_path):
 
     with snakescope.Profiler(rate_hz=1000) as p:
         _spin(1.0)
-    cap = Capture(p.capture())
+    assert p.capture().sections == ["samples"]
+    cap = Capture(p.capture().to_dict())
     assert cap.meta["mode"] == "api"
     # Ground truth: the block spent its time in _spin; none of the API's own frames show.
     spin = cap.count(lambda s: s.has("_spin"))
@@ -346,13 +374,21 @@ def test_profiler_api_exact(tmp_path):
 
     with snakescope.Profiler(exact=True) as p:
         _fib(15)
-    by_name = {k[2]: v for k, v in p.capture().items()}
+    assert p.capture().sections == ["exact"]
+    by_name = {k[2]: v for k, v in p.capture().pstats().items()}
     assert by_name["_fib"][:2] == (1, 1973)  # 2*fib(16)-1 calls, one primitive
+    # The capture's own exact section says the same, and nothing of the API's own code.
+    data = p.capture().to_dict()
+    functions = {data["frames"][f["frame"]]["function"]: f for f in data["exact"]["functions"]}
+    assert (functions["_fib"]["calls"], functions["_fib"]["primitive_calls"]) == (1973, 1)
+    assert not any(data["frames"][f["frame"]]["file"].endswith("_api.py") for f in data["exact"]["functions"])
     out = io.StringIO()
     p.print(sort="ncalls", file=out)
     assert "1973/1" in out.getvalue() and "Ordered by: call count" in out.getvalue()
     p.save(tmp_path / "fib.pstats")
     assert {k[2]: v[:2] for k, v in pstats.Stats(str(tmp_path / "fib.pstats")).stats.items()}["_fib"] == (1, 1973)
+    with pytest.raises(ValueError, match="no sampled stacks"):
+        p.capture().render("collapsed")
 
 
 def test_run_survives_fork_and_setprofile(snakescope, tmp_path):

@@ -312,7 +312,7 @@ STOP_WHILE_RUNNING = textwrap.dedent("""\
     for _ in range(30):
         with snakescope.Profiler(exact=True) as p:
             time.sleep(0.02)
-        stats = p.capture()
+        stats = p.capture().pstats()
     stop = True
     for t in threads:
         t.join()

@@ -20,7 +20,6 @@ use crate::modes::EXACT;
 use crate::ptrmap::PtrMap;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
 use std::cell::Cell;
 use std::os::raw::c_int;
 use std::sync::atomic::Ordering;
@@ -29,11 +28,11 @@ use std::sync::Mutex;
 /// What lsprof counts for a function (`ProfilerEntry`) and for a function as
 /// called from one caller (`ProfilerSubEntry`). Times are in clock ticks.
 #[derive(Default, Clone, Copy)]
-struct Counts {
-    calls: u64,
-    recursive_calls: u64,
-    inline_ticks: i64,
-    total_ticks: i64,
+pub(crate) struct Counts {
+    pub(crate) calls: u64,
+    pub(crate) recursive_calls: u64,
+    pub(crate) inline_ticks: i64,
+    pub(crate) total_ticks: i64,
     /// Calls currently open on this thread's stack (recursion depth).
     level: u32,
 }
@@ -61,13 +60,13 @@ impl Counts {
 }
 
 /// lsprof's `ProfilerEntry`: one function.
-struct Entry {
+pub(crate) struct Entry {
     /// A strong reference (code object or built-in function), so an address
     /// is never reused while profiling and labels can be made afterwards.
-    object: usize,
-    counts: Counts,
+    pub(crate) object: usize,
+    pub(crate) counts: Counts,
     /// Per callee, keyed like [`ThreadTables::index`].
-    callees: PtrMap<Counts>,
+    pub(crate) callees: PtrMap<Counts>,
 }
 
 struct Context {
@@ -282,22 +281,27 @@ pub fn saw_stop() -> Option<bool> {
     }
 }
 
-/// Once the hook is off (see `crate::measure::exact_stop`): the tables as
-/// cProfile's `getstats()` would return them: `[(object, calls,
-/// recursive_calls, inline_s, total_s, [(callee_object, calls,
-/// recursive_calls, inline_s, total_s), …]), …]`, every thread's merged.
-pub(crate) fn collect(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+/// Once the hook is off (see `crate::measure::exact_stop`): every thread's
+/// tables merged by key, each entry holding one strong reference to its
+/// object (give them back with [`release`]), and the seconds per tick.
+pub(crate) fn drain() -> (PtrMap<Entry>, f64) {
     let all: Vec<usize> = ALL.lock().expect("profiler tables").clone();
     if FREE_THREADED {
         wait_until_idle(&all);
     }
-    let merged = merge_tables(all);
-    let out = stats_list(py, &merged)?;
+    let secs_per_tick = STARTED
+        .lock()
+        .expect("profiler clock")
+        .map_or(1e-9, |c| c.secs_per_tick());
+    (merge_tables(all), secs_per_tick)
+}
+
+/// Releases the references [`drain`]'s entries hold. GIL held.
+pub(crate) fn release(_py: Python<'_>, merged: PtrMap<Entry>) {
     for e in merged.values() {
-        // SAFETY: releasing the references taken in `enter`; GIL held.
+        // SAFETY: releasing the references taken in `enter`; GIL held (the token).
         unsafe { ffi::Py_DECREF(e.object as *mut ffi::PyObject) };
     }
-    Ok(out)
 }
 
 /// Remembers whether the stopping thread's hook recorded `exact_stop`'s own
@@ -350,43 +354,4 @@ fn merge_tables(all: Vec<usize>) -> PtrMap<Entry> {
         }
     }
     merged
-}
-
-/// The merged tables as cProfile's `getstats()` rows (see [`collect`]).
-fn stats_list<'py>(py: Python<'py>, merged: &PtrMap<Entry>) -> PyResult<Bound<'py, PyList>> {
-    let secs_per_tick = STARTED
-        .lock()
-        .expect("profiler clock")
-        .map_or(1e-9, |c| c.secs_per_tick());
-    let secs = |ticks: i64| ticks as f64 * secs_per_tick;
-    let row = |c: &Counts| {
-        (
-            c.calls,
-            c.recursive_calls,
-            secs(c.inline_ticks),
-            secs(c.total_ticks),
-        )
-    };
-    let object = |key: &usize| -> PyObject {
-        let ptr = merged[key].object as *mut ffi::PyObject;
-        // SAFETY: `merged` holds a strong reference to every key's object;
-        // borrowing it here adds one more for the returned list.
-        unsafe { PyObject::from_borrowed_ptr(py, ptr) }
-    };
-    let out = PyList::empty(py);
-    for (key, e) in merged {
-        if e.counts.calls == 0 {
-            continue;
-        }
-        let calls = PyList::empty(py);
-        for (callee, c) in &e.callees {
-            if c.calls > 0 && merged.contains_key(callee) {
-                let (n, r, i, t) = row(c);
-                calls.append((object(callee), n, r, i, t))?;
-            }
-        }
-        let (n, r, i, t) = row(&e.counts);
-        out.append((object(key), n, r, i, t, calls))?;
-    }
-    Ok(out)
 }

@@ -9,10 +9,12 @@
 //! program as the standalone binary.
 
 mod builtins;
+mod capture_py;
 mod chain;
 mod clock;
 mod cpython;
 mod exact;
+mod exact_section;
 mod hook;
 mod lines;
 mod measure;
@@ -26,7 +28,6 @@ mod threads;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use snakescope_formats::Format;
 use snakescope_model::{Capture, CaptureBuilder, Meta};
 use snakescope_remote::{Sampler, SamplerSettings, Target};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,7 +137,7 @@ fn add_memory(recording: &mut Recording, census: Option<&Bound<'_, PyAny>>) -> P
     // Taken after the sampler stopped (its cost is not the program's) and
     // before memory tracking stops (so the census sees what tracking saw).
     memory::pause();
-    let census_json: Option<String> = match census {
+    let at_end: Option<memory::CensusRows> = match census {
         Some(f) => Some(f.call0()?.extract()?),
         None => None,
     };
@@ -144,18 +145,8 @@ fn add_memory(recording: &mut Recording, census: Option<&Bound<'_, PyAny>>) -> P
     let sink = &mut recording.builder;
     let map: Vec<usize> = frames.into_iter().map(|f| sink.intern_frame(f)).collect();
     let sites = std::mem::take(&mut mem.sites);
-    let parse = |json: &str| -> PyResult<Vec<snakescope_model::Census>> {
-        serde_json::from_str(json).map_err(|e| PyValueError::new_err(e.to_string()))
-    };
-    if let Some((json, heap)) = memory::take_peak_census() {
-        for mut c in parse(&json)? {
-            c.heap_bytes = Some(heap);
-            mem.census.push(c);
-        }
-    }
-    if let Some(json) = census_json {
-        mem.census.extend(parse(&json)?);
-    }
+    mem.census.extend(memory::take_peak_census());
+    mem.census.extend(at_end.map(memory::into_census));
     sink.set_memory(mem);
     for mut site in sites {
         for f in &mut site.frames {
@@ -205,73 +196,24 @@ pub(crate) fn note_raw(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-/// Stops the sampler and writes the profile to `output` in `format`
-/// (default from the file name); prints the summary to stderr unless `quiet`.
+/// Why a `run` capture can hold no sample (the note that says so).
+pub(crate) const EMPTY_RUN: &str = "no thread was running Python code while sampled";
+
+/// Stops the sampler (and memory tracking) and returns the capture, its
+/// mode `mode` (`run` for the bootstrap, `api` for `Profiler`).
 #[pyfunction]
-#[pyo3(signature = (output, format = None, command = Vec::new(), exit_code = None, quiet = false, census = None))]
-fn stop(
+#[pyo3(signature = (census = None, mode = "api"))]
+fn stop_capture(
     py: Python<'_>,
-    output: std::path::PathBuf,
-    format: Option<&str>,
-    command: Vec<std::ffi::OsString>,
-    exit_code: Option<i32>,
-    quiet: bool,
     census: Option<&Bound<'_, PyAny>>,
-) -> PyResult<()> {
+    mode: &str,
+) -> PyResult<capture_py::PyCapture> {
     rescue::disarm();
     let mut recording = stop_sampler(py)?;
     add_memory(&mut recording, census)?;
     let mut capture = recording.finish();
-    // The whole process so far (snakescope's own threads included).
-    capture
-        .meta
-        .set_usage(snakescope_remote::usage(libc::RUSAGE_SELF));
-    // Arguments that are not UTF-8 (surrogate escapes in Python) are recorded with U+FFFD.
-    capture.meta.command = command
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    capture.meta.exit_code = exit_code;
-    let path = output.as_path();
-    let format = format_named(format, path)?;
-    write_outputs(&capture, format, path, quiet).map_err(PyRuntimeError::new_err)
-}
-
-/// Stops the sampler and returns the capture as JSON (for `snakescope.Profiler`).
-#[pyfunction]
-#[pyo3(signature = (census = None))]
-fn stop_json(py: Python<'_>, census: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
-    let mut recording = stop_sampler(py)?;
-    add_memory(&mut recording, census)?;
-    let mut capture = recording.finish();
-    capture.meta.mode = "api".to_owned();
-    serde_json::to_string(&capture).map_err(|e| PyRuntimeError::new_err(e.to_string()))
-}
-
-/// Renders a capture (JSON, as `stop_json` returns) in a format of the
-/// registry (see `formats`) or `summary`; without one, in the format `path`'s
-/// name implies (else a flame graph).
-#[pyfunction]
-#[pyo3(signature = (capture_json, format = None, path = None))]
-fn render(
-    capture_json: &str,
-    format: Option<&str>,
-    path: Option<std::path::PathBuf>,
-) -> PyResult<Vec<u8>> {
-    let capture = Capture::read_from(capture_json.as_bytes())
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let mut out = Vec::new();
-    let result = if format == Some("summary") {
-        snakescope_formats::write_summary(&capture, &mut out, false)
-    } else {
-        let path = path.unwrap_or_default();
-        snakescope_formats::write(&capture, format_named(format, &path)?, &mut out)
-    };
-    result.map_err(|e| match e.hint() {
-        Some(hint) => PyValueError::new_err(format!("{e} ({hint})")),
-        None => PyRuntimeError::new_err(e.to_string()),
-    })?;
-    Ok(out)
+    capture.meta.mode = mode.to_owned();
+    Ok(capture_py::PyCapture::new(capture))
 }
 
 /// The output formats, as `snakescope_formats::FORMATS` declares them:
@@ -298,44 +240,6 @@ fn formats(py: Python<'_>) -> PyResult<Vec<Bound<'_, pyo3::types::PyDict>>> {
         .collect()
 }
 
-pub(crate) fn format_named(name: Option<&str>, path: &std::path::Path) -> PyResult<Format> {
-    match name {
-        Some(name) => Format::from_name(name)
-            .ok_or_else(|| PyValueError::new_err(format!("unknown format `{name}`"))),
-        None => Ok(Format::from_path(path).unwrap_or(Format::Flamegraph)),
-    }
-}
-
-pub(crate) fn write_outputs(
-    capture: &Capture,
-    format: Format,
-    path: &std::path::Path,
-    quiet: bool,
-) -> Result<(), String> {
-    use std::io::Write;
-    let mut err = std::io::stderr().lock();
-    if capture.total_samples() == 0 && format != Format::Json {
-        if !quiet {
-            let _ = writeln!(
-                err,
-                "snakescope: no samples were recorded; no {} written",
-                path.display()
-            );
-        }
-        return Ok(());
-    }
-    let mut rendered = Vec::new();
-    snakescope_formats::write(capture, format, &mut rendered).map_err(|e| e.to_string())?;
-    std::fs::write(path, rendered)
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
-    if !quiet {
-        // The file is written; a closed stderr (`2>&1 | head`) loses only the summary.
-        let _ = snakescope_formats::write_summary(capture, &mut err, false);
-        let _ = writeln!(err, "wrote {} ({})", path.display(), format.name());
-    }
-    Ok(())
-}
-
 /// Whether the sampler is running.
 #[pyfunction]
 fn is_running() -> bool {
@@ -350,7 +254,7 @@ fn cli_main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> u8 {
     py.allow_threads(|| snakescope_cli::main_with_args(argv))
 }
 
-fn unix_now() -> f64 {
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d: Duration| d.as_secs_f64())
@@ -368,9 +272,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(settings::run_settings, m)?)?;
     m.add_class::<settings::RunSettings>()?;
     m.add_function(wrap_pyfunction!(start, m)?)?;
-    m.add_function(wrap_pyfunction!(stop, m)?)?;
-    m.add_function(wrap_pyfunction!(stop_json, m)?)?;
-    m.add_function(wrap_pyfunction!(render, m)?)?;
+    m.add_function(wrap_pyfunction!(stop_capture, m)?)?;
+    m.add_class::<capture_py::PyCapture>()?;
     m.add_function(wrap_pyfunction!(is_running, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(rescue::rescue_arm, m)?)?;

@@ -77,7 +77,7 @@ pub fn rescue_arm(
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let format = crate::format_named(format, &output)?;
+    let format = crate::capture_py::format_named(format, &output, Format::Flamegraph)?;
     let plan = Plan {
         output,
         format,
@@ -265,7 +265,15 @@ fn rescue(sig: i32) {
         .set_usage(snakescope_remote::usage(libc::RUSAGE_SELF));
     capture.meta.command = plan.command;
     capture.meta.exit_code = Some(-sig);
-    if let Err(e) = crate::write_outputs(&capture, plan.format, &plan.output, plan.quiet) {
+    let out = snakescope_cli::write_profile::ProfileOutput {
+        path: &plan.output,
+        format: plan.format,
+        quiet: plan.quiet,
+        summary: true,
+        color: false,
+        empty_because: crate::EMPTY_RUN,
+    };
+    if let Err(e) = snakescope_cli::write_profile::write_profile(&capture, &out) {
         crate::note_raw(&format!("snakescope: could not write the profile: {e}"));
     }
 }

@@ -191,7 +191,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The capture before the change (JSON, from `record -o before.json`).
+    /// The capture before the change (JSON, from `record -o before.json`; two
+    /// captures of `run --exact` are compared by their exact calls).
     pub before: PathBuf,
 
     /// The capture after the change.
@@ -206,7 +207,7 @@ pub struct DiffArgs {
     pub output: Option<PathBuf>,
 
     /// Also write a differential flame graph (SVG): boxes red where self time
-    /// grew, blue where it shrank.
+    /// grew, blue where it shrank (sampled captures only).
     #[arg(long, value_name = "SVG")]
     pub flamegraph: Option<PathBuf>,
 
@@ -219,7 +220,8 @@ pub struct DiffArgs {
     #[arg(long, requires = "flamegraph")]
     pub by_share: bool,
 
-    /// Exit with status 1 when the total sampled time grew by more than PCT percent.
+    /// Exit with status 1 when the total sampled time (of exact captures: the
+    /// measured time) grew by more than PCT percent.
     #[arg(long, value_name = "PCT")]
     pub fail_if_slower: Option<f64>,
 

@@ -9,6 +9,8 @@ pub mod defaults;
 mod launch;
 mod program_args;
 pub mod run_settings;
+pub mod schemas;
+pub mod write_profile;
 
 use clap::Parser;
 use std::ffi::OsString;

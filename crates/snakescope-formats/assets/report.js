@@ -63,7 +63,12 @@
     for (var i = 0; i < s.length; i++) { x ^= s.charCodeAt(i); x = Math.imul(x, 16777619); }
     return (x >>> 0) / 4294967296;
   }
+  /** The heat colour of a share `r` of the hottest (0..1): yellow to red. */
+  function heat(r) {
+    return 'hsla(' + Math.round(55 - 55 * r) + ',95%,52%,' + (0.14 + 0.7 * Math.sqrt(r)).toFixed(3) + ')';
+  }
   function section(id, build) {
+    if (!document.getElementById(id)) return; // not on this page (see html/mod.rs)
     try { build(body(id)); mark(id); } catch (err) {
       report.errors.push(id + ': ' + err);
       console.error('snakescope report: the ' + id + ' section failed:', err);
@@ -82,6 +87,9 @@
     total += stacks[si].count;
     if (stacks[si].frames.length > maxStackDepth) maxStackDepth = stacks[si].frames.length;
   }
+  // No samples, but exact statistics or line timings (`run --exact`): the
+  // header says what was measured instead of sampling figures of zero.
+  var measuredOnly = !total && !!(cap.exact || cap.lines);
 
   function category(file) {
     if (/\/(site|dist)-packages\//.test(file)) return 'lib';
@@ -138,6 +146,14 @@
       if (id !== undefined && typeof f.calls === 'number') { funcs[id].calls = f.calls; haveCalls = true; }
     });
   }
+  // ... or an exact section beside the samples (its functions keyed as the table keys them).
+  if (cap.exact && Array.isArray(cap.exact.functions) && total) {
+    cap.exact.functions.forEach(function (f) {
+      var fr = frames[f.frame];
+      var id = fr ? funcIndex.get((fr.qualname || fr.function) + '\u0000' + fr.file) : undefined;
+      if (id !== undefined && typeof f.calls === 'number') { funcs[id].calls = (funcs[id].calls || 0) + f.calls; haveCalls = true; }
+    });
+  }
 
   mark('model');
 
@@ -166,12 +182,16 @@
     item('Mode', take('mode'));
     var dur = take('duration_s');
     item('Duration', typeof dur === 'number' ? dur.toFixed(2) + ' s' : dur, 'wall time of the recording');
-    item('Samples', fmtNum(total), 'thread-samples: one thread seen at one sampling instant');
+    if (!measuredOnly) item('Samples', fmtNum(total), 'thread-samples: one thread seen at one sampling instant');
     var ticks = take('ticks'), lost = take('lost_ticks') || 0, torn = take('torn_stacks') || 0;
-    if (typeof ticks === 'number') item('Ticks', fmtNum(ticks) + ' (' + fmtNum(lost) + ' lost, ' + fmtNum(torn) + ' torn)',
+    if (measuredOnly) {
+      take('requested_rate_hz');
+      item('Measured', [cap.exact ? 'every call (exact)' : null, cap.lines ? 'line timings' : null].filter(Boolean).join(', ') +
+        '; no stacks sampled');
+    } else if (typeof ticks === 'number') item('Ticks', fmtNum(ticks) + ' (' + fmtNum(lost) + ' lost, ' + fmtNum(torn) + ' torn)',
       'sampling instants; lost: not sampled; torn: stacks dropped as inconsistent reads');
     var req = take('requested_rate_hz');
-    if (typeof ticks === 'number' && dur > 0) {
+    if (measuredOnly) { /* no sampling rate */ } else if (typeof ticks === 'number' && dur > 0) {
       item('Effective rate', ((ticks - lost) / dur).toFixed(1) + ' Hz' + (req ? ' (requested ' + fmtNum(req) + ' Hz)' : ''));
     } else if (req) item('Requested rate', fmtNum(req) + ' Hz');
     var code = take('exit_code');
@@ -180,7 +200,7 @@
     var started = take('started_unix_s');
     if (started > 0) item('Started', new Date(started * 1000).toLocaleString());
     var idle = take('include_idle'), gil = take('gil_only');
-    item('Threads', threads.length + (idle ? ', idle included' : ', idle excluded') + (gil ? ', GIL holder only' : ''));
+    if (!measuredOnly) item('Threads', threads.length + (idle ? ', idle included' : ', idle excluded') + (gil ? ', GIL holder only' : ''));
     item('snakescope', take('tool_version'));
     // Fields added by later versions (wall/user/sys times, peak RSS, ...) as they come.
     Object.keys(meta).forEach(function (k) {
@@ -447,6 +467,11 @@
     function setZoom(n) { zoom = n; draw(); }
 
     function build(el) {
+      if (measuredOnly) {
+        el.appendChild(h('p', { cls: 'note', id: 'flame-none', text: 'No sampled stacks: this capture counted and timed ' +
+          'every call instead of sampling (see the sections above), so there is no flame graph.' }));
+        return;
+      }
       searchBox = h('input', { type: 'search', placeholder: 'Search functions or files (/regex/)', 'aria-label': 'search' });
       matchInfo = h('span', { cls: 'note' });
       var orient = h('button', { type: 'button', id: 'flame-orient', text: 'Icicle' });
@@ -725,10 +750,6 @@
       if (details.open) fill();
       else details.addEventListener('toggle', fill);
     });
-
-    function heat(r) {
-      return 'hsla(' + Math.round(55 - 55 * r) + ',95%,52%,' + (0.14 + 0.7 * Math.sqrt(r)).toFixed(3) + ')';
-    }
 
     function fillFile(details, sf, fl) {
       var text = typeof sf.text === 'string' ? sf.text.replace(/\r\n?/g, '\n').split('\n') : null;
@@ -1071,6 +1092,11 @@
   section('source', buildSource);
   section('threads', buildThreads);
   section('memory', buildMemory);
+  // The measured views (report-measured.js), on pages that have their sections.
+  var views = window.snakescopeViews || {};
+  var lib = { h: h, fmtNum: fmtNum, heat: heat };
+  section('exact', function (el) { views.exact(el, cap, lib); });
+  section('lines', function (el) { views.lines(el, cap, lib); });
   buildNav();
   report.loadMs = Math.round(performance.now());
   document.getElementById('footer').textContent = 'snakescope ' + (meta.tool_version || '') + ' \u00b7 ' + fmtNum(stacks.length) +

@@ -97,6 +97,8 @@ pub(crate) fn capture() -> Capture {
             stack(1, &[4, 3], true, false, 10),
         ],
         memory: None,
+        exact: None,
+        lines: None,
     }
 }
 
@@ -106,6 +108,86 @@ pub(crate) fn empty_capture() -> Capture {
         frames: Vec::new(),
         stacks: Vec::new(),
         memory: None,
+        exact: None,
+        lines: None,
         ..capture()
+    }
+}
+
+/// An exact capture (`run --exact` with `@profile` on `main`), with round figures:
+///
+/// | frame | function                         | calls | primitive | tottime | cumtime |
+/// |-------|----------------------------------|-------|-----------|---------|---------|
+/// | 0     | main (/src/app.py:1)             | 1     | 1         | 0.1     | 1.0     |
+/// | 1     | Worker.fib (/src/app.py:5)       | 21    | 1         | 0.6     | 0.6     |
+/// | 2     | `<built-in method builtins.len>` | 100   | 100       | 0.3     | 0.3     |
+///
+/// fib is called once by main (tottime 0.03, cumtime 0.6) and 20 times by
+/// itself (0.57, 0.55); len 100 times by main. So 122 calls, 102 primitive,
+/// in 1.0 s. Lines of main: line 2 once in 0.1 s, line 3 100 times in 0.9 s.
+pub(crate) fn exact_capture() -> Capture {
+    use snakescope_model::{
+        ExactCaller, ExactFunction, ExactStats, LineFunction, LineTiming, LineTimings,
+        SECTION_VERSION,
+    };
+    let caller = |function, calls, primitive_calls, tottime_s, cumtime_s| ExactCaller {
+        function,
+        calls,
+        primitive_calls,
+        tottime_s,
+        cumtime_s,
+    };
+    let function = |frame, calls, primitive_calls, tottime_s, cumtime_s, callers| ExactFunction {
+        frame,
+        calls,
+        primitive_calls,
+        tottime_s,
+        cumtime_s,
+        callers,
+    };
+    let line = |line, hits, time_s| LineTiming { line, hits, time_s };
+    Capture {
+        meta: Meta {
+            mode: "exact".into(),
+            requested_rate_hz: 0.0,
+            ticks: 0,
+            lost_ticks: 0,
+            torn_stacks: 0,
+            include_idle: false,
+            ..capture().meta
+        },
+        frames: vec![
+            frame("main", None, "/src/app.py", 1),
+            frame("fib", Some("Worker.fib"), "/src/app.py", 5),
+            frame("<built-in method builtins.len>", None, "~", 0),
+        ],
+        exact: Some(ExactStats {
+            version: SECTION_VERSION,
+            functions: vec![
+                function(0, 1, 1, 0.1, 1.0, vec![]),
+                function(
+                    1,
+                    21,
+                    1,
+                    0.6,
+                    0.6,
+                    vec![caller(0, 1, 1, 0.03, 0.6), caller(1, 20, 0, 0.57, 0.55)],
+                ),
+                function(2, 100, 100, 0.3, 0.3, vec![caller(0, 100, 100, 0.3, 0.3)]),
+            ],
+        }),
+        lines: Some(LineTimings {
+            version: SECTION_VERSION,
+            functions: vec![LineFunction {
+                frame: 0,
+                lines: vec![line(2, 1, 0.1), line(3, 100, 0.9)],
+                source: vec![
+                    "def main():".into(),
+                    "    w = Worker(); w.fib(20)".into(),
+                    "    for i in range(100): len(\"x\")".into(),
+                ],
+            }],
+        }),
+        ..empty_capture()
     }
 }

@@ -11,6 +11,7 @@
 mod chrome;
 mod collapsed;
 pub mod diff;
+mod exact_edges;
 mod flamegraph;
 mod html;
 mod json;
@@ -19,6 +20,7 @@ mod pprof;
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 mod pprof_proto;
 pub mod printable;
+mod pstats;
 mod registry;
 mod speedscope;
 mod text;
@@ -82,6 +84,15 @@ pub fn write(capture: &Capture, format: Format, out: &mut dyn Write) -> Result<(
         false => std::borrow::Cow::Borrowed(capture),
     };
     format.writer()(&shown, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes the capture's line timings alone, in `kernprof -l -v`'s layout
+/// (nothing when it has none), its strings shown as [`write_summary`] shows them.
+pub fn write_line_timings(capture: &Capture, out: &mut dyn Write) -> Result<(), FormatError> {
+    let mut out = BufWriter::new(out);
+    text::write_line_timings(&printable::printable(capture), &mut out)?;
     out.flush()?;
     Ok(())
 }

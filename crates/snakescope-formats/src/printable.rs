@@ -1,15 +1,17 @@
 //! Strings from a capture made safe to print: a capture is data from the
-//! profiled program (function, file and thread names, its command line) or
-//! from whoever wrote the file, and a control character in it — an ANSI
-//! escape sequence, a carriage return, a newline — must not reach a terminal
-//! or break a line-based format as it is.
+//! profiled program (function, file and thread names, its command line, the
+//! source lines of the functions whose lines were timed) or from whoever
+//! wrote the file, and a control character in it — an ANSI escape sequence,
+//! a carriage return, a newline — must not reach a terminal or break a
+//! line-based format as it is.
 //!
 //! Every C0 control (U+0000–U+001F), DEL (U+007F) and C1 control
 //! (U+0080–U+009F) is shown as `\xNN`, the two hex digits of its code point
-//! (ESC is `\x1b`); nothing else changes. The text outputs (the report, the
-//! summaries of `record` and `run`, `diff`'s tables, `dump`) and the
-//! line-based or XML ones (collapsed stacks, flame graphs, HTML, the
-//! timeline) print through this; the JSON and protobuf outputs carry the
+//! (ESC is `\x1b`); nothing else changes, except that tabs in timed source
+//! lines are first expanded to spaces (eight-column stops), as indentation.
+//! The text outputs (the report, the summaries of `record` and `run`,
+//! `diff`'s tables, `dump`) and the line-based or XML ones (collapsed stacks,
+//! flame graphs, HTML, the timeline) print through this; the JSON and protobuf outputs carry the
 //! strings as they are, escaped by their own encoding.
 
 use snakescope_model::Capture;
@@ -32,6 +34,28 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `line` with each tab replaced by the spaces up to the next multiple of
+/// eight columns (Python's `str.expandtabs()`).
+fn expand_tabs(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut column = 0;
+    for c in line.chars() {
+        if c == '\t' {
+            let spaces = 8 - column % 8;
+            out.extend(std::iter::repeat(' ').take(spaces));
+            column += spaces;
+        } else {
+            out.push(c);
+            column = if c == '\n' || c == '\r' {
+                0
+            } else {
+                column + 1
+            };
+        }
+    }
+    out
+}
+
 fn is_control(c: char) -> bool {
     matches!(u32::from(c), 0x00..=0x1f | 0x7f..=0x9f)
 }
@@ -41,6 +65,13 @@ fn is_control(c: char) -> bool {
 pub fn printable(capture: &Capture) -> Cow<'_, Capture> {
     let mut copy = capture.clone();
     let mut changed = false;
+    // Tabs in timed source lines are indentation, not a control to show.
+    for function in copy.lines.iter_mut().flat_map(|l| &mut l.functions) {
+        for line in function.source.iter_mut().filter(|l| l.contains('\t')) {
+            *line = expand_tabs(line);
+            changed = true;
+        }
+    }
     let mut fix = |s: &mut String| {
         if let Cow::Owned(escaped) = escape_controls(s) {
             *s = escaped;
@@ -68,6 +99,11 @@ pub fn printable(capture: &Capture) -> Cow<'_, Capture> {
         for census in &mut memory.census {
             fix(&mut census.when);
             census.types.iter_mut().for_each(|r| fix(&mut r.type_name));
+        }
+    }
+    if let Some(lines) = &mut copy.lines {
+        for function in &mut lines.functions {
+            function.source.iter_mut().for_each(&mut fix);
         }
     }
     if changed {
@@ -112,5 +148,19 @@ mod tests {
             printable(&crate::fixture::capture()),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn line_timing_sources_are_escaped_with_tabs_expanded() {
+        let mut capture = crate::fixture::exact_capture();
+        assert!(matches!(printable(&capture), Cow::Borrowed(_)));
+        let source = &mut capture.lines.as_mut().unwrap().functions[0].source;
+        source[1] = "\tx = 1  # \x1b[2J".into();
+        source[2] = "ab\tc".into();
+        let shown = printable(&capture);
+        let source = &shown.lines.as_ref().unwrap().functions[0].source;
+        assert_eq!(source[1], "        x = 1  # \\x1b[2J");
+        assert_eq!(source[2], "ab      c");
+        assert_eq!(source[0], "def main():");
     }
 }

@@ -9,7 +9,7 @@
 //! in step).
 
 use crate::FormatError;
-use crate::{chrome, collapsed, flamegraph, html, json, memory, pprof, speedscope, text};
+use crate::{chrome, collapsed, flamegraph, html, json, memory, pprof, pstats, speedscope, text};
 use snakescope_model::Capture;
 use std::io::Write;
 use std::path::Path;
@@ -41,12 +41,20 @@ pub enum Section {
     /// Memory: allocation sites, the peak, the timeline (`run`).
     Memory,
     /// Exact function statistics: calls, primitive calls, times, callers
-    /// (`run --exact`; not part of the capture yet, so only pstats draws them).
+    /// (`run --exact`).
     Exact,
+    /// Line timings: hits and time per line of selected functions
+    /// (`@profile`, `run --lines`).
+    Lines,
 }
 
 impl Section {
-    pub const ALL: [Section; 3] = [Section::Samples, Section::Memory, Section::Exact];
+    pub const ALL: [Section; 4] = [
+        Section::Samples,
+        Section::Memory,
+        Section::Exact,
+        Section::Lines,
+    ];
 
     /// The name the Python package sees.
     pub fn name(self) -> &'static str {
@@ -54,6 +62,7 @@ impl Section {
             Section::Samples => "samples",
             Section::Memory => "memory",
             Section::Exact => "exact",
+            Section::Lines => "lines",
         }
     }
 
@@ -63,6 +72,7 @@ impl Section {
             Section::Samples => "sampled stacks",
             Section::Memory => "memory data",
             Section::Exact => "exact call counts",
+            Section::Lines => "line timings",
         }
     }
 
@@ -72,16 +82,26 @@ impl Section {
             Section::Samples => "`snakescope record` or `snakescope run` (without --exact)",
             Section::Memory => "`snakescope run` (not with --exact or --memory off)",
             Section::Exact => "`snakescope run --exact` (or `snakescope.Profiler(exact=True)`)",
+            Section::Lines => {
+                "`snakescope run --lines` or `@profile` (or `snakescope.Profiler(lines=…)`)"
+            }
         }
     }
 
-    /// The sections `capture` holds (its samples, even when there are none,
-    /// and its memory when recorded).
+    /// The sections `capture` holds: its samples (even when there are none,
+    /// unless it is an exact capture), and its memory, exact statistics and
+    /// line timings when recorded.
     pub fn of(capture: &Capture) -> Vec<Section> {
-        let mut held = vec![Section::Samples];
-        if capture.memory.is_some() {
-            held.push(Section::Memory);
+        let mut held = Vec::new();
+        if capture.total_samples() > 0 || capture.exact.is_none() {
+            held.push(Section::Samples);
         }
+        let optional = [
+            (capture.memory.is_some(), Section::Memory),
+            (capture.exact.is_some(), Section::Exact),
+            (capture.lines.is_some(), Section::Lines),
+        ];
+        held.extend(optional.iter().filter(|(has, _)| *has).map(|(_, s)| *s));
         held
     }
 }
@@ -114,7 +134,10 @@ pub struct Spec {
 }
 
 const SAMPLES: &[Section] = &[Section::Samples];
-const SAMPLES_AND_MEMORY: &[Section] = &[Section::Samples, Section::Memory];
+/// What the capture itself and the reports show: everything.
+const EVERYTHING: &[Section] = &Section::ALL;
+/// Profile formats with stacks or call graphs: samples, or exact calls.
+const SAMPLES_OR_EXACT: &[Section] = &[Section::Samples, Section::Exact];
 
 /// Every format, in the order help text lists them ([`Format`]'s order).
 pub static FORMATS: &[Spec] = SPECS;
@@ -138,7 +161,7 @@ const SPECS: &[Spec] = &[
         about: "speedscope JSON (https://www.speedscope.app).",
         suffixes: &[".speedscope.json"],
         default_suffix: ".speedscope.json",
-        draws: SAMPLES,
+        draws: SAMPLES_OR_EXACT,
         binary: false,
         compares: false,
         escapes_controls: false,
@@ -162,7 +185,7 @@ const SPECS: &[Spec] = &[
         about: "The snakescope capture itself (docs/capture-format.md).",
         suffixes: &[".json"],
         default_suffix: ".json",
-        draws: SAMPLES_AND_MEMORY,
+        draws: EVERYTHING,
         binary: false,
         compares: true,
         escapes_controls: false,
@@ -174,7 +197,7 @@ const SPECS: &[Spec] = &[
         about: "A text report.",
         suffixes: &[],
         default_suffix: ".txt",
-        draws: SAMPLES_AND_MEMORY,
+        draws: EVERYTHING,
         binary: false,
         compares: true,
         escapes_controls: true,
@@ -189,7 +212,7 @@ const SPECS: &[Spec] = &[
         about: "One self-contained HTML report: flame graph, tables, annotated source.",
         suffixes: &[".html", ".htm"],
         default_suffix: ".html",
-        draws: SAMPLES_AND_MEMORY,
+        draws: EVERYTHING,
         binary: false,
         compares: false,
         escapes_controls: true,
@@ -201,7 +224,7 @@ const SPECS: &[Spec] = &[
         about: "pprof gzipped protobuf (go tool pprof, Pyroscope, Parca, Grafana).",
         suffixes: &[".pb.gz", ".pprof"],
         default_suffix: ".pb.gz",
-        draws: SAMPLES,
+        draws: SAMPLES_OR_EXACT,
         binary: true,
         compares: false,
         escapes_controls: false,
@@ -241,9 +264,7 @@ const SPECS: &[Spec] = &[
         binary: true,
         compares: false,
         escapes_controls: false,
-        // Exact statistics are not in the capture yet: `run --exact` and
-        // `Profiler(exact=True)` write this file from Python (`snakescope._exact`).
-        write: |_, _| Err(FormatError::missing(Format::Pstats)),
+        write: |c, out| Ok(pstats::write(c, out)?),
     },
 ];
 

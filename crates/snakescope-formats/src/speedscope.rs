@@ -2,21 +2,35 @@
 //! (<https://www.speedscope.app/file-format-schema.json>): the capture's frames
 //! shared by one "sampled" profile per thread, each distinct stack once with
 //! its sample count as weight (unit `none`).
+//!
+//! An exact capture (`run --exact`, no samples) is one "sampled" profile
+//! named "exact calls: self time by caller", unit `seconds`: each caller →
+//! function edge (`crate::exact_edges`) is a two-frame stack [caller,
+//! function] (root first) weighted by the function's own time (tottime) in
+//! the calls from that caller; the outermost function (and the remainder of
+//! a function whose callers' figures fall short of its own) is a one-frame
+//! stack. So the left-heavy and sandwich views show each function's self time
+//! as cProfile's tottime, with its callers one level up.
 
+use crate::exact_edges::{edges, exact_of};
 use crate::text::command_line;
 use serde::Serialize;
-use snakescope_model::{Capture, ThreadRecord};
+use snakescope_model::{Capture, ExactStats, ThreadRecord};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
 const SCHEMA: &str = "https://www.speedscope.app/file-format-schema.json";
 
+/// The name of the profile of an exact capture.
+const EXACT_PROFILE: &str = "exact calls: self time by caller";
+
+/// `W` is the weights' type: sample counts, or seconds for an exact capture.
 #[derive(Serialize)]
-struct File<'a> {
+struct File<'a, W> {
     #[serde(rename = "$schema")]
     schema: &'static str,
     shared: Shared<'a>,
-    profiles: Vec<Profile>,
+    profiles: Vec<Profile<W>>,
     name: String,
     #[serde(rename = "activeProfileIndex")]
     active_profile_index: usize,
@@ -38,24 +52,56 @@ struct SharedFrame<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Profile {
+struct Profile<W> {
     #[serde(rename = "type")]
     kind: &'static str,
     name: String,
     unit: &'static str,
-    start_value: u64,
-    end_value: u64,
+    start_value: W,
+    end_value: W,
     samples: Vec<Vec<usize>>,
-    weights: Vec<u64>,
+    weights: Vec<W>,
 }
 
 /// Writes the speedscope file.
 pub(crate) fn write(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, &file(capture))?;
+    match exact_of(capture) {
+        Some(stats) => serde_json::to_writer(&mut *out, &exact_file(capture, stats))?,
+        None => serde_json::to_writer(&mut *out, &file(capture))?,
+    }
     writeln!(out)
 }
 
-fn file(capture: &Capture) -> File<'_> {
+fn file(capture: &Capture) -> File<'_, u64> {
+    let profiles = profiles(capture);
+    let active_profile_index = profiles
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, p)| (p.end_value, std::cmp::Reverse(*i)))
+        .map_or(0, |(i, _)| i);
+    file_of(capture, profiles, active_profile_index)
+}
+
+/// The one profile of an exact capture: an edge per stack, in seconds.
+fn exact_file<'a>(capture: &'a Capture, stats: &ExactStats) -> File<'a, f64> {
+    let edges = edges(stats);
+    let profile = Profile {
+        kind: "sampled",
+        name: EXACT_PROFILE.to_owned(),
+        unit: "seconds",
+        start_value: 0.0,
+        end_value: edges.iter().map(|e| e.tottime_s).sum(),
+        samples: edges
+            .iter()
+            .map(|e| e.caller.into_iter().chain([e.frame]).collect())
+            .collect(),
+        weights: edges.iter().map(|e| e.tottime_s).collect(),
+    };
+    file_of(capture, vec![profile], 0)
+}
+
+/// The file around `profiles`: the capture's frames shared, its command as name.
+fn file_of<W>(capture: &Capture, profiles: Vec<Profile<W>>, active: usize) -> File<'_, W> {
     let frames = capture
         .frames
         .iter()
@@ -65,26 +111,20 @@ fn file(capture: &Capture) -> File<'_> {
             line: (f.line != 0).then_some(f.line),
         })
         .collect();
-    let profiles = profiles(capture);
-    let active_profile_index = profiles
-        .iter()
-        .enumerate()
-        .max_by_key(|(i, p)| (p.end_value, std::cmp::Reverse(*i)))
-        .map_or(0, |(i, _)| i);
     File {
         schema: SCHEMA,
         shared: Shared { frames },
         profiles,
         name: format!("snakescope: {}", command_line(&capture.meta)),
-        active_profile_index,
+        active_profile_index: active,
         exporter: format!("snakescope {}", env!("CARGO_PKG_VERSION")),
     }
 }
 
 /// One profile per thread that has samples, in capture order. Frame indices
 /// are the capture's own, since its frames are the shared frames.
-fn profiles(capture: &Capture) -> Vec<Profile> {
-    let mut profiles: Vec<Profile> = capture.threads.iter().map(empty_profile).collect();
+fn profiles(capture: &Capture) -> Vec<Profile<u64>> {
+    let mut profiles: Vec<Profile<u64>> = capture.threads.iter().map(empty_profile).collect();
     let mut index: Vec<HashMap<&[usize], usize>> = vec![HashMap::new(); capture.threads.len()];
     for stack in &capture.stacks {
         let profile = &mut profiles[stack.thread];
@@ -101,7 +141,7 @@ fn profiles(capture: &Capture) -> Vec<Profile> {
     profiles
 }
 
-fn empty_profile(thread: &ThreadRecord) -> Profile {
+fn empty_profile(thread: &ThreadRecord) -> Profile<u64> {
     let name = thread.name.as_deref().unwrap_or("thread");
     Profile {
         kind: "sampled",
@@ -117,7 +157,7 @@ fn empty_profile(thread: &ThreadRecord) -> Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixture::{capture, empty_capture};
+    use crate::fixture::{capture, empty_capture, exact_capture};
     use serde_json::{json, Value};
 
     fn speedscope(capture: &Capture) -> Value {
@@ -160,6 +200,32 @@ mod tests {
     }
 
     #[test]
+    fn an_exact_capture_is_one_profile_of_caller_edges_in_seconds() {
+        let v = speedscope(&exact_capture());
+        let profiles = v["profiles"].as_array().unwrap();
+        assert_eq!(profiles.len(), 1);
+        let p = &profiles[0];
+        assert_eq!(p["name"], EXACT_PROFILE);
+        assert_eq!(p["unit"], "seconds");
+        // main (root), main -> fib, fib -> fib, main -> len; root first.
+        assert_eq!(p["samples"], json!([[0], [0, 1], [1, 1], [0, 2]]));
+        assert_eq!(p["weights"], json!([0.1, 0.03, 0.57, 0.3]));
+        let sum: f64 = p["weights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_f64().unwrap())
+            .sum();
+        assert!((sum - 1.0).abs() < 1e-12, "{sum}");
+        assert!((p["endValue"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(
+            v["shared"]["frames"][2],
+            json!({"name": "<built-in method builtins.len>", "file": "~"})
+        );
+        assert_eq!(v["activeProfileIndex"], 0);
+    }
+
+    #[test]
     fn frames_carry_names_files_and_known_lines() {
         let v = speedscope(&capture());
         let frames = &v["shared"]["frames"];
@@ -175,7 +241,7 @@ mod tests {
 
     #[test]
     fn output_matches_the_speedscope_schema() {
-        for c in [capture(), empty_capture()] {
+        for c in [capture(), empty_capture(), exact_capture()] {
             let v = speedscope(&c);
             schema::check_file(&v).unwrap();
             let frames = v["shared"]["frames"].as_array().unwrap().len();

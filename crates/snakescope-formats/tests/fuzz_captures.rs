@@ -2,12 +2,13 @@
 //! capture file is input from anyone, so whatever it holds must end in one
 //! error (refused by `Capture::read_from`) or in an output, never a panic.
 //!
-//! Each case starts from a valid capture (with and without memory data),
-//! applies a few mutations to its JSON — a key dropped, a value of the wrong
-//! type, a huge, negative or fractional number, an index out of range, deep
-//! nesting, NaN, a control character — or to its text (truncation, random
-//! bytes), and runs what parses through every format, the summary, the
-//! memory views and `diff` against itself and the original. The budget is a
+//! Each case starts from a valid capture (with and without memory data, or
+//! an exact one), applies a few mutations to its JSON — a key dropped, a
+//! value of the wrong type, a huge, negative or fractional number, an index
+//! out of range, deep nesting, NaN, a control character — or to its text
+//! (truncation, random bytes), and runs what parses through every format,
+//! the summary, the memory views and `diff` (and, for exact captures, the
+//! exact comparison) against itself and the original. The budget is a
 //! fixed number of cases from a fixed seed (the same every run in CI; a few
 //! seconds); `PROPTEST_CASES` and `PROPTEST_RNG_SEED` explore further.
 
@@ -55,6 +56,33 @@ fn seed_with_memory() -> Value {
         "labels": [{"name": "load", "start_s": 0.1, "end_s": 1.0}],
         "census": [{"when": "peak", "t": 1.2, "heap_bytes": 3000100,
                     "types": [{"type_name": "list", "count": 3, "bytes": 400}]}]
+    });
+    capture
+}
+
+/// A valid exact capture (`run --exact`): no samples, cProfile's figures
+/// with callers (a recursive one among them) and a built-in.
+fn seed_exact() -> Value {
+    let mut capture = seed();
+    capture["meta"]["mode"] = json!("exact");
+    capture["meta"]["requested_rate_hz"] = json!(0.0);
+    capture["meta"]["ticks"] = json!(0);
+    capture["threads"] = json!([]);
+    capture["stacks"] = json!([]);
+    capture["frames"] = json!([
+        {"function": "main", "qualname": null, "file": "app.py", "line": 1},
+        {"function": "fib", "qualname": "Worker.fib", "file": "app.py", "line": 5},
+        {"function": "<built-in method builtins.len>", "file": "~", "line": 0}]);
+    capture["exact"] = json!({
+        "version": 1,
+        "functions": [
+            {"frame": 0, "calls": 1, "primitive_calls": 1, "tottime_s": 0.1, "cumtime_s": 1.0,
+             "callers": []},
+            {"frame": 1, "calls": 21, "primitive_calls": 1, "tottime_s": 0.6, "cumtime_s": 0.6,
+             "callers": [{"function": 0, "calls": 1, "primitive_calls": 1, "tottime_s": 0.03, "cumtime_s": 0.6},
+                         {"function": 1, "calls": 20, "primitive_calls": 0, "tottime_s": 0.57, "cumtime_s": 0.55}]},
+            {"frame": 2, "calls": 100, "primitive_calls": 100, "tottime_s": 0.3, "cumtime_s": 0.3,
+             "callers": [{"function": 0, "calls": 100, "primitive_calls": 100, "tottime_s": 0.3, "cumtime_s": 0.3}]}]
     });
     capture
 }
@@ -303,6 +331,11 @@ fn render_everything(capture: &Capture, other: &Capture) {
         }
     }
     for (before, after) in [(capture, capture), (other, capture), (capture, other)] {
+        if let Ok(diff::Comparison::Exact(d)) = diff::compare(before, after) {
+            let _ = d.write_text(&mut sink, 10);
+            let _ = d.write_json(&mut sink);
+            let _ = d.total_change_pct();
+        }
         if let Ok(d) = diff::diff(before, after) {
             let _ = d.write_text(&mut sink, 10);
             let _ = d.write_json(&mut sink);
@@ -357,11 +390,16 @@ proptest! {
     fn mutated_memory_captures_never_panic(mutations in prop::collection::vec(mutation(), 1..4)) {
         check(seed_with_memory(), &mutations);
     }
+
+    #[test]
+    fn mutated_exact_captures_never_panic(mutations in prop::collection::vec(mutation(), 1..4)) {
+        check(seed_exact(), &mutations);
+    }
 }
 
 #[test]
 fn the_seeds_render() {
-    for seed in [seed(), seed_with_memory()] {
+    for seed in [seed(), seed_with_memory(), seed_exact()] {
         let capture = Capture::read_from(seed.to_string().as_bytes()).unwrap();
         render_everything(&capture, &capture);
     }

@@ -4,6 +4,7 @@
 use crate::capture::{
     Capture, Frame, Meta, StackRecord, ThreadRecord, FORMAT_NAME, FORMAT_VERSION,
 };
+use crate::exact::{ExactStats, LineTimings};
 use crate::frames::FrameTable;
 use crate::memory::{Memory, MemorySite};
 use crate::sink::SampleSink;
@@ -45,6 +46,8 @@ pub struct CaptureBuilder {
     memory: Option<Memory>,
     /// Index of each memory site by (stack, source).
     site_ids: HashMap<(Vec<usize>, String), usize>,
+    exact: Option<ExactStats>,
+    lines: Option<LineTimings>,
 }
 
 impl CaptureBuilder {
@@ -160,7 +163,19 @@ impl CaptureBuilder {
             frames: self.frames.into_frames(),
             stacks: self.records,
             memory: self.memory,
+            exact: self.exact,
+            lines: self.lines,
         }
+    }
+
+    /// Sets the exact function statistics (their frames interned here).
+    pub fn set_exact(&mut self, exact: ExactStats) {
+        self.exact = Some(exact);
+    }
+
+    /// Sets the line timings (their frames interned here).
+    pub fn set_lines(&mut self, lines: LineTimings) {
+        self.lines = Some(lines);
     }
 
     fn thread_index(&mut self, tid: u64) -> usize {

@@ -1,5 +1,6 @@
 //! The capture as stored on disk (see `docs/capture-format.md`).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 
@@ -46,11 +47,14 @@ fn readable_list() -> String {
 }
 
 /// One source location: a function executing a given line.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Frame {
+    /// The code object's name (`co_name`).
     pub function: String,
+    /// The qualified name (`co_qualname`, 3.11+), when the interpreter has one.
     #[serde(default)]
     pub qualname: Option<String>,
+    /// The source file, as the code object names it.
     pub file: String,
     /// The line being executed; 0 when unknown.
     #[serde(default)]
@@ -65,65 +69,98 @@ impl Frame {
 }
 
 /// An OS thread seen during the capture.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ThreadRecord {
+    /// The OS thread id (what `ps -L` shows).
     pub tid: u64,
+    /// The Python `threading` name when known, else the OS name, else null.
     #[serde(default)]
     pub name: Option<String>,
+    /// Samples of this thread: the sum of the counts of its stacks.
     pub samples: u64,
+    /// Of those, the ones where it was idle.
     #[serde(default)]
     pub idle_samples: u64,
+    /// Of those, the ones where it held the GIL.
     #[serde(default)]
     pub gil_samples: u64,
 }
 
 /// A distinct (thread, stack, idle, gil) with the number of samples that had it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StackRecord {
+    /// Index into the capture's `threads`.
     pub thread: usize,
-    /// Indices into [`Capture::frames`], root first, leaf last.
+    /// Indices into the capture's `frames`, root first, leaf last.
     pub frames: Vec<usize>,
+    /// The thread was idle (not on a CPU and not holding the GIL).
     pub idle: bool,
+    /// The thread held the GIL (never, on a free-threaded build).
     pub gil: bool,
+    /// Samples with exactly this thread, stack, idle and GIL state.
+    #[schemars(range(min = 1))]
     pub count: u64,
 }
 
 /// What was recorded, how and for how long.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct Meta {
+    /// The version of snakescope that wrote the capture.
     pub tool_version: String,
+    /// `record` or `run`: the command that wrote the capture.
     pub mode: String,
+    /// The profiled program's command line.
     #[serde(default)]
     pub command: Vec<String>,
+    /// The profiled process.
     #[serde(default)]
     pub pid: Option<u32>,
+    /// The interpreter's version, when known.
     #[serde(default)]
     pub python_version: Option<String>,
+    /// Sampling instants asked for per second (0 in an exact capture:
+    /// nothing was sampled).
+    #[schemars(range(min = 0))]
     pub requested_rate_hz: f64,
+    /// When recording started, in seconds since the Unix epoch.
     #[serde(default)]
     pub started_unix_s: f64,
+    /// How long recording lasted, in seconds.
+    #[schemars(range(min = 0))]
     pub duration_s: f64,
+    /// Sampling instants in the recording (one per period of `requested_rate_hz`).
     pub ticks: u64,
+    /// Instants not sampled: the thread list could not be read, or sampling
+    /// was more than a period behind schedule.
     #[serde(default)]
     pub lost_ticks: u64,
+    /// Thread stacks discarded because the target changed them while they were read.
     #[serde(default)]
     pub torn_stacks: u64,
+    /// Recorded with `--idle`: idle stacks are included.
     #[serde(default)]
     pub include_idle: bool,
+    /// Recorded with `--gil`: only stacks holding the GIL are included.
     #[serde(default)]
     pub gil_only: bool,
+    /// The target's exit status when snakescope launched it (`-N`: killed by
+    /// signal `N`); null otherwise.
     #[serde(default)]
     pub exit_code: Option<i32>,
     /// The interpreter was a free-threaded build (3.13t): it has no GIL, so
     /// no sample holds one. Written only when true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("const" = true))]
     pub free_threaded: bool,
-    /// The program's CPU time in user and system mode, and its peak resident
-    /// set size (from `getrusage`), when known.
+    /// The program's CPU time in user mode (from `getrusage`), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub user_s: Option<f64>,
+    /// The program's CPU time in system mode (from `getrusage`), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub sys_s: Option<f64>,
+    /// The program's peak resident set size (from `getrusage`), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_bytes: Option<u64>,
 }
@@ -167,17 +204,31 @@ impl Meta {
 }
 
 /// An aggregated profile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Capture {
+    /// Always `snakescope-capture`.
+    #[schemars(extend("const" = FORMAT_NAME))]
     pub format: String,
+    /// The format's version: a new field does not change it, removing a
+    /// field or changing its meaning does.
+    #[schemars(extend("const" = FORMAT_VERSION))]
     pub version: u32,
     pub meta: Meta,
+    /// One entry per OS thread seen.
     pub threads: Vec<ThreadRecord>,
+    /// One entry per distinct source location.
     pub frames: Vec<Frame>,
+    /// One entry per distinct (thread, stack, idle, GIL state).
     pub stacks: Vec<StackRecord>,
     /// Present when memory was recorded (`snakescope run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<crate::memory::Memory>,
+    /// Present after `run --exact` or `Profiler(exact=True)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<crate::exact::ExactStats>,
+    /// Present when lines were timed (`@profile`, `run --lines`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<crate::exact::LineTimings>,
 }
 
 impl Capture {
@@ -192,6 +243,7 @@ impl Capture {
         let capture: Capture = serde_json::from_value(value)?;
         capture.check_indices()?;
         capture.check_totals()?;
+        capture.check_measured()?;
         Ok(capture)
     }
 
@@ -204,6 +256,28 @@ impl Capture {
     /// Total thread-samples in the capture.
     pub fn total_samples(&self) -> u64 {
         self.stacks.iter().map(|s| s.count).sum()
+    }
+
+    /// Whether nothing was measured: no sample, no exact statistics, no line
+    /// timing and no memory.
+    pub fn is_empty(&self) -> bool {
+        self.total_samples() == 0
+            && self.exact.as_ref().map_or(true, |e| e.functions.is_empty())
+            && self.lines.as_ref().map_or(true, |l| l.functions.is_empty())
+            && self.memory.is_none()
+    }
+
+    /// Refuses exact and line sections of an unknown version or naming
+    /// frames the capture does not have.
+    fn check_measured(&self) -> Result<(), CaptureError> {
+        let frames = self.frames.len();
+        if let Some(exact) = &self.exact {
+            crate::exact::check_exact(exact, frames).map_err(CaptureError::Inconsistent)?;
+        }
+        if let Some(lines) = &self.lines {
+            crate::exact::check_lines(lines, frames).map_err(CaptureError::Inconsistent)?;
+        }
+        Ok(())
     }
 }
 

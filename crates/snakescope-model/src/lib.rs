@@ -8,8 +8,10 @@
 
 mod aggregate;
 mod capture;
+mod exact;
 mod frames;
 mod memory;
+mod schema;
 mod sink;
 mod stats;
 mod window;
@@ -19,8 +21,13 @@ pub use capture::{
     Capture, CaptureError, Frame, Meta, StackRecord, ThreadRecord, Usage, FORMAT_NAME,
     FORMAT_VERSION, MAX_TOTAL, READABLE_VERSIONS,
 };
+pub use exact::{
+    ExactCaller, ExactFunction, ExactStats, ExactTotals, LineFunction, LineTiming, LineTimings,
+    SECTION_VERSION,
+};
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
+pub use schema::{capture_schema, schema_text, written_schema};
 pub use sink::{SampleSink, Tee};
 pub use stats::{FunctionStat, LineStat, Stats};
 pub use window::{FrameCounts, WindowReader, WindowSnapshot, WindowedSink};

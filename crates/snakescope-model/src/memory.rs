@@ -1,21 +1,26 @@
 //! Memory data of a capture: allocation sites with their stacks, what was
 //! alive at the peak and at exit, and the timeline (see `docs/capture-format.md`).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Memory recorded by the in-process agent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct Memory {
     /// `sampled` (byte-interval sampling: every figure is an unbiased
     /// estimate) or `exact` (every allocation).
+    #[schemars(extend("enum" = ["sampled", "exact"]))]
     pub mode: String,
     /// Mean bytes between samples in `sampled` mode; 1 in `exact` mode.
+    #[schemars(range(min = 1))]
     pub sample_interval_bytes: u64,
     /// Allocation sites: one per distinct (stack, source) with allocations.
     pub sites: Vec<MemorySite>,
-    /// The highest tracked live total seen, and when (seconds from the start).
+    /// The highest tracked live total seen.
     pub peak_bytes: u64,
+    /// When the peak was seen, in seconds from the start.
     #[serde(default)]
+    #[schemars(range(min = 0))]
     pub peak_at_s: f64,
     /// Tracked live bytes when recording stopped (at exit: what leaked, before
     /// interpreter shutdown frees anything).
@@ -32,16 +37,20 @@ pub struct Memory {
 }
 
 /// Where allocations came from: a Python stack, and which allocator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct MemorySite {
-    /// Indices into [`crate::Capture::frames`], root first; empty when the
+    /// Indices into the capture's `frames`, root first; empty when the
     /// allocating thread had no Python frame.
     pub frames: Vec<usize>,
     /// `python` (the interpreter's object/memory allocators) or `native`
     /// (malloc and friends, mmap: C extensions, buffers, arrays).
+    #[schemars(extend("enum" = ["python", "native"]))]
     pub source: String,
+    /// Allocations made here (an estimate when sampled).
     pub allocations: u64,
+    /// Bytes allocated here (an estimate when sampled).
     pub allocated_bytes: u64,
+    /// Of those allocations, the ones freed before recording stopped.
     pub frees: u64,
     /// Bytes allocated here and freed (by anyone) before recording stopped.
     pub freed_bytes: u64,
@@ -52,7 +61,7 @@ pub struct MemorySite {
 }
 
 /// One point of the memory timeline.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MemoryPoint {
     /// Seconds from the start of recording.
     pub t: f64,
@@ -63,18 +72,22 @@ pub struct MemoryPoint {
 }
 
 /// A labelled span of the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MemoryLabel {
+    /// The name given to `snakescope.label`.
     pub name: String,
+    /// When the span began, in seconds from the start of recording.
     pub start_s: f64,
+    /// When the span ended, in seconds from the start of recording.
     pub end_s: f64,
 }
 
 /// Live objects by type at one moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Census {
     /// Why it was taken: `checkpoint`, `heap`, `peak`, `exit`.
     pub when: String,
+    /// When it was taken, in seconds from the start of recording.
     pub t: f64,
     /// Tracked live bytes when it was taken (absent in older captures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,9 +95,13 @@ pub struct Census {
     pub types: Vec<CensusRow>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The live objects of one type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CensusRow {
+    /// The type's name.
     pub type_name: String,
+    /// How many objects of the type were alive.
     pub count: i64,
+    /// Their size in bytes.
     pub bytes: i64,
 }

@@ -17,6 +17,7 @@ Everything but browser is re-exported here.
 """
 
 from .capture import (
+    EXACT_SOURCE,
     SYNTHETIC,
     TORN_ALLOWANCE,
     Capture,
@@ -25,6 +26,7 @@ from .capture import (
     assert_shapes,
     attach,
     record,
+    synthetic_exact,
     validate_capture,
     validate_dump,
 )
@@ -82,7 +84,7 @@ from .targets import (
 )
 
 __all__ = [
-    "K_SIGMA", "MATRIX", "MIN_SAMPLES", "OLDER", "PYROOTS", "QUICK_TIMEOUT", "RECORD_TIMEOUT",
+    "EXACT_SOURCE", "K_SIGMA", "MATRIX", "MIN_SAMPLES", "OLDER", "PYROOTS", "QUICK_TIMEOUT", "RECORD_TIMEOUT",
     "REPO", "REQUIRE_ROOTS", "ROOTED", "ROOTED_PYPY", "RUN_MATRIX", "SCRIPTS", "SPEEDSCOPE_SCHEMA",
     "SUPPORTED", "SYNTHETIC", "SYSTEMATIC", "TORN_ALLOWANCE", "UNSUPPORTED",
     "Capture", "Interpreter", "Proc", "Result", "Stack",
@@ -90,6 +92,6 @@ __all__ = [
     "assert_schema", "assert_shapes", "assert_share", "attach", "check_speedscope", "check_svg",
     "expected_collapsed", "expected_share", "frame_label", "function_spans", "has_qualnames",
     "marker_lines", "module_constant", "parse_collapsed", "read_info", "record",
-    "require_interpreter", "run", "script", "share_tolerance", "source_lines", "target_env",
+    "require_interpreter", "run", "script", "share_tolerance", "source_lines", "synthetic_exact", "target_env",
     "thread_label", "validate_capture", "validate_dump", "wait_until_main_blocks",
 ]

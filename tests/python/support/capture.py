@@ -40,9 +40,10 @@ def assert_shapes(stacks: Iterable["Stack"], ok: Callable[["Stack"], bool], what
     )
 
 
-# The capture's JSON Schema (docs/capture.schema.json) says what each field is;
-# validate_capture adds what a schema cannot say (indices in range, distinct
-# stacks, counts that add up), as snakescope's own reader refuses them.
+# The capture's JSON Schema (docs/capture.schema.json, generated from the Rust
+# model by `make schema`) says what each field is; validate_capture adds what a
+# schema cannot say (indices in range, distinct stacks, counts that add up), as
+# snakescope's own reader refuses them.
 CAPTURE_SCHEMA_PATH = REPO / "docs" / "capture.schema.json"
 DUMP_SCHEMA_PATH = REPO / "docs" / "dump.schema.json"
 
@@ -231,6 +232,54 @@ SYNTHETIC = {
         {"thread": 1, "frames": [7, 6], "idle": False, "gil": True, "count": 5},
     ],
 }
+
+
+def synthetic_exact(file: str = "/src/app.py") -> dict:
+    """A hand-written capture of `run --exact` with `@profile` on `main`
+    (docs/capture-format.md; the same round figures as the Rust tests'
+    fixture, crates/snakescope-formats/src/fixture.rs): main (line 1) calls
+    Worker.fib once, which calls itself 20 times, and len 100 times; 122
+    calls, 102 primitive, in 1.0 s. main's line 2 ran once in 0.1 s, line 3
+    100 times in 0.9 s. No threads, no stacks."""
+    def caller(function, calls, primitive, tottime, cumtime):
+        return {"function": function, "calls": calls, "primitive_calls": primitive,
+                "tottime_s": tottime, "cumtime_s": cumtime}
+
+    def function(frame, calls, primitive, tottime, cumtime, callers):
+        return {"frame": frame, "calls": calls, "primitive_calls": primitive,
+                "tottime_s": tottime, "cumtime_s": cumtime, "callers": callers}
+
+    return {
+        "format": "snakescope-capture",
+        "version": 1,
+        "meta": {
+            "tool_version": "0.1.0", "mode": "exact", "command": ["python3", "app.py"],
+            "pid": 4242, "python_version": "3.12.1", "requested_rate_hz": 0.0,
+            "started_unix_s": 1795000000.25, "duration_s": 1.0, "ticks": 0, "lost_ticks": 0,
+            "torn_stacks": 0, "include_idle": False, "gil_only": False, "exit_code": 0,
+        },
+        "threads": [],
+        "frames": [
+            {"function": "main", "qualname": "main", "file": file, "line": 1},
+            {"function": "fib", "qualname": "Worker.fib", "file": file, "line": 5},
+            {"function": "<built-in method builtins.len>", "qualname": None, "file": "~", "line": 0},
+        ],
+        "stacks": [],
+        "exact": {"version": 1, "functions": [
+            function(0, 1, 1, 0.1, 1.0, []),
+            function(1, 21, 1, 0.6, 0.6, [caller(0, 1, 1, 0.03, 0.6), caller(1, 20, 0, 0.57, 0.55)]),
+            function(2, 100, 100, 0.3, 0.3, [caller(0, 100, 100, 0.3, 0.3)]),
+        ]},
+        "lines": {"version": 1, "functions": [{
+            "frame": 0,
+            "lines": [{"line": 2, "hits": 1, "time_s": 0.1}, {"line": 3, "hits": 100, "time_s": 0.9}],
+            "source": EXACT_SOURCE,
+        }]},
+    }
+
+
+# The source of `main` in synthetic_exact(), from its first line.
+EXACT_SOURCE = ["def main():", "    w = Worker(); w.fib(20)", '    for i in range(100): len("x")']
 
 
 def validate_dump(data: Any) -> list[dict]:

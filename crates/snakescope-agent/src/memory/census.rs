@@ -16,6 +16,7 @@ use super::live::LIVE;
 use super::recording::{pause_this_thread, resume_this_thread, INTERVAL};
 use super::ACTIVE;
 use pyo3::prelude::*;
+use snakescope_model::{Census, CensusRow};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -35,10 +36,11 @@ static CENSUS_PENDING: AtomicBool = AtomicBool::new(false);
 static PEAK: AtomicU64 = AtomicU64::new(0);
 /// Tracked live bytes at the last census (an `f64`'s bits).
 static CENSUS_LEVEL: AtomicU64 = AtomicU64::new(0);
-/// `() -> str`: the census as JSON (`_memory.census_json`), from `memory_start`.
+/// `() -> (when, t, [(type name, count, bytes)])`: the census
+/// (`_memory.census_rows`), from `memory_start`.
 static CENSUS_FN: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
 /// The last census taken near the peak (JSON from `CENSUS_FN`).
-static PEAK_CENSUS: Mutex<Option<(String, u64)>> = Mutex::new(None);
+static PEAK_CENSUS: Mutex<Option<Census>> = Mutex::new(None);
 
 /// No more censuses near the peak: the program's main code has returned and
 /// the interpreter is about to exit. On 3.8, `Py_AddPendingCall` once
@@ -189,23 +191,49 @@ fn take_census(py: Python<'_>) {
     let previous = pause_this_thread();
     CENSUS_RUNNING.store(true, Ordering::Relaxed);
     let began = Instant::now();
-    let json = census.call0(py).and_then(|v| v.extract::<String>(py));
+    let taken = census
+        .call0(py)
+        .and_then(|v| v.extract::<CensusRows>(py))
+        .map(into_census);
     CENSUS_SPENT_NS.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
     CENSUS_RUNNING.store(false, Ordering::Relaxed);
     resume_this_thread(previous);
-    match json {
-        Ok(json) => {
+    match taken {
+        Ok(mut taken) => {
+            taken.heap_bytes = Some(heap);
             if let Ok(mut last) = PEAK_CENSUS.lock() {
-                *last = Some((json, heap));
+                *last = Some(taken);
             }
         }
         Err(e) => drop(e), // no census this time; the program is not disturbed
     }
 }
 
-/// The last census taken near the peak, as JSON, with the tracked heap then.
-pub fn take_peak_census() -> Option<(String, u64)> {
+/// The last census taken near the peak, with the tracked heap then.
+pub fn take_peak_census() -> Option<Census> {
     PEAK_CENSUS.lock().ok().and_then(|mut c| c.take())
+}
+
+/// A census as `_memory.census_rows` gives it: when, seconds from the
+/// start, and (type name, count, bytes) per type.
+pub type CensusRows = (String, f64, Vec<(String, i64, i64)>);
+
+/// The capture's census of `rows` (the tracked heap unknown).
+pub fn into_census((when, t, rows): CensusRows) -> Census {
+    let types = rows
+        .into_iter()
+        .map(|(type_name, count, bytes)| CensusRow {
+            type_name,
+            count,
+            bytes,
+        })
+        .collect();
+    Census {
+        when,
+        t,
+        heap_bytes: None,
+        types,
+    }
 }
 
 #[cfg(test)]

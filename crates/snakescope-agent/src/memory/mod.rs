@@ -55,7 +55,7 @@ mod sites;
 mod state;
 mod timeline;
 
-pub use census::{take_peak_census, CENSUS_RUNNING};
+pub use census::{into_census, take_peak_census, CensusRows, CENSUS_RUNNING};
 pub use python::{
     memory_close_censuses, memory_elapsed, memory_hooks, memory_label, memory_on, memory_pause,
     memory_resume, memory_start,

@@ -4,12 +4,14 @@
 //! graph) is `snakescope_formats::diff`; this command reads the captures,
 //! writes the outputs and turns `--fail-if-slower` into the exit status:
 //! 1 when the total sampled time grew by more than the allowed percentage,
-//! 0 otherwise, 2 for an error (as every command).
+//! 0 otherwise, 2 for an error (as every command). Two exact captures
+//! (`run --exact`) are compared by their exact calls, and `--fail-if-slower`
+//! checks their measured time (every function's own time added).
 
 use crate::args::{DiffArgs, WidthsArg};
 use crate::commands::output::check_output_path;
 use crate::UserError;
-use snakescope_formats::diff::{self, Diff, Scale, Widths};
+use snakescope_formats::diff::{self, Comparison, DiffError, Scale, Widths};
 use snakescope_formats::printable::printable;
 use snakescope_formats::Format;
 use snakescope_model::Capture;
@@ -37,31 +39,20 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         true => (&*shown.0, &*shown.1),
         false => (&raw.0, &raw.1),
     };
-    let comparison = diff::diff(before, after).map_err(|e| {
-        UserError::new(e.to_string())
-            .with_hint("diff compares captures written by `snakescope record -o FILE.json`")
+    let comparison = diff::compare(before, after).map_err(|e| {
+        let hint = hint(&e);
+        UserError::new(e.to_string()).with_hint(hint)
     })?;
-
     if let Some(path) = &args.flamegraph {
-        let scale = if args.by_share {
-            Scale::Share
-        } else {
-            Scale::Time
-        };
-        let widths = match args.flamegraph_widths {
-            WidthsArg::Before => Widths::Before,
-            WidthsArg::After => Widths::After,
-        };
-        let mut svg = Vec::new();
-        diff::write_differential_flamegraph(&shown.0, &shown.1, scale, widths, &mut svg)
-            .map_err(|e| UserError::new(format!("cannot write `{}`: {e}", path.display())))?;
-        write_file(path, &svg)?;
+        write_flamegraph(args, path, &comparison, (&shown.0, &shown.1))?;
     }
 
     // Only the formats whose entry `compares` are offered (args.rs).
-    let render = |out: &mut dyn Write| match args.format {
-        Format::Json => comparison.write_json(out),
-        _ => comparison.write_text(out, args.top),
+    let render = |out: &mut dyn Write| match (&comparison, args.format) {
+        (Comparison::Samples(d), Format::Json) => d.write_json(out),
+        (Comparison::Samples(d), _) => d.write_text(out, args.top),
+        (Comparison::Exact(d), Format::Json) => d.write_json(out),
+        (Comparison::Exact(d), _) => d.write_text(out, args.top),
     };
     match &args.output {
         Some(path) => {
@@ -87,13 +78,55 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     }
 }
 
+/// Writes the differential flame graph of `shown` to `path`; refuses an
+/// exact comparison, which has no stacks to draw.
+fn write_flamegraph(
+    args: &DiffArgs,
+    path: &Path,
+    comparison: &Comparison,
+    shown: (&Capture, &Capture),
+) -> Result<(), UserError> {
+    if matches!(comparison, Comparison::Exact(_)) {
+        return Err(UserError::new(
+            "--flamegraph draws sampled stacks, and exact captures have none",
+        )
+        .with_hint("leave out --flamegraph: the table compares every function's calls and times"));
+    }
+    let scale = if args.by_share {
+        Scale::Share
+    } else {
+        Scale::Time
+    };
+    let widths = match args.flamegraph_widths {
+        WidthsArg::Before => Widths::Before,
+        WidthsArg::After => Widths::After,
+    };
+    let mut svg = Vec::new();
+    diff::write_differential_flamegraph(shown.0, shown.1, scale, widths, &mut svg)
+        .map_err(|e| UserError::new(format!("cannot write `{}`: {e}", path.display())))?;
+    write_file(path, &svg)
+}
+
+/// What to do about a comparison refused.
+fn hint(e: &DiffError) -> &'static str {
+    match e {
+        DiffError::Mixed { .. } => {
+            "record both runs the same way: both with `snakescope run --exact`, or both sampled (`snakescope record`, or `run` without --exact)"
+        }
+        DiffError::NoCalls(_) => "diff compares exact captures written by `snakescope run --exact -o FILE.json`",
+        _ => "diff compares captures written by `snakescope record -o FILE.json`",
+    }
+}
+
 /// The one line explaining a `--fail-if-slower` failure.
-fn slower_line(d: &Diff, pct: f64) -> String {
+fn slower_line(c: &Comparison, pct: f64) -> String {
+    let (what, before_s, after_s) = match c {
+        Comparison::Samples(d) => ("total sampled time", d.total.before_s, d.total.after_s),
+        Comparison::Exact(d) => ("total measured time", d.total.before_s, d.total.after_s),
+    };
     format!(
-        "slower: total sampled time {:.3} s -> {:.3} s ({:+.1}%), more than the {pct}% allowed by --fail-if-slower",
-        d.total.before_s,
-        d.total.after_s,
-        d.total_change_pct()
+        "slower: {what} {before_s:.3} s -> {after_s:.3} s ({:+.1}%), more than the {pct}% allowed by --fail-if-slower",
+        c.total_change_pct()
     )
 }
 

@@ -3,9 +3,10 @@
 use crate::args::DumpArgs;
 use crate::commands::attach_error;
 use crate::UserError;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 use snakescope_formats::printable::escape_controls;
-use snakescope_model::CaptureBuilder;
+use snakescope_model::{CaptureBuilder, Frame};
 use snakescope_remote::{thread_name, StackWalk, Target, TaskState, Tasks};
 use snakescope_unwind::WalkError;
 use std::io::Write;
@@ -13,12 +14,19 @@ use std::io::Write;
 /// Attempts at reading a consistent set of stacks while the target runs on.
 const ATTEMPTS: usize = 20;
 
-struct ThreadStack {
+/// One thread of `dump --json`'s array (`docs/dump.schema.json`).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ThreadStack {
+    /// The OS thread id (what `ps -L` shows).
     tid: u64,
+    /// The Python `threading` name when known, else the OS name, else null.
     name: Option<String>,
+    /// Not on a CPU and not holding the GIL.
     idle: bool,
+    /// Holds the GIL; null on a free-threaded build, which has none.
     gil: Option<bool>,
-    frames: Vec<serde_json::Value>,
+    /// The thread's Python stack, innermost first.
+    frames: Vec<Frame>,
 }
 
 pub fn run(args: &DumpArgs) -> anyhow::Result<u8> {
@@ -64,8 +72,7 @@ fn read_once(target: &mut Target) -> Result<Vec<ThreadStack>, WalkError> {
         let frames = ids
             .iter()
             .rev()
-            .filter_map(|&id| sink.frame(id))
-            .map(|f| json!({"function": f.function, "qualname": f.qualname, "file": f.file, "line": f.line}))
+            .filter_map(|&id| sink.frame(id).cloned())
             .collect();
         let idle = t.holds_gil != Some(true) && tasks.state(t.native_id) != TaskState::Running;
         let name = python_names
@@ -84,11 +91,7 @@ fn read_once(target: &mut Target) -> Result<Vec<ThreadStack>, WalkError> {
 }
 
 fn print_json(out: &mut dyn Write, stacks: &[ThreadStack]) -> std::io::Result<()> {
-    let value: Vec<_> = stacks
-        .iter()
-        .map(|s| json!({"tid": s.tid, "name": s.name, "idle": s.idle, "gil": s.gil, "frames": s.frames}))
-        .collect();
-    serde_json::to_writer_pretty(&mut *out, &value)?;
+    serde_json::to_writer_pretty(&mut *out, stacks)?;
     writeln!(out)
 }
 
@@ -137,12 +140,12 @@ fn print_text(out: &mut dyn Write, target: &Target, stacks: &[ThreadStack]) -> s
             writeln!(out, "    (no Python frames)")?;
         }
         for f in &s.frames {
-            let line = f["line"].as_u64().unwrap_or(0);
             writeln!(
                 out,
-                "    {} ({}:{line})",
-                escape_controls(f["qualname"].as_str().unwrap_or("?")),
-                escape_controls(f["file"].as_str().unwrap_or("?"))
+                "    {} ({}:{})",
+                escape_controls(f.qualname.as_deref().unwrap_or("?")),
+                escape_controls(&f.file),
+                f.line
             )?;
         }
     }
@@ -151,4 +154,18 @@ fn print_text(out: &mut dyn Write, target: &Target, stacks: &[ThreadStack]) -> s
 
 fn note(message: &str) {
     crate::stderr_line(format_args!("snakescope: {message}"));
+}
+
+/// The JSON Schema of `dump --json`'s output (`docs/dump.schema.json`).
+pub(crate) fn json_schema() -> serde_json::Value {
+    let mut schema = snakescope_model::written_schema::<Vec<ThreadStack>>();
+    schema["title"] = "snakescope dump --json".into();
+    schema["description"] = "One entry per thread, frames innermost first \
+        (docs/commands/dump.md). Generated from crates/snakescope-cli by `make schema`: \
+        do not edit by hand. tests/python/test_dump.py validates every dump against it \
+        (and that no tid appears twice, which a schema cannot say)."
+        .into();
+    // A process with an interpreter has at least its main thread.
+    schema["minItems"] = 1.into();
+    schema
 }

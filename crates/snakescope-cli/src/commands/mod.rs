@@ -11,6 +11,8 @@ mod run;
 
 use crate::args::{Cli, Command};
 
+pub(crate) use dump::json_schema as dump_schema;
+
 /// Runs the chosen command; the exit code is the command's own.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {

@@ -166,10 +166,8 @@ mod tests {
         );
         assert!(!hint.contains("timeline"), "{hint}");
         let exact = check_draws(Format::Flamegraph, &[Section::Exact], "an --exact run");
-        assert!(exact
-            .unwrap_err()
-            .hint
-            .unwrap()
-            .ends_with("written as pstats"));
+        let hint = exact.unwrap_err().hint.unwrap();
+        let offered = hint.split_once("written as ").unwrap().1;
+        assert_eq!(offered, "speedscope, json, text, html, pprof, pstats");
     }
 }

@@ -5,12 +5,12 @@ use crate::commands::attach_error;
 use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::launch::{self, Signals};
 use crate::UserError;
-use snakescope_formats::{Format, FormatError, Section};
+use snakescope_formats::{Format, Section};
 use snakescope_model::{Capture, CaptureBuilder, Meta, SampleSink};
 use snakescope_remote::{AttachError, Target};
 use snakescope_remote::{NoHooks, Sampler, SamplerSettings};
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -264,40 +264,24 @@ fn fail_and_wait(child: &mut Child, err: AttachError) -> anyhow::Result<u8> {
 }
 
 fn write_outputs(capture: Capture, settings: &Settings, pid: u32) -> anyhow::Result<()> {
-    let format = settings.format;
     let path = settings
         .output
         .clone()
-        .unwrap_or_else(|| format.default_file_name(pid).into());
-    if capture.total_samples() == 0 && format != Format::Json {
-        note(&format!(
-            "no samples were recorded (no thread was {} while sampled); no {} written",
-            if settings.sampler.gil_only {
-                "holding the GIL"
-            } else {
-                "running Python code"
-            },
-            path.display()
-        ));
-        return Ok(());
-    }
-    let mut rendered = Vec::new();
-    snakescope_formats::write(&capture, format, &mut rendered)
-        .map_err(|e| output_error(e, &path))?;
-    std::fs::write(&path, rendered)
-        .map_err(|e| UserError::new(format!("cannot write `{}`: {e}", path.display())))?;
-    if !settings.quiet {
-        let mut err = std::io::stderr().lock();
-        let color = std::io::stderr().is_terminal();
-        // The file is written: a closed stderr loses only the summary.
-        let _ = snakescope_formats::write_summary(&capture, &mut err, color);
-        let _ = writeln!(err, "wrote {} ({})", path.display(), format.name());
-    }
+        .unwrap_or_else(|| settings.format.default_file_name(pid).into());
+    let out = crate::write_profile::ProfileOutput {
+        path: &path,
+        format: settings.format,
+        quiet: settings.quiet,
+        summary: true,
+        color: std::io::stderr().is_terminal(),
+        empty_because: if settings.sampler.gil_only {
+            "no thread was holding the GIL while sampled"
+        } else {
+            "no thread was running Python code while sampled"
+        },
+    };
+    crate::write_profile::write_profile(&capture, &out)?;
     Ok(())
-}
-
-fn output_error(e: FormatError, path: &std::path::Path) -> UserError {
-    UserError::new(format!("cannot write `{}`: {e}", path.display()))
 }
 
 /// The command as messages show it.

@@ -84,16 +84,16 @@ fn bootstrap_command(
     command
 }
 
-/// The format of the profile, refused before anything runs when it draws
-/// nothing the run records. With --exact it is pstats whatever the file's
-/// name (`--format pstats` says so; no other format draws exact counts yet).
+/// The format of the profile (named, else implied by the output's name,
+/// else a flame graph; pstats with --exact), refused before anything runs
+/// when it draws nothing the run records.
 fn run_format(args: &RunArgs) -> Result<Format, UserError> {
+    let output = args.sampling.output.as_deref();
     if args.exact {
-        let format = args.sampling.format.unwrap_or(Format::Pstats);
+        let format = output_format(output, args.sampling.format, Format::Pstats)?;
         check_draws(format, &[Section::Exact], "an --exact run")?;
         return Ok(format);
     }
-    let output = args.sampling.output.as_deref();
     let format = output_format(output, args.sampling.format, Format::Flamegraph)?;
     let held: &[Section] = match args.memory {
         MemoryMode::Off => &[Section::Samples],

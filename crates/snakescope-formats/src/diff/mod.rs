@@ -13,10 +13,17 @@
 //! the bytes allocated are compared too, in total and per function (the
 //! innermost Python frame of each allocation site).
 //!
-//! The analysis is in `analysis`; each writer has its own module: `text`
-//! (the terminal), `json` and `flamegraph` (the differential flame graph).
+//! Two exact captures (`run --exact`) are compared per function instead,
+//! with cProfile's figures (`exact`): calls, own time and time with callees,
+//! before and after. An exact capture is not compared with a sampled one.
+//!
+//! The analysis is in `analysis` (and `exact`); each writer has its own
+//! module: `text` (the terminal), `json`, `flamegraph` (the differential flame
+//! graph) and `exact_text` (both outputs of an exact comparison).
 
 mod analysis;
+mod exact;
+mod exact_text;
 mod flamegraph;
 mod json;
 mod text;
@@ -25,9 +32,12 @@ mod text;
 mod fixture;
 
 pub use analysis::diff;
+pub use exact::{CallChange, ExactDiff, ExactFunctionChange, ExactSide, TimeChange};
 pub use flamegraph::{write_differential_flamegraph, Scale, Widths};
 
+use crate::exact_edges::exact_of;
 use serde::Serialize;
+use snakescope_model::Capture;
 
 /// Rows shown per table by the text output unless told otherwise.
 pub const DEFAULT_TOP: usize = 10;
@@ -39,6 +49,51 @@ pub enum DiffError {
     NoSamples(&'static str),
     #[error("the {0} capture has no sampling rate or duration, so its samples have no time")]
     NoRate(&'static str),
+    #[error("the {0} capture has no exact calls, so there is nothing to compare")]
+    NoCalls(&'static str),
+    #[error("the {exact} capture holds exact calls (`run --exact`) and the {sampled} capture sampled stacks: they cannot be compared")]
+    Mixed {
+        exact: &'static str,
+        sampled: &'static str,
+    },
+}
+
+/// The comparison of two sampled captures, or of two exact ones.
+#[derive(Debug, Clone, PartialEq)]
+// One comparison per command: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum Comparison {
+    Samples(Diff),
+    Exact(ExactDiff),
+}
+
+/// Compares `before` with `after`: their samples ([`diff`]), or, when both
+/// are exact captures, their exact statistics. Refuses an exact capture
+/// against a sampled one.
+pub fn compare(before: &Capture, after: &Capture) -> Result<Comparison, DiffError> {
+    match (exact_of(before), exact_of(after)) {
+        (Some(b), Some(a)) => exact::exact_diff((before, b), (after, a)).map(Comparison::Exact),
+        (Some(_), None) => Err(DiffError::Mixed {
+            exact: "before",
+            sampled: "after",
+        }),
+        (None, Some(_)) => Err(DiffError::Mixed {
+            exact: "after",
+            sampled: "before",
+        }),
+        (None, None) => diff(before, after).map(Comparison::Samples),
+    }
+}
+
+impl Comparison {
+    /// The relative change of the total time (sampled, or measured own
+    /// time), in percent.
+    pub fn total_change_pct(&self) -> f64 {
+        match self {
+            Comparison::Samples(d) => d.total_change_pct(),
+            Comparison::Exact(d) => d.total_change_pct(),
+        }
+    }
 }
 
 /// One capture as the comparison sees it.

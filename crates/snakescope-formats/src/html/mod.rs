@@ -1,6 +1,9 @@
 //! One self-contained HTML report (`--format html`, `*.html`): header, flame
 //! graph, call tree, function table, annotated source, threads, and the
 //! findings and memory sections, in a single file that needs no network.
+//! A capture with exact statistics or line timings adds the "Exact calls" and
+//! "Line timings" sections (`assets/report-measured.js`); one without samples
+//! (`run --exact`) leads with them and has no other view of samples.
 //!
 //! The page embeds the capture itself (`docs/capture-format.md`, compact JSON
 //! in `<script type="application/json" id="snakescope-capture">`) and the text
@@ -29,6 +32,8 @@ use std::io::{self, Write};
 
 const CSS: &str = include_str!("../../assets/report.css");
 const JS: &str = include_str!("../../assets/report.js");
+/// The exact and line-timing views; inlined before `JS`, which calls them.
+const JS_MEASURED: &str = include_str!("../../assets/report-measured.js");
 
 /// Writes the report, reading the hottest source files from disk.
 pub(crate) fn write(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
@@ -41,34 +46,26 @@ pub(crate) fn write_with(
     read: &dyn Fn(&str) -> Source,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    // The page's script reads the capture itself, embedded as JSON.
     let mut capture_json = Vec::new();
     serde_json::to_writer(&mut capture_json, capture)?;
-    render(capture, &capture_json, read, out)
-}
-
-/// Writes the report for `capture`, whose JSON is `capture_json` (which may
-/// carry sections this build does not model, such as `memory`).
-fn render(
-    capture: &Capture,
-    capture_json: &[u8],
-    read: &dyn Fn(&str) -> Source,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let memory = allocated_by_frame(capture_json);
+    let memory = allocated_by_frame(capture);
     let sources = sources(capture, &memory, read);
     let mut sources_json = Vec::new();
     serde_json::to_writer(&mut sources_json, &sources)?;
     write_document(
         &command_line(&capture.meta),
-        capture_json,
+        &page_sections(capture),
+        &capture_json,
         &sources_json,
         out,
     )
 }
 
-/// The page around the two JSON blocks.
+/// The page around the two JSON blocks, with `sections` in order.
 fn write_document(
     command: &str,
+    sections: &[Section],
     capture_json: &[u8],
     sources_json: &[u8],
     out: &mut dyn Write,
@@ -88,7 +85,7 @@ fn write_document(
          which is turned off; the capture is embedded in the page as JSON.</p></noscript>\n\
          <main>\n"
     )?;
-    for (id, title) in SECTIONS {
+    for (id, title) in sections {
         let hidden = if *id == "memory" { " hidden" } else { "" };
         writeln!(
             out,
@@ -102,12 +99,15 @@ fn write_document(
     write_script_safe(sources_json, out)?;
     write!(
         out,
-        "</script>\n<script>\n{JS}</script>\n</body>\n</html>\n"
+        "</script>\n<script>\n{JS_MEASURED}{JS}</script>\n</body>\n</html>\n"
     )
 }
 
-/// The page's sections, in order: (element id, heading).
-const SECTIONS: &[(&str, &str)] = &[
+/// A section of the page: (element id, heading).
+type Section = (&'static str, &'static str);
+
+/// The sections of a page of samples, in order.
+const SECTIONS: &[Section] = &[
     ("findings", "Findings"),
     ("flame", "Flame graph"),
     ("tree", "Call tree"),
@@ -116,6 +116,45 @@ const SECTIONS: &[(&str, &str)] = &[
     ("threads", "Threads"),
     ("memory", "Memory"),
 ];
+
+/// The measured sections, drawn by `JS_MEASURED` from the capture's `exact`
+/// and `lines` sections.
+const EXACT: Section = ("exact", "Exact calls");
+const LINES: Section = ("lines", "Line timings");
+
+/// The sections of `capture`'s page: those of samples, with the exact and
+/// line-timing sections when the capture has them, after the annotated
+/// source. A capture without samples (`run --exact`) has them first, after
+/// the findings, then the flame graph's section (which says there are no
+/// sampled stacks), and none of the other views of samples.
+fn page_sections(capture: &Capture) -> Vec<Section> {
+    let measured: Vec<Section> = [
+        (capture.exact.is_some(), EXACT),
+        (capture.lines.is_some(), LINES),
+    ]
+    .into_iter()
+    .filter_map(|(present, section)| present.then_some(section))
+    .collect();
+    if measured.is_empty() {
+        return SECTIONS.to_vec();
+    }
+    let sampled = capture.total_samples() > 0;
+    let (before, kept): (&str, &[&str]) = if sampled {
+        ("threads", &[])
+    } else {
+        ("flame", &["findings", "flame", "memory"])
+    };
+    let mut sections = Vec::new();
+    for &section in SECTIONS {
+        if section.0 == before {
+            sections.extend(&measured);
+        }
+        if sampled || kept.contains(&section.0) {
+            sections.push(section);
+        }
+    }
+    sections
+}
 
 /// Writes JSON inside a `<script>` element: `<` only occurs in JSON strings,
 /// where `\u003c` means the same, so no `</script>` or `<!--` can end it early.

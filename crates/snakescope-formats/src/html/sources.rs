@@ -1,7 +1,7 @@
 //! The source files the report annotates: the hottest by self samples, by
 //! total and by bytes allocated, each read from disk (or why not).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use snakescope_model::Capture;
 use std::collections::HashMap;
 use std::io;
@@ -94,33 +94,14 @@ pub(super) fn sources<'a>(
 }
 
 /// The bytes allocated per innermost frame, from the capture's `memory.sites`
-/// when it has them: read from the JSON, so the report needs no change when the
-/// memory model grows.
-pub(super) fn allocated_by_frame(capture_json: &[u8]) -> Vec<(usize, u64)> {
-    #[derive(Deserialize)]
-    struct View {
-        #[serde(default)]
-        memory: Option<MemoryView>,
-    }
-    #[derive(Deserialize)]
-    struct MemoryView {
-        #[serde(default)]
-        sites: Vec<SiteView>,
-    }
-    #[derive(Deserialize)]
-    struct SiteView {
-        #[serde(default)]
-        frames: Vec<usize>,
-        #[serde(default)]
-        allocated_bytes: u64,
-    }
-    let Ok(view) = serde_json::from_slice::<View>(capture_json) else {
+/// when it has them.
+pub(super) fn allocated_by_frame(capture: &Capture) -> Vec<(usize, u64)> {
+    let Some(memory) = &capture.memory else {
         return Vec::new();
     };
-    view.memory
-        .map(|m| m.sites)
-        .unwrap_or_default()
-        .into_iter()
+    memory
+        .sites
+        .iter()
         .filter_map(|s| Some((*s.frames.last()?, s.allocated_bytes)))
         .collect()
 }

@@ -1,6 +1,6 @@
 use super::*;
-use crate::fixture::{capture, empty_capture};
-use snakescope_model::Frame;
+use crate::fixture::{capture, empty_capture, exact_capture};
+use snakescope_model::{Frame, Memory, MemorySite};
 
 fn fake_read(path: &str) -> Source {
     match path {
@@ -64,7 +64,7 @@ fn self_contained() {
     ] {
         assert!(!html.contains(needle), "the page refers to {needle}");
     }
-    for asset in [CSS, JS] {
+    for asset in [CSS, JS, JS_MEASURED] {
         assert!(
             !asset.contains("</script"),
             "an asset would end its element"
@@ -127,7 +127,7 @@ fn memory_and_other_new_keys_reach_the_page() {
     // A capture JSON carrying a key this build does not model is embedded as given.
     let json = br#"{"format":"snakescope-capture","memory":{"note":"<b>"}}"#;
     let mut out = Vec::new();
-    write_document("x", json, b"{\"files\":[]}", &mut out).unwrap();
+    write_document("x", SECTIONS, json, b"{\"files\":[]}", &mut out).unwrap();
     let html = String::from_utf8(out).unwrap();
     assert_eq!(
         json_block(&html, "snakescope-capture")["memory"]["note"],
@@ -150,18 +150,22 @@ fn files_that_allocated_are_annotated_too() {
         file: "/src/tiny.py".into(),
         line: 1,
     });
-    let mut value = serde_json::to_value(&capture).unwrap();
-    value["memory"] = serde_json::json!({
-        "mode": "exact",
-        "sites": [
-            {"frames": [0, 5], "allocated_bytes": 100_000},
-            {"frames": [0, 6], "allocated_bytes": 10},
-            {"frames": [], "allocated_bytes": 5},
+    let site = |frames: Vec<usize>, allocated_bytes| MemorySite {
+        frames,
+        allocated_bytes,
+        ..MemorySite::default()
+    };
+    capture.memory = Some(Memory {
+        mode: "exact".into(),
+        sites: vec![
+            site(vec![0, 5], 100_000),
+            site(vec![0, 6], 10),
+            site(vec![], 5),
         ],
+        ..Memory::default()
     });
-    let json = serde_json::to_vec(&value).unwrap();
     let mut out = Vec::new();
-    super::render(&capture, &json, &fake_read, &mut out).unwrap();
+    super::write_with(&capture, &fake_read, &mut out).unwrap();
     let html = String::from_utf8(out).unwrap();
     let files = json_block(&html, "snakescope-sources")["files"].clone();
     let paths: Vec<&str> = files
@@ -184,7 +188,7 @@ fn files_that_allocated_are_annotated_too() {
     // The memory section reaches the page as recorded.
     assert_eq!(
         json_block(&html, "snakescope-capture")["memory"],
-        value["memory"]
+        serde_json::to_value(capture.memory.as_ref().unwrap()).unwrap()
     );
 }
 
@@ -215,4 +219,95 @@ fn reads_real_files_and_says_why_not() {
         Source::Unavailable("not a regular file".into())
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The ids of the page's sections, in order, and whether each is hidden.
+fn section_ids(html: &str) -> Vec<(String, bool)> {
+    html.split("<section id=\"")
+        .skip(1)
+        .map(|rest| {
+            let (id, after) = rest.split_once('"').unwrap();
+            (id.to_owned(), after.starts_with(" hidden"))
+        })
+        .collect()
+}
+
+#[test]
+fn an_exact_capture_leads_with_its_measured_sections() {
+    let html = page(&exact_capture());
+    let ids = section_ids(&html);
+    let ids: Vec<(&str, bool)> = ids.iter().map(|(id, h)| (id.as_str(), *h)).collect();
+    assert_eq!(
+        ids,
+        [
+            ("findings", false),
+            ("exact", false),
+            ("lines", false),
+            ("flame", false),
+            ("memory", true)
+        ]
+    );
+    assert!(html.contains("<section id=\"exact\"><h2>Exact calls</h2>"));
+    assert!(html.contains("<section id=\"lines\"><h2>Line timings</h2>"));
+    // The views that draw them are inlined, before the program that calls them.
+    let measured = html.find("views.exact = function").unwrap();
+    assert!(measured < html.find("section('exact'").unwrap());
+    let back: Capture = serde_json::from_value(json_block(&html, "snakescope-capture")).unwrap();
+    assert_eq!(back, exact_capture());
+}
+
+#[test]
+fn sampled_pages_add_measured_sections_only_when_present() {
+    let ids = |c: &Capture| -> Vec<String> {
+        section_ids(&page(c))
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    };
+    let plain: Vec<String> = SECTIONS.iter().map(|(id, _)| (*id).to_owned()).collect();
+    assert_eq!(ids(&capture()), plain);
+    let mut with_lines = capture();
+    with_lines.lines = exact_capture().lines;
+    assert_eq!(
+        ids(&with_lines),
+        [
+            "findings",
+            "flame",
+            "tree",
+            "functions",
+            "source",
+            "lines",
+            "threads",
+            "memory"
+        ]
+    );
+}
+
+#[test]
+fn hostile_names_and_source_in_measured_sections_stay_text() {
+    let mut c = exact_capture();
+    let hostile = "fib</script><img src=x onerror=alert(1)>\x1b[31m";
+    c.frames[1].function = hostile.into();
+    c.frames[1].qualname = Some(hostile.into());
+    c.lines.as_mut().unwrap().functions[0].source[1] = "    </script><b>bold</b>\r".into();
+    let mut out = Vec::new();
+    crate::write(&c, crate::Format::Html, &mut out).unwrap();
+    let html = String::from_utf8(out).unwrap();
+    assert!(!html.contains("<img"), "a name became markup");
+    assert!(!html.contains("<b>bold"), "source became markup");
+    assert_eq!(html.matches("</script>").count(), 3);
+    // Control characters are shown, not sent (printable), and the strings reach the page intact.
+    let data = json_block(&html, "snakescope-capture");
+    assert_eq!(
+        data["frames"][1]["function"],
+        "fib</script><img src=x onerror=alert(1)>\\x1b[31m"
+    );
+    assert_eq!(
+        data["lines"]["functions"][0]["source"][1],
+        "    </script><b>bold</b>\\x0d"
+    );
+    // The views only ever set text: no markup is built from strings.
+    for js in [JS, JS_MEASURED] {
+        assert!(!js.contains("innerHTML") && !js.contains("insertAdjacentHTML"));
+    }
 }

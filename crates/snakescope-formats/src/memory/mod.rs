@@ -109,6 +109,8 @@ pub fn memory_view(capture: &Capture, metric: MemoryMetric) -> Option<Capture> {
         frames,
         stacks: records,
         memory: None,
+        exact: None,
+        lines: None,
     })
 }
 

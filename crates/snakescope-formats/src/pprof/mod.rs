@@ -24,7 +24,11 @@
 //! `inuse_space`/`bytes` (still alive when recording stopped). CPU samples
 //! are 0 in those and sites 0 in the CPU columns, so every sample type reads
 //! as its own profile (`-sample_index=alloc_space`).
+//!
+//! An exact capture (`run --exact`, no samples) is written by [`exact`]:
+//! calls and own time per caller → function edge.
 
+use crate::exact_edges::exact_of;
 use crate::pprof_proto as pb;
 use crate::text::command_line;
 use flate2::write::GzEncoder;
@@ -129,6 +133,9 @@ impl Strings {
 /// order (sample types, functions, thread labels, allocators, the rest), which
 /// fixes the string table.
 pub(crate) fn profile(capture: &Capture) -> pb::Profile {
+    if let Some(stats) = exact_of(capture) {
+        return exact::profile(capture, stats);
+    }
     let mut strings = Strings::new();
     let (columns, default) = columns(capture);
     let memory = capture.memory.as_ref();
@@ -153,16 +160,7 @@ pub(crate) fn profile(capture: &Capture) -> pb::Profile {
         ));
     }
 
-    // One mapping for the interpreter, marked as fully symbolized so that
-    // pprof does not look for a binary to symbolize against.
-    let mapping = pb::Mapping {
-        id: 1,
-        filename: strings.intern("python"),
-        has_functions: true,
-        has_filenames: true,
-        has_line_numbers: true,
-        ..pb::Mapping::default()
-    };
+    let mapping = mapping(&mut strings);
     let meta = &capture.meta;
     let comment = vec![strings.intern(&format!("snakescope: {}", command_line(meta)))];
     let default_sample_type = strings.intern(columns[default].kind);
@@ -190,6 +188,19 @@ pub(crate) fn profile(capture: &Capture) -> pb::Profile {
         comment,
         default_sample_type,
         ..pb::Profile::default()
+    }
+}
+
+/// One mapping for the interpreter, marked as fully symbolized so that
+/// pprof does not look for a binary to symbolize against.
+fn mapping(strings: &mut Strings) -> pb::Mapping {
+    pb::Mapping {
+        id: 1,
+        filename: strings.intern("python"),
+        has_functions: true,
+        has_filenames: true,
+        has_line_numbers: true,
+        ..pb::Mapping::default()
     }
 }
 
@@ -344,5 +355,6 @@ fn seconds_to_ns(s: f64) -> i64 {
     }
 }
 
+mod exact;
 #[cfg(test)]
 mod tests;

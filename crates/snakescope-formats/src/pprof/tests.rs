@@ -5,7 +5,7 @@ use snakescope_model::Memory;
 use std::io::Read;
 
 /// Writes `capture` as pprof and decodes it back, as a consumer would.
-fn round_trip(capture: &Capture) -> pb::Profile {
+pub(super) fn round_trip(capture: &Capture) -> pb::Profile {
     let mut out = Vec::new();
     write(capture, &mut out).unwrap();
     assert_eq!(&out[..2], &[0x1f, 0x8b], "gzip magic");
@@ -14,12 +14,12 @@ fn round_trip(capture: &Capture) -> pb::Profile {
     pb::Profile::decode(&raw[..]).unwrap()
 }
 
-fn string(p: &pb::Profile, i: i64) -> &str {
+pub(super) fn string(p: &pb::Profile, i: i64) -> &str {
     &p.string_table[usize::try_from(i).unwrap()]
 }
 
 /// (type, unit) of each sample type.
-fn types(p: &pb::Profile) -> Vec<(&str, &str)> {
+pub(super) fn types(p: &pb::Profile) -> Vec<(&str, &str)> {
     p.sample_type
         .iter()
         .map(|t| (string(p, t.r#type), string(p, t.unit)))
@@ -27,7 +27,7 @@ fn types(p: &pb::Profile) -> Vec<(&str, &str)> {
 }
 
 /// Each sample's stack as function names, root first, and its values.
-fn stacks(p: &pb::Profile) -> Vec<(Vec<String>, Vec<i64>)> {
+pub(super) fn stacks(p: &pb::Profile) -> Vec<(Vec<String>, Vec<i64>)> {
     let location = |id: u64| p.location.iter().find(|l| l.id == id).unwrap();
     let function = |id: u64| p.function.iter().find(|f| f.id == id).unwrap();
     let mut v: Vec<_> = p

@@ -5,6 +5,9 @@
 //! GIL shares, which are of that thread's own samples. `color` only makes
 //! headings bold; the numbers never depend on it.
 
+mod exact;
+mod lines;
+
 use snakescope_model::{Capture, FunctionStat, LineStat, Meta, Stats, ThreadRecord};
 use std::io::{self, Write};
 
@@ -15,20 +18,36 @@ const REPORT_THREADS: usize = 10;
 const SUMMARY_THREADS: usize = 5;
 /// Lines listed by the summary.
 const SUMMARY_LINES: usize = 5;
+/// Functions in the exact table of the report and of the summary (pstats'
+/// `print_stats(N)`).
+const REPORT_EXACT_ROWS: usize = 30;
+const SUMMARY_EXACT_ROWS: usize = 10;
 /// Function names wider than this overflow their column instead of widening it.
 const MAX_NAME_WIDTH: usize = 40;
 
 /// The full report: header, top functions by self and by total time, top
-/// lines, threads.
+/// lines, threads; then the exact statistics (pstats' table) and the line
+/// timings (kernprof's) when the capture has them.
 pub(crate) fn write_report(capture: &Capture, out: &mut dyn Write, color: bool) -> io::Result<()> {
     let stats = Stats::of(capture);
     write_header(capture, out, color)?;
-    if stats.total_samples == 0 {
+    if stats.total_samples > 0 {
+        write_sampled(capture, &stats, out, color)?;
+    } else if !measured_only(capture) {
         return writeln!(out, "  no samples recorded");
     }
+    write_measured(capture, REPORT_EXACT_ROWS, out, color)
+}
+
+fn write_sampled(
+    capture: &Capture,
+    stats: &Stats,
+    out: &mut dyn Write,
+    color: bool,
+) -> io::Result<()> {
     let total = stats.total_samples;
     writeln!(out)?;
-    write_top_self(&stats, out, color)?;
+    write_top_self(stats, out, color)?;
     writeln!(out)?;
     heading(out, color, "Top functions by total time")?;
     let by_total: Vec<&FunctionStat> = stats.by_total().into_iter().take(TOP).collect();
@@ -48,22 +67,62 @@ pub(crate) fn write_report(capture: &Capture, out: &mut dyn Write, color: bool) 
 }
 
 /// The terminal summary: header, top functions by self time, and the threads
-/// when there is more than one.
+/// when there is more than one; then the top exact rows and the line timings
+/// when the capture has them.
 pub(crate) fn write_summary(capture: &Capture, out: &mut dyn Write, color: bool) -> io::Result<()> {
     let stats = Stats::of(capture);
     write_header(capture, out, color)?;
-    if stats.total_samples == 0 {
+    if stats.total_samples > 0 {
+        writeln!(out)?;
+        write_top_self(&stats, out, color)?;
+        writeln!(out)?;
+        write_top_lines(&stats.lines, SUMMARY_LINES, stats.total_samples, out, color)?;
+        if capture.threads.len() > 1 {
+            writeln!(out)?;
+            write_threads(capture, SUMMARY_THREADS, out, color)?;
+        }
+    } else if !measured_only(capture) {
         return writeln!(out, "  no samples recorded");
     }
-    writeln!(out)?;
-    write_top_self(&stats, out, color)?;
-    writeln!(out)?;
-    write_top_lines(&stats.lines, SUMMARY_LINES, stats.total_samples, out, color)?;
-    if capture.threads.len() > 1 {
+    write_measured(capture, SUMMARY_EXACT_ROWS, out, color)
+}
+
+/// Whether the capture has no samples but exact statistics or line timings
+/// (`run --exact`, `Profiler(exact=True)`): its header then says what was
+/// measured instead of sampling figures that are all zero.
+fn measured_only(capture: &Capture) -> bool {
+    capture.total_samples() == 0 && (capture.exact.is_some() || capture.lines.is_some())
+}
+
+/// The exact section (its `exact_rows` functions with the most cumulative
+/// time) and the line timings, each under its heading; nothing when the
+/// capture has neither.
+fn write_measured(
+    capture: &Capture,
+    exact_rows: usize,
+    out: &mut dyn Write,
+    color: bool,
+) -> io::Result<()> {
+    if let Some(section) = &capture.exact {
         writeln!(out)?;
-        write_threads(capture, SUMMARY_THREADS, out, color)?;
+        heading(out, color, "Exact calls")?;
+        exact::write_exact(capture, section, exact_rows, out)?;
+    }
+    if let Some(section) = &capture.lines {
+        writeln!(out)?;
+        heading(out, color, "Line timings")?;
+        lines::write_lines(capture, section, out)?;
     }
     Ok(())
+}
+
+/// The line timings alone, in kernprof's layout (nothing without them):
+/// what `run` prints and writes as `OUTPUT.lines.txt`.
+pub(crate) fn write_line_timings(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
+    match &capture.lines {
+        Some(section) => lines::write_lines(capture, section, out),
+        None => Ok(()),
+    }
 }
 
 /// The command that was profiled, quoted for a POSIX shell, or the pid
@@ -97,6 +156,35 @@ fn write_header(capture: &Capture, out: &mut dyn Write, color: bool) -> io::Resu
     } else {
         python
     };
+    if measured_only(capture) {
+        writeln!(out, "  {python}, {:.2} s", meta.duration_s)?;
+        writeln!(out, "  no stacks sampled: {}", measured_names(capture))?;
+    } else {
+        write_sampling_header(capture, &python, out)?;
+    }
+    if let (Some(user), Some(sys), Some(rss)) = (meta.user_s, meta.sys_s, meta.peak_rss_bytes) {
+        writeln!(
+            out,
+            "  wall {:.2} s, user {user:.2} s, sys {sys:.2} s, peak RSS {:.1} MiB",
+            meta.duration_s,
+            rss as f64 / (1024.0 * 1024.0)
+        )?;
+    }
+    Ok(())
+}
+
+/// What a capture without samples measured, for its header.
+fn measured_names(capture: &Capture) -> &'static str {
+    match (capture.exact.is_some(), capture.lines.is_some()) {
+        (true, true) => "every call counted and timed (exact), and line timings",
+        (true, false) => "every call counted and timed (exact)",
+        _ => "line timings only",
+    }
+}
+
+/// The ticks, thread-samples and rates of a sampling capture.
+fn write_sampling_header(capture: &Capture, python: &str, out: &mut dyn Write) -> io::Result<()> {
+    let meta = &capture.meta;
     writeln!(
         out,
         "  {python}, {:.2} s, {} ticks ({} lost, {} torn {})",
@@ -122,14 +210,6 @@ fn write_header(capture: &Capture, out: &mut dyn Write, color: bool) -> io::Resu
         meta.effective_rate_hz(),
         meta.requested_rate_hz,
     )?;
-    if let (Some(user), Some(sys), Some(rss)) = (meta.user_s, meta.sys_s, meta.peak_rss_bytes) {
-        writeln!(
-            out,
-            "  wall {:.2} s, user {user:.2} s, sys {sys:.2} s, peak RSS {:.1} MiB",
-            meta.duration_s,
-            rss as f64 / (1024.0 * 1024.0)
-        )?;
-    }
     Ok(())
 }
 
@@ -263,7 +343,7 @@ fn shell_quote(arg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixture::{capture, empty_capture};
+    use crate::fixture::{capture, empty_capture, exact_capture};
 
     fn report(capture: &Capture, color: bool) -> String {
         let mut out = Vec::new();
@@ -410,6 +490,84 @@ mod tests {
         ] {
             assert!(text.ends_with("  no samples recorded\n"), "{text}");
         }
+    }
+
+    #[test]
+    fn an_exact_capture_shows_pstats_and_kernprof_tables_not_samples() {
+        let text = report(&exact_capture(), false);
+        let mut lines = text.lines().skip(1);
+        assert_eq!(lines.next(), Some("  python 3.11.7, 1.00 s"));
+        assert_eq!(
+            lines.next(),
+            Some("  no stacks sampled: every call counted and timed (exact), and line timings")
+        );
+        assert!(!text.contains("no samples recorded"), "{text}");
+        assert!(!text.contains("thread-samples") && !text.contains("Top functions"));
+        assert!(text.contains(
+            "\nExact calls\n         122 function calls (102 primitive calls) in 1.000 seconds\n"
+        ));
+        let fib = text.lines().find(|l| l.ends_with("(fib)")).unwrap();
+        assert_eq!(
+            columns(fib),
+            [
+                "21/1",
+                "0.600",
+                "0.029",
+                "0.600",
+                "0.600",
+                "/src/app.py:5(fib)"
+            ]
+        );
+        assert!(text.contains("{built-in method builtins.len}"));
+        let line3 = text.lines().find(|l| l.starts_with("     3 ")).unwrap();
+        assert_eq!(
+            columns(line3)[..5],
+            ["3", "100", "900000.0", "9000.0", "90.0"]
+        );
+        assert!(text.contains("\nLine timings\nTimer unit: 1e-06 s\n"));
+        assert!(text.contains("Function: main at line 1\n"));
+    }
+
+    #[test]
+    fn the_summary_of_an_exact_capture_is_short() {
+        let mut c = exact_capture();
+        let exact = c.exact.as_mut().unwrap();
+        for i in 0..20 {
+            let mut f = exact.functions[2].clone();
+            f.cumtime_s = 0.001 * f64::from(i);
+            f.tottime_s = 0.0;
+            f.calls = 1;
+            f.primitive_calls = 1;
+            exact.functions.push(f);
+        }
+        let text = summary(&c, false);
+        assert!(text.contains("   List reduced from 23 to 10 due to restriction <10>"));
+        assert!(text.contains("     21/1    0.600    0.029    0.600    0.600 /src/app.py:5(fib)\n"));
+        assert!(text.contains("\nLine timings\n"));
+        assert!(!text.contains("no samples recorded"));
+        let full = report(&c, false);
+        assert!(!full.contains("List reduced"));
+        assert_eq!(
+            full.lines()
+                .filter(|l| l.ends_with("builtins.len}"))
+                .count(),
+            21
+        );
+    }
+
+    #[test]
+    fn a_sampling_capture_with_line_timings_adds_them_after_the_threads() {
+        let mut c = capture();
+        c.lines = exact_capture().lines;
+        let text = report(&c, false);
+        let plain = report(&capture(), false);
+        assert!(text.starts_with(&plain), "the sampling report is unchanged");
+        assert_eq!(
+            &text[plain.len()..plain.len() + 34],
+            "\nLine timings\nTimer unit: 1e-06 s\n"
+        );
+        assert!(!text.contains("Exact calls"));
+        assert!(summary(&c, false).contains("\nLine timings\n"));
     }
 
     #[test]
