@@ -21,6 +21,6 @@ pub use capture::{
 };
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
-pub use sink::{SampleSink, Tee};
+pub use sink::{FrameInterner, SampleSink, Tee};
 pub use stats::{FunctionStat, LineStat, Stats};
 pub use window::{FrameCounts, WindowReader, WindowSnapshot, WindowedSink};
