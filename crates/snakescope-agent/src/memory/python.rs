@@ -65,11 +65,10 @@ pub fn memory_start(
     // Tracking is off (ACTIVE false) here: no hook records or forgets, so
     // none waits for the state lock held meanwhile.
     pymem::install_pymem_hooks(py, interval_bytes).map_err(PyRuntimeError::new_err)?;
-    let mut target = crate::attach_self(py)?;
-    target.walker.read_live_objects_only(true);
+    let target = crate::attach_self(py)?;
     let started = Instant::now();
     *guard = Some(State::new(
-        target,
+        target.walker,
         hide_files.into_iter().collect(),
         started,
     ));
