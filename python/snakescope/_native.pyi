@@ -108,7 +108,7 @@ def lines_stop() -> list[tuple[object, list[tuple[int, int, float]]]]:
 def lines_callbacks() -> dict[str, object]:
     """The sys.monitoring callbacks: start, resume, line, leave."""
 
-def memory_start(interval_bytes: int = DEFAULT_MEMORY_INTERVAL, hide_files: list[str] = ..., timeline_ms: float = 10.0,
+def memory_start(interval_bytes: int, hide_files: list[str] = ..., timeline_ms: float = 10.0,
                  census: Callable[[], tuple[str, float, list[tuple[str, int, int]]]] | None = None) -> None:
     """Start tracking allocations (Python domains and native), sampled every `interval_bytes` on average (0: all)."""
 

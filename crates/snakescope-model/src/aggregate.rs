@@ -7,7 +7,7 @@ use crate::capture::{
 use crate::exact::{ExactStats, LineTimings};
 use crate::frames::FrameTable;
 use crate::memory::{Memory, MemorySite};
-use crate::sink::SampleSink;
+use crate::sink::{FrameInterner, SampleSink};
 use std::collections::HashMap;
 
 /// One thread's stack at one sampling instant.
@@ -204,11 +204,13 @@ impl CaptureBuilder {
     }
 }
 
-impl SampleSink for CaptureBuilder {
+impl FrameInterner for CaptureBuilder {
     fn intern_frame(&mut self, frame: Frame) -> usize {
         CaptureBuilder::intern_frame(self, frame)
     }
+}
 
+impl SampleSink for CaptureBuilder {
     fn add_sample(&mut self, sample: ThreadSample<'_>, weight: u64, _at_ns: u64) {
         self.add_many(sample, weight);
     }

@@ -28,6 +28,6 @@ pub use exact::{
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
 pub use schema::{capture_schema, schema_text, written_schema};
-pub use sink::{SampleSink, Tee};
+pub use sink::{FrameInterner, SampleSink, Tee};
 pub use stats::{FunctionStat, LineStat, Stats};
 pub use window::{FrameCounts, WindowReader, WindowSnapshot, WindowedSink};

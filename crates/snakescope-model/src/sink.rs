@@ -8,14 +8,34 @@
 
 use crate::aggregate::ThreadSample;
 use crate::capture::Frame;
+use crate::frames::FrameTable;
 use crate::memory::MemorySite;
 
-/// Receives what a reader of a Python process finds.
-pub trait SampleSink {
-    /// The id of `frame` in this sink, adding it if it is new. Ids are
-    /// dense: 0, 1, 2… in the order frames were first interned.
+/// Numbers frames: all a reader needs to turn a stack into ids (see
+/// `snakescope_remote::StackWalk`). Every sink is one, and so is the
+/// interner itself, [`FrameTable`], for a reader that keeps frames until it
+/// hands them to a sink (the memory hooks' allocation sites).
+pub trait FrameInterner {
+    /// The id of `frame`, adding it if it is new. Ids are dense: 0, 1, 2…
+    /// in the order frames were first interned.
     fn intern_frame(&mut self, frame: Frame) -> usize;
+}
 
+impl FrameInterner for FrameTable {
+    fn intern_frame(&mut self, frame: Frame) -> usize {
+        self.intern(frame)
+    }
+}
+
+impl<S: FrameInterner + ?Sized> FrameInterner for &mut S {
+    fn intern_frame(&mut self, frame: Frame) -> usize {
+        (**self).intern_frame(frame)
+    }
+}
+
+/// Receives what a reader of a Python process finds; frame ids are those
+/// of its [`FrameInterner`].
+pub trait SampleSink: FrameInterner {
     /// Counts `weight` samples of one thread with this stack and state
     /// (`sample.frames`: ids from [`Self::intern_frame`], root first), taken
     /// at `at_ns` nanoseconds from the start of the recording (a sample that
@@ -37,10 +57,6 @@ pub trait SampleSink {
 }
 
 impl<S: SampleSink + ?Sized> SampleSink for &mut S {
-    fn intern_frame(&mut self, frame: Frame) -> usize {
-        (**self).intern_frame(frame)
-    }
-
     fn add_sample(&mut self, sample: ThreadSample<'_>, weight: u64, at_ns: u64) {
         (**self).add_sample(sample, weight, at_ns);
     }
@@ -92,7 +108,7 @@ impl<A: SampleSink, B: SampleSink> Tee<A, B> {
     }
 }
 
-impl<A: SampleSink, B: SampleSink> SampleSink for Tee<A, B> {
+impl<A: SampleSink, B: SampleSink> FrameInterner for Tee<A, B> {
     fn intern_frame(&mut self, frame: Frame) -> usize {
         let second = self.second.intern_frame(frame.clone());
         let first = self.first.intern_frame(frame);
@@ -102,7 +118,9 @@ impl<A: SampleSink, B: SampleSink> SampleSink for Tee<A, B> {
         self.second_ids[first] = second;
         first
     }
+}
 
+impl<A: SampleSink, B: SampleSink> SampleSink for Tee<A, B> {
     fn add_sample(&mut self, sample: ThreadSample<'_>, weight: u64, at_ns: u64) {
         self.first.add_sample(sample, weight, at_ns);
         self.map(sample.frames);

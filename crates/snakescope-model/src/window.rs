@@ -13,7 +13,7 @@
 use crate::aggregate::ThreadSample;
 use crate::capture::Frame;
 use crate::frames::FrameTable;
-use crate::sink::SampleSink;
+use crate::sink::{FrameInterner, SampleSink};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -213,11 +213,13 @@ impl WindowReader {
     }
 }
 
-impl SampleSink for WindowedSink {
+impl FrameInterner for WindowedSink {
     fn intern_frame(&mut self, frame: Frame) -> usize {
         lock(&self.shared).frames.intern(frame)
     }
+}
 
+impl SampleSink for WindowedSink {
     fn add_sample(&mut self, sample: ThreadSample<'_>, weight: u64, at_ns: u64) {
         self.distinct.clear();
         self.distinct.extend_from_slice(sample.frames);

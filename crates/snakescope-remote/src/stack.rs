@@ -1,16 +1,17 @@
 //! The one path from a thread to model frames: walk it with the [`Walker`],
 //! intern each frame into a [`SampleSink`], give back the ids root first.
 //!
-//! Used by the sampler (`record`, `run`) and `dump`; the memory hooks'
-//! sites are meant to use it too, with the walker in its live-objects-only
-//! mode over the in-process reader (the walk takes any [`MemoryReader`] and
-//! a thread found with [`Walker::thread_at`]). A frame is turned into a
-//! model [`Frame`] (three `String`s) only the first time its (code object,
-//! line) is seen; after that it costs one hash lookup.
+//! Used by the sampler (`record`, `run`), `dump` and the in-process
+//! agent's memory hooks (their allocation sites: the walker in its
+//! live-objects-only mode over plain loads of the calling thread's own
+//! stack, the thread from [`Walker::thread_at`], the frames interned into a
+//! [`FrameInterner`] that is not a sink). A frame is turned into a model
+//! [`Frame`] (three `String`s) only the first time its (code object, line)
+//! is seen; after that it costs one hash lookup.
 
-use snakescope_model::{Frame, SampleSink};
+use rustc_hash::FxHashMap;
+use snakescope_model::{Frame, FrameInterner, SampleSink};
 use snakescope_unwind::{CodeInfo, FrameRef, MemoryReader, ThreadInfo, WalkError, Walker};
-use std::collections::HashMap;
 
 /// Walks threads into one sink's frame ids.
 #[derive(Debug, Default)]
@@ -18,7 +19,7 @@ pub struct StackWalk {
     /// The last walk, innermost first.
     refs: Vec<FrameRef>,
     /// (code object address, its load serial, line) → the sink's frame id.
-    ids: HashMap<(u64, u64, u32), usize>,
+    ids: FxHashMap<(u64, u64, u32), usize>,
     /// The last interned stack, root first.
     stack: Vec<usize>,
 }
@@ -57,8 +58,9 @@ impl StackWalk {
 
     /// Interns the stack read into `sink` and returns its frame ids, root
     /// first. Outermost frames whose code `hidden` says is the profiler's
-    /// own (the in-process agent's bootstrap) are left out, uninterned.
-    pub fn intern<S: SampleSink + ?Sized>(
+    /// own (the in-process agent's bootstrap) are left out, uninterned; so
+    /// is a frame whose code object the walker does not know.
+    pub fn intern<S: FrameInterner + ?Sized>(
         &mut self,
         walker: &Walker,
         sink: &mut S,

@@ -35,6 +35,12 @@ pub trait MemoryReader {
         Ok(u64::from_le_bytes(b))
     }
 
+    fn read_u32(&self, addr: u64) -> Result<u32, ReadError> {
+        let mut b = [0u8; 4];
+        self.read(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
     fn read_vec(&self, addr: u64, len: usize) -> Result<Vec<u8>, ReadError> {
         let mut v = vec![0u8; len];
         self.read(addr, &mut v)?;

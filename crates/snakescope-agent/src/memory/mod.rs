@@ -18,9 +18,9 @@
 //! records every allocation (exact mode).
 //!
 //! A sampled allocation takes the Python stack of the allocating thread
-//! (through the same walker as the sampler, reading the thread's own frames
-//! with `process_vm_readv`, so a stale pointer can never fault) under one
-//! lock; unsampled ones cost a subtraction (thread-local for native
+//! under one lock: its key when the stack was seen before, else a walk by
+//! the sampler's own path (the walker and `StackWalk`), both with plain
+//! loads of that thread's own live frames (see [`sites`]); unsampled ones cost a subtraction (thread-local for native
 //! allocations and on a free-threaded build; one shared countdown for the
 //! `PyMem` domains, which the GIL serialises). Frees of sampled blocks are
 //! found through a counting filter, so other frees cost one load — and when

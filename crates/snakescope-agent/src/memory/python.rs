@@ -46,9 +46,11 @@ pub fn memory_close_censuses() {
 }
 
 /// Starts tracking memory: `interval_bytes` between samples (0 records every
-/// allocation); frames of `hide_files` at the root of stacks are left out.
+/// allocation; no default here: the callers pass the one in
+/// `snakescope_cli::defaults`, `DEFAULT_MEMORY_INTERVAL` in Python); frames
+/// of `hide_files` at the root of stacks are left out.
 #[pyfunction]
-#[pyo3(signature = (interval_bytes = 512 * 1024, hide_files = Vec::new(), timeline_ms = 10.0, census = None))]
+#[pyo3(signature = (interval_bytes, hide_files = Vec::new(), timeline_ms = 10.0, census = None))]
 pub fn memory_start(
     py: Python<'_>,
     interval_bytes: u64,
@@ -65,11 +67,10 @@ pub fn memory_start(
     // Tracking is off (ACTIVE false) here: no hook records or forgets, so
     // none waits for the state lock held meanwhile.
     pymem::install_pymem_hooks(py, interval_bytes).map_err(PyRuntimeError::new_err)?;
-    let mut target = crate::attach_self(py)?;
-    target.walker.read_live_objects_only(true);
+    let target = crate::attach_self(py)?;
     let started = Instant::now();
     *guard = Some(State::new(
-        target,
+        target.walker,
         hide_files.into_iter().collect(),
         started,
     ));

@@ -7,9 +7,9 @@
 use super::{Source, ACTIVE};
 use crate::ptrmap::PtrHasher;
 use rustc_hash::FxHashMap;
-use snakescope_model::{Frame, Memory, MemoryLabel, MemoryPoint, MemorySite};
-use snakescope_remote::Target;
-use snakescope_unwind::FrameRef;
+use snakescope_model::{Frame, FrameTable, Memory, MemoryLabel, MemoryPoint, MemorySite};
+use snakescope_remote::StackWalk;
+use snakescope_unwind::Walker;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::Ordering;
@@ -37,18 +37,18 @@ pub(super) struct Live {
 }
 
 pub(super) struct State {
-    pub(super) target: Target,
+    /// The walker of this process, reading live objects only (see
+    /// [`super::sites`]).
+    pub(super) walker: Walker,
     pub(super) hidden: HashSet<String>,
-    pub(super) refs: Vec<FrameRef>,
-    /// (code address, serial, line) → frame index.
-    pub(super) frame_ids: FxHashMap<(u64, u64, u32), usize>,
-    pub(super) frames: Vec<Frame>,
-    pub(super) frame_index: FxHashMap<Frame, usize>,
+    /// Walks into `frames`, which the sites' stacks index.
+    pub(super) walk: StackWalk,
+    pub(super) frames: FrameTable,
     pub(super) site_ids: FxHashMap<(Vec<usize>, Source), u32>,
     pub(super) sites: Vec<(Vec<usize>, Source, Site)>,
     pub(super) live: HashMap<usize, Live, BuildHasherDefault<PtrHasher>>,
-    /// Fingerprint of a thread's stack (see [`super::sites`]) → site, so
-    /// a stack seen before costs no walk.
+    /// Key of a thread's stack (see [`super::sites`]) → site, so a stack
+    /// seen before costs no walk.
     pub(super) known: HashMap<(u64, Source), u32, BuildHasherDefault<PtrHasher>>,
     pub(super) started: Instant,
     pub(super) peak: f64,
@@ -65,16 +65,16 @@ pub(super) struct State {
 pub(super) static STATE: Mutex<Option<State>> = Mutex::new(None);
 
 impl State {
-    /// A fresh session reading this process through `target`, leaving out
+    /// A fresh session reading this process with `walker`, leaving out
     /// frames of `hidden` files at the root of stacks.
-    pub(super) fn new(target: Target, hidden: HashSet<String>, started: Instant) -> State {
+    pub(super) fn new(mut walker: Walker, hidden: HashSet<String>, started: Instant) -> State {
+        // The walk reads with plain loads: nothing but live objects.
+        walker.read_live_objects_only(true);
         State {
-            target,
+            walker,
             hidden,
-            refs: Vec::new(),
-            frame_ids: FxHashMap::default(),
-            frames: Vec::new(),
-            frame_index: FxHashMap::default(),
+            walk: StackWalk::new(),
+            frames: FrameTable::new(),
             site_ids: FxHashMap::default(),
             sites: Vec::new(),
             live: HashMap::default(),
@@ -143,7 +143,7 @@ impl State {
             labels,
             census: Vec::new(),
         };
-        (self.frames, memory)
+        (self.frames.into_frames(), memory)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::{ThreadInfo, WalkError, Walker, MAX_DEPTH};
 use crate::reader::{u32_at, u64_at, u8_at, MemoryReader};
-use snakescope_layouts::CurrentFrame;
+use snakescope_layouts::{CurrentFrame, FrameModel, Offsets};
 
 /// Largest stack snapshot taken in one read; deeper stacks are read frame by frame.
 const MAX_SNAPSHOT: u64 = 1 << 20;
@@ -87,6 +87,39 @@ impl FrameCache {
         r.read(frame, &mut self.frame_buf)?;
         Ok(&self.frame_buf)
     }
+}
+
+/// A frame's code object and instruction, read with `read(offset, width)`
+/// (a little-endian field of 4 or 8 bytes at that offset in the frame): the
+/// one place that knows where a frame keeps them and how each frame model
+/// encodes them. The walk reads them from a frame's bytes,
+/// [`Walker::stack_key`] straight from memory. On 3.14+ the code field is a
+/// `_PyStackRef`, whose low bits are tags; on 3.8–3.10 the instruction is
+/// `f_lasti`, a C `int`, sign-extended (−1 before the first instruction).
+#[inline(always)]
+pub(super) fn code_and_instr(
+    o: &Offsets,
+    model: FrameModel,
+    mut read: impl FnMut(u64, usize) -> Result<u64, WalkError>,
+) -> Result<(u64, u64), WalkError> {
+    Ok(match model {
+        FrameModel::Interpreter => (
+            o.frame_code_object(read(o.frame_code, 8)?),
+            read(o.frame_instr, 8)?,
+        ),
+        FrameModel::Objects(_) => (
+            read(o.frame_code, 8)?,
+            i64::from(read(o.frame_instr, 4)? as u32 as i32) as u64,
+        ),
+    })
+}
+
+/// A field of `width` (4 or 8) bytes at `offset` in a frame's bytes.
+fn field(buf: &[u8], offset: u64, width: usize) -> Result<u64, WalkError> {
+    Ok(match width {
+        4 => u64::from(u32_at(buf, offset)),
+        _ => u64_at(buf, offset),
+    })
 }
 
 /// What [`Walker::snapshot_stack`] reads: the innermost frame, or where to
@@ -229,7 +262,7 @@ impl Walker {
         top: u64,
     ) -> Result<(), WalkError> {
         let o = self.layout.offsets;
-        let owners = self.layout.owners;
+        let (model, owners) = (self.layout.frames, self.layout.owners);
         self.pending.clear();
         let mut frame = top;
         let mut depth = 0;
@@ -243,10 +276,8 @@ impl Walker {
             let buf = self.frames.frame_bytes(r, frame, self.live_only)?;
             let previous = u64_at(buf, o.frame_previous);
             last_owner = u8_at(buf, o.frame_owner);
-            let (code, instr) = (u64_at(buf, o.frame_code), u64_at(buf, o.frame_instr));
             if !owners.is_shim(last_owner) {
-                // 3.14+: a `_PyStackRef`, whose low bits are tags.
-                let code = o.frame_code_object(code);
+                let (code, instr) = code_and_instr(&o, model, |off, n| field(buf, off, n))?;
                 if code == 0 {
                     return Err(WalkError::Torn("null code object"));
                 }
@@ -275,7 +306,7 @@ impl Walker {
         top: u64,
         frame_gen: u64,
     ) -> Result<(), WalkError> {
-        let o = self.layout.offsets;
+        let (o, model) = (self.layout.offsets, self.layout.frames);
         let frame_type = self.types.frame;
         self.pending.clear();
         self.frames.window.clear();
@@ -290,8 +321,7 @@ impl Walker {
             if frame_type.is_some_and(|t| u64_at(buf, o.object_type) != t) {
                 return Err(WalkError::Torn("not a frame object"));
             }
-            let code = u64_at(buf, o.frame_code);
-            let lasti = i64::from(u32_at(buf, o.frame_instr) as i32);
+            let (code, lasti) = code_and_instr(&o, model, |off, n| field(buf, off, n))?;
             let back = u64_at(buf, o.frame_previous);
             if code == 0 {
                 return Err(WalkError::Torn("null code object"));
@@ -299,7 +329,7 @@ impl Walker {
             if back == 0 && u64_at(buf, frame_gen) != 0 {
                 return Err(WalkError::Torn("stack cut short"));
             }
-            self.pending.push((code, lasti as u64));
+            self.pending.push((code, lasti));
             frame = back;
         }
         Ok(())

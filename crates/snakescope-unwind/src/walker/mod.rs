@@ -6,10 +6,12 @@
 //! One module per cache the walker keeps: `threads` (the thread list and the
 //! thread states guessed from the previous sample), `frames` (the stack
 //! snapshot, the window below a frame, the chain and its torn-read checks)
-//! and `codes` (code object headers, decoded code objects and lines).
+//! and `codes` (code object headers, decoded code objects and lines);
+//! `key` hashes a stack without walking it (for caches of walks).
 
 mod codes;
 mod frames;
+mod key;
 #[cfg(test)]
 mod tests;
 mod threads;

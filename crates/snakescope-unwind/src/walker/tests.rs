@@ -214,15 +214,10 @@ impl MemoryReader for Objects {
     }
 }
 
-/// The walk `memory` does of the calling thread's own stack with plain
-/// loads (3.12's layout: frames in a data-stack chunk, reached through
-/// `cframe`): with `read_live_objects_only` every read lies inside a live
-/// object — thread state, cframe, frames, code, strings, line table —
-/// and the stack comes out whole; the default walk reads a range of the
-/// chunk (and then objects remembered from its previous walk), which
-/// plain loads must never do.
-#[test]
-fn live_objects_only_reads_inside_objects() {
+/// A thread of 3.12 (frames in a data-stack chunk, reached through
+/// `cframe`) as live objects only: three frames of `f` (lines 12, 10, 10)
+/// and the shim frame every 3.12 stack starts with, innermost first.
+fn own_stack_312() -> (Objects, Layout, Vec<u64>) {
     let layout = static_layout(PyVersion::minor_only(3, 12)).unwrap();
     let o = layout.offsets;
     let CurrentFrame::ViaCFrame {
@@ -281,7 +276,18 @@ fn live_objects_only_reads_inside_objects() {
     mem.set_u64(CFRAME + current_frame, frames[0]);
     mem.set_u64(TSTATE + o.thread_datastack_chunk, CHUNK);
     mem.set_u64(TSTATE + o.thread_datastack_top.unwrap(), frames[0] + 0x80);
+    (mem, layout, frames)
+}
 
+/// The walk `memory` does of the calling thread's own stack with plain
+/// loads: with `read_live_objects_only` every read lies inside a live
+/// object — thread state, cframe, frames, code, strings, line table —
+/// and the stack comes out whole; the default walk reads a range of the
+/// chunk (and then objects remembered from its previous walk), which
+/// plain loads must never do.
+#[test]
+fn live_objects_only_reads_inside_objects() {
+    let (mem, layout, _) = own_stack_312();
     let mut walker = Walker::new(layout, RUNTIME, TypeAddresses::default());
     walker.read_live_objects_only(true);
     for _ in 0..2 {
@@ -301,4 +307,60 @@ fn live_objects_only_reads_inside_objects() {
     let thread = walker.thread_at(&mem, TSTATE).unwrap();
     let _ = walker.walk(&mem, &thread, &mut Vec::new());
     assert!(!mem.refused.borrow().is_empty());
+}
+
+/// The stack key reads only inside live objects, gives the same key for
+/// the same stack, and another once a frame runs another instruction or
+/// the stack is shorter — all without decoding a code object.
+#[test]
+fn stack_key_follows_what_frames_run() {
+    let (mem, layout, frames) = own_stack_312();
+    let o = layout.offsets;
+    let walker = Walker::new(layout, RUNTIME, TypeAddresses::default());
+    let key = walker.stack_key(&mem, TSTATE).unwrap();
+    assert_eq!(walker.stack_key(&mem, TSTATE).unwrap(), key);
+    assert!(
+        mem.refused.borrow().is_empty(),
+        "{:x?}",
+        mem.refused.borrow()
+    );
+    // The innermost frame moves to another instruction.
+    mem.set_u64(frames[0] + o.frame_instr, 0x20000 + o.code_adaptive);
+    let moved = walker.stack_key(&mem, TSTATE).unwrap();
+    assert_ne!(moved, key);
+    // The innermost frame returns.
+    let CurrentFrame::ViaCFrame { current_frame, .. } = o.current_frame else {
+        unreachable!()
+    };
+    mem.set_u64(0x4000 + current_frame, frames[1]);
+    let shorter = walker.stack_key(&mem, TSTATE).unwrap();
+    assert!(shorter != key && shorter != moved);
+    // No frame at all.
+    mem.set_u64(0x4000 + current_frame, 0);
+    let empty = walker.stack_key(&mem, TSTATE).unwrap();
+    assert!(![key, moved, shorter].contains(&empty));
+    assert!(
+        mem.refused.borrow().is_empty(),
+        "{:x?}",
+        mem.refused.borrow()
+    );
+}
+
+/// On 3.8–3.10 the key reads frame objects (`f_lasti` an `int`); a cycle
+/// from a torn read ends in an error, not a hang.
+#[test]
+fn stack_key_of_frame_objects() {
+    let (mem, layout) = build();
+    let o = layout.offsets;
+    let walker = Walker::new(layout, RUNTIME, TypeAddresses::default());
+    let key = walker.stack_key(&mem, TSTATE).unwrap();
+    assert_eq!(walker.stack_key(&mem, TSTATE).unwrap(), key);
+    // f_lasti is an int: what follows it (f_lineno) is not part of the key.
+    mem.put_u32(FRAMES[0] + o.frame_instr + 4, 77);
+    assert_eq!(walker.stack_key(&mem, TSTATE).unwrap(), key);
+    mem.put_u32(FRAMES[0] + o.frame_instr, 0);
+    assert_ne!(walker.stack_key(&mem, TSTATE).unwrap(), key);
+    mem.put_u64(FRAMES[2] + o.frame_previous, FRAMES[0]);
+    let err = walker.stack_key(&mem, TSTATE).unwrap_err();
+    assert!(matches!(err, WalkError::Torn(_)), "{err}");
 }
