@@ -34,6 +34,7 @@ from support import (
     script,
     target_env,
 )
+from support.cpuquota import PERIOD_US, QUOTA_US, cpu_quota
 from support.interpreters import _expand
 from test_record import SECONDS, _split_share
 from test_run import _profiler_own, _pstats
@@ -74,7 +75,8 @@ def package_dir() -> str:
 
 
 def _run_with(entry: str, snakescope: str, package_dir: str, python: Interpreter,
-              args: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+              args: list[str], *, cwd: Path, env: dict[str, str],
+              prefix: list[str] | None = None) -> subprocess.CompletedProcess:
     """`snakescope run --python PYTHON ARGS`, through the package's command
     (which lends its package by itself) or the binary (told where it is)."""
     if entry == "command":
@@ -83,7 +85,7 @@ def _run_with(entry: str, snakescope: str, package_dir: str, python: Interpreter
     else:
         cli = snakescope
         env = {**env, "SNAKESCOPE_PACKAGE": package_dir}
-    return subprocess.run([cli, "run", "--python", python.path, *args], cwd=cwd, env=env,
+    return subprocess.run([*(prefix or []), cli, "run", "--python", python.path, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=RECORD_TIMEOUT)
 
 
@@ -156,13 +158,21 @@ def test_split_70_30_in_process_under_load(snakescope, package_dir, python, satu
                             f", {saturated} processes spinning")
 
 
-def _check_split_in_process(snakescope, package_dir, python, tmp_path, load: str) -> None:
+def test_split_70_30_in_process_under_a_cpu_quota(snakescope, package_dir, any_python, tmp_path):
+    # The sampler is throttled with the program (support/cpuquota.py).
+    with cpu_quota() as inside:
+        _check_split_in_process(snakescope, package_dir, any_python, tmp_path,
+                                f", {QUOTA_US / PERIOD_US:.0%} of a CPU", prefix=inside)
+
+
+def _check_split_in_process(snakescope, package_dir, python, tmp_path, load: str,
+                            prefix: list[str] | None = None) -> None:
     target = script("split_70_30.py")
     truth_path = tmp_path / "truth.json"
     out = tmp_path / "run.json"
     r = _run_with("binary", snakescope, package_dir, python,
                   ["-q", "-o", str(out), target, f"{SECONDS:g}", str(truth_path)],
-                  cwd=tmp_path, env=target_env())
+                  cwd=tmp_path, env=target_env(), prefix=prefix)
     assert r.returncode == 0, _describe(r)
     cap = Capture.load(out)
     assert cap.meta["python_version"] == python.version

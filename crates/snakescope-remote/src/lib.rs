@@ -15,6 +15,7 @@ mod reader;
 mod sampler;
 mod stack;
 mod tasks;
+mod threadclock;
 
 pub use attach::{AttachError, Target};
 pub use limits::{check_duration, check_rate, LimitError, MAX_RATE_HZ, MIN_RATE_HZ};

@@ -12,13 +12,16 @@
 //!
 //! Without `--idle` or `--gil` a sample counts only when its thread was on a
 //! CPU at that tick, as its scheduler counters confirm a few milliseconds
-//! later ([`crate::oncpu`]): the counts are CPU time, whatever the load.
+//! later ([`crate::oncpu`]), or, in the agent's own process, as the
+//! thread's CPU clock says at once ([`crate::threadclock`]): the counts are
+//! CPU time, whatever the load.
 //! With `--idle` every thread counts at every tick (wall time); with `--gil`
 //! the thread holding the GIL does.
 
 use crate::oncpu::OnCpu;
 use crate::reader::RemoteReader;
 use crate::stack::StackWalk;
+use crate::threadclock::{self, ClockJudge};
 use crate::{Target, TaskState, Tasks};
 use snakescope_model::{Meta, SampleSink, ThreadSample};
 use snakescope_unwind::{CodeInfo, MemoryReader, ReadError, ThreadInfo, WalkError};
@@ -79,6 +82,9 @@ pub struct Sampler<R: MemoryReader = RemoteReader, H: SamplerHooks = NoHooks> {
     /// Counting CPU time: samples wait in `on_cpu` until confirmed.
     cpu_mode: bool,
     on_cpu: HashMap<u64, OnCpu<PendingSample>>,
+    /// Counting CPU time in our own process: each thread's CPU clock as last
+    /// read, which judges samples on the spot ([`crate::threadclock`]).
+    clocks: Option<ClockJudge>,
     start: Instant,
     /// When the current tick began, in nanoseconds from `start`.
     now_ns: u64,
@@ -98,9 +104,11 @@ enum Tick {
 impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
     pub fn new(target: Target<R>, settings: SamplerSettings, hooks: H) -> Self {
         let mut tasks = Tasks::new(target.pid);
-        let cpu_mode = !settings.include_idle
-            && !settings.gil_only
-            && tasks.cpu(u64::from(target.pid)).is_some();
+        let counting_cpu = !settings.include_idle && !settings.gil_only;
+        let clocks =
+            (counting_cpu && threadclock::available_for(target.pid)).then(ClockJudge::default);
+        let cpu_mode =
+            counting_cpu && (clocks.is_some() || tasks.cpu(u64::from(target.pid)).is_some());
         Sampler {
             target,
             tasks,
@@ -115,6 +123,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             torn: 0,
             cpu_mode,
             on_cpu: HashMap::new(),
+            clocks,
             start: Instant::now(),
             now_ns: 0,
         }
@@ -135,6 +144,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         self.named.clear();
         self.unnamed.clear();
         self.on_cpu.clear();
+        if let Some(clocks) = self.clocks.as_mut() {
+            clocks.clear();
+        }
         let period = Duration::from_secs_f64(1.0 / self.settings.rate_hz);
         let start = Instant::now();
         self.start = start;
@@ -199,6 +211,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
 
     /// Reads every thread once.
     fn tick<S: SampleSink + ?Sized>(&mut self, sink: &mut S) -> Tick {
+        if let Some(clocks) = self.clocks.as_mut() {
+            clocks.tick_started();
+        }
         let threads = match self.target.walker.threads(&self.target.reader) {
             Ok(t) => t,
             Err(WalkError::Read(ReadError::Gone)) => return Tick::Gone,
@@ -213,6 +228,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         if self.ticks % 256 == 0 {
             let alive: HashSet<u64> = threads.iter().map(|t| t.native_id).collect();
             self.on_cpu.retain(|tid, _| alive.contains(tid));
+            if let Some(clocks) = self.clocks.as_mut() {
+                clocks.retain(|tid| alive.contains(&tid));
+            }
             self.tasks.retain(|tid| alive.contains(&tid));
         }
         Tick::Sampled
@@ -245,8 +263,16 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         if self.settings.gil_only && !gil {
             return Ok(());
         }
-        let runnable = self.tasks.state(thread.native_id) == TaskState::Running;
-        if self.cpu_mode {
+        let clock_before = match self.clocks.as_mut() {
+            Some(clocks) => match clocks.before_read(thread.native_id) {
+                Some(clock) => Some(clock),
+                None => return Ok(()), // not on a CPU since the last tick
+            },
+            None => None,
+        };
+        let runnable =
+            clock_before.is_some() || self.tasks.state(thread.native_id) == TaskState::Running;
+        if self.cpu_mode && clock_before.is_none() {
             self.settle(sink, thread.native_id, runnable);
             if !runnable {
                 return Ok(()); // not on a CPU now
@@ -277,6 +303,11 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             return Ok(());
         }
         let (tid, now_ns) = (thread.native_id, self.now_ns);
+        if let (Some(before), Some(clocks)) = (clock_before, self.clocks.as_mut()) {
+            if !clocks.after_read(tid, before, &mut self.tasks) {
+                return Ok(()); // read while off a CPU, and not taken off it by this tick
+            }
+        }
         if self.named.insert(tid) {
             self.name_new_thread(sink, thread);
         }
@@ -284,7 +315,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         let ids = self
             .stack
             .intern(&self.target.walker, sink, |c| hooks.is_own_code(c));
-        if self.cpu_mode {
+        if self.cpu_mode && clock_before.is_none() {
             let pending = (ids.to_vec(), gil);
             self.on_cpu
                 .entry(tid)
