@@ -28,6 +28,43 @@ pub enum Command {
     Run(RunArgs),
     /// Compare two captures of the same program: what got faster, what got slower.
     Diff(DiffArgs),
+    /// Time small statements like `python -m timeit`, in separate processes, and compare them.
+    Timeit(TimeitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TimeitArgs {
+    /// Statements to time (Python code; several lines in one argument with
+    /// newlines). With two or more, each is compared with the first.
+    #[arg(required = true, value_name = "STMT")]
+    pub stmts: Vec<String>,
+
+    /// Setup code, run once in each worker before timing (repeatable: the
+    /// pieces are joined with newlines).
+    #[arg(short, long, value_name = "CODE")]
+    pub setup: Vec<String>,
+
+    /// Interpreter to time with (repeatable: every statement on every
+    /// interpreter). Default: $SNAKESCOPE_PYTHON, else `python3`.
+    #[arg(short = 'p', long = "python", value_name = "PYTHON")]
+    pub pythons: Vec<String>,
+
+    /// Loops per measurement (default: as timeit's autorange, enough loops
+    /// for 0.2 s, found by each statement's first worker).
+    #[arg(short, long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub number: Option<u64>,
+
+    /// Measurements per worker process, after one untimed warm-up.
+    #[arg(short, long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+
+    /// Worker processes per statement (fresh interpreters, taking turns).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub processes: u32,
+
+    /// Print the measurements and figures as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What and how to sample: shared by `record` and `run`.

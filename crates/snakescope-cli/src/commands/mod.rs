@@ -8,6 +8,7 @@ mod output;
 mod record;
 mod report;
 mod run;
+mod timeit;
 
 use crate::args::{Cli, Command};
 
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Report(args) => report::run(&args),
         Command::Run(args) => run::run(args),
         Command::Diff(args) => diff::run(&args),
+        Command::Timeit(args) => timeit::run(&args),
     }
 }
 
