@@ -30,6 +30,27 @@ pub enum Command {
     Diff(DiffArgs),
     /// Time small statements like `python -m timeit`, in separate processes, and compare them.
     Timeit(TimeitArgs),
+    /// Run a command and report its time, memory, faults and performance counters (`time -v` + `perf stat`).
+    Stat(StatArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatArgs {
+    /// Run the command this many times and report mean, spread, min and median.
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Write the report here instead of standard error.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+
+    /// The command to run, after `--`.
+    #[arg(last = true, required = true, num_args = 1.., value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]

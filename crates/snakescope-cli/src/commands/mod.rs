@@ -8,6 +8,7 @@ mod output;
 mod record;
 mod report;
 mod run;
+mod stat;
 mod timeit;
 
 use crate::args::{Cli, Command};
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Run(args) => run::run(args),
         Command::Diff(args) => diff::run(&args),
         Command::Timeit(args) => timeit::run(&args),
+        Command::Stat(args) => stat::run(&args),
     }
 }
 

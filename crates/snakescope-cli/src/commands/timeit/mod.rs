@@ -7,12 +7,11 @@
 //! moment of the machine falls on every benchmark rather than on one.
 
 mod report;
-mod stats;
 mod worker;
 
 use crate::args::TimeitArgs;
+use crate::stats::Summary;
 use crate::UserError;
-use stats::Summary;
 use std::path::PathBuf;
 
 /// One statement on one interpreter, and what its workers measured.

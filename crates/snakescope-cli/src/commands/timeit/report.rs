@@ -1,10 +1,10 @@
 //! What `timeit` prints: a line per benchmark, then each benchmark compared
 //! with the first, as text or as JSON (`--json`); warnings go to stderr.
 
-use super::stats::{mann_whitney_p, Summary};
 use super::worker::shown;
 use super::Bench;
 use crate::args::TimeitArgs;
+use crate::stats::{mann_whitney_p, Summary};
 use serde::Serialize;
 use std::io::Write;
 
