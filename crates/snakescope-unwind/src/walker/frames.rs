@@ -299,7 +299,8 @@ impl Walker {
     /// `f_lasti` (sign-extended: −1 before the first instruction). Every
     /// frame must be a frame object when `PyFrame_Type` is known, and the
     /// outermost frame cannot be a generator's (`f_gen` at `frame_gen`): its
-    /// `f_back` was cleared by a suspension racing the read.
+    /// `f_back` was cleared by a suspension racing the read. A frame whose
+    /// reference count is 0 has returned and been freed.
     pub(super) fn collect_frame_objects(
         &mut self,
         r: &dyn MemoryReader,
@@ -320,6 +321,14 @@ impl Walker {
             let buf = self.frames.frame_bytes(r, frame, self.live_only)?;
             if frame_type.is_some_and(|t| u64_at(buf, o.object_type) != t) {
                 return Err(WalkError::Torn("not a frame object"));
+            }
+            // A frame that has returned is freed (reference count 0) onto the
+            // code object's zombie slot or the free list, whose link is
+            // `f_back`: a read racing a return follows it into frames of
+            // nothing, e.g. the end of a deep recursion unwinding. `ob_refcnt`
+            // sits just before `ob_type` in every build.
+            if u64_at(buf, o.object_type - 8) == 0 {
+                return Err(WalkError::Torn("a freed frame"));
             }
             let (code, lasti) = code_and_instr(&o, model, |off, n| field(buf, off, n))?;
             let back = u64_at(buf, o.frame_previous);

@@ -101,6 +101,7 @@ fn build() -> (Fake, Layout) {
     mem.put_u64(CODE + f.code_code, BYTECODE);
     mem.put_u32(CODE + o.code_firstlineno, 10);
     for (i, &frame) in FRAMES.iter().enumerate() {
+        mem.put_u64(frame + o.object_type - 8, 1); // ob_refcnt: alive
         mem.put_u64(frame + o.frame_code, CODE);
         mem.put_u64(
             frame + o.frame_previous,
@@ -149,6 +150,14 @@ fn refuses_torn_frame_objects() {
     let thread = walker.threads(&mem).unwrap()[0];
     let err = walker.walk(&mem, &thread, &mut Vec::new()).unwrap_err();
     assert!(matches!(err, WalkError::Torn(_)), "{err}");
+    // The innermost frame has returned and been freed (reference count 0):
+    // its f_back is now a free-list link, not the caller.
+    let (mem, layout) = build();
+    mem.put_u64(FRAMES[0] + o.object_type - 8, 0);
+    let mut walker = Walker::new(layout, RUNTIME, TypeAddresses::default());
+    let thread = walker.threads(&mem).unwrap()[0];
+    let err = walker.walk(&mem, &thread, &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, WalkError::Torn("a freed frame")), "{err}");
     // Not a frame object, once PyFrame_Type is known.
     let (mem, layout) = build();
     let types = TypeAddresses {
