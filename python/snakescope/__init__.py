@@ -16,7 +16,7 @@ from snakescope._native import __version__
 # and what they import (functools, contextlib, collections) cost it
 # milliseconds that most runs never use.
 _LAZY = {"Profiler": "snakescope._api", "checkpoint": "snakescope._memory",
-         "heap": "snakescope._memory", "label": "snakescope._memory"}
+         "heap": "snakescope._memory", "label": "snakescope._memory", "timeit": "snakescope._timeit"}
 
 
 def __getattr__(name):
@@ -33,7 +33,7 @@ def __getattr__(name):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
-__all__ = ["Profiler", "__version__", "checkpoint", "heap", "label", "profile", "timefn", "timer"]
+__all__ = ["Profiler", "__version__", "checkpoint", "heap", "label", "profile", "timefn", "timeit", "timer"]
 
 
 def profile(func):

@@ -10,12 +10,15 @@ two runs' ratios must each fall within the other run's IQR-derived range.
 from __future__ import annotations
 
 import json
+import sys
 
 from support import assert_error, run, target_env
 
 FAST = "sum(range(1000))"
 SLOW = "s = 0\nfor i in range(1000):\n    s += i"
 QUICK = ["--processes", "3", "-r", "4"]
+# The test runner's interpreter has the package (make develop).
+VENV_PYTHON = sys.executable
 
 
 def _timeit(snakescope: str, *args: str):
@@ -94,3 +97,24 @@ def test_each_statement_on_each_interpreter(snakescope, any_python):
     assert [(b["python"], b["stmt"]) for b in benches] == [
         ("python3", "1 + 1"), ("python3", "2 * 2"), (any_python.path, "1 + 1"), (any_python.path, "2 * 2")]
     assert benches[2]["python_version"] == any_python.version
+
+
+def test_the_python_api(tmp_path):
+    code = (
+        "import json, snakescope\n"
+        "r = snakescope.timeit('sum(range(1000))', 's = 0\\nfor i in range(1000):\\n    s += i',"
+        " repeat=3, processes=2)\n"
+        "try:\n"
+        "    snakescope.timeit('x * 2', repeat=1, processes=1)\n"
+        "except ValueError as e:\n"
+        "    r['error'] = str(e)\n"
+        "print(json.dumps(r))\n"
+    )
+    done = run([VENV_PYTHON, "-c", code], env=target_env(), cwd=tmp_path)
+    assert done.returncode == 0, done.describe()
+    report = json.loads(done.stdout)
+    fast, slow = report["benchmarks"]
+    assert fast["values"] == slow["values"] == 6 and fast["python"] == VENV_PYTHON
+    (c,) = report["comparisons"]
+    assert c["ratio"] > 1.3 and c["significant"], c
+    assert report["error"].startswith("error: `x * 2` failed") and "NameError" in report["error"]
