@@ -1,0 +1,88 @@
+"""`snakescope stat`'s own cost next to `/usr/bin/time -v` and `perf stat`:
+each wraps the same short command (an empty Python script by default), in
+one shuffled order per repetition, timed from outside (wall clock of the
+whole wrapper). Reported per tool: the median and interquartile range of its
+run minus the plain run of the same repetition, in milliseconds, and of the
+ratio (stdlib only; see bench/README.md).
+
+    python3 bench/stat.py [--reps N] [--snakescope PATH] [--python PATH] [--out FILE] [--seed N]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from run import cpu_model, log, md_table, put_section, quartiles
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def tools(snakescope: str) -> dict[str, list[str]]:
+    """Each wrapper's command prefix; those not installed are left out."""
+    found = {"plain": []}
+    if os.path.exists("/usr/bin/time"):
+        found["/usr/bin/time -v"] = ["/usr/bin/time", "-v", "-o", os.devnull]
+    if shutil.which("perf"):
+        found["perf stat"] = ["perf", "stat", "-o", os.devnull]
+    found["snakescope stat"] = [snakescope, "stat", "-o", os.devnull, "--"]
+    return found
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"bench/stat.py: `{' '.join(command)}` exited with {done.returncode}")
+    return wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=40)
+    ap.add_argument("--snakescope", default=str(REPO / "target/release/snakescope"))
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--out")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    target = [args.python, "-c", "pass"]
+    wrappers = tools(args.snakescope)
+    rng = random.Random(args.seed)
+    extra: dict[str, list[float]] = {name: [] for name in wrappers if name != "plain"}
+    ratio: dict[str, list[float]] = {name: [] for name in extra}
+    for rep in range(args.reps):
+        order = list(wrappers)
+        rng.shuffle(order)
+        walls = {name: timed(wrappers[name] + target) for name in order}
+        for name in extra:
+            extra[name].append((walls[name] - walls["plain"]) * 1e3)
+            ratio[name].append(walls[name] / walls["plain"])
+        log(f"rep {rep + 1}/{args.reps}")
+    rows = []
+    for name in extra:
+        q1, med, q3 = quartiles(extra[name])
+        r1, rmed, r3 = quartiles(ratio[name])
+        rows.append([name, f"{med:+.2f} ms", f"{q1:+.2f} … {q3:+.2f}", f"{rmed:.3f}×", f"{r1:.3f}–{r3:.3f}"])
+    load = os.getloadavg()[0]
+    report = (
+        "## `snakescope stat` vs `/usr/bin/time -v` and `perf stat`: cost over the plain command\n\n"
+        f"{_dt.date.today()}, {cpu_model()}, {os.cpu_count()} CPUs, load {load:.1f} at the end; "
+        f"`{' '.join(target)}`, {args.reps} shuffled repetitions.\n"
+        f"Command: `python3 bench/stat.py --reps {args.reps}`\n\n"
+        + md_table(["wrapper", "extra wall (median)", "IQR", "ratio (median)", "IQR"], rows)
+    )
+    print(report)
+    if args.out:
+        log(put_section(Path(args.out), "stat", report))
+
+
+if __name__ == "__main__":
+    main()
