@@ -106,6 +106,34 @@ impl Section {
     }
 }
 
+/// The kind of file a format writes, whatever reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    Svg,
+    Json,
+    Text,
+    Html,
+    Pprof,
+    Pstats,
+}
+
+impl Media {
+    /// The ending that names the kind of file alone, not one format: a
+    /// `.json` may hold speedscope or a Chrome trace as well as the capture,
+    /// a `.txt` a text report as well as collapsed stacks, a `.svg` the
+    /// memory timeline as well as a flame graph.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Media::Svg => ".svg",
+            Media::Json => ".json",
+            Media::Text => ".txt",
+            Media::Html => ".html",
+            Media::Pprof => ".pb.gz",
+            Media::Pstats => ".pstats",
+        }
+    }
+}
+
 /// Writes a capture (already made printable when [`Spec::escapes_controls`]).
 type Writer = fn(&Capture, &mut dyn Write) -> Result<(), FormatError>;
 
@@ -120,6 +148,9 @@ pub struct Spec {
     /// File names ending so (any case) imply the format; the longest match
     /// wins (`x.speedscope.json` is speedscope, `x.json` the capture).
     pub suffixes: &'static [&'static str],
+    /// What kind of file it is: a file named for a kind ([`Media::suffix`])
+    /// may hold any format of that kind, one named for a format only that format.
+    pub media: Media,
     /// The default output is `snakescope-PID` followed by this.
     pub default_suffix: &'static str,
     /// The sections it draws: a capture holding none of them has nothing to show.
@@ -145,6 +176,7 @@ pub static FORMATS: &[Spec] = SPECS;
 const SPECS: &[Spec] = &[
     Spec {
         format: Format::Flamegraph,
+        media: Media::Svg,
         name: "flamegraph",
         about: "Interactive SVG flame graph.",
         suffixes: &[".svg"],
@@ -157,6 +189,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Speedscope,
+        media: Media::Json,
         name: "speedscope",
         about: "speedscope JSON (https://www.speedscope.app).",
         suffixes: &[".speedscope.json"],
@@ -169,6 +202,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Collapsed,
+        media: Media::Text,
         name: "collapsed",
         about: "Collapsed stacks, one `frame;frame count` line per stack.",
         suffixes: &[".txt", ".collapsed", ".folded"],
@@ -181,6 +215,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Json,
+        media: Media::Json,
         name: "json",
         about: "The snakescope capture itself (docs/capture-format.md).",
         suffixes: &[".json"],
@@ -193,6 +228,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Text,
+        media: Media::Text,
         name: "text",
         about: "A text report.",
         suffixes: &[],
@@ -208,6 +244,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Html,
+        media: Media::Html,
         name: "html",
         about: "One self-contained HTML report: flame graph, tables, annotated source.",
         suffixes: &[".html", ".htm"],
@@ -220,6 +257,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Pprof,
+        media: Media::Pprof,
         name: "pprof",
         about: "pprof gzipped protobuf (go tool pprof, Pyroscope, Parca, Grafana).",
         suffixes: &[".pb.gz", ".pprof"],
@@ -232,6 +270,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Chrome,
+        media: Media::Json,
         name: "chrome",
         about: "Chrome trace events (Perfetto, chrome://tracing): a flame chart per thread.",
         suffixes: &[".trace.json"],
@@ -244,6 +283,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Timeline,
+        media: Media::Svg,
         name: "timeline",
         about: "The memory timeline as an SVG chart (captures of `run`).",
         suffixes: &[],
@@ -256,6 +296,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Pstats,
+        media: Media::Pstats,
         name: "pstats",
         about: "cProfile's statistics, for pstats and snakeviz (`run --exact`).",
         suffixes: &[".pstats"],
@@ -312,13 +353,34 @@ impl Format {
 
     /// The format an output file's name implies (see [`Spec::suffixes`]).
     pub fn from_path(path: &Path) -> Option<Format> {
-        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-        FORMATS
-            .iter()
-            .flat_map(|s| s.suffixes.iter().map(move |suffix| (suffix, s.format)))
-            .filter(|(suffix, _)| name.len() > suffix.len() && name.ends_with(*suffix))
-            .max_by_key(|(suffix, _)| suffix.len())
-            .map(|(_, format)| format)
+        implied(path).map(|(_, format)| format)
+    }
+
+    /// Whether a file named `path` may hold this format: when the name
+    /// implies another format, `Err` with that format, unless the name only
+    /// says the kind of file and this format is of that kind (see
+    /// [`Media::suffix`]). So text is never written into `x.pstats`, nor a
+    /// capture into `x.speedscope.json`, but a text report may go to `x.txt`.
+    pub fn fits_path(self, path: &Path) -> Result<(), Format> {
+        let Some((suffix, implied)) = implied(path) else {
+            return Ok(());
+        };
+        let media = implied.spec().media;
+        if implied == self || (suffix == media.suffix() && self.spec().media == media) {
+            Ok(())
+        } else {
+            Err(implied)
+        }
+    }
+
+    /// `path` renamed for this format: the ending that implies another
+    /// format replaced by this one's default (`x.pstats` → `x.txt`).
+    pub fn renamed(self, path: &Path) -> std::path::PathBuf {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        let keep = implied(path).map_or(name.len(), |(suffix, _)| name.len() - suffix.len());
+        let stem = name.get(..keep).unwrap_or(&name);
+        path.with_file_name(format!("{stem}{}", self.spec().default_suffix))
     }
 
     /// The file written when no output is named: `snakescope-PID.svg`, …
@@ -372,6 +434,17 @@ impl Format {
     pub(crate) fn writer(self) -> Writer {
         self.spec().write
     }
+}
+
+/// The longest of the formats' endings that `path`'s name has (any case),
+/// and its format.
+fn implied(path: &Path) -> Option<(&'static str, Format)> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    FORMATS
+        .iter()
+        .flat_map(|s| s.suffixes.iter().map(move |suffix| (*suffix, s.format)))
+        .filter(|(suffix, _)| name.len() > suffix.len() && name.ends_with(*suffix))
+        .max_by_key(|(suffix, _)| suffix.len())
 }
 
 impl std::fmt::Display for Format {
@@ -464,6 +537,31 @@ mod tests {
         for (path, want) in cases {
             assert_eq!(Format::from_path(Path::new(path)), want, "{path}");
         }
+    }
+
+    #[test]
+    fn a_name_for_one_format_holds_no_other() {
+        let fits = |format: Format, path: &str| format.fits_path(Path::new(path));
+        assert_eq!(fits(Format::Text, "x.pstats"), Err(Format::Pstats));
+        assert_eq!(fits(Format::Json, "x.speedscope.json"), Err(Format::Speedscope));
+        assert_eq!(fits(Format::Flamegraph, "x.pb.gz"), Err(Format::Pprof));
+        assert_eq!(fits(Format::Text, "x.html"), Err(Format::Html));
+        assert_eq!(fits(Format::Html, "x.json"), Err(Format::Json));
+        assert_eq!(fits(Format::Text, "report.txt"), Ok(()));
+        assert_eq!(fits(Format::Timeline, "mem.svg"), Ok(()));
+        assert_eq!(fits(Format::Speedscope, "x.json"), Ok(()));
+        assert_eq!(fits(Format::Chrome, "X.JSON"), Ok(()));
+        assert_eq!(fits(Format::Pstats, "x.pstats"), Ok(()));
+        assert_eq!(fits(Format::Pstats, "x.out"), Ok(()), "no format implied");
+        for spec in FORMATS {
+            for suffix in spec.suffixes {
+                let path = format!("p{suffix}");
+                assert_eq!(fits(spec.format, &path), Ok(()), "{path}");
+            }
+        }
+        let renamed = Format::Text.renamed(Path::new("out/X.PB.GZ"));
+        assert_eq!(renamed, Path::new("out/X.txt"));
+        assert_eq!(Format::Pprof.renamed(Path::new("p")), Path::new("p.pb.gz"));
     }
 
     #[test]

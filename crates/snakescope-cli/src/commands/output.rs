@@ -11,18 +11,34 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// The format to write: `--format` when given, else the one `path`'s name
-/// implies (refused when it implies none), else `default` (no path given).
+/// The format to write: `--format` when given (refused when `path`'s name
+/// implies another: a file's name never says one format while it holds
+/// another), else the one `path`'s name implies (refused when it implies
+/// none), else `default` (no path given).
 pub(crate) fn output_format(
     path: Option<&Path>,
     format: Option<Format>,
     default: Format,
 ) -> Result<Format, UserError> {
     match (format, path) {
-        (Some(f), _) => Ok(f),
+        (Some(f), Some(path)) => f.fits_path(path).map(|()| f).map_err(|named| {
+            misnamed(path, f, named)
+        }),
+        (Some(f), None) => Ok(f),
         (None, Some(path)) => Format::from_path(path).ok_or_else(|| unknown_format(path)),
         (None, None) => Ok(default),
     }
+}
+
+fn misnamed(path: &Path, format: Format, named: Format) -> UserError {
+    UserError::new(format!(
+        "`{}` names a {named} file, but --format is {format}",
+        path.display()
+    ))
+    .with_hint(format!(
+        "name it for {format} (e.g. `{}`), or drop --format to write {named}",
+        format.renamed(path).display()
+    ))
 }
 
 fn unknown_format(path: &Path) -> UserError {
@@ -151,6 +167,16 @@ mod tests {
             hint.contains(".speedscope.json") && hint.contains(".pstats"),
             "{hint}"
         );
+    }
+
+    #[test]
+    fn a_name_that_says_another_format_is_refused() {
+        let err = output_format(Some(Path::new("x.pstats")), Some(Format::Text), Format::Text);
+        let err = err.unwrap_err();
+        assert_eq!(err.message, "`x.pstats` names a pstats file, but --format is text");
+        assert!(err.hint.unwrap().contains("`x.txt`"));
+        let report = output_format(Some(Path::new("r.txt")), Some(Format::Text), Format::Text);
+        assert_eq!(report.unwrap(), Format::Text);
     }
 
     #[test]
