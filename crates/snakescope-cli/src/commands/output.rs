@@ -21,9 +21,10 @@ pub(crate) fn output_format(
     default: Format,
 ) -> Result<Format, UserError> {
     match (format, path) {
-        (Some(f), Some(path)) => f.fits_path(path).map(|()| f).map_err(|named| {
-            misnamed(path, f, named)
-        }),
+        (Some(f), Some(path)) => f
+            .fits_path(path)
+            .map(|()| f)
+            .map_err(|named| misnamed(path, f, named)),
         (Some(f), None) => Ok(f),
         (None, Some(path)) => Format::from_path(path).ok_or_else(|| unknown_format(path)),
         (None, None) => Ok(default),
@@ -69,11 +70,18 @@ pub(crate) fn check_draws(
         .filter(|s| s.format.can_draw(held).is_ok())
         .map(|s| s.name)
         .collect();
+    let fits = fits.join(", ");
+    if held == [Section::MemoryStacks] {
+        // A memory view: what is missing is not what was recorded but a unit.
+        return Err(UserError::new(format!(
+            "`{format}` cannot draw {subject}: its stacks are weighted by bytes, not time"
+        ))
+        .with_hint(format!("{subject} can be written as {fits}")));
+    }
     Err(
         UserError::new(format!("{subject} has no {}", needs.noun())).with_hint(format!(
-            "{}; {subject} can be written as {}",
+            "{}; {subject} can be written as {fits}",
             format.needs_hint(needs),
-            fits.join(", ")
         )),
     )
 }
@@ -171,9 +179,16 @@ mod tests {
 
     #[test]
     fn a_name_that_says_another_format_is_refused() {
-        let err = output_format(Some(Path::new("x.pstats")), Some(Format::Text), Format::Text);
+        let err = output_format(
+            Some(Path::new("x.pstats")),
+            Some(Format::Text),
+            Format::Text,
+        );
         let err = err.unwrap_err();
-        assert_eq!(err.message, "`x.pstats` names a pstats file, but --format is text");
+        assert_eq!(
+            err.message,
+            "`x.pstats` names a pstats file, but --format is text"
+        );
         assert!(err.hint.unwrap().contains("`x.txt`"));
         let report = output_format(Some(Path::new("r.txt")), Some(Format::Text), Format::Text);
         assert_eq!(report.unwrap(), Format::Text);
@@ -195,5 +210,13 @@ mod tests {
         let hint = exact.unwrap_err().hint.unwrap();
         let offered = hint.split_once("written as ").unwrap().1;
         assert_eq!(offered, "speedscope, json, text, html, pprof, pstats");
+        let view = [Section::MemoryStacks];
+        let err = check_draws(Format::Chrome, &view, "the view").unwrap_err();
+        assert!(err.message.contains("weighted by bytes"), "{}", err.message);
+        let hint = err.hint.unwrap();
+        assert_eq!(
+            hint,
+            "the view can be written as flamegraph, speedscope, collapsed, json, pprof"
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! [`FORMATS`] (in the variant's position: a compile-time check holds them
 //! in step).
 
+use crate::memory::MemoryMetric;
 use crate::FormatError;
 use crate::{chrome, collapsed, flamegraph, html, json, memory, pprof, pstats, speedscope, text};
 use snakescope_model::Capture;
@@ -46,14 +47,18 @@ pub enum Section {
     /// Line timings: hits and time per line of selected functions
     /// (`@profile`, `run --lines`).
     Lines,
+    /// Stacks weighted by bytes: a memory view (`report --memory peak`),
+    /// drawn in bytes, never as time.
+    MemoryStacks,
 }
 
 impl Section {
-    pub const ALL: [Section; 4] = [
+    pub const ALL: [Section; 5] = [
         Section::Samples,
         Section::Memory,
         Section::Exact,
         Section::Lines,
+        Section::MemoryStacks,
     ];
 
     /// The name the Python package sees.
@@ -63,6 +68,7 @@ impl Section {
             Section::Memory => "memory",
             Section::Exact => "exact",
             Section::Lines => "lines",
+            Section::MemoryStacks => "memory_stacks",
         }
     }
 
@@ -73,6 +79,7 @@ impl Section {
             Section::Memory => "memory data",
             Section::Exact => "exact call counts",
             Section::Lines => "line timings",
+            Section::MemoryStacks => "stacks weighted by bytes",
         }
     }
 
@@ -85,13 +92,17 @@ impl Section {
             Section::Lines => {
                 "`snakescope run --lines` or `@profile` (or `snakescope.Profiler(lines=…)`)"
             }
+            Section::MemoryStacks => "`snakescope report --memory allocated|peak|leaked`",
         }
     }
 
     /// The sections `capture` holds: its samples (even when there are none,
     /// unless it is an exact capture), and its memory, exact statistics and
-    /// line timings when recorded.
+    /// line timings when recorded; a memory view holds its byte stacks alone.
     pub fn of(capture: &Capture) -> Vec<Section> {
+        if MemoryMetric::of_view(capture).is_some() {
+            return vec![Section::MemoryStacks];
+        }
         let mut held = Vec::new();
         if capture.total_samples() > 0 || capture.exact.is_none() {
             held.push(Section::Samples);
@@ -165,10 +176,21 @@ pub struct Spec {
 }
 
 const SAMPLES: &[Section] = &[Section::Samples];
-/// What the capture itself and the reports show: everything.
+/// The capture itself: everything.
 const EVERYTHING: &[Section] = &Section::ALL;
-/// Profile formats with stacks or call graphs: samples, or exact calls.
-const SAMPLES_OR_EXACT: &[Section] = &[Section::Samples, Section::Exact];
+/// What the reports show: everything measured (their figures are samples
+/// and seconds, so not a memory view's byte stacks).
+const MEASURED: &[Section] = &[
+    Section::Samples,
+    Section::Memory,
+    Section::Exact,
+    Section::Lines,
+];
+/// Stack formats whose counts may be bytes: samples, or a memory view.
+const STACKS: &[Section] = &[Section::Samples, Section::MemoryStacks];
+/// Profile formats with stacks or call graphs: samples, exact calls, or a
+/// memory view.
+const PROFILES: &[Section] = &[Section::Samples, Section::Exact, Section::MemoryStacks];
 
 /// Every format, in the order help text lists them ([`Format`]'s order).
 pub static FORMATS: &[Spec] = SPECS;
@@ -181,7 +203,7 @@ const SPECS: &[Spec] = &[
         about: "Interactive SVG flame graph.",
         suffixes: &[".svg"],
         default_suffix: ".svg",
-        draws: SAMPLES,
+        draws: STACKS,
         binary: false,
         compares: false,
         escapes_controls: true,
@@ -194,7 +216,7 @@ const SPECS: &[Spec] = &[
         about: "speedscope JSON (https://www.speedscope.app).",
         suffixes: &[".speedscope.json"],
         default_suffix: ".speedscope.json",
-        draws: SAMPLES_OR_EXACT,
+        draws: PROFILES,
         binary: false,
         compares: false,
         escapes_controls: false,
@@ -207,7 +229,7 @@ const SPECS: &[Spec] = &[
         about: "Collapsed stacks, one `frame;frame count` line per stack.",
         suffixes: &[".txt", ".collapsed", ".folded"],
         default_suffix: ".txt",
-        draws: SAMPLES,
+        draws: STACKS,
         binary: false,
         compares: false,
         escapes_controls: true,
@@ -233,7 +255,7 @@ const SPECS: &[Spec] = &[
         about: "A text report.",
         suffixes: &[],
         default_suffix: ".txt",
-        draws: EVERYTHING,
+        draws: MEASURED,
         binary: false,
         compares: true,
         escapes_controls: true,
@@ -249,7 +271,7 @@ const SPECS: &[Spec] = &[
         about: "One self-contained HTML report: flame graph, tables, annotated source.",
         suffixes: &[".html", ".htm"],
         default_suffix: ".html",
-        draws: EVERYTHING,
+        draws: MEASURED,
         binary: false,
         compares: false,
         escapes_controls: true,
@@ -262,7 +284,7 @@ const SPECS: &[Spec] = &[
         about: "pprof gzipped protobuf (go tool pprof, Pyroscope, Parca, Grafana).",
         suffixes: &[".pb.gz", ".pprof"],
         default_suffix: ".pb.gz",
-        draws: SAMPLES_OR_EXACT,
+        draws: PROFILES,
         binary: true,
         compares: false,
         escapes_controls: false,
@@ -454,134 +476,4 @@ impl std::fmt::Display for Format {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every entry: name → entry → its file names → the same entry, and the
-    /// default file name back to the entry too, except for the two formats
-    /// no file name implies (`.txt` is collapsed stacks, `.svg` a flame graph).
-    #[test]
-    fn every_entry_round_trips() {
-        for spec in FORMATS {
-            let format = Format::from_name(spec.name).expect(spec.name);
-            assert_eq!(format.spec().name, spec.name);
-            assert_eq!(spec.format, format);
-            for suffix in spec.suffixes {
-                let upper = format!("Profile{}", suffix.to_ascii_uppercase());
-                for file in [format!("out/profile{suffix}"), upper] {
-                    assert_eq!(Format::from_path(Path::new(&file)), Some(format), "{file}");
-                }
-            }
-            let default = format.default_file_name(42);
-            assert!(default.starts_with("snakescope-42."), "{default}");
-            let implied = Format::from_path(Path::new(&default));
-            match format {
-                Format::Text | Format::Timeline => {
-                    assert!(spec.suffixes.is_empty());
-                    assert_ne!(implied, Some(format), "{default}");
-                }
-                _ => {
-                    assert_eq!(implied, Some(format), "{default}");
-                    assert_eq!(spec.suffixes[0], spec.default_suffix);
-                }
-            }
-        }
-        assert_eq!(Format::from_name("svg"), None);
-    }
-
-    #[test]
-    fn every_variant_has_an_entry() {
-        for format in Format::ALL {
-            // A new variant must be added here and to FORMATS.
-            let listed = match format {
-                Format::Flamegraph
-                | Format::Speedscope
-                | Format::Collapsed
-                | Format::Json
-                | Format::Text
-                | Format::Html
-                | Format::Pprof
-                | Format::Chrome
-                | Format::Timeline
-                | Format::Pstats => format.spec().format == format,
-            };
-            assert!(listed, "{format:?}");
-        }
-        let mut names: Vec<&str> = FORMATS.iter().map(|s| s.name).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), Format::COUNT, "names are unique");
-    }
-
-    #[test]
-    fn paths_imply_formats() {
-        let cases = [
-            ("out/profile.svg", Some(Format::Flamegraph)),
-            ("p.speedscope.json", Some(Format::Speedscope)),
-            ("P.SPEEDSCOPE.JSON", Some(Format::Speedscope)),
-            ("capture.json", Some(Format::Json)),
-            ("stacks.txt", Some(Format::Collapsed)),
-            ("stacks.collapsed", Some(Format::Collapsed)),
-            ("stacks.folded", Some(Format::Collapsed)),
-            ("cpu.pb.gz", Some(Format::Pprof)),
-            ("cpu.pprof", Some(Format::Pprof)),
-            ("run.trace.json", Some(Format::Chrome)),
-            ("mem.timeline.svg", Some(Format::Flamegraph)),
-            ("julia.pstats", Some(Format::Pstats)),
-            ("profile", None),
-            (".svg", None),
-            ("archive.gz", None),
-            ("profile.html", Some(Format::Html)),
-            ("Report.HTM", Some(Format::Html)),
-        ];
-        for (path, want) in cases {
-            assert_eq!(Format::from_path(Path::new(path)), want, "{path}");
-        }
-    }
-
-    #[test]
-    fn a_name_for_one_format_holds_no_other() {
-        let fits = |format: Format, path: &str| format.fits_path(Path::new(path));
-        assert_eq!(fits(Format::Text, "x.pstats"), Err(Format::Pstats));
-        assert_eq!(fits(Format::Json, "x.speedscope.json"), Err(Format::Speedscope));
-        assert_eq!(fits(Format::Flamegraph, "x.pb.gz"), Err(Format::Pprof));
-        assert_eq!(fits(Format::Text, "x.html"), Err(Format::Html));
-        assert_eq!(fits(Format::Html, "x.json"), Err(Format::Json));
-        assert_eq!(fits(Format::Text, "report.txt"), Ok(()));
-        assert_eq!(fits(Format::Timeline, "mem.svg"), Ok(()));
-        assert_eq!(fits(Format::Speedscope, "x.json"), Ok(()));
-        assert_eq!(fits(Format::Chrome, "X.JSON"), Ok(()));
-        assert_eq!(fits(Format::Pstats, "x.pstats"), Ok(()));
-        assert_eq!(fits(Format::Pstats, "x.out"), Ok(()), "no format implied");
-        for spec in FORMATS {
-            for suffix in spec.suffixes {
-                let path = format!("p{suffix}");
-                assert_eq!(fits(spec.format, &path), Ok(()), "{path}");
-            }
-        }
-        let renamed = Format::Text.renamed(Path::new("out/X.PB.GZ"));
-        assert_eq!(renamed, Path::new("out/X.txt"));
-        assert_eq!(Format::Pprof.renamed(Path::new("p")), Path::new("p.pb.gz"));
-    }
-
-    #[test]
-    fn what_each_format_draws() {
-        let sampled = [Section::Samples];
-        let run = [Section::Samples, Section::Memory];
-        assert_eq!(Format::Flamegraph.can_draw(&sampled), Ok(()));
-        assert_eq!(Format::Timeline.can_draw(&sampled), Err(Section::Memory));
-        assert_eq!(Format::Timeline.can_draw(&run), Ok(()));
-        assert_eq!(Format::Pstats.can_draw(&run), Err(Section::Exact));
-        assert_eq!(Format::Pstats.can_draw(&[Section::Exact]), Ok(()));
-        assert_eq!(
-            Format::Flamegraph.can_draw(&[Section::Exact]),
-            Err(Section::Samples)
-        );
-        let diffable: Vec<&str> = FORMATS
-            .iter()
-            .filter(|s| s.compares)
-            .map(|s| s.name)
-            .collect();
-        assert_eq!(diffable, ["json", "text"]);
-    }
-}
+mod tests;
