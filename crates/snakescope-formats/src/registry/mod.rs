@@ -97,14 +97,16 @@ impl Section {
     }
 
     /// The sections `capture` holds: its samples (even when there are none,
-    /// unless it is an exact capture), and its memory, exact statistics and
-    /// line timings when recorded; a memory view holds its byte stacks alone.
+    /// unless it holds exact statistics or line timings instead), and its
+    /// memory, exact statistics and line timings when recorded; a memory
+    /// view holds its byte stacks alone.
     pub fn of(capture: &Capture) -> Vec<Section> {
         if MemoryMetric::of_view(capture).is_some() {
             return vec![Section::MemoryStacks];
         }
         let mut held = Vec::new();
-        if capture.total_samples() > 0 || capture.exact.is_none() {
+        let measured = capture.exact.is_some() || capture.lines.is_some();
+        if capture.total_samples() > 0 || !measured {
             held.push(Section::Samples);
         }
         let optional = [

@@ -132,3 +132,18 @@ fn what_each_format_draws() {
         .collect();
     assert_eq!(diffable, ["json", "text"]);
 }
+
+/// Regression: `@profile` on a program too short to be sampled wrote a
+/// capture whose flame graph failed without a hint; it holds line timings
+/// only, so a flame graph is refused as for an exact capture.
+#[test]
+fn a_capture_of_line_timings_without_samples_holds_no_samples() {
+    let mut capture = snakescope_model::CaptureBuilder::new().finish(Default::default());
+    assert_eq!(Section::of(&capture), [Section::Samples]);
+    capture.lines = Some(snakescope_model::LineTimings::default());
+    assert_eq!(Section::of(&capture), [Section::Lines]);
+    assert_eq!(
+        Format::Flamegraph.can_draw(&Section::of(&capture)),
+        Err(Section::Samples)
+    );
+}
