@@ -218,3 +218,13 @@ def test_a_name_that_says_another_format_is_refused(snakescope, captures, tmp_pa
     error, hint = assert_error(r)
     assert "names a pstats file" in error and "x.txt" in hint, r.describe()
     assert not out.exists()
+
+
+def test_diff_writes_no_comparison_into_a_file_named_for_another_format(snakescope, captures,
+                                                                        tmp_path):
+    sampled = str(captures["sampled"])
+    for out, option in [(tmp_path / "d.pstats", "-o"), (tmp_path / "d.pb.gz", "--flamegraph")]:
+        r = run([snakescope, "diff", sampled, sampled, option, str(out)], timeout=QUICK_TIMEOUT)
+        error, hint = assert_error(r)
+        assert "names a" in error and hint, r.describe()
+        assert not out.exists()

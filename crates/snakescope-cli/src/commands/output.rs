@@ -21,25 +21,35 @@ pub(crate) fn output_format(
     default: Format,
 ) -> Result<Format, UserError> {
     match (format, path) {
-        (Some(f), Some(path)) => f
-            .fits_path(path)
-            .map(|()| f)
-            .map_err(|named| misnamed(path, f, named)),
+        (Some(f), Some(path)) => f.fits_path(path).map(|()| f).map_err(|named| {
+            let drop = format!(", or drop --format to write {named}");
+            misnamed(path, f, named).with_hint(format!("{}{drop}", rename_hint(path, f)))
+        }),
         (Some(f), None) => Ok(f),
         (None, Some(path)) => Format::from_path(path).ok_or_else(|| unknown_format(path)),
         (None, None) => Ok(default),
     }
 }
 
+/// Refuses to write `format` into `path` when its name implies another.
+pub(crate) fn check_name_fits(path: &Path, format: Format) -> Result<(), UserError> {
+    format
+        .fits_path(path)
+        .map_err(|named| misnamed(path, format, named).with_hint(rename_hint(path, format)))
+}
+
 fn misnamed(path: &Path, format: Format, named: Format) -> UserError {
     UserError::new(format!(
-        "`{}` names a {named} file, but --format is {format}",
+        "`{}` names a {named} file, but the output is {format}",
         path.display()
     ))
-    .with_hint(format!(
-        "name it for {format} (e.g. `{}`), or drop --format to write {named}",
+}
+
+fn rename_hint(path: &Path, format: Format) -> String {
+    format!(
+        "name it for {format} (e.g. `{}`)",
         format.renamed(path).display()
-    ))
+    )
 }
 
 fn unknown_format(path: &Path) -> UserError {
@@ -187,9 +197,15 @@ mod tests {
         let err = err.unwrap_err();
         assert_eq!(
             err.message,
-            "`x.pstats` names a pstats file, but --format is text"
+            "`x.pstats` names a pstats file, but the output is text"
         );
-        assert!(err.hint.unwrap().contains("`x.txt`"));
+        let hint = err.hint.unwrap();
+        assert_eq!(
+            hint,
+            "name it for text (e.g. `x.txt`), or drop --format to write pstats"
+        );
+        let diff = check_name_fits(Path::new("d.pstats"), Format::Text).unwrap_err();
+        assert_eq!(diff.hint.unwrap(), "name it for text (e.g. `d.txt`)");
         let report = output_format(Some(Path::new("r.txt")), Some(Format::Text), Format::Text);
         assert_eq!(report.unwrap(), Format::Text);
     }
