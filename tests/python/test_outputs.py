@@ -228,3 +228,11 @@ def test_diff_writes_no_comparison_into_a_file_named_for_another_format(snakesco
         error, hint = assert_error(r)
         assert "names a" in error and hint, r.describe()
         assert not out.exists()
+
+
+def test_run_writes_the_memory_timeline_whether_or_not_it_was_sampled(snakescope, tmp_path):
+    """mem_small.py is over before many samples (often none): the timeline
+    draws memory alone and was skipped as "no samples"."""
+    out = tmp_path / "mem.svg"
+    run_capture(snakescope, out, [script("mem_small.py")], "--format", "timeline")
+    assert ET.fromstring(out.read_bytes()).tag.rsplit("}", 1)[-1] == "svg"
