@@ -64,8 +64,21 @@ test: roots-if-possible test-rust test-python
 test-rust:
 	cargo test --workspace --locked
 
-test-python: build develop ft-module-if-possible chromium go-pprof
-	SNAKESCOPE_BIN=$(abspath $(BIN)) SNAKESCOPE_CHROMIUM=$$(command -v chromium) $(VPY) -m pytest -c tests/python/pytest.ini tests/python
+test-python: build develop ft-module-if-possible chromium go-pprof speedscope-schema
+	SNAKESCOPE_BIN=$(abspath $(BIN)) SNAKESCOPE_CHROMIUM=$$(command -v chromium) SNAKESCOPE_SPEEDSCOPE_SCHEMA=$(abspath $(SPEEDSCOPE_SCHEMA)) \
+		$(VPY) -m pytest -c tests/python/pytest.ini tests/python
+
+## speedscope-schema: speedscope's own file-format schema, from its npm package (pinned), which
+## tests/python/test_outputs.py validates the speedscope output against (cached in .cache)
+SPEEDSCOPE_VERSION := 1.22.2
+SPEEDSCOPE_SCHEMA := .cache/speedscope-$(SPEEDSCOPE_VERSION)/file-format-schema.json
+.PHONY: speedscope-schema
+speedscope-schema: $(SPEEDSCOPE_SCHEMA)
+$(SPEEDSCOPE_SCHEMA):
+	mkdir -p $(dir $@)
+	curl -sfL https://registry.npmjs.org/speedscope/-/speedscope-$(SPEEDSCOPE_VERSION).tgz \
+		| tar xzf - -O package/dist/release/file-format-schema.json > $@.part
+	mv $@.part $@
 
 ## ft-module: the native module for the free-threaded 3.13t of the roots (it cannot load the abi3 one)
 FT_PYTHON := $(CURDIR)/.pyroots/bin/trixie-python3.13t

@@ -9,7 +9,8 @@ DEFAULT_MEMORY_INTERVAL: int
 
 def formats() -> list[dict[str, object]]:
     """The output formats, as the registry declares them: name, about, suffixes (file names ending
-    so imply it), default_file (with `{pid}`), draws (samples, memory, exact, lines), binary, compares (diff)."""
+    so imply it), default_file (with `{pid}`), draws (samples, memory, exact, lines, memory_stacks),
+    binary, compares (diff)."""
 
 class RunSettings:
     """`snakescope run`'s settings as the bootstrap reads them (parsed by `run`'s own options)."""

@@ -114,6 +114,9 @@ def test_profiler_save_follows_the_registry(tmp_path):
         sum(range(10))
     with pytest.raises(ValueError, match=r"no sampled stacks to write as `flamegraph`.*\(without --exact\)"):
         e.save(tmp_path / "e.svg", format="flamegraph")
+    with pytest.raises(ValueError, match=r"`.*t\.pstats` names a pstats file, but the format is text"):
+        e.save(tmp_path / "t.pstats", format="text")  # issue 22: text into a pstats name
+    assert not (tmp_path / "t.pstats").exists()
     e.save(tmp_path / "e.out", format="pstats")
     assert pstats.Stats(str(tmp_path / "e.out")).stats
     e.save(tmp_path / "e.noext")  # a name that implies nothing: pstats for exact statistics

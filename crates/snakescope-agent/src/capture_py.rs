@@ -207,15 +207,23 @@ fn default_format(capture: &Capture) -> Format {
     }
 }
 
-/// The format called `name`, else the one `path`'s name implies, else `fallback`.
+/// The format called `name` (refused when `path`'s name implies another, as
+/// on the command line), else the one `path`'s name implies, else `fallback`.
 pub(crate) fn format_named(
     name: Option<&str>,
     path: &std::path::Path,
     fallback: Format,
 ) -> PyResult<Format> {
-    match name {
-        Some(name) => Format::from_name(name)
-            .ok_or_else(|| PyValueError::new_err(format!("unknown format `{name}`"))),
-        None => Ok(Format::from_path(path).unwrap_or(fallback)),
-    }
+    let Some(name) = name else {
+        return Ok(Format::from_path(path).unwrap_or(fallback));
+    };
+    let format = Format::from_name(name)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown format `{name}`")))?;
+    format.fits_path(path).map(|()| format).map_err(|named| {
+        PyValueError::new_err(format!(
+            "`{}` names a {named} file, but the format is {format}: name it `{}`",
+            path.display(),
+            format.renamed(path).display()
+        ))
+    })
 }

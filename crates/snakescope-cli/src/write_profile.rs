@@ -59,10 +59,14 @@ pub fn write_profile(capture: &Capture, out: &ProfileOutput<'_>) -> Result<(), U
 }
 
 /// Whether the capture holds data `format` draws: samples, exact statistics
-/// or line timings (memory alone is not a profile to write).
+/// or line timings (memory alone is not a profile to write, but it is the
+/// memory timeline's whole content).
 fn has_data_for(capture: &Capture, format: Format) -> bool {
     if format == Format::Json {
         return true;
+    }
+    if format.spec().draws == [Section::Memory] {
+        return capture.memory.is_some();
     }
     let with_data = [
         (capture.total_samples() > 0, Section::Samples),
@@ -99,6 +103,15 @@ mod tests {
         let mut capture = snakescope_model::CaptureBuilder::new().finish(Default::default());
         assert!(!has_data_for(&capture, Format::Flamegraph));
         assert!(has_data_for(&capture, Format::Json));
+        assert!(!has_data_for(&capture, Format::Timeline));
+        // A run too short to be sampled still drew its memory timeline.
+        capture.memory = Some(Default::default());
+        assert!(has_data_for(&capture, Format::Timeline));
+        assert!(
+            !has_data_for(&capture, Format::Html),
+            "memory alone is no profile"
+        );
+        capture.memory = None;
         capture.exact = Some(ExactStats::default());
         assert!(has_data_for(&capture, Format::Pstats));
         assert!(has_data_for(&capture, Format::Html));

@@ -3,10 +3,12 @@
 //!
 //! A capture is aggregated: it knows how often each stack was seen, not when.
 //! So this is a flame chart drawn as a trace, not a timeline: per thread, the
-//! call tree (frames merged by function, as `Function (file)`) is laid out
+//! call tree (frames merged by function and file) is laid out
 //! from time 0 as complete (`"ph": "X"`) events, children one after another
 //! inside their parent, heaviest first, each as wide as its samples times the
 //! sampling period. A function's self time is the gap after its children.
+//! An event's name is the function's name alone and complete events carry
+//! no `args`, so every importer shows plain names.
 //! Thread names and the process name are metadata (`"ph": "M"`) events.
 //! `docs/formats.md` says the same for users.
 
@@ -47,7 +49,11 @@ struct Event {
     dur: Option<f64>,
     pid: u64,
     tid: u64,
-    args: serde_json::Value,
+    /// Metadata events' values only: importers that key frames by name and
+    /// args (speedscope's names a frame `name {args JSON}`) then show
+    /// complete events by their plain names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    args: Option<serde_json::Value>,
 }
 
 /// One node of a thread's call tree.
@@ -55,7 +61,6 @@ struct Node {
     name: String,
     file: String,
     total: u64,
-    self_samples: u64,
     children: Vec<usize>,
 }
 
@@ -79,7 +84,7 @@ fn trace(capture: &Capture) -> Trace {
         dur: None,
         pid,
         tid: 0,
-        args: serde_json::json!({ "name": format!("snakescope: {}", command_line(meta)) }),
+        args: Some(serde_json::json!({ "name": format!("snakescope: {}", command_line(meta)) })),
     }];
     // Busiest thread first.
     let mut order: Vec<usize> = (0..capture.threads.len()).collect();
@@ -118,7 +123,7 @@ fn metadata(pid: u64, tid: u64, name: &str, args: serde_json::Value) -> Event {
         dur: None,
         pid,
         tid,
-        args,
+        args: Some(args),
     }
 }
 
@@ -137,7 +142,7 @@ fn call_tree(capture: &Capture, t: usize) -> (Vec<Node>, Vec<usize>) {
     let mut index: HashMap<(usize, &str, &str), usize> = HashMap::new();
     for stack in capture.stacks.iter().filter(|s| s.thread == t) {
         let mut parent = usize::MAX;
-        for (depth, &f) in stack.frames.iter().enumerate() {
+        for &f in &stack.frames {
             let frame = &capture.frames[f];
             let key = (parent, frame.display_name(), frame.file.as_str());
             let node = *index.entry(key).or_insert_with(|| {
@@ -145,7 +150,6 @@ fn call_tree(capture: &Capture, t: usize) -> (Vec<Node>, Vec<usize>) {
                     name: frame.display_name().to_owned(),
                     file: frame.file.clone(),
                     total: 0,
-                    self_samples: 0,
                     children: Vec::new(),
                 });
                 let id = nodes.len() - 1;
@@ -157,9 +161,6 @@ fn call_tree(capture: &Capture, t: usize) -> (Vec<Node>, Vec<usize>) {
                 id
             });
             nodes[node].total += stack.count;
-            if depth + 1 == stack.frames.len() {
-                nodes[node].self_samples += stack.count;
-            }
             parent = node;
         }
     }
@@ -205,11 +206,7 @@ fn lay_out(
             dur: Some(end - ts),
             pid,
             tid,
-            args: serde_json::json!({
-                "file": n.file,
-                "samples": n.total,
-                "self_samples": n.self_samples,
-            }),
+            args: None,
         });
         let mut child_start = start;
         for &c in &n.children {
@@ -301,8 +298,26 @@ mod tests {
             .into_iter()
             .find(|e| e["name"] == "Worker.work")
             .unwrap();
-        assert_eq!(work["args"]["self_samples"], 80);
-        assert_eq!(work["args"]["file"], "/src/app.py");
+        assert!(work.get("args").is_none(), "{work}");
+    }
+
+    /// Regression (issue 22): speedscope's importer names a frame by its
+    /// event's name and args JSON, so args on complete events made names
+    /// like `main {"file":…,"samples":90}`.
+    #[test]
+    fn complete_events_have_plain_names_and_no_args() {
+        let trace = parse(&capture());
+        for e in complete_events(&trace) {
+            // serde_json sorts the keys.
+            let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
+            assert_eq!(
+                keys,
+                ["cat", "dur", "name", "ph", "pid", "tid", "ts"],
+                "{e}"
+            );
+            let name = e["name"].as_str().unwrap();
+            assert!(!name.contains(['{', '(']), "{name}");
+        }
     }
 
     #[test]

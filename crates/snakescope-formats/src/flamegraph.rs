@@ -5,6 +5,7 @@
 //! so a function keeps its colour from one graph to the next.
 
 use crate::collapsed::collapsed_stacks;
+use crate::memory::MemoryMetric;
 use crate::text::command_line;
 use crate::FormatError;
 use inferno::flamegraph::color::{MultiPalette, Palette};
@@ -30,7 +31,10 @@ pub(crate) fn write(capture: &Capture, out: &mut dyn Write) -> Result<(), Format
 fn options(capture: &Capture) -> Options<'static> {
     let mut options = Options::default();
     options.title = format!("snakescope: {}", command_line(&capture.meta));
-    options.count_name = "samples".to_owned();
+    options.count_name = match MemoryMetric::of_view(capture) {
+        Some(_) => "bytes".to_owned(),
+        None => "samples".to_owned(),
+    };
     options.colors = Palette::Multi(MultiPalette::Python);
     options.hash = true;
     options

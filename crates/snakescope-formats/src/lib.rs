@@ -28,7 +28,7 @@ mod text;
 #[cfg(test)]
 mod fixture;
 
-pub use registry::{Format, Section, Spec, FORMATS};
+pub use registry::{Format, Media, Section, Spec, FORMATS};
 use snakescope_model::Capture;
 use std::io::{self, BufWriter, Write};
 

@@ -1,7 +1,8 @@
 //! speedscope's JSON file format
 //! (<https://www.speedscope.app/file-format-schema.json>): the capture's frames
 //! shared by one "sampled" profile per thread, each distinct stack once with
-//! its sample count as weight (unit `none`).
+//! its sample count as weight (unit `none`: a count); a memory view
+//! (`report --memory peak`) weighs its stacks in `bytes`.
 //!
 //! An exact capture (`run --exact`, no samples) is one "sampled" profile
 //! named "exact calls: self time by caller", unit `seconds`: each caller →
@@ -13,6 +14,7 @@
 //! as cProfile's tottime, with its callers one level up.
 
 use crate::exact_edges::{edges, exact_of};
+use crate::memory::MemoryMetric;
 use crate::text::command_line;
 use serde::Serialize;
 use snakescope_model::{Capture, ExactStats, ThreadRecord};
@@ -124,7 +126,12 @@ fn file_of<W>(capture: &Capture, profiles: Vec<Profile<W>>, active: usize) -> Fi
 /// One profile per thread that has samples, in capture order. Frame indices
 /// are the capture's own, since its frames are the shared frames.
 fn profiles(capture: &Capture) -> Vec<Profile<u64>> {
-    let mut profiles: Vec<Profile<u64>> = capture.threads.iter().map(empty_profile).collect();
+    let unit = counts_unit(capture);
+    let mut profiles: Vec<Profile<u64>> = capture
+        .threads
+        .iter()
+        .map(|t| empty_profile(t, unit))
+        .collect();
     let mut index: Vec<HashMap<&[usize], usize>> = vec![HashMap::new(); capture.threads.len()];
     for stack in &capture.stacks {
         let profile = &mut profiles[stack.thread];
@@ -141,12 +148,21 @@ fn profiles(capture: &Capture) -> Vec<Profile<u64>> {
     profiles
 }
 
-fn empty_profile(thread: &ThreadRecord) -> Profile<u64> {
+/// What the stacks' counts are: `bytes` in a memory view
+/// (`report --memory peak`), else sample counts, which speedscope calls `none`.
+fn counts_unit(capture: &Capture) -> &'static str {
+    match MemoryMetric::of_view(capture) {
+        Some(_) => "bytes",
+        None => "none",
+    }
+}
+
+fn empty_profile(thread: &ThreadRecord, unit: &'static str) -> Profile<u64> {
     let name = thread.name.as_deref().unwrap_or("thread");
     Profile {
         kind: "sampled",
         name: format!("{name} (tid {})", thread.tid),
-        unit: "none",
+        unit,
         start_value: 0,
         end_value: 0,
         samples: Vec::new(),
@@ -236,6 +252,30 @@ mod tests {
         assert_eq!(
             frames[4],
             json!({"name": "run", "file": "/usr/lib/python3.11/threading.py"})
+        );
+    }
+
+    /// Regression (issue 22): a memory view's weights were bytes in unit `none`.
+    #[test]
+    fn a_memory_view_weighs_in_bytes() {
+        let mut c = capture();
+        c.memory = Some(snakescope_model::Memory {
+            sites: vec![snakescope_model::MemorySite {
+                frames: vec![0, 1],
+                source: "python".into(),
+                allocated_bytes: 4096,
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let view = crate::memory::memory_view(&c, MemoryMetric::Allocated).unwrap();
+        let v = speedscope(&view);
+        let profile = &v["profiles"][0];
+        assert_eq!(profile["unit"], "bytes");
+        assert_eq!(profile["endValue"], 4096);
+        assert!(
+            speedscope(&c)["profiles"][0]["unit"] == "none",
+            "samples are counts"
         );
     }
 

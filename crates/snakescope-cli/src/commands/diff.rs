@@ -9,7 +9,7 @@
 //! checks their measured time (every function's own time added).
 
 use crate::args::{DiffArgs, WidthsArg};
-use crate::commands::output::check_output_path;
+use crate::commands::output::{check_name_fits, check_output_path};
 use crate::UserError;
 use snakescope_formats::diff::{self, Comparison, DiffError, Scale, Widths};
 use snakescope_formats::printable::printable;
@@ -30,6 +30,12 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     }
     for path in [&args.output, &args.flamegraph].into_iter().flatten() {
         check_output_path(path)?;
+    }
+    if let Some(path) = &args.output {
+        check_name_fits(path, args.format)?;
+    }
+    if let Some(path) = &args.flamegraph {
+        check_name_fits(path, Format::Flamegraph)?;
     }
     let raw = (read_capture(&args.before)?, read_capture(&args.after)?);
     // The tables and the flame graph show names through escape_controls;

@@ -11,18 +11,45 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// The format to write: `--format` when given, else the one `path`'s name
-/// implies (refused when it implies none), else `default` (no path given).
+/// The format to write: `--format` when given (refused when `path`'s name
+/// implies another: a file's name never says one format while it holds
+/// another), else the one `path`'s name implies (refused when it implies
+/// none), else `default` (no path given).
 pub(crate) fn output_format(
     path: Option<&Path>,
     format: Option<Format>,
     default: Format,
 ) -> Result<Format, UserError> {
     match (format, path) {
-        (Some(f), _) => Ok(f),
+        (Some(f), Some(path)) => f.fits_path(path).map(|()| f).map_err(|named| {
+            let drop = format!(", or drop --format to write {named}");
+            misnamed(path, f, named).with_hint(format!("{}{drop}", rename_hint(path, f)))
+        }),
+        (Some(f), None) => Ok(f),
         (None, Some(path)) => Format::from_path(path).ok_or_else(|| unknown_format(path)),
         (None, None) => Ok(default),
     }
+}
+
+/// Refuses to write `format` into `path` when its name implies another.
+pub(crate) fn check_name_fits(path: &Path, format: Format) -> Result<(), UserError> {
+    format
+        .fits_path(path)
+        .map_err(|named| misnamed(path, format, named).with_hint(rename_hint(path, format)))
+}
+
+fn misnamed(path: &Path, format: Format, named: Format) -> UserError {
+    UserError::new(format!(
+        "`{}` names a {named} file, but the output is {format}",
+        path.display()
+    ))
+}
+
+fn rename_hint(path: &Path, format: Format) -> String {
+    format!(
+        "name it for {format} (e.g. `{}`)",
+        format.renamed(path).display()
+    )
 }
 
 fn unknown_format(path: &Path) -> UserError {
@@ -53,11 +80,18 @@ pub(crate) fn check_draws(
         .filter(|s| s.format.can_draw(held).is_ok())
         .map(|s| s.name)
         .collect();
+    let fits = fits.join(", ");
+    if held == [Section::MemoryStacks] {
+        // A memory view: what is missing is not what was recorded but a unit.
+        return Err(UserError::new(format!(
+            "`{format}` cannot draw {subject}: its stacks are weighted by bytes, not time"
+        ))
+        .with_hint(format!("{subject} can be written as {fits}")));
+    }
     Err(
         UserError::new(format!("{subject} has no {}", needs.noun())).with_hint(format!(
-            "{}; {subject} can be written as {}",
+            "{}; {subject} can be written as {fits}",
             format.needs_hint(needs),
-            fits.join(", ")
         )),
     )
 }
@@ -154,6 +188,29 @@ mod tests {
     }
 
     #[test]
+    fn a_name_that_says_another_format_is_refused() {
+        let err = output_format(
+            Some(Path::new("x.pstats")),
+            Some(Format::Text),
+            Format::Text,
+        );
+        let err = err.unwrap_err();
+        assert_eq!(
+            err.message,
+            "`x.pstats` names a pstats file, but the output is text"
+        );
+        let hint = err.hint.unwrap();
+        assert_eq!(
+            hint,
+            "name it for text (e.g. `x.txt`), or drop --format to write pstats"
+        );
+        let diff = check_name_fits(Path::new("d.pstats"), Format::Text).unwrap_err();
+        assert_eq!(diff.hint.unwrap(), "name it for text (e.g. `d.txt`)");
+        let report = output_format(Some(Path::new("r.txt")), Some(Format::Text), Format::Text);
+        assert_eq!(report.unwrap(), Format::Text);
+    }
+
+    #[test]
     fn a_format_that_draws_nothing_held_is_refused_with_a_hint() {
         let sampled = [Section::Samples];
         assert!(check_draws(Format::Flamegraph, &sampled, "a recording").is_ok());
@@ -169,5 +226,13 @@ mod tests {
         let hint = exact.unwrap_err().hint.unwrap();
         let offered = hint.split_once("written as ").unwrap().1;
         assert_eq!(offered, "speedscope, json, text, html, pprof, pstats");
+        let view = [Section::MemoryStacks];
+        let err = check_draws(Format::Chrome, &view, "the view").unwrap_err();
+        assert!(err.message.contains("weighted by bytes"), "{}", err.message);
+        let hint = err.hint.unwrap();
+        assert_eq!(
+            hint,
+            "the view can be written as flamegraph, speedscope, collapsed, json, pprof"
+        );
     }
 }

@@ -16,7 +16,13 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     if let Some(out) = &args.output {
         check_output_path(out)?;
     }
-    let format = output_format(args.output.as_deref(), args.format, Format::Text)?;
+    // A memory view is stacks weighted by bytes: collapsed stacks by default,
+    // as the text report's figures are samples and seconds.
+    let default = match args.memory {
+        Some(_) => Format::Collapsed,
+        None => Format::Text,
+    };
+    let format = output_format(args.output.as_deref(), args.format, default)?;
     // A chart of nothing would read as "none used": refused, with what it needs.
     let subject = format!("`{}`", path.display());
     check_draws(format, &Section::of(&capture), &subject)?;

@@ -44,18 +44,39 @@ impl MemoryMetric {
         }
     }
 
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             MemoryMetric::Allocated => "allocated",
             MemoryMetric::Peak => "peak",
             MemoryMetric::Leaked => "leaked",
         }
     }
+
+    /// Its sample type in a pprof heap profile (Go's names where Go has one).
+    pub(crate) fn pprof_type(&self) -> &'static str {
+        match self {
+            MemoryMetric::Allocated => "alloc_space",
+            MemoryMetric::Peak => "peak_space",
+            MemoryMetric::Leaked => "inuse_space",
+        }
+    }
+
+    /// The metric of a memory view ([`memory_view`]), whose stacks count
+    /// bytes, not samples; `None` for any other capture.
+    pub fn of_view(capture: &Capture) -> Option<MemoryMetric> {
+        let name = capture.meta.mode.strip_prefix(VIEW_MODE_PREFIX)?;
+        MemoryMetric::from_name(name)
+    }
 }
+
+/// A memory view's `meta.mode` is this and its metric's name (`memory:peak`):
+/// what every writer reads to draw its counts as bytes ([`MemoryMetric::of_view`]).
+const VIEW_MODE_PREFIX: &str = "memory:";
 
 /// The capture's memory as a capture of stacks weighted by bytes (one
 /// "sample" per byte), so the flame graph, speedscope, collapsed and pprof
-/// writers draw it; `None` without memory data.
+/// writers draw it, each in bytes ([`MemoryMetric::of_view`]); `None`
+/// without memory data.
 pub fn memory_view(capture: &Capture, metric: MemoryMetric) -> Option<Capture> {
     let memory = capture.memory.as_ref()?;
     let mut frames = capture.frames.clone();
@@ -94,7 +115,7 @@ pub fn memory_view(capture: &Capture, metric: MemoryMetric) -> Option<Capture> {
         format: capture.format.clone(),
         version: capture.version,
         meta: Meta {
-            mode: format!("memory:{}", metric.name()),
+            mode: format!("{VIEW_MODE_PREFIX}{}", metric.name()),
             requested_rate_hz: 0.0,
             ticks: total,
             ..capture.meta.clone()

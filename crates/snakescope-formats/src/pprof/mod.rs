@@ -14,14 +14,21 @@
 //!   threads were recorded (`--idle`): without them the capture has no
 //!   off-CPU time and "wall" would only repeat "cpu".
 //!
-//! The time columns need a sampling period; a capture without a rate or a
-//! duration gets the sample counts alone.
+//! The time columns need a sampling period, `cpu`/`nanoseconds` from the rate
+//! asked for (so the same command gives the same period every run); a
+//! capture without one gets the sample counts alone.
+//!
+//! A memory view (`report --memory peak`: stacks weighted by bytes) is a heap
+//! profile, as Go writes one: one sample type, its bytes (`alloc_space`,
+//! `peak_space` or `inuse_space`, unit `bytes`, the default), and a period of
+//! `space`/`bytes`, so `go tool pprof` shows MB, never seconds.
 //!
 //! When the capture recorded memory, each allocation site is one more sample
 //! (labelled with its allocator, `python` or `native`) with the memory
 //! columns of [`MEMORY_COLUMNS`]: `alloc_objects`/`count`,
-//! `alloc_space`/`bytes`, `peak_space`/`bytes` (alive at the peak) and
-//! `inuse_space`/`bytes` (still alive when recording stopped). CPU samples
+//! `alloc_space`/`bytes`, `peak_space`/`bytes` (alive at the peak),
+//! `inuse_objects`/`count` and `inuse_space`/`bytes` (still alive when
+//! recording stopped). CPU samples
 //! are 0 in those and sites 0 in the CPU columns, so every sample type reads
 //! as its own profile (`-sample_index=alloc_space`).
 //!
@@ -29,6 +36,7 @@
 //! calls and own time per caller → function edge.
 
 use crate::exact_edges::exact_of;
+use crate::memory::MemoryMetric;
 use crate::pprof_proto as pb;
 use crate::text::command_line;
 use flate2::write::GzEncoder;
@@ -54,16 +62,27 @@ struct Column {
     value: Box<dyn Fn(&StackRecord) -> i64>,
 }
 
-/// The sample types of `capture`, in order, and the index of the default one.
-fn columns(capture: &Capture) -> (Vec<Column>, usize) {
+/// The profile's sampling period: what it counts, in what unit, and how much.
+struct Period {
+    kind: &'static str,
+    unit: &'static str,
+    value: i64,
+}
+
+/// The sample types of `capture`, in order, the index of the default one,
+/// and the period they are sampled by, if known.
+fn columns(capture: &Capture) -> (Vec<Column>, usize, Option<Period>) {
     let count = |s: &StackRecord| i64::try_from(s.count).unwrap_or(i64::MAX);
+    if let Some(metric) = MemoryMetric::of_view(capture) {
+        return memory_view_columns(metric);
+    }
     let mut columns = vec![Column {
         kind: "samples",
         unit: "count",
         value: Box::new(count),
     }];
     let Some(period) = period_ns(capture) else {
-        return (columns, 0);
+        return (columns, 0, None);
     };
     columns.push(Column {
         kind: "cpu",
@@ -84,24 +103,50 @@ fn columns(capture: &Capture) -> (Vec<Column>, usize) {
         });
     }
     let default = columns.len() - 1;
-    (columns, default)
+    let period = Period {
+        kind: "cpu",
+        unit: "nanoseconds",
+        value: period,
+    };
+    (columns, default, Some(period))
+}
+
+/// A memory view's one column, as a Go heap profile's: its stacks' bytes
+/// (`peak_space`/`bytes`, …), by a period of `space`/`bytes` (the view's
+/// values are totals, estimates already scaled up: one byte per byte).
+fn memory_view_columns(metric: MemoryMetric) -> (Vec<Column>, usize, Option<Period>) {
+    let column = Column {
+        kind: metric.pprof_type(),
+        unit: "bytes",
+        value: Box::new(|s| i64::try_from(s.count).unwrap_or(i64::MAX)),
+    };
+    let period = Period {
+        kind: "space",
+        unit: "bytes",
+        value: 1,
+    };
+    (vec![column], 0, Some(period))
 }
 
 /// The memory sample types, and each one's value for an allocation site.
 /// A memory sample type: name, unit, and the bytes of a site it counts.
 type MemoryColumn = (&'static str, &'static str, fn(&MemorySite) -> u64);
 
-const MEMORY_COLUMNS: [MemoryColumn; 4] = [
+const MEMORY_COLUMNS: [MemoryColumn; 5] = [
     ("alloc_objects", "count", |s| s.allocations),
     ("alloc_space", "bytes", |s| s.allocated_bytes),
     ("peak_space", "bytes", |s| s.peak_bytes),
+    ("inuse_objects", "count", |s| {
+        s.allocations.saturating_sub(s.frees)
+    }),
     ("inuse_space", "bytes", |s| s.end_bytes),
 ];
 
-/// The sampling period in whole nanoseconds (at least 1), if known.
+/// The sampling period in whole nanoseconds (at least 1), from the rate
+/// asked for (never the rate achieved, which changes from run to run), if any.
 fn period_ns(capture: &Capture) -> Option<i64> {
-    let period = capture.meta.sample_period_s()?;
-    Some(((period * 1e9).round() as i64).max(1))
+    let rate = capture.meta.requested_rate_hz;
+    (rate.is_finite() && rate > 0.0).then(|| ((1e9 / rate).round() as i64).max(1))
 }
 
 /// The string table: index 0 is "", each string stored once.
@@ -137,7 +182,7 @@ pub(crate) fn profile(capture: &Capture) -> pb::Profile {
         return exact::profile(capture, stats);
     }
     let mut strings = Strings::new();
-    let (columns, default) = columns(capture);
+    let (columns, default, period) = columns(capture);
     let memory = capture.memory.as_ref();
     let memory_columns: &[MemoryColumn] = match memory {
         Some(_) => &MEMORY_COLUMNS,
@@ -164,13 +209,13 @@ pub(crate) fn profile(capture: &Capture) -> pb::Profile {
     let meta = &capture.meta;
     let comment = vec![strings.intern(&format!("snakescope: {}", command_line(meta)))];
     let default_sample_type = strings.intern(columns[default].kind);
-    let (period_type, period) = match period_ns(capture) {
+    let (period_type, period) = match period {
         Some(p) => (
             Some(pb::ValueType {
-                r#type: strings.intern("cpu"),
-                unit: strings.intern("nanoseconds"),
+                r#type: strings.intern(p.kind),
+                unit: strings.intern(p.unit),
             }),
-            p,
+            p.value,
         ),
         None => (None, 0),
     };

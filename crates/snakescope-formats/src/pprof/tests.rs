@@ -194,6 +194,7 @@ fn memory_sites_are_samples_with_memory_columns() {
             ("alloc_objects", "count"),
             ("alloc_space", "bytes"),
             ("peak_space", "bytes"),
+            ("inuse_objects", "count"),
             ("inuse_space", "bytes"),
         ]
     );
@@ -203,15 +204,15 @@ fn memory_sites_are_samples_with_memory_columns() {
     let ms = 1_000_000;
     assert!(stacks.contains(&(
         vec!["main:10".into(), "Worker.work:20".into()],
-        vec![60, 600 * ms, 0, 0, 0, 0]
+        vec![60, 600 * ms, 0, 0, 0, 0, 0]
     )));
     assert!(stacks.contains(&(
         vec!["main:10".into(), "Worker.work:20".into()],
-        vec![0, 0, 4, 400, 160, 40]
+        vec![0, 0, 4, 400, 160, 2, 40]
     )));
     assert!(stacks.contains(&(
         vec!["main:10".into(), "helper:5".into()],
-        vec![0, 0, 2, 200, 80, 20]
+        vec![0, 0, 2, 200, 80, 1, 20]
     )));
     let allocators: Vec<&str> = p
         .sample
@@ -221,6 +222,53 @@ fn memory_sites_are_samples_with_memory_columns() {
         .map(|l| string(&p, l.str))
         .collect();
     assert_eq!(allocators, ["python", "native"]);
+}
+
+/// Regression (issue 22): `report --memory peak` as pprof was labelled
+/// `cpu`/`nanoseconds`, with a period from bytes per second of the run.
+#[test]
+fn a_memory_view_is_a_heap_profile_in_bytes() {
+    let mut c = capture();
+    c.memory = Some(Memory {
+        mode: "exact".into(),
+        sites: vec![
+            MemorySite {
+                frames: vec![0, 1],
+                source: "python".into(),
+                peak_bytes: 3 << 20,
+                ..MemorySite::default()
+            },
+            MemorySite {
+                frames: vec![0, 3],
+                source: "native".into(),
+                peak_bytes: 1 << 20,
+                ..MemorySite::default()
+            },
+        ],
+        ..Memory::default()
+    });
+    let view = crate::memory::memory_view(&c, MemoryMetric::Peak).unwrap();
+    let p = round_trip(&view);
+    assert_eq!(types(&p), [("peak_space", "bytes")]);
+    assert_eq!(string(&p, p.default_sample_type), "peak_space");
+    let period = p.period_type.as_ref().unwrap();
+    assert_eq!(
+        (string(&p, period.r#type), string(&p, period.unit)),
+        ("space", "bytes")
+    );
+    assert_eq!(p.period, 1);
+    let total: i64 = p.sample.iter().map(|s| s.value[0]).sum();
+    assert_eq!(total, 4 << 20);
+}
+
+#[test]
+fn the_cpu_period_is_the_rate_asked_for() {
+    let mut c = capture();
+    let p = round_trip(&c);
+    assert_eq!(p.period, 10_000_000, "100 Hz");
+    c.meta.duration_s *= 3.0;
+    c.meta.ticks += 7;
+    assert_eq!(round_trip(&c).period, p.period, "whatever the run achieved");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! [`FORMATS`] (in the variant's position: a compile-time check holds them
 //! in step).
 
+use crate::memory::MemoryMetric;
 use crate::FormatError;
 use crate::{chrome, collapsed, flamegraph, html, json, memory, pprof, pstats, speedscope, text};
 use snakescope_model::Capture;
@@ -46,14 +47,18 @@ pub enum Section {
     /// Line timings: hits and time per line of selected functions
     /// (`@profile`, `run --lines`).
     Lines,
+    /// Stacks weighted by bytes: a memory view (`report --memory peak`),
+    /// drawn in bytes, never as time.
+    MemoryStacks,
 }
 
 impl Section {
-    pub const ALL: [Section; 4] = [
+    pub const ALL: [Section; 5] = [
         Section::Samples,
         Section::Memory,
         Section::Exact,
         Section::Lines,
+        Section::MemoryStacks,
     ];
 
     /// The name the Python package sees.
@@ -63,6 +68,7 @@ impl Section {
             Section::Memory => "memory",
             Section::Exact => "exact",
             Section::Lines => "lines",
+            Section::MemoryStacks => "memory_stacks",
         }
     }
 
@@ -73,6 +79,7 @@ impl Section {
             Section::Memory => "memory data",
             Section::Exact => "exact call counts",
             Section::Lines => "line timings",
+            Section::MemoryStacks => "stacks weighted by bytes",
         }
     }
 
@@ -85,15 +92,21 @@ impl Section {
             Section::Lines => {
                 "`snakescope run --lines` or `@profile` (or `snakescope.Profiler(lines=…)`)"
             }
+            Section::MemoryStacks => "`snakescope report --memory allocated|peak|leaked`",
         }
     }
 
     /// The sections `capture` holds: its samples (even when there are none,
-    /// unless it is an exact capture), and its memory, exact statistics and
-    /// line timings when recorded.
+    /// unless it holds exact statistics or line timings instead), and its
+    /// memory, exact statistics and line timings when recorded; a memory
+    /// view holds its byte stacks alone.
     pub fn of(capture: &Capture) -> Vec<Section> {
+        if MemoryMetric::of_view(capture).is_some() {
+            return vec![Section::MemoryStacks];
+        }
         let mut held = Vec::new();
-        if capture.total_samples() > 0 || capture.exact.is_none() {
+        let measured = capture.exact.is_some() || capture.lines.is_some();
+        if capture.total_samples() > 0 || !measured {
             held.push(Section::Samples);
         }
         let optional = [
@@ -103,6 +116,34 @@ impl Section {
         ];
         held.extend(optional.iter().filter(|(has, _)| *has).map(|(_, s)| *s));
         held
+    }
+}
+
+/// The kind of file a format writes, whatever reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    Svg,
+    Json,
+    Text,
+    Html,
+    Pprof,
+    Pstats,
+}
+
+impl Media {
+    /// The ending that names the kind of file alone, not one format: a
+    /// `.json` may hold speedscope or a Chrome trace as well as the capture,
+    /// a `.txt` a text report as well as collapsed stacks, a `.svg` the
+    /// memory timeline as well as a flame graph.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Media::Svg => ".svg",
+            Media::Json => ".json",
+            Media::Text => ".txt",
+            Media::Html => ".html",
+            Media::Pprof => ".pb.gz",
+            Media::Pstats => ".pstats",
+        }
     }
 }
 
@@ -120,6 +161,9 @@ pub struct Spec {
     /// File names ending so (any case) imply the format; the longest match
     /// wins (`x.speedscope.json` is speedscope, `x.json` the capture).
     pub suffixes: &'static [&'static str],
+    /// What kind of file it is: a file named for a kind ([`Media::suffix`])
+    /// may hold any format of that kind, one named for a format only that format.
+    pub media: Media,
     /// The default output is `snakescope-PID` followed by this.
     pub default_suffix: &'static str,
     /// The sections it draws: a capture holding none of them has nothing to show.
@@ -134,10 +178,21 @@ pub struct Spec {
 }
 
 const SAMPLES: &[Section] = &[Section::Samples];
-/// What the capture itself and the reports show: everything.
+/// The capture itself: everything.
 const EVERYTHING: &[Section] = &Section::ALL;
-/// Profile formats with stacks or call graphs: samples, or exact calls.
-const SAMPLES_OR_EXACT: &[Section] = &[Section::Samples, Section::Exact];
+/// What the reports show: everything measured (their figures are samples
+/// and seconds, so not a memory view's byte stacks).
+const MEASURED: &[Section] = &[
+    Section::Samples,
+    Section::Memory,
+    Section::Exact,
+    Section::Lines,
+];
+/// Stack formats whose counts may be bytes: samples, or a memory view.
+const STACKS: &[Section] = &[Section::Samples, Section::MemoryStacks];
+/// Profile formats with stacks or call graphs: samples, exact calls, or a
+/// memory view.
+const PROFILES: &[Section] = &[Section::Samples, Section::Exact, Section::MemoryStacks];
 
 /// Every format, in the order help text lists them ([`Format`]'s order).
 pub static FORMATS: &[Spec] = SPECS;
@@ -145,11 +200,12 @@ pub static FORMATS: &[Spec] = SPECS;
 const SPECS: &[Spec] = &[
     Spec {
         format: Format::Flamegraph,
+        media: Media::Svg,
         name: "flamegraph",
         about: "Interactive SVG flame graph.",
         suffixes: &[".svg"],
         default_suffix: ".svg",
-        draws: SAMPLES,
+        draws: STACKS,
         binary: false,
         compares: false,
         escapes_controls: true,
@@ -157,11 +213,12 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Speedscope,
+        media: Media::Json,
         name: "speedscope",
         about: "speedscope JSON (https://www.speedscope.app).",
         suffixes: &[".speedscope.json"],
         default_suffix: ".speedscope.json",
-        draws: SAMPLES_OR_EXACT,
+        draws: PROFILES,
         binary: false,
         compares: false,
         escapes_controls: false,
@@ -169,11 +226,12 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Collapsed,
+        media: Media::Text,
         name: "collapsed",
         about: "Collapsed stacks, one `frame;frame count` line per stack.",
         suffixes: &[".txt", ".collapsed", ".folded"],
         default_suffix: ".txt",
-        draws: SAMPLES,
+        draws: STACKS,
         binary: false,
         compares: false,
         escapes_controls: true,
@@ -181,6 +239,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Json,
+        media: Media::Json,
         name: "json",
         about: "The snakescope capture itself (docs/capture-format.md).",
         suffixes: &[".json"],
@@ -193,11 +252,12 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Text,
+        media: Media::Text,
         name: "text",
         about: "A text report.",
         suffixes: &[],
         default_suffix: ".txt",
-        draws: EVERYTHING,
+        draws: MEASURED,
         binary: false,
         compares: true,
         escapes_controls: true,
@@ -208,11 +268,12 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Html,
+        media: Media::Html,
         name: "html",
         about: "One self-contained HTML report: flame graph, tables, annotated source.",
         suffixes: &[".html", ".htm"],
         default_suffix: ".html",
-        draws: EVERYTHING,
+        draws: MEASURED,
         binary: false,
         compares: false,
         escapes_controls: true,
@@ -220,11 +281,12 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Pprof,
+        media: Media::Pprof,
         name: "pprof",
         about: "pprof gzipped protobuf (go tool pprof, Pyroscope, Parca, Grafana).",
         suffixes: &[".pb.gz", ".pprof"],
         default_suffix: ".pb.gz",
-        draws: SAMPLES_OR_EXACT,
+        draws: PROFILES,
         binary: true,
         compares: false,
         escapes_controls: false,
@@ -232,6 +294,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Chrome,
+        media: Media::Json,
         name: "chrome",
         about: "Chrome trace events (Perfetto, chrome://tracing): a flame chart per thread.",
         suffixes: &[".trace.json"],
@@ -244,6 +307,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Timeline,
+        media: Media::Svg,
         name: "timeline",
         about: "The memory timeline as an SVG chart (captures of `run`).",
         suffixes: &[],
@@ -256,6 +320,7 @@ const SPECS: &[Spec] = &[
     },
     Spec {
         format: Format::Pstats,
+        media: Media::Pstats,
         name: "pstats",
         about: "cProfile's statistics, for pstats and snakeviz (`run --exact`).",
         suffixes: &[".pstats"],
@@ -312,13 +377,34 @@ impl Format {
 
     /// The format an output file's name implies (see [`Spec::suffixes`]).
     pub fn from_path(path: &Path) -> Option<Format> {
-        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-        FORMATS
-            .iter()
-            .flat_map(|s| s.suffixes.iter().map(move |suffix| (suffix, s.format)))
-            .filter(|(suffix, _)| name.len() > suffix.len() && name.ends_with(*suffix))
-            .max_by_key(|(suffix, _)| suffix.len())
-            .map(|(_, format)| format)
+        implied(path).map(|(_, format)| format)
+    }
+
+    /// Whether a file named `path` may hold this format: when the name
+    /// implies another format, `Err` with that format, unless the name only
+    /// says the kind of file and this format is of that kind (see
+    /// [`Media::suffix`]). So text is never written into `x.pstats`, nor a
+    /// capture into `x.speedscope.json`, but a text report may go to `x.txt`.
+    pub fn fits_path(self, path: &Path) -> Result<(), Format> {
+        let Some((suffix, implied)) = implied(path) else {
+            return Ok(());
+        };
+        let media = implied.spec().media;
+        if implied == self || (suffix == media.suffix() && self.spec().media == media) {
+            Ok(())
+        } else {
+            Err(implied)
+        }
+    }
+
+    /// `path` renamed for this format: the ending that implies another
+    /// format replaced by this one's default (`x.pstats` → `x.txt`).
+    pub fn renamed(self, path: &Path) -> std::path::PathBuf {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        let keep = implied(path).map_or(name.len(), |(suffix, _)| name.len() - suffix.len());
+        let stem = name.get(..keep).unwrap_or(&name);
+        path.with_file_name(format!("{stem}{}", self.spec().default_suffix))
     }
 
     /// The file written when no output is named: `snakescope-PID.svg`, …
@@ -374,6 +460,17 @@ impl Format {
     }
 }
 
+/// The longest of the formats' endings that `path`'s name has (any case),
+/// and its format.
+fn implied(path: &Path) -> Option<(&'static str, Format)> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    FORMATS
+        .iter()
+        .flat_map(|s| s.suffixes.iter().map(move |suffix| (*suffix, s.format)))
+        .filter(|(suffix, _)| name.len() > suffix.len() && name.ends_with(*suffix))
+        .max_by_key(|(suffix, _)| suffix.len())
+}
+
 impl std::fmt::Display for Format {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -381,109 +478,4 @@ impl std::fmt::Display for Format {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every entry: name → entry → its file names → the same entry, and the
-    /// default file name back to the entry too, except for the two formats
-    /// no file name implies (`.txt` is collapsed stacks, `.svg` a flame graph).
-    #[test]
-    fn every_entry_round_trips() {
-        for spec in FORMATS {
-            let format = Format::from_name(spec.name).expect(spec.name);
-            assert_eq!(format.spec().name, spec.name);
-            assert_eq!(spec.format, format);
-            for suffix in spec.suffixes {
-                let upper = format!("Profile{}", suffix.to_ascii_uppercase());
-                for file in [format!("out/profile{suffix}"), upper] {
-                    assert_eq!(Format::from_path(Path::new(&file)), Some(format), "{file}");
-                }
-            }
-            let default = format.default_file_name(42);
-            assert!(default.starts_with("snakescope-42."), "{default}");
-            let implied = Format::from_path(Path::new(&default));
-            match format {
-                Format::Text | Format::Timeline => {
-                    assert!(spec.suffixes.is_empty());
-                    assert_ne!(implied, Some(format), "{default}");
-                }
-                _ => {
-                    assert_eq!(implied, Some(format), "{default}");
-                    assert_eq!(spec.suffixes[0], spec.default_suffix);
-                }
-            }
-        }
-        assert_eq!(Format::from_name("svg"), None);
-    }
-
-    #[test]
-    fn every_variant_has_an_entry() {
-        for format in Format::ALL {
-            // A new variant must be added here and to FORMATS.
-            let listed = match format {
-                Format::Flamegraph
-                | Format::Speedscope
-                | Format::Collapsed
-                | Format::Json
-                | Format::Text
-                | Format::Html
-                | Format::Pprof
-                | Format::Chrome
-                | Format::Timeline
-                | Format::Pstats => format.spec().format == format,
-            };
-            assert!(listed, "{format:?}");
-        }
-        let mut names: Vec<&str> = FORMATS.iter().map(|s| s.name).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), Format::COUNT, "names are unique");
-    }
-
-    #[test]
-    fn paths_imply_formats() {
-        let cases = [
-            ("out/profile.svg", Some(Format::Flamegraph)),
-            ("p.speedscope.json", Some(Format::Speedscope)),
-            ("P.SPEEDSCOPE.JSON", Some(Format::Speedscope)),
-            ("capture.json", Some(Format::Json)),
-            ("stacks.txt", Some(Format::Collapsed)),
-            ("stacks.collapsed", Some(Format::Collapsed)),
-            ("stacks.folded", Some(Format::Collapsed)),
-            ("cpu.pb.gz", Some(Format::Pprof)),
-            ("cpu.pprof", Some(Format::Pprof)),
-            ("run.trace.json", Some(Format::Chrome)),
-            ("mem.timeline.svg", Some(Format::Flamegraph)),
-            ("julia.pstats", Some(Format::Pstats)),
-            ("profile", None),
-            (".svg", None),
-            ("archive.gz", None),
-            ("profile.html", Some(Format::Html)),
-            ("Report.HTM", Some(Format::Html)),
-        ];
-        for (path, want) in cases {
-            assert_eq!(Format::from_path(Path::new(path)), want, "{path}");
-        }
-    }
-
-    #[test]
-    fn what_each_format_draws() {
-        let sampled = [Section::Samples];
-        let run = [Section::Samples, Section::Memory];
-        assert_eq!(Format::Flamegraph.can_draw(&sampled), Ok(()));
-        assert_eq!(Format::Timeline.can_draw(&sampled), Err(Section::Memory));
-        assert_eq!(Format::Timeline.can_draw(&run), Ok(()));
-        assert_eq!(Format::Pstats.can_draw(&run), Err(Section::Exact));
-        assert_eq!(Format::Pstats.can_draw(&[Section::Exact]), Ok(()));
-        assert_eq!(
-            Format::Flamegraph.can_draw(&[Section::Exact]),
-            Err(Section::Samples)
-        );
-        let diffable: Vec<&str> = FORMATS
-            .iter()
-            .filter(|s| s.compares)
-            .map(|s| s.name)
-            .collect();
-        assert_eq!(diffable, ["json", "text"]);
-    }
-}
+mod tests;
