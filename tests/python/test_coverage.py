@@ -42,3 +42,24 @@ def test_a_busy_program_gets_the_note_only_when_the_machine_starved_it(snakescop
 def test_wall_time_profiles_get_no_note(snakescope, tmp_path):
     r = _record(snakescope, tmp_path, "--idle", code="import time; time.sleep(0.5)")
     assert NOTE not in r.stderr, r.stderr
+
+
+def test_diff_says_when_a_side_left_its_waiting_out(snakescope, tmp_path):
+    sleepy = tmp_path / "sleepy.json"
+    busy = tmp_path / "busy.json"
+    for out, code in ((sleepy, "import time; time.sleep(0.6)"),
+                      (busy, f"exec(open({script('split_70_30.py')!r}).read().replace('2.0', '0.5'))")):
+        r = run([snakescope, "record", "-q", "-o", str(out), "--", sys.executable, "-c", code], env=target_env())
+        assert r.returncode == 0, r.describe()
+    r = run([snakescope, "diff", str(sleepy), str(busy)], env=target_env())
+    assert r.returncode == 0, r.describe()
+    notes = [line for line in r.stdout.splitlines() if "threads were on a CPU for" in line]
+    expected = [side for side, path in (("before", sleepy), ("after", busy))
+                if Capture.load(path).total / _sampled_ticks(path) < 0.5]
+    assert "before" in expected, "a 0.6 s sleep keeps the thread off a CPU for most of the time"
+    assert [n.split("the ", 1)[1].split(" run", 1)[0] for n in notes] == expected, r.stdout
+
+
+def _sampled_ticks(path) -> int:
+    meta = Capture.load(path).meta
+    return meta["ticks"] - meta["lost_ticks"]

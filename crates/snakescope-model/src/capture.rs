@@ -258,6 +258,17 @@ impl Capture {
         self.stacks.iter().map(|s| s.count).sum()
     }
 
+    /// Thread-samples per tick sampled (lost ticks left out) of a CPU-time
+    /// capture: the CPUs the program's threads kept busy, 1.0 for one thread
+    /// that never waited. `None` for wall-time or GIL captures (which count
+    /// waiting) and captures without ticks.
+    pub fn cpu_coverage(&self) -> Option<f64> {
+        let meta = &self.meta;
+        let sampled = meta.ticks.saturating_sub(meta.lost_ticks);
+        (!meta.include_idle && !meta.gil_only && sampled > 0)
+            .then(|| self.total_samples() as f64 / sampled as f64)
+    }
+
     /// Whether nothing was measured: no sample, no exact statistics, no line
     /// timing and no memory.
     pub fn is_empty(&self) -> bool {

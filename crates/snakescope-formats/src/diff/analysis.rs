@@ -32,6 +32,7 @@ pub fn diff(before: &Capture, after: &Capture) -> Result<Diff, DiffError> {
         _ => None,
     };
     let mut caveats = caveats(&b, &a);
+    caveats.extend(coverage_caveats(before, after));
     caveats.extend(memory_caveat(before, after));
     Ok(Diff {
         memory,
@@ -193,6 +194,24 @@ fn caveats(b: &Side, a: &Side) -> Vec<String> {
         }
     }
     notes
+}
+
+/// A CPU profile that covers less than half its time sampled leaves most of
+/// what the program did out of the comparison (waiting, child processes).
+fn coverage_caveats(before: &Capture, after: &Capture) -> Vec<String> {
+    [("before", before), ("after", after)]
+        .into_iter()
+        .filter_map(|(which, c)| {
+            let share = c
+                .cpu_coverage()
+                .filter(|&s| s < crate::text::LOW_COVERAGE)?;
+            Some(format!(
+                "the {which} run's threads were on a CPU for {:.0}% of the time sampled: its \
+                 waiting is not compared (record both with --idle to compare wall time)",
+                100.0 * share
+            ))
+        })
+        .collect()
 }
 
 pub(super) fn side(capture: &Capture, which: &'static str) -> Result<Side, DiffError> {

@@ -210,7 +210,7 @@ fn write_sampling_header(capture: &Capture, python: &str, out: &mut dyn Write) -
         meta.effective_rate_hz(),
         meta.requested_rate_hz,
     )?;
-    if let Some(share) = cpu_coverage(capture).filter(|&s| s < LOW_COVERAGE) {
+    if let Some(share) = capture.cpu_coverage().filter(|&s| s < LOW_COVERAGE) {
         writeln!(
             out,
             "  note: the program's threads were on a CPU for {:.0}% of the time sampled; the rest \
@@ -224,18 +224,7 @@ fn write_sampling_header(capture: &Capture, python: &str, out: &mut dyn Write) -
 
 /// Below this share of the sampled time on a CPU, a CPU profile leaves out
 /// most of what the program did, and the header says so.
-const LOW_COVERAGE: f64 = 0.5;
-
-/// Thread-samples per tick sampled (lost ticks left out) of a CPU-time
-/// capture: the CPUs the program's threads kept busy, 1.0 for one thread
-/// that never waited. `None` for wall-time or GIL captures (which count
-/// waiting) and captures without ticks.
-pub fn cpu_coverage(capture: &Capture) -> Option<f64> {
-    let meta = &capture.meta;
-    let sampled = meta.ticks.saturating_sub(meta.lost_ticks);
-    (!meta.include_idle && !meta.gil_only && sampled > 0)
-        .then(|| capture.total_samples() as f64 / sampled as f64)
-}
+pub(crate) const LOW_COVERAGE: f64 = 0.5;
 
 fn write_top_self(stats: &Stats, out: &mut dyn Write, color: bool) -> io::Result<()> {
     heading(out, color, "Top functions by self time")?;
