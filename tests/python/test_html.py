@@ -128,8 +128,13 @@ def test_report_of_a_real_recording(page, split_report):
     assert "split_70_30.py" in text_of(page, "#header h1")
     meta = text_of(page, "#meta")
     assert data["meta"]["python_version"] in meta
-    for label in ("Duration", "Samples", "Effective rate", "Mode", "Exit code"):
+    for label in ("Duration", "Samples", "Effective rate", "Mode", "Exit code", "On a CPU"):
         assert label in meta, f"header lacks {label}: {meta!r}"
+    # A busy loop is on a CPU for nearly all of the time sampled (less only
+    # on a machine busy enough to starve it): the warning follows the figure.
+    m = data["meta"]
+    coverage = sum(s["count"] for s in data["stacks"]) / (m["ticks"] - m["lost_ticks"])
+    assert ("is not in this profile" in meta) == (coverage < 0.5), (coverage, meta)
     # Every section, the memory one hidden (this capture has no memory data).
     for section in SECTIONS:
         assert page.eval(f"!document.getElementById('{section}').hidden"), section
@@ -250,6 +255,15 @@ def test_missing_sources_and_idle_threads(page, snakescope, tmp_path):
         .find(r => r[1] === '4243').slice(4, 7).join(' ')""") == "50.0% 50.0% 25.0%"
     first = page.eval("document.querySelector('#functions-table tbody tr td').textContent")
     assert first == "Worker.work"
+
+
+def test_a_sleeping_program_is_told_its_waiting_is_not_in_the_profile(page, any_python, snakescope, tmp_path):
+    _, capture = record(snakescope, [any_python.path, "-c", "import time; time.sleep(0.6)"], tmp_path / "s.json")
+    render(snakescope, tmp_path / "s.json", tmp_path / "s.html")
+    load(page, tmp_path / "s.html")
+    check_clean(page, tmp_path / "s.html")
+    meta = text_of(page, "#meta")
+    assert "is not in this profile; --idle samples wall time" in meta, meta
 
 
 def test_exact_capture_leads_with_exact_calls_and_line_timings(page, snakescope, tmp_path):

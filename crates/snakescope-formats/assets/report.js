@@ -201,6 +201,15 @@
     if (started > 0) item('Started', new Date(started * 1000).toLocaleString());
     var idle = take('include_idle'), gil = take('gil_only');
     if (!measuredOnly) item('Threads', threads.length + (idle ? ', idle included' : ', idle excluded') + (gil ? ', GIL holder only' : ''));
+    // CPU-time profiles: thread-samples per tick sampled, the CPUs the
+    // program kept busy (Capture::cpu_coverage). Below half, most of what the
+    // program did (waiting) is not in the profile.
+    if (!measuredOnly && !idle && !gil && typeof ticks === 'number' && ticks - lost > 0) {
+      var cov = total / (ticks - lost);
+      item('On a CPU', (100 * cov).toFixed(0) + '% of the time sampled' +
+        (cov < 0.5 ? ': the rest (waiting for a CPU, sleep, I/O, locks, child processes) is not in this profile; --idle samples wall time' : ''),
+        'thread-samples per sampling instant: the CPUs the program kept busy');
+    }
     item('snakescope', take('tool_version'));
     // Fields added by later versions (wall/user/sys times, peak RSS, ...) as they come.
     Object.keys(meta).forEach(function (k) {
