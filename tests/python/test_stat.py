@@ -94,3 +94,12 @@ def test_a_command_that_does_not_exist(snakescope, tmp_path):
     r = run([snakescope, "stat", "--", str(tmp_path / "nothing-here")], env=target_env())
     error, hint = assert_error(r)
     assert "cannot run" in error and hint
+
+
+def test_the_command_needs_no_double_dash_and_keeps_its_options(snakescope, tmp_path):
+    report = tmp_path / "s.json"
+    r = run([snakescope, "stat", "--json", "-o", str(report), sys.executable, "-c",
+             "import sys; print(sys.argv[1:])", "-r", "3", "--json"], env=target_env())
+    assert r.returncode == 0, r.describe()
+    assert r.stdout == "['-r', '3', '--json']\n"
+    assert json.loads(report.read_text())["runs"] == 1

@@ -35,6 +35,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(trailing_var_arg = true)]
 pub struct StatArgs {
     /// Run the command this many times and report mean, spread, min and median.
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -48,8 +49,9 @@ pub struct StatArgs {
     #[arg(short, long)]
     pub output: Option<PathBuf>,
 
-    /// The command to run, after `--`.
-    #[arg(last = true, required = true, num_args = 1.., value_name = "COMMAND")]
+    /// The command to run (as after `time`: its own options are its own; `--`
+    /// before it is accepted too).
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 
