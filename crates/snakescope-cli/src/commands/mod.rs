@@ -3,6 +3,7 @@
 mod capture_file;
 mod diff;
 mod dump;
+mod feedback;
 mod interpreter;
 mod output;
 mod record;

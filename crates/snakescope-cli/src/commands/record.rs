@@ -2,6 +2,7 @@
 
 use crate::args::RecordArgs;
 use crate::commands::attach_error;
+use crate::commands::feedback::{Counting, Feedback};
 use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::launch::{self, Signals};
 use crate::UserError;
@@ -67,15 +68,21 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
         .map_err(attach_error)?;
     let signals = Signals::install()?;
     let started = unix_now();
+    let feedback = Feedback::start(
+        settings.quiet,
+        &banner(&format!("pid {pid}"), settings, pid),
+    );
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
-    let mut builder = CaptureBuilder::new();
+    let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
-    let elapsed = sampler.run(&mut builder, &never, || {
+    let elapsed = sampler.run(&mut sink, &never, || {
+        feedback.iter().for_each(Feedback::tick);
         !signals.interrupted.load(Ordering::Relaxed)
             && !signals.terminated.load(Ordering::Relaxed)
             && process_alive(pid)
     });
-    let capture = builder.finish(sampler.meta(elapsed, started));
+    feedback.iter().for_each(Feedback::finish);
+    let capture = sink.inner.finish(sampler.meta(elapsed, started));
     write_outputs(capture, settings, pid)?;
     Ok(0)
 }
@@ -103,12 +110,15 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
         Err(err) => return fail_and_wait(&mut child, err),
     };
     let started = unix_now();
+    let what = format!("`{}` (pid {pid})", command_line(command));
+    let feedback = Feedback::start(settings.quiet, &banner(&what, settings, pid));
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
-    let mut builder = CaptureBuilder::new();
+    let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
     let mut interrupted_at: Option<Instant> = None;
     let mut forwarded_term = false;
-    let elapsed = sampler.run(&mut builder, &never, || {
+    let elapsed = sampler.run(&mut sink, &never, || {
+        feedback.iter().for_each(Feedback::tick);
         if signals.terminated.load(Ordering::Relaxed) && !forwarded_term {
             launch::forward_sigterm(&child);
             forwarded_term = true;
@@ -121,6 +131,8 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
         }
         matches!(child.try_wait(), Ok(None))
     });
+    feedback.iter().for_each(Feedback::finish);
+    let mut builder = sink.inner;
     builder.name_process(pid, launch::recorded(command));
     let mut capture = builder.finish(sampler.meta(elapsed, started));
     let status = child.wait()?;
@@ -282,6 +294,40 @@ fn write_outputs(capture: Capture, settings: &Settings, pid: u32) -> anyhow::Res
     };
     crate::write_profile::write_profile(&capture, &out)?;
     Ok(())
+}
+
+/// The banner of a recording on a terminal: what, how, and how it ends.
+fn banner(what: &str, settings: &Settings, pid: u32) -> String {
+    let s = &settings.sampler;
+    let counts = match (s.include_idle, s.gil_only) {
+        (_, true) => "the GIL holder",
+        (true, false) => "wall time (--idle)",
+        (false, false) => "CPU time",
+    };
+    let path = settings
+        .output
+        .clone()
+        .unwrap_or_else(|| settings.format.default_file_name(pid).into());
+    let end = match s.duration {
+        Some(d) => format!(
+            "for {:.3} s or until it ends (Ctrl-C stops sooner)",
+            d.as_secs_f64()
+        ),
+        None => "until it ends (Ctrl-C to stop)".to_owned(),
+    };
+    format!(
+        "snakescope: recording {what} at {} Hz, {counts}, {end}, then writing {}",
+        s.rate_hz,
+        path.display()
+    )
+}
+
+/// The capture builder, counting samples for the progress line when there is one.
+fn counting(builder: CaptureBuilder, feedback: Option<&Feedback>) -> Counting<'_, CaptureBuilder> {
+    Counting {
+        inner: builder,
+        count: feedback.map(|f| &f.samples),
+    }
 }
 
 /// The command as messages show it.

@@ -210,6 +210,14 @@ fn write_sampling_header(capture: &Capture, python: &str, out: &mut dyn Write) -
         meta.effective_rate_hz(),
         meta.requested_rate_hz,
     )?;
+    if meta.ticks > 0 && meta.lost_ticks as f64 > MANY_LOST * meta.ticks as f64 {
+        writeln!(
+            out,
+            "  note: {:.0}% of the ticks were lost: the sampler could not keep up (a busy machine, or \
+             a rate too high for it): fewer samples back the shares",
+            100.0 * meta.lost_ticks as f64 / meta.ticks as f64
+        )?;
+    }
     if let Some(share) = capture.cpu_coverage().filter(|&s| s < LOW_COVERAGE) {
         writeln!(
             out,
@@ -225,6 +233,9 @@ fn write_sampling_header(capture: &Capture, python: &str, out: &mut dyn Write) -
 /// Below this share of the sampled time on a CPU, a CPU profile leaves out
 /// most of what the program did, and the header says so.
 pub(crate) const LOW_COVERAGE: f64 = 0.5;
+
+/// Above this share of ticks lost, the header explains them.
+const MANY_LOST: f64 = 0.1;
 
 fn write_top_self(stats: &Stats, out: &mut dyn Write, color: bool) -> io::Result<()> {
     heading(out, color, "Top functions by self time")?;
