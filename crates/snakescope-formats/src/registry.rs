@@ -115,6 +115,9 @@ pub struct Spec {
     pub format: Format,
     /// On the command line (`--format NAME`) and in the Python package.
     pub name: &'static str,
+    /// Other tools' names for the same format, accepted as `--format`
+    /// (py-spy's `raw` is collapsed stacks) but not listed.
+    pub aliases: &'static [&'static str],
     /// One line for `--help`.
     pub about: &'static str,
     /// File names ending so (any case) imply the format; the longest match
@@ -146,6 +149,7 @@ const SPECS: &[Spec] = &[
     Spec {
         format: Format::Flamegraph,
         name: "flamegraph",
+        aliases: &[],
         about: "Interactive SVG flame graph.",
         suffixes: &[".svg"],
         default_suffix: ".svg",
@@ -158,6 +162,7 @@ const SPECS: &[Spec] = &[
     Spec {
         format: Format::Speedscope,
         name: "speedscope",
+        aliases: &[],
         about: "speedscope JSON (https://www.speedscope.app).",
         suffixes: &[".speedscope.json"],
         default_suffix: ".speedscope.json",
@@ -170,6 +175,7 @@ const SPECS: &[Spec] = &[
     Spec {
         format: Format::Collapsed,
         name: "collapsed",
+        aliases: &["raw"],
         about: "Collapsed stacks, one `frame;frame count` line per stack.",
         suffixes: &[".txt", ".collapsed", ".folded"],
         default_suffix: ".txt",
@@ -182,6 +188,7 @@ const SPECS: &[Spec] = &[
     Spec {
         format: Format::Json,
         name: "json",
+        aliases: &[],
         about: "The snakescope capture itself (docs/capture-format.md).",
         suffixes: &[".json"],
         default_suffix: ".json",
@@ -194,6 +201,7 @@ const SPECS: &[Spec] = &[
     Spec {
         format: Format::Text,
         name: "text",
+        aliases: &[],
         about: "A text report.",
         suffixes: &[],
         default_suffix: ".txt",
@@ -209,6 +217,7 @@ const SPECS: &[Spec] = &[
     Spec {
         format: Format::Html,
         name: "html",
+        aliases: &[],
         about: "One self-contained HTML report: flame graph, tables, annotated source.",
         suffixes: &[".html", ".htm"],
         default_suffix: ".html",
@@ -221,6 +230,7 @@ const SPECS: &[Spec] = &[
     Spec {
         format: Format::Pprof,
         name: "pprof",
+        aliases: &[],
         about: "pprof gzipped protobuf (go tool pprof, Pyroscope, Parca, Grafana).",
         suffixes: &[".pb.gz", ".pprof"],
         default_suffix: ".pb.gz",
@@ -233,6 +243,7 @@ const SPECS: &[Spec] = &[
     Spec {
         format: Format::Chrome,
         name: "chrome",
+        aliases: &[],
         about: "Chrome trace events (Perfetto, chrome://tracing): a flame chart per thread.",
         suffixes: &[".trace.json"],
         default_suffix: ".trace.json",
@@ -245,6 +256,7 @@ const SPECS: &[Spec] = &[
     Spec {
         format: Format::Timeline,
         name: "timeline",
+        aliases: &[],
         about: "The memory timeline as an SVG chart (captures of `run`).",
         suffixes: &[],
         default_suffix: ".timeline.svg",
@@ -257,6 +269,7 @@ const SPECS: &[Spec] = &[
     Spec {
         format: Format::Pstats,
         name: "pstats",
+        aliases: &[],
         about: "cProfile's statistics, for pstats and snakeviz (`run --exact`).",
         suffixes: &[".pstats"],
         default_suffix: ".pstats",
@@ -307,7 +320,10 @@ impl Format {
 
     /// The format called `name` (as [`Format::name`] spells it).
     pub fn from_name(name: &str) -> Option<Format> {
-        FORMATS.iter().find(|s| s.name == name).map(|s| s.format)
+        FORMATS
+            .iter()
+            .find(|s| s.name == name || s.aliases.contains(&name))
+            .map(|s| s.format)
     }
 
     /// The format an output file's name implies (see [`Spec::suffixes`]).
@@ -414,6 +430,12 @@ mod tests {
             }
         }
         assert_eq!(Format::from_name("svg"), None);
+    }
+
+    #[test]
+    fn py_spys_raw_is_collapsed_stacks() {
+        assert_eq!(Format::from_name("raw"), Some(Format::Collapsed));
+        assert_eq!(Format::Collapsed.name(), "collapsed");
     }
 
     #[test]
