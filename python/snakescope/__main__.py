@@ -7,11 +7,13 @@ import os
 import sys
 
 
-def main() -> int:
+def main(prog: str = "snakescope") -> int:
+    """Runs the command line; ``prog`` is how the user called it, as hints
+    for a mistyped command spell it."""
     from snakescope import _native
 
     _tell_the_command_line()
-    return _native.cli_main(["snakescope", *sys.argv[1:]])
+    return _native.cli_main([prog, *sys.argv[1:]])
 
 
 def _tell_the_command_line():
@@ -34,4 +36,5 @@ def _tell_the_command_line():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m snakescope`: hints say `python3 -m snakescope run app.py`.
+    sys.exit(main(f"{os.path.basename(sys.executable) or 'python3'} -m snakescope"))

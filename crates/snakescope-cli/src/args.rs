@@ -311,7 +311,7 @@ fn format_parser(offered: fn(Format) -> bool) -> impl TypedValueParser<Value = F
     let values = FORMATS
         .iter()
         .filter(move |s| offered(s.format))
-        .map(|s| PossibleValue::new(s.name).help(s.about));
+        .map(|s| PossibleValue::new(s.name).help(s.about).aliases(s.aliases));
     PossibleValuesParser::new(values)
         .try_map(|name| Format::from_name(&name).ok_or_else(|| format!("unknown format `{name}`")))
 }

@@ -6,6 +6,7 @@
 mod args;
 mod commands;
 pub mod defaults;
+mod habits;
 mod launch;
 mod program_args;
 pub mod run_settings;
@@ -48,11 +49,11 @@ impl std::error::Error for UserError {}
 /// Runs the command line `args` (program name first) and returns the exit status.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
     let argv = program_args::protect(args.into_iter().collect());
-    let cli = match args::Cli::try_parse_from(argv) {
+    let cli = match args::Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(err) => {
             // Help and version go to stdout with status 0; usage errors to stderr with 2.
-            if !report_bad_value(&err) {
+            if !report_habit(&err, &argv) && !report_bad_value(&err) {
                 let _ = err.print();
             }
             return if err.use_stderr() { 2 } else { 0 };
@@ -104,6 +105,26 @@ impl ToStdout for std::io::Error {
 impl ToStdout for snakescope_formats::FormatError {
     fn is_broken_pipe(&self) -> bool {
         snakescope_formats::FormatError::is_broken_pipe(self)
+    }
+}
+
+/// A command line clap refused that shows another profiler's habit
+/// (`snakescope top`, `--html`): the habit's error and hint instead of
+/// clap's usage text. Returns false when it shows none.
+fn report_habit(err: &clap::Error, argv: &[OsString]) -> bool {
+    use clap::error::ErrorKind;
+    if !matches!(
+        err.kind(),
+        ErrorKind::InvalidSubcommand | ErrorKind::UnknownArgument
+    ) {
+        return false;
+    }
+    match habits::recognise(argv) {
+        Some(user) => {
+            report_user_error(&user);
+            true
+        }
+        None => false,
     }
 }
 

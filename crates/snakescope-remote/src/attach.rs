@@ -156,7 +156,6 @@ impl Target {
                 path: binary.clone(),
                 source,
             })?;
-        let runtime_sym = symbols.runtime.ok_or_else(not_python)?;
         let base = maps
             .iter()
             .filter(|m| m.path == binary)
@@ -164,6 +163,9 @@ impl Target {
             .min()
             .ok_or_else(not_python)?;
         let bias = base.wrapping_sub(symbols.first_load_vaddr);
+        let Some(runtime_sym) = symbols.runtime else {
+            return Err(older_than_runtime(pid, &binary, &symbols, bias).unwrap_or_else(not_python));
+        };
         let read_err = |source| match source {
             ReadError::PermissionDenied => AttachError::PermissionDenied { pid },
             ReadError::Gone => AttachError::NoSuchProcess { pid },
@@ -328,6 +330,32 @@ fn verify_untested(r: &RemoteReader, runtime: u64, layout: &Layout) -> Result<()
         )));
     }
     Ok(())
+}
+
+/// A CPython older than `_PyRuntime` (3.6 and before, Python 2.7): it
+/// has `Py_GetVersion` but no `_PyRuntime`. Refused at once, by version:
+/// the text of `sys.version` in `Py_GetVersion`'s buffer when the
+/// interpreter has written it (and the file keeps the buffer's symbol),
+/// else `major.minor` from the file's name (`python2.7`,
+/// `libpython2.7.so.1.0`). `None` when it is not such an interpreter.
+fn older_than_runtime(
+    pid: u32,
+    binary: &Path,
+    symbols: &crate::elf::PythonSymbols,
+    bias: u64,
+) -> Option<AttachError> {
+    symbols.get_version?;
+    let text = symbols
+        .version_text
+        .and_then(|sym| RemoteReader::new(pid).read_vec(sym + bias, 24).ok());
+    let version = text
+        .and_then(|t| parse_version_text(&t))
+        .or_else(|| version_from_name(binary).map(|(a, b)| PyVersion::minor_only(a, b)))
+        .filter(|v| (v.major, v.minor) < (3, 7))?;
+    Some(AttachError::Unsupported {
+        pid,
+        source: LayoutError::Unsupported(version),
+    })
 }
 
 /// `3.8.18` (or `3.10.0rc1`) from the start of `sys.version`'s text

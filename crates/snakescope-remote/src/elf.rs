@@ -13,6 +13,9 @@ pub(crate) struct PythonSymbols {
     pub bytes_type: Option<u64>,
     pub frame_type: Option<u64>,
     pub version: Option<u64>,
+    /// `Py_GetVersion`: every CPython has it, including those older than
+    /// `_PyRuntime` (3.6 and before, Python 2), which are refused by version.
+    pub get_version: Option<u64>,
     /// `Py_GetVersion`'s static buffer (`version.0` or similar, a local
     /// symbol): where 3.8–3.10, which have no `Py_Version`, keep the text of
     /// `sys.version` once initialised.
@@ -21,13 +24,14 @@ pub(crate) struct PythonSymbols {
     pub first_load_vaddr: u64,
 }
 
-const WANTED: [&str; 6] = [
+const WANTED: [&str; 7] = [
     "_PyRuntime",
     "PyCode_Type",
     "PyUnicode_Type",
     "PyBytes_Type",
     "PyFrame_Type",
     "Py_Version",
+    "Py_GetVersion",
 ];
 
 /// Whether `name` is the local static `version` of `Py_GetVersion`, as the
@@ -70,6 +74,7 @@ pub(crate) fn python_symbols(path: &Path) -> std::io::Result<PythonSymbols> {
         bytes_type: found.get("PyBytes_Type").copied(),
         frame_type: found.get("PyFrame_Type").copied(),
         version: found.get("Py_Version").copied(),
+        get_version: found.get("Py_GetVersion").copied(),
         version_text,
         first_load_vaddr,
     })

@@ -110,6 +110,9 @@ fn target_spec(args: &RunArgs) -> Result<Vec<OsString>, UserError> {
         (_, Some(c), _) => vec!["code".into(), c.into()],
         (None, None, Some(script)) => {
             if !std::path::Path::new(script).exists() {
+                if let Some(habit) = crate::habits::recognise_option(script) {
+                    return Err(habit); // `run --html app.py`
+                }
                 return Err(UserError::new(format!(
                     "script `{}` not found",
                     launch::shown(script)

@@ -156,6 +156,9 @@ pub struct Spec {
     pub format: Format,
     /// On the command line (`--format NAME`) and in the Python package.
     pub name: &'static str,
+    /// Other tools' names for the same format, accepted as `--format`
+    /// (py-spy's `raw` is collapsed stacks) but not listed.
+    pub aliases: &'static [&'static str],
     /// One line for `--help`.
     pub about: &'static str,
     /// File names ending so (any case) imply the format; the longest match
@@ -202,6 +205,7 @@ const SPECS: &[Spec] = &[
         format: Format::Flamegraph,
         media: Media::Svg,
         name: "flamegraph",
+        aliases: &[],
         about: "Interactive SVG flame graph.",
         suffixes: &[".svg"],
         default_suffix: ".svg",
@@ -215,6 +219,7 @@ const SPECS: &[Spec] = &[
         format: Format::Speedscope,
         media: Media::Json,
         name: "speedscope",
+        aliases: &[],
         about: "speedscope JSON (https://www.speedscope.app).",
         suffixes: &[".speedscope.json"],
         default_suffix: ".speedscope.json",
@@ -228,6 +233,7 @@ const SPECS: &[Spec] = &[
         format: Format::Collapsed,
         media: Media::Text,
         name: "collapsed",
+        aliases: &["raw"],
         about: "Collapsed stacks, one `frame;frame count` line per stack.",
         suffixes: &[".txt", ".collapsed", ".folded"],
         default_suffix: ".txt",
@@ -241,6 +247,7 @@ const SPECS: &[Spec] = &[
         format: Format::Json,
         media: Media::Json,
         name: "json",
+        aliases: &[],
         about: "The snakescope capture itself (docs/capture-format.md).",
         suffixes: &[".json"],
         default_suffix: ".json",
@@ -254,6 +261,7 @@ const SPECS: &[Spec] = &[
         format: Format::Text,
         media: Media::Text,
         name: "text",
+        aliases: &[],
         about: "A text report.",
         suffixes: &[],
         default_suffix: ".txt",
@@ -270,6 +278,7 @@ const SPECS: &[Spec] = &[
         format: Format::Html,
         media: Media::Html,
         name: "html",
+        aliases: &[],
         about: "One self-contained HTML report: flame graph, tables, annotated source.",
         suffixes: &[".html", ".htm"],
         default_suffix: ".html",
@@ -283,6 +292,7 @@ const SPECS: &[Spec] = &[
         format: Format::Pprof,
         media: Media::Pprof,
         name: "pprof",
+        aliases: &[],
         about: "pprof gzipped protobuf (go tool pprof, Pyroscope, Parca, Grafana).",
         suffixes: &[".pb.gz", ".pprof"],
         default_suffix: ".pb.gz",
@@ -296,6 +306,7 @@ const SPECS: &[Spec] = &[
         format: Format::Chrome,
         media: Media::Json,
         name: "chrome",
+        aliases: &[],
         about: "Chrome trace events (Perfetto, chrome://tracing): a flame chart per thread.",
         suffixes: &[".trace.json"],
         default_suffix: ".trace.json",
@@ -309,6 +320,7 @@ const SPECS: &[Spec] = &[
         format: Format::Timeline,
         media: Media::Svg,
         name: "timeline",
+        aliases: &[],
         about: "The memory timeline as an SVG chart (captures of `run`).",
         suffixes: &[],
         default_suffix: ".timeline.svg",
@@ -322,6 +334,7 @@ const SPECS: &[Spec] = &[
         format: Format::Pstats,
         media: Media::Pstats,
         name: "pstats",
+        aliases: &[],
         about: "cProfile's statistics, for pstats and snakeviz (`run --exact`).",
         suffixes: &[".pstats"],
         default_suffix: ".pstats",
@@ -372,7 +385,10 @@ impl Format {
 
     /// The format called `name` (as [`Format::name`] spells it).
     pub fn from_name(name: &str) -> Option<Format> {
-        FORMATS.iter().find(|s| s.name == name).map(|s| s.format)
+        FORMATS
+            .iter()
+            .find(|s| s.name == name || s.aliases.contains(&name))
+            .map(|s| s.format)
     }
 
     /// The format an output file's name implies (see [`Spec::suffixes`]).

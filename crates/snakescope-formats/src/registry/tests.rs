@@ -147,3 +147,9 @@ fn a_capture_of_line_timings_without_samples_holds_no_samples() {
         Err(Section::Samples)
     );
 }
+
+#[test]
+fn py_spys_raw_is_collapsed_stacks() {
+    assert_eq!(Format::from_name("raw"), Some(Format::Collapsed));
+    assert_eq!(Format::Collapsed.name(), "collapsed");
+}
