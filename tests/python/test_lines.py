@@ -165,7 +165,8 @@ def test_profiler_api_lines(tmp_path):
     assert "Function: test_profiler_api_lines.<locals>.target at line" in p.lines_text()
     # The capture holds the same timings, with the functions' source.
     capture = p.capture()
-    assert capture.sections == ["samples", "lines"]
+    # Lines always; samples only if the sampler caught the block (microseconds).
+    assert capture.sections in (["lines"], ["samples", "lines"]), capture.sections
     data = capture.to_dict()
     in_capture = {data["frames"][f["frame"]]["function"]: {t["line"]: t["hits"] for t in f["lines"]}
                   for f in data["lines"]["functions"]}

@@ -442,7 +442,9 @@ FORMATS_BY_NAME = [
     ("out.collapsed", [], "collapsed"),
     ("out.folded", [], "collapsed"),
     ("out.json", [], "json"),
-    ("override.svg", ["--format", "collapsed"], "collapsed"),
+    # --format over a name of the same kind (JSON); a name of another kind
+    # (override.svg with collapsed text) is refused: test_outputs.py.
+    ("override.json", ["--format", "speedscope"], "speedscope"),
     ("override.out", ["--format", "speedscope"], "speedscope"),
 ]
 
