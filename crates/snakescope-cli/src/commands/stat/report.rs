@@ -68,47 +68,40 @@ pub fn write(runs: &[Run], args: &StatArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The figures of `rusage` and the wall clock: name, unit, value of a run.
+type Measure = (&'static str, Unit, fn(&Run) -> f64);
+
+fn seconds(t: libc::timeval) -> f64 {
+    t.tv_sec as f64 + t.tv_usec as f64 * 1e-6
+}
+
+const USAGE: [Measure; 8] = [
+    ("wall", Unit::Seconds, |r| r.wall_s),
+    ("user", Unit::Seconds, |r| seconds(r.usage.ru_utime)),
+    ("sys", Unit::Seconds, |r| seconds(r.usage.ru_stime)),
+    // ru_maxrss is in KiB: the largest single process of the tree.
+    ("max RSS", Unit::Bytes, |r| {
+        r.usage.ru_maxrss as f64 * 1024.0
+    }),
+    ("minor faults", Unit::Count, |r| r.usage.ru_minflt as f64),
+    ("major faults", Unit::Count, |r| r.usage.ru_majflt as f64),
+    ("voluntary switches", Unit::Count, |r| {
+        r.usage.ru_nvcsw as f64
+    }),
+    ("involuntary switches", Unit::Count, |r| {
+        r.usage.ru_nivcsw as f64
+    }),
+];
+
 /// Every figure over the runs, in the report's order.
 fn figures(runs: &[Run]) -> Vec<Figure> {
     let per_run = |f: &dyn Fn(&Run) -> Result<f64, String>| -> Vec<Result<f64, String>> {
         runs.iter().map(f).collect()
     };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    let mut out = vec![
-        figure("wall", Unit::Seconds, per_run(&|r| Ok(r.wall_s))),
-        figure(
-            "user",
-            Unit::Seconds,
-            per_run(&|r| Ok(tv(r.usage.ru_utime))),
-        ),
-        figure("sys", Unit::Seconds, per_run(&|r| Ok(tv(r.usage.ru_stime)))),
-        // ru_maxrss is in KiB: the largest single process of the tree.
-        figure(
-            "max RSS",
-            Unit::Bytes,
-            per_run(&|r| Ok(r.usage.ru_maxrss as f64 * 1024.0)),
-        ),
-        figure(
-            "minor faults",
-            Unit::Count,
-            per_run(&|r| Ok(r.usage.ru_minflt as f64)),
-        ),
-        figure(
-            "major faults",
-            Unit::Count,
-            per_run(&|r| Ok(r.usage.ru_majflt as f64)),
-        ),
-        figure(
-            "voluntary switches",
-            Unit::Count,
-            per_run(&|r| Ok(r.usage.ru_nvcsw as f64)),
-        ),
-        figure(
-            "involuntary switches",
-            Unit::Count,
-            per_run(&|r| Ok(r.usage.ru_nivcsw as f64)),
-        ),
-    ];
+    let mut out: Vec<Figure> = USAGE
+        .iter()
+        .map(|&(name, unit, value)| figure(name, unit, per_run(&|r| Ok(value(r)))))
+        .collect();
     for (i, spec) in SPECS.iter().enumerate() {
         let unit = if spec.name == "task-clock" {
             Unit::Seconds
