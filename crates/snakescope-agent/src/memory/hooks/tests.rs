@@ -66,50 +66,35 @@ fn raw_call_counted(request: impl FnOnce() -> *mut c_void) -> bool {
     RAW_CALL_COUNTED.load(Ordering::Relaxed)
 }
 
+/// Whether each of malloc, calloc and realloc (of null) for `size` bytes,
+/// through the OBJ domain's sampled hooks, let the stand-in's raw call count.
+fn counted(size: usize) -> [bool; 3] {
+    let ctx = std::ptr::null_mut();
+    [
+        // SAFETY: the OBJ domain's hooks over the stand-in's originals,
+        // stored by `stand_in` (held by the caller).
+        raw_call_counted(|| unsafe { pym_malloc::<OBJ>(ctx, size) }),
+        // SAFETY: as above.
+        raw_call_counted(|| unsafe { pym_calloc::<OBJ>(ctx, 1, size) }),
+        // SAFETY: as above; a null `old` is a malloc.
+        raw_call_counted(|| unsafe { pym_realloc::<OBJ>(ctx, std::ptr::null_mut(), size) }),
+    ]
+}
+
 #[test]
 fn pymallocs_own_raw_calls_while_serving_small_requests_are_not_the_programs() {
     let _serial = stand_in();
-    let ctx = std::ptr::null_mut();
     for size in [1, 100, 512] {
-        // SAFETY: the OBJ domain's hooks over the stand-in stored above.
-        assert!(
-            !raw_call_counted(|| unsafe { pym_malloc::<OBJ>(ctx, size) }),
-            "{size}"
-        );
-        // SAFETY: as above.
-        assert!(
-            !raw_call_counted(|| unsafe { pym_calloc::<OBJ>(ctx, 1, size) }),
-            "{size}"
-        );
-        // SAFETY: as above; a null `old` is a malloc.
-        assert!(
-            !raw_call_counted(|| unsafe { pym_realloc::<OBJ>(ctx, std::ptr::null_mut(), size) }),
-            "{size}"
-        );
+        assert_eq!(counted(size), [false; 3], "{size}");
     }
 }
 
 #[test]
 fn requests_pymalloc_passes_on_are_counted_by_the_raw_hooks() {
     let _serial = stand_in();
-    let ctx = std::ptr::null_mut();
     for size in [0, 513, 1 << 20] {
-        // SAFETY: as in the test above.
-        assert!(
-            raw_call_counted(|| unsafe { pym_malloc::<OBJ>(ctx, size) }),
-            "{size}"
-        );
-        // SAFETY: as above.
-        assert!(
-            raw_call_counted(|| unsafe { pym_calloc::<OBJ>(ctx, 1, size) }),
-            "{size}"
-        );
-        // SAFETY: as above.
-        assert!(
-            raw_call_counted(|| unsafe { pym_realloc::<OBJ>(ctx, std::ptr::null_mut(), size) }),
-            "{size}"
-        );
+        assert_eq!(counted(size), [true; 3], "{size}");
     }
-    // Whatever thread made a call nested, the mark is gone after it.
+    // Whatever call marked the thread nested, the mark is gone after it.
     assert!(!raw::nested_now());
 }
