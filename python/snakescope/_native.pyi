@@ -25,10 +25,17 @@ class RunSettings:
     lines: list[str]
     memory: str
     memory_interval: int
+    stat: bool
 
 def run_settings(options: list[bytes]) -> RunSettings:
     """Parses the bootstrap's options (bytes: a file name need not be UTF-8); ValueError with one line."""
     ...
+
+def stat_start() -> None:
+    """`run --stat`: start counting this thread (the program's) and what it starts from now on."""
+
+def stat_stop() -> None:
+    """`run --stat`: stop counting; the figures go into the capture at `finish_run`."""
 
 def start(rate_hz: float = DEFAULT_RATE_HZ, idle: bool = False, gil: bool = False, hide_files: list[str] = ...) -> None:
     """Start sampling this process's Python threads on a native thread."""

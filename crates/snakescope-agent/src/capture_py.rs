@@ -142,6 +142,7 @@ impl PyCapture {
     /// the process's CPU times and peak RSS so far.
     #[pyo3(signature = (command, exit_code = None))]
     fn finish_run(&mut self, command: Vec<OsString>, exit_code: Option<i32>) {
+        self.inner.stat = crate::stat::take();
         let meta = &mut self.inner.meta;
         meta.set_usage(snakescope_remote::usage(libc::RUSAGE_SELF));
         // Arguments that are not UTF-8 (surrogate escapes in Python) are recorded with U+FFFD.

@@ -117,6 +117,11 @@ pub struct SamplingArgs {
     /// Do not print the summary.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Also measure what `snakescope stat` does (wall, user and sys time, peak RSS,
+    /// faults, context switches, hardware counters) and keep it in the capture.
+    #[arg(long)]
+    pub stat: bool,
 }
 
 #[derive(Debug, Args)]

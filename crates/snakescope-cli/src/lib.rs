@@ -5,6 +5,8 @@
 
 mod args;
 mod commands;
+/// `stat`'s counters and figures, for the agent's `run --stat`.
+pub use commands::stat::{counters as stat_counters, figures as stat_figures};
 pub mod defaults;
 mod habits;
 mod launch;

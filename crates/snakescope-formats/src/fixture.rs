@@ -99,6 +99,7 @@ pub(crate) fn capture() -> Capture {
         memory: None,
         exact: None,
         lines: None,
+        stat: None,
     }
 }
 
@@ -110,6 +111,7 @@ pub(crate) fn empty_capture() -> Capture {
         memory: None,
         exact: None,
         lines: None,
+        stat: None,
         ..capture()
     }
 }

@@ -229,6 +229,10 @@ pub struct Capture {
     /// Present when lines were timed (`@profile`, `run --lines`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lines: Option<crate::exact::LineTimings>,
+    /// Present after `record --stat` or `run --stat`: what `snakescope stat`
+    /// measures, for this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<crate::stat::Stat>,
 }
 
 impl Capture {

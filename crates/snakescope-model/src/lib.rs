@@ -13,6 +13,7 @@ mod frames;
 mod memory;
 mod schema;
 mod sink;
+mod stat;
 mod stats;
 mod window;
 
@@ -29,5 +30,6 @@ pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
 pub use schema::{capture_schema, schema_text, written_schema};
 pub use sink::{FrameInterner, SampleSink, Tee};
+pub use stat::{thousands, Stat, StatFigure, StatUnit};
 pub use stats::{FunctionStat, LineStat, Stats};
 pub use window::{FrameCounts, WindowReader, WindowSnapshot, WindowedSink};
