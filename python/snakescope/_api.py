@@ -46,6 +46,12 @@ class Profiler:
         self.idle = idle
         self.gil = gil
         self._capture = None
+        # Code left out: files whose frames at the root of stacks are the
+        # caller's (sampling, memory), and the caller's own code (exact
+        # statistics leave its functions out wherever they are called).
+        # The IPython magics and the pytest plugin add theirs.
+        self._root_files = [__file__]
+        self._own_files = [__file__]
 
     def __enter__(self):
         self.start()
@@ -70,12 +76,12 @@ class Profiler:
             # stop() needs it: imported now, not while the sampler runs.
             from snakescope import _memory  # noqa: F401
 
-            _native.start(self.rate_hz, self.idle, self.gil, [__file__])
+            _native.start(self.rate_hz, self.idle, self.gil, self._root_files)
             if self.memory:
                 from snakescope import _memory  # noqa: F401  (imported before tracking)
 
                 try:
-                    _native.memory_start(0 if self.memory == "exact" else self.memory_interval, [__file__],
+                    _native.memory_start(0 if self.memory == "exact" else self.memory_interval, self._root_files,
                                          census=lambda: _memory.census_rows("peak"))
                 except BaseException:
                     _native.stop_capture()  # the sampler must not outlive a start that failed
@@ -83,7 +89,7 @@ class Profiler:
 
     def stop(self):
         if self.exact:
-            self._capture = _native.exact_stop([__file__], "api")
+            self._capture = _native.exact_stop(self._own_files, "api")
         else:
             from snakescope import _memory
 
