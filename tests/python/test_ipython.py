@@ -1,5 +1,6 @@
 """The IPython magics (`%load_ext snakescope`, `%snakescope`, `%%snakescope`),
-driven through IPython's own test shell (`IPython.testing.globalipapp`).
+driven through IPython's own test shell (`IPython.testing.globalipapp`) and
+in a Jupyter kernel (ipykernel, through `jupyter_client`).
 
 Ground truth by construction: the cell's `hot` does all the work (a loop of
 a known length), so it tops the report; `--exact` counts its calls, `--lines`
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import html.parser
 import json
+import os
 import re
 from pathlib import Path
 
@@ -161,6 +163,51 @@ def test_notebook_output_is_the_html_report_in_a_sandboxed_frame(ip, browser, pa
 def load_plain(tab, path: Path) -> None:
     """Opens a page that is not a report (no READY to wait for)."""
     tab.goto(path.resolve().as_uri())
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    """A Jupyter kernel (ipykernel, this interpreter) and a client to it."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3", startup_timeout=QUICK_TIMEOUT)
+    yield client
+    client.stop_channels()
+    manager.shutdown_kernel(now=True)
+
+
+def execute(client, code: str) -> list[tuple[str, dict]]:
+    """Runs a cell in the kernel; returns its outputs as (message type, content)."""
+    msg_id = client.execute(code)
+    outputs = []
+    while True:
+        msg = client.get_iopub_msg(timeout=QUICK_TIMEOUT)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, content = msg["msg_type"], msg["content"]
+        if kind in ("display_data", "execute_result", "stream", "error"):
+            outputs.append((kind, content))
+        if kind == "status" and content["execution_state"] == "idle":
+            return outputs
+
+
+def test_in_a_jupyter_kernel_the_cells_files_are_given_their_source(kernel):
+    # ipykernel names a cell's code /tmp/ipykernel_PID/HASH.py, a file that does not exist.
+    assert execute(kernel, "%load_ext snakescope") == []
+    assert execute(kernel, CELL) == []
+    outputs = execute(kernel, "%snakescope hot(3_000_000)")
+    assert [kind for kind, _ in outputs] == ["display_data"], outputs
+    data = outputs[0][1]["data"]
+    top = table_rows(data["text/plain"], "Top functions by self time")[0]
+    assert top[2] == "hot" and "/ipykernel_" in top[3], data["text/plain"]
+    assert not os.path.exists(top[3])
+    parser = Frames()
+    parser.feed(data["text/html"])
+    files = {f["path"]: f for f in json.loads(SOURCES.search(parser.frames[0]["srcdoc"]).group(1))["files"]}
+    assert files[top[3]]["text"].strip() == CELL.strip(), files[top[3]]
+    # An exception in the cell is the kernel's usual error reply.
+    failed = execute(kernel, "%%snakescope\nhot(10)\n1/0")
+    assert [kind for kind, _ in failed] == ["error"] and failed[0][1]["ename"] == "ZeroDivisionError"
 
 
 def test_exact_counts_the_calls(ip, tmp_path):
