@@ -52,6 +52,10 @@ class Profiler:
         # The IPython magics and the pytest plugin add theirs.
         self._root_files = [__file__]
         self._own_files = [__file__]
+        # Censuses of live objects by type (near the peak, at the end): a
+        # walk of the whole heap each, which the pytest plugin, measuring
+        # every test, leaves out.
+        self._census = True
 
     def __enter__(self):
         self.start()
@@ -82,7 +86,7 @@ class Profiler:
 
                 try:
                     _native.memory_start(0 if self.memory == "exact" else self.memory_interval, self._root_files,
-                                         census=lambda: _memory.census_rows("peak"))
+                                         census=(lambda: _memory.census_rows("peak")) if self._census else None)
                 except BaseException:
                     _native.stop_capture()  # the sampler must not outlive a start that failed
                     raise
@@ -93,7 +97,7 @@ class Profiler:
         else:
             from snakescope import _memory
 
-            self._capture = _native.stop_capture(lambda: _memory.census_rows("end"))
+            self._capture = _native.stop_capture((lambda: _memory.census_rows("end")) if self._census else None)
         if self.lines is not None:
             from snakescope import _lines
 

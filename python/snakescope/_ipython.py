@@ -59,7 +59,7 @@ class SnakescopeMagics(Magics):
             source = cell
         profiler = _profiler(opts, self.shell.user_ns)
         _run(self.shell, source, profiler)
-        _show(profiler.capture(), output=_one(opts, "o"), text_only="text" in opts)
+        _show(profiler.capture(), output=_unquoted(_one(opts, "o")), text_only="text" in opts)
 
 
 def _profiler(opts, namespace):
@@ -88,6 +88,13 @@ def _one(opts, name):
     if len(values) > 1:
         raise UsageError(f"-{'-' if len(name) > 1 else ''}{name} is given more than once")
     return values[0]
+
+
+def _unquoted(path):
+    """``-o "my report.html"``: IPython's option parser keeps the quotes."""
+    if path and len(path) > 1 and path[0] == path[-1] and path[0] in "'\"":
+        return path[1:-1]
+    return path
 
 
 def _line_target(name, namespace):

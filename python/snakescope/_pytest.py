@@ -49,6 +49,7 @@ def pytest_configure(config):
         config.pluginmanager.register(PerTest(config, table=True), "snakescope-per-test")
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
 def pytest_collection_modifyitems(config, items):
     marked = [item for item in items if item.get_closest_marker(_MARKER) is not None]
     if not marked:
@@ -74,11 +75,15 @@ class SessionProfile:
     def pytest_sessionstart(self, session):
         from snakescope._api import Profiler
 
-        self.profiler = Profiler()
+        profiler = Profiler()
         # pytest's own frames below this hook (its entry point, pluggy) are
         # the root of every stack: left out.
-        self.profiler._root_files += _stack_files()
-        self.profiler.start()
+        profiler._root_files += _stack_files()
+        try:
+            profiler.start()
+        except (RuntimeError, ValueError) as exc:  # e.g. already profiled by `snakescope run`
+            raise pytest.UsageError(f"--snakescope: {exc}") from None
+        self.profiler = profiler
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
@@ -130,7 +135,13 @@ class PerTest:
             yield
             return
         profiler = _profiler(budget)
-        profiler.start()
+        try:
+            profiler.start()
+        except (RuntimeError, ValueError) as exc:  # another profiler runs (the test's own, `snakescope run`)
+            outcome = yield
+            if budget is not None and outcome.excinfo is None:
+                _fail(outcome, f"snakescope: cannot measure the test against its budget: {exc}")
+            return
         cpu0, wall0 = time.process_time(), time.perf_counter()
         try:
             outcome = yield
@@ -183,6 +194,7 @@ def _profiler(budget):
         interval = max(4096, min(interval, budget["max_memory"][1] // 4096))
     profiler = Profiler(memory=True, memory_interval=interval)
     profiler._root_files += _stack_files() + _pytest_runner_files()
+    profiler._census = False  # a walk of the heap per test, for objects by type that nothing here reads
     return profiler
 
 

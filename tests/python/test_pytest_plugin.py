@@ -232,6 +232,11 @@ def test_session_profile_and_budgets_exclude_each_other(pytester):
     result = pytester.runpytest("--snakescope", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "deselect them with -m 'not snakescope'" in result.stderr.str()
+    # Deselected, they are no obstacle.
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    rest = pytester.runpytest("--snakescope", "-m", "not snakescope", "-p", "no:cacheprovider")
+    rest.assert_outcomes(passed=1, deselected=2)
+    assert (pytester.path / ".snakescope" / "session.json").is_file()
     both = pytester.runpytest("--snakescope", "--snakescope-per-test", "-p", "no:cacheprovider")
     assert both.ret == pytest.ExitCode.USAGE_ERROR
     assert "give one of them" in both.stderr.str()
@@ -254,3 +259,24 @@ def test_plain(request):
         ln for ln in result.outlines if ln.startswith("plugins:")], result.outlines
     assert not (pytester.path / ".snakescope").exists()
     assert sys.modules.get("snakescope._pytest") is not None  # and in this session too
+
+
+def test_a_profiler_already_running_is_said_in_one_line(pytester):
+    # As under `snakescope run -m pytest`: the process's one sampler is taken.
+    pytester.makeconftest('''
+from snakescope import _native
+
+def pytest_configure(config):
+    _native.start()
+
+def pytest_unconfigure(config):
+    _native.stop_capture()
+''')
+    pytester.makepyfile(test_taken=BUDGETS.format(memory="200 MB", seconds="30 s"))
+    result = pytester.runpytest_subprocess("-rA", "-p", "no:cacheprovider")
+    assert outcomes(result) == {"test_alloc": "failed", "test_busy": "failed"}, result.stdout.str()
+    result.stdout.fnmatch_lines(["snakescope: cannot measure the test against its budget: "
+                                 "the snakescope sampler is already running"])
+    session = pytester.runpytest_subprocess("--snakescope", "-p", "no:cacheprovider", "-k", "nothing")
+    assert session.ret == pytest.ExitCode.USAGE_ERROR
+    session.stderr.fnmatch_lines(["ERROR: --snakescope: the snakescope sampler is already running"])
