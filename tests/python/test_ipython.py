@@ -44,7 +44,11 @@ def ip():
     shell = start_ipython()
     shell.run_line_magic("load_ext", "snakescope")
     shell.run_cell(CELL)
-    return shell
+    yield shell
+    # A shell saving its history to a file does it on a thread of its own:
+    # gone before the next module's in-process profiles count threads.
+    if shell.history_manager.save_thread is not None:
+        shell.history_manager.save_thread.stop()
 
 
 def run_cell(ip, cell):
