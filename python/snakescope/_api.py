@@ -105,6 +105,17 @@ class Profiler:
             if self._line_stats is not None:
                 self._capture.set_lines(self._line_stats.rows())
 
+    def _hide_callers(self, *files):
+        """Leaves out, at the root of the stacks, the frames of every file on
+        the calling thread's stack now (a kernel's, pytest's) and of `files`:
+        a profile started by the IPython magics or the pytest plugin starts
+        at the cell or the test."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            files += (frame.f_code.co_filename,)
+            frame = frame.f_back
+        self._root_files += [f for f in dict.fromkeys(files) if f not in self._root_files]
+
     def line_stats(self):
         """Line timings: ``{(filename, first line, name): [(line, hits, seconds), ...]}``."""
         if self._line_stats is None:

@@ -115,17 +115,6 @@ def _line_target(name, namespace):
     return value
 
 
-def _stack_files():
-    """The files of the frames that called the magic (IPython's and the
-    kernel's): left out at the root of the sampled stacks."""
-    files, frame = [], sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_filename not in files:
-            files.append(frame.f_code.co_filename)
-        frame = frame.f_back
-    return files
-
-
 def _compile(shell, source):
     """The code of `source` after IPython's transformations (``!cmd``,
     ``%magic``), under a cell name whose text linecache holds, as for any
@@ -142,7 +131,7 @@ def _compile(shell, source):
 def _run(shell, source, profiler):
     __tracebackhide__ = True
     code = _compile(shell, source)
-    profiler._root_files += [f for f in _stack_files() if f not in profiler._root_files]
+    profiler._hide_callers()  # IPython's and the kernel's frames below the magic
     profiler._own_files.append(__file__)
     try:
         profiler.start()

@@ -78,7 +78,7 @@ class SessionProfile:
         profiler = Profiler()
         # pytest's own frames below this hook (its entry point, pluggy) are
         # the root of every stack: left out.
-        profiler._root_files += _stack_files()
+        profiler._hide_callers()
         try:
             profiler.start()
         except (RuntimeError, ValueError) as exc:  # e.g. already profiled by `snakescope run`
@@ -193,7 +193,7 @@ def _profiler(budget):
         # percent of the budget: one sample per budget / 4096 bytes on average.
         interval = max(4096, min(interval, budget["max_memory"][1] // 4096))
     profiler = Profiler(memory=True, memory_interval=interval)
-    profiler._root_files += _stack_files() + _pytest_runner_files()
+    profiler._hide_callers(*_pytest_runner_files())
     profiler._census = False  # a walk of the heap per test, for objects by type that nothing here reads
     return profiler
 
@@ -226,17 +226,6 @@ def _shown(given):
 def _fail(outcome, message):
     """The test's call fails with `message` (no traceback: it is not the test's code that raised)."""
     outcome.force_exception(pytest.fail.Exception(message, pytrace=False))
-
-
-def _stack_files():
-    """The files of the frames below this call (pytest's, pluggy's): left
-    out at the root of the stacks, where every test is."""
-    files, frame = [], sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_filename not in files:
-            files.append(frame.f_code.co_filename)
-        frame = frame.f_back
-    return files
 
 
 def _pytest_runner_files():
