@@ -207,6 +207,19 @@ def test_python_m_snakescope_is_the_same_command():
     assert typo.returncode != 0 and "-m snakescope" in typo.stderr, typo.stderr
 
 
+def test_import_loads_only_what_every_process_needs():
+    # `import snakescope` runs in every process `run` starts and, for the pytest plugin, in
+    # every pytest session: the native extension, IPython's magics and the plugin's
+    # budgets load when used (issue 19's budget: `import snakescope` within 20 ms).
+    code = ("import sys, snakescope; print(sorted(m for m in sys.modules if m.startswith('snakescope')));"
+            " v = snakescope.__version__; print('snakescope._native' in sys.modules, v)")
+    done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=QUICK_TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    modules, loaded = done.stdout.splitlines()
+    assert modules == "['snakescope', 'snakescope._lines']", modules
+    assert loaded.split()[0] == "True" and loaded.split()[1][0].isdigit(), loaded
+
+
 def test_run_errors(snakescope, tmp_path):
     missing = subprocess.run([snakescope, "run", "--python", PYTHON, str(tmp_path / "nope.py")],
                              capture_output=True, text=True, timeout=QUICK_TIMEOUT)
