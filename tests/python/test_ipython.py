@@ -23,7 +23,7 @@ from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
 
 from support import QUICK_TIMEOUT, assert_clean_stderr, run
-from test_html import READY, check_clean, load, text_of
+from test_html import ARTIFACTS, READY, check_clean, load, text_of
 
 CELL = """
 def hot(n):
@@ -148,6 +148,8 @@ def test_notebook_output_is_the_html_report_in_a_sandboxed_frame(ip, browser, pa
     first = inner.eval("document.querySelector('#functions-table tbody tr td').textContent")
     assert first == "hot"
     assert HOT_LINE.strip() in inner.eval("document.getElementById('source').textContent")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(ARTIFACTS / "notebook-output.png", max_height=1000)  # for a person to look at
 
     # The report alone, as a file: the annotated source shows the cell's hot line with its share.
     alone = tmp_path / "report.html"
