@@ -40,6 +40,23 @@ pub(crate) fn write(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
     write_with(capture, &read_source, out)
 }
 
+/// Writes the report, `given` supplying the text of the files it names
+/// (code that has no file), the disk the others.
+pub(crate) fn write_given(
+    capture: &Capture,
+    given: &std::collections::HashMap<String, String>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let read = |path: &str| match given.get(path) {
+        Some(text) => Source::Text {
+            text: text.clone(),
+            modified: None,
+        },
+        None => read_source(path),
+    };
+    write_with(capture, &read, out)
+}
+
 /// Writes the report with `read` supplying each source file's text.
 pub(crate) fn write_with(
     capture: &Capture,
