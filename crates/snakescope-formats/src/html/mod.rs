@@ -2,7 +2,8 @@
 //! graph, call tree, function table, annotated source, threads, and the
 //! findings and memory sections, in a single file that needs no network.
 //! A capture with exact statistics or line timings adds the "Exact calls" and
-//! "Line timings" sections (`assets/report-measured.js`); one without samples
+//! "Line timings" sections, and one with `--stat` figures a "Stat" section
+//! (`assets/report-measured.js`); one without samples
 //! (`run --exact`) leads with them and has no other view of samples.
 //!
 //! The page embeds the capture itself (`docs/capture-format.md`, compact JSON
@@ -138,6 +139,7 @@ const SECTIONS: &[Section] = &[
 /// and `lines` sections.
 const EXACT: Section = ("exact", "Exact calls");
 const LINES: Section = ("lines", "Line timings");
+const STAT: Section = ("stat", "Stat");
 
 /// The sections of `capture`'s page: those of samples, with the exact and
 /// line-timing sections when the capture has them, after the annotated
@@ -148,6 +150,7 @@ fn page_sections(capture: &Capture) -> Vec<Section> {
     let measured: Vec<Section> = [
         (capture.exact.is_some(), EXACT),
         (capture.lines.is_some(), LINES),
+        (capture.stat.is_some(), STAT),
     ]
     .into_iter()
     .filter_map(|(present, section)| present.then_some(section))
