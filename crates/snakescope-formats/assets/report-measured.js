@@ -85,6 +85,10 @@
     rows.forEach(function (r) { calls += r.calls; prim += r.prim; time += r.tottime; if (r.cumtime > maxCum) maxCum = r.cumtime; });
     el.appendChild(h('p', { cls: 'totals', id: 'exact-totals', text: fmtNum(calls) + ' function calls' +
       (prim !== calls ? ' (' + fmtNum(prim) + ' primitive calls)' : '') + ' in ' + time.toFixed(3) + ' seconds' }));
+    // As text/exact.rs: the total adds up every thread's time; past the wall time, say so.
+    var wall = (cap.meta || {}).duration_s;
+    if (wall > 0 && time > 1.05 * wall) el.appendChild(h('p', { cls: 'note', text: 'Wall time ' + wall.toFixed(3) +
+      ' seconds: the seconds above add up every thread\u2019s time, waiting included.' }));
     el.appendChild(h('p', { cls: 'note', text: 'Every call of every function, counted and timed as cProfile does ' +
       '(not sampled): tottime is the time in the function itself, cumtime from call to return with its callees. ' +
       'Calls shows calls/primitive calls when some calls were recursive. Click a heading to sort by it, a row\u2019s \u25b8 ' +
