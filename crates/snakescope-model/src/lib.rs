@@ -11,9 +11,11 @@ mod capture;
 mod exact;
 mod frames;
 mod memory;
+mod own;
 mod schema;
 mod sink;
 mod stats;
+pub mod timing;
 mod window;
 
 pub use aggregate::{CaptureBuilder, ThreadSample};
@@ -27,6 +29,7 @@ pub use exact::{
 };
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
+pub use own::is_own_file;
 pub use schema::{capture_schema, schema_text, written_schema};
 pub use sink::{FrameInterner, SampleSink, Tee};
 pub use stats::{FunctionStat, LineStat, Stats};

@@ -25,15 +25,23 @@ mod analysis;
 mod exact;
 mod exact_text;
 mod flamegraph;
+mod headline_text;
 mod json;
+mod markdown;
+mod measured;
+mod pairing;
+mod runs;
+mod scripts;
 mod text;
 
 #[cfg(test)]
 mod fixture;
 
-pub use analysis::diff;
+pub use analysis::{diff, diff_runs};
 pub use exact::{CallChange, ExactDiff, ExactFunctionChange, ExactSide, TimeChange};
 pub use flamegraph::{write_differential_flamegraph, Scale, Widths};
+pub use measured::{Direction, Headline, Measure, Verdict};
+pub use runs::pool as pool_runs;
 
 use crate::exact_edges::exact_of;
 use serde::Serialize;
@@ -51,6 +59,10 @@ pub enum DiffError {
     NoRate(&'static str),
     #[error("the {0} capture has no exact calls, so there is nothing to compare")]
     NoCalls(&'static str),
+    #[error("the {which} captures were not all taken the same way: capture {index} differs from the first in mode, --idle, --gil, --rate or how its program was started")]
+    MixedRuns { which: &'static str, index: usize },
+    #[error("several captures per side are compared by their samples, and exact captures (`run --exact`) have none")]
+    ExactRuns,
     #[error("the {exact} capture holds exact calls (`run --exact`) and the {sampled} capture sampled stacks: they cannot be compared")]
     Mixed {
         exact: &'static str,
@@ -71,6 +83,19 @@ pub enum Comparison {
 /// are exact captures, their exact statistics. Refuses an exact capture
 /// against a sampled one.
 pub fn compare(before: &Capture, after: &Capture) -> Result<Comparison, DiffError> {
+    compare_runs(&[before], &[after])
+}
+
+/// [`compare`] for one capture or several per side (several are sampled
+/// captures, pooled: [`diff_runs`]).
+pub fn compare_runs(before: &[&Capture], after: &[&Capture]) -> Result<Comparison, DiffError> {
+    if before.len() != 1 || after.len() != 1 {
+        if before.iter().chain(after).any(|c| exact_of(c).is_some()) {
+            return Err(DiffError::ExactRuns);
+        }
+        return diff_runs(before, after).map(Comparison::Samples);
+    }
+    let (before, after) = (before[0], after[0]);
     match (exact_of(before), exact_of(after)) {
         (Some(b), Some(a)) => exact::exact_diff((before, b), (after, a)).map(Comparison::Exact),
         (Some(_), None) => Err(DiffError::Mixed {
@@ -86,12 +111,16 @@ pub fn compare(before: &Capture, after: &Capture) -> Result<Comparison, DiffErro
 }
 
 impl Comparison {
-    /// The relative change of the total time (sampled, or measured own
-    /// time), in percent.
-    pub fn total_change_pct(&self) -> f64 {
+    /// The relative change `--fail-if-slower` checks, in percent: for
+    /// samples, the least of the changes that made the verdict `slower`
+    /// (none when the verdict is not `slower`); for exact captures, the
+    /// measured own time's.
+    pub fn slower_by_pct(&self) -> Option<f64> {
         match self {
-            Comparison::Samples(d) => d.total_change_pct(),
-            Comparison::Exact(d) => d.total_change_pct(),
+            Comparison::Samples(d) => {
+                (d.headline.verdict == Verdict::Slower).then(|| d.headline.least_moved_pct())
+            }
+            Comparison::Exact(d) => Some(d.total_change_pct()),
         }
     }
 }
@@ -99,6 +128,8 @@ impl Comparison {
 /// One capture as the comparison sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Side {
+    /// Captures pooled on this side (their times are means per run).
+    pub runs: usize,
     pub command: String,
     pub python_version: Option<String>,
     pub samples: u64,
@@ -135,6 +166,13 @@ pub struct Change {
 pub struct FunctionChange {
     pub name: String,
     pub file: String,
+    /// The before script, when the function was paired across the two
+    /// main scripts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_file: Option<String>,
+    /// The before name, when the pairing is a guess by body similarity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     #[serde(rename = "self")]
     pub self_time: Change,
     pub total: Change,
@@ -146,6 +184,15 @@ pub struct LineChange {
     pub name: String,
     pub file: String,
     pub line: u32,
+    /// Where the line was in the before script, when aligned with an
+    /// after line by content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_line: Option<u32>,
+    /// The aligned line's text changed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
     #[serde(flatten)]
     pub change: Change,
 }
@@ -155,6 +202,8 @@ pub struct LineChange {
 pub struct ScriptMatch {
     pub before: String,
     pub after: String,
+    /// Both texts were read and their lines aligned by content.
+    pub lines_aligned: bool,
 }
 
 /// The comparison of two captures.
@@ -162,7 +211,10 @@ pub struct ScriptMatch {
 pub struct Diff {
     pub before: Side,
     pub after: Side,
-    /// Sampled time before and after (shares are 1 on both sides).
+    /// Measured and sampled time, and the verdict.
+    pub headline: Headline,
+    /// Sampled time before and after (shares are 1 on both sides; means per
+    /// run with several).
     pub total: Change,
     pub matched_scripts: Option<ScriptMatch>,
     /// What makes the two captures hard to compare, one line each.

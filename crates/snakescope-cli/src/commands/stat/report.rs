@@ -5,9 +5,9 @@
 use super::counters::SPECS;
 use super::Run;
 use crate::args::StatArgs;
-use crate::stats::Summary;
 use crate::UserError;
 use serde::Serialize;
+use snakescope_model::timing::Summary;
 use std::io::Write;
 
 #[derive(Clone, Copy, Serialize, PartialEq)]

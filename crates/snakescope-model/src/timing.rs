@@ -1,4 +1,4 @@
-//! The figures `timeit` and `stat` report over repeated measurements: a robust summary of one statement's times
+//! The figures `timeit`, `stat` and `diff` report over repeated measurements: a robust summary of one statement's times
 //! (median, quartiles, outliers by Tukey's fences) and whether two
 //! statements differ (a two-sided Mann–Whitney U test, which assumes no
 //! distribution: timings are skewed by interruptions, rarely normal).
