@@ -89,6 +89,7 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
 
 fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u8> {
     let signals = Signals::install()?;
+    let launched = Instant::now();
     let mut child = launch::spawn(command)?;
     let pid = child.id();
     let mut last_exe = None;
@@ -136,6 +137,7 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     builder.name_process(pid, launch::recorded(command));
     let mut capture = builder.finish(sampler.meta(elapsed, started));
     let status = child.wait()?;
+    capture.meta.wall_s = Some(launched.elapsed().as_secs_f64());
     capture.meta.exit_code = Some(launch::status_code(status));
     // The only child snakescope waited for is the target.
     capture

@@ -6,12 +6,13 @@
 //!
 //! One run per side gives no spread, so a change smaller than
 //! [`NOISE_SHARE`] of the run's wall time (plus [`NOISE_FLOOR_S`]) is taken
-//! as noise. With [`MIN_RUNS_FOR_TEST`] runs or more per side, a measure
-//! moves only when the Mann–Whitney test says its two sides differ
-//! (p < [`SIGNIFICANCE`]) and its median moved beyond that floor too.
+//! as noise; so is a change of medians over fewer than [`MIN_RUNS_FOR_TEST`]
+//! runs a side. With that many or more, a measure moves only when the
+//! (exact) Mann–Whitney test says its two sides differ (p <
+//! [`SIGNIFICANCE`]) and its median moved beyond that floor too.
 
 use serde::Serialize;
-use snakescope_model::timing::{mann_whitney_p, Summary};
+use snakescope_model::timing::{mann_whitney_exact_p, Summary};
 use snakescope_model::Capture;
 
 /// A change below this share of the run's wall time is noise.
@@ -19,10 +20,12 @@ pub const NOISE_SHARE: f64 = 0.05;
 /// ... and below this many seconds, whatever the run's length (the clocks'
 /// and the interpreter's start-up jitter).
 pub const NOISE_FLOOR_S: f64 = 0.01;
-/// Runs per side from which the rank test decides.
-pub const MIN_RUNS_FOR_TEST: usize = 4;
-/// The p-value below which two sides differ.
-pub const SIGNIFICANCE: f64 = 0.05;
+/// Runs per side from which the rank test decides: with 5 a side its exact
+/// p-value can go below [`SIGNIFICANCE`] (2/252 at best), with 4 it cannot.
+pub const MIN_RUNS_FOR_TEST: usize = 5;
+/// The p-value below which two sides differ: 1%, so that two runs of one
+/// program are called different about once in a hundred diffs per measure.
+pub const SIGNIFICANCE: f64 = 0.01;
 
 /// Which way a measure moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -148,8 +151,14 @@ impl Coverage {
 /// Each side's runs, one value per run (`None`: not known for some run).
 type PerRun = Option<Vec<f64>>;
 
+/// From launch to exit when `record` launched the program, else the
+/// recording's length (`run` records from start to exit).
 fn wall(runs: &[&Capture]) -> PerRun {
-    Some(runs.iter().map(|c| c.meta.duration_s).collect())
+    Some(
+        runs.iter()
+            .map(|c| c.meta.wall_s.unwrap_or(c.meta.duration_s))
+            .collect(),
+    )
 }
 
 fn cpu(runs: &[&Capture]) -> PerRun {
@@ -246,7 +255,7 @@ fn measure(name: &'static str, b: &[f64], a: &[f64], compared: bool, scale: f64)
     let change_s = sa.median - sb.median;
     let floor = NOISE_SHARE * scale.max(sb.median) + NOISE_FLOOR_S;
     let p_value = (b.len() >= MIN_RUNS_FOR_TEST && a.len() >= MIN_RUNS_FOR_TEST)
-        .then(|| mann_whitney_p(b, a));
+        .then(|| mann_whitney_exact_p(b, a));
     let moved = change_s.abs() > floor && p_value.map_or(true, |p| p < SIGNIFICANCE);
     let direction = match (moved, change_s > 0.0) {
         (false, _) => Direction::WithinNoise,
@@ -296,7 +305,7 @@ fn verdict(measures: &[Measure]) -> (Verdict, String) {
     let tail = if still.is_empty() {
         String::new()
     } else {
-        format!("; {} within noise", still.join(" and "))
+        format!("; {} within noise", and_list(&still))
     };
     match (faster.is_empty(), slower.is_empty()) {
         (true, true) => (
@@ -307,18 +316,21 @@ fn verdict(measures: &[Measure]) -> (Verdict, String) {
             Verdict::WithinNoise,
             format!(
                 "the measures disagree: {} fell, {} grew",
-                faster.join(" and "),
-                slower.join(" and ")
+                and_list(&faster),
+                and_list(&slower)
             ),
         ),
-        (false, true) => (
-            Verdict::Faster,
-            format!("{} fell{tail}", faster.join(" and ")),
-        ),
-        (true, false) => (
-            Verdict::Slower,
-            format!("{} grew{tail}", slower.join(" and ")),
-        ),
+        (false, true) => (Verdict::Faster, format!("{} fell{tail}", and_list(&faster))),
+        (true, false) => (Verdict::Slower, format!("{} grew{tail}", and_list(&slower))),
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
 }
 
@@ -346,11 +358,14 @@ mod tests {
     #[test]
     fn several_runs_move_only_when_significant() {
         let b = runs(&[1.00, 1.02, 0.98, 1.01, 0.99]);
-        let a = runs(&[0.50, 0.52, 0.49, 0.51, 0.50]);
+        let a = runs(&[0.50, 0.52, 0.49, 0.51, 0.53]);
         let m = measure("wall", &b, &a, true, 1.0);
         assert_eq!(m.direction, Direction::Faster);
-        assert!(m.p_value.unwrap() < SIGNIFICANCE);
-        assert!((m.before_s - 1.0).abs() < 1e-12 && (m.after_s - 0.50).abs() < 1e-12);
+        assert!((m.p_value.unwrap() - 2.0 / 252.0).abs() < 1e-12);
+        assert!((m.before_s - 1.0).abs() < 1e-12 && (m.after_s - 0.51).abs() < 1e-12);
+        // Four runs a side: no test, the medians against the floor.
+        let m = measure("wall", &b[..4], &a[..4], true, 1.0);
+        assert_eq!((m.p_value, m.direction), (None, Direction::Faster));
         // Interleaved: a big median change is not enough.
         let b = runs(&[1.0, 2.0, 1.0, 2.0, 1.0]);
         let a = runs(&[2.0, 1.0, 2.0, 1.0, 2.0]);

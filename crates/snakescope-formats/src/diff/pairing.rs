@@ -49,14 +49,30 @@ impl Pairing {
                 .map(|f| f.name.clone())
                 .collect()
         };
-        let (nb, na) = (names(sb, before_file), names(sa, after_file));
+        let texts = (text(before_file), text(after_file));
+        let nb = names(sb, before_file);
+        // The after script's functions: those sampled, and those its text
+        // defines (a function that got fast enough to have no sample is
+        // still the same function).
+        let mut na = names(sa, after_file);
+        if let Some(ta) = &texts.1 {
+            let defined = defined_names(ta);
+            for n in &nb {
+                let short = n.rsplit('.').next().unwrap_or(n);
+                if !na.contains(n) && defined.iter().any(|d| d == short) {
+                    na.push(n.clone());
+                }
+            }
+            let known = |d: &String| na.iter().any(|n| n.rsplit('.').next() == Some(d));
+            let extra: Vec<String> = defined.into_iter().filter(|d| !known(d)).collect();
+            na.extend(extra);
+        }
         let after_names: HashSet<&String> = na.iter().collect();
         let mut functions: HashMap<String, String> = nb
             .iter()
             .filter(|n| after_names.contains(n))
             .map(|n| (n.clone(), n.clone()))
             .collect();
-        let texts = (text(before_file), text(after_file));
         let mut renamed = HashMap::new();
         if let (Some(tb), Some(ta)) = &texts {
             let gone: Vec<&String> = nb.iter().filter(|n| !functions.contains_key(*n)).collect();
@@ -129,6 +145,19 @@ pub(super) fn align(before: &str, after: &str) -> HashMap<u32, LinePair> {
         }
     }
     pairs
+}
+
+/// The names the `def` lines of `text` give (nested ones included).
+fn defined_names(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let t = l.trim_start();
+            let t = t.strip_prefix("async ").unwrap_or(t);
+            let rest = t.strip_prefix("def ")?;
+            let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+            (end > 0 && rest[end..].trim_start().starts_with('(')).then(|| rest[..end].to_owned())
+        })
+        .collect()
 }
 
 /// The body of function `name` (its last dotted part is what `def` names)
