@@ -224,9 +224,11 @@ def test_half_the_cpu_work_under_load_is_never_slower(snakescope, any_python, sa
     record(snakescope, [any_python.path, str(CPU), "1"], after, timeout=2 * RECORD_TIMEOUT)
     d = diff_json(snakescope, str(before), str(after))
     assert d["headline"]["verdict"] in ("faster", "within_noise"), d["headline"]
-    # CPU time does not move with the load: half the work is about half.
+    # CPU time does not move with the load: half the work is less. (The
+    # wall clock may: another load may fall on one run only, which the
+    # verdict then calls noise.)
     cpu = measure(d, "cpu")
-    assert cpu["direction"] == "faster", cpu
+    assert cpu["change_s"] < 0 and cpu["direction"] != "slower", cpu
     # --fail-if-slower with no slack passes on the trustworthy verdict.
     status, _, err = diff(snakescope, str(before), str(after), "--fail-if-slower", "0%")
     assert status == 0, err

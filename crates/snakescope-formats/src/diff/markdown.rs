@@ -81,14 +81,22 @@ impl Diff {
     }
 }
 
-/// Text safe in a table cell: `|` escaped, no line breaks.
+/// Text safe in a table cell: `|` escaped, `<` and `>` as entities (a
+/// `<frozen importlib._bootstrap>` would be an HTML tag, and vanish), no
+/// line breaks.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
 }
 
-/// Text safe inside a code span.
+/// Text safe inside a code span (where entities are not decoded).
 fn code(text: &str) -> String {
-    cell(&text.replace('`', "'"))
+    text.replace('`', "'")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
 }
 
 #[cfg(test)]
@@ -112,5 +120,14 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("cache"), "only the top function: {md}");
+    }
+
+    #[test]
+    fn cells_escape_what_markdown_would_read() {
+        assert_eq!(
+            cell("<module>  a|b\nc & d"),
+            "&lt;module&gt;  a\\|b c &amp; d"
+        );
+        assert_eq!(code("python3 -c `x` | y"), "python3 -c 'x' \\| y");
     }
 }
