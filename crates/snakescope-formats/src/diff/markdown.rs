@@ -103,6 +103,7 @@ fn code(text: &str) -> String {
 mod tests {
     use super::super::fixture::*;
     use super::super::*;
+    use super::{cell, code};
 
     #[test]
     fn markdown_has_the_verdict_the_measures_and_the_top_function() {
