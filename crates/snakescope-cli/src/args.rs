@@ -26,7 +26,7 @@ pub enum Command {
     Report(ReportArgs),
     /// Run a Python program with the in-process agent (sampling), like `python` would.
     Run(RunArgs),
-    /// Compare two captures of the same program: what got faster, what got slower.
+    /// Compare captures (or runs) of a program before and after a change: what got faster, what got slower, and how sure that is.
     Diff(DiffArgs),
     /// Time small statements like `python -m timeit`, in separate processes, and compare them.
     Timeit(TimeitArgs),
