@@ -2,7 +2,7 @@
 //! sampled time), before and after, with its spread and p-value over
 //! several runs, and the verdict with what it rests on.
 
-use super::measured::{Direction, Headline, Measure};
+use super::measured::{Headline, Measure};
 use super::text::signed_seconds;
 use std::io::{self, Write};
 
@@ -24,20 +24,11 @@ pub(super) fn write_headline(out: &mut dyn Write, h: &Headline) -> io::Result<()
             signed_seconds(m.change_s),
             m.change_pct
                 .map_or_else(|| "new".to_owned(), |p| format!("({p:+.1}%)")),
-            direction(m),
+            m.word(),
             spread(m, h.before_runs.max(h.after_runs) > 1),
         )?;
     }
     writeln!(out, "  verdict  {}: {}", h.verdict.word(), h.reason)
-}
-
-fn direction(m: &Measure) -> &'static str {
-    match (m.compared, m.direction) {
-        (false, _) => "not compared",
-        (true, Direction::Faster) => "faster",
-        (true, Direction::Slower) => "slower",
-        (true, Direction::WithinNoise) => "within noise",
-    }
 }
 
 fn spread(m: &Measure, several: bool) -> String {

@@ -2,7 +2,6 @@
 //! pull request comment or a CI job summary: the headline, the verdict, the
 //! notes and the functions whose self time changed most.
 
-use super::measured::Direction;
 use super::text::function_label;
 use super::Diff;
 use std::io::{self, Write};
@@ -30,12 +29,7 @@ impl Diff {
             let pct = m
                 .change_pct
                 .map_or_else(|| "new".to_owned(), |p| format!("{p:+.1}%"));
-            let word = match (m.compared, m.direction) {
-                (false, _) => "not compared",
-                (true, Direction::Faster) => "faster",
-                (true, Direction::Slower) => "slower",
-                (true, Direction::WithinNoise) => "within noise",
-            };
+            let word = m.word();
             let p = m.p_value.map_or(String::new(), |p| format!(" (p={p:.3})"));
             writeln!(
                 out,

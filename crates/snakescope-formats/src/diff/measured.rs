@@ -58,6 +58,18 @@ pub struct Measure {
     pub compared: bool,
 }
 
+impl Measure {
+    /// Which way it moved, as the text and Markdown say it.
+    pub fn word(&self) -> &'static str {
+        match (self.compared, self.direction) {
+            (false, _) => "not compared",
+            (true, Direction::Faster) => "faster",
+            (true, Direction::Slower) => "slower",
+            (true, Direction::WithinNoise) => "within noise",
+        }
+    }
+}
+
 /// The verdict over the compared measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,13 +1,20 @@
-//! Comparing two captures of the same program (`snakescope diff`): per
-//! function and per line, before and after, in samples, in time (samples
-//! times each capture's sampling period) and in shares of each capture's own
-//! samples; a text table for the terminal, JSON for tools, and a differential
-//! flame graph (inferno: grown red, shrunk blue).
+//! Comparing captures of the same program (`snakescope diff`), one or
+//! several per side: a headline of the measured wall and CPU time beside the
+//! sampled time, with a verdict only when they agree beyond noise
+//! (`measured`); per function and per line, before and after, in samples,
+//! in time (samples times each capture's sampling period) and in shares of
+//! each capture's own samples; a text table for the terminal, JSON for
+//! tools, Markdown for a pull request, and a differential flame graph
+//! (inferno: grown red, shrunk blue).
 //!
 //! Functions are matched by qualified name and file, lines by file and
-//! number. When the two runs' main scripts differ (say `phonebook_list.py` and
-//! `phonebook_set.py`), the before script's functions are matched with the
-//! after script's (not its lines), and the comparison says so.
+//! number. When the two runs' main scripts differ (`before.py` and
+//! `after.py`, named by each capture's command line: `scripts`), functions
+//! are paired across them by name and then by body, lines by content
+//! (`pairing`); what has no pair keeps its own place.
+//!
+//! Several captures of a side are pooled (`runs`): the tables show the mean
+//! per run, the headline medians with a rank test.
 //!
 //! When both captures recorded memory, the peak, what was alive at the end and
 //! the bytes allocated are compared too, in total and per function (the
@@ -18,8 +25,9 @@
 //! before and after. An exact capture is not compared with a sampled one.
 //!
 //! The analysis is in `analysis` (and `exact`); each writer has its own
-//! module: `text` (the terminal), `json`, `flamegraph` (the differential flame
-//! graph) and `exact_text` (both outputs of an exact comparison).
+//! module: `text` and `headline_text` (the terminal), `json`, `markdown`,
+//! `flamegraph` (the differential flame graph) and `exact_text` (both
+//! outputs of an exact comparison).
 
 mod analysis;
 mod exact;
