@@ -128,7 +128,7 @@ def test_lines_align_by_content_and_an_edit_is_one_row(snakescope, pair):
 
 
 def test_text_states_the_guess_and_the_edit(snakescope, pair):
-    status, out, err = diff(snakescope, *map(str, pair), "-n", "30")
+    status, out, err = diff(snakescope, *map(str, pair), "-n", "1000")
     assert status == 0, err
     assert "(guess: renamed from count_evens in " in out, out
     assert re.search(rf"{re.escape(str(AFTER))}:{line_of(AFTER, '# edited')}  total_squares  "
