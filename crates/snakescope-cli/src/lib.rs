@@ -13,7 +13,6 @@ mod launch;
 mod program_args;
 pub mod run_settings;
 pub mod schemas;
-mod stats;
 pub mod write_profile;
 
 use clap::Parser;

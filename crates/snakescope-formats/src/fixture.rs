@@ -62,6 +62,7 @@ pub(crate) fn capture() -> Capture {
             gil_only: false,
             exit_code: Some(0),
             free_threaded: false,
+            wall_s: None,
             user_s: None,
             sys_s: None,
             peak_rss_bytes: None,

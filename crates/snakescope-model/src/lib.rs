@@ -11,10 +11,12 @@ mod capture;
 mod exact;
 mod frames;
 mod memory;
+mod own;
 mod schema;
 mod sink;
 mod stat;
 mod stats;
+pub mod timing;
 mod window;
 
 pub use aggregate::{CaptureBuilder, ThreadSample};
@@ -28,6 +30,7 @@ pub use exact::{
 };
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
+pub use own::is_own_file;
 pub use schema::{capture_schema, schema_text, written_schema};
 pub use sink::{FrameInterner, SampleSink, Tee};
 pub use stat::{thousands, Stat, StatFigure, StatUnit};

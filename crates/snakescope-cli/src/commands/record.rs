@@ -158,6 +158,7 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     builder.name_process(pid, launch::recorded(command));
     let mut capture = builder.finish(sampler.meta(elapsed, started));
     let status = child.wait()?;
+    capture.meta.wall_s = Some(launched.elapsed().as_secs_f64());
     capture.meta.exit_code = Some(launch::status_code(status));
     // The only child snakescope waited for is the target.
     capture

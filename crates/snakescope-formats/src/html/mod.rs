@@ -22,7 +22,7 @@
 //! `sources` picks the files to annotate and reads them; this module writes
 //! the page.
 
-mod sources;
+pub(crate) mod sources;
 #[cfg(test)]
 mod tests;
 

@@ -4,9 +4,9 @@
 
 use super::{figures, Run};
 use crate::args::StatArgs;
-use crate::stats::Summary;
 use crate::UserError;
 use serde::Serialize;
+use snakescope_model::timing::Summary;
 use snakescope_model::{StatFigure, StatUnit as Unit};
 use std::io::Write;
 
