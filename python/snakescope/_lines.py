@@ -241,16 +241,22 @@ class LineStats:
         out = []
         for (filename, first, name), lines in sorted(self.functions.items()):
             code_name = self._codes[(filename, first, name)]
-            out.append((filename, first, code_name, name, lines, _source(filename, first)))
+            last = max((line for line, _, _ in lines), default=first)
+            out.append((filename, first, code_name, name, lines, _source(filename, first, code_name, last)))
         return out
 
 
-def _source(filename, first):
-    """A function's source lines from its first line (none when unreadable)."""
+def _source(filename, first, code_name="", last=0):
+    """A function's source lines from its first line (none when unreadable):
+    its block, and at least to its `last` timed line; a module's whole file
+    (its block would end at its first class or function)."""
     import inspect
     import linecache
 
     source = linecache.getlines(filename)
     if not source or first < 1:
         return []
-    return [line.rstrip("\n") for line in inspect.getblock(source[first - 1:])]
+    rest = source[first - 1:]
+    block = rest if code_name == "<module>" else inspect.getblock(rest)
+    block = rest[:max(len(block), last - first + 1)]
+    return [line.rstrip("\n") for line in block]

@@ -175,3 +175,16 @@ def test_profiler_api_lines(tmp_path):
     assert timed["source"][2].strip() == "for i in range(n):"
     target(5)  # after the block: nothing is recorded any more, nothing breaks
     assert p.line_stats() == stats
+
+
+def test_a_whole_module_is_timed_with_its_source(snakescope, python, tmp_path):
+    """`<module>` timed by line: the rows after a class and a function
+    defined in the middle keep their source text (the table once stopped at
+    the first class), with the hits known by construction."""
+    proc, table = run_lines(snakescope, python.path, tmp_path, script("module_lines.py"),
+                            "--lines", "module_lines:<module>")
+    assert proc.stdout == f"module_lines {sum(range(200)) - sum(range(300))}\n"
+    got = hits(table, "<module>")
+    assert got["for i in range(200):"] == 201 and got["x += i"] == 200
+    assert got["for j in range(300):"] == 301 and got["x -= j"] == 300
+    assert got['print("module_lines", after())'] == 1
