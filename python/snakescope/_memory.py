@@ -77,9 +77,20 @@ def _is_permanent(obj):
 
 _MODULE = type(sys)
 
+# The automatic censuses (near the peak, at exit) read every object one by
+# one, about 1 µs each: a list of 10 million ints cost 12 s and 750 MB. A
+# built-in container with more items than _BIG has every k-th item read
+# instead (k = len // _SAMPLE), each standing for k: its untracked items
+# (ints, floats, str...) are estimated, and the census says so.
+_BIG = 100_000
+_SAMPLE = 10_000
+_SAMPLED_TYPES = (list, tuple, dict, set, frozenset)
 
-def _live_objects():
-    """Every object the collector tracks, and the objects they refer to.
+
+def _live_objects(bounded=False):
+    """Every object the collector tracks, and the objects they refer to;
+    with ``bounded``, the items of big containers sampled (see ``_BIG``):
+    ``(objects by id, {type: [count, bytes]} estimated)``.
 
     Modules are counted but never asked for their referents: an extension
     module's traverse function may visit memory it does not own. 3.12's
@@ -94,17 +105,52 @@ def _live_objects():
     objects = gc.get_objects()
     seen = {id(obj): obj for obj in objects}
     is_tracked, is_permanent = gc.is_tracked, _is_permanent
+    estimated = {}
+    if bounded:
+        big = [obj for obj in objects if type(obj) in _SAMPLED_TYPES and len(obj) > _BIG]
+        for obj in big:
+            _sample_items(obj, seen, estimated)
+        sampled = {id(obj) for obj in big}
+        walked = []  # (a loop: a comprehension would hold `sampled` in a cell before 3.12)
+        for obj in objects:
+            if not isinstance(obj, _MODULE) and id(obj) not in sampled:
+                walked.append(obj)
+        del big, sampled, obj
+    else:
+        # (_MODULE a global: a local the comprehension used would be a
+        # closure cell before 3.12, an object of the census's own)
+        walked = [obj for obj in objects if not isinstance(obj, _MODULE)]
     # One call for every object's referents (per-object calls cost as much
     # as the rest of the census: it runs at exit and near the peak).
-    # (_MODULE a global: a local the comprehension used would be a closure
-    # cell before 3.12, an object of the census's own)
-    for ref in gc.get_referents(*[obj for obj in objects if not isinstance(obj, _MODULE)]):
+    for ref in gc.get_referents(*walked):
         key = id(ref)
         if key not in seen and not is_tracked(ref) and not is_permanent(ref):
             seen[key] = ref
     if sys.version_info < (3, 11):
         seen.pop(id(sys._getframe()), None)  # this call's own frame object
-    return seen
+    return seen, estimated
+
+
+def _sample_items(container, seen, estimated):
+    """Every k-th item of a big container, each standing for k of its kind
+    (tracked ones are counted as collector objects; see ``_BIG``)."""
+    from itertools import islice
+
+    step = len(container) // _SAMPLE
+    parts = (container.keys(), container.values()) if type(container) is dict else (container,)
+    is_tracked, is_permanent, getsizeof = gc.is_tracked, _is_permanent, sys.getsizeof
+    for part in parts:
+        for item in islice(part, 0, None, step):
+            if id(item) in seen or is_tracked(item) or is_permanent(item):
+                continue
+            entry = estimated.get(type(item))
+            if entry is None:
+                estimated[type(item)] = entry = [0, 0]
+            entry[0] += step
+            try:
+                entry[1] += getsizeof(item, 0) * step
+            except Exception:  # objects whose __sizeof__ fails still count
+                pass
 
 
 class Census:
@@ -152,10 +198,11 @@ def _own_frames():
     return own
 
 
-def _census(objects, when, exclude=None, own=()):
+def _census(objects, when, exclude=None, own=(), estimated=None):
     """``exclude``: {id: type id} of objects not to count (the checkpoint's);
-    ``own``: ids of snakescope's own objects."""
-    by_type = {}
+    ``own``: ids of snakescope's own objects; ``estimated``: {type: [count,
+    bytes]} of sampled containers' items, added in."""
+    by_type = {t: list(e) for t, e in (estimated or {}).items()}
     own = {id(objects), *own}
     getsizeof = sys.getsizeof
     for key, obj in objects.items():
@@ -188,7 +235,7 @@ def checkpoint():
         # cannot leave addresses that new objects then reuse
         # and pass for the old ones (the checkpoint knows objects by id).
         gc.collect()
-        objects = _live_objects()
+        objects, _ = _live_objects()
         _checkpoint = (array("Q", objects), array("Q", [id(type(o)) for o in objects.values()]))
     finally:
         _native.memory_resume(paused)
@@ -199,7 +246,7 @@ def heap():
     paused = _native.memory_pause()  # as in checkpoint()
     try:
         gc.collect()
-        objects = _live_objects()
+        objects, _ = _live_objects()
         own = _own_frames()
         exclude = None
         if _checkpoint is not None:
@@ -214,10 +261,12 @@ def heap():
 # JSON string escapes: quote, backslash and the control characters.
 def census_rows(when):
     """The census as the capture stores it (for the report): ``(when, seconds
-    from the start, [(type name, count, bytes)])``, the 200 types holding the
-    most bytes."""
-    c = _census(_live_objects(), when)
-    return (when, float(_native.memory_elapsed()), c.rows[:200])
+    from the start, [(type name, count, bytes)], whether big containers'
+    items were sampled)``, the 200 types holding the most bytes. Bounded:
+    see ``_BIG``."""
+    objects, estimated = _live_objects(bounded=True)
+    c = _census(objects, when, estimated=estimated)
+    return (when, float(_native.memory_elapsed()), c.rows[:200], bool(estimated))
 
 
 class label:

@@ -93,6 +93,11 @@ pub struct Census {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heap_bytes: Option<u64>,
     pub types: Vec<CensusRow>,
+    /// The items of containers with more than 100,000 of them were sampled
+    /// (every k-th read, standing for k): the counts and bytes of the types
+    /// they hold are estimates. Written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
 }
 
 /// The live objects of one type.

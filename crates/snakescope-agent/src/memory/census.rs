@@ -215,11 +215,12 @@ pub fn take_peak_census() -> Option<Census> {
 }
 
 /// A census as `_memory.census_rows` gives it: when, seconds from the
-/// start, and (type name, count, bytes) per type.
-pub type CensusRows = (String, f64, Vec<(String, i64, i64)>);
+/// start, (type name, count, bytes) per type, and whether big containers'
+/// items were sampled.
+pub type CensusRows = (String, f64, Vec<(String, i64, i64)>, bool);
 
 /// The capture's census of `rows` (the tracked heap unknown).
-pub fn into_census((when, t, rows): CensusRows) -> Census {
+pub fn into_census((when, t, rows, estimated): CensusRows) -> Census {
     let types = rows
         .into_iter()
         .map(|(type_name, count, bytes)| CensusRow {
@@ -233,6 +234,7 @@ pub fn into_census((when, t, rows): CensusRows) -> Census {
         t,
         heap_bytes: None,
         types,
+        estimated,
     }
 }
 

@@ -262,6 +262,12 @@ fn write_census(m: &Memory, out: &mut dyn Write, top: usize) -> io::Result<()> {
             out,
             "Live objects by type ({when}, the garbage collector's view)"
         )?;
+        if c.estimated {
+            writeln!(
+                out,
+                "  (estimated: the items of containers over 100,000 were sampled, every k-th standing for k)"
+            )?;
+        }
         for r in c.types.iter().take(top) {
             writeln!(
                 out,
