@@ -105,6 +105,7 @@ fn start(
         include_idle: idle,
         gil_only: gil,
         duration: None,
+        opcodes: false,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);

@@ -99,6 +99,7 @@ pub(crate) fn capture() -> Capture {
         memory: None,
         exact: None,
         lines: None,
+        opcodes: None,
     }
 }
 
@@ -110,6 +111,7 @@ pub(crate) fn empty_capture() -> Capture {
         memory: None,
         exact: None,
         lines: None,
+        opcodes: None,
         ..capture()
     }
 }
@@ -176,6 +178,7 @@ pub(crate) fn exact_capture() -> Capture {
                 function(2, 100, 100, 0.3, 0.3, vec![caller(0, 100, 100, 0.3, 0.3)]),
             ],
         }),
+        opcodes: None,
         lines: Some(LineTimings {
             version: SECTION_VERSION,
             functions: vec![LineFunction {

@@ -10,6 +10,7 @@
 
 mod chrome;
 mod collapsed;
+pub mod dis;
 pub mod diff;
 mod exact_edges;
 mod flamegraph;

@@ -11,6 +11,7 @@ mod capture;
 mod exact;
 mod frames;
 mod memory;
+mod opcodes;
 mod schema;
 mod sink;
 mod stats;
@@ -27,6 +28,7 @@ pub use exact::{
 };
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
+pub use opcodes::{CodeSamples, InstructionSamples, OpcodeTable, Opcodes, OPCODES_VERSION};
 pub use schema::{capture_schema, schema_text, written_schema};
 pub use sink::{FrameInterner, SampleSink, Tee};
 pub use stats::{FunctionStat, LineStat, Stats};

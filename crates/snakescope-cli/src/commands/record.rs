@@ -55,6 +55,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
             include_idle: args.sampling.idle,
             gil_only: args.sampling.gil,
             duration: args.duration,
+            opcodes: false,
         },
         output: args.sampling.output.clone(),
         format,
