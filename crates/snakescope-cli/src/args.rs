@@ -32,6 +32,22 @@ pub enum Command {
     Timeit(TimeitArgs),
     /// Run a command and report its time, memory, faults and performance counters (`time -v` + `perf stat`).
     Stat(StatArgs),
+    /// Show a function's bytecode with each instruction's share of its samples (captures recorded with --opcodes).
+    Dis(DisArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DisArgs {
+    /// A capture written by `record --opcodes` or `run --opcodes` (JSON).
+    pub capture: PathBuf,
+
+    /// The function: its qualified name (`Class.method`), its name, or
+    /// FILE:LINE (the innermost function holding that line).
+    pub function: String,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +133,11 @@ pub struct SamplingArgs {
     /// Do not print the summary.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Also count samples per bytecode instruction and keep each sampled
+    /// function's bytecode (3.11+: specialised), for `snakescope dis`.
+    #[arg(long)]
+    pub opcodes: bool,
 }
 
 #[derive(Debug, Args)]
