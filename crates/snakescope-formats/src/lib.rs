@@ -10,8 +10,8 @@
 
 mod chrome;
 mod collapsed;
-pub mod dis;
 pub mod diff;
+pub mod dis;
 mod exact_edges;
 mod flamegraph;
 mod html;

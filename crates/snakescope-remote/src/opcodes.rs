@@ -9,6 +9,7 @@
 use rustc_hash::FxHashMap;
 use snakescope_model::{CodeSamples, InstructionSamples, Opcodes, OPCODES_VERSION};
 use snakescope_unwind::{CodeInfo, FrameRef, MemoryReader, Walker, NOT_STARTED};
+use std::collections::hash_map::Entry;
 
 /// One frame of a sample: code object, its load serial, instruction offset, line.
 pub(crate) type InstrKey = (u64, u64, u32, u32);
@@ -16,10 +17,15 @@ pub(crate) type InstrKey = (u64, u64, u32, u32);
 /// Per instruction offset: line, self samples, total samples.
 type InstrCount = (u32, u64, u64);
 
-/// One code object's bytecode and counts.
-struct CodeEntry {
+/// One code object's names and bytecode.
+struct CodeData {
     info: CodeInfo,
     bytecode: Vec<u8>,
+}
+
+/// One code object's samples.
+#[derive(Debug, Default, PartialEq)]
+struct CodeCounts {
     /// Read the bytecode again once `total` reaches this.
     next_read: u64,
     self_samples: u64,
@@ -27,10 +33,22 @@ struct CodeEntry {
     instrs: FxHashMap<u32, InstrCount>,
 }
 
+impl CodeCounts {
+    /// Before any sample: the bytecode was read when the code object was
+    /// first seen, and is read again at its second sample.
+    fn new() -> Self {
+        CodeCounts {
+            next_read: 2,
+            ..CodeCounts::default()
+        }
+    }
+}
+
 /// What `--opcodes` counts during one sampling run.
 #[derive(Default)]
 pub(crate) struct InstrCounts {
-    codes: FxHashMap<(u64, u64), CodeEntry>,
+    codes: FxHashMap<(u64, u64), CodeData>,
+    counts: FxHashMap<(u64, u64), CodeCounts>,
     /// Code objects whose bytecode is due to be read again.
     due: Vec<(u64, u64)>,
     /// Scratch: what one sample counted already (a recursion counts once).
@@ -56,14 +74,15 @@ impl InstrCounts {
             if hidden(info) {
                 continue;
             }
-            self.codes.entry((r.code, r.serial)).or_insert_with(|| CodeEntry {
-                info: info.clone(),
-                bytecode: walker.bytecode(reader, r.code, r.serial).unwrap_or_default(),
-                next_read: 2,
-                self_samples: 0,
-                total: 0,
-                instrs: FxHashMap::default(),
-            });
+            if let Entry::Vacant(slot) = self.codes.entry((r.code, r.serial)) {
+                slot.insert(CodeData {
+                    info: info.clone(),
+                    bytecode: walker
+                        .bytecode(reader, r.code, r.serial)
+                        .unwrap_or_default(),
+                });
+                self.counts.insert((r.code, r.serial), CodeCounts::new());
+            }
             keys.push((r.code, r.serial, r.offset, r.line));
         }
         keys
@@ -73,7 +92,7 @@ impl InstrCounts {
     pub(crate) fn add(&mut self, keys: &[InstrKey], n: u64) {
         self.seen.clear();
         for (i, &(code, serial, offset, line)) in keys.iter().enumerate() {
-            let Some(entry) = self.codes.get_mut(&(code, serial)) else {
+            let Some(entry) = self.counts.get_mut(&(code, serial)) else {
                 continue;
             };
             let innermost = i == 0;
@@ -121,12 +140,12 @@ impl InstrCounts {
 
     /// The capture's section (without the opcode table, which the
     /// interpreter is asked for by whoever writes the capture).
-    pub(crate) fn into_section(self, walker: &Walker) -> Opcodes {
+    pub(crate) fn into_section(mut self, walker: &Walker) -> Opcodes {
         let mut codes: Vec<CodeSamples> = self
-            .codes
-            .into_values()
-            .filter(|e| e.total > 0)
-            .map(|e| code_samples(walker, e))
+            .counts
+            .into_iter()
+            .filter(|(_, c)| c.total > 0)
+            .filter_map(|(key, c)| Some(code_samples(walker, self.codes.remove(&key)?, c)))
             .collect();
         codes.sort_by(|a, b| (&a.file, a.first_line).cmp(&(&b.file, b.first_line)));
         Opcodes {
@@ -137,7 +156,7 @@ impl InstrCounts {
     }
 }
 
-fn code_samples(walker: &Walker, e: CodeEntry) -> CodeSamples {
+fn code_samples(walker: &Walker, e: CodeData, c: CodeCounts) -> CodeSamples {
     let mut line_starts: Vec<[u32; 2]> = Vec::new();
     let len = u32::try_from(e.bytecode.len()).unwrap_or(0);
     for offset in (0..len).step_by(2) {
@@ -146,7 +165,7 @@ fn code_samples(walker: &Walker, e: CodeEntry) -> CodeSamples {
             line_starts.push([offset, line]);
         }
     }
-    let mut instructions: Vec<InstructionSamples> = e
+    let mut instructions: Vec<InstructionSamples> = c
         .instrs
         .into_iter()
         .map(|(offset, (line, self_samples, total))| InstructionSamples {
@@ -164,8 +183,47 @@ fn code_samples(walker: &Walker, e: CodeEntry) -> CodeSamples {
         first_line: e.info.first_line,
         bytecode: CodeSamples::hex(&e.bytecode),
         line_starts,
-        self_samples: e.self_samples,
-        total_samples: e.total,
+        self_samples: c.self_samples,
+        total_samples: c.total,
         instructions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Self counts the innermost frame only; total counts each code object
+    /// and each instruction once per sample, however deep it recurses.
+    #[test]
+    fn self_and_total_per_instruction() {
+        let mut counts = InstrCounts::default();
+        for key in [(1, 1), (2, 1)] {
+            counts.counts.insert(key, CodeCounts::new());
+        }
+        // f (code 1) at 10 called from f at 4, called from g (code 2) at 6.
+        let stack = [(1, 1, 10, 3), (1, 1, 4, 2), (2, 1, 6, 7)];
+        counts.add(&stack, 3);
+        // f before its first instruction, called from g at 6.
+        counts.add(&[(1, 1, NOT_STARTED, 1), (2, 1, 6, 7)], 1);
+        let f = &counts.counts[&(1, 1)];
+        assert_eq!((f.self_samples, f.total), (4, 4));
+        assert_eq!(f.instrs[&10], (3, 3, 3));
+        assert_eq!(f.instrs[&4], (2, 0, 3));
+        assert_eq!(f.instrs.len(), 2);
+        let g = &counts.counts[&(2, 1)];
+        assert_eq!((g.self_samples, g.total), (0, 4));
+        assert_eq!(g.instrs[&6], (7, 0, 4));
+        // Bytecode is read again as samples double: from 3 samples on
+        // (past 2), and next at 6.
+        assert_eq!(counts.due, [(1, 1), (2, 1)]);
+        assert_eq!(f.next_read, 6);
+    }
+
+    #[test]
+    fn an_unknown_code_object_is_not_counted() {
+        let mut counts = InstrCounts::default();
+        counts.add(&[(9, 9, 0, 1)], 1);
+        assert!(counts.counts.is_empty() && counts.due.is_empty());
     }
 }

@@ -1,9 +1,9 @@
 //! `snakescope record`: out-of-process sampling of a launched command or a running pid.
 
 use crate::args::RecordArgs;
-use crate::commands::{attach_error, dis};
 use crate::commands::feedback::{Counting, Feedback};
 use crate::commands::output::{check_draws, check_output_path, output_format};
+use crate::commands::{attach_error, dis};
 use crate::launch::{self, Signals};
 use crate::UserError;
 use snakescope_formats::{Format, Section};
@@ -73,7 +73,10 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
         settings.quiet,
         &banner(&format!("pid {pid}"), settings, pid),
     );
-    let python = settings.sampler.opcodes.then(|| dis::table::executable_of(pid));
+    let python = settings
+        .sampler
+        .opcodes
+        .then(|| dis::table::executable_of(pid));
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
     let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
@@ -86,7 +89,12 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     feedback.iter().for_each(Feedback::finish);
     let mut capture = sink.inner.finish(sampler.meta(elapsed, started));
     let opcodes = sampler.take_opcodes();
-    dis::add_recorded(&mut capture, opcodes, python.flatten().as_deref(), settings.quiet);
+    dis::add_recorded(
+        &mut capture,
+        opcodes,
+        python.flatten().as_deref(),
+        settings.quiet,
+    );
     write_outputs(capture, settings, pid)?;
     Ok(0)
 }
@@ -116,7 +124,10 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     let started = unix_now();
     let what = format!("`{}` (pid {pid})", command_line(command));
     let feedback = Feedback::start(settings.quiet, &banner(&what, settings, pid));
-    let python = settings.sampler.opcodes.then(|| dis::table::executable_of(pid));
+    let python = settings
+        .sampler
+        .opcodes
+        .then(|| dis::table::executable_of(pid));
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
     let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
@@ -142,7 +153,12 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     let mut capture = builder.finish(sampler.meta(elapsed, started));
     let status = child.wait()?;
     let opcodes = sampler.take_opcodes();
-    dis::add_recorded(&mut capture, opcodes, python.flatten().as_deref(), settings.quiet);
+    dis::add_recorded(
+        &mut capture,
+        opcodes,
+        python.flatten().as_deref(),
+        settings.quiet,
+    );
     capture.meta.exit_code = Some(launch::status_code(status));
     // The only child snakescope waited for is the target.
     capture

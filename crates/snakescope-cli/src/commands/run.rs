@@ -90,8 +90,10 @@ fn bootstrap_command(
 fn run_format(args: &RunArgs) -> Result<Format, UserError> {
     let output = args.sampling.output.as_deref();
     if args.exact && args.sampling.opcodes {
-        return Err(UserError::new("--opcodes counts samples, and an --exact run takes none")
-            .with_hint("drop --exact to sample with --opcodes"));
+        return Err(
+            UserError::new("--opcodes counts samples, and an --exact run takes none")
+                .with_hint("drop --exact to sample with --opcodes"),
+        );
     }
     if args.exact {
         let format = output_format(output, args.sampling.format, Format::Pstats)?;

@@ -43,10 +43,7 @@ pub fn write_function(
     sources: &mut SourceLines,
     indent: &str,
 ) -> io::Result<()> {
-    writeln!(
-        out,
-        "{indent} self%  total%   line  offset  instruction"
-    )?;
+    writeln!(out, "{indent} self%  total%   line  offset  instruction")?;
     let (all_self, all_total) = (view.self_samples, view.total_samples);
     for group in &view.groups {
         let text = match group.line {
@@ -58,7 +55,11 @@ pub fn write_function(
             "{indent}{:>6}  {:>6}  {:>5}          {}",
             share(group.self_samples, all_self),
             share(group.total, all_total),
-            if group.line == 0 { String::new() } else { group.line.to_string() },
+            if group.line == 0 {
+                String::new()
+            } else {
+                group.line.to_string()
+            },
             text
         )?;
         for s in &group.instructions {

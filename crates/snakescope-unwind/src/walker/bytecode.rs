@@ -43,9 +43,7 @@ impl Walker {
     pub fn bytecode(&self, r: &dyn MemoryReader, code: u64, serial: u64) -> Option<Vec<u8>> {
         let o = self.layout.offsets;
         let info = self.code(code).filter(|i| i.serial == serial)?;
-        let header = r
-            .read_vec(code, o.code_header_len() as usize)
-            .ok()?;
+        let header = r.read_vec(code, o.code_header_len() as usize).ok()?;
         if self
             .types
             .code
@@ -68,7 +66,9 @@ impl Walker {
     pub fn line_at(&self, code: &CodeInfo, offset: u32) -> Option<u32> {
         let offset = u64::from(offset);
         match self.layout.frames {
-            FrameModel::Interpreter => line_for_offset(&code.linetable, code.first_line, offset / 2),
+            FrameModel::Interpreter => {
+                line_for_offset(&code.linetable, code.first_line, offset / 2)
+            }
             FrameModel::Objects(f) => match f.lines {
                 LineFormat::Lnotab => line_lnotab(&code.linetable, code.first_line, offset),
                 LineFormat::Lines310 => line_310(&code.linetable, code.first_line, offset),

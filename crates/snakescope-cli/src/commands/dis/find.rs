@@ -26,7 +26,11 @@ pub(super) fn function<'a>(
                 .filter(|c| c.qualname.as_deref() == Some(wanted))
                 .collect();
             if by_qualname.is_empty() {
-                opcodes.codes.iter().filter(|c| c.function == wanted).collect()
+                opcodes
+                    .codes
+                    .iter()
+                    .filter(|c| c.function == wanted)
+                    .collect()
             } else {
                 by_qualname
             }
@@ -50,9 +54,8 @@ pub(super) fn function<'a>(
         many => {
             let listed: Vec<String> = many.iter().take(SHOWN).map(|c| label(c)).collect();
             Err(
-                UserError::new(format!("`{wanted}` names {} functions", many.len())).with_hint(
-                    format!("name one by FILE:LINE: {}", listed.join(", ")),
-                ),
+                UserError::new(format!("`{wanted}` names {} functions", many.len()))
+                    .with_hint(format!("name one by FILE:LINE: {}", listed.join(", "))),
             )
         }
     }
@@ -112,12 +115,13 @@ fn label(code: &CodeSamples) -> String {
 /// the most samples.
 fn close_matches(codes: &[CodeSamples], wanted: &str) -> String {
     let mut by_samples: Vec<&CodeSamples> = codes.iter().collect();
-    by_samples.sort_by(|a, b| b.total_samples.cmp(&a.total_samples));
+    by_samples.sort_by_key(|c| std::cmp::Reverse(c.total_samples));
     let lower = wanted.to_lowercase();
     let mut close: Vec<String> = Vec::new();
     for c in &by_samples {
         let name = c.qualname.as_deref().unwrap_or(&c.function).to_lowercase();
-        let like = name.contains(&lower) || lower.contains(&name) || edit_distance(&name, &lower) <= 2;
+        let like =
+            name.contains(&lower) || lower.contains(&name) || edit_distance(&name, &lower) <= 2;
         let shown = label(c);
         if like && close.len() < SHOWN && !close.contains(&shown) {
             close.push(shown);
@@ -205,7 +209,10 @@ mod tests {
         assert_eq!(err.message, "no function `outr` has samples in `c.json`");
         assert!(err.hint.unwrap().starts_with("did you mean: outer"));
         let err = function(&o, "zzz", p).unwrap_err();
-        assert!(err.hint.unwrap().starts_with("functions with the most samples: outer"));
+        assert!(err
+            .hint
+            .unwrap()
+            .starts_with("functions with the most samples: outer"));
         assert!(function(&o, "app.py:99", p).is_err());
     }
 }

@@ -1,9 +1,9 @@
 //! `dis --json`: the function, its lines and their instructions with
 //! samples and shares, as one JSON object (docs/commands/dis.md).
 
+use serde_json::{json, Value};
 use snakescope_formats::dis::{percent, FunctionView, SourceLines};
 use snakescope_model::{Capture, CodeSamples};
-use serde_json::{json, Value};
 
 pub(super) fn function_json(
     capture: &Capture,

@@ -51,7 +51,6 @@ pub fn run(args: &DisArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-
 /// `name (file:line), Python X` and what the instruction names are.
 fn heading(capture: &Capture, code: &snakescope_model::CodeSamples, named: bool) -> String {
     let name = code.qualname.as_deref().unwrap_or(&code.function);

@@ -34,7 +34,11 @@ pub(crate) fn ask_interpreter(python: &Path, version: &str) -> Result<OpcodeTabl
     }
     let table: OpcodeTable = serde_json::from_slice(&output.stdout)
         .map_err(|e| format!("`{}` printed no opcode table: {e}", python.display()))?;
-    let same = table.python_version.split('.').take(2).eq(version.split('.').take(2));
+    let same = table
+        .python_version
+        .split('.')
+        .take(2)
+        .eq(version.split('.').take(2));
     if !same {
         return Err(format!(
             "`{}` is Python {}, not the {version} sampled",
