@@ -73,10 +73,7 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
         settings.quiet,
         &banner(&format!("pid {pid}"), settings, pid),
     );
-    let python = settings
-        .sampler
-        .opcodes
-        .then(|| dis::table::executable_of(pid));
+    let python = opcode_python(settings, pid);
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
     let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
@@ -88,11 +85,10 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     });
     feedback.iter().for_each(Feedback::finish);
     let mut capture = sink.inner.finish(sampler.meta(elapsed, started));
-    let opcodes = sampler.take_opcodes();
     dis::add_recorded(
         &mut capture,
-        opcodes,
-        python.flatten().as_deref(),
+        sampler.take_opcodes(),
+        python.as_deref(),
         settings.quiet,
     );
     write_outputs(capture, settings, pid)?;
@@ -124,10 +120,7 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     let started = unix_now();
     let what = format!("`{}` (pid {pid})", command_line(command));
     let feedback = Feedback::start(settings.quiet, &banner(&what, settings, pid));
-    let python = settings
-        .sampler
-        .opcodes
-        .then(|| dis::table::executable_of(pid));
+    let python = opcode_python(settings, pid);
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
     let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
@@ -152,11 +145,10 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     builder.name_process(pid, launch::recorded(command));
     let mut capture = builder.finish(sampler.meta(elapsed, started));
     let status = child.wait()?;
-    let opcodes = sampler.take_opcodes();
     dis::add_recorded(
         &mut capture,
-        opcodes,
-        python.flatten().as_deref(),
+        sampler.take_opcodes(),
+        python.as_deref(),
         settings.quiet,
     );
     capture.meta.exit_code = Some(launch::status_code(status));
@@ -357,6 +349,16 @@ fn counting(builder: CaptureBuilder, feedback: Option<&Feedback>) -> Counting<'_
 fn command_line(command: &[OsString]) -> String {
     let shown: Vec<String> = command.iter().map(|a| launch::shown(a)).collect();
     shown.join(" ")
+}
+
+/// With `--opcodes`: the target's executable, read while it runs (the
+/// interpreter asked for its opcode table at the end).
+fn opcode_python(settings: &Settings, pid: u32) -> Option<PathBuf> {
+    settings
+        .sampler
+        .opcodes
+        .then(|| dis::table::executable_of(pid))
+        .flatten()
 }
 
 fn note(message: &str) {

@@ -99,7 +99,10 @@ mod tests {
             ..Opcodes::default()
         });
         let text = report(&capture);
-        let section = text.split_once("Instructions of the top lines\n").unwrap().1;
+        let section = text
+            .split_once("Instructions of the top lines\n")
+            .unwrap()
+            .1;
         let mut rows = section.lines();
         assert_eq!(
             rows.next().unwrap(),
