@@ -52,7 +52,7 @@ pub fn decode(bytecode: &[u8], table: Option<&OpcodeTable>) -> Vec<Instruction> 
         let len = 2 * (1 + caches);
         out.push(Instruction {
             offset: at as u32,
-            len: len as u32,
+            len: u32::try_from(len).unwrap_or(u32::MAX),
             opcode: op,
             name: name_of(t, u32::from(op)),
             generic: name_of(t, generic),

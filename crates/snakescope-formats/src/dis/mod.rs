@@ -51,7 +51,7 @@ pub fn function_view(code: &CodeSamples, table: Option<&OpcodeTable>) -> Functio
         let at = instructions.partition_point(|i| i.offset <= s.offset);
         match at.checked_sub(1).filter(|&k| {
             let i = &instructions[k];
-            s.offset < i.offset + i.len
+            s.offset < i.offset.saturating_add(i.len)
         }) {
             Some(k) => {
                 counts[k].0 += s.self_samples;
