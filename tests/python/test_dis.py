@@ -25,6 +25,7 @@ from support import (
     RECORD_TIMEOUT,
     Interpreter,
     assert_error,
+    attach,
     record,
     run,
     script,
@@ -96,6 +97,17 @@ def test_record_opcodes(snakescope, python, tmp_path):
     record(snakescope, [python.path, TARGET, f"{SECONDS:g}", str(truth)], out,
            options=["-q", "--opcodes"])
     _check(snakescope, python, out, truth, f"record on {python.id}")
+
+
+def test_attach_opcodes(snakescope, python, spawn, tmp_path):
+    """`record --pid`: the program is still running when sampling ends, so
+    its bytecode is read once more then."""
+    out, truth, ready = tmp_path / "pid.json", tmp_path / "dis.json", tmp_path / "ready"
+    target = spawn([python.path, TARGET, "3", str(truth), str(ready)])
+    target.wait_for_file(ready)
+    attach(snakescope, target.pid, out, seconds=1.5, options=["-q", "--opcodes"])
+    assert target.popen.wait(timeout=RECORD_TIMEOUT) == 0
+    _check(snakescope, python, out, truth, f"record --pid on {python.id}")
 
 
 def test_run_opcodes(snakescope, python, tmp_path):

@@ -13,7 +13,10 @@ when REPORT_PATH is given, it writes what the interpreter's own `dis` shows
 of `kernel` then (with `adaptive=True` on 3.11+: the specialised forms in
 memory), as JSON: {"instructions": [[offset, opname, line], ...]}.
 
-Usage: opcodes_heavy.py [SECONDS [REPORT_PATH]]   (default 2.0 s). Prints nothing.
+READY_PATH, when given, is created once `kernel` has run once (for a
+profiler attaching to the running program).
+
+Usage: opcodes_heavy.py [SECONDS [REPORT_PATH [READY_PATH]]]   (default 2.0 s). Prints nothing.
 """
 
 import dis
@@ -47,10 +50,14 @@ def shown(f):
 def main():
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
     report = sys.argv[2] if len(sys.argv) > 2 else None
+    ready = sys.argv[3] if len(sys.argv) > 3 else None
     cpu_end = time.thread_time() + seconds
     wall_end = time.monotonic() + 20 * seconds
     while time.thread_time() < cpu_end and time.monotonic() < wall_end:
         kernel(10_000, 1.000001)
+        if ready:
+            open(ready, "w").close()
+            ready = None
     if report:
         with open(report, "w") as f:
             json.dump({"instructions": shown(kernel)}, f)

@@ -440,7 +440,12 @@ proptest! {
 
 #[test]
 fn the_seeds_render() {
-    for seed in [seed(), seed_with_memory(), seed_with_opcodes(), seed_exact()] {
+    for seed in [
+        seed(),
+        seed_with_memory(),
+        seed_with_opcodes(),
+        seed_exact(),
+    ] {
         let capture = Capture::read_from(seed.to_string().as_bytes()).unwrap();
         render_everything(&capture, &capture);
     }

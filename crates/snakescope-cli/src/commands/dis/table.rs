@@ -48,3 +48,24 @@ pub(crate) fn ask_interpreter(python: &Path, version: &str) -> Result<OpcodeTabl
     }
     Ok(table)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ask_interpreter;
+    use std::path::Path;
+
+    #[test]
+    fn an_interpreter_that_cannot_answer_is_one_reason() {
+        let err = ask_interpreter(Path::new("/nonexistent/python3"), "3.11.7").unwrap_err();
+        assert!(
+            err.starts_with("cannot run `/nonexistent/python3`"),
+            "{err}"
+        );
+        // `false` runs but prints nothing.
+        let err = ask_interpreter(Path::new("/bin/false"), "3.11.7").unwrap_err();
+        assert!(err.starts_with("`/bin/false` failed"), "{err}");
+        // `true` exits 0 without a table.
+        let err = ask_interpreter(Path::new("/bin/true"), "3.11.7").unwrap_err();
+        assert!(err.contains("printed no opcode table"), "{err}");
+    }
+}
