@@ -21,6 +21,7 @@
 //! `sources` picks the files to annotate and reads them; this module writes
 //! the page.
 
+mod instructions;
 mod sources;
 #[cfg(test)]
 mod tests;
