@@ -5,7 +5,11 @@ whole wrapper). Reported per tool: the median and interquartile range of its
 run minus the plain run of the same repetition, in milliseconds, and of the
 ratio (stdlib only; see bench/README.md).
 
-    python3 bench/stat.py [--reps N] [--snakescope PATH] [--python PATH] [--out FILE] [--seed N]
+Then what `--stat` adds to `record`: `record` and `record --stat` of
+bench/workloads/julia.py in a shuffled order per repetition; the median and
+IQR of the ratio of each pair (--record-reps, 0 to skip).
+
+    python3 bench/stat.py [--reps N] [--record-reps N] [--snakescope PATH] [--python PATH] [--out FILE] [--seed N]
 """
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ def timed(command: list[str]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=40)
+    ap.add_argument("--record-reps", type=int, default=11)
     ap.add_argument("--snakescope", default=str(REPO / "target/release/snakescope"))
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--out")
@@ -79,9 +84,33 @@ def main() -> None:
         f"Command: `python3 bench/stat.py --reps {args.reps}`\n\n"
         + md_table(["wrapper", "extra wall (median)", "IQR", "ratio (median)", "IQR"], rows)
     )
+    if args.record_reps:
+        report += "\n" + record_stat_cost(args, rng)
     print(report)
     if args.out:
         log(put_section(Path(args.out), "stat", report))
+
+
+def record_stat_cost(args, rng: random.Random) -> str:
+    """`record --stat` over `record` of the same workload: ratio per pair."""
+    workload = [args.python, str(REPO / "bench/workloads/julia.py"), "300"]
+    base = [args.snakescope, "record", "-q", "-o", os.devnull, "-f", "collapsed"]
+    configs = {"record": base + ["--"] + workload, "record --stat": base + ["--stat", "--"] + workload}
+    ratios = []
+    for rep in range(args.record_reps):
+        order = list(configs)
+        rng.shuffle(order)
+        walls = {name: timed(configs[name]) for name in order}
+        ratios.append(walls["record --stat"] / walls["record"])
+        log(f"record rep {rep + 1}/{args.record_reps}")
+    q1, med, q3 = quartiles(ratios)
+    return (
+        "### `record --stat` over `record` (counters and rusage kept in the capture)\n\n"
+        f"`{' '.join(workload[1:])}` at 1 kHz, {args.record_reps} shuffled pairs; "
+        f"load {os.getloadavg()[0]:.1f} at the end. "
+        f"Command: `python3 bench/stat.py --record-reps {args.record_reps}`\n\n"
+        + md_table(["pair", "ratio (median)", "IQR"], [["record --stat / record", f"{med:.3f}×", f"{q1:.3f}–{q3:.3f}"]])
+    )
 
 
 if __name__ == "__main__":

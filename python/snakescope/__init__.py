@@ -9,13 +9,14 @@ import sys
 import time
 
 from snakescope import _lines
-from snakescope._native import __version__
 
 # Imported when first used (PEP 562): `import snakescope` runs in every
 # process `snakescope run` starts, and in the command itself; these modules
 # and what they import (functools, contextlib, collections) cost it
-# milliseconds that most runs never use.
-_LAZY = {"Profiler": "snakescope._api", "checkpoint": "snakescope._memory",
+# milliseconds that most runs never use. The native extension too: pytest
+# imports this package for its plugin (`snakescope._pytest`, entry point
+# `pytest11`) in every session, where it stays off unless asked.
+_LAZY = {"Profiler": "snakescope._api", "__version__": "snakescope._native", "checkpoint": "snakescope._memory",
          "heap": "snakescope._memory", "label": "snakescope._memory", "timeit": "snakescope._timeit"}
 
 
@@ -32,6 +33,13 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext snakescope``: the ``%snakescope`` and ``%%snakescope`` magics."""
+    from snakescope import _ipython
+
+    _ipython.load(ipython)
 
 __all__ = ["Profiler", "__version__", "checkpoint", "heap", "label", "profile", "timefn", "timeit", "timer"]
 

@@ -48,6 +48,16 @@ class Profiler:
         # opcodes: samples per bytecode instruction (`snakescope dis`); sampling mode only.
         self.opcodes = opcodes
         self._capture = None
+        # Code left out: files whose frames at the root of stacks are the
+        # caller's (sampling, memory), and the caller's own code (exact
+        # statistics leave its functions out wherever they are called).
+        # The IPython magics and the pytest plugin add theirs.
+        self._root_files = [__file__]
+        self._own_files = [__file__]
+        # Censuses of live objects by type (near the peak, at the end): a
+        # walk of the whole heap each, which the pytest plugin, measuring
+        # every test, leaves out.
+        self._census = True
 
     def __enter__(self):
         self.start()
@@ -72,24 +82,24 @@ class Profiler:
             # stop() needs it: imported now, not while the sampler runs.
             from snakescope import _memory  # noqa: F401
 
-            _native.start(self.rate_hz, self.idle, self.gil, [__file__], self.opcodes)
+            _native.start(self.rate_hz, self.idle, self.gil, self._root_files, self.opcodes)
             if self.memory:
                 from snakescope import _memory  # noqa: F401  (imported before tracking)
 
                 try:
-                    _native.memory_start(0 if self.memory == "exact" else self.memory_interval, [__file__],
-                                         census=lambda: _memory.census_rows("peak"))
+                    _native.memory_start(0 if self.memory == "exact" else self.memory_interval, self._root_files,
+                                         census=(lambda: _memory.census_rows("peak")) if self._census else None)
                 except BaseException:
                     _native.stop_capture()  # the sampler must not outlive a start that failed
                     raise
 
     def stop(self):
         if self.exact:
-            self._capture = _native.exact_stop([__file__], "api")
+            self._capture = _native.exact_stop(self._own_files, "api")
         else:
             from snakescope import _memory
 
-            self._capture = _native.stop_capture(lambda: _memory.census_rows("end"))
+            self._capture = _native.stop_capture((lambda: _memory.census_rows("end")) if self._census else None)
             if self.opcodes:
                 from snakescope import _opcodes
 
@@ -100,6 +110,17 @@ class Profiler:
             self._line_stats = _lines.stop()
             if self._line_stats is not None:
                 self._capture.set_lines(self._line_stats.rows())
+
+    def _hide_callers(self, *files):
+        """Leaves out, at the root of the stacks, the frames of every file on
+        the calling thread's stack now (a kernel's, pytest's) and of `files`:
+        a profile started by the IPython magics or the pytest plugin starts
+        at the cell or the test."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            files += (frame.f_code.co_filename,)
+            frame = frame.f_back
+        self._root_files += [f for f in dict.fromkeys(files) if f not in self._root_files]
 
     def line_stats(self):
         """Line timings: ``{(filename, first line, name): [(line, hits, seconds), ...]}``."""

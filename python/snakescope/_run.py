@@ -26,7 +26,7 @@ class _Options:
         except ValueError as e:
             raise SystemExit(f"snakescope._run: {e}") from None
         for name in ("rate", "format", "idle", "gil", "quiet", "exact", "sort", "lines", "memory",
-                     "memory_interval", "opcodes"):
+                     "memory_interval", "stat", "opcodes"):
             setattr(self, name, getattr(settings, name))
         self.kind, self.target, self.args = rest[0], rest[1], rest[2:]
         # Where the program was started: a chdir() later does not move the output.
@@ -317,6 +317,8 @@ def main(argv):
             return
         state["written"] = True
         capture = None
+        if opts.stat:  # first: what follows is snakescope's work, not the program's
+            _native.stat_stop()
         try:
             if opts.exact:  # first: nothing below is the program's calls
                 capture = _stop_exact(_native, opts)
@@ -372,6 +374,8 @@ def main(argv):
                     _native.memory_start(0 if opts.memory == "exact" else opts.memory_interval,
                                          _OWN_FILES_LIST, census=lambda: _memory.census_rows("peak"))
                 _native.rescue_arm(opts.output, opts.format, opts.command(), opts.quiet)
+            if opts.stat:  # last: snakescope's own threads are started, and not counted
+                _native.stat_start()
         except Exception as exc:
             state["written"] = True
             print(f"snakescope: profiling is off: {exc}", file=sys.stderr)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
+from support.browser import Browser, Page, find_chromium
 from support.interpreters import (
     RUN_MATRIX,
     SUPPORTED,
@@ -104,3 +105,36 @@ def saturated() -> Iterator[int]:
     shares must not move with it). Yields the number of spinning processes."""
     with spinning() as count:
         yield count
+
+
+# --------------------------------------------------------------------------
+# A browser, for the HTML report (test_html.py, test_ipython.py)
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Chromium for the HTML report's tests ($SNAKESCOPE_CHROMIUM, else found on PATH)."""
+    explicit = os.environ.get("SNAKESCOPE_CHROMIUM")
+    if explicit:
+        assert os.access(explicit, os.X_OK), f"SNAKESCOPE_CHROMIUM={explicit} is not executable"
+        return explicit
+    found = find_chromium()
+    if not found:
+        pytest.skip("chromium not installed (`make test` installs Debian's chromium)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium for the session (support/browser.py)."""
+    with Browser.start(tmp_path_factory.mktemp("chromium"), chromium) as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page, closed after the test."""
+    p = browser.new_page(width=1400, height=900)
+    yield p
+    p.close()

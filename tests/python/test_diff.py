@@ -49,7 +49,7 @@ def test_json_shows_the_list_lookup_collapsing(snakescope, captures):
     d = json.loads(out)
     assert d["format"] == "snakescope-diff"
     # The two scripts are different files: their functions are matched.
-    assert d["matched_scripts"] == {"before": str(LIST), "after": str(SET)}
+    assert d["matched_scripts"] == {"before": str(LIST), "after": str(SET), "lines_aligned": True}
     find = next(f for f in d["functions"] if f["name"] == "find_phonenumber")
     # The linear scan carries most of the list version's samples, and next
     # to nothing in the set version (one dict lookup per name).
@@ -64,7 +64,8 @@ def test_json_shows_the_list_lookup_collapsing(snakescope, captures):
     for side in ("before", "after"):
         s = d[side]
         assert s["time_s"] == pytest.approx(s["samples"] * s["sample_period_s"])
-    # Lines stay in their own files: the list script's lines are all gone.
+    # Lines are aligned by content: what stays in the list script's file
+    # is what the set script no longer has.
     list_lines = [line for line in d["lines"] if line["file"] == str(LIST)]
     assert list_lines and all(line["after_samples"] == 0 for line in list_lines)
 
@@ -74,7 +75,8 @@ def test_text_puts_the_biggest_change_first(snakescope, captures):
     status, out, err = diff(snakescope, str(before), str(after))
     assert status == 0, err
     assert err == ""
-    assert re.search(r"^  total .* \(-\d+\.\d%\), faster$", out, re.M), out
+    assert re.search(r"^  sampled .* \(-\d+\.\d%\)  faster$", out, re.M), out
+    assert re.search(r"^  verdict  faster: ", out, re.M), out
     table = out.split("Functions by change in self time\n", 1)[1].split("\n\n", 1)[0]
     rows = table.splitlines()[1:]
     assert rows, out

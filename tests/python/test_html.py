@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import random
 import re
 import subprocess
@@ -33,7 +32,6 @@ from support import (
     script,
     synthetic_exact,
 )
-from support.browser import Browser, find_chromium
 
 ARTIFACTS = REPO / "out" / "test-artifacts"
 READY = "window.snakescopeReport && window.snakescopeReport.ready"
@@ -41,31 +39,6 @@ READY = "window.snakescopeReport && window.snakescopeReport.ready"
 # the measured time is written to ARTIFACTS/html-load.json.
 LOAD_TIMEOUT = 60.0
 SECTIONS = ["findings", "flame", "tree", "functions", "source", "threads"]
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    explicit = os.environ.get("SNAKESCOPE_CHROMIUM")
-    if explicit:
-        assert os.access(explicit, os.X_OK), f"SNAKESCOPE_CHROMIUM={explicit} is not executable"
-        return explicit
-    found = find_chromium()
-    if not found:
-        pytest.skip("chromium not installed (`make test` installs Debian's chromium)")
-    return found
-
-
-@pytest.fixture(scope="session")
-def browser(chromium, tmp_path_factory):
-    with Browser.start(tmp_path_factory.mktemp("chromium"), chromium) as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    p = browser.new_page(width=1400, height=900)
-    yield p
-    p.close()
 
 
 def render(snakescope: str, capture: Path, out: Path) -> str:

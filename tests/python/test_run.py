@@ -194,6 +194,32 @@ def test_installed_command_is_the_same_cli(tmp_path):
     assert result.returncode == 0 and result.stdout == "42\n", result.stderr
 
 
+def test_python_m_snakescope_is_the_same_command():
+    exe = Path(PYTHON).with_name("snakescope")
+    script = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=QUICK_TIMEOUT)
+    module = subprocess.run([PYTHON, "-m", "snakescope", "--version"], capture_output=True, text=True,
+                            timeout=QUICK_TIMEOUT)
+    assert script.returncode == module.returncode == 0, (script.stderr, module.stderr)
+    assert module.stdout == script.stdout and module.stdout.split()[0] == "snakescope", (module.stdout, script.stdout)
+    # Hints name the command as it was called.
+    typo = subprocess.run([PYTHON, "-m", "snakescope", "recrod"], capture_output=True, text=True,
+                          timeout=QUICK_TIMEOUT)
+    assert typo.returncode != 0 and "-m snakescope" in typo.stderr, typo.stderr
+
+
+def test_import_loads_only_what_every_process_needs():
+    # `import snakescope` runs in every process `run` starts and, for the pytest plugin, in
+    # every pytest session: the native extension, IPython's magics and the plugin's
+    # budgets load when used (issue 19's budget: `import snakescope` within 20 ms).
+    code = ("import sys, snakescope; print(sorted(m for m in sys.modules if m.startswith('snakescope')));"
+            " v = snakescope.__version__; print('snakescope._native' in sys.modules, v)")
+    done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=QUICK_TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    modules, loaded = done.stdout.splitlines()
+    assert modules == "['snakescope', 'snakescope._lines']", modules
+    assert loaded.split()[0] == "True" and loaded.split()[1][0].isdigit(), loaded
+
+
 def test_run_errors(snakescope, tmp_path):
     missing = subprocess.run([snakescope, "run", "--python", PYTHON, str(tmp_path / "nope.py")],
                              capture_output=True, text=True, timeout=QUICK_TIMEOUT)

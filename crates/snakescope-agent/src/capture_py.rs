@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use snakescope_cli::write_profile::{write_profile, ProfileOutput};
 use snakescope_formats::{Format, Section};
 use snakescope_model::{Capture, Frame, LineFunction, LineTiming, LineTimings, SECTION_VERSION};
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -68,22 +69,34 @@ impl PyCapture {
     /// The exact statistics as cProfile's `Profile.stats` dict (what
     /// `pstats.Stats` reads); empty without an exact section.
     fn pstats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let bytes = self.render(Some("pstats"), None)?;
+        let bytes = self.render(Some("pstats"), None, None)?;
         py.import("marshal")?.call_method1("loads", (bytes,))
     }
 
     /// The capture in a format of the registry (`_native.formats()`) or
     /// `summary`; without one, the format `path`'s name implies (else a
     /// flame graph). `ValueError` when the format cannot draw what it holds.
-    #[pyo3(signature = (format = None, path = None))]
-    fn render(&self, format: Option<&str>, path: Option<PathBuf>) -> PyResult<Vec<u8>> {
+    /// `sources`: the text of files that are not on disk, by name (IPython's
+    /// cells), for the HTML report's annotated source.
+    #[pyo3(signature = (format = None, path = None, sources = None))]
+    fn render(
+        &self,
+        format: Option<&str>,
+        path: Option<PathBuf>,
+        sources: Option<HashMap<String, String>>,
+    ) -> PyResult<Vec<u8>> {
         let mut out = Vec::new();
         let result = if format == Some("summary") {
             snakescope_formats::write_summary(&self.inner, &mut out, false)
         } else {
             let path = path.unwrap_or_default();
             let format = format_named(format, &path, default_format(&self.inner))?;
-            snakescope_formats::write(&self.inner, format, &mut out)
+            match (format, sources) {
+                (Format::Html, Some(given)) => {
+                    snakescope_formats::write_html_with_sources(&self.inner, &given, &mut out)
+                }
+                _ => snakescope_formats::write(&self.inner, format, &mut out),
+            }
         };
         result.map_err(|e| match e.hint() {
             Some(hint) => PyValueError::new_err(format!("{e} ({hint})")),
@@ -103,7 +116,7 @@ impl PyCapture {
     /// Writes it to `path` in `format` (default: from the name).
     #[pyo3(signature = (path, format = None))]
     fn save(&self, path: PathBuf, format: Option<&str>) -> PyResult<()> {
-        let rendered = self.render(format, Some(path.clone()))?;
+        let rendered = self.render(format, Some(path.clone()), None)?;
         std::fs::write(&path, rendered)
             .map_err(|e| PyRuntimeError::new_err(format!("cannot write `{}`: {e}", path.display())))
     }
@@ -153,6 +166,7 @@ impl PyCapture {
     /// the process's CPU times and peak RSS so far.
     #[pyo3(signature = (command, exit_code = None))]
     fn finish_run(&mut self, command: Vec<OsString>, exit_code: Option<i32>) {
+        self.inner.stat = crate::stat::take();
         let meta = &mut self.inner.meta;
         meta.set_usage(snakescope_remote::usage(libc::RUSAGE_SELF));
         // Arguments that are not UTF-8 (surrogate escapes in Python) are recorded with U+FFFD.

@@ -1,6 +1,8 @@
 //! `--exact`'s tables (see [`crate::exact`]) as the capture's `exact`
 //! section: each profiled object labelled as cProfile labels it, snakescope's
-//! own code left out, callees turned into callers.
+//! own code left out, callees turned into callers. Unlike cProfile, two code
+//! objects with the same file, first line and name stay two rows (the
+//! second's name gets ` [2]`).
 
 use crate::exact::{Counts, Entry};
 use crate::ptrmap::PtrMap;
@@ -21,19 +23,21 @@ pub(crate) fn build(
     builder: &mut CaptureBuilder,
 ) -> PyResult<ExactStats> {
     let mut functions: Vec<ExactFunction> = Vec::new();
-    // Function index of each key; of each frame (two objects pstats cannot
-    // tell apart are one function).
+    // Function index of each key; of each frame: built-ins cProfile cannot
+    // tell apart are one function, code objects never (see `labelled`).
     let mut index: PtrMap<usize> = PtrMap::default();
     let mut by_frame: std::collections::HashMap<usize, usize> = Default::default();
-    for (key, e) in merged {
-        if e.counts.calls == 0 {
-            continue;
+    for (key, e, frame, code) in labelled(py, merged, hide_files)? {
+        let mut id = builder.intern_frame(frame.clone());
+        if code {
+            // Another code object with the same file, line and name (two
+            // `timeit.Timer`s, a module executed twice): a row of its own.
+            let mut n = 1;
+            while by_frame.contains_key(&id) {
+                n += 1;
+                id = builder.intern_frame(numbered(&frame, n));
+            }
         }
-        let object = borrowed(py, e.object);
-        let Some(frame) = label(&object, hide_files)? else {
-            continue;
-        };
-        let id = builder.intern_frame(frame);
         let i = *by_frame.entry(id).or_insert_with(|| {
             functions.push(ExactFunction {
                 frame: id,
@@ -47,7 +51,7 @@ pub(crate) fn build(
         f.primitive_calls += primitive_calls;
         f.tottime_s += tottime_s;
         f.cumtime_s += cumtime_s;
-        index.insert(*key, i);
+        index.insert(key, i);
     }
     for (key, e) in merged {
         let Some(&caller) = index.get(key) else {
@@ -66,6 +70,50 @@ pub(crate) fn build(
         version: SECTION_VERSION,
         functions,
     })
+}
+
+/// The entries with calls, not snakescope's own: (key, entry, frame, whether
+/// a code object), in an order that does not depend on addresses (so the
+/// `[2]` of a second same-named code object goes to the same one each run:
+/// the one with fewer calls, then less time).
+fn labelled<'m>(
+    py: Python<'_>,
+    merged: &'m PtrMap<Entry>,
+    hide_files: &[String],
+) -> PyResult<Vec<(usize, &'m Entry, Frame, bool)>> {
+    let mut out = Vec::new();
+    for (key, e) in merged {
+        if e.counts.calls == 0 {
+            continue;
+        }
+        let object = borrowed(py, e.object);
+        let code = object.hasattr("co_firstlineno")?;
+        if let Some(frame) = label(&object, hide_files)? {
+            out.push((*key, e, frame, code));
+        }
+    }
+    out.sort_by(|a, b| {
+        let order = |x: &(usize, &Entry, Frame, bool)| {
+            (
+                x.2.file.clone(),
+                x.2.line,
+                x.2.function.clone(),
+                std::cmp::Reverse(x.1.counts.calls),
+                std::cmp::Reverse(x.1.counts.total_ticks),
+            )
+        };
+        order(a).cmp(&order(b))
+    });
+    Ok(out)
+}
+
+/// The `n`th code object labelled `frame`: `name [n]`.
+fn numbered(frame: &Frame, n: usize) -> Frame {
+    Frame {
+        function: format!("{} [{n}]", frame.function),
+        qualname: frame.qualname.as_ref().map(|q| format!("{q} [{n}]")),
+        ..frame.clone()
+    }
 }
 
 /// lsprof's counts as (calls, primitive calls, tottime, cumtime).

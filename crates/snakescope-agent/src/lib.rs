@@ -24,6 +24,7 @@ mod own;
 mod ptrmap;
 mod rescue;
 mod settings;
+mod stat;
 mod threads;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -169,6 +170,26 @@ fn add_memory(recording: &mut Recording, census: Option<&Bound<'_, PyAny>>) -> P
     Ok(())
 }
 
+/// The CPU time the sampler thread has taken so far, while it runs.
+pub(crate) fn sampler_cpu_s() -> Option<f64> {
+    use std::os::unix::thread::JoinHandleExt;
+    let running = RUNNING.lock().ok()?;
+    let thread = running.as_ref()?.thread.as_pthread_t();
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: the sampler thread is running (its handle is held, not joined),
+    // and `clock` is a valid place for its clock id.
+    if unsafe { libc::pthread_getcpuclockid(thread, &mut clock) } != 0 {
+        return None;
+    }
+    // SAFETY: an all-zero timespec is valid; clock_gettime fills it.
+    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: a thread CPU clock of this process, and a valid timespec.
+    if unsafe { libc::clock_gettime(clock, &mut t) } != 0 {
+        return None;
+    }
+    Some(t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9)
+}
+
 /// Stops the sampler and returns its capture. Needs no GIL: the rescue
 /// after a fatal signal calls it too.
 pub(crate) fn stop_sampler_unlocked() -> Result<Recording, String> {
@@ -284,6 +305,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(settings::run_settings, m)?)?;
     m.add_class::<settings::RunSettings>()?;
     m.add_function(wrap_pyfunction!(start, m)?)?;
+    m.add_function(wrap_pyfunction!(stat::stat_start, m)?)?;
+    m.add_function(wrap_pyfunction!(stat::stat_stop, m)?)?;
     m.add_function(wrap_pyfunction!(stop_capture, m)?)?;
     m.add_class::<capture_py::PyCapture>()?;
     m.add_function(wrap_pyfunction!(is_running, m)?)?;

@@ -25,6 +25,7 @@ pub struct RunSettings {
     lines: Vec<String>,
     memory: String,
     memory_interval: u64,
+    stat: bool,
 }
 
 /// Parses the bootstrap's options (each as bytes: a file name need not be
@@ -50,5 +51,6 @@ pub fn run_settings(options: Vec<Vec<u8>>) -> PyResult<RunSettings> {
         lines: s.lines,
         memory: s.memory.to_owned(),
         memory_interval: s.memory_interval,
+        stat: s.stat,
     })
 }

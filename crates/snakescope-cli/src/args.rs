@@ -26,7 +26,7 @@ pub enum Command {
     Report(ReportArgs),
     /// Run a Python program with the in-process agent (sampling), like `python` would.
     Run(RunArgs),
-    /// Compare two captures of the same program: what got faster, what got slower.
+    /// Compare captures (or runs) of a program before and after a change: what got faster, what got slower, and how sure that is.
     Diff(DiffArgs),
     /// Time small statements like `python -m timeit`, in separate processes, and compare them.
     Timeit(TimeitArgs),
@@ -138,6 +138,10 @@ pub struct SamplingArgs {
     /// function's bytecode (3.11+: specialised), for `snakescope dis`.
     #[arg(long)]
     pub opcodes: bool,
+    /// Also measure what `snakescope stat` does (wall, user and sys time, peak RSS,
+    /// faults, context switches, hardware counters) and keep it in the capture.
+    #[arg(long)]
+    pub stat: bool,
 }
 
 #[derive(Debug, Args)]
@@ -272,12 +276,27 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The capture before the change (JSON, from `record -o before.json`; two
-    /// captures of `run --exact` are compared by their exact calls).
-    pub before: PathBuf,
+    /// The captures before the change (JSON, from `record -o before.json`),
+    /// then the ones after: `BEFORE AFTER`, or several of each side as
+    /// `B1 B2 B3 -- A1 A2 A3` (two captures of `run --exact` are compared by
+    /// their exact calls). With --repeat: nothing here.
+    #[arg(value_name = "BEFORE")]
+    pub before: Vec<PathBuf>,
 
-    /// The capture after the change.
-    pub after: PathBuf,
+    /// With several captures per side: the after captures, after `--`. With
+    /// --repeat: the two commands to run, `-- BEFORE-CMD -- AFTER-CMD`.
+    #[arg(last = true, value_name = "AFTER", allow_hyphen_values = true)]
+    pub after: Vec<OsString>,
+
+    /// Run the two commands (after `--`, separated by `--`) N times each,
+    /// interleaved, recording each run, and compare the medians.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: Option<u32>,
+
+    /// A short summary in Markdown (headline, verdict, the functions that
+    /// changed most), for a pull request comment or $GITHUB_STEP_SUMMARY.
+    #[arg(long, conflicts_with = "format")]
+    pub markdown: bool,
 
     /// Output format of the comparison.
     #[arg(short, long, default_value = "text", value_parser = format_parser(|f| f.spec().compares))]
@@ -301,14 +320,24 @@ pub struct DiffArgs {
     #[arg(long, requires = "flamegraph")]
     pub by_share: bool,
 
-    /// Exit with status 1 when the total sampled time (of exact captures: the
-    /// measured time) grew by more than PCT percent.
-    #[arg(long, value_name = "PCT")]
+    /// Exit with status 1 when the verdict is `slower` and every measure
+    /// that moved (wall, CPU, sampled time; of exact captures: the measured
+    /// time) grew by more than PCT percent (`5` or `5%`).
+    #[arg(long, value_name = "PCT", value_parser = percentage, allow_hyphen_values = true)]
     pub fail_if_slower: Option<f64>,
 
     /// Rows per table in the text output.
     #[arg(short = 'n', long, default_value_t = 10, value_name = "N")]
     pub top: usize,
+}
+
+/// `5` or `5%`: a number, checked by the command (so that a negative or
+/// non-finite one gets its own error line and hint).
+fn percentage(s: &str) -> Result<f64, String> {
+    let number = s.strip_suffix('%').unwrap_or(s).trim();
+    number
+        .parse::<f64>()
+        .map_err(|_| format!("`{s}` is not a percentage (e.g. 5 or 5%)"))
 }
 
 /// The profile whose stacks a differential flame graph draws.

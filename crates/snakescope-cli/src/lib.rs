@@ -5,13 +5,14 @@
 
 mod args;
 mod commands;
+/// `stat`'s counters and figures, for the agent's `run --stat`.
+pub use commands::stat::{counters as stat_counters, figures as stat_figures};
 pub mod defaults;
 mod habits;
 mod launch;
 mod program_args;
 pub mod run_settings;
 pub mod schemas;
-mod stats;
 pub mod write_profile;
 
 use clap::Parser;

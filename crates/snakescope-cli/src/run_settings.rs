@@ -39,6 +39,8 @@ pub struct RunSettings {
     /// `"sampled"`, `"exact"` or `"off"` (an interval of 0 bytes is exact).
     pub memory: &'static str,
     pub memory_interval: u64,
+    /// `--stat`: the program's figures as `snakescope stat` measures them.
+    pub stat: bool,
 }
 
 /// How memory is tracked: `--memory sampled --memory-interval 0` is exact.
@@ -76,6 +78,7 @@ pub(crate) fn bootstrap_options(args: &RunArgs, format: Format) -> Vec<OsString>
         (args.sampling.gil, "--gil"),
         (args.sampling.quiet, "--quiet"),
         (args.sampling.opcodes, "--opcodes"),
+        (args.sampling.stat, "--stat"),
     ] {
         if on {
             options.push(flag.into());
@@ -118,6 +121,7 @@ pub fn parse_bootstrap_options(options: Vec<OsString>) -> Result<RunSettings, St
         lines: args.lines.clone(),
         memory: memory_name(&args),
         memory_interval: args.memory_interval,
+        stat: args.sampling.stat,
     })
 }
 
@@ -142,6 +146,7 @@ mod tests {
             "x.html",
             "--idle",
             "-q",
+            "--stat",
             "--lines",
             "m:f",
             "--lines",
@@ -168,6 +173,7 @@ mod tests {
                 lines: vec!["m:f".into(), "g".into()],
                 memory: "exact",
                 memory_interval: 0,
+                stat: true,
             }
         );
     }

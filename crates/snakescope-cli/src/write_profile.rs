@@ -31,6 +31,19 @@ pub struct ProfileOutput<'a> {
 /// format shows) writes no file and says so, unless the format is the
 /// capture itself.
 pub fn write_profile(capture: &Capture, out: &ProfileOutput<'_>) -> Result<(), UserError> {
+    // snakescope's own frames (a `@profile` wrapper mid-stack) are never
+    // drawn (model/own.rs); most captures have none, and are not copied.
+    let stripped;
+    let capture = if capture
+        .frames
+        .iter()
+        .any(|f| snakescope_model::is_own_file(&f.file))
+    {
+        stripped = capture.clone().without_own_frames();
+        &stripped
+    } else {
+        capture
+    };
     let path = out.path;
     if !has_data_for(capture, out.format) {
         if !out.quiet {

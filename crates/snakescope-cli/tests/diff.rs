@@ -129,10 +129,14 @@ fn text_and_json_report_the_known_change() {
     let out = snakescope(&["diff", &before, &after]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
+    // Attached captures (no exit status): their clocks are the recording
+    // window's, not compared; the sampled time decides.
     assert!(
-        text.contains("total   1.000 s -> 0.500 s: -0.500 s (-50.0%), faster"),
+        text.contains("  sampled    1.000 s -> 0.500 s     -0.500 s  (-50.0%)  faster\n"),
         "{text}"
     );
+    assert!(text.contains("  wall       1.000 s -> 0.500 s     -0.500 s  (-50.0%)  not compared\n"));
+    assert!(text.contains("  verdict  faster: sampled fell\n"), "{text}");
     let first_row: Vec<&str> = text
         .split_once("Functions by change in self time\n")
         .unwrap()
@@ -249,5 +253,34 @@ fn bad_inputs_follow_the_error_contract() {
     let out = snakescope(&["diff", &good]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).starts_with("error:"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn nothing_measured_alike_is_not_judged() {
+    let dir = temp_dir("incomparable");
+    // Two `record --pid` windows (their clocks are the windows'), one with
+    // --idle (its samples count waiting): no measure compares.
+    let before = save(&dir, "before.json", &capture(600, 400));
+    let mut idle = capture(600, 400);
+    idle.meta.include_idle = true;
+    let after = save(&dir, "after.json", &idle);
+    let out = snakescope(&["diff", &before, &after]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "  verdict  not comparable: no measure was taken the same way on both sides\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("only the after capture includes idle threads (--idle)"));
+    assert_user_error(
+        &snakescope(&["diff", &before, &after, "--fail-if-slower", "5%"]),
+        "nothing to check",
+    );
+    // `5%` is a percentage as `5` is.
+    let out = snakescope(&["diff", &before, &before, "--fail-if-slower", "5%"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     std::fs::remove_dir_all(&dir).unwrap();
 }

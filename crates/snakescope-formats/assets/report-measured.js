@@ -1,7 +1,8 @@
 /* snakescope HTML report: the views of what was measured rather than
  * sampled: "Exact calls" (the capture's `exact` section, every call counted
- * and timed as cProfile does) and "Line timings" (its `lines` section, as
- * kernprof -l shows them). This file only registers the two builders in
+ * and timed as cProfile does), "Line timings" (its `lines` section, as
+ * kernprof -l shows them) and "Stat" (its `stat` section: what `snakescope
+ * stat` measures, from `--stat`). This file only registers the builders in
  * `window.snakescopeViews`; report.js (inlined right after it, in the same
  * script element) calls them with its helpers once the page's data is read.
  * Every string from the capture reaches the page as text (the `h` helper sets
@@ -84,6 +85,10 @@
     rows.forEach(function (r) { calls += r.calls; prim += r.prim; time += r.tottime; if (r.cumtime > maxCum) maxCum = r.cumtime; });
     el.appendChild(h('p', { cls: 'totals', id: 'exact-totals', text: fmtNum(calls) + ' function calls' +
       (prim !== calls ? ' (' + fmtNum(prim) + ' primitive calls)' : '') + ' in ' + time.toFixed(3) + ' seconds' }));
+    // As text/exact.rs: the total adds up every thread's time; past the wall time, say so.
+    var wall = (cap.meta || {}).duration_s;
+    if (wall > 0 && time > 1.05 * wall) el.appendChild(h('p', { cls: 'note', text: 'Wall time ' + wall.toFixed(3) +
+      ' seconds: the seconds above add up every thread\u2019s time, waiting included.' }));
     el.appendChild(h('p', { cls: 'note', text: 'Every call of every function, counted and timed as cProfile does ' +
       '(not sampled): tottime is the time in the function itself, cumtime from call to return with its callees. ' +
       'Calls shows calls/primitive calls when some calls were recursive. Click a heading to sort by it, a row\u2019s \u25b8 ' +
@@ -256,4 +261,33 @@
     t.appendChild(tb);
     return t;
   }
+  // ---------------------------------------------------------------- stat
+  /** A figure of the `stat` section in its unit (as text/stat.rs and `snakescope stat` show it). */
+  function statValue(f, fmtBytes) {
+    var v = f.value;
+    if (f.unit === 'seconds') return v < 1 ? (v * 1e3).toFixed(2) + ' ms' : v.toFixed(3) + ' s';
+    if (f.unit === 'bytes') return fmtBytes(v);
+    if (f.unit === 'count') return fmtNum(Math.round(v));
+    return v.toFixed(2);
+  }
+
+  /** `record --stat` / `run --stat`: what the figures cover, each figure
+   * with a value, then the missing ones grouped by their reason. */
+  views.stat = function (el, cap, lib) {
+    use(lib);
+    var st = cap.stat || {}, missing = [];
+    el.appendChild(h('p', { cls: 'note', text: st.scope || '' }));
+    var dl = h('dl', { cls: 'kv' });
+    (st.figures || []).forEach(function (f) {
+      if (typeof f.value === 'number') {
+        dl.appendChild(h('div', null, [h('dt', { text: f.name }), h('dd', { text: statValue(f, lib.fmtBytes) })]));
+        return;
+      }
+      var why = f.not_available || 'not available';
+      var group = missing.filter(function (m) { return m.why === why; })[0];
+      if (group) group.names.push(f.name); else missing.push({ why: why, names: [f.name] });
+    });
+    el.appendChild(dl);
+    missing.forEach(function (m) { el.appendChild(h('p', { cls: 'note', text: m.names.join(', ') + ': ' + m.why })); });
+  };
 })();

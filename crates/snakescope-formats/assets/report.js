@@ -1124,9 +1124,10 @@
   section('memory', buildMemory);
   // The measured views (report-measured.js), on pages that have their sections.
   var views = window.snakescopeViews || {};
-  var lib = { h: h, fmtNum: fmtNum, heat: heat };
+  var lib = { h: h, fmtNum: fmtNum, fmtBytes: fmtBytes, heat: heat };
   section('exact', function (el) { views.exact(el, cap, lib); });
   section('lines', function (el) { views.lines(el, cap, lib); });
+  section('stat', function (el) { views.stat(el, cap, lib); });
   buildNav();
   report.loadMs = Math.round(performance.now());
   document.getElementById('footer').textContent = 'snakescope ' + (meta.tool_version || '') + ' \u00b7 ' + fmtNum(stacks.length) +

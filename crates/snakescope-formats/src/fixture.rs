@@ -62,6 +62,7 @@ pub(crate) fn capture() -> Capture {
             gil_only: false,
             exit_code: Some(0),
             free_threaded: false,
+            wall_s: None,
             user_s: None,
             sys_s: None,
             peak_rss_bytes: None,
@@ -100,6 +101,7 @@ pub(crate) fn capture() -> Capture {
         exact: None,
         lines: None,
         opcodes: None,
+        stat: None,
     }
 }
 
@@ -112,6 +114,7 @@ pub(crate) fn empty_capture() -> Capture {
         exact: None,
         lines: None,
         opcodes: None,
+        stat: None,
         ..capture()
     }
 }

@@ -76,6 +76,29 @@ impl FormatError {
 /// with [`FormatError::NoSamples`] when the format cannot represent an empty
 /// capture (only the flame graph).
 pub fn write(capture: &Capture, format: Format, out: &mut dyn Write) -> Result<(), FormatError> {
+    write_shown(capture, format, out, &format.writer())
+}
+
+/// Writes the HTML report of `capture` with `given` holding the text of
+/// source files that are not on disk, by the name the capture gives them
+/// (code typed into IPython's cells, which `linecache` holds); the other
+/// files are read from disk, as [`write`] does.
+pub fn write_html_with_sources(
+    capture: &Capture,
+    given: &std::collections::HashMap<String, String>,
+    out: &mut dyn Write,
+) -> Result<(), FormatError> {
+    write_shown(capture, Format::Html, out, &|c, out| {
+        Ok(html::write_given(c, given, out)?)
+    })
+}
+
+fn write_shown(
+    capture: &Capture,
+    format: Format,
+    out: &mut dyn Write,
+    writer: &dyn Fn(&Capture, &mut dyn Write) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
     if format.can_draw(&Section::of(capture)).is_err() {
         return Err(FormatError::missing(format));
     }
@@ -84,7 +107,7 @@ pub fn write(capture: &Capture, format: Format, out: &mut dyn Write) -> Result<(
         true => printable::printable(capture),
         false => std::borrow::Cow::Borrowed(capture),
     };
-    format.writer()(&shown, &mut out)?;
+    writer(&shown, &mut out)?;
     out.flush()?;
     Ok(())
 }

@@ -166,6 +166,7 @@ impl CaptureBuilder {
             exact: self.exact,
             lines: self.lines,
             opcodes: None,
+            stat: None,
         }
     }
 

@@ -152,6 +152,12 @@ pub struct Meta {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     #[schemars(extend("const" = true))]
     pub free_threaded: bool,
+    /// The program's wall-clock time from its launch to its exit, when
+    /// snakescope launched it (`duration_s` starts once the interpreter
+    /// was found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub wall_s: Option<f64>,
     /// The program's CPU time in user mode (from `getrusage`), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
@@ -233,6 +239,10 @@ pub struct Capture {
     /// code object's instructions and their samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opcodes: Option<crate::opcodes::Opcodes>,
+    /// Present after `record --stat` or `run --stat`: what `snakescope stat`
+    /// measures, for this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<crate::stat::Stat>,
 }
 
 impl Capture {

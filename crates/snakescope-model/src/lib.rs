@@ -12,9 +12,12 @@ mod exact;
 mod frames;
 mod memory;
 mod opcodes;
+mod own;
 mod schema;
 mod sink;
+mod stat;
 mod stats;
+pub mod timing;
 mod window;
 
 pub use aggregate::{CaptureBuilder, ThreadSample};
@@ -29,7 +32,9 @@ pub use exact::{
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
 pub use opcodes::{CodeSamples, InstructionSamples, OpcodeTable, Opcodes, OPCODES_VERSION};
+pub use own::is_own_file;
 pub use schema::{capture_schema, schema_text, written_schema};
 pub use sink::{FrameInterner, SampleSink, Tee};
+pub use stat::{thousands, Stat, StatFigure, StatUnit};
 pub use stats::{FunctionStat, LineStat, Stats};
 pub use window::{FrameCounts, WindowReader, WindowSnapshot, WindowedSink};

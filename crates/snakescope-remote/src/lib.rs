@@ -27,13 +27,19 @@ pub use sampler::{thread_name, NoHooks, Sampler, SamplerHooks, SamplerSettings};
 pub use stack::{model_frame, StackWalk};
 pub use tasks::{TaskState, Tasks};
 
-/// `getrusage(who)`: CPU times and peak RSS of this process
-/// (`RUSAGE_SELF`) or of its waited-for children (`RUSAGE_CHILDREN`).
-pub fn usage(who: libc::c_int) -> snakescope_model::Usage {
+/// The kernel's resource usage of `who` (`RUSAGE_SELF`, `RUSAGE_CHILDREN`, …).
+pub fn rusage(who: libc::c_int) -> libc::rusage {
     // SAFETY: an all-zero rusage is a valid value of the plain C struct.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `u` is valid for writing; getrusage has no other precondition.
     unsafe { libc::getrusage(who, &mut u) };
+    u
+}
+
+/// `getrusage(who)`: CPU times and peak RSS of this process
+/// (`RUSAGE_SELF`) or of its waited-for children (`RUSAGE_CHILDREN`).
+pub fn usage(who: libc::c_int) -> snakescope_model::Usage {
+    let u = rusage(who);
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     snakescope_model::Usage {
         user_s: secs(u.ru_utime),

@@ -232,6 +232,28 @@ class Page:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))
 
+    def attach_frames(self) -> None:
+        """Out-of-process frames (a sandboxed `<iframe>` runs in a process of
+        its own) are attached from now on, each with a session of its own:
+        call before `goto`, then `frame(url)`."""
+        self.send("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": True})
+
+    def frame(self, url: str, timeout: float = 30.0) -> "Page":
+        """The attached frame whose document is `url` (e.g. `about:srcdoc`), as a Page to evaluate in."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for ev in self.browser.events:
+                info = ev.get("params", {}).get("targetInfo", {})
+                if (ev["method"] == "Target.attachedToTarget" and ev.get("sessionId") == self.session
+                        and info.get("type") == "iframe" and info.get("url") == url):
+                    frame = Page(self.browser, ev["params"]["sessionId"], info["targetId"])
+                    for domain in ("Runtime", "Log"):
+                        frame.send(f"{domain}.enable")
+                    return frame
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no frame {url} attached in {timeout:g} s")
+            self.eval("0")  # reads the events that arrived meanwhile
+
     @property
     def errors(self) -> list[str]:
         """Console errors, failed console.assert calls and uncaught exceptions so far."""

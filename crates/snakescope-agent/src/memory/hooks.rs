@@ -344,13 +344,32 @@ pub unsafe extern "C" fn pym_malloc<const DOMAIN: usize>(
     ctx: *mut c_void,
     size: usize,
 ) -> *mut c_void {
-    if in_pools(size) && take_python(size) {
-        // SAFETY: as below.
-        return unsafe { pym_malloc_sampled::<DOMAIN>(ctx, size) };
+    // SAFETY: installed after the originals (see `original_malloc`).
+    let malloc = unsafe { original_malloc(DOMAIN) };
+    if in_pools(size) {
+        if take_python(size) {
+            // SAFETY: as below.
+            return unsafe { pym_malloc_sampled::<DOMAIN>(ctx, size) };
+        }
+        // SAFETY: the original allocator with its own context.
+        return served_from_pools(|| unsafe { malloc(ctx, size) });
     }
-    // SAFETY: installed after the originals (see `original_malloc`); the
-    // original allocator with its own context.
-    unsafe { original_malloc(DOMAIN)(ctx, size) }
+    // SAFETY: as above.
+    unsafe { malloc(ctx, size) }
+}
+
+/// A request pymalloc serves from its pools: what it asks of the raw
+/// domain meanwhile is its own bookkeeping (a longer arena table, a node of
+/// its radix tree), never freed and not the program's, so the raw hooks do
+/// not count it — as the full hooks do not (they mark every request). The
+/// requests pymalloc passes on (0, over 512 bytes) are not marked: the raw
+/// hooks count them as the program's.
+#[inline(always)]
+fn served_from_pools(allocate: impl FnOnce() -> *mut c_void) -> *mut c_void {
+    let nested = raw::enter();
+    let p = allocate();
+    raw::leave(nested);
+    p
 }
 
 /// A slow path's work once the countdown ran out: `allocate(n)` makes a
@@ -390,13 +409,19 @@ pub unsafe extern "C" fn pym_calloc<const DOMAIN: usize>(
     n: usize,
     size: usize,
 ) -> *mut c_void {
-    if in_pools(n.saturating_mul(size)) && take_python(n.saturating_mul(size)) {
-        // SAFETY: as below.
-        return unsafe { pym_calloc_sampled::<DOMAIN>(ctx, n, size) };
+    // SAFETY: installed after the originals (see `original_calloc`).
+    let calloc = unsafe { original_calloc(DOMAIN) };
+    let bytes = n.saturating_mul(size);
+    if in_pools(bytes) {
+        if take_python(bytes) {
+            // SAFETY: as below.
+            return unsafe { pym_calloc_sampled::<DOMAIN>(ctx, n, size) };
+        }
+        // SAFETY: the original allocator with its own context.
+        return served_from_pools(|| unsafe { calloc(ctx, n, size) });
     }
-    // SAFETY: installed after the originals (see `original_calloc`); the
-    // original allocator with its own context.
-    unsafe { original_calloc(DOMAIN)(ctx, n, size) }
+    // SAFETY: as above.
+    unsafe { calloc(ctx, n, size) }
 }
 
 #[cold]
@@ -422,14 +447,22 @@ pub unsafe extern "C" fn pym_realloc<const DOMAIN: usize>(
     old: *mut c_void,
     size: usize,
 ) -> *mut c_void {
+    // SAFETY: installed after the originals (see `original_realloc`).
+    let realloc = unsafe { original_realloc(DOMAIN) };
     // A sampled `old` lives in the raw domain: its free is seen there.
-    if in_pools(size) && take_python(size) {
-        // SAFETY: as below.
-        return unsafe { pym_realloc_sampled::<DOMAIN>(ctx, old, size) };
+    if in_pools(size) {
+        if take_python(size) {
+            // SAFETY: as below.
+            return unsafe { pym_realloc_sampled::<DOMAIN>(ctx, old, size) };
+        }
+        // The countdown had its chance at this request: when pymalloc hands
+        // it on to the raw domain (an `old` outside its pools), the raw
+        // hooks must not give it a second one.
+        // SAFETY: the original allocator with its own context.
+        return served_from_pools(|| unsafe { realloc(ctx, old, size) });
     }
-    // SAFETY: installed after the originals (see `original_realloc`); the
-    // original allocator with its own context.
-    unsafe { original_realloc(DOMAIN)(ctx, old, size) }
+    // SAFETY: as above.
+    unsafe { realloc(ctx, old, size) }
 }
 
 #[cold]
@@ -481,3 +514,6 @@ pub unsafe extern "C" fn probe_free(ctx: *mut c_void, p: *mut c_void) {
     // SAFETY: as in raw_free.
     unsafe { original_free(0)(ctx, p) }
 }
+
+#[cfg(test)]
+mod tests;

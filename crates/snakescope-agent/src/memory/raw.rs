@@ -11,8 +11,10 @@
 //!   a nested thread;
 //! - the sampled hooks (`pym_*`) count only the requests pymalloc keeps
 //!   (1 to 512 bytes): the others reach the raw hooks, which count them.
-//!   Their slow path, which asks pymalloc for a block past its pools, is
-//!   nested like the full hooks.
+//!   The requests they keep are nested like the full hooks', so that what
+//!   pymalloc asks of the raw domain for itself meanwhile (its arena table,
+//!   never freed) is not taken for the program's; so is their slow path,
+//!   which asks pymalloc for a block past its pools.
 //!
 //! Frees are always looked up, nested or not (a lookup of a block already
 //! forgotten finds nothing).
@@ -143,4 +145,10 @@ pub unsafe extern "C" fn sampled_realloc(
     let p = unsafe { original_realloc(0)(ctx, old, size) };
     record(p, size);
     p
+}
+
+/// [`nested`], for the hooks' tests.
+#[cfg(test)]
+pub(crate) fn nested_now() -> bool {
+    nested()
 }

@@ -28,10 +28,13 @@ pub(crate) fn read_capture(path: &Path, hint: &str) -> Result<Capture, UserError
         ))
         .with_hint(hint.to_owned()));
     }
-    Capture::read_from(std::io::BufReader::new(blocking(file))).map_err(|e| {
-        UserError::new(format!("`{shown}` is not a readable capture: {e}"))
-            .with_hint(hint.to_owned())
-    })
+    // snakescope's own frames are never part of a view (model/own.rs).
+    Capture::read_from(std::io::BufReader::new(blocking(file)))
+        .map(Capture::without_own_frames)
+        .map_err(|e| {
+            UserError::new(format!("`{shown}` is not a readable capture: {e}"))
+                .with_hint(hint.to_owned())
+        })
 }
 
 /// The file with `O_NONBLOCK` cleared again (for a regular file it changes

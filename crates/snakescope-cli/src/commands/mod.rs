@@ -10,7 +10,7 @@ mod output;
 mod record;
 mod report;
 mod run;
-mod stat;
+pub(crate) mod stat;
 mod timeit;
 
 use crate::args::{Cli, Command};

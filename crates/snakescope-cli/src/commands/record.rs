@@ -3,6 +3,7 @@
 use crate::args::RecordArgs;
 use crate::commands::feedback::{Counting, Feedback};
 use crate::commands::output::{check_draws, check_output_path, output_format};
+use crate::commands::stat::{counters, figures};
 use crate::commands::{attach_error, dis};
 use crate::launch::{self, Signals};
 use crate::UserError;
@@ -28,7 +29,13 @@ struct Settings {
     output: Option<PathBuf>,
     format: Format,
     quiet: bool,
+    /// `--stat`: the command's figures as `snakescope stat` measures them.
+    stat: bool,
 }
+
+/// What `record --stat` measures.
+const STAT_SCOPE: &str = "the command and every process it started, from launch to exit \
+                          (snakescope's sampler is not counted)";
 
 pub fn run(args: RecordArgs) -> anyhow::Result<u8> {
     let settings = resolve(&args)?;
@@ -49,6 +56,14 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
     }
     let format = output_format(output, args.sampling.format, Format::Flamegraph)?;
     check_draws(format, &[Section::Samples], "a recording")?;
+    if args.sampling.stat && args.pid.is_some() {
+        return Err(UserError::new(
+            "`--stat` measures a command from its start: it cannot with `--pid`",
+        )
+        .with_hint(
+            "start the program under snakescope: `snakescope record --stat -- python3 app.py`",
+        ));
+    }
     Ok(Settings {
         sampler: SamplerSettings {
             rate_hz: args.sampling.rate,
@@ -60,6 +75,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
         output: args.sampling.output.clone(),
         format,
         quiet: args.sampling.quiet,
+        stat: args.sampling.stat,
     })
 }
 
@@ -97,7 +113,13 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
 
 fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u8> {
     let signals = Signals::install()?;
-    let mut child = launch::spawn(command)?;
+    let (mut child, counted) = if settings.stat {
+        let (child, counted) = counters::spawn_counted(command)?;
+        (child, Some(counted))
+    } else {
+        (launch::spawn(command)?, None)
+    };
+    let launched = Instant::now();
     let pid = child.id();
     let mut last_exe = None;
     let target = match wait_for_interpreter(&mut child, &signals, &mut last_exe) {
@@ -145,17 +167,27 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     builder.name_process(pid, launch::recorded(command));
     let mut capture = builder.finish(sampler.meta(elapsed, started));
     let status = child.wait()?;
+    capture.meta.wall_s = Some(launched.elapsed().as_secs_f64());
+    capture.meta.exit_code = Some(launch::status_code(status));
+    // The only child snakescope waited for is the target.
+    capture
+        .meta
+        .set_usage(snakescope_remote::usage(libc::RUSAGE_CHILDREN));
+    if let Some(counted) = counted {
+        let measured = figures::Measured {
+            wall_s: launched.elapsed().as_secs_f64(),
+            usage: snakescope_remote::rusage(libc::RUSAGE_CHILDREN),
+            counters: counted.finish(),
+        };
+        capture.stat = Some(figures::section(&measured, STAT_SCOPE));
+    }
+    // After the wall time and the stat figures: asking the interpreter is not the program's time.
     dis::add_recorded(
         &mut capture,
         sampler.take_opcodes(),
         python.as_deref(),
         settings.quiet,
     );
-    capture.meta.exit_code = Some(launch::status_code(status));
-    // The only child snakescope waited for is the target.
-    capture
-        .meta
-        .set_usage(snakescope_remote::usage(libc::RUSAGE_CHILDREN));
     write_outputs(capture, settings, pid)?;
     Ok(launch::mirror_exit(status))
 }

@@ -1,42 +1,63 @@
-//! The comparison itself: each capture's side, functions and lines matched
-//! by name, file and number, the main scripts matched, memory per function.
+//! The comparison itself: each side's runs pooled, the headline (measured
+//! and sampled time, the verdict), functions and lines matched by name, file
+//! and number, or across the two main scripts by the pairing, memory per
+//! function.
 
+use super::measured::headline;
+use super::pairing::Pairing;
+use super::scripts::{apply_pairing, script_match};
 use super::{
-    ByteChange, Change, Diff, DiffError, FunctionBytes, FunctionChange, LineChange, MemoryDiff,
-    ScriptMatch, Side, NO_PYTHON_FRAME,
+    runs, ByteChange, Change, Diff, DiffError, FunctionBytes, FunctionChange, LineChange,
+    MemoryDiff, Side, NO_PYTHON_FRAME,
 };
 use crate::text::command_line;
 use snakescope_model::{Capture, Memory, Stats};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Compares `before` with `after`.
 pub fn diff(before: &Capture, after: &Capture) -> Result<Diff, DiffError> {
-    let b = side(before, "before")?;
-    let a = side(after, "after")?;
-    let matched = script_match(before, after);
-    // Functions of the before script are matched with the after script's;
-    // its lines are not (line 12 of one file is not line 12 of another).
-    let lines_before = Stats::of(before);
-    let renamed = matched
+    diff_runs(&[before], &[after])
+}
+
+/// Compares the runs of `before` with those of `after` (one or more each,
+/// taken the same way within a side): their samples pooled, their measured
+/// times as medians.
+pub fn diff_runs(before: &[&Capture], after: &[&Capture]) -> Result<Diff, DiffError> {
+    for (runs, which) in [(before, "before"), (after, "after")] {
+        if runs.is_empty() {
+            return Err(DiffError::NoSamples(which));
+        }
+        runs::check_side(runs, which)?;
+    }
+    let (pb, pa) = (runs::pool(before), runs::pool(after));
+    let b = side(&pb, "before", before.len())?;
+    let a = side(&pa, "after", after.len())?;
+    let (sb, sa) = (Stats::of(&pb), Stats::of(&pa));
+    let mut matched = script_match(&pb, &pa);
+    let pairing = matched
         .as_ref()
-        .map(|m| rename_file(before, &m.before, &m.after));
-    let before_functions = renamed.as_ref().unwrap_or(before);
-    let (sb, sa) = match &renamed {
-        Some(r) => (Stats::of(r), Stats::of(after)),
-        None => (lines_before.clone(), Stats::of(after)),
-    };
-    let functions = function_changes(&sb, &sa, &b, &a);
-    let lines = line_changes(&lines_before, &sa, &b, &a);
-    let memory = match (&before_functions.memory, &after.memory) {
-        (Some(mb), Some(ma)) => Some(memory_diff(before_functions, mb, after, ma)),
+        .map(|m| Pairing::new(&m.before, &m.after, &sb, &sa));
+    if let (Some(m), Some(p)) = (&mut matched, &pairing) {
+        m.lines_aligned = p.aligned;
+    }
+    let functions = function_changes(&sb, &sa, &b, &a, pairing.as_ref());
+    let lines = line_changes(&sb, &sa, &b, &a, pairing.as_ref());
+    let memory = match (&pb.memory, &pa.memory) {
+        (Some(mb), Some(ma)) => {
+            let paired = pairing.as_ref().map(|p| apply_pairing(&pb, p));
+            Some(memory_diff(paired.as_ref().unwrap_or(&pb), mb, &pa, ma))
+        }
         _ => None,
     };
-    let mut caveats = caveats(&b, &a);
-    caveats.extend(coverage_caveats(before, after));
+    let (headline, flags) = headline(before, after);
+    let mut caveats = flags;
+    caveats.extend(caveats_of(&b, &a));
+    caveats.extend(coverage_caveats(&pb, &pa));
     caveats.extend(memory_caveat(before, after));
     Ok(Diff {
         memory,
         caveats,
+        headline,
         total: Change::new(b.samples, a.samples, &b, &a),
         before: b,
         after: a,
@@ -47,23 +68,48 @@ pub fn diff(before: &Capture, after: &Capture) -> Result<Diff, DiffError> {
 }
 
 /// Every function of either side's statistics, biggest change in self time
-/// first.
-fn function_changes(sb: &Stats, sa: &Stats, b: &Side, a: &Side) -> Vec<FunctionChange> {
-    let mut functions: BTreeMap<(String, String), [(u64, u64); 2]> = BTreeMap::new();
-    for (i, stats) in [sb, sa].into_iter().enumerate() {
-        for f in &stats.functions {
-            functions
-                .entry((f.name.clone(), f.file.clone()))
-                .or_default()[i] = (f.self_samples, f.total_samples);
+/// first; the before script's paired functions under their after names.
+fn function_changes(
+    sb: &Stats,
+    sa: &Stats,
+    b: &Side,
+    a: &Side,
+    pairing: Option<&Pairing>,
+) -> Vec<FunctionChange> {
+    type Key = (String, String);
+    let mut functions: BTreeMap<Key, [(u64, u64); 2]> = BTreeMap::new();
+    let mut before_key: BTreeMap<Key, Key> = BTreeMap::new();
+    for f in &sb.functions {
+        let key = match pairing {
+            Some(p) => p.function(&f.name, &f.file),
+            None => (f.name.clone(), f.file.clone()),
+        };
+        if key.1 != f.file {
+            before_key.insert(key.clone(), (f.name.clone(), f.file.clone()));
         }
+        functions.entry(key).or_default()[0] = (f.self_samples, f.total_samples);
+    }
+    for f in &sa.functions {
+        functions
+            .entry((f.name.clone(), f.file.clone()))
+            .or_default()[1] = (f.self_samples, f.total_samples);
     }
     let mut functions: Vec<FunctionChange> = functions
         .into_iter()
-        .map(|((name, file), [(bs, bt), (a_s, at)])| FunctionChange {
-            name,
-            file,
-            self_time: Change::new(bs, a_s, b, a),
-            total: Change::new(bt, at, b, a),
+        .map(|(key, [(bs, bt), (a_s, at)])| {
+            let was = before_key.get(&key);
+            let renamed_from = pairing
+                .and_then(|p| p.renamed.get(&key.0))
+                .filter(|_| was.is_some())
+                .cloned();
+            FunctionChange {
+                before_file: was.map(|w| w.1.clone()),
+                renamed_from,
+                name: key.0,
+                file: key.1,
+                self_time: Change::new(bs, a_s, b, a),
+                total: Change::new(bt, at, b, a),
+            }
         })
         .collect();
     functions.sort_by(|x, y| {
@@ -75,23 +121,62 @@ fn function_changes(sb: &Stats, sa: &Stats, b: &Side, a: &Side) -> Vec<FunctionC
     functions
 }
 
-/// Every line of either side's statistics, biggest change first.
-fn line_changes(sb: &Stats, sa: &Stats, b: &Side, a: &Side) -> Vec<LineChange> {
-    let mut lines: BTreeMap<(String, u32, String), [u64; 2]> = BTreeMap::new();
-    for (i, stats) in [sb, sa].into_iter().enumerate() {
-        for l in &stats.lines {
-            lines
-                .entry((l.file.clone(), l.line, l.name.clone()))
-                .or_default()[i] += l.self_samples;
+/// Where a before line is compared: its aligned after line in the after
+/// script (and whether it was edited), else where it was.
+type LineKey = (String, u32, String);
+
+fn before_line_key(
+    l: &snakescope_model::LineStat,
+    pairing: Option<&Pairing>,
+) -> (LineKey, Option<bool>) {
+    let own = ((l.file.clone(), l.line, l.name.clone()), None);
+    let Some(p) = pairing.filter(|p| l.file == p.before_file) else {
+        return own;
+    };
+    match p.lines.get(&l.line) {
+        Some(pair) => {
+            let (name, _) = p.function(&l.name, &l.file);
+            ((p.after_file.clone(), pair.line, name), Some(pair.edited))
         }
+        None => own,
+    }
+}
+
+/// Every line of either side's statistics, biggest change first.
+fn line_changes(
+    sb: &Stats,
+    sa: &Stats,
+    b: &Side,
+    a: &Side,
+    pairing: Option<&Pairing>,
+) -> Vec<LineChange> {
+    let mut lines: BTreeMap<LineKey, [u64; 2]> = BTreeMap::new();
+    let mut was: BTreeMap<LineKey, (String, u32, bool)> = BTreeMap::new();
+    for l in &sb.lines {
+        let (key, edited) = before_line_key(l, pairing);
+        if let Some(edited) = edited {
+            was.insert(key.clone(), (l.file.clone(), l.line, edited));
+        }
+        lines.entry(key).or_default()[0] += l.self_samples;
+    }
+    for l in &sa.lines {
+        lines
+            .entry((l.file.clone(), l.line, l.name.clone()))
+            .or_default()[1] += l.self_samples;
     }
     let mut lines: Vec<LineChange> = lines
         .into_iter()
-        .map(|((file, line, name), [bs, a_s])| LineChange {
-            name,
-            file,
-            line,
-            change: Change::new(bs, a_s, b, a),
+        .map(|(key, [bs, a_s])| {
+            let before = was.get(&key);
+            LineChange {
+                before_file: before.map(|w| w.0.clone()),
+                before_line: before.map(|w| w.1),
+                edited: before.is_some_and(|w| w.2),
+                name: key.2,
+                file: key.0,
+                line: key.1,
+                change: Change::new(bs, a_s, b, a),
+            }
         })
         .collect();
     lines.sort_by(|x, y| {
@@ -103,8 +188,12 @@ fn line_changes(sb: &Stats, sa: &Stats, b: &Side, a: &Side) -> Vec<LineChange> {
 }
 
 /// The note when only one side recorded memory.
-fn memory_caveat(before: &Capture, after: &Capture) -> Option<String> {
-    match (&before.memory, &after.memory) {
+fn memory_caveat(before: &[&Capture], after: &[&Capture]) -> Option<String> {
+    let several = before.len() > 1 || after.len() > 1;
+    if several && before.iter().chain(after).any(|c| c.memory.is_some()) {
+        return Some("memory is compared between single runs only: not compared".into());
+    }
+    match (&before[0].memory, &after[0].memory) {
         (Some(_), None) => {
             Some("only the before capture recorded memory: memory is not compared".into())
         }
@@ -173,27 +262,15 @@ fn magnitude(c: &Change) -> f64 {
     c.change_s.abs() + 1e-9 * c.change_share.abs()
 }
 
-/// Notes on what makes the two captures hard to compare, one line each.
-fn caveats(b: &Side, a: &Side) -> Vec<String> {
-    let mut notes = Vec::new();
-    if b.include_idle != a.include_idle {
-        notes.push(format!(
-            "only the {} capture includes idle threads (--idle): its time counts waiting too",
-            if b.include_idle { "before" } else { "after" }
-        ));
-    }
-    if b.gil_only != a.gil_only {
-        notes.push(format!(
-            "only the {} capture was limited to the GIL holder (--gil)",
-            if b.gil_only { "before" } else { "after" }
-        ));
-    }
-    if b.python_version != a.python_version {
-        if let (Some(bv), Some(av)) = (&b.python_version, &a.python_version) {
-            notes.push(format!("different interpreters: python {bv} and {av}"));
+/// Notes on what makes the two captures hard to compare beyond how they
+/// were sampled (`measured.rs` flags that): the interpreters.
+fn caveats_of(b: &Side, a: &Side) -> Vec<String> {
+    match (&b.python_version, &a.python_version) {
+        (Some(bv), Some(av)) if bv != av => {
+            vec![format!("different interpreters: python {bv} and {av}")]
         }
+        _ => Vec::new(),
     }
-    notes
 }
 
 /// A CPU profile that covers less than half its time sampled leaves most of
@@ -207,14 +284,15 @@ fn coverage_caveats(before: &Capture, after: &Capture) -> Vec<String> {
                 .filter(|&s| s < crate::text::LOW_COVERAGE)?;
             Some(format!(
                 "the {which} run's threads were on a CPU for {:.0}% of the time sampled: its \
-                 waiting is not compared (record both with --idle to compare wall time)",
+                 waiting is in its wall time, not in its sampled time (record both with \
+                 --idle to see where it waits)",
                 100.0 * share
             ))
         })
         .collect()
 }
 
-pub(super) fn side(capture: &Capture, which: &'static str) -> Result<Side, DiffError> {
+pub(super) fn side(capture: &Capture, which: &'static str, runs: usize) -> Result<Side, DiffError> {
     let samples = capture.total_samples();
     if samples == 0 {
         return Err(DiffError::NoSamples(which));
@@ -224,6 +302,7 @@ pub(super) fn side(capture: &Capture, which: &'static str) -> Result<Side, DiffE
         .sample_period_s()
         .ok_or(DiffError::NoRate(which))?;
     Ok(Side {
+        runs,
         command: command_line(&capture.meta),
         python_version: capture.meta.python_version.clone(),
         samples,
@@ -233,52 +312,6 @@ pub(super) fn side(capture: &Capture, which: &'static str) -> Result<Side, DiffE
         include_idle: capture.meta.include_idle,
         gil_only: capture.meta.gil_only,
     })
-}
-
-/// The file of a capture's main script: per stack the innermost `<module>`
-/// frame (imports aside, the script's own top level), weighted by samples.
-pub(crate) fn main_script(capture: &Capture) -> Option<String> {
-    let mut counts: HashMap<&str, u64> = HashMap::new();
-    for stack in &capture.stacks {
-        let module = stack
-            .frames
-            .iter()
-            .rev()
-            .map(|&f| &capture.frames[f])
-            .find(|f| f.function == "<module>");
-        if let Some(frame) = module {
-            *counts.entry(frame.file.as_str()).or_default() += stack.count;
-        }
-    }
-    counts
-        .into_iter()
-        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
-        .map(|(file, _)| file.to_owned())
-}
-
-/// The scripts to match, when the two runs' main scripts differ and neither
-/// also appears as an ordinary file of the other run.
-pub(super) fn script_match(before: &Capture, after: &Capture) -> Option<ScriptMatch> {
-    let (b, a) = (main_script(before)?, main_script(after)?);
-    let in_capture = |c: &Capture, file: &str| c.frames.iter().any(|f| f.file == file);
-    if b == a || in_capture(after, &b) || in_capture(before, &a) {
-        return None;
-    }
-    Some(ScriptMatch {
-        before: b,
-        after: a,
-    })
-}
-
-/// `capture` with the frames of file `from` moved to file `to`.
-pub(super) fn rename_file(capture: &Capture, from: &str, to: &str) -> Capture {
-    let mut c = capture.clone();
-    for frame in &mut c.frames {
-        if frame.file == from {
-            frame.file = to.to_owned();
-        }
-    }
-    c
 }
 
 #[cfg(test)]
@@ -373,7 +406,8 @@ mod tests {
             d.matched_scripts,
             Some(ScriptMatch {
                 before: "/p/list.py".into(),
-                after: "/p/set.py".into()
+                after: "/p/set.py".into(),
+                lines_aligned: false,
             })
         );
         let find = function(&d, "find");
@@ -407,7 +441,10 @@ mod tests {
         let mut text = Vec::new();
         d.write_text(&mut text, DEFAULT_TOP).unwrap();
         let text = String::from_utf8(text).unwrap();
-        assert!(text.contains("unchanged"), "{text}");
+        assert!(
+            text.contains("  verdict  within noise: no change beyond the noise in wall, sampled\n"),
+            "{text}"
+        );
         assert_eq!(text.matches("  no change").count(), 2, "{text}");
     }
 
@@ -477,7 +514,10 @@ mod tests {
         // One side only: not compared, and said so.
         let d = diff(&b, &after()).unwrap();
         assert!(d.memory.is_none());
-        assert!(d.caveats[0].contains("only the before capture recorded memory"));
+        assert!(d
+            .caveats
+            .iter()
+            .any(|c| c.contains("only the before capture recorded memory")));
         assert_eq!(diff(&before(), &after()).unwrap().memory, None);
     }
 
@@ -490,8 +530,14 @@ mod tests {
         b.meta.python_version = Some("3.11.7".into());
         let d = diff(&b, &a).unwrap();
         let caveats = &d.caveats;
-        assert_eq!(caveats.len(), 2, "{caveats:?}");
+        assert_eq!(caveats.len(), 3, "{caveats:?}");
         assert!(caveats[0].contains("only the after capture includes idle"));
-        assert!(caveats[1].contains("3.11.7 and 3.12.1"));
+        assert!(caveats[1].contains("different rates (1000 Hz and 500 Hz)"));
+        assert!(caveats[2].contains("3.11.7 and 3.12.1"));
+        // Sampled time measured two ways does not vote; the clocks do.
+        let sampled = d.headline.measure("sampled").unwrap();
+        assert!(!sampled.compared);
+        assert_eq!(d.headline.verdict, Verdict::Faster);
+        assert_eq!(d.headline.reason, "wall fell");
     }
 }

@@ -31,10 +31,18 @@ pub(super) fn capture(file: &str, rate: f64, stacks: &[(&[(&str, u32)], u64)]) -
             });
         }
     }
+    // Launched by `record` and busy throughout: its wall time is its samples' time.
+    let samples: u64 = stacks.iter().map(|s| s.1).sum();
     b.finish(Meta {
+        mode: "record".into(),
+        exit_code: Some(0),
         command: vec!["python3".into(), file.into()],
         requested_rate_hz: rate,
-        duration_s: 1.0,
+        duration_s: if samples > 0 {
+            samples as f64 / rate
+        } else {
+            1.0
+        },
         ..Meta::default()
     })
 }

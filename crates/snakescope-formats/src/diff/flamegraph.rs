@@ -1,7 +1,9 @@
 //! The differential flame graph: one profile's stacks, each box coloured by
 //! how its self time changed (inferno: grown red, shrunk blue).
 
-use super::analysis::{rename_file, script_match, side};
+use super::analysis::side;
+use super::pairing::Pairing;
+use super::scripts::{apply_pairing, script_match};
 use crate::collapsed::frame_text;
 use crate::FormatError;
 use inferno::flamegraph::{self as inferno_flamegraph, Options};
@@ -42,14 +44,19 @@ pub fn write_differential_flamegraph(
     widths: Widths,
     out: &mut dyn Write,
 ) -> Result<(), FormatError> {
-    let (Ok(b), Ok(a)) = (side(before, "before"), side(after, "after")) else {
+    let (Ok(b), Ok(a)) = (side(before, "before", 1), side(after, "after", 1)) else {
         return Err(FormatError::NoSamples("differential flamegraph"));
     };
     let matched = script_match(before, after);
     let renamed;
     let before = match &matched {
         Some(m) => {
-            renamed = rename_file(before, &m.before, &m.after);
+            let stats = (
+                snakescope_model::Stats::of(before),
+                snakescope_model::Stats::of(after),
+            );
+            let pairing = Pairing::new(&m.before, &m.after, &stats.0, &stats.1);
+            renamed = apply_pairing(before, &pairing);
             &renamed
         }
         None => before,

@@ -1,13 +1,20 @@
-//! Comparing two captures of the same program (`snakescope diff`): per
-//! function and per line, before and after, in samples, in time (samples
-//! times each capture's sampling period) and in shares of each capture's own
-//! samples; a text table for the terminal, JSON for tools, and a differential
-//! flame graph (inferno: grown red, shrunk blue).
+//! Comparing captures of the same program (`snakescope diff`), one or
+//! several per side: a headline of the measured wall and CPU time beside the
+//! sampled time, with a verdict only when they agree beyond noise
+//! (`measured`); per function and per line, before and after, in samples,
+//! in time (samples times each capture's sampling period) and in shares of
+//! each capture's own samples; a text table for the terminal, JSON for
+//! tools, Markdown for a pull request, and a differential flame graph
+//! (inferno: grown red, shrunk blue).
 //!
 //! Functions are matched by qualified name and file, lines by file and
-//! number. When the two runs' main scripts differ (say `phonebook_list.py` and
-//! `phonebook_set.py`), the before script's functions are matched with the
-//! after script's (not its lines), and the comparison says so.
+//! number. When the two runs' main scripts differ (`before.py` and
+//! `after.py`, named by each capture's command line: `scripts`), functions
+//! are paired across them by name and then by body, lines by content
+//! (`pairing`); what has no pair keeps its own place.
+//!
+//! Several captures of a side are pooled (`runs`): the tables show the mean
+//! per run, the headline medians with a rank test.
 //!
 //! When both captures recorded memory, the peak, what was alive at the end and
 //! the bytes allocated are compared too, in total and per function (the
@@ -18,22 +25,31 @@
 //! before and after. An exact capture is not compared with a sampled one.
 //!
 //! The analysis is in `analysis` (and `exact`); each writer has its own
-//! module: `text` (the terminal), `json`, `flamegraph` (the differential flame
-//! graph) and `exact_text` (both outputs of an exact comparison).
+//! module: `text` and `headline_text` (the terminal), `json`, `markdown`,
+//! `flamegraph` (the differential flame graph) and `exact_text` (both
+//! outputs of an exact comparison).
 
 mod analysis;
 mod exact;
 mod exact_text;
 mod flamegraph;
+mod headline_text;
 mod json;
+mod markdown;
+mod measured;
+mod pairing;
+mod runs;
+mod scripts;
 mod text;
 
 #[cfg(test)]
 mod fixture;
 
-pub use analysis::diff;
+pub use analysis::{diff, diff_runs};
 pub use exact::{CallChange, ExactDiff, ExactFunctionChange, ExactSide, TimeChange};
 pub use flamegraph::{write_differential_flamegraph, Scale, Widths};
+pub use measured::{Direction, Headline, Measure, Verdict};
+pub use runs::pool as pool_runs;
 
 use crate::exact_edges::exact_of;
 use serde::Serialize;
@@ -51,6 +67,10 @@ pub enum DiffError {
     NoRate(&'static str),
     #[error("the {0} capture has no exact calls, so there is nothing to compare")]
     NoCalls(&'static str),
+    #[error("the {which} captures were not all taken the same way: capture {index} differs from the first in mode, --idle, --gil, --rate or how its program was started")]
+    MixedRuns { which: &'static str, index: usize },
+    #[error("several captures per side are compared by their samples, and exact captures (`run --exact`) have none")]
+    ExactRuns,
     #[error("the {exact} capture holds exact calls (`run --exact`) and the {sampled} capture sampled stacks: they cannot be compared")]
     Mixed {
         exact: &'static str,
@@ -71,6 +91,19 @@ pub enum Comparison {
 /// are exact captures, their exact statistics. Refuses an exact capture
 /// against a sampled one.
 pub fn compare(before: &Capture, after: &Capture) -> Result<Comparison, DiffError> {
+    compare_runs(&[before], &[after])
+}
+
+/// [`compare`] for one capture or several per side (several are sampled
+/// captures, pooled: [`diff_runs`]).
+pub fn compare_runs(before: &[&Capture], after: &[&Capture]) -> Result<Comparison, DiffError> {
+    if before.len() != 1 || after.len() != 1 {
+        if before.iter().chain(after).any(|c| exact_of(c).is_some()) {
+            return Err(DiffError::ExactRuns);
+        }
+        return diff_runs(before, after).map(Comparison::Samples);
+    }
+    let (before, after) = (before[0], after[0]);
     match (exact_of(before), exact_of(after)) {
         (Some(b), Some(a)) => exact::exact_diff((before, b), (after, a)).map(Comparison::Exact),
         (Some(_), None) => Err(DiffError::Mixed {
@@ -86,12 +119,16 @@ pub fn compare(before: &Capture, after: &Capture) -> Result<Comparison, DiffErro
 }
 
 impl Comparison {
-    /// The relative change of the total time (sampled, or measured own
-    /// time), in percent.
-    pub fn total_change_pct(&self) -> f64 {
+    /// The relative change `--fail-if-slower` checks, in percent: for
+    /// samples, the least of the changes that made the verdict `slower`
+    /// (none when the verdict is not `slower`); for exact captures, the
+    /// measured own time's.
+    pub fn slower_by_pct(&self) -> Option<f64> {
         match self {
-            Comparison::Samples(d) => d.total_change_pct(),
-            Comparison::Exact(d) => d.total_change_pct(),
+            Comparison::Samples(d) => {
+                (d.headline.verdict == Verdict::Slower).then(|| d.headline.least_moved_pct())
+            }
+            Comparison::Exact(d) => Some(d.total_change_pct()),
         }
     }
 }
@@ -99,6 +136,8 @@ impl Comparison {
 /// One capture as the comparison sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Side {
+    /// Captures pooled on this side (their times are means per run).
+    pub runs: usize,
     pub command: String,
     pub python_version: Option<String>,
     pub samples: u64,
@@ -135,6 +174,13 @@ pub struct Change {
 pub struct FunctionChange {
     pub name: String,
     pub file: String,
+    /// The before script, when the function was paired across the two
+    /// main scripts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_file: Option<String>,
+    /// The before name, when the pairing is a guess by body similarity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     #[serde(rename = "self")]
     pub self_time: Change,
     pub total: Change,
@@ -146,6 +192,15 @@ pub struct LineChange {
     pub name: String,
     pub file: String,
     pub line: u32,
+    /// Where the line was in the before script, when aligned with an
+    /// after line by content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_line: Option<u32>,
+    /// The aligned line's text changed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub edited: bool,
     #[serde(flatten)]
     pub change: Change,
 }
@@ -155,6 +210,8 @@ pub struct LineChange {
 pub struct ScriptMatch {
     pub before: String,
     pub after: String,
+    /// Both texts were read and their lines aligned by content.
+    pub lines_aligned: bool,
 }
 
 /// The comparison of two captures.
@@ -162,7 +219,10 @@ pub struct ScriptMatch {
 pub struct Diff {
     pub before: Side,
     pub after: Side,
-    /// Sampled time before and after (shares are 1 on both sides).
+    /// Measured and sampled time, and the verdict.
+    pub headline: Headline,
+    /// Sampled time before and after (shares are 1 on both sides; means per
+    /// run with several).
     pub total: Change,
     pub matched_scripts: Option<ScriptMatch>,
     /// What makes the two captures hard to compare, one line each.

@@ -1,7 +1,7 @@
 //! The comparison for the terminal: totals, then tables of the functions and
 //! lines (and, with memory, the allocating functions) that changed most.
 
-use super::{ByteChange, Change, Diff, FunctionBytes, MemoryDiff};
+use super::{ByteChange, Change, Diff, FunctionBytes, FunctionChange, LineChange, MemoryDiff};
 use std::io::{self, Write};
 
 impl Diff {
@@ -15,35 +15,30 @@ impl Diff {
                 .python_version
                 .as_deref()
                 .map_or(String::new(), |v| format!(", python {v}"));
+            let runs = match side.runs {
+                1 => String::new(),
+                n => format!("{n} runs: "),
+            };
+            let per_run = if side.runs > 1 { " per run" } else { "" };
             writeln!(
                 out,
-                "          {} samples at {} Hz = {:.3} s sampled, {:.2} s recorded{python}",
+                "          {runs}{} samples at {} Hz = {:.3} s sampled{per_run}, {:.2} s recorded{python}",
                 side.samples,
-                hz(side.sample_period_s),
+                hz(side.sample_period_s * side.runs as f64),
                 side.time_s,
                 side.duration_s,
             )?;
         }
-        let t = &self.total;
-        writeln!(
-            out,
-            "  total   {:.3} s -> {:.3} s: {} ({}), {}",
-            t.before_s,
-            t.after_s,
-            signed_seconds(t.change_s),
-            relative(t),
-            if t.change_s > 0.0 {
-                "slower"
-            } else if t.change_s < 0.0 {
-                "faster"
-            } else {
-                "unchanged"
-            }
-        )?;
+        super::headline_text::write_headline(out, &self.headline)?;
         if let Some(m) = &self.matched_scripts {
+            let lines = if m.lines_aligned {
+                "functions paired by name, lines by content"
+            } else {
+                "functions paired by name; lines not aligned (a source could not be read)"
+            };
             writeln!(
                 out,
-                "  note    {} is compared with {} (each run's main script)",
+                "  note    {} is compared with {} (each run's main script: {lines})",
                 m.before, m.after
             )?;
         }
@@ -57,7 +52,7 @@ impl Diff {
             .functions
             .iter()
             .filter(|f| changed(&f.self_time))
-            .map(|f| (&f.self_time, format!("{}  {}", f.name, f.file)))
+            .map(|f| (&f.self_time, function_label(f)))
             .collect();
         write_table(out, &rows, top, "function")?;
 
@@ -73,7 +68,7 @@ impl Diff {
                 } else {
                     format!("{}:{}", l.file, l.line)
                 };
-                (&l.change, format!("{at}  {}", l.name))
+                (&l.change, format!("{at}  {}{}", l.name, was_line(l)))
             })
             .collect();
         write_table(out, &rows, top, "line")?;
@@ -81,6 +76,30 @@ impl Diff {
             write_memory(out, memory, top)?;
         }
         Ok(())
+    }
+}
+
+/// `name  file`, with where a paired function was before.
+pub(super) fn function_label(f: &FunctionChange) -> String {
+    let mut label = format!("{}  {}", f.name, f.file);
+    match (&f.renamed_from, &f.before_file) {
+        (Some(old), Some(file)) => {
+            label += &format!("  (guess: renamed from {old} in {file})");
+        }
+        (None, Some(file)) => label += &format!("  (before: {file})"),
+        _ => {}
+    }
+    label
+}
+
+/// `  (was before.py:12, edited)` for a line aligned across the scripts.
+pub(super) fn was_line(l: &LineChange) -> String {
+    match (&l.before_file, l.before_line) {
+        (Some(file), Some(line)) => {
+            let edited = if l.edited { ", edited" } else { "" };
+            format!("  (was {file}:{line}{edited})")
+        }
+        _ => String::new(),
     }
 }
 
@@ -203,7 +222,7 @@ fn write_table(
     Ok(())
 }
 
-fn signed_seconds(s: f64) -> String {
+pub(super) fn signed_seconds(s: f64) -> String {
     format!("{s:+.3} s")
 }
 
@@ -238,7 +257,11 @@ mod tests {
         d.write_text(&mut out, 2).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
-            text.contains("  total   1.000 s -> 0.500 s: -0.500 s (-50.0%), faster\n"),
+            text.contains(
+                "  wall       1.000 s -> 0.500 s     -0.500 s  (-50.0%)  faster\n\
+                 \x20 sampled    1.000 s -> 0.500 s     -0.500 s  (-50.0%)  faster\n\
+                 \x20 verdict  faster: wall and sampled fell\n"
+            ),
             "{text}"
         );
         let section = text

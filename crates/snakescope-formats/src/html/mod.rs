@@ -2,7 +2,8 @@
 //! graph, call tree, function table, annotated source, threads, and the
 //! findings and memory sections, in a single file that needs no network.
 //! A capture with exact statistics or line timings adds the "Exact calls" and
-//! "Line timings" sections (`assets/report-measured.js`); one without samples
+//! "Line timings" sections, and one with `--stat` figures a "Stat" section
+//! (`assets/report-measured.js`); one without samples
 //! (`run --exact`) leads with them and has no other view of samples.
 //!
 //! The page embeds the capture itself (`docs/capture-format.md`, compact JSON
@@ -22,7 +23,7 @@
 //! the page.
 
 mod instructions;
-mod sources;
+pub(crate) mod sources;
 #[cfg(test)]
 mod tests;
 
@@ -39,6 +40,23 @@ const JS_MEASURED: &str = include_str!("../../assets/report-measured.js");
 /// Writes the report, reading the hottest source files from disk.
 pub(crate) fn write(capture: &Capture, out: &mut dyn Write) -> io::Result<()> {
     write_with(capture, &read_source, out)
+}
+
+/// Writes the report, `given` supplying the text of the files it names
+/// (code that has no file), the disk the others.
+pub(crate) fn write_given(
+    capture: &Capture,
+    given: &std::collections::HashMap<String, String>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let read = |path: &str| match given.get(path) {
+        Some(text) => Source::Text {
+            text: text.clone(),
+            modified: None,
+        },
+        None => read_source(path),
+    };
+    write_with(capture, &read, out)
 }
 
 /// Writes the report with `read` supplying each source file's text.
@@ -122,6 +140,7 @@ const SECTIONS: &[Section] = &[
 /// and `lines` sections.
 const EXACT: Section = ("exact", "Exact calls");
 const LINES: Section = ("lines", "Line timings");
+const STAT: Section = ("stat", "Stat");
 
 /// The sections of `capture`'s page: those of samples, with the exact and
 /// line-timing sections when the capture has them, after the annotated
@@ -132,6 +151,7 @@ fn page_sections(capture: &Capture) -> Vec<Section> {
     let measured: Vec<Section> = [
         (capture.exact.is_some(), EXACT),
         (capture.lines.is_some(), LINES),
+        (capture.stat.is_some(), STAT),
     ]
     .into_iter()
     .filter_map(|(present, section)| present.then_some(section))

@@ -201,7 +201,7 @@ fn hot_files<'a>(capture: &'a Capture, memory: &[(usize, u64)]) -> Vec<HotFile<'
 }
 
 /// Reads a source file named in the capture.
-pub(super) fn read_source(path: &str) -> Source {
+pub(crate) fn read_source(path: &str) -> Source {
     if path.starts_with('<') {
         // `<frozen importlib._bootstrap>`, `<string>`, `<stdin>`: not files.
         return Source::Unavailable("not a file".into());

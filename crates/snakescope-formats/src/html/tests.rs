@@ -352,3 +352,31 @@ fn sampled_instructions_go_under_their_lines() {
     );
     assert!(files[1].get("instructions").is_none());
 }
+
+#[test]
+fn given_sources_stand_for_files_that_are_not_on_disk() {
+    // A cell's code, named as IPython names it: no file, its text handed in.
+    let mut c = capture();
+    for f in &mut c.frames {
+        if f.file == "/usr/lib/python3.11/threading.py" {
+            f.file = "<ipython-input-3-0123abcd>".into();
+        }
+    }
+    let given = std::collections::HashMap::from([(
+        "<ipython-input-3-0123abcd>".to_owned(),
+        "def hot():\n    return sum(range(9))\n".to_owned(),
+    )]);
+    let mut out = Vec::new();
+    write_given(&c, &given, &mut out).unwrap();
+    let html = String::from_utf8(out).unwrap();
+    let files = json_block(&html, "snakescope-sources")["files"].clone();
+    let cell = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "<ipython-input-3-0123abcd>")
+        .expect("the cell is annotated");
+    assert_eq!(cell["text"], "def hot():\n    return sum(range(9))\n");
+    assert!(cell.get("unavailable").is_none());
+    assert_eq!(cell["modified_after_recording"], false);
+}

@@ -133,6 +133,7 @@ pub fn memory_view(capture: &Capture, metric: MemoryMetric) -> Option<Capture> {
         exact: None,
         lines: None,
         opcodes: None,
+        stat: None,
     })
 }
 

@@ -17,6 +17,9 @@ pub(super) fn write_exact(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     writeln!(out, "{}", totals_line(exact))?;
+    if let Some(note) = threads_note(exact, capture.meta.duration_s) {
+        writeln!(out, "{note}")?;
+    }
     writeln!(out)?;
     if exact.functions.is_empty() {
         return writeln!(out, "   no function was called");
@@ -55,6 +58,19 @@ pub(super) fn totals_line(exact: &ExactStats) -> String {
         "         {calls} function calls{primitive} in {:.3} seconds",
         exact.total_time_s()
     )
+}
+
+/// pstats' total adds up every thread's time, waiting included: when it is
+/// more than the run's wall time (several threads), a line says so and gives
+/// the wall time, which is what the run took.
+fn threads_note(exact: &ExactStats, wall_s: f64) -> Option<String> {
+    let total = exact.total_time_s();
+    (wall_s > 0.0 && total > 1.05 * wall_s).then(|| {
+        format!(
+            "         (wall time {wall_s:.3} seconds: the seconds above add up every thread's time, \
+             waiting included)"
+        )
+    })
 }
 
 /// The functions, most cumulative time first (then most own time, then by

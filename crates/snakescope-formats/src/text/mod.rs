@@ -8,6 +8,7 @@
 mod exact;
 mod lines;
 mod opcodes;
+mod stat;
 
 use snakescope_model::{Capture, FunctionStat, LineStat, Meta, Stats, ThreadRecord};
 use std::io::{self, Write};
@@ -97,8 +98,8 @@ fn measured_only(capture: &Capture) -> bool {
 }
 
 /// The exact section (its `exact_rows` functions with the most cumulative
-/// time) and the line timings, each under its heading; nothing when the
-/// capture has neither.
+/// time), the line timings and the `stat` figures, each under its heading;
+/// nothing when the capture has none of them.
 fn write_measured(
     capture: &Capture,
     exact_rows: usize,
@@ -114,6 +115,11 @@ fn write_measured(
         writeln!(out)?;
         heading(out, color, "Line timings")?;
         lines::write_lines(capture, section, out)?;
+    }
+    if let Some(section) = &capture.stat {
+        writeln!(out)?;
+        heading(out, color, "Stat: times, faults, switches, counters")?;
+        stat::write_stat(section, out)?;
     }
     Ok(())
 }

@@ -8,8 +8,13 @@
 //! microseconds. A counter the machine or its settings refuse is reported
 //! with the reason, and the rest still work.
 
+use crate::launch;
+use crate::UserError;
 use perf_event::events::{Event, Hardware, Software};
 use perf_event::{Builder, Counter};
+use std::ffi::OsString;
+use std::process::Child;
+use std::sync::mpsc;
 
 /// One counter: its name in the report and how to open it.
 pub struct Spec {
@@ -94,6 +99,51 @@ impl Counters {
                 Ok(read.count as f64 * scale)
             })
             .collect()
+    }
+}
+
+/// The counters of a command started by [`spawn_counted`], read once it ended.
+pub struct CountedChild {
+    finish: mpsc::Sender<()>,
+    counts: mpsc::Receiver<Vec<Result<f64, String>>>,
+}
+
+/// Starts `command` from a thread of its own that opened the counters
+/// first: they count that thread and what it starts (the command and its
+/// children), not the calling thread — for `record --stat`, where the
+/// calling thread goes on to sample. The thread then sleeps until
+/// [`CountedChild::finish`].
+pub fn spawn_counted(command: &[OsString]) -> Result<(Child, CountedChild), UserError> {
+    let command = command.to_vec();
+    let (child_tx, child_rx) = mpsc::channel();
+    let (finish, finish_rx) = mpsc::channel::<()>();
+    let (counts_tx, counts) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("snakescope-counters".into())
+        .spawn(move || {
+            let mut counters = Counters::open();
+            counters.enable();
+            let child = launch::spawn(&command);
+            let started = child.is_ok();
+            if child_tx.send(child).is_ok() && started && finish_rx.recv().is_ok() {
+                let _ = counts_tx.send(counters.finish());
+            }
+        })
+        .map_err(|e| UserError::new(format!("cannot start the counters' thread: {e}")))?;
+    let child = child_rx
+        .recv()
+        .map_err(|_| UserError::new("the counters' thread ended before starting the command"))??;
+    Ok((child, CountedChild { finish, counts }))
+}
+
+impl CountedChild {
+    /// Stops counting (call it once the command ended) and reads the counts.
+    pub fn finish(self) -> Vec<Result<f64, String>> {
+        let lost = || vec![Err("not counted: the counters' thread ended".to_owned()); SPECS.len()];
+        if self.finish.send(()).is_err() {
+            return lost();
+        }
+        self.counts.recv().unwrap_or_else(|_| lost())
     }
 }
 

@@ -7,7 +7,8 @@
 //! The command's stdio, signals and exit status stay its own; the report
 //! goes to stderr (or `-o FILE`).
 
-mod counters;
+pub mod counters;
+pub mod figures;
 mod report;
 
 use crate::args::StatArgs;
@@ -18,13 +19,10 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What one run measured.
+/// One run: how it ended and what it measured.
 pub struct Run {
     pub status: ExitStatus,
-    pub wall_s: f64,
-    pub usage: libc::rusage,
-    /// Per counter of [`counters::SPECS`]: its count, or why there is none.
-    pub counters: Vec<Result<f64, String>>,
+    pub measured: figures::Measured,
 }
 
 pub fn run(args: &StatArgs) -> anyhow::Result<u8> {
@@ -59,9 +57,11 @@ fn run_once(command: &[std::ffi::OsString], child_pid: &AtomicI32) -> anyhow::Re
     child_pid.store(0, Ordering::SeqCst);
     Ok(Run {
         status,
-        wall_s,
-        usage,
-        counters: counters.finish(),
+        measured: figures::Measured {
+            wall_s,
+            usage,
+            counters: counters.finish(),
+        },
     })
 }
 

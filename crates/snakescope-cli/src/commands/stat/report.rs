@@ -2,22 +2,13 @@
 //! median when there are several), as text or JSON (`--json`), to stderr or
 //! `-o FILE`.
 
-use super::counters::SPECS;
-use super::Run;
+use super::{figures, Run};
 use crate::args::StatArgs;
-use crate::stats::Summary;
 use crate::UserError;
 use serde::Serialize;
+use snakescope_model::timing::Summary;
+use snakescope_model::{StatFigure, StatUnit as Unit};
 use std::io::Write;
-
-#[derive(Clone, Copy, Serialize, PartialEq)]
-#[serde(rename_all = "lowercase")]
-enum Unit {
-    Seconds,
-    Bytes,
-    Count,
-    Ratio,
-}
 
 #[derive(Serialize)]
 struct Figure {
@@ -68,69 +59,22 @@ pub fn write(runs: &[Run], args: &StatArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The figures of `rusage` and the wall clock: name, unit, value of a run.
-type Measure = (&'static str, Unit, fn(&Run) -> f64);
-
-fn seconds(t: libc::timeval) -> f64 {
-    t.tv_sec as f64 + t.tv_usec as f64 * 1e-6
-}
-
-const USAGE: [Measure; 8] = [
-    ("wall", Unit::Seconds, |r| r.wall_s),
-    ("user", Unit::Seconds, |r| seconds(r.usage.ru_utime)),
-    ("sys", Unit::Seconds, |r| seconds(r.usage.ru_stime)),
-    // ru_maxrss is in KiB: the largest single process of the tree.
-    ("max RSS", Unit::Bytes, |r| {
-        r.usage.ru_maxrss as f64 * 1024.0
-    }),
-    ("minor faults", Unit::Count, |r| r.usage.ru_minflt as f64),
-    ("major faults", Unit::Count, |r| r.usage.ru_majflt as f64),
-    ("voluntary switches", Unit::Count, |r| {
-        r.usage.ru_nvcsw as f64
-    }),
-    ("involuntary switches", Unit::Count, |r| {
-        r.usage.ru_nivcsw as f64
-    }),
-];
-
-/// Every figure over the runs, in the report's order.
+/// Every figure over the runs, in the report's order (see [`super::figures`]).
 fn figures(runs: &[Run]) -> Vec<Figure> {
-    let per_run = |f: &dyn Fn(&Run) -> Result<f64, String>| -> Vec<Result<f64, String>> {
-        runs.iter().map(f).collect()
-    };
-    let mut out: Vec<Figure> = USAGE
-        .iter()
-        .map(|&(name, unit, value)| figure(name, unit, per_run(&|r| Ok(value(r)))))
-        .collect();
-    for (i, spec) in SPECS.iter().enumerate() {
-        let unit = if spec.name == "task-clock" {
-            Unit::Seconds
-        } else {
-            Unit::Count
-        };
-        let scale = if unit == Unit::Seconds { 1e-9 } else { 1.0 };
-        out.push(figure(
-            spec.name,
-            unit,
-            per_run(&|r| r.counters[i].clone().map(|v| v * scale)),
-        ));
-    }
-    let counter = |name: &str| {
-        SPECS
-            .iter()
-            .position(|s| s.name == name)
-            .expect("a counter of SPECS")
-    };
-    let (cycles, instructions) = (counter("cycles"), counter("instructions"));
-    let ipc = per_run(
-        &|r| match (&r.counters[instructions], &r.counters[cycles]) {
-            (Ok(i), Ok(c)) if *c > 0.0 => Ok(i / c),
-            (Err(why), _) | (_, Err(why)) => Err(why.clone()),
-            _ => Err("no cycles counted".to_owned()),
-        },
-    );
-    out.push(figure("IPC", Unit::Ratio, ipc));
-    out
+    let per_run: Vec<Vec<StatFigure>> =
+        runs.iter().map(|r| figures::figures(&r.measured)).collect();
+    (0..per_run[0].len())
+        .map(|i| {
+            let first = &per_run[0][i];
+            let values = per_run
+                .iter()
+                .map(|f| match (&f[i].value, &f[i].not_available) {
+                    (Some(v), _) => Ok(*v),
+                    (None, why) => Err(why.clone().unwrap_or_default()),
+                });
+            figure(&first.name, first.unit, values.collect())
+        })
+        .collect()
 }
 
 fn figure(name: &str, unit: Unit, per_run: Vec<Result<f64, String>>) -> Figure {
@@ -184,7 +128,8 @@ impl Figure {
         let Some(s) = &self.summary else {
             return self.not_available.clone().unwrap_or_default();
         };
-        let shown = |v: f64| value(self.unit, v);
+        let unit = StatFigure::new("", self.unit, Ok(0.0));
+        let shown = |v: f64| unit.shown(v);
         if runs == 1 {
             format!("{:>24}", shown(s.mean))
         } else {
@@ -194,41 +139,9 @@ impl Figure {
     }
 }
 
-/// A value in its unit, for people.
-fn value(unit: Unit, v: f64) -> String {
-    match unit {
-        Unit::Seconds if v < 1.0 => format!("{:.2} ms", v * 1e3),
-        Unit::Seconds => format!("{v:.3} s"),
-        Unit::Bytes => format!("{:.1} MiB", v / (1024.0 * 1024.0)),
-        Unit::Count => thousands(v.round() as u64),
-        Unit::Ratio => format!("{v:.2}"),
-    }
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn values_for_people() {
-        assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(thousands(12), "12");
-        assert_eq!(value(Unit::Seconds, 0.01234), "12.34 ms");
-        assert_eq!(value(Unit::Seconds, 2.5), "2.500 s");
-        assert_eq!(value(Unit::Bytes, 3.0 * 1024.0 * 1024.0), "3.0 MiB");
-    }
 
     #[test]
     fn a_figure_without_values_says_why() {

@@ -10,8 +10,8 @@ mod report;
 mod worker;
 
 use crate::args::TimeitArgs;
-use crate::stats::Summary;
 use crate::UserError;
+use snakescope_model::timing::Summary;
 use std::path::PathBuf;
 
 /// One statement on one interpreter, and what its workers measured.

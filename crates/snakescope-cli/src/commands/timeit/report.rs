@@ -4,8 +4,8 @@
 use super::worker::shown;
 use super::Bench;
 use crate::args::TimeitArgs;
-use crate::stats::{mann_whitney_p, Summary};
 use serde::Serialize;
+use snakescope_model::timing::{mann_whitney_p, Summary};
 use std::io::Write;
 
 /// A difference is called significant below this p-value.

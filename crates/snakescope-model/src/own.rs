@@ -1,0 +1,115 @@
+//! snakescope's own Python code (`python/snakescope/*.py`: the `run`
+//! bootstrap, `@profile`'s wrappers, the `Profiler` API) as it shows in a
+//! capture's frames. The samplers leave out the outermost of these frames;
+//! one in the middle of a stack (a `@profile` wrapper in `_lines.py`) or a
+//! capture written by an older build may still hold some, so every view
+//! read from a capture file drops them here.
+
+use crate::capture::Capture;
+
+/// The package's modules: a frame from one of these in a directory named
+/// `snakescope` is snakescope's, not the program's.
+const OWN_MODULES: [&str; 9] = [
+    "__init__.py",
+    "__main__.py",
+    "_api.py",
+    "_exact.py",
+    "_hooks.py",
+    "_lines.py",
+    "_memory.py",
+    "_run.py",
+    "_timeit.py",
+];
+
+/// Whether `file` is one of snakescope's own Python modules.
+pub fn is_own_file(file: &str) -> bool {
+    let path = std::path::Path::new(file);
+    let in_package = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|d| d == "snakescope");
+    in_package
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| OWN_MODULES.contains(&n))
+}
+
+impl Capture {
+    /// The capture without snakescope's own frames: they are taken out of
+    /// every stack and memory site (the frame table keeps them, so indices
+    /// stay valid); a stack left empty was snakescope's own work and goes.
+    pub fn without_own_frames(mut self) -> Capture {
+        let own: Vec<bool> = self.frames.iter().map(|f| is_own_file(&f.file)).collect();
+        if !own.contains(&true) {
+            return self;
+        }
+        for stack in &mut self.stacks {
+            stack.frames.retain(|&f| !own[f]);
+        }
+        let mut dropped = vec![0u64; self.threads.len()];
+        self.stacks.retain(|s| {
+            let keep = !s.frames.is_empty();
+            if !keep {
+                dropped[s.thread] += s.count;
+            }
+            keep
+        });
+        for (thread, n) in self.threads.iter_mut().zip(dropped) {
+            thread.samples = thread.samples.saturating_sub(n);
+        }
+        if let Some(memory) = &mut self.memory {
+            for site in &mut memory.sites {
+                site.frames.retain(|&f| !own[f]);
+            }
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CaptureBuilder, Frame, Meta, ThreadSample};
+
+    #[test]
+    fn package_modules_are_own_and_the_program_is_not() {
+        assert!(is_own_file(
+            "/venv/lib/python3.12/site-packages/snakescope/_run.py"
+        ));
+        assert!(is_own_file("/src/python/snakescope/_lines.py"));
+        assert!(!is_own_file("/src/app/_run.py"));
+        assert!(!is_own_file("/src/snakescope/tests/_run.py"));
+        assert!(!is_own_file("/src/snakescope/app.py"));
+        assert!(!is_own_file("_run.py"));
+    }
+
+    #[test]
+    fn own_frames_leave_every_stack() {
+        let mut b = CaptureBuilder::new();
+        let frame = |function: &str, file: &str| Frame {
+            function: function.into(),
+            qualname: None,
+            file: file.into(),
+            line: 1,
+        };
+        let run = b.intern_frame(frame("main", "/v/snakescope/_run.py"));
+        let app = b.intern_frame(frame("work", "/p/app.py"));
+        let wrap = b.intern_frame(frame("wrapper", "/v/snakescope/_lines.py"));
+        let leaf = b.intern_frame(frame("leaf", "/p/app.py"));
+        for (frames, n) in [(vec![run, app, wrap, leaf], 3), (vec![run], 2)] {
+            for _ in 0..n {
+                b.add(ThreadSample {
+                    tid: 7,
+                    idle: false,
+                    gil: true,
+                    frames: &frames,
+                });
+            }
+        }
+        let c = b.finish(Meta::default()).without_own_frames();
+        assert_eq!(c.stacks.len(), 1);
+        assert_eq!(c.stacks[0].frames, [app, leaf]);
+        assert_eq!((c.total_samples(), c.threads[0].samples), (3, 3));
+    }
+}
