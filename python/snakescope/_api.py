@@ -30,7 +30,7 @@ class Profiler:
     """A context manager around the in-process agent."""
 
     def __init__(self, exact=False, lines=None, rate_hz=_native.DEFAULT_RATE_HZ, idle=False, gil=False,
-                 memory=False, memory_interval=_native.DEFAULT_MEMORY_INTERVAL):
+                 memory=False, memory_interval=_native.DEFAULT_MEMORY_INTERVAL, opcodes=False):
         """`lines`: functions (or classes, methods, properties) and
         ``module:function`` patterns whose lines are timed exactly, besides
         every function decorated with ``@snakescope.profile``; ``True`` for
@@ -45,6 +45,8 @@ class Profiler:
         self.rate_hz = rate_hz
         self.idle = idle
         self.gil = gil
+        # opcodes: samples per bytecode instruction (`snakescope dis`); sampling mode only.
+        self.opcodes = opcodes
         self._capture = None
         # Code left out: files whose frames at the root of stacks are the
         # caller's (sampling, memory), and the caller's own code (exact
@@ -80,7 +82,7 @@ class Profiler:
             # stop() needs it: imported now, not while the sampler runs.
             from snakescope import _memory  # noqa: F401
 
-            _native.start(self.rate_hz, self.idle, self.gil, self._root_files)
+            _native.start(self.rate_hz, self.idle, self.gil, self._root_files, self.opcodes)
             if self.memory:
                 from snakescope import _memory  # noqa: F401  (imported before tracking)
 
@@ -98,6 +100,10 @@ class Profiler:
             from snakescope import _memory
 
             self._capture = _native.stop_capture((lambda: _memory.census_rows("end")) if self._census else None)
+            if self.opcodes:
+                from snakescope import _opcodes
+
+                self._capture.set_opcode_table(_opcodes.table_json())
         if self.lines is not None:
             from snakescope import _lines
 

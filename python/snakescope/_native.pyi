@@ -19,6 +19,7 @@ class RunSettings:
     format: str
     idle: bool
     gil: bool
+    opcodes: bool
     quiet: bool
     exact: bool
     sort: str
@@ -37,7 +38,8 @@ def stat_start() -> None:
 def stat_stop() -> None:
     """`run --stat`: stop counting; the figures go into the capture at `finish_run`."""
 
-def start(rate_hz: float = DEFAULT_RATE_HZ, idle: bool = False, gil: bool = False, hide_files: list[str] = ...) -> None:
+def start(rate_hz: float = DEFAULT_RATE_HZ, idle: bool = False, gil: bool = False, hide_files: list[str] = ...,
+          opcodes: bool = False) -> None:
     """Start sampling this process's Python threads on a native thread."""
 
 _Key = tuple[str, int, str]  # pstats' key of a function: file, first line, name
@@ -60,6 +62,7 @@ class Capture:
                sources: dict[str, str] | None = None) -> bytes: ...
     def save(self, path: str | os.PathLike[str], format: str | None = None) -> None: ...
     def set_lines(self, rows: list[_LineRow]) -> None: ...
+    def set_opcode_table(self, table_json: str) -> None: ...
     def lines_text(self) -> str: ...
     def finish_run(self, command: list[str], exit_code: int | None = None) -> None: ...
     def write(self, output: str | os.PathLike[str], format: str | None = None, quiet: bool = False,

@@ -26,7 +26,7 @@ class _Options:
         except ValueError as e:
             raise SystemExit(f"snakescope._run: {e}") from None
         for name in ("rate", "format", "idle", "gil", "quiet", "exact", "sort", "lines", "memory",
-                     "memory_interval", "stat"):
+                     "memory_interval", "stat", "opcodes"):
             setattr(self, name, getattr(settings, name))
         self.kind, self.target, self.args = rest[0], rest[1], rest[2:]
         # Where the program was started: a chdir() later does not move the output.
@@ -132,6 +132,16 @@ def _write_lines(opts, capture):
     if not opts.quiet:
         sys.stderr.write(text)
         print(f"wrote {path} (line timings)", file=sys.stderr)
+
+
+def _add_opcode_table(capture):
+    """--opcodes: this interpreter's opcode table, asked after sampling stopped."""
+    from snakescope import _opcodes
+
+    try:
+        capture.set_opcode_table(_opcodes.table_json())
+    except Exception as exc:  # the instructions stay, shown as numbers
+        print(f"snakescope: no opcode table for --opcodes: {exc}", file=sys.stderr)
 
 
 def _print_uncaught(exc):
@@ -316,6 +326,8 @@ def main(argv):
                 if at_exit and state["code"] >= 0 and not _std_streams_flush():
                     state["code"] = 120  # what Python exits with when its final flush fails
                 capture = _native.stop_capture(lambda: _memory.census_rows("exit"), "run")
+                if opts.opcodes:
+                    _add_opcode_table(capture)
         except Exception as exc:  # never turn the program's exit into a snakescope traceback
             print(f"snakescope: could not write the profile: {exc}", file=sys.stderr)
         from snakescope import _hooks, _lines
@@ -357,7 +369,7 @@ def main(argv):
 
                 _native.exact_start()
             else:
-                _native.start(opts.rate, opts.idle, opts.gil, _OWN_FILES_LIST)
+                _native.start(opts.rate, opts.idle, opts.gil, _OWN_FILES_LIST, opts.opcodes)
                 if opts.memory != "off":
                     _native.memory_start(0 if opts.memory == "exact" else opts.memory_interval,
                                          _OWN_FILES_LIST, census=lambda: _memory.census_rows("peak"))

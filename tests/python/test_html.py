@@ -230,6 +230,24 @@ def test_missing_sources_and_idle_threads(page, snakescope, tmp_path):
     assert first == "Worker.work"
 
 
+def test_opcodes_expand_under_the_hottest_lines(page, any_python, snakescope, tmp_path):
+    # `--opcodes`: the heavy line of opcodes_heavy.py (the hottest) opens
+    # onto its sampled instructions, float arithmetic among them.
+    capture = tmp_path / "ops.json"
+    record(snakescope, [any_python.path, script("opcodes_heavy.py"), "0.5"], capture,
+           options=["-q", "--opcodes"])
+    out = tmp_path / "ops.html"
+    render(snakescope, capture, out)
+    load(page, out)
+    check_clean(page, out)
+    hidden = "document.querySelector('#source tr.instr-row').hidden"
+    assert page.eval(hidden) is True
+    page.eval("document.querySelector('#source a.instr-toggle').click()")
+    assert page.eval(hidden) is False
+    shown = text_of(page, "#source tr.instr-row")
+    assert "BINARY_" in shown and "%" in shown, shown
+
+
 def test_a_sleeping_program_is_told_its_waiting_is_not_in_the_profile(page, any_python, snakescope, tmp_path):
     _, capture = record(snakescope, [any_python.path, "-c", "import time; time.sleep(0.6)"], tmp_path / "s.json")
     render(snakescope, tmp_path / "s.json", tmp_path / "s.html")

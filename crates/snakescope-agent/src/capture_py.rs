@@ -151,6 +151,17 @@ impl PyCapture {
         });
     }
 
+    /// Adds the interpreter's opcode table (`_opcodes.table_json()`) to
+    /// the instructions `--opcodes` counted; nothing without them.
+    fn set_opcode_table(&mut self, table_json: &str) -> PyResult<()> {
+        let table: snakescope_model::OpcodeTable = serde_json::from_str(table_json)
+            .map_err(|e| PyValueError::new_err(format!("not an opcode table: {e}")))?;
+        if let Some(opcodes) = self.inner.opcodes.as_mut() {
+            opcodes.table = Some(table);
+        }
+        Ok(())
+    }
+
     /// `run`'s last facts: the program's command line and exit status, and
     /// the process's CPU times and peak RSS so far.
     #[pyo3(signature = (command, exit_code = None))]

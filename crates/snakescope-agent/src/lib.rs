@@ -54,11 +54,16 @@ struct Running {
 pub(crate) struct Recording {
     builder: CaptureBuilder,
     meta: Meta,
+    /// With `--opcodes`: the samples per instruction (the opcode table is
+    /// added by the bootstrap, which can ask the interpreter).
+    opcodes: Option<snakescope_model::Opcodes>,
 }
 
 impl Recording {
     pub(crate) fn finish(self) -> Capture {
-        self.builder.finish(self.meta)
+        let mut capture = self.builder.finish(self.meta);
+        capture.opcodes = self.opcodes;
+        capture
     }
 }
 
@@ -83,13 +88,14 @@ pub(crate) fn attach_self(py: Python<'_>) -> PyResult<Target> {
 /// Starts sampling this process's Python threads on a thread of its own;
 /// outermost frames from `hide_files` (the bootstrap) are left out of stacks.
 #[pyfunction]
-#[pyo3(signature = (rate_hz = snakescope_cli::defaults::RATE_HZ, idle = false, gil = false, hide_files = Vec::new()))]
+#[pyo3(signature = (rate_hz = snakescope_cli::defaults::RATE_HZ, idle = false, gil = false, hide_files = Vec::new(), opcodes = false))]
 fn start(
     py: Python<'_>,
     rate_hz: f64,
     idle: bool,
     gil: bool,
     hide_files: Vec<String>,
+    opcodes: bool,
 ) -> PyResult<()> {
     snakescope_remote::check_rate(rate_hz).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let mut running = RUNNING
@@ -106,6 +112,7 @@ fn start(
         include_idle: idle,
         gil_only: gil,
         duration: None,
+        opcodes,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
@@ -118,7 +125,12 @@ fn start(
             let elapsed = sampler.run(&mut builder, &flag, || true);
             let mut meta = sampler.meta(elapsed, started);
             meta.mode = "run".to_owned();
-            Ok(Recording { builder, meta })
+            let opcodes = sampler.take_opcodes();
+            Ok(Recording {
+                builder,
+                meta,
+                opcodes,
+            })
         })
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start the sampler thread: {e}")))?;
     *running = Some(Running {

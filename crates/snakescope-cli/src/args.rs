@@ -32,6 +32,22 @@ pub enum Command {
     Timeit(TimeitArgs),
     /// Run a command and report its time, memory, faults and performance counters (`time -v` + `perf stat`).
     Stat(StatArgs),
+    /// Show a function's bytecode with each instruction's share of its samples (captures recorded with --opcodes).
+    Dis(DisArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DisArgs {
+    /// A capture written by `record --opcodes` or `run --opcodes` (JSON).
+    pub capture: PathBuf,
+
+    /// The function: its qualified name (`Class.method`), its name, or
+    /// FILE:LINE (the innermost function holding that line).
+    pub function: String,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +134,10 @@ pub struct SamplingArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Also count samples per bytecode instruction and keep each sampled
+    /// function's bytecode (3.11+: specialised), for `snakescope dis`.
+    #[arg(long)]
+    pub opcodes: bool,
     /// Also measure what `snakescope stat` does (wall, user and sys time, peak RSS,
     /// faults, context switches, hardware counters) and keep it in the capture.
     #[arg(long)]

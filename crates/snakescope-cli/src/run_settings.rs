@@ -29,6 +29,8 @@ pub struct RunSettings {
     pub format: Format,
     pub idle: bool,
     pub gil: bool,
+    /// Samples per instruction (`--opcodes`).
+    pub opcodes: bool,
     pub quiet: bool,
     pub exact: bool,
     /// With `exact`: pstats' sort key for the printed table.
@@ -75,6 +77,7 @@ pub(crate) fn bootstrap_options(args: &RunArgs, format: Format) -> Vec<OsString>
         (args.sampling.idle, "--idle"),
         (args.sampling.gil, "--gil"),
         (args.sampling.quiet, "--quiet"),
+        (args.sampling.opcodes, "--opcodes"),
         (args.sampling.stat, "--stat"),
     ] {
         if on {
@@ -111,6 +114,7 @@ pub fn parse_bootstrap_options(options: Vec<OsString>) -> Result<RunSettings, St
         format,
         idle: args.sampling.idle,
         gil: args.sampling.gil,
+        opcodes: args.sampling.opcodes,
         quiet: args.sampling.quiet,
         exact: args.exact,
         sort: args.sort.clone(),
@@ -149,6 +153,7 @@ mod tests {
             "g",
             "--memory-interval",
             "0",
+            "--opcodes",
             "script.py",
             "a",
         ]);
@@ -161,6 +166,7 @@ mod tests {
                 format: Format::Html,
                 idle: true,
                 gil: false,
+                opcodes: true,
                 quiet: true,
                 exact: false,
                 sort: "cumulative".into(),

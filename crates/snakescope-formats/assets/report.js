@@ -781,6 +781,7 @@
         });
       }
       function isHot(l) { return l.self || l.total || l.alloc; }
+      var instrs = sf.instructions || {};
       // Hot lines first.
       var hot = Array.from(info.values()).filter(isHot);
       hot.sort(function (a, b) { return b.self - a.self || b.total - a.total || b.alloc - a.alloc || a.line - b.line; });
@@ -798,9 +799,29 @@
           h('td', { cls: 'num', text: pct(l.total, total) }),
           mem ? h('td', { cls: 'num', text: l.alloc ? fmtBytes(l.alloc) : '' }) : null,
           h('td', { style: 'font-family:var(--mono);font-size:12px', text: l.func }),
-          h('td', { style: 'font-family:var(--mono);font-size:12px;white-space:pre', text: code.length > 90 ? code.slice(0, 89) + '\u2026' : code }),
+          h('td', { style: 'font-family:var(--mono);font-size:12px;white-space:pre', text: code.length > 90 ? code.slice(0, 89) + '\u2026' : code },
+            instrs[l.line] ? [' ', h('a', { cls: 'instr-toggle', text: '\u25b8 instructions', onclick: function () { toggleInstr(l.line, this); } })] : null),
         ]));
+        if (instrs[l.line]) ht.appendChild(instrRow(l.line));
       });
+      // With --opcodes: a line's sampled instructions (offset, name, argument,
+      // self and total share of all samples), shown under it when opened.
+      function instrRow(line) {
+        var t = h('table', { cls: 'instrs' });
+        instrs[line].forEach(function (i) {
+          t.appendChild(h('tr', null, [h('td', { cls: 'num', text: String(i.offset) }),
+            h('td', { style: 'font-family:var(--mono)', text: i.name + (i.arg === null ? '' : ' ' + i.arg) }),
+            h('td', { cls: 'num', text: i.self ? pct(i.self, total) : '' }),
+            h('td', { cls: 'num', text: i.total ? pct(i.total, total) : '' })]));
+        });
+        var r = h('tr', { cls: 'instr-row', hidden: true, 'data-instr-line': line }, [h('td'), h('td', { colspan: mem ? 5 : 4 }, [t])]);
+        return r;
+      }
+      function toggleInstr(line, link) {
+        var r = ht.querySelector('tr[data-instr-line="' + line + '"]');
+        r.hidden = !r.hidden;
+        link.textContent = (r.hidden ? '\u25b8' : '\u25be') + ' instructions';
+      }
       hotBox.appendChild(h('h3', { text: 'Hottest lines' }));
       hotBox.appendChild(ht);
       details.appendChild(hotBox);

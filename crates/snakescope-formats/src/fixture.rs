@@ -100,6 +100,7 @@ pub(crate) fn capture() -> Capture {
         memory: None,
         exact: None,
         lines: None,
+        opcodes: None,
         stat: None,
     }
 }
@@ -112,6 +113,7 @@ pub(crate) fn empty_capture() -> Capture {
         memory: None,
         exact: None,
         lines: None,
+        opcodes: None,
         stat: None,
         ..capture()
     }
@@ -179,6 +181,7 @@ pub(crate) fn exact_capture() -> Capture {
                 function(2, 100, 100, 0.3, 0.3, vec![caller(0, 100, 100, 0.3, 0.3)]),
             ],
         }),
+        opcodes: None,
         lines: Some(LineTimings {
             version: SECTION_VERSION,
             functions: vec![LineFunction {

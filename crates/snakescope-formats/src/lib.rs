@@ -11,6 +11,7 @@
 mod chrome;
 mod collapsed;
 pub mod diff;
+pub mod dis;
 mod exact_edges;
 mod flamegraph;
 mod html;

@@ -113,6 +113,28 @@ pub fn printable(capture: &Capture) -> Cow<'_, Capture> {
     }
 }
 
+/// Largest source file whose lines the text report quotes.
+const MAX_SOURCE_BYTES: u64 = 16 << 20;
+
+/// The lines of a source file named in the capture, control characters
+/// escaped; none unless it is a regular file of a sane size (a capture may
+/// name `/dev/zero` or a FIFO).
+pub fn source_lines(file: &str) -> Vec<String> {
+    let readable =
+        std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() <= MAX_SOURCE_BYTES);
+    if !readable {
+        return Vec::new();
+    }
+    std::fs::read(file)
+        .map(|bytes| {
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(|l| escape_controls(l).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use serde_json::{json, Value};
 use snakescope_formats::diff::{self, Scale, Widths};
+use snakescope_formats::dis;
 use snakescope_formats::memory::{memory_view, MemoryMetric};
 use snakescope_formats::Format;
 use snakescope_model::Capture;
@@ -56,6 +57,34 @@ fn seed_with_memory() -> Value {
         "labels": [{"name": "load", "start_s": 0.1, "end_s": 1.0}],
         "census": [{"when": "peak", "t": 1.2, "heap_bytes": 3000100,
                     "types": [{"type_name": "list", "count": 3, "bytes": 400}]}]
+    });
+    capture
+}
+
+/// A valid capture with an `opcodes` section (`--opcodes`): a 3.11-like
+/// opcode table (one specialised opcode with a cache entry, an
+/// `EXTENDED_ARG`) and the bytecode of `Worker.work` with samples.
+fn seed_with_opcodes() -> Value {
+    let mut capture = seed();
+    let mut names: Vec<String> = (0..256).map(|op| format!("<{op}>")).collect();
+    let mut caches = vec![0u32; 256];
+    let mut generic: Vec<u32> = (0..256).collect();
+    names[124] = "LOAD_FAST".into();
+    names[122] = "BINARY_OP".into();
+    names[3] = "BINARY_OP_ADD_FLOAT".into();
+    names[144] = "EXTENDED_ARG".into();
+    caches[122] = 1;
+    caches[3] = 1;
+    generic[3] = 122;
+    capture["opcodes"] = json!({
+        "version": 1,
+        "table": {"python_version": "3.12.1", "names": names, "caches": caches,
+                  "generic": generic, "have_argument": 90, "extended_arg": 144},
+        "codes": [{"function": "work", "qualname": "Worker.work", "file": "app.py", "first_line": 10,
+                   "bytecode": "7c007c01030000009001", "line_starts": [[0, 10], [4, 12]],
+                   "self_samples": 150, "total_samples": 150,
+                   "instructions": [{"offset": 4, "line": 12, "self": 140, "total": 140},
+                                    {"offset": 2, "line": 10, "self": 10, "total": 10}]}]
     });
     capture
 }
@@ -309,6 +338,13 @@ fn mutate(mut doc: Value, mutations: &[Mutation]) -> Vec<u8> {
 /// Everything a capture can be rendered into; errors are fine, panics are not.
 fn render_everything(capture: &Capture, other: &Capture) {
     let mut sink = Vec::new();
+    if let Some(opcodes) = &capture.opcodes {
+        for code in &opcodes.codes {
+            let view = dis::function_view(code, opcodes.table.as_ref());
+            let mut sources = dis::SourceLines::default();
+            let _ = dis::write_function(&mut sink, &view, &code.file, &mut sources, "");
+        }
+    }
     for format in Format::ALL {
         sink.clear();
         let _ = snakescope_formats::write(capture, format, &mut sink);
@@ -392,6 +428,11 @@ proptest! {
     }
 
     #[test]
+    fn mutated_opcode_captures_never_panic(mutations in prop::collection::vec(mutation(), 1..4)) {
+        check(seed_with_opcodes(), &mutations);
+    }
+
+    #[test]
     fn mutated_exact_captures_never_panic(mutations in prop::collection::vec(mutation(), 1..4)) {
         check(seed_exact(), &mutations);
     }
@@ -399,7 +440,12 @@ proptest! {
 
 #[test]
 fn the_seeds_render() {
-    for seed in [seed(), seed_with_memory(), seed_exact()] {
+    for seed in [
+        seed(),
+        seed_with_memory(),
+        seed_with_opcodes(),
+        seed_exact(),
+    ] {
         let capture = Capture::read_from(seed.to_string().as_bytes()).unwrap();
         render_everything(&capture, &capture);
     }

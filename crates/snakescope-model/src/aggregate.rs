@@ -165,6 +165,7 @@ impl CaptureBuilder {
             memory: self.memory,
             exact: self.exact,
             lines: self.lines,
+            opcodes: None,
             stat: None,
         }
     }

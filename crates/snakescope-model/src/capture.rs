@@ -235,6 +235,10 @@ pub struct Capture {
     /// Present when lines were timed (`@profile`, `run --lines`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lines: Option<crate::exact::LineTimings>,
+    /// Present after `record --opcodes` or `run --opcodes`: each sampled
+    /// code object's instructions and their samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opcodes: Option<crate::opcodes::Opcodes>,
     /// Present after `record --stat` or `run --stat`: what `snakescope stat`
     /// measures, for this run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -297,6 +301,9 @@ impl Capture {
         }
         if let Some(lines) = &self.lines {
             crate::exact::check_lines(lines, frames).map_err(CaptureError::Inconsistent)?;
+        }
+        if let Some(opcodes) = &self.opcodes {
+            crate::opcodes::check_opcodes(opcodes).map_err(CaptureError::Inconsistent)?;
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ mod capture;
 mod exact;
 mod frames;
 mod memory;
+mod opcodes;
 mod own;
 mod schema;
 mod sink;
@@ -30,6 +31,7 @@ pub use exact::{
 };
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
+pub use opcodes::{CodeSamples, InstructionSamples, OpcodeTable, Opcodes, OPCODES_VERSION};
 pub use own::is_own_file;
 pub use schema::{capture_schema, schema_text, written_schema};
 pub use sink::{FrameInterner, SampleSink, Tee};

@@ -10,6 +10,7 @@ mod elf;
 mod limits;
 mod maps;
 mod oncpu;
+mod opcodes;
 mod program;
 mod reader;
 mod sampler;

@@ -19,11 +19,12 @@
 //! the thread holding the GIL does.
 
 use crate::oncpu::OnCpu;
+use crate::opcodes::{InstrCounts, InstrKey};
 use crate::reader::RemoteReader;
 use crate::stack::StackWalk;
 use crate::threadclock::{self, ClockJudge};
 use crate::{Target, TaskState, Tasks};
-use snakescope_model::{Meta, SampleSink, ThreadSample};
+use snakescope_model::{Meta, Opcodes, SampleSink, ThreadSample};
 use snakescope_unwind::{CodeInfo, MemoryReader, ReadError, ThreadInfo, WalkError};
 use std::collections::{HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
@@ -37,6 +38,8 @@ pub struct SamplerSettings {
     pub include_idle: bool,
     pub gil_only: bool,
     pub duration: Option<Duration>,
+    /// Also count samples per instruction and keep the bytecode (`--opcodes`).
+    pub opcodes: bool,
 }
 
 /// What the sampler leaves out, asked at every tick: the in-process agent
@@ -88,11 +91,14 @@ pub struct Sampler<R: MemoryReader = RemoteReader, H: SamplerHooks = NoHooks> {
     start: Instant,
     /// When the current tick began, in nanoseconds from `start`.
     now_ns: u64,
+    /// Samples per instruction, with `--opcodes` only.
+    instrs: Option<InstrCounts>,
 }
 
 /// A sample waiting for its thread's counters: the stack (frame ids, root
-/// first) and whether the thread held the GIL.
-type PendingSample = (Vec<usize>, bool);
+/// first), whether the thread held the GIL, and its instructions (with
+/// `--opcodes`; else empty).
+type PendingSample = (Vec<usize>, bool, Vec<InstrKey>);
 
 /// What one tick found.
 enum Tick {
@@ -126,6 +132,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             clocks,
             start: Instant::now(),
             now_ns: 0,
+            instrs: None,
         }
     }
 
@@ -147,6 +154,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         if let Some(clocks) = self.clocks.as_mut() {
             clocks.clear();
         }
+        self.instrs = self.settings.opcodes.then(InstrCounts::default);
         let period = Duration::from_secs_f64(1.0 / self.settings.rate_hz);
         let start = Instant::now();
         self.start = start;
@@ -187,6 +195,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         }
         let elapsed = start.elapsed();
         self.settle_all(sink);
+        if let Some(instrs) = self.instrs.as_mut() {
+            instrs.refresh(&self.target.walker, &self.target.reader, true);
+        }
         elapsed
     }
 
@@ -233,6 +244,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             }
             self.tasks.retain(|tid| alive.contains(&tid));
         }
+        if let Some(instrs) = self.instrs.as_mut() {
+            instrs.refresh(&self.target.walker, &self.target.reader, false);
+        }
         Tick::Sampled
     }
 
@@ -248,9 +262,12 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             self.on_cpu.remove(&tid);
             return;
         };
-        let now_ns = self.now_ns;
-        pending.settle(now_ns, counters, |(frames, gil), n| {
+        let (now_ns, instrs) = (self.now_ns, &mut self.instrs);
+        pending.settle(now_ns, counters, |(frames, gil, keys), n| {
             sink.add_sample(cpu_sample(tid, frames, *gil), n, now_ns);
+            if let Some(instrs) = instrs.as_mut() {
+                instrs.add(keys, n);
+            }
         });
     }
 
@@ -312,18 +329,34 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             self.name_new_thread(sink, thread);
         }
         let hooks = &self.hooks;
+        let keys = match self.instrs.as_mut() {
+            Some(instrs) => instrs.keys(
+                &self.target.walker,
+                &self.target.reader,
+                self.stack.refs(),
+                |c| hooks.is_own_code(c),
+            ),
+            None => Vec::new(),
+        };
         let ids = self
             .stack
             .intern(&self.target.walker, sink, |c| hooks.is_own_code(c));
+        let instrs = &mut self.instrs;
         if self.cpu_mode && clock_before.is_none() {
-            let pending = (ids.to_vec(), gil);
+            let pending = (ids.to_vec(), gil, keys);
             self.on_cpu
                 .entry(tid)
                 .or_default()
-                .push(now_ns, pending, |(frames, gil), n| {
+                .push(now_ns, pending, |(frames, gil, keys), n| {
                     sink.add_sample(cpu_sample(tid, frames, *gil), n, now_ns);
+                    if let Some(instrs) = instrs.as_mut() {
+                        instrs.add(keys, n);
+                    }
                 });
         } else {
+            if let Some(instrs) = instrs.as_mut() {
+                instrs.add(&keys, 1);
+            }
             let sample = ThreadSample {
                 tid,
                 idle,
@@ -376,6 +409,13 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
                 }
                 None => true,
             });
+    }
+
+    /// What `--opcodes` counted in the last run (without the opcode table,
+    /// which is the interpreter's to give); `None` without `--opcodes`.
+    pub fn take_opcodes(&mut self) -> Option<Opcodes> {
+        let instrs = self.instrs.take()?;
+        Some(instrs.into_section(&self.target.walker))
     }
 
     /// The capture's metadata for what was sampled over `elapsed`, but for

@@ -46,6 +46,11 @@ impl StackWalk {
         walker.walk(reader, thread, &mut self.refs)
     }
 
+    /// The frames of the last walk, innermost first.
+    pub fn refs(&self) -> &[FrameRef] {
+        &self.refs
+    }
+
     /// Whether the stack read has no Python frame.
     pub fn is_empty(&self) -> bool {
         self.refs.is_empty()

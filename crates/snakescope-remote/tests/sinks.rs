@@ -49,6 +49,7 @@ fn settings() -> SamplerSettings {
         include_idle: true,
         gil_only: false,
         duration: Some(Duration::from_millis(1500)),
+        opcodes: false,
     }
 }
 

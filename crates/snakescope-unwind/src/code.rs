@@ -19,6 +19,9 @@ pub struct CodeInfo {
     pub units: u64,
     /// Unique per load; see [`crate::FrameRef::serial`].
     pub serial: u64,
+    /// 3.8–3.10: the address of the `co_code` bytes object (the bytecode);
+    /// 0 on 3.11+, where the bytecode is inside the code object.
+    pub(crate) co_code: u64,
     /// The fields that identify this code object, to notice when the address is reused.
     identity: [u64; 5],
 }
@@ -32,10 +35,12 @@ impl CodeInfo {
         types: &TypeAddresses,
         header: &[u8],
     ) -> Result<CodeInfo, StringError> {
+        let mut co_code = 0;
         let units = match frames {
             FrameModel::Interpreter => u64_at(header, o.code_ob_size),
             FrameModel::Objects(f) => {
                 let code = u64_at(header, f.code_code);
+                co_code = code;
                 if types
                     .bytes
                     .is_some_and(|t| r.read_u64(code + o.object_type).ok() != Some(t))
@@ -57,6 +62,7 @@ impl CodeInfo {
             linetable,
             units,
             serial: 0,
+            co_code,
             identity: Self::identity_of(o, frames, header),
         })
     }

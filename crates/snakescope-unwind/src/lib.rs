@@ -19,4 +19,4 @@ pub use code::CodeInfo;
 pub use linetable::{line_310, line_for_offset, line_lnotab};
 pub use objects::ObjectReader;
 pub use reader::{MemoryReader, ReadError};
-pub use walker::{FrameRef, ThreadInfo, TypeAddresses, WalkError, Walker, MAX_DEPTH};
+pub use walker::{FrameRef, ThreadInfo, TypeAddresses, WalkError, Walker, MAX_DEPTH, NOT_STARTED};

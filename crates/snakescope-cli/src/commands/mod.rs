@@ -2,6 +2,7 @@
 
 mod capture_file;
 mod diff;
+mod dis;
 mod dump;
 mod feedback;
 mod interpreter;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Diff(args) => diff::run(&args),
         Command::Timeit(args) => timeit::run(&args),
         Command::Stat(args) => stat::run(&args),
+        Command::Dis(args) => dis::run(&args),
     }
 }
 

@@ -1,10 +1,10 @@
 //! `snakescope record`: out-of-process sampling of a launched command or a running pid.
 
 use crate::args::RecordArgs;
-use crate::commands::attach_error;
 use crate::commands::feedback::{Counting, Feedback};
 use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::commands::stat::{counters, figures};
+use crate::commands::{attach_error, dis};
 use crate::launch::{self, Signals};
 use crate::UserError;
 use snakescope_formats::{Format, Section};
@@ -70,6 +70,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
             include_idle: args.sampling.idle,
             gil_only: args.sampling.gil,
             duration: args.duration,
+            opcodes: args.sampling.opcodes,
         },
         output: args.sampling.output.clone(),
         format,
@@ -88,6 +89,7 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
         settings.quiet,
         &banner(&format!("pid {pid}"), settings, pid),
     );
+    let python = opcode_python(settings, pid);
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
     let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
@@ -98,7 +100,13 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
             && process_alive(pid)
     });
     feedback.iter().for_each(Feedback::finish);
-    let capture = sink.inner.finish(sampler.meta(elapsed, started));
+    let mut capture = sink.inner.finish(sampler.meta(elapsed, started));
+    dis::add_recorded(
+        &mut capture,
+        sampler.take_opcodes(),
+        python.as_deref(),
+        settings.quiet,
+    );
     write_outputs(capture, settings, pid)?;
     Ok(0)
 }
@@ -134,6 +142,7 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     let started = unix_now();
     let what = format!("`{}` (pid {pid})", command_line(command));
     let feedback = Feedback::start(settings.quiet, &banner(&what, settings, pid));
+    let python = opcode_python(settings, pid);
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
     let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
@@ -172,6 +181,13 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
         };
         capture.stat = Some(figures::section(&measured, STAT_SCOPE));
     }
+    // After the wall time and the stat figures: asking the interpreter is not the program's time.
+    dis::add_recorded(
+        &mut capture,
+        sampler.take_opcodes(),
+        python.as_deref(),
+        settings.quiet,
+    );
     write_outputs(capture, settings, pid)?;
     Ok(launch::mirror_exit(status))
 }
@@ -365,6 +381,16 @@ fn counting(builder: CaptureBuilder, feedback: Option<&Feedback>) -> Counting<'_
 fn command_line(command: &[OsString]) -> String {
     let shown: Vec<String> = command.iter().map(|a| launch::shown(a)).collect();
     shown.join(" ")
+}
+
+/// With `--opcodes`: the target's executable, read while it runs (the
+/// interpreter asked for its opcode table at the end).
+fn opcode_python(settings: &Settings, pid: u32) -> Option<PathBuf> {
+    settings
+        .sampler
+        .opcodes
+        .then(|| dis::table::executable_of(pid))
+        .flatten()
 }
 
 fn note(message: &str) {

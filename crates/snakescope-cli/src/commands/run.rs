@@ -89,6 +89,12 @@ fn bootstrap_command(
 /// when it draws nothing the run records.
 fn run_format(args: &RunArgs) -> Result<Format, UserError> {
     let output = args.sampling.output.as_deref();
+    if args.exact && args.sampling.opcodes {
+        return Err(
+            UserError::new("--opcodes counts samples, and an --exact run takes none")
+                .with_hint("drop --exact to sample with --opcodes"),
+        );
+    }
     if args.exact {
         let format = output_format(output, args.sampling.format, Format::Pstats)?;
         check_draws(format, &[Section::Exact], "an --exact run")?;

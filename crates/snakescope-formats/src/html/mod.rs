@@ -22,6 +22,7 @@
 //! `sources` picks the files to annotate and reads them; this module writes
 //! the page.
 
+mod instructions;
 pub(crate) mod sources;
 #[cfg(test)]
 mod tests;

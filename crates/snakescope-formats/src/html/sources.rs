@@ -1,9 +1,10 @@
 //! The source files the report annotates: the hottest by self samples, by
 //! total and by bytes allocated, each read from disk (or why not).
 
+use super::instructions::{instructions_of, InstructionRow};
 use serde::Serialize;
 use snakescope_model::Capture;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::time::UNIX_EPOCH;
 
@@ -43,6 +44,9 @@ struct SourceFile<'a> {
     unavailable: Option<String>,
     /// The file changed after the recording ended: its lines may have moved.
     modified_after_recording: bool,
+    /// With `--opcodes`: each line's sampled instructions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instructions: Option<BTreeMap<u32, Vec<InstructionRow>>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -79,6 +83,7 @@ pub(super) fn sources<'a>(
                     Source::Unavailable(why) => (None, Some(why), false),
                 };
                 SourceFile {
+                    instructions: instructions_of(capture, path),
                     path,
                     self_samples,
                     total_samples,

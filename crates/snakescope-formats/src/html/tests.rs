@@ -313,6 +313,47 @@ fn hostile_names_and_source_in_measured_sections_stay_text() {
 }
 
 #[test]
+fn sampled_instructions_go_under_their_lines() {
+    use snakescope_model::{CodeSamples, InstructionSamples, Opcodes};
+    let mut capture = capture();
+    assert!(
+        json_block(&page(&capture), "snakescope-sources")["files"][0]
+            .get("instructions")
+            .is_none()
+    );
+    // Without a table each code unit is shown as `<opcode>`.
+    let sample = |offset, line, self_samples, total| InstructionSamples {
+        offset,
+        line,
+        self_samples,
+        total,
+    };
+    capture.opcodes = Some(Opcodes {
+        codes: vec![CodeSamples {
+            function: "work".into(),
+            file: "/src/app.py".into(),
+            first_line: 10,
+            bytecode: "0100070208000900".into(),
+            line_starts: vec![[0, 10], [4, 12]],
+            self_samples: 8,
+            total_samples: 9,
+            instructions: vec![sample(4, 12, 5, 5), sample(6, 12, 3, 4)],
+            ..CodeSamples::default()
+        }],
+        ..Opcodes::default()
+    });
+    let files = json_block(&page(&capture), "snakescope-sources")["files"].clone();
+    assert_eq!(files[0]["path"], "/src/app.py");
+    assert_eq!(
+        files[0]["instructions"],
+        serde_json::json!({"12": [
+            {"offset": 4, "name": "<8>", "arg": 0, "self": 5, "total": 5},
+            {"offset": 6, "name": "<9>", "arg": 0, "self": 3, "total": 4}]})
+    );
+    assert!(files[1].get("instructions").is_none());
+}
+
+#[test]
 fn given_sources_stand_for_files_that_are_not_on_disk() {
     // A cell's code, named as IPython names it: no file, its text handed in.
     let mut c = capture();

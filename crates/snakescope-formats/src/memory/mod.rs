@@ -132,6 +132,7 @@ pub fn memory_view(capture: &Capture, metric: MemoryMetric) -> Option<Capture> {
         memory: None,
         exact: None,
         lines: None,
+        opcodes: None,
         stat: None,
     })
 }

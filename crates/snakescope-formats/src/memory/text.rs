@@ -7,28 +7,6 @@ use snakescope_model::{Capture, Memory, MemorySite};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-/// Largest source file whose lines the text report quotes.
-const MAX_SOURCE_BYTES: u64 = 16 << 20;
-
-/// The lines of a source file named in the capture, control characters
-/// escaped; none unless it is a regular file of a sane size (a capture may
-/// name `/dev/zero` or a FIFO).
-fn source_lines(file: &str) -> Vec<String> {
-    let readable =
-        std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() <= MAX_SOURCE_BYTES);
-    if !readable {
-        return Vec::new();
-    }
-    std::fs::read(file)
-        .map(|bytes| {
-            String::from_utf8_lossy(&bytes)
-                .lines()
-                .map(|l| crate::printable::escape_controls(l).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The innermost program frame of a site and the frames below it, as
 /// `function (file:line) <- caller ...` (at most `depth` frames).
 fn site_label(capture: &Capture, site: &MemorySite, depth: usize) -> String {
@@ -208,7 +186,7 @@ fn write_lines(capture: &Capture, m: &Memory, out: &mut dyn Write, top: usize) -
     for ((file, line), l) in by_line.into_iter().take(top) {
         let src = sources
             .entry(file.clone())
-            .or_insert_with(|| source_lines(&file));
+            .or_insert_with(|| crate::printable::source_lines(&file));
         let text = (line as usize)
             .checked_sub(1)
             .and_then(|i| src.get(i))

@@ -7,6 +7,7 @@
 
 mod exact;
 mod lines;
+mod opcodes;
 mod stat;
 
 use snakescope_model::{Capture, FunctionStat, LineStat, Meta, Stats, ThreadRecord};
@@ -63,6 +64,7 @@ fn write_sampled(
     }
     writeln!(out)?;
     write_top_lines(&stats.lines, TOP, total, out, color)?;
+    opcodes::write_hot_instructions(capture, &stats.lines, total, out, color)?;
     writeln!(out)?;
     write_threads(capture, REPORT_THREADS, out, color)
 }

@@ -9,6 +9,7 @@
 //! and `codes` (code object headers, decoded code objects and lines);
 //! `key` hashes a stack without walking it (for caches of walks).
 
+mod bytecode;
 mod codes;
 mod frames;
 mod key;
@@ -26,6 +27,9 @@ use threads::ThreadListCache;
 
 /// Deepest stack the walker follows; deeper means a cycle from a torn read.
 pub const MAX_DEPTH: usize = 65_536;
+
+/// [`FrameRef::offset`] of a frame that has not run its first instruction.
+pub const NOT_STARTED: u32 = u32::MAX;
 
 /// Why a stack could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +92,9 @@ pub struct FrameRef {
     /// cache keyed on it never confuses two code objects at one address.
     pub serial: u64,
     pub line: u32,
+    /// Byte offset of the instruction executing in the code object's
+    /// bytecode (as `dis` numbers offsets), [`NOT_STARTED`] before the first.
+    pub offset: u32,
 }
 
 /// Walks the stacks of one interpreter process.
@@ -187,7 +194,13 @@ impl Walker {
         for i in 0..self.pending.len() {
             let (code, instr) = self.pending[i];
             let (serial, line) = self.line_of(r, code, instr)?;
-            out.push(FrameRef { code, serial, line });
+            let offset = self.instr_offset(code, instr);
+            out.push(FrameRef {
+                code,
+                serial,
+                line,
+                offset,
+            });
         }
         Ok(())
     }

@@ -128,6 +128,19 @@ fn walks_frame_objects() {
     let code = walker.code(CODE).unwrap();
     assert_eq!((code.name.as_str(), code.filename.as_str()), ("f", "f.py"));
     assert_eq!(code.units, 4);
+    // --opcodes: f_lasti 2 (code units, 3.10) is byte 4; −1 has not started.
+    let offsets: Vec<u32> = out.iter().map(|f| f.offset).collect();
+    assert_eq!(offsets, [4, NOT_STARTED, NOT_STARTED]);
+    assert_eq!(walker.line_at(code, 4), Some(12));
+    let o = walker.layout().offsets;
+    mem.put(BYTECODE + o.bytes_sval, &[100, 0, 83, 0, 9, 0, 9, 0]);
+    let serial = out[0].serial;
+    assert_eq!(
+        walker.bytecode(&mem, CODE, serial),
+        Some(vec![100, 0, 83, 0, 9, 0, 9, 0])
+    );
+    // Another load of the code object (another serial) is not read.
+    assert_eq!(walker.bytecode(&mem, CODE, serial + 1), None);
 }
 
 #[test]
@@ -311,6 +324,22 @@ fn live_objects_only_reads_inside_objects() {
             mem.refused.borrow()
         );
     }
+    // --opcodes: the instruction's byte offset, and the bytecode inside
+    // the code object (`co_code_adaptive`), as it is now.
+    let thread = walker.thread_at(&mem, TSTATE).unwrap();
+    let mut out = Vec::new();
+    walker.walk(&mem, &thread, &mut out).unwrap();
+    let offsets: Vec<u32> = out.iter().map(|f| f.offset).collect();
+    assert_eq!(offsets, [4, 0, 0]);
+    let code = out[0].code; // own_stack_312's
+    mem.set(
+        code + layout.offsets.code_adaptive,
+        &[151, 0, 124, 1, 3, 0, 0, 0],
+    );
+    assert_eq!(
+        walker.bytecode(&mem, code, out[0].serial),
+        Some(vec![151, 0, 124, 1, 3, 0, 0, 0])
+    );
     // The default walk snapshots the chunk's live range in one read.
     let mut walker = Walker::new(layout, RUNTIME, TypeAddresses::default());
     let thread = walker.thread_at(&mem, TSTATE).unwrap();
