@@ -5,18 +5,24 @@
 //! capture written by an older build may still hold some, so every view
 //! read from a capture file drops them here.
 
-use crate::capture::Capture;
+use crate::capture::{Capture, StackRecord};
+use crate::memory::MemorySite;
+use std::collections::HashMap;
 
 /// The package's modules: a frame from one of these in a directory named
 /// `snakescope` is snakescope's, not the program's.
-const OWN_MODULES: [&str; 9] = [
+const OWN_MODULES: [&str; 13] = [
     "__init__.py",
     "__main__.py",
     "_api.py",
+    "_budget.py",
     "_exact.py",
     "_hooks.py",
+    "_ipython.py",
     "_lines.py",
     "_memory.py",
+    "_opcodes.py",
+    "_pytest.py",
     "_run.py",
     "_timeit.py",
 ];
@@ -58,13 +64,58 @@ impl Capture {
         for (thread, n) in self.threads.iter_mut().zip(dropped) {
             thread.samples = thread.samples.saturating_sub(n);
         }
+        self.stacks = merged_stacks(std::mem::take(&mut self.stacks));
         if let Some(memory) = &mut self.memory {
             for site in &mut memory.sites {
                 site.frames.retain(|&f| !own[f]);
             }
+            memory.sites = merged_sites(std::mem::take(&mut memory.sites));
         }
         self
     }
+}
+
+/// Stacks that became one (they differed only by own frames) as one record,
+/// in the order of their first.
+fn merged_stacks(stacks: Vec<StackRecord>) -> Vec<StackRecord> {
+    let mut at: HashMap<(usize, Vec<usize>, bool, bool), usize> = HashMap::new();
+    let mut out: Vec<StackRecord> = Vec::with_capacity(stacks.len());
+    for s in stacks {
+        let key = (s.thread, s.frames.clone(), s.idle, s.gil);
+        match at.get(&key) {
+            Some(&i) => out[i].count += s.count,
+            None => {
+                at.insert(key, out.len());
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// Memory sites that became one, their figures added.
+fn merged_sites(sites: Vec<MemorySite>) -> Vec<MemorySite> {
+    let mut at: HashMap<(Vec<usize>, String), usize> = HashMap::new();
+    let mut out: Vec<MemorySite> = Vec::with_capacity(sites.len());
+    for s in sites {
+        let key = (s.frames.clone(), s.source.clone());
+        match at.get(&key) {
+            Some(&i) => {
+                let o = &mut out[i];
+                o.allocations += s.allocations;
+                o.allocated_bytes += s.allocated_bytes;
+                o.frees += s.frees;
+                o.freed_bytes += s.freed_bytes;
+                o.peak_bytes += s.peak_bytes;
+                o.end_bytes += s.end_bytes;
+            }
+            None => {
+                at.insert(key, out.len());
+                out.push(s);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -97,7 +148,11 @@ mod tests {
         let app = b.intern_frame(frame("work", "/p/app.py"));
         let wrap = b.intern_frame(frame("wrapper", "/v/snakescope/_lines.py"));
         let leaf = b.intern_frame(frame("leaf", "/p/app.py"));
-        for (frames, n) in [(vec![run, app, wrap, leaf], 3), (vec![run], 2)] {
+        for (frames, n) in [
+            (vec![run, app, wrap, leaf], 3),
+            (vec![run], 2),
+            (vec![app, leaf], 4),
+        ] {
             for _ in 0..n {
                 b.add(ThreadSample {
                     tid: 7,
@@ -108,8 +163,9 @@ mod tests {
             }
         }
         let c = b.finish(Meta::default()).without_own_frames();
+        // The stack through the wrapper and the one without it are one now.
         assert_eq!(c.stacks.len(), 1);
         assert_eq!(c.stacks[0].frames, [app, leaf]);
-        assert_eq!((c.total_samples(), c.threads[0].samples), (3, 3));
+        assert_eq!((c.total_samples(), c.threads[0].samples), (7, 7));
     }
 }
