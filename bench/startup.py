@@ -4,7 +4,8 @@
    binary pip put into a venv's bin/) against the cargo-built
    target/release/snakescope, in one shuffled order per repetition, timed
    from outside (wall clock of the whole command); plus the plain
-   `PYTHON empty.py`. Reported: the median and IQR of each one's wall, and of
+   `PYTHON empty.py`, and `python -m snakescope record` (the Python start-up
+   the package's former console script paid). Reported: the median and IQR of each one's wall, and of
    the wheel's minus the cargo binary's in the same repetition (budget: ≤ 5 ms).
 2. `python -X importtime -c 'import snakescope'` in that venv: the total of
    the package's own modules (the `snakescope` line's cumulative time),
@@ -74,6 +75,8 @@ def main() -> None:
             "plain": target,
             "cargo binary": [args.snakescope, "record", "-q", "-o", str(out), "--", *target],
             "wheel's command": [str(venv / "bin" / "snakescope"), "record", "-q", "-o", str(out), "--", *target],
+            # What the package's former console script paid: a Python start-up first.
+            "python -m snakescope": [python, "-m", "snakescope", "record", "-q", "-o", str(out), "--", *target],
         }
         rng = random.Random(args.seed)
         walls: dict[str, list[float]] = {name: [] for name in commands}
