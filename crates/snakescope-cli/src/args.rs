@@ -237,7 +237,8 @@ pub struct RunArgs {
     /// package to its own interpreter, else the environment's own when the
     /// wheel installed snakescope there, else `python3`): CPython 3.8 to 3.15
     /// or the free-threaded 3.13t, with the snakescope package installed or
-    /// lent by snakescope (from the package's own command or environment, or
+    /// lent by snakescope (from `python -m snakescope`, the environment the
+    /// wheel installed the binary into, or
     /// $SNAKESCOPE_PACKAGE).
     #[arg(long, value_name = "PATH")]
     pub python: Option<String>,

@@ -4,8 +4,9 @@
 //! An interpreter other than the package's own is asked first, in one short
 //! run, for its version and whether it can import `snakescope`. When it
 //! cannot, and the package's location is known (`SNAKESCOPE_PACKAGE`, which
-//! the package's own `snakescope` command sets), the package is made
-//! importable for the bootstrap only: a fresh directory holding nothing but a
+//! `python -m snakescope` sets, else the environment the wheel installed the
+//! binary into: `installed_package`), the package is made importable for the
+//! bootstrap only: a fresh directory holding nothing but a
 //! `snakescope` link to the package goes first on `PYTHONPATH`, and the
 //! bootstrap takes it off `sys.path` and restores `PYTHONPATH` before the
 //! program runs (`SNAKESCOPE_RUN_PATH`, `SNAKESCOPE_RUN_PYTHONPATH`). A
@@ -72,7 +73,7 @@ impl Interpreter {
             .or_else(|| from_env.clone())
             .or_else(|| installed::python().map(|p| p.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "python3".to_owned());
-        // The package's own `snakescope` command runs in an interpreter that
+        // `python -m snakescope` runs in an interpreter that
         // has just imported the package: no need to ask it.
         if launch::set_by_command("SNAKESCOPE_PYTHON") && from_env.as_deref() == Some(&python) {
             return Ok(Interpreter {

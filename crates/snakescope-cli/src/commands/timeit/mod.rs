@@ -67,7 +67,7 @@ pub fn run(args: &TimeitArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// `-p` as given, else `$SNAKESCOPE_PYTHON` (the package's own command sets
+/// `-p` as given, else `$SNAKESCOPE_PYTHON` (`python -m snakescope` sets
 /// it), else the interpreter the wheel installed the binary beside, else
 /// `python3`.
 fn interpreters(args: &TimeitArgs) -> Vec<String> {
