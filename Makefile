@@ -61,11 +61,13 @@ wheel: wheel-data $(VENV)/.stamp-test $(VENV)/.stamp-auditwheel-$(AUDITWHEEL_VER
 	$(VENV)/bin/maturin build --release --locked --quiet --auditwheel skip -o $(OUT)/wheels-raw
 	@# The 3.13t runs in its root, where maturin's interpreter path (its sys.executable) is; pyo3 is
 	@# told the build's configuration instead (what PYO3_PRINT_CONFIG=1 prints for that interpreter).
+	@# A target directory of its own: maturin's environment differs from `make ft-module`'s, and
+	@# sharing one would rebuild pyo3 and the agent on every alternation.
 	@if $(FT_PYTHON) -c pass 2>/dev/null; then \
 		printf '%s\n' implementation=CPython version=3.13 shared=true abi3=false lib_name=python3.13t \
 			pointer_width=64 build_flags=Py_GIL_DISABLED suppress_build_script_link_lines=false \
 			> $(OUT)/wheels-raw/pyo3-cp313t.txt; \
-		PYO3_CONFIG_FILE=$(abspath $(OUT))/wheels-raw/pyo3-cp313t.txt CARGO_TARGET_DIR=target/cp313t \
+		PYO3_CONFIG_FILE=$(abspath $(OUT))/wheels-raw/pyo3-cp313t.txt CARGO_TARGET_DIR=target/cp313t-wheel \
 			$(VENV)/bin/maturin build --release --locked --quiet --auditwheel skip -o $(OUT)/wheels-raw \
 			-i $(FT_PYTHON) --no-default-features || exit 1; \
 	else echo "make: warning: no free-threaded 3.13t (make roots): no 3.13t wheel"; fi
