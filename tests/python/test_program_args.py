@@ -19,7 +19,8 @@ import pytest
 
 from support import RECORD_TIMEOUT, target_env
 
-# The package's own command, next to the interpreter running pytest (.venv),
+# The environment's command (the binary `make develop` installs as the wheel does), next to
+# the interpreter running pytest (.venv),
 # which has pytest and pip.
 COMMAND = str(Path(sys.executable).with_name("snakescope"))
 

@@ -184,7 +184,7 @@ def test_without_process_vm_readv(snakescope, tmp_path, command):
 
 def test_installed_command_is_the_same_cli(tmp_path):
     exe = Path(PYTHON).with_name("snakescope")
-    assert exe.exists(), f"{exe}: the package's console script is not installed"
+    assert exe.exists(), f"{exe}: the package's command is not installed (make develop)"
     version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=QUICK_TIMEOUT)
     import snakescope
     assert version.returncode == 0 and version.stdout.split() == ["snakescope", snakescope.__version__]

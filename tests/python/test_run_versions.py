@@ -2,9 +2,9 @@
 
 The pyenv (and Debian) interpreters of the matrix (support/interpreters.py) do not have the
 snakescope package installed, so these runs exercise how `run` lends its
-package to such an interpreter: the package's own `snakescope` command (the
-.venv's) passes its location on, and the standalone binary takes it from
-SNAKESCOPE_PACKAGE. Each run is compared with that same interpreter: plain
+package to such an interpreter: the environment's `snakescope` command (the
+.venv's binary) finds the package of its environment, and the standalone
+binary elsewhere takes it from SNAKESCOPE_PACKAGE. Each run is compared with that same interpreter: plain
 `python` for what the program sees, its own cProfile for exact call counts,
 and the target's own CPU-time measurement for the sampled 70/30 split, on a
 quiet machine and with every core saturated.
@@ -39,7 +39,8 @@ from support.interpreters import _expand
 from test_record import SECONDS, _split_share
 from test_run import _profiler_own, _pstats
 
-# The package's own command, next to the interpreter running pytest (.venv).
+# The environment's command (the binary `make develop` installs as the wheel does), next to
+# the interpreter running pytest (.venv): it lends the environment's package.
 COMMAND = str(Path(sys.executable).with_name("snakescope"))
 
 # Interpreters `run` must refuse with one error line: older than 3.8 (2.7
@@ -80,7 +81,7 @@ def _run_with(entry: str, snakescope: str, package_dir: str, python: Interpreter
     """`snakescope run --python PYTHON ARGS`, through the package's command
     (which lends its package by itself) or the binary (told where it is)."""
     if entry == "command":
-        assert os.path.exists(COMMAND), f"{COMMAND}: the package's console script is not installed"
+        assert os.path.exists(COMMAND), f"{COMMAND}: the package's command is not installed (make develop)"
         cli = COMMAND
     else:
         cli = snakescope

@@ -84,7 +84,8 @@ pub struct TimeitArgs {
     pub setup: Vec<String>,
 
     /// Interpreter to time with (repeatable: every statement on every
-    /// interpreter). Default: $SNAKESCOPE_PYTHON, else `python3`.
+    /// interpreter). Default: $SNAKESCOPE_PYTHON, else the environment's
+    /// own when the wheel installed snakescope there, else `python3`.
     #[arg(short = 'p', long = "python", value_name = "PYTHON")]
     pub pythons: Vec<String>,
 
@@ -253,9 +254,11 @@ pub struct RunArgs {
     pub sort: String,
 
     /// The interpreter to run (default: $SNAKESCOPE_PYTHON, set by the Python
-    /// package to its own interpreter, else `python3`): CPython 3.8 to 3.15
+    /// package to its own interpreter, else the environment's own when the
+    /// wheel installed snakescope there, else `python3`): CPython 3.8 to 3.15
     /// or the free-threaded 3.13t, with the snakescope package installed or
-    /// lent by snakescope (from the package's own command, or
+    /// lent by snakescope (from `python -m snakescope`, the environment the
+    /// wheel installed the binary into, or
     /// $SNAKESCOPE_PACKAGE).
     #[arg(long, value_name = "PATH")]
     pub python: Option<String>,

@@ -111,7 +111,7 @@ pub fn recorded(command: &[OsString]) -> Vec<String> {
         .collect()
 }
 
-/// The Python package's `snakescope` command tells the command line its
+/// The Python package's command line (`python -m snakescope`) tells it its
 /// interpreter and package through the environment (`SNAKESCOPE_PYTHON`,
 /// `SNAKESCOPE_PACKAGE`) and lists the variables it added in
 /// `SNAKESCOPE_SET_BY_COMMAND`: those are not passed on to the program, whose

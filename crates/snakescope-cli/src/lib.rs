@@ -9,6 +9,7 @@ mod commands;
 pub use commands::stat::{counters as stat_counters, figures as stat_figures};
 pub mod defaults;
 mod habits;
+mod installed;
 mod launch;
 mod program_args;
 pub mod run_settings;

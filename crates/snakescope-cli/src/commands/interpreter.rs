@@ -4,8 +4,9 @@
 //! An interpreter other than the package's own is asked first, in one short
 //! run, for its version and whether it can import `snakescope`. When it
 //! cannot, and the package's location is known (`SNAKESCOPE_PACKAGE`, which
-//! the package's own `snakescope` command sets), the package is made
-//! importable for the bootstrap only: a fresh directory holding nothing but a
+//! `python -m snakescope` sets, else the environment the wheel installed the
+//! binary into: `installed_package`), the package is made importable for the
+//! bootstrap only: a fresh directory holding nothing but a
 //! `snakescope` link to the package goes first on `PYTHONPATH`, and the
 //! bootstrap takes it off `sys.path` and restores `PYTHONPATH` before the
 //! program runs (`SNAKESCOPE_RUN_PATH`, `SNAKESCOPE_RUN_PYTHONPATH`). A
@@ -13,6 +14,7 @@
 //! is often another interpreter's site-packages, whose `sitecustomize` or
 //! other modules would otherwise be imported while the interpreter starts.
 
+use crate::installed;
 use crate::launch;
 use crate::UserError;
 use snakescope_layouts::{
@@ -34,16 +36,19 @@ fn has_free_threaded_module(package: &Path, minor: u32) -> bool {
     })
 }
 
-/// Asks an interpreter for its version, ABI flags and whether it finds the
-/// package; valid Python 2 and 3, so that any interpreter answers.
+/// Asks an interpreter for its version, ABI flags, whether it finds the
+/// package and where; valid Python 2 and 3, so that any interpreter answers.
 const PROBE: &str = "import sys
 v = sys.version_info
+where = ''
 try:
-    import importlib.util
-    found = importlib.util.find_spec('snakescope') is not None
+    import importlib.util, os
+    spec = importlib.util.find_spec('snakescope')
+    found = spec is not None
+    where = os.path.dirname(spec.origin or '') if found else ''
 except Exception:
     found = False
-sys.stdout.write('snakescope-probe %d %d %d %s %d\\n' % (v[0], v[1], v[2], getattr(sys, 'abiflags', '') or '-', found))
+sys.stdout.write('snakescope-probe %d %d %d %s %d %s\\n' % (v[0], v[1], v[2], getattr(sys, 'abiflags', '') or '-', found, where))
 ";
 
 /// The interpreter to run the bootstrap with, and what its environment needs.
@@ -57,7 +62,8 @@ pub(crate) struct Interpreter {
 
 impl Interpreter {
     /// Chooses the interpreter (`--python`, else `$SNAKESCOPE_PYTHON`, else
-    /// `python3`) and checks it can run the bootstrap.
+    /// the one the wheel installed the binary beside, else `python3`) and
+    /// checks it can run the bootstrap.
     pub fn choose(explicit: Option<&str>) -> Result<Interpreter, UserError> {
         let from_env = std::env::var("SNAKESCOPE_PYTHON")
             .ok()
@@ -65,8 +71,9 @@ impl Interpreter {
         let python = explicit
             .map(str::to_owned)
             .or_else(|| from_env.clone())
+            .or_else(|| installed::python().map(|p| p.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "python3".to_owned());
-        // The package's own `snakescope` command runs in an interpreter that
+        // `python -m snakescope` runs in an interpreter that
         // has just imported the package: no need to ask it.
         if launch::set_by_command("SNAKESCOPE_PYTHON") && from_env.as_deref() == Some(&python) {
             return Ok(Interpreter {
@@ -86,7 +93,11 @@ impl Interpreter {
                 package_dir: None,
             });
         }
-        let Some(package) = std::env::var_os("SNAKESCOPE_PACKAGE").filter(|p| !p.is_empty()) else {
+        let Some(package) = std::env::var_os("SNAKESCOPE_PACKAGE")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .or_else(installed_package)
+        else {
             return Err(UserError::new(format!(
                 "`{python}` (Python {}) cannot import the snakescope package",
                 probe.version()
@@ -96,7 +107,6 @@ impl Interpreter {
                  (it lends its package), or set SNAKESCOPE_PACKAGE to the package's directory",
             ));
         };
-        let package = PathBuf::from(package);
         if !package.join("_run.py").is_file() || !package.join("__init__.py").is_file() {
             return Err(UserError::new(format!(
                 "SNAKESCOPE_PACKAGE=`{}` is not the snakescope package (no `__init__.py` and `_run.py` there)",
@@ -154,6 +164,8 @@ struct Probe {
     micro: u32,
     free_threaded: bool,
     has_package: bool,
+    /// The package's directory, when found (empty otherwise).
+    package: Option<PathBuf>,
 }
 
 impl Probe {
@@ -203,9 +215,9 @@ impl Probe {
         }
     }
 
-    /// `snakescope-probe MAJOR MINOR MICRO ABIFLAGS FOUND`.
+    /// `snakescope-probe MAJOR MINOR MICRO ABIFLAGS FOUND [WHERE]`.
     fn parse(line: &str) -> Option<Probe> {
-        let mut words = line.strip_prefix("snakescope-probe ")?.split(' ');
+        let mut words = line.strip_prefix("snakescope-probe ")?.splitn(6, ' ');
         let mut number = || words.next()?.parse::<u32>().ok();
         let (major, minor, micro) = (number()?, number()?, number()?);
         let abiflags = words.next()?;
@@ -214,18 +226,30 @@ impl Probe {
             "0" => false,
             _ => return None,
         };
+        let package = words.next().filter(|w| !w.is_empty()).map(PathBuf::from);
         Some(Probe {
             major,
             minor,
             micro,
             free_threaded: abiflags.contains('t'),
             has_package,
+            package,
         })
     }
 
     fn version(&self) -> String {
         format!("{}.{}.{}", self.major, self.minor, self.micro)
     }
+}
+
+/// The package of the environment the wheel installed the binary into, to
+/// lend: its `site-packages/snakescope`, else wherever that environment's
+/// interpreter finds it (an editable install, `maturin develop`).
+fn installed_package() -> Option<PathBuf> {
+    installed::package().or_else(|| {
+        let python = installed::python()?;
+        Probe::run(&python.to_string_lossy()).ok()?.package
+    })
 }
 
 /// A new directory whose only entry, `snakescope`, links to the package.
@@ -300,8 +324,15 @@ mod tests {
                 minor: 12,
                 micro: 1,
                 free_threaded: false,
-                has_package: false
+                has_package: false,
+                package: None,
             })
+        );
+        let found =
+            Probe::parse("snakescope-probe 3 11 7 - 1 /a b/site-packages/snakescope").unwrap();
+        assert_eq!(
+            found.package,
+            Some(PathBuf::from("/a b/site-packages/snakescope"))
         );
         let ft = Probe::parse("snakescope-probe 3 13 0 t 1").unwrap();
         assert!(ft.free_threaded && ft.has_package);

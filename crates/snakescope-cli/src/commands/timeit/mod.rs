@@ -67,8 +67,9 @@ pub fn run(args: &TimeitArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// `-p` as given, else `$SNAKESCOPE_PYTHON` (the package's own command sets
-/// it), else `python3`.
+/// `-p` as given, else `$SNAKESCOPE_PYTHON` (`python -m snakescope` sets
+/// it), else the interpreter the wheel installed the binary beside, else
+/// `python3`.
 fn interpreters(args: &TimeitArgs) -> Vec<String> {
     if !args.pythons.is_empty() {
         return args.pythons.clone();
@@ -76,7 +77,10 @@ fn interpreters(args: &TimeitArgs) -> Vec<String> {
     let from_env = std::env::var("SNAKESCOPE_PYTHON")
         .ok()
         .filter(|p| !p.is_empty());
-    vec![from_env.unwrap_or_else(|| "python3".to_owned())]
+    let installed = || crate::installed::python().map(|p| p.to_string_lossy().into_owned());
+    vec![from_env
+        .or_else(installed)
+        .unwrap_or_else(|| "python3".to_owned())]
 }
 
 /// The warning for a machine whose load average is at or above its CPUs:
