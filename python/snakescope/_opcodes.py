@@ -16,7 +16,7 @@ import sys
 
 def _cache_entries(names, generic):
     entries = getattr(opcode, "_inline_cache_entries", None)
-    if isinstance(entries, dict):  # 3.13+: by name
+    if hasattr(entries, "items"):  # 3.13+: by name (3.15: a frozendict)
         return [int(entries.get(names[g], 0)) for g in generic]
     if entries is not None:  # 3.11, 3.12: by number
         return [int(entries[g]) if g < len(entries) else 0 for g in generic]

@@ -104,7 +104,7 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     dis::add_recorded(
         &mut capture,
         sampler.take_opcodes(),
-        python.as_deref(),
+        python.as_ref(),
         settings.quiet,
     );
     write_outputs(capture, settings, pid)?;
@@ -185,7 +185,7 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     dis::add_recorded(
         &mut capture,
         sampler.take_opcodes(),
-        python.as_deref(),
+        python.as_ref(),
         settings.quiet,
     );
     write_outputs(capture, settings, pid)?;
@@ -385,7 +385,7 @@ fn command_line(command: &[OsString]) -> String {
 
 /// With `--opcodes`: the target's executable, read while it runs (the
 /// interpreter asked for its opcode table at the end).
-fn opcode_python(settings: &Settings, pid: u32) -> Option<PathBuf> {
+fn opcode_python(settings: &Settings, pid: u32) -> Option<dis::table::Executable> {
     settings
         .sampler
         .opcodes

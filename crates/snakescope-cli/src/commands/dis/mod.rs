@@ -12,7 +12,6 @@ use crate::commands::capture_file::read_capture;
 use crate::UserError;
 use snakescope_formats::dis::{function_view, write_function, SourceLines};
 use snakescope_model::{Capture, Opcodes};
-use std::path::Path;
 
 pub fn run(args: &DisArgs) -> anyhow::Result<u8> {
     let path = &args.capture;
@@ -79,7 +78,7 @@ fn heading(capture: &Capture, code: &snakescope_model::CodeSamples, named: bool)
 pub(crate) fn add_recorded(
     capture: &mut Capture,
     opcodes: Option<Opcodes>,
-    python: Option<&Path>,
+    python: Option<&table::Executable>,
     quiet: bool,
 ) {
     let Some(mut opcodes) = opcodes else { return };
