@@ -107,9 +107,10 @@ impl InstrCounts {
                     self.due.push((code, serial));
                 }
             }
-            if offset == NOT_STARTED {
-                continue;
-            }
+            // A frame not started yet is about to run its first instruction:
+            // its samples go there, so a function's self samples all sit on
+            // instructions (`dis` places every one).
+            let offset = if offset == NOT_STARTED { 0 } else { offset };
             let counted = self.seen.contains(&(code, serial, offset));
             if innermost || !counted {
                 let slot = entry.instrs.entry(offset).or_insert((line, 0, 0));
@@ -204,13 +205,16 @@ mod tests {
         // f (code 1) at 10 called from f at 4, called from g (code 2) at 6.
         let stack = [(1, 1, 10, 3), (1, 1, 4, 2), (2, 1, 6, 7)];
         counts.add(&stack, 3);
-        // f before its first instruction, called from g at 6.
+        // f before its first instruction (counted at offset 0), called from g at 6.
         counts.add(&[(1, 1, NOT_STARTED, 1), (2, 1, 6, 7)], 1);
         let f = &counts.counts[&(1, 1)];
         assert_eq!((f.self_samples, f.total), (4, 4));
         assert_eq!(f.instrs[&10], (3, 3, 3));
         assert_eq!(f.instrs[&4], (2, 0, 3));
-        assert_eq!(f.instrs.len(), 2);
+        assert_eq!(f.instrs[&0], (1, 1, 1));
+        assert_eq!(f.instrs.len(), 3);
+        let placed: u64 = f.instrs.values().map(|i| i.1).sum();
+        assert_eq!(placed, f.self_samples);
         let g = &counts.counts[&(2, 1)];
         assert_eq!((g.self_samples, g.total), (0, 4));
         assert_eq!(g.instrs[&6], (7, 0, 4));
