@@ -19,39 +19,33 @@ _NUMBER_UNIT = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([^\s0-9.]*)\s*"
 
 def parse_size(value, what="max_memory"):
     """Bytes; ValueError that names the value and the accepted forms."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"{what}={value!r}: give bytes (int) or a size such as \"100 MB\" or \"1.5 GiB\"")
-    if isinstance(value, str):
-        m = _NUMBER_UNIT.fullmatch(value)
-        unit = m.group(2).lower() if m else None
-        if unit == "":
-            unit = "b"
-        if unit not in _SIZE_UNITS:
-            raise ValueError(f"{what}={value!r} is not a size: write a number and a unit, "
-                             "B, kB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024), "
-                             "as \"100 MB\"")
-        value = float(m.group(1)) * _SIZE_UNITS[unit]
-    if not value > 0:
-        raise ValueError(f"{what}={value!r}: a budget must be more than 0 bytes")
-    return int(value)
+    return int(_parse(value, what, _SIZE_UNITS, "b", "bytes",
+                      "give bytes (int) or a size such as \"100 MB\" or \"1.5 GiB\"",
+                      "is not a size: write a number and a unit, B, kB, MB, GB (powers of 1000) "
+                      "or KiB, MiB, GiB (powers of 1024), as \"100 MB\""))
 
 
 def parse_time(value, what="max_time"):
     """Seconds; ValueError that names the value and the accepted forms."""
+    return float(_parse(value, what, _TIME_UNITS, "s", "seconds",
+                        "give seconds (a number) or a time such as \"2 s\" or \"150 ms\"",
+                        "is not a time: write a number and a unit, s, ms, us or min, as \"2 s\" or \"150 ms\""))
+
+
+def _parse(value, what, units, default_unit, noun, bad_type, bad_unit):
+    """A number, or a string of a number and one of ``units`` (none:
+    ``default_unit``), in the base unit; more than 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"{what}={value!r}: give seconds (a number) or a time such as \"2 s\" or \"150 ms\"")
+        raise ValueError(f"{what}={value!r}: {bad_type}")
     if isinstance(value, str):
         m = _NUMBER_UNIT.fullmatch(value)
-        unit = m.group(2).lower() if m else None
-        if unit == "":
-            unit = "s"
-        if unit not in _TIME_UNITS:
-            raise ValueError(f"{what}={value!r} is not a time: write a number and a unit, "
-                             "s, ms, us or min, as \"2 s\" or \"150 ms\"")
-        value = float(m.group(1)) * _TIME_UNITS[unit]
+        unit = (m.group(2).lower() or default_unit) if m else None
+        if unit not in units:
+            raise ValueError(f"{what}={value!r} {bad_unit}")
+        value = float(m.group(1)) * units[unit]
     if not value > 0:
-        raise ValueError(f"{what}={value!r}: a budget must be more than 0 seconds")
-    return float(value)
+        raise ValueError(f"{what}={value!r}: a budget must be more than 0 {noun}")
+    return value
 
 
 _BINARY = (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
