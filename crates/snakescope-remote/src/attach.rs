@@ -183,7 +183,10 @@ impl Target {
                     Some(sym) => Some(reader.read_vec(sym + bias, 24).map_err(read_err)?),
                     None => None,
                 };
-                if text.as_ref().is_some_and(|t| t[0] == 0) {
+                // The text is written by one `snprintf`: until the space
+                // after the version is there, it may be half written
+                // (`3.8` of `3.8.18 (default…`).
+                if text.as_ref().is_some_and(|t| t[0] == 0 || !t.contains(&b' ')) {
                     return Err(AttachError::Read {
                         pid,
                         source: ReadError::Other("the interpreter is not initialised yet".into()),
@@ -361,7 +364,7 @@ fn older_than_runtime(
 /// `3.8.18` (or `3.10.0rc1`) from the start of `sys.version`'s text
 /// (`3.8.18 (default, ...`); `None` for text of another shape.
 fn parse_version_text(text: &[u8]) -> Option<PyVersion> {
-    let end = text.iter().position(|&b| b == b' ' || b == 0)?;
+    let end = text.iter().position(|&b| b == b' ')?;
     let text = std::str::from_utf8(&text[..end]).ok()?;
     let mut parts = text.splitn(3, '.');
     let major = parts.next()?.parse().ok()?;
@@ -437,6 +440,9 @@ mod tests {
         assert_eq!(rc.to_string(), "3.10.0rc1");
         assert!(parse_version_text(b"3.9.1x2 (x)").is_none());
         assert!(parse_version_text(&[0; 16]).is_none());
+        // Half written: no space after the version yet.
+        assert!(parse_version_text(b"3.8.1\0\0\0").is_none());
+        assert!(parse_version_text(b"3.8\0\0\0\0\0").is_none());
         assert!(parse_version_text(b"garbage text here").is_none());
     }
 }
