@@ -18,8 +18,6 @@ import pytest
 
 from support import assert_share, record, run, script
 
-RATE = "500"  # Hz: 16 tasks of 2-3 s of CPU in all give well over MIN_SAMPLES samples in `task`
-
 
 def _record(snakescope, python, tmp_path, method, *extra, options=(), status=0):
     truth = tmp_path / "truth.json"
@@ -28,7 +26,7 @@ def _record(snakescope, python, tmp_path, method, *extra, options=(), status=0):
         snakescope,
         command,
         tmp_path / "pool.json",
-        options=["--subprocesses", "--rate", RATE, *options],
+        options=["--subprocesses", *options],
         expect_status=status,
     )
     return result, cap, json.loads(truth.read_text())
@@ -57,9 +55,15 @@ def _processes(cap):
     return {p["pid"]: p for p in cap.data.get("processes", [])}
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
-def test_pool_workers_shares_and_pids(any_python, snakescope, tmp_path, method):
-    _, cap, truth = _record(snakescope, any_python, tmp_path, method)
+@pytest.mark.parametrize(
+    "method, extra",
+    [("fork", ()), ("spawn", ()), ("forkserver", ()), ("spawn", ("--executor",))],
+    ids=["fork", "spawn", "forkserver", "executor"],
+)
+def test_pool_workers_shares_and_pids(any_python, snakescope, tmp_path, method, extra):
+    # At snakescope's default rate (1000 Hz): the tasks use 2-3 s of CPU,
+    # so some 2500 samples fall in `task`.
+    _, cap, truth = _record(snakescope, any_python, tmp_path, method, *extra)
     processes = _processes(cap)
     assert processes[truth["main"]]["role"] == "main"
     assert cap.meta["pid"] == truth["main"]
@@ -71,7 +75,7 @@ def test_pool_workers_shares_and_pids(any_python, snakescope, tmp_path, method):
     for pid, p in processes.items():
         mine = sum(t["samples"] for t in cap.threads if t["pid"] == pid)
         assert p["samples"] == mine
-    _check_worker_shares(cap, truth, f"{method} pool")
+    _check_worker_shares(cap, truth, f"{method} {'executor' if extra else 'pool'}")
 
 
 def test_grandchild_killed_child_and_exit_status(any_python, snakescope, tmp_path):
@@ -120,7 +124,7 @@ def test_one_process_capture_unchanged(any_python, snakescope, tmp_path):
         snakescope,
         [any_python.path, script("pool_known.py"), "fork", str(truth)],
         tmp_path / "one.json",
-        options=["--rate", RATE],
+        options=[],
     )
     assert "processes" not in cap.data
     assert all("pid" not in t for t in cap.threads)

@@ -13,10 +13,12 @@ writes, as JSON to REPORT:
 Each worker's share of the CPU time in `task` is therefore known by
 measurement, whatever the scheduling.
 
-Usage: pool_known.py METHOD REPORT [--grandchild] [--kill] [--exit N]
-METHOD: fork, spawn or forkserver. Exits with N (default 0).
+Usage: pool_known.py METHOD REPORT [--grandchild] [--kill] [--executor] [--exit N]
+METHOD: fork, spawn or forkserver. --executor: a ProcessPoolExecutor(4)
+instead of the Pool. Exits with N (default 0).
 """
 
+import concurrent.futures
 import json
 import multiprocessing as mp
 import os
@@ -61,14 +63,26 @@ def spin_forever():
         spin(1)
 
 
-def main(method, report, grandchild, kill):
-    ctx = mp.get_context(method)
-    out = {"main": os.getpid()}
+def pool_tasks(ctx, grandchild, out):
+    """The tasks on a Pool(4), and a grandchild started by one of its workers."""
     with ctx.Pool(4) as pool:
         pending = pool.apply_async(start_grandchild) if grandchild else None
         results = pool.map(task, [i * SCALE for i in range(1, TASKS + 1)], chunksize=1)
         if pending is not None:
             out["grandchild_parent"], out["grandchild"] = pending.get()
+    return results
+
+
+def executor_tasks(ctx):
+    """The tasks on a ProcessPoolExecutor(4)."""
+    with concurrent.futures.ProcessPoolExecutor(4, mp_context=ctx) as pool:
+        return list(pool.map(task, [i * SCALE for i in range(1, TASKS + 1)]))
+
+
+def main(method, report, grandchild, kill, executor):
+    ctx = mp.get_context(method)
+    out = {"main": os.getpid()}
+    results = executor_tasks(ctx) if executor else pool_tasks(ctx, grandchild, out)
     workers = {}
     for pid, cpu in results:
         workers[str(pid)] = workers.get(str(pid), 0.0) + cpu
@@ -87,5 +101,5 @@ def main(method, report, grandchild, kill):
 if __name__ == "__main__":
     args = sys.argv[1:]
     code = int(args[args.index("--exit") + 1]) if "--exit" in args else 0
-    main(args[0], args[1], "--grandchild" in args, "--kill" in args)
+    main(args[0], args[1], "--grandchild" in args, "--kill" in args, "--executor" in args)
     sys.exit(code)

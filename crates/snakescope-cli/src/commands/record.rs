@@ -94,6 +94,8 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     );
     let python = opcode_python(settings, pid);
     let children = follow_children(settings, pid);
+    // Read now: the process may be gone when the recording ends.
+    let command = children.as_ref().map(|_| children::command_line(pid));
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
     let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
@@ -106,7 +108,7 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     feedback.iter().for_each(Feedback::finish);
     let mut capture = sink.inner.finish(sampler.meta(elapsed, started));
     if let Some(children) = children {
-        capture.meta.command = children::command_line(pid);
+        capture.meta.command = command.unwrap_or_default();
         children.finish(&mut capture, None);
     }
     dis::add_recorded(
