@@ -32,7 +32,7 @@ WORKLOAD = Path(__file__).parent / "workloads" / "pool_pi.py"
 
 
 def commands(tools, python, rate, method, tmp: Path) -> dict[str, list[str]]:
-    target = [python, str(WORKLOAD), "8000000", method]
+    target = [python, str(WORKLOAD), "40000000", method]
     interval_us = str(max(1, round(1_000_000 / rate)))
     out = {"plain": target}
     snake = tools["snakescope"].path

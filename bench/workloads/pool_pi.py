@@ -2,7 +2,7 @@
 Python, 2nd ed., chapter 9's pi estimation): the parent splits the samples
 into tasks, the workers count the points inside the quarter circle, the
 parent waits on the results. Deterministic (each task seeds its own
-generator). Usage: pool_pi.py [TOTAL_POINTS [START_METHOD]]; takes ~2 s
+generator). Usage: pool_pi.py [TOTAL_POINTS [START_METHOD]]; takes ~10 s
 of CPU on CPython 3.11 with the default.
 """
 
@@ -33,5 +33,5 @@ def main(total, method):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 8_000_000,
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 40_000_000,
          sys.argv[2] if len(sys.argv) > 2 else "fork")

@@ -1,7 +1,7 @@
-"""A multiprocessing Pool(4) whose work per worker is measured by the workers.
+"""A multiprocessing Pool (4 workers, or --workers N) measured by its own workers.
 
 Sixteen tasks of known, unequal size (task i spins i * SCALE units of the
-same loop) go to a Pool(4) with chunksize 1, so which worker gets which task
+same loop) go to the Pool with chunksize 1, so which worker gets which task
 is up to the pool; each task measures its own CPU time with
 `time.thread_time()` around the work and returns it with its pid. The parent
 writes, as JSON to REPORT:
@@ -9,13 +9,14 @@ writes, as JSON to REPORT:
      "workers": {"<pid>": <CPU seconds spent in `task` by that worker>},
      "grandchild": <pid of a Python process a worker started>  (--grandchild),
      "grandchild_parent": <the worker that started it>,
-     "killed": <pid of a child killed with SIGKILL while it ran> (--kill)}
+     "killed": <pid of a child killed with SIGKILL while it ran> (--kill),
+     "not_python": <pid of a `sleep 0.3` it ran>                 (--kill)}
 Each worker's share of the CPU time in `task` is therefore known by
 measurement, whatever the scheduling.
 
-Usage: pool_known.py METHOD REPORT [--grandchild] [--kill] [--executor] [--exit N]
-METHOD: fork, spawn or forkserver. --executor: a ProcessPoolExecutor(4)
-instead of the Pool. Exits with N (default 0).
+Usage: pool_known.py METHOD REPORT [--workers N] [--grandchild] [--kill] [--executor] [--exit N]
+METHOD: fork, spawn or forkserver. --workers: the pool's size (default 4).
+--executor: a ProcessPoolExecutor instead of the Pool. Exits with N (default 0).
 """
 
 import concurrent.futures
@@ -63,9 +64,9 @@ def spin_forever():
         spin(1)
 
 
-def pool_tasks(ctx, grandchild, out):
-    """The tasks on a Pool(4), and a grandchild started by one of its workers."""
-    with ctx.Pool(4) as pool:
+def pool_tasks(ctx, workers, grandchild, out):
+    """The tasks on a Pool, and a grandchild started by one of its workers."""
+    with ctx.Pool(workers) as pool:
         pending = pool.apply_async(start_grandchild) if grandchild else None
         results = pool.map(task, [i * SCALE for i in range(1, TASKS + 1)], chunksize=1)
         if pending is not None:
@@ -73,16 +74,19 @@ def pool_tasks(ctx, grandchild, out):
     return results
 
 
-def executor_tasks(ctx):
-    """The tasks on a ProcessPoolExecutor(4)."""
-    with concurrent.futures.ProcessPoolExecutor(4, mp_context=ctx) as pool:
+def executor_tasks(ctx, workers):
+    """The tasks on a ProcessPoolExecutor."""
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         return list(pool.map(task, [i * SCALE for i in range(1, TASKS + 1)]))
 
 
-def main(method, report, grandchild, kill, executor):
+def main(method, report, grandchild, kill, executor, workers=4):
     ctx = mp.get_context(method)
     out = {"main": os.getpid()}
-    results = executor_tasks(ctx) if executor else pool_tasks(ctx, grandchild, out)
+    if executor:
+        results = executor_tasks(ctx, workers)
+    else:
+        results = pool_tasks(ctx, workers, grandchild, out)
     workers = {}
     for pid, cpu in results:
         workers[str(pid)] = workers.get(str(pid), 0.0) + cpu
@@ -94,6 +98,9 @@ def main(method, report, grandchild, kill, executor):
         os.kill(victim.pid, signal.SIGKILL)
         victim.join()
         out["killed"] = victim.pid
+        sleeper = subprocess.Popen(["sleep", "0.3"])
+        sleeper.wait()
+        out["not_python"] = sleeper.pid
     with open(report, "w", encoding="utf-8") as f:
         json.dump(out, f)
 
@@ -101,5 +108,6 @@ def main(method, report, grandchild, kill, executor):
 if __name__ == "__main__":
     args = sys.argv[1:]
     code = int(args[args.index("--exit") + 1]) if "--exit" in args else 0
-    main(args[0], args[1], "--grandchild" in args, "--kill" in args, "--executor" in args)
+    workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 4
+    main(args[0], args[1], "--grandchild" in args, "--kill" in args, "--executor" in args, workers)
     sys.exit(code)

@@ -7,6 +7,7 @@ use crate::capture::{Capture, StackRecord, ThreadRecord};
 use crate::frames::FrameTable;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// One process of a capture that followed a program's child processes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -109,8 +110,10 @@ impl Capture {
     }
 
     /// Adds `other`'s samples (another process's, its threads marked with
-    /// its pid by [`Self::set_thread_pids`]): frames are shared, threads and
-    /// stacks appended. Its metadata is left out, but for its torn stacks.
+    /// its pid by [`Self::set_thread_pids`]): frames are shared, threads
+    /// and stacks appended, or added to those of the same thread (pid and
+    /// tid: a process sampled twice, before and after an `exec`). Its
+    /// metadata is left out, but for its torn stacks.
     pub fn merge_samples(&mut self, other: Capture) {
         let mut table = FrameTable::default();
         for f in std::mem::take(&mut self.frames) {
@@ -118,15 +121,53 @@ impl Capture {
         }
         let ids: Vec<usize> = other.frames.into_iter().map(|f| table.intern(f)).collect();
         self.frames = table.into_frames();
-        let base = self.threads.len();
-        self.threads.extend(other.threads);
-        self.stacks
-            .extend(other.stacks.into_iter().map(|s| StackRecord {
-                thread: s.thread + base,
-                frames: s.frames.iter().map(|&f| ids[f]).collect(),
-                ..s
-            }));
+        let threads: Vec<usize> = other
+            .threads
+            .into_iter()
+            .map(|t| self.merge_thread(t))
+            .collect();
+        let mut known: HashMap<(usize, Vec<usize>, bool, bool), usize> = self
+            .stacks
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.thread, s.frames.clone(), s.idle, s.gil), i))
+            .collect();
+        for s in other.stacks {
+            let frames: Vec<usize> = s.frames.iter().map(|&f| ids[f]).collect();
+            let key = (threads[s.thread], frames, s.idle, s.gil);
+            match known.get(&key) {
+                Some(&i) => self.stacks[i].count += s.count,
+                None => {
+                    known.insert(key.clone(), self.stacks.len());
+                    self.stacks.push(StackRecord {
+                        thread: key.0,
+                        frames: key.1,
+                        ..s
+                    });
+                }
+            }
+        }
         self.meta.torn_stacks += other.meta.torn_stacks;
+    }
+
+    /// The index of `thread` among this capture's threads once added: that
+    /// of the same pid and tid, its counts added, or a new one.
+    fn merge_thread(&mut self, thread: ThreadRecord) -> usize {
+        let same = |t: &ThreadRecord| t.tid == thread.tid && t.pid == thread.pid;
+        match self.threads.iter().position(same) {
+            Some(i) => {
+                let t = &mut self.threads[i];
+                t.samples += thread.samples;
+                t.idle_samples += thread.idle_samples;
+                t.gil_samples += thread.gil_samples;
+                t.name = thread.name.or(t.name.take());
+                i
+            }
+            None => {
+                self.threads.push(thread);
+                self.threads.len() - 1
+            }
+        }
     }
 
     /// Keeps only process `pid`'s threads and samples (`report --pid`); its
@@ -263,6 +304,12 @@ mod tests {
         let mut buf = Vec::new();
         c.write_to(&mut buf).unwrap();
         assert_eq!(crate::Capture::read_from(&buf[..]).unwrap(), c);
+        // The same process again (sampled before and after an `exec`): one
+        // thread, one stack record, the counts added.
+        c.merge_samples(one(11, "child", 2));
+        c.count_process_samples();
+        assert_eq!((c.threads.len(), c.stacks.len()), (2, 2));
+        assert_eq!((c.processes[1].samples, c.stacks[1].count), (7, 7));
     }
 
     #[test]

@@ -89,8 +89,15 @@ impl Children {
             samples: 0,
             idle_samples: 0,
         }];
+        // A process whose last program was not Python (a forked Python
+        // process that `exec`ed `sleep`) has a row only if it has samples.
+        let mut not_python = Vec::new();
         for f in followed {
-            let Some(mut child) = f.capture else { continue };
+            let Some(mut child) = f.capture else {
+                not_python.push(f.pid);
+                continue;
+            };
+            not_python.retain(|&pid| pid != f.pid);
             child.set_thread_pids(f.pid);
             let (ticks, lost_ticks) = (child.meta.ticks, child.meta.lost_ticks);
             capture.merge_samples(child);
@@ -120,6 +127,9 @@ impl Children {
         }
         capture.processes = processes;
         capture.count_process_samples();
+        capture
+            .processes
+            .retain(|p| p.samples > 0 || !not_python.contains(&p.pid));
     }
 }
 
