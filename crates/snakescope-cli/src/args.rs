@@ -154,6 +154,11 @@ pub struct RecordArgs {
     #[command(flatten)]
     pub sampling: SamplingArgs,
 
+    /// Also sample every Python process the program starts (multiprocessing
+    /// workers, subprocesses, their children), each under its own pid.
+    #[arg(long)]
+    pub subprocesses: bool,
+
     /// Stop recording after this many seconds (0.001 to one year).
     #[arg(short, long, value_name = "SECONDS", value_parser = parse_duration,
           allow_negative_numbers = true)]
@@ -193,6 +198,11 @@ pub struct ReportArgs {
     /// bytes `allocated`, alive at the `peak`, or `leaked` (alive at the end).
     #[arg(long, value_parser = ["allocated", "peak", "leaked"], value_name = "WHAT")]
     pub memory: Option<String>,
+
+    /// Only this process's samples (captures of `record --subprocesses`:
+    /// the text report's process table lists them).
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
 }
 
 /// The sort keys `python -m cProfile -s` accepts (`pstats.Stats.sort_arg_dict_default`,

@@ -299,8 +299,16 @@
     return T;
   }
 
+  // A capture that followed child processes (record --subprocesses): each
+  // thread is shown under its process, `process 1234 (pool worker)`.
+  var processes = Array.isArray(cap.processes) ? cap.processes : [];
+  function processLabel(t) {
+    if (processes.length < 2 || t.pid == null) return '';
+    var p = processes.filter(function (q) { return q.pid === t.pid; })[0];
+    return 'process ' + t.pid + ' (' + (p ? p.role : 'child') + ') \u203a ';
+  }
   function threadLabel(t) {
-    return (t.name ? t.name : 'thread') + ' (tid ' + t.tid + ')';
+    return processLabel(t) + (t.name ? t.name : 'thread') + ' (tid ' + t.tid + ')';
   }
   function nodeLabel(T, n) {
     var k = T.key[n];
@@ -936,6 +944,35 @@
     if (meta.gil_only) notes.push('Only the thread holding the GIL was sampled (--gil).');
     else if (gilRecorded) notes.push('\u201cHolding the GIL\u201d is the share of the thread\u2019s samples taken while it held the GIL.');
     el.appendChild(h('p', { cls: 'note', text: notes.join(' ') }));
+    if (processes.length > 1) buildProcesses(el);
+  }
+
+  // The process table: pid, role, command, samples and share, lifetime.
+  function buildProcesses(el) {
+    var children = processes.filter(function (p) { return p.role !== 'main' && p.samples > 0; });
+    var childSamples = children.reduce(function (a, p) { return a + p.samples; }, 0);
+    el.appendChild(h('h3', { text: 'Processes' }));
+    el.appendChild(h('p', { cls: 'note', text: 'Work happened in ' + children.length + ' child process' +
+      (children.length === 1 ? '' : 'es') + ' (' + pct(childSamples, total) + ' of the samples) besides the main one.' }));
+    var table = h('table', { cls: 'data narrow', id: 'processes-table' });
+    var head = ['PID', 'Role', 'Samples', 'Share', 'Idle', 'Lifetime (s)', 'Command'];
+    table.appendChild(h('thead', null, [h('tr', null, head.map(function (x, i) {
+      return h('th', { cls: i === 2 || i === 3 || i === 4 ? 'num' : '', text: x });
+    }))]));
+    var tb = h('tbody');
+    processes.forEach(function (p) {
+      tb.appendChild(h('tr', null, [
+        h('td', { cls: 'num', text: String(p.pid) }),
+        h('td', { text: p.role }),
+        h('td', { cls: 'num', text: fmtNum(p.samples) }),
+        h('td', { cls: 'num', text: pct(p.samples, total) }),
+        h('td', { cls: 'num', text: pct(p.idle_samples || 0, p.samples) }),
+        h('td', { text: p.start_s.toFixed(2) + '\u2013' + p.end_s.toFixed(2) }),
+        h('td', { cls: 'name', text: (p.command || []).join(' ') }),
+      ]));
+    });
+    table.appendChild(tb);
+    el.appendChild(table);
   }
 
   // ---------------------------------------------------------------- memory (shown when the capture has memory data)

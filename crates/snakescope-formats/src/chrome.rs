@@ -91,6 +91,8 @@ fn trace(capture: &Capture) -> Trace {
     order.sort_by_key(|&t| std::cmp::Reverse(capture.threads[t].samples));
     for (rank, &t) in order.iter().enumerate() {
         let thread = &capture.threads[t];
+        // Each process of a capture that followed children is its own track group.
+        let pid = thread.pid.map_or(pid, u64::from);
         let name = serde_json::json!({ "name": thread_name(thread) });
         events.push(metadata(pid, thread.tid, "thread_name", name));
         let index = serde_json::json!({ "sort_index": rank });

@@ -12,7 +12,9 @@ use std::io::{self, Write};
 /// The collapsed stacks of `capture` with their counts, sorted by stack text.
 pub(crate) fn collapsed_stacks(capture: &Capture) -> BTreeMap<String, u64> {
     let frame_texts: Vec<String> = capture.frames.iter().map(frame_text).collect();
-    let thread_texts: Vec<String> = capture.threads.iter().map(thread_text).collect();
+    let thread_texts: Vec<String> = (0..capture.threads.len())
+        .map(|t| root_text(capture, t))
+        .collect();
     let mut lines = BTreeMap::new();
     for stack in &capture.stacks {
         let mut line = thread_texts[stack.thread].clone();
@@ -41,6 +43,16 @@ pub(crate) fn frame_text(frame: &Frame) -> String {
         format!("{name} ({file})")
     } else {
         format!("{name} ({file}:{})", frame.line)
+    }
+}
+
+/// The root of a thread's stacks: its process (`process 1234 (pool
+/// worker)`, when the capture holds several), then the thread.
+fn root_text(capture: &Capture, thread: usize) -> String {
+    let text = thread_text(&capture.threads[thread]);
+    match capture.process_label(thread) {
+        Some(process) => format!("{};{text}", sanitize(&process)),
+        None => text,
     }
 }
 

@@ -74,6 +74,7 @@ pub(crate) fn capture() -> Capture {
                 samples: 90,
                 idle_samples: 0,
                 gil_samples: 80,
+                pid: None,
             },
             ThreadRecord {
                 tid: 101,
@@ -81,6 +82,7 @@ pub(crate) fn capture() -> Capture {
                 samples: 10,
                 idle_samples: 10,
                 gil_samples: 0,
+                pid: None,
             },
         ],
         frames: vec![
@@ -102,6 +104,7 @@ pub(crate) fn capture() -> Capture {
         lines: None,
         opcodes: None,
         stat: None,
+        processes: Vec::new(),
     }
 }
 
@@ -115,6 +118,7 @@ pub(crate) fn empty_capture() -> Capture {
         lines: None,
         opcodes: None,
         stat: None,
+        processes: Vec::new(),
         ..capture()
     }
 }

@@ -130,7 +130,8 @@ fn profiles(capture: &Capture) -> Vec<Profile<u64>> {
     let mut profiles: Vec<Profile<u64>> = capture
         .threads
         .iter()
-        .map(|t| empty_profile(t, unit))
+        .enumerate()
+        .map(|(i, t)| empty_profile(t, capture.process_label(i), unit))
         .collect();
     let mut index: Vec<HashMap<&[usize], usize>> = vec![HashMap::new(); capture.threads.len()];
     for stack in &capture.stacks {
@@ -157,11 +158,18 @@ fn counts_unit(capture: &Capture) -> &'static str {
     }
 }
 
-fn empty_profile(thread: &ThreadRecord, unit: &'static str) -> Profile<u64> {
+/// A thread's profile, named after the thread (and its process, when the
+/// capture holds several).
+fn empty_profile(
+    thread: &ThreadRecord,
+    process: Option<String>,
+    unit: &'static str,
+) -> Profile<u64> {
     let name = thread.name.as_deref().unwrap_or("thread");
+    let name = format!("{name} (tid {})", thread.tid);
     Profile {
         kind: "sampled",
-        name: format!("{name} (tid {})", thread.tid),
+        name: process.map_or_else(|| name.clone(), |p| format!("{p}: {name}")),
         unit,
         start_value: 0,
         end_value: 0,

@@ -167,6 +167,7 @@ impl CaptureBuilder {
             lines: self.lines,
             opcodes: None,
             stat: None,
+            processes: Vec::new(),
         }
     }
 
@@ -191,6 +192,7 @@ impl CaptureBuilder {
             samples: 0,
             idle_samples: 0,
             gil_samples: 0,
+            pid: None,
         });
         self.thread_ids.insert(tid, i);
         i

@@ -84,6 +84,10 @@ pub struct ThreadRecord {
     /// Of those, the ones where it held the GIL.
     #[serde(default)]
     pub gil_samples: u64,
+    /// The process it belongs to, in a capture of several processes
+    /// (`record --subprocesses`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 /// A distinct (thread, stack, idle, gil) with the number of samples that had it.
@@ -243,6 +247,10 @@ pub struct Capture {
     /// measures, for this run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stat: Option<crate::stat::Stat>,
+    /// Present after `record --subprocesses`: every process sampled, the
+    /// recorded one first (threads name theirs with `pid`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<crate::processes::ProcessRecord>,
 }
 
 impl Capture {

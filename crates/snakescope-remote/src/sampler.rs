@@ -287,8 +287,17 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             },
             None => None,
         };
-        let runnable =
-            clock_before.is_some() || self.tasks.state(thread.native_id) == TaskState::Running;
+        let state = match clock_before {
+            Some(_) => TaskState::Running,
+            None => self.tasks.state(thread.native_id),
+        };
+        if state == TaskState::Gone {
+            // Not (or no longer) a thread of this process: one that has just
+            // exited, or, in a child just forked, its copy of the parent's
+            // thread list, which names the parent's threads.
+            return Ok(());
+        }
+        let runnable = state == TaskState::Running;
         if self.cpu_mode && clock_before.is_none() {
             self.settle(sink, thread.native_id, runnable);
             if !runnable {

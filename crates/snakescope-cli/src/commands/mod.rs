@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod capture_file;
+mod children;
 mod diff;
 mod dis;
 mod dump;

@@ -4,7 +4,7 @@ use crate::args::RecordArgs;
 use crate::commands::feedback::{Counting, Feedback};
 use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::commands::stat::{counters, figures};
-use crate::commands::{attach_error, dis};
+use crate::commands::{attach_error, children, dis};
 use crate::launch::{self, Signals};
 use crate::UserError;
 use snakescope_formats::{Format, Section};
@@ -31,6 +31,8 @@ struct Settings {
     quiet: bool,
     /// `--stat`: the command's figures as `snakescope stat` measures them.
     stat: bool,
+    /// `--subprocesses`: the descendants are sampled too.
+    subprocesses: bool,
 }
 
 /// What `record --stat` measures.
@@ -76,6 +78,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
         format,
         quiet: args.sampling.quiet,
         stat: args.sampling.stat,
+        subprocesses: args.subprocesses,
     })
 }
 
@@ -90,6 +93,9 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
         &banner(&format!("pid {pid}"), settings, pid),
     );
     let python = opcode_python(settings, pid);
+    let children = follow_children(settings, pid);
+    // Read now: the process may be gone when the recording ends.
+    let command = children.as_ref().map(|_| children::command_line(pid));
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
     let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
@@ -101,6 +107,10 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     });
     feedback.iter().for_each(Feedback::finish);
     let mut capture = sink.inner.finish(sampler.meta(elapsed, started));
+    if let Some(children) = children {
+        capture.meta.command = command.unwrap_or_default();
+        children.finish(&mut capture, None);
+    }
     dis::add_recorded(
         &mut capture,
         sampler.take_opcodes(),
@@ -143,6 +153,7 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     let what = format!("`{}` (pid {pid})", command_line(command));
     let feedback = Feedback::start(settings.quiet, &banner(&what, settings, pid));
     let python = opcode_python(settings, pid);
+    let children = follow_children(settings, pid);
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
     let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
@@ -169,6 +180,10 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     let status = child.wait()?;
     capture.meta.wall_s = Some(launched.elapsed().as_secs_f64());
     capture.meta.exit_code = Some(launch::status_code(status));
+    if let Some(children) = children {
+        let exit_code = capture.meta.exit_code;
+        children.finish(&mut capture, exit_code);
+    }
     // The only child snakescope waited for is the target.
     capture
         .meta
@@ -391,6 +406,13 @@ fn opcode_python(settings: &Settings, pid: u32) -> Option<dis::table::Executable
         .opcodes
         .then(|| dis::table::executable_of(pid))
         .flatten()
+}
+
+/// With `--subprocesses`: starts following `pid`'s descendants.
+fn follow_children(settings: &Settings, pid: u32) -> Option<children::Children> {
+    settings
+        .subprocesses
+        .then(|| children::Children::follow(pid, settings.sampler))
 }
 
 fn note(message: &str) {

@@ -9,10 +9,13 @@ use snakescope_formats::{Format, FormatError, Section};
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
     let path = &args.capture;
-    let capture = read_capture(
+    let mut capture = read_capture(
         path,
         "report reads the JSON written by `snakescope record -o FILE.json`",
     )?;
+    if let Some(pid) = args.pid {
+        keep_process(&mut capture, pid, path)?;
+    }
     if let Some(out) = &args.output {
         check_output_path(out)?;
     }
@@ -53,6 +56,28 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
             .map_err(user_error)?,
     }
     Ok(0)
+}
+
+/// `--pid`: keeps one process's samples, or says which pids there are.
+fn keep_process(
+    capture: &mut snakescope_model::Capture,
+    pid: u32,
+    path: &std::path::Path,
+) -> Result<(), UserError> {
+    let pids = capture.pids();
+    if !pids.contains(&pid) {
+        let listed: Vec<String> = pids.iter().map(u32::to_string).collect();
+        return Err(UserError::new(format!(
+            "`{}` has no samples of process {pid}",
+            path.display()
+        ))
+        .with_hint(match listed.is_empty() {
+            true => "this capture does not say which process it sampled".to_owned(),
+            false => format!("its processes: {}", listed.join(", ")),
+        }));
+    }
+    capture.keep_process(pid);
+    Ok(())
 }
 
 fn user_error(e: FormatError) -> UserError {

@@ -126,6 +126,7 @@ pub fn memory_view(capture: &Capture, metric: MemoryMetric) -> Option<Capture> {
             samples: total,
             idle_samples: 0,
             gil_samples: 0,
+            pid: None,
         }],
         frames,
         stacks: records,
@@ -134,6 +135,7 @@ pub fn memory_view(capture: &Capture, metric: MemoryMetric) -> Option<Capture> {
         lines: None,
         opcodes: None,
         stat: None,
+        processes: Vec::new(),
     })
 }
 

@@ -306,6 +306,12 @@ fn locations(capture: &Capture, strings: &mut Strings) -> (Vec<pb::Location>, Ve
 fn thread_labels(capture: &Capture, strings: &mut Strings) -> Vec<Vec<pb::Label>> {
     let thread_key = strings.intern("thread");
     let tid_key = strings.intern("thread_id");
+    // Only a capture that followed children has threads with a pid.
+    let pid_key = capture
+        .threads
+        .iter()
+        .any(|t| t.pid.is_some())
+        .then(|| strings.intern("pid"));
     capture
         .threads
         .iter()
@@ -326,6 +332,13 @@ fn thread_labels(capture: &Capture, strings: &mut Strings) -> Vec<Vec<pb::Label>
                     ..pb::Label::default()
                 },
             ]
+            .into_iter()
+            .chain(t.pid.zip(pid_key).map(|(pid, key)| pb::Label {
+                key,
+                num: i64::from(pid),
+                ..pb::Label::default()
+            }))
+            .collect()
         })
         .collect()
 }

@@ -8,6 +8,7 @@
 mod exact;
 mod lines;
 mod opcodes;
+mod processes;
 mod stat;
 
 use snakescope_model::{Capture, FunctionStat, LineStat, Meta, Stats, ThreadRecord};
@@ -66,7 +67,12 @@ fn write_sampled(
     write_top_lines(&stats.lines, TOP, total, out, color)?;
     opcodes::write_hot_instructions(capture, &stats.lines, total, out, color)?;
     writeln!(out)?;
-    write_threads(capture, REPORT_THREADS, out, color)
+    write_threads(capture, REPORT_THREADS, out, color)?;
+    if capture.has_processes() {
+        writeln!(out)?;
+        processes::write_processes(capture, out, color)?;
+    }
+    Ok(())
 }
 
 /// The terminal summary: header, top functions by self time, and the threads
@@ -83,6 +89,10 @@ pub(crate) fn write_summary(capture: &Capture, out: &mut dyn Write, color: bool)
         if capture.threads.len() > 1 {
             writeln!(out)?;
             write_threads(capture, SUMMARY_THREADS, out, color)?;
+        }
+        if capture.has_processes() {
+            writeln!(out)?;
+            processes::write_processes(capture, out, color)?;
         }
     } else if !measured_only(capture) {
         return writeln!(out, "  no samples recorded");
