@@ -1,0 +1,203 @@
+"""`snakescope attach`: the in-process agent loaded into a running program
+(ptrace call injection on 3.8–3.13), run for --duration, taken out again.
+
+The target (tests/scripts/attach_target.py) beats a heartbeat until the
+test, once the agent runs, tells it to do its known work (the 70/30 split of
+split_70_30.py, or allocations of known sizes on known lines), then beats
+again until told to exit. Ground truth:
+- the capture's shares and per-line bytes are those of the work's
+  construction (binomial tolerance; 1 % for exact memory totals);
+- with or without an attach, the program prints the same and exits with the
+  same status (3): attach and detach change nothing it can see;
+- a second attach to the same process works (the package left imported by
+  the first is reused).
+The longest pause of the target's heartbeat is reported (`record_property`
+and stdout), not asserted: timing stays out of pass/fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from support import (
+    OLDER,
+    QUICK_TIMEOUT,
+    RECORD_TIMEOUT,
+    ROOTED,
+    SUPPORTED,
+    Capture,
+    assert_error,
+    assert_share,
+    expected_share,
+    require_interpreter,
+    script,
+    target_env,
+)
+from support.processes import Result, run
+
+KB = 1024
+# 3.8, 3.11 and 3.13 from pyenv; the rooted 3.14 and 3.15 where present.
+VERSIONS = (OLDER[0], SUPPORTED[0], SUPPORTED[2]) + tuple(i for i in ROOTED if i.id in ("sid-3.14", "sid-3.15"))
+
+
+@pytest.fixture(params=VERSIONS, ids=[i.id for i in VERSIONS])
+def python(request):
+    return require_interpreter(request.param)
+
+
+@pytest.fixture(scope="module")
+def package() -> str:
+    """The package `make develop` built, lent to the targets (which lack it)."""
+    import snakescope
+
+    return os.path.dirname(os.path.abspath(snakescope.__file__))
+
+
+class Target:
+    """attach_target.py in `mode`, driven through its control directory."""
+
+    def __init__(self, spawn, python, tmp_path: Path, *args: str):
+        self.control = tmp_path / f"control-{time.monotonic_ns()}"
+        self.control.mkdir()
+        self.proc = spawn([python.path, script("attach_target.py"), str(self.control), *args])
+        self.proc.wait_for_file(self.control / "ready")
+
+    def tell(self, name: str) -> None:
+        (self.control / name).touch()
+
+    def wait(self, name: str, timeout: float = RECORD_TIMEOUT) -> None:
+        self.proc.wait_for_file(self.control / name, timeout)
+
+    def finish(self) -> tuple[Result, dict]:
+        self.tell("finish")
+        result = self.proc.finish()
+        return result, json.loads((self.control / "report.json").read_text())
+
+
+def _plain_run(spawn, python, tmp_path, *args) -> Result:
+    """The same program without any attach: what it prints and its status."""
+    target = Target(spawn, python, tmp_path, *args)
+    target.tell("go")
+    target.wait("done")
+    result, _ = target.finish()
+    return result
+
+
+class Attach:
+    """`snakescope attach --pid PID ...` in the background; `started()`
+    returns once it says the agent runs."""
+
+    def __init__(self, snakescope, package, pid, out: Path, seconds: float, *options: str):
+        self.err = out.with_suffix(".stderr")
+        self.args = [snakescope, "attach", "--pid", str(pid), "--duration", f"{seconds:g}",
+                     "-o", str(out), *options]
+        with open(self.err, "wb") as err:
+            self.popen = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                          stderr=err, env=target_env({"SNAKESCOPE_PACKAGE": package}))
+        self.timeout = seconds + RECORD_TIMEOUT
+
+    def started(self) -> None:
+        deadline = time.monotonic() + RECORD_TIMEOUT
+        while "snakescope: attached to pid" not in self.err.read_text():
+            if self.popen.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the agent did not start{self.finish().describe()}")
+            time.sleep(0.01)
+
+    def finish(self) -> Result:
+        try:
+            out, _ = self.popen.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            out, _ = self.popen.communicate()
+        return Result(self.args, self.popen.returncode, out.decode(), self.err.read_text())
+
+
+def _attach_around_work(snakescope, package, target: Target, out: Path, seconds: float, *options: str) -> Result:
+    session = Attach(snakescope, package, target.proc.pid, out, seconds, *options)
+    session.started()
+    target.tell("go")
+    target.wait("done")
+    result = session.finish()
+    assert result.returncode == 0, result.describe()
+    assert "error" not in result.stderr and "Traceback" not in result.stderr, result.describe()
+    return result
+
+
+def _report_pause(record_property, report: dict, what: str) -> None:
+    ms = report["longest_gap_s"] * 1000
+    record_property("longest_heartbeat_gap_ms", round(ms, 2))
+    print(f"{what}: longest heartbeat gap around attach and detach {ms:.1f} ms")
+
+
+def test_attach_samples_the_70_30_split(snakescope, package, python, spawn, tmp_path, record_property):
+    """Sampling shares of work that starts after the attach, and the program
+    unchanged: the same output and status as without the attach."""
+    target = Target(spawn, python, tmp_path, "split", "1.5")
+    out = tmp_path / "split.json"
+    _attach_around_work(snakescope, package, target, out, 4.0)
+    result, report = target.finish()
+    cap = Capture.load(out)
+    heavy = cap.count(lambda s: s.has("heavy"))
+    either = cap.count(lambda s: s.has("heavy") or s.has("light"))
+    assert_share(heavy, either, expected_share(report["cpu_share"], 0.7, "attach"), f"attach on {python.id}")
+    assert cap.meta["pid"] == target.proc.pid
+    plain = _plain_run(spawn, python, tmp_path, "split", "0.2")
+    assert (result.returncode, result.stdout, result.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    assert result.returncode == 3
+    _report_pause(record_property, report, f"split on {python.id}")
+
+
+def _by_line(cap: dict, key: str = "allocated_bytes") -> dict[tuple[str, int], int]:
+    """Bytes per (file name, line), each site counted once per line on its stack."""
+    out: dict[tuple[str, int], int] = {}
+    for site in cap["memory"]["sites"]:
+        for k in {(os.path.basename(cap["frames"][i]["file"]), cap["frames"][i]["line"]) for i in site["frames"]}:
+            out[k] = out.get(k, 0) + site[key]
+    return out
+
+
+def _line_of(marker: str) -> int:
+    lines = Path(script("attach_target.py")).read_text().splitlines()
+    return next(n for n, line in enumerate(lines, 1) if marker in line)
+
+
+def test_attach_memory_exact_per_line_and_twice(snakescope, package, python, spawn, tmp_path, record_property):
+    """`--memory exact` from the attach on: each line's bytes within 1 % of
+    what it allocates (blocks allocated before the attach are freed meanwhile
+    and must not disturb anything); then a second attach to the same process;
+    then the program ends as it would have."""
+    target = Target(spawn, python, tmp_path, "memory")
+    out = tmp_path / "memory.json"
+    _attach_around_work(snakescope, package, target, out, 3.0, "--memory", "exact")
+    second = tmp_path / "second.json"
+    again = Attach(snakescope, package, target.proc.pid, second, 0.5)
+    again_result = again.finish()
+    assert again_result.returncode == 0, again_result.describe()
+    assert Capture.load(second).meta["pid"] == target.proc.pid
+    result, report = target.finish()
+    cap = json.loads(out.read_text())
+    Capture(cap)  # validated
+    lines = _by_line(cap)
+    keep, more = report["sizes"]
+    for marker, expected in (("keep = [bytearray(100 * KB)", 200 * keep), ("more = [bytes(30 * KB)", 300 * more)):
+        got = lines.get(("attach_target.py", _line_of(marker)), 0)
+        assert abs(got - expected) <= 0.01 * expected, (marker, got, expected)
+    assert all(site[k] >= 0 for site in cap["memory"]["sites"] for k in ("allocated_bytes", "freed_bytes"))
+    plain = _plain_run(spawn, python, tmp_path, "memory")
+    assert (result.returncode, result.stdout, result.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    _report_pause(record_property, report, f"memory on {python.id}")
+
+
+def test_attach_refuses_a_process_that_is_not_python(snakescope, spawn, tmp_path):
+    sleeper = spawn(["sleep", "30"])
+    result = run([snakescope, "attach", "--pid", str(sleeper.pid), "--duration", "1", "-o",
+                  str(tmp_path / "x.json")], timeout=QUICK_TIMEOUT)
+    line, _ = assert_error(result)
+    assert "python" in line.lower()
+    assert sleeper.alive()
