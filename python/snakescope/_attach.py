@@ -7,7 +7,7 @@ the session's settings (JSON). :func:`begin` starts a ``Profiler`` (sampling,
 memory, exact statistics, line timing: what the settings ask) and a thread of
 the ``_thread`` module (not in ``threading.enumerate()``) that, after the
 duration, stops the profiler — profile and trace functions removed, the
-memory hooks left recording nothing, the sampler's thread joined —, writes
+interpreter's own allocators put back, the sampler's thread joined —, writes
 the capture (JSON, atomically: a temporary file renamed) where the command
 waits for it, and ends. Nothing of this must ever raise into the program: a
 failure is written, as one line, to ``OUTPUT.error`` for the command to show.
@@ -66,6 +66,10 @@ def _finish(profiler, settings):
     try:
         time.sleep(settings["duration"])
         profiler.stop()
+        if profiler.memory:
+            from snakescope import _native
+
+            _native.memory_restore_allocators()
         data = profiler.capture().json()
         tmp = output + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:

@@ -129,6 +129,13 @@ def _attach_around_work(snakescope, package, target: Target, out: Path, seconds:
     return result
 
 
+def _left_as_found(report: dict) -> None:
+    """What the agent changed it put back: the program's state at the end
+    equals its state before the attach (see attach_target.state)."""
+    before, after = report["state"]
+    assert after == before, f"the agent left a change behind: before {before}, after {after}"
+
+
 def _report_pause(record_property, report: dict, what: str) -> None:
     ms = report["longest_gap_s"] * 1000
     record_property("longest_heartbeat_gap_ms", round(ms, 2))
@@ -150,6 +157,7 @@ def test_attach_samples_the_70_30_split(snakescope, package, python, spawn, tmp_
     plain = _plain_run(spawn, python, tmp_path, "split", "0.2")
     assert (result.returncode, result.stdout, result.stderr) == (plain.returncode, plain.stdout, plain.stderr)
     assert result.returncode == 3
+    _left_as_found(report)
     _report_pause(record_property, report, f"split on {python.id}")
 
 
@@ -191,7 +199,31 @@ def test_attach_memory_exact_per_line_and_twice(snakescope, package, python, spa
     assert all(site[k] >= 0 for site in cap["memory"]["sites"] for k in ("allocated_bytes", "freed_bytes"))
     plain = _plain_run(spawn, python, tmp_path, "memory")
     assert (result.returncode, result.stdout, result.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    _left_as_found(report)
     _report_pause(record_property, report, f"memory on {python.id}")
+
+
+def test_attach_exact_counts_calls_of_the_split(snakescope, package, python, spawn, tmp_path, record_property):
+    """`--exact` from the attach on: every round calls `heavy` once (7 calls
+    of `work`) and `light` once (3), so the counts obey
+    work = 7 heavy + 3 light, up to the calls running when the agent
+    started or stopped (at most one unfinished `heavy` and `light` at each
+    end: 20 calls of `work`)."""
+    target = Target(spawn, python, tmp_path, "split", "1.0")
+    out = tmp_path / "exact.json"
+    _attach_around_work(snakescope, package, target, out, 3.0, "--exact")
+    result, report = target.finish()
+    cap = json.loads(out.read_text())
+    calls = {}
+    for f in cap["exact"]["functions"]:
+        frame = cap["frames"][f["frame"]]
+        if os.path.basename(frame["file"]) == "split_70_30.py":
+            calls[frame["function"]] = f["calls"]
+    assert calls.get("heavy", 0) > 10, calls
+    assert abs(calls["work"] - (7 * calls["heavy"] + 3 * calls["light"])) <= 20, calls
+    assert result.returncode == 3
+    _left_as_found(report)
+    _report_pause(record_property, report, f"exact on {python.id}")
 
 
 def test_attach_refuses_a_process_that_is_not_python(snakescope, spawn, tmp_path):

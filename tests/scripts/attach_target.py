@@ -14,7 +14,11 @@ Usage: attach_target.py CONTROL_DIR [split SECONDS | memory]
      the work, a block list allocated before step 1 (before any attach).
 3. Writes CONTROL_DIR/done, beats again until CONTROL_DIR/finish exists,
    then writes CONTROL_DIR/report.json ({"cpu_share", "sizes",
-   "longest_gap_s"}), prints a fixed text and exits with status 3.
+   "longest_gap_s", "state"}), prints a fixed text and exits with status 3.
+   "state" says what an agent must leave as it found it: profile and trace
+   functions, threading's hooks, sys.monitoring's tools, sys.path, the
+   number of OS threads, and
+   which allocator hooks snakescope's native module (when loaded) has.
 """
 
 import json
@@ -60,11 +64,27 @@ def split_work(seconds):
     return heavy / (heavy + light)
 
 
+def state():
+    import threading
+
+    native = sys.modules.get("snakescope._native")
+    return {
+        "profile": repr(sys.getprofile()),
+        "trace": repr(sys.gettrace()),
+        "threading_hooks": repr((getattr(threading, "_profile_hook", None), getattr(threading, "_trace_hook", None))),
+        "path": list(sys.path),
+        "os_threads": len(os.listdir("/proc/self/task")),
+        "allocator_hooks": native.memory_hooks() if native is not None else "none",
+        "monitoring_tools": [sys.monitoring.get_tool(i) for i in range(6)] if hasattr(sys, "monitoring") else [],
+    }
+
+
 def main(control, mode, args):
     def at(name):
         return os.path.join(control, name)
 
     gaps = []
+    before = state()
     with open(at("ready"), "w"):
         pass
     beat_until(at("go"), gaps)
@@ -78,6 +98,7 @@ def main(control, mode, args):
         pass
     beat_until(at("finish"), gaps)
     report["longest_gap_s"] = max(gaps)
+    report["state"] = [before, state()]
     with open(at("report.json"), "w") as f:
         json.dump(report, f)
     print("work done:", result)
