@@ -15,9 +15,10 @@ failure is written, as one line, to ``OUTPUT.error`` for the command to show.
 
 import json
 import os
+import sys
 import time
 
-_BUSY = "snakescope attach is already profiling this process"
+_BUSY = "snakescope is already profiling this process (snakescope run, a Profiler, or another attach)"
 
 
 def begin(settings_path):
@@ -57,8 +58,23 @@ def _start(settings):
     profiler._root_files += own
     profiler._own_files += own
     profiler._census = False  # a walk of the whole heap: not in someone else's program
+    threading = sys.modules.get("threading")
+    profiler._threading_hook = getattr(threading, "_profile_hook", None)
     profiler.start()
     return profiler
+
+
+def _restore_threading_hook(profiler):
+    """Line timing before 3.12 gives threads started meanwhile its hook
+    through ``threading.setprofile``, which its stop leaves set: put back
+    what the program had (unless the program set another one since)."""
+    threading = sys.modules.get("threading")
+    if threading is None or profiler.lines is None:
+        return
+    from snakescope import _lines
+
+    if getattr(threading, "_profile_hook", None) is _lines._install_on_new_thread:
+        threading.setprofile(profiler._threading_hook)
 
 
 def _finish(profiler, settings):
@@ -66,6 +82,7 @@ def _finish(profiler, settings):
     try:
         time.sleep(settings["duration"])
         profiler.stop()
+        _restore_threading_hook(profiler)
         if profiler.memory:
             from snakescope import _native
 

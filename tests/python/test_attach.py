@@ -1,5 +1,6 @@
 """`snakescope attach`: the in-process agent loaded into a running program
-(ptrace call injection on 3.8–3.13), run for --duration, taken out again.
+(ptrace call injection on 3.8–3.13, PEP 768's sys.remote_exec on 3.14+), run
+for --duration, taken out again.
 
 The target (tests/scripts/attach_target.py) beats a heartbeat until the
 test, once the agent runs, tells it to do its known work (the 70/30 split of
@@ -233,3 +234,124 @@ def test_attach_refuses_a_process_that_is_not_python(snakescope, spawn, tmp_path
     line, _ = assert_error(result)
     assert "python" in line.lower()
     assert sleeper.alive()
+
+
+def test_attach_times_lines_of_a_function(snakescope, package, python, spawn, tmp_path, record_property):
+    """`--lines split_70_30:heavy`: every call of `heavy` runs its `for` line
+    8 times (7 iterations and the exit) and its `work(UNIT)` line 7 times,
+    so 8 x hits(work line) = 7 x hits(for line), up to the calls cut by the
+    start and the stop (one at each end: 16)."""
+    target = Target(spawn, python, tmp_path, "split", "1.0")
+    out = tmp_path / "lines.json"
+    _attach_around_work(snakescope, package, target, out, 3.0, "--lines", "split_70_30:heavy")
+    result, report = target.finish()
+    cap = json.loads(out.read_text())
+    (heavy,) = [f for f in cap["lines"]["functions"] if cap["frames"][f["frame"]]["function"] == "heavy"]
+    hits = {row["line"]: row["hits"] for row in heavy["lines"]}
+    first = cap["frames"][heavy["frame"]]["line"]
+    loop, call = hits[first + 1], hits[first + 2]
+    assert call > 50, hits
+    assert abs(8 * call - 7 * loop) <= 16, hits
+    assert result.returncode == 3
+    _left_as_found(report)
+    _report_pause(record_property, report, f"lines on {python.id}")
+
+
+def test_attach_to_a_program_already_profiled_is_refused(snakescope, package, spawn, tmp_path):
+    """A program under `snakescope run` has the agent already: the attach
+    ends with the agent's one-line reason, and the program is unaffected."""
+    import sys
+
+    control = tmp_path / "control"
+    control.mkdir()
+    under_run = spawn([snakescope, "run", "--python", sys.executable, "-q", "-o", str(tmp_path / "run.json"),
+                       script("attach_target.py"), str(control), "memory"],
+                      env=target_env({"SNAKESCOPE_PACKAGE": package}))
+    under_run.wait_for_file(control / "ready")
+    pid = int(subprocess.run(["pgrep", "-f", "-P", str(under_run.pid), "attach_target.py"],
+                             capture_output=True, text=True).stdout.split()[0])
+    refused = Attach(snakescope, package, pid, tmp_path / "x.json", 1.0).finish()
+    line, hint = assert_error(refused)
+    assert "already profiling" in line and "record --pid" in (hint or ""), refused.describe()
+    (control / "go").touch()
+    under_run.wait_for_file(control / "done")
+    (control / "finish").touch()
+    assert under_run.finish().returncode == 3
+
+
+def test_attach_reports_a_target_that_exits_first(snakescope, package, spawn, tmp_path):
+    """The program ends during --duration: one error line saying so."""
+    import sys
+
+    class Python:
+        path = sys.executable
+
+    target = Target(spawn, Python, tmp_path, "memory")
+    session = Attach(snakescope, package, target.proc.pid, tmp_path / "x.json", 30.0)
+    session.started()
+    target.tell("go")
+    target.wait("done")
+    target.finish()
+    ended = session.finish()
+    banner, *rest = ended.stderr.splitlines(keepends=True)
+    assert banner.startswith("snakescope: attached to pid"), ended.describe()
+    line, _ = assert_error(Result(ended.args, ended.returncode, ended.stdout, "".join(rest)))
+    assert "exited before" in line
+
+
+# A tracer that seizes a process (PTRACE_SEIZE does not stop it) and holds it
+# until killed: the process then cannot be traced by anyone else.
+HOLDER = """
+import ctypes, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.ptrace(0x4206, int(sys.argv[1]), None, None) != 0:
+    sys.exit("seize failed: %d" % ctypes.get_errno())
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+def test_attach_refuses_without_ptrace_permission(snakescope, package, spawn, tmp_path):
+    """A process another tracer holds cannot be ptraced: one error line naming
+    the cause, the fallback in the hint, the program unaffected."""
+    import sys
+
+    class Python:
+        path = sys.executable
+
+    target = Target(spawn, Python, tmp_path, "memory")
+    holder = spawn([sys.executable, "-c", HOLDER, str(target.proc.pid)])
+    holder.wait_for_line("held")
+    refused = Attach(snakescope, package, target.proc.pid, tmp_path / "x.json", 1.0).finish()
+    line, hint = assert_error(refused)
+    assert "not permitted to ptrace" in line and "record --pid" in (hint or ""), refused.describe()
+    holder.kill()
+    target.tell("go")
+    target.wait("done")
+    result, report = target.finish()
+    assert result.returncode == 3
+    _left_as_found(report)
+
+
+PEP768 = tuple(i for i in ROOTED if i.id in ("sid-3.14", "sid-3.15"))
+
+
+OPT_OUTS = [{"env": {"PYTHON_DISABLE_REMOTE_DEBUG": "1"}}, {"flags": ["-X", "disable_remote_debug"]}]
+
+
+@pytest.mark.parametrize("optout", OPT_OUTS, ids=["env", "X-flag"])
+@pytest.mark.parametrize("interp", PEP768, ids=[i.id for i in PEP768])
+def test_attach_honours_pep_768_opt_outs(snakescope, package, spawn, tmp_path, interp, optout):
+    """3.14+: a process that opted out of remote debugging is refused with
+    one line naming how it opted out, and runs on unaffected."""
+    python = require_interpreter(interp)
+    control = tmp_path / "control"
+    control.mkdir()
+    proc = spawn([python.path, *optout.get("flags", []), script("attach_target.py"), str(control), "memory"],
+                 env=target_env(optout.get("env")))
+    proc.wait_for_file(control / "ready")
+    line, hint = assert_error(Attach(snakescope, package, proc.pid, tmp_path / "x.json", 1.0).finish())
+    assert "does not allow debuggers" in line and "record --pid" in (hint or "")
+    for name in ("go", "finish"):
+        (control / name).touch()
+    assert proc.finish().returncode == 3

@@ -11,6 +11,7 @@
 
 use super::attach_session::{AgentSettings, Session};
 use super::capture_file::read_capture;
+use super::dis;
 use super::interpreter::installed_package;
 use super::output::output_format;
 use crate::args::{AttachArgs, MemoryMode};
@@ -20,6 +21,7 @@ use snakescope_formats::Format;
 use snakescope_remote::{run_python_soon, InjectError, Target};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Every refusal names this way on.
@@ -58,13 +60,17 @@ pub fn run(args: &AttachArgs) -> anyhow::Result<u8> {
     let code = session
         .write(pid, &package, &mut settings)
         .map_err(|e| UserError::new(format!("cannot prepare the attach: {e}")))?;
-    let injected = run_python_soon(pid, &target.binary, &code).map_err(inject_error)?;
+    let how = hand_over(
+        pid,
+        &target.binary,
+        (version.major, version.minor),
+        &session,
+        &code,
+    )?;
     wait_for(pid, &session, GRACE, Session::started)?;
     if !args.quiet {
         crate::stderr_line(format_args!(
-            "snakescope: attached to pid {pid} (Python {version}; its main thread held for {:.1} ms), \
-             profiling for {:.3} s",
-            injected.paused.as_secs_f64() * 1000.0,
+            "snakescope: attached to pid {pid} (Python {version}; {how}), profiling for {:.3} s",
             args.duration.as_secs_f64()
         ));
     }
@@ -87,6 +93,62 @@ pub fn run(args: &AttachArgs) -> anyhow::Result<u8> {
     crate::write_profile::write_profile(&capture, &out)?;
     Ok(0)
 }
+
+/// Hands the agent's line to the target: through PEP 768's
+/// `sys.remote_exec`, run by the target's own interpreter in the target's
+/// root, on 3.14+ (an embedded interpreter, whose executable is not a
+/// `python`, excepted); through a ptrace call injection before. Returns
+/// how, for the banner.
+fn hand_over(
+    pid: u32,
+    interpreter: &std::path::Path,
+    version: (u8, u8),
+    session: &Session,
+    code: &str,
+) -> Result<String, UserError> {
+    let python = (version >= (3, 14))
+        .then(|| dis::table::executable_of(pid))
+        .flatten()
+        .filter(|p| {
+            p.path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("python"))
+        });
+    let Some(python) = python else {
+        let injected = run_python_soon(pid, interpreter, code).map_err(inject_error)?;
+        return Ok(format!(
+            "its main thread held for {:.1} ms",
+            injected.paused.as_secs_f64() * 1000.0
+        ));
+    };
+    let script = session
+        .write_script(pid, "remote_exec.py", code)
+        .map_err(|e| UserError::new(format!("cannot prepare the attach: {e}")))?;
+    let output = python
+        .command()
+        .args(["-I", "-c", REMOTE_EXEC, &pid.to_string(), &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| {
+            UserError::new(format!("cannot run `{}`: {e}", python.path.display()))
+                .with_hint(FALLBACK)
+        })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().last().unwrap_or("no message");
+        return Err(UserError::new(format!(
+            "sys.remote_exec (PEP 768) cannot run code in process {pid}: {last}"
+        ))
+        .with_hint(FALLBACK));
+    }
+    Ok("through sys.remote_exec, PEP 768".to_owned())
+}
+
+/// Run by the target's interpreter: `python -I -c REMOTE_EXEC PID SCRIPT`.
+const REMOTE_EXEC: &str = "import sys; sys.remote_exec(int(sys.argv[1]), sys.argv[2])";
 
 fn agent_settings(args: &AttachArgs) -> AgentSettings {
     let memory = match args.memory {

@@ -137,6 +137,18 @@ impl Session {
         Ok(())
     }
 
+    /// Writes `text` into the directory as `name`, readable by the target;
+    /// returns its path as the target sees it.
+    pub fn write_script(&self, pid: u32, name: &str, text: &str) -> std::io::Result<String> {
+        let here = self.here.join(name);
+        std::fs::write(&here, text)?;
+        let owner = std::fs::metadata(format!("/proc/{pid}"))?;
+        if owner.uid() != unsafe_geteuid() {
+            std::os::unix::fs::chown(&here, Some(owner.uid()), Some(owner.gid()))?;
+        }
+        Ok(self.there.join(name).display().to_string())
+    }
+
     /// The agent's capture, as this process reaches it.
     pub fn capture(&self) -> PathBuf {
         self.here.join("capture.json")
