@@ -138,9 +138,10 @@ def _left_as_found(report: dict) -> None:
 
 
 def _report_pause(record_property, report: dict, what: str) -> None:
-    ms = report["longest_gap_s"] * 1000
-    record_property("longest_heartbeat_gap_ms", round(ms, 2))
-    print(f"{what}: longest heartbeat gap around attach and detach {ms:.1f} ms")
+    attach, detach = (report[f"longest_gap_{when}_s"] * 1000 for when in ("attach", "detach"))
+    record_property("longest_heartbeat_gap_attach_ms", round(attach, 2))
+    record_property("longest_heartbeat_gap_detach_ms", round(detach, 2))
+    print(f"{what}: longest heartbeat gap around the attach {attach:.1f} ms, around the detach {detach:.1f} ms")
 
 
 def test_attach_samples_the_70_30_split(snakescope, package, python, spawn, tmp_path, record_property):

@@ -14,7 +14,7 @@ Usage: attach_target.py CONTROL_DIR [split SECONDS | memory]
      the work, a block list allocated before step 1 (before any attach).
 3. Writes CONTROL_DIR/done, beats again until CONTROL_DIR/finish exists,
    then writes CONTROL_DIR/report.json ({"cpu_share", "sizes",
-   "longest_gap_s", "state"}), prints a fixed text and exits with status 3.
+   "longest_gap_attach_s", "longest_gap_detach_s", "state"}), prints a fixed text and exits with status 3.
    "state" says what an agent must leave as it found it: profile and trace
    functions, threading's hooks, sys.monitoring's tools, sys.path, the
    number of OS threads, and
@@ -96,8 +96,10 @@ def main(control, mode, args):
         result = memory_work()
     with open(at("done"), "w"):
         pass
+    report["longest_gap_attach_s"] = max(gaps)  # the attach happens while it beats first
+    gaps = []
     beat_until(at("finish"), gaps)
-    report["longest_gap_s"] = max(gaps)
+    report["longest_gap_detach_s"] = max(gaps)  # the session ends while it beats again
     report["state"] = [before, state()]
     with open(at("report.json"), "w") as f:
         json.dump(report, f)
