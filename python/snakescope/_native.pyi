@@ -134,6 +134,9 @@ def memory_pause() -> bool:
 def memory_resume(paused: bool) -> None:
     """End a ``memory_pause`` that returned ``paused``."""
 
+def memory_restore_allocators() -> bool:
+    """The interpreter's own allocators back once memory tracking has stopped (attach)."""
+
 def memory_hooks() -> str:
     """Which hooks the interpreter's allocators have: ``"sampled"``
     (sampling over pymalloc: allocations hooked, frees of sampled blocks seen

@@ -330,6 +330,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(memory::memory_hooks, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_close_censuses, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_resume, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::memory_restore_allocators, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_on, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_elapsed, m)?)?;
     Ok(())

@@ -34,6 +34,64 @@ pub enum Command {
     Stat(StatArgs),
     /// Show a function's bytecode with each instruction's share of its samples (captures recorded with --opcodes).
     Dis(DisArgs),
+    /// Load the in-process agent into a running CPython for a while (memory, exact calls, line timing), then take it out.
+    Attach(AttachArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The running Python process (CPython 3.8 to 3.15).
+    #[arg(short, long)]
+    pub pid: u32,
+
+    /// How long the agent profiles, in seconds (0.001 to one year).
+    #[arg(short, long, value_name = "SECONDS", value_parser = parse_duration,
+          allow_negative_numbers = true)]
+    pub duration: Duration,
+
+    /// Output file (format from its name, as `record`'s; JSON keeps the capture).
+    #[arg(short, long)]
+    pub output: PathBuf,
+
+    /// Output format (default: from the output file's name, else flamegraph; with --exact, pstats).
+    #[arg(short, long, value_parser = format_parser(|_| true))]
+    pub format: Option<Format>,
+
+    /// Also track memory from the attach on: `sampled` (the default when
+    /// given alone: every --memory-interval bytes on average) or `exact`
+    /// (every allocation).
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "sampled", value_name = "MODE")]
+    pub memory: Option<MemoryMode>,
+
+    /// Mean bytes between memory samples.
+    #[arg(long, default_value_t = defaults::MEMORY_INTERVAL_BYTES, value_name = "BYTES")]
+    pub memory_interval: u64,
+
+    /// Every call, cProfile's accounting, instead of sampling.
+    #[arg(long, conflicts_with = "memory")]
+    pub exact: bool,
+
+    /// Time every line of the functions matching PATTERN (`module:function`,
+    /// `*` wildcards; repeatable), as `run --lines` does.
+    #[arg(long = "lines", value_name = "PATTERN")]
+    pub lines: Vec<String>,
+
+    /// Samples per second (1 to 1000000).
+    #[arg(short, long, default_value_t = defaults::RATE_HZ, value_name = "HZ",
+          value_parser = parse_rate, allow_negative_numbers = true)]
+    pub rate: f64,
+
+    /// Include threads that are idle (sleeping, blocked on I/O or a lock).
+    #[arg(short, long)]
+    pub idle: bool,
+
+    /// Only record samples of the thread that holds the GIL.
+    #[arg(short, long)]
+    pub gil: bool,
+
+    /// Do not print the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

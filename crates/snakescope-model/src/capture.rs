@@ -111,7 +111,8 @@ pub struct StackRecord {
 pub struct Meta {
     /// The version of snakescope that wrote the capture.
     pub tool_version: String,
-    /// `record` or `run`: the command that wrote the capture.
+    /// `record`, `run` or `attach`: the command that wrote the capture
+    /// (`api` for `snakescope.Profiler`).
     pub mode: String,
     /// The profiled program's command line.
     #[serde(default)]

@@ -186,7 +186,10 @@ impl Target {
                 // The text is written by one `snprintf`: until the space
                 // after the version is there, it may be half written
                 // (`3.8` of `3.8.18 (default…`).
-                if text.as_ref().is_some_and(|t| t[0] == 0 || !t.contains(&b' ')) {
+                if text
+                    .as_ref()
+                    .is_some_and(|t| t[0] == 0 || !t.contains(&b' '))
+                {
                     return Err(AttachError::Read {
                         pid,
                         source: ReadError::Other("the interpreter is not initialised yet".into()),
@@ -417,7 +420,7 @@ fn find_interpreter_file(maps: &[Mapping], exe: &Path) -> Option<PathBuf> {
 }
 
 /// The path of a target's file as seen from our mount namespace.
-fn in_root(pid: u32, path: &Path) -> PathBuf {
+pub(crate) fn in_root(pid: u32, path: &Path) -> PathBuf {
     let rooted =
         Path::new(&format!("/proc/{pid}/root")).join(path.strip_prefix("/").unwrap_or(path));
     if rooted.exists() {

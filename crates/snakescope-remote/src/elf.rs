@@ -79,3 +79,31 @@ pub(crate) fn python_symbols(path: &Path) -> std::io::Result<PythonSymbols> {
         first_load_vaddr,
     })
 }
+
+/// Functions by name: (address, size).
+pub(crate) type Functions = HashMap<String, (u64, u64)>;
+
+/// Functions of one ELF file: each wanted name's address in the file
+/// (before relocation) and size, and the file's lowest load address (see
+/// [`PythonSymbols::first_load_vaddr`]). Names not found are left out.
+pub(crate) fn functions(path: &Path, wanted: &[&str]) -> std::io::Result<(Functions, u64)> {
+    let handle = std::fs::File::open(path)?;
+    // SAFETY: as in `python_symbols`: a read-only private mapping of an
+    // installed library; a file rewritten meanwhile gives a parse error or
+    // wrong addresses, which the caller's call then reports as failed.
+    let data = unsafe { memmap2::Mmap::map(&handle)? };
+    let file = object::File::parse(&*data)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+    let mut found = HashMap::new();
+    for sym in file.dynamic_symbols().chain(file.symbols()) {
+        if let Ok(name) = sym.name() {
+            if sym.address() != 0 && wanted.contains(&name) {
+                found
+                    .entry(name.to_owned())
+                    .or_insert((sym.address(), sym.size()));
+            }
+        }
+    }
+    let first_load_vaddr = file.segments().map(|s| s.address()).min().unwrap_or(0) & !0xfff;
+    Ok((found, first_load_vaddr))
+}

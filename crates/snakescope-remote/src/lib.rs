@@ -7,6 +7,7 @@
 
 mod attach;
 mod elf;
+mod inject;
 mod limits;
 mod maps;
 mod oncpu;
@@ -19,6 +20,7 @@ mod tasks;
 mod threadclock;
 
 pub use attach::{AttachError, Target};
+pub use inject::{run_python_soon, InjectError, Injected};
 pub use limits::{check_duration, check_rate, LimitError, MAX_RATE_HZ, MIN_RATE_HZ};
 pub use oncpu::CpuCounters;
 pub use program::may_run_python;

@@ -58,7 +58,7 @@ mod timeline;
 pub use census::{into_census, take_peak_census, CensusRows, CENSUS_RUNNING};
 pub use python::{
     memory_close_censuses, memory_elapsed, memory_hooks, memory_label, memory_on, memory_pause,
-    memory_resume, memory_start,
+    memory_restore_allocators, memory_resume, memory_start,
 };
 pub use state::{is_on, pause, stop_memory};
 

@@ -258,6 +258,26 @@ pub(super) fn install_pymem_hooks(_py: Python<'_>, interval: u64) -> Result<(), 
     Ok(())
 }
 
+/// Puts each domain's original allocator back, when the hooks on top are
+/// still ours (else another tool's hooks chain to ours, and stay so).
+/// Every block allocated under either set of hooks came from the original
+/// allocators at the same address (the hooks add no header), so the
+/// originals free them. Returns whether the hooks were taken out.
+pub(super) fn restore_pymem_allocators(_py: Python<'_>) -> Result<bool, String> {
+    let mut guard = DOMAINS.lock().map_err(|_| "allocator table poisoned")?;
+    let Some(domains) = guard.as_mut() else {
+        return Ok(false);
+    };
+    if domains.installed == Installed::None || !domains.ours_on_top() {
+        return Ok(false);
+    }
+    for domain in [PYMEM_DOMAIN_MEM, PYMEM_DOMAIN_OBJ, PYMEM_DOMAIN_RAW] {
+        set_allocator(domain, domains.original(domain));
+    }
+    domains.installed = Installed::None;
+    Ok(true)
+}
+
 /// Which hooks the interpreter's allocators have: `"sampled"`, `"full"` or
 /// `"none"` (see `memory_hooks`).
 pub(super) fn installed_hooks() -> &'static str {

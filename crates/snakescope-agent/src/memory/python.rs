@@ -31,6 +31,17 @@ pub fn memory_hooks() -> &'static str {
     pymem::installed_hooks()
 }
 
+/// Puts the interpreter's own allocators back once tracking has stopped
+/// (`snakescope attach`, leaving a program); the native allocation hooks
+/// stay, recording nothing. Returns whether the `PyMem` hooks were taken out.
+#[pyfunction]
+pub fn memory_restore_allocators(py: Python<'_>) -> PyResult<bool> {
+    if is_on() {
+        return Err(PyRuntimeError::new_err("memory tracking is on"));
+    }
+    pymem::restore_pymem_allocators(py).map_err(PyRuntimeError::new_err)
+}
+
 /// Ends a [`memory_pause`] that returned `paused`.
 #[pyfunction]
 pub fn memory_resume(paused: bool) {

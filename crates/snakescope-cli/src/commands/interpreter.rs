@@ -245,7 +245,7 @@ impl Probe {
 /// The package of the environment the wheel installed the binary into, to
 /// lend: its `site-packages/snakescope`, else wherever that environment's
 /// interpreter finds it (an editable install, `maturin develop`).
-fn installed_package() -> Option<PathBuf> {
+pub(crate) fn installed_package() -> Option<PathBuf> {
     installed::package().or_else(|| {
         let python = installed::python()?;
         Probe::run(&python.to_string_lossy()).ok()?.package

@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+mod attach;
+mod attach_session;
 mod capture_file;
 mod children;
 mod diff;
@@ -29,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Timeit(args) => timeit::run(&args),
         Command::Stat(args) => stat::run(&args),
         Command::Dis(args) => dis::run(&args),
+        Command::Attach(args) => attach::run(&args),
     }
 }
 

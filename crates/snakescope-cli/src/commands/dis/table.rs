@@ -48,27 +48,36 @@ pub(crate) fn executable_of(pid: u32) -> Option<Executable> {
 /// own: `chroot`, which needs root) to print its opcode table, and checks
 /// it is of the version sampled (`major.minor`).
 pub(crate) fn ask_interpreter(python: &Executable, version: &str) -> Result<OpcodeTable, String> {
-    let mut command = Command::new(&python.path);
+    let mut command = python.command();
     command
         .args(["-I", "-c", TABLE_CODE])
         .stdin(Stdio::null())
         .stderr(Stdio::piped());
-    if let Some(root) = &python.root {
-        use std::os::fd::AsRawFd;
-        use std::os::unix::process::CommandExt;
-        let fd = root.as_raw_fd();
-        // SAFETY: between fork and exec the closure makes only the
-        // async-signal-safe system calls fchdir and chroot, allocating nothing.
-        unsafe {
-            command.pre_exec(move || {
-                if libc::fchdir(fd) != 0 || libc::chroot(c".".as_ptr()) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
     ask(command, &python.path, version)
+}
+
+impl Executable {
+    /// A command that runs this interpreter in the target's root (entered
+    /// with `chroot`, which needs root, when it is not ours).
+    pub(crate) fn command(&self) -> Command {
+        let mut command = Command::new(&self.path);
+        if let Some(root) = &self.root {
+            use std::os::fd::AsRawFd;
+            use std::os::unix::process::CommandExt;
+            let fd = root.as_raw_fd();
+            // SAFETY: between fork and exec the closure makes only the
+            // async-signal-safe system calls fchdir and chroot, allocating nothing.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::fchdir(fd) != 0 || libc::chroot(c".".as_ptr()) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        command
+    }
 }
 
 fn ask(mut command: Command, python: &Path, version: &str) -> Result<OpcodeTable, String> {
