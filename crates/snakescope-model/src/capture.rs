@@ -243,6 +243,9 @@ pub struct Capture {
     /// measures, for this run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stat: Option<crate::stat::Stat>,
+    /// Present after `snakescope advise`: the advisor's findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<crate::findings::Findings>,
 }
 
 impl Capture {

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod advise;
 mod capture_file;
 mod diff;
 mod dis;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Timeit(args) => timeit::run(&args),
         Command::Stat(args) => stat::run(&args),
         Command::Dis(args) => dis::run(&args),
+        Command::Advise(args) => advise::run(&args),
     }
 }
 
