@@ -14,6 +14,8 @@ import linecache
 import os
 from collections import defaultdict
 
+from ._operands import OPERAND_THREAD  # its thread is advise's, not the program's
+
 
 class HotLine:
     """One line of the program with everything measured about it."""
@@ -131,8 +133,13 @@ class Evidence:
     def __init__(self, capture, operands=None):
         self.capture = capture
         self.frames = capture.get("frames", [])
-        self.total = sum(s["count"] for s in capture.get("stacks", []))
-        self.threads = capture.get("threads", [])
+        # The operand sampler's own thread (advise's, not the program's) is left out.
+        threads = capture.get("threads", [])
+        own = {i for i, t in enumerate(threads) if t.get("name") == OPERAND_THREAD}
+        self.stacks = [s for s in capture.get("stacks", []) if s["thread"] not in own]
+        self.total = sum(s["count"] for s in self.stacks)
+        self.threads = [t if i not in own else dict(t, samples=0, gil_samples=0)
+                        for i, t in enumerate(threads)]
         self.has_opcodes = bool(capture.get("opcodes"))
         self.has_memory = bool(capture.get("memory"))
         self.has_operands = operands is not None
@@ -155,7 +162,7 @@ class Evidence:
         return self.lines[key]
 
     def _count_samples(self):
-        for stack in self.capture.get("stacks", []):
+        for stack in self.stacks:
             if stack["frames"]:
                 self._hot(self.frames[stack["frames"][-1]]).samples += stack["count"]
 

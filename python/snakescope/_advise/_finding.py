@@ -57,6 +57,10 @@ def operand_text(name, fact):
         unit = "characters" if kind in ("str",) else "items"
         return (f"`{name}` was a {kind} of {fact['len_max']:,} {unit} "
                 f"(operand sampler, {fact['where']})")
+    if fact.get("shape") is not None:
+        shape = "×".join(str(d) for d in fact["shape"])
+        return (f"`{name}` was a {kind} of {shape} {fact.get('dtype', '')} "
+                f"(operand sampler, {fact['where']})")
     return f"`{name}` was a {kind} (operand sampler, {fact['where']})"
 
 

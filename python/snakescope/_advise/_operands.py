@@ -2,7 +2,7 @@
 
 Started by ``snakescope advise`` inside the program (``_run.py``, when
 ``SNAKESCOPE_ADVISE_OPERANDS`` names the file to write): a daemon thread
-that, every 20 ms, looks at each thread's innermost frame of the program's
+that, every 40 ms, looks at each thread's innermost frame of the program's
 own code and, for the names the current line reads (``x`` and ``x.attr``),
 records the type of the value bound to them and, for the built-in containers
 and str, its length (``len`` of a built-in never runs program code; nothing
@@ -23,7 +23,8 @@ import sysconfig
 import threading
 import time
 
-INTERVAL = 0.02
+INTERVAL = 0.04
+OPERAND_THREAD = "snakescope-operands"  # left out of the advice (_evidence.py)
 SIZED = {list, tuple, set, frozenset, dict, str, bytes, bytearray}
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,7 +37,7 @@ class _Sampler:
         self.reads = {}  # (file, line) -> [names read], parsed once
         self.trees = {}
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.loop, name="snakescope-operands", daemon=True)
+        self.thread = threading.Thread(target=self.loop, name=OPERAND_THREAD, daemon=True)
 
     def loop(self):
         me = threading.get_ident()
@@ -149,6 +150,9 @@ def _note(facts, name, value):
     if fact["type"] != label:
         fact["type"] = "mixed"
     fact["seen"] += 1
+    if label == "numpy.ndarray":  # C getters: no program code runs
+        fact["shape"] = [int(d) for d in value.shape]
+        fact["dtype"] = str(value.dtype)
     if kind in SIZED or label == "collections.deque":
         n = len(value)
         fact["len_max"] = n if fact["len_max"] is None else max(fact["len_max"], n)

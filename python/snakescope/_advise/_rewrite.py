@@ -14,6 +14,7 @@ def apply(source, rewrite):
         "local-alias": _LocalAlias,
         "join": _Join,
         "generator": _Generator,
+        "inplace": _InPlace,
     }.get(kind)
     if transformer is None:
         return None
@@ -169,3 +170,30 @@ class _Generator(_Base):
             self.done = True
             return updated.with_changes(iter=cst.GeneratorExp(elt=comp.elt, for_in=comp.for_in))
         return updated
+
+
+class _InPlace(_Base):
+    """`x = x * a + b` on the line -> `x *= a` then `x += b`."""
+
+    OPS = {cst.Add: "+=", cst.Subtract: "-=", cst.Multiply: "*=", cst.Divide: "/="}
+
+    def leave_SimpleStatementLine(self, original, updated):
+        if self.line_of(original) != self.rw["line"] or len(updated.body) != 1:
+            return updated
+        stmt = updated.body[0]
+        target = self.rw["target"]
+        if not (isinstance(stmt, cst.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0].target, cst.Name)
+                and stmt.targets[0].target.value == target):
+            return updated
+        steps, node = [], stmt.value
+        while isinstance(node, cst.BinaryOperation) and type(node.operator) in self.OPS:
+            steps.append(f"{target} {self.OPS[type(node.operator)]} "
+                         f"{cst.Module([]).code_for_node(node.right)}\n")
+            node = node.left
+        if not (isinstance(node, cst.Name) and node.value == target) or not steps:
+            return updated
+        steps.reverse()
+        self.done = True
+        self.after[self.rw["line"]] = [_stmt(s) for s in steps[1:]]
+        return _stmt(steps[0]).with_changes(leading_lines=updated.leading_lines)
