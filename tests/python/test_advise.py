@@ -30,11 +30,12 @@ COMMAND = str(Path(sys.executable).with_name("snakescope"))
 # rule -> text of its hot line in slow.py (ground truth: where the finding must point)
 HOT_LINES = {
     "membership-list": "if w in known:",
-    "local-alias": "out.append(math.sqrt(x * x + y * y))",
+    "local-alias": "out.append(math.sqrt(x) + math.sqrt(y))",
     "str-concat": 'self.html += f"<tr><td>{i}</td><td>{row}</td></tr>\\n"',
     "list-once": "return sum([i * i % 1009 + 300 for i in range(n)])",
     "gil-threads": "if n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1)):",
     "numpy-inplace": "field = field * 0.99 + target * 0.01",
+    "float-loop": "total += 0.5 * speeds[i] * speeds[i] + 9.81 * heights[i]",
 }
 # The finding's `before` when it is not the hot line (the remedy is elsewhere).
 BEFORE = {
@@ -149,6 +150,10 @@ def test_thread_and_numpy_evidence(corpus):
     assert any("`field` was a numpy.ndarray of 600×600 float64" in e
                for e in arrays["evidence"]), arrays["evidence"]
     assert arrays["after"].split("\n") == ["        field *= 0.99", "        field += target * 0.01"]
+    floats = corpus[("float-loop", "slow")]["capture"]["findings"]["items"][0]
+    assert any("`speeds` was a list of 200,000 items" in e for e in floats["evidence"])
+    assert floats["after"].endswith("total += float((0.5 * speeds * speeds + 9.81 * heights).sum())"
+                                    "  # instead of the loop")
 
 
 def test_memory_finding_names_the_bytes(corpus):

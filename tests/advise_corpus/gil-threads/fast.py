@@ -13,7 +13,7 @@ def count_primes(bounds):
 
 
 def main():
-    step = 60_000
+    step = 80_000
     with Pool(4) as pool:
         out = pool.map(count_primes, [(i * step, (i + 1) * step) for i in range(4)])
     print(sum(out), out)

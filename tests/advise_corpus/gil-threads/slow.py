@@ -13,7 +13,7 @@ def count_primes(lo, hi, out, i):
 
 def main():
     out = [0] * 4
-    step = 60_000
+    step = 80_000
     threads = [threading.Thread(target=count_primes, args=(i * step, (i + 1) * step, out, i))
                for i in range(4)]
     for t in threads:

@@ -2,9 +2,10 @@
 multiprocessing Module; the GIL: ch. 1 and 8).
 
 A program-wide rule. Fires when two or more threads each hold at least the
-threshold's share of the samples, held the GIL in at least 60 % of their
-samples (they run Python, not C code that releases it: the rest is spent
-asking for it), and the process used
+threshold's share of the samples, held the GIL in at least 30 % of their
+samples (they run Python: C code that releases it holds it in almost none;
+the rest is spent waiting for it, or on a loaded machine for a CPU, as a
+runnable thread counts as running), and the process used
 at most 1.5 CPUs over the run (its user + system time over its wall time):
 their work was serialised. The finding points at the threads' hottest line of
 the program's own code.
@@ -20,7 +21,7 @@ from .._finding import Finding, pct
 NAME = "gil-threads"
 TITLE = "CPU-bound threads share one GIL: use processes"
 CHAPTER = "ch. 9, The multiprocessing Module"
-MIN_GIL = 0.6
+MIN_GIL = 0.3
 MAX_CPUS = 1.5
 _LIBRARY = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
 
