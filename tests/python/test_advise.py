@@ -36,6 +36,7 @@ HOT_LINES = {
     "gil-threads": "if n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1)):",
     "numpy-inplace": "field = field * 0.99 + target * 0.01",
     "float-loop": "total += 0.5 * speeds[i] * speeds[i] + 9.81 * heights[i]",
+    "bisect": "if v >= x:",
 }
 # The finding's `before` when it is not the hot line (the remedy is elsewhere).
 BEFORE = {
@@ -150,6 +151,9 @@ def test_thread_and_numpy_evidence(corpus):
     assert any("`field` was a numpy.ndarray of 600×600 float64" in e
                for e in arrays["evidence"]), arrays["evidence"]
     assert arrays["after"].split("\n") == ["        field *= 0.99", "        field += target * 0.01"]
+    search = corpus[("bisect", "slow")]["capture"]["findings"]["items"][0]
+    assert any("`values` was a list of 10,000 items" in e for e in search["evidence"])
+    assert any("non-decreasing at 64 evenly spaced positions" in e for e in search["evidence"])
     floats = corpus[("float-loop", "slow")]["capture"]["findings"]["items"][0]
     assert any("`speeds` was a list of 200,000 items" in e for e in floats["evidence"])
     assert floats["after"].endswith("total += float((0.5 * speeds * speeds + 9.81 * heights).sum())"

@@ -7,8 +7,8 @@ samples (they run Python: C code that releases it holds it in almost none;
 the rest is spent waiting for it, or on a loaded machine for a CPU, as a
 runnable thread counts as running), and the process used
 at most 1.5 CPUs over the run (its user + system time over its wall time):
-their work was serialised. The finding points at the threads' hottest line of
-the program's own code.
+their work was serialised. The finding points at the threads' hottest line in
+their outermost function of the program's own (the threads' target).
 """
 
 import os
@@ -68,7 +68,7 @@ def _hottest_own_line(ev, threads):
     for stack in ev.stacks:
         if stack["thread"] not in threads:
             continue
-        for index in reversed(stack["frames"]):
+        for index in stack["frames"]:  # root first: the thread's own target function
             frame = ev.frames[index]
             if not frame["file"].startswith(_LIBRARY) and not frame["file"].startswith("<"):
                 counts[(frame["file"], frame.get("line", 0))] += stack["count"]
