@@ -37,6 +37,7 @@ HOT_LINES = {
     "numpy-inplace": "field = field * 0.99 + target * 0.01",
     "float-loop": "total += 0.5 * speeds[i] * speeds[i] + 9.81 * heights[i]",
     "bisect": "if v >= x:",
+    "distinct-count": 'seen.add(f"visitor-{(i * 2654435761) % 1_000_003:09d}")',
 }
 # The finding's `before` when it is not the hot line (the remedy is elsewhere).
 BEFORE = {
@@ -151,6 +152,9 @@ def test_thread_and_numpy_evidence(corpus):
     assert any("`field` was a numpy.ndarray of 600×600 float64" in e
                for e in arrays["evidence"]), arrays["evidence"]
     assert arrays["after"].split("\n") == ["        field *= 0.99", "        field += target * 0.01"]
+    distinct = corpus[("distinct-count", "slow")]["capture"]["findings"]["items"][0]
+    assert distinct["resource"] == "memory"
+    assert any("`seen` was a set of" in e for e in distinct["evidence"]), distinct["evidence"]
     search = corpus[("bisect", "slow")]["capture"]["findings"]["items"][0]
     assert any("`values` was a list of 10,000 items" in e for e in search["evidence"])
     assert any("non-decreasing at 64 evenly spaced positions" in e for e in search["evidence"])

@@ -10,6 +10,7 @@ from ._evidence import Evidence
 from .rules import all_rules
 
 DEFAULT_THRESHOLD = 0.05
+MIN_GAIN = 0.01  # a remedy that can save less than 1 % is not worth a finding
 
 
 def findings(capture, operands=None, threshold=DEFAULT_THRESHOLD):
@@ -25,7 +26,7 @@ def findings(capture, operands=None, threshold=DEFAULT_THRESHOLD):
                 found.append(rule.check_memory(hot, ev))
         if hasattr(rule, "check_program"):
             found.extend(rule.check_program(ev, threshold))
-    found = [f for f in found if f is not None and f.share >= threshold]
+    found = [f for f in found if f is not None and f.share >= threshold and f.gain >= MIN_GAIN]
     found.sort(key=lambda f: (-f.gain, -f.share, f.hot.file, f.hot.line))
     return ev, found
 

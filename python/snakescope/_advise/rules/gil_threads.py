@@ -38,7 +38,7 @@ def check_program(ev, threshold):
     if len(busy) < 2 or cpus > MAX_CPUS:
         return []
     share = sum(t["samples"] for _, t in busy) / ev.total
-    hot = _hottest_own_line(ev, {i for i, _ in busy})
+    hot, func = _hottest_own_line(ev, {i for i, _ in busy})
     if hot is None:
         return []
     n = min(len(busy), os.cpu_count() or 1)
@@ -48,7 +48,6 @@ def check_program(ev, threshold):
                 f"in {pct(gil)} of theirs: Python code, not C code that releases it",
                 f"the process used {cpus:.2f} CPUs over the run ({user:.2f} s user in "
                 f"{wall:.2f} s): one at a time"]
-    func = hot.function.split(".")[-1]
     before = _thread_start(hot, func) or hot.source.lines[hot.line - 1].rstrip()
     after = ("with multiprocessing.Pool() as pool:  # each process has its own GIL\n"
              f"    results = pool.map({func}, work_items)")
@@ -71,13 +70,13 @@ def _hottest_own_line(ev, threads):
         for index in stack["frames"]:  # root first: the thread's own target function
             frame = ev.frames[index]
             if not frame["file"].startswith(_LIBRARY) and not frame["file"].startswith("<"):
-                counts[(frame["file"], frame.get("line", 0))] += stack["count"]
+                counts[(frame["file"], frame.get("line", 0), frame["function"])] += stack["count"]
                 break
-    for (file, line), _ in counts.most_common():
+    for (file, line, function), _ in counts.most_common():
         hot = ev.lines.get((file, line))
         if hot is not None and hot.source is not None:
-            return hot
-    return None
+            return hot, function
+    return None, None
 
 
 def _thread_start(hot, func):

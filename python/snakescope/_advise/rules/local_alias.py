@@ -3,7 +3,7 @@
 
 Fires on a line inside a loop in a function when the sampled instructions on
 it include name/attribute lookups (LOAD_GLOBAL, LOAD_ATTR, LOAD_METHOD, in
-any specialised form) holding at least 10 % of the line's samples, and the
+any specialised form) holding at least 10 % of the line's samples (and 5 samples), and the
 source shows the looked-up object does not change in the loop (a module,
 a global, or a local not rebound in the loop body).
 """
@@ -19,6 +19,7 @@ NAME = "local-alias"
 TITLE = "repeated lookups in a hot loop: alias them to locals"
 CHAPTER = "ch. 4, Dictionaries and Namespaces"
 LOOKUPS = ("LOAD_GLOBAL", "LOAD_ATTR", "LOAD_METHOD")
+MIN_LOOKUPS = 5  # samples: fewer is noise (one sample in ten is 10 %)
 
 
 def check_line(hot, ev):
@@ -28,7 +29,7 @@ def check_line(hot, ev):
     if loop is None or func is None:
         return None
     lookups = hot.instruction_samples(*LOOKUPS)
-    if lookups < 0.1 * hot.samples:
+    if lookups < max(MIN_LOOKUPS, 0.1 * hot.samples):
         return None
     chains = _invariant_chains(hot, loop)
     if not chains:
