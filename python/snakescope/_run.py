@@ -277,6 +277,17 @@ def _start_lines(opts):
     _lines.arm(opts.lines)
 
 
+def _start_operands():
+    """`snakescope advise`: the operand sampler (snakescope/_advise/_operands.py),
+    its file left out of the profile as the bootstrap's own are."""
+    if os.environ.get("SNAKESCOPE_ADVISE_OPERANDS"):
+        from snakescope._advise import _operands
+
+        own = _operands.start_from_environment()
+        if own:
+            _OWN_FILES_LIST.append(own)
+
+
 def _return_the_package():
     """When `snakescope run` lent this package to an interpreter that does not
     have it (a directory of its own first on PYTHONPATH), takes that directory
@@ -362,6 +373,7 @@ def main(argv):
             # get our hook without threading.setprofile.
             from snakescope import _hooks
 
+            _start_operands()  # `snakescope advise` only
             _hooks.install()
             _start_lines(opts)
             if opts.exact:

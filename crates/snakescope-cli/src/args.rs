@@ -36,6 +36,8 @@ pub enum Command {
     Dis(DisArgs),
     /// Load the in-process agent into a running CPython for a while (memory, exact calls, line timing), then take it out.
     Attach(AttachArgs),
+    /// Name the remedy for each hotspot, with its runtime evidence (runs the program under `run`, or reads a capture); `--verify` measures it.
+    Advise(AdviseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +94,54 @@ pub struct AttachArgs {
     /// Do not print the summary.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AdviseArgs {
+    /// Only hotspots with at least this share (in %) of the samples, or of
+    /// the peak heap, are examined.
+    #[arg(long, default_value_t = 5.0, value_name = "PERCENT",
+          value_parser = crate::args::parse_percent_arg)]
+    pub threshold: f64,
+
+    /// Apply each mechanical remedy to a copy of the program, run both with
+    /// the same arguments (interleaved) and report the measured speed-up,
+    /// or reject a rewrite whose output differs. The program is never modified.
+    #[arg(long)]
+    pub verify: bool,
+
+    /// With --verify: runs of each program.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(3..=100))]
+    pub repeat: u32,
+
+    /// With --verify: write the verified rewrites as a unified diff here.
+    #[arg(long, value_name = "FILE", requires = "verify")]
+    pub write_patch: Option<PathBuf>,
+
+    /// Also write the capture with its findings here (format from the name:
+    /// .json, .html, .txt, …).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// The interpreter to run the program and the advisor with (as `run --python`).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<String>,
+
+    /// A capture (.json, ideally from `run --opcodes`), or the script and its arguments.
+    #[arg(
+        required = true,
+        allow_hyphen_values = true,
+        value_name = "CAPTURE | SCRIPT ARGS"
+    )]
+    pub args: Vec<OsString>,
+}
+
+/// A percentage in (0, 100].
+pub(crate) fn parse_percent_arg(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 100.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a percentage between 0 and 100")),
+    }
 }
 
 #[derive(Debug, Args)]

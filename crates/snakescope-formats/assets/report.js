@@ -227,19 +227,37 @@
   }
 
   // ---------------------------------------------------------------- findings
+  // The capture's `findings` section (`snakescope advise`): ranked, each with
+  // where, its evidence, the remedy with before/after, the gain and chapter.
   function buildFindings(el) {
-    var items = Array.isArray(cap.findings) ? cap.findings : [];
-    if (!items.length) {
-      el.appendChild(h('p', { cls: 'note', text: 'No findings: the advisor has not examined this capture.' }));
+    var sec = cap.findings;
+    if (!sec || !Array.isArray(sec.items)) {
+      el.appendChild(h('p', { cls: 'note', text: 'No findings: the advisor has not examined this capture (snakescope advise).' }));
       return;
     }
-    var ul = h('ul');
-    items.forEach(function (f) {
-      var title = typeof f === 'string' ? f : f.title || f.message || JSON.stringify(f);
-      var where = f && f.file ? ' (' + f.file + (f.line ? ':' + f.line : '') + ')' : '';
-      ul.appendChild(h('li', null, [h('strong', { text: title }), where, f && f.detail ? h('div', { text: f.detail }) : null]));
+    if (!sec.items.length) {
+      el.appendChild(h('p', { cls: 'note', text: 'No finding above ' + Math.round(sec.threshold * 100) + ' % (' + sec.rules.length + ' rules checked).' }));
+    }
+    var pre = function (label, code) {
+      return h('div', null, [h('strong', { text: label + ' ' }),
+        h('pre', { style: 'font-family:var(--mono);font-size:12px;margin:2px 0 6px', text: code })]);
+    };
+    var ol = h('ol');
+    sec.items.forEach(function (f) {
+      var of = f.resource === 'memory' ? ' of the peak heap' : ' of the samples';
+      var ev = h('ul', null, f.evidence.map(function (e) { return h('li', { text: e }); }));
+      var v = f.verified ? h('div', null, [h('strong', { text: 'verified: ' + f.verified.status + ': ' }), f.verified.detail]) : null;
+      ol.appendChild(h('li', null, [
+        h('strong', { text: f.title }), ' [' + f.rule + ']',
+        h('div', { text: f.file + ':' + f.line + ' in ' + f.function + ': ' + (100 * f.share).toFixed(1) + ' %' + of }),
+        h('div', { text: 'evidence:' }), ev,
+        h('div', { text: 'remedy: ' + f.remedy }),
+        pre('before', f.before), pre('after', f.after),
+        h('div', { text: 'gain: ' + f.gain_text }),
+        h('div', { cls: 'note', text: 'High Performance Python, ' + f.chapter }), v]));
     });
-    el.appendChild(ul);
+    el.appendChild(ol);
+    (sec.notes || []).forEach(function (n) { el.appendChild(h('p', { cls: 'note', text: 'note: ' + n })); });
   }
 
   // ---------------------------------------------------------------- the call tree (shared by the flame graph and the tree view)

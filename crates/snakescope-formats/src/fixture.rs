@@ -105,6 +105,7 @@ pub(crate) fn capture() -> Capture {
         opcodes: None,
         stat: None,
         processes: Vec::new(),
+        findings: None,
     }
 }
 
@@ -119,6 +120,7 @@ pub(crate) fn empty_capture() -> Capture {
         opcodes: None,
         stat: None,
         processes: Vec::new(),
+        findings: None,
         ..capture()
     }
 }

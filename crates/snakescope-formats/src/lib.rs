@@ -121,6 +121,19 @@ pub fn write_line_timings(capture: &Capture, out: &mut dyn Write) -> Result<(), 
     Ok(())
 }
 
+/// Writes the capture's findings alone (`snakescope advise`), as the text
+/// report ends with them; nothing when it has none.
+pub fn write_findings(
+    capture: &Capture,
+    out: &mut dyn Write,
+    color: bool,
+) -> Result<(), FormatError> {
+    let mut out = BufWriter::new(out);
+    text::write_findings(capture, &mut out, color)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Writes the short summary shown on the terminal after a recording; `color`
 /// makes its headings bold with ANSI escapes (the capture's own strings are
 /// shown through [`printable::escape_controls`]).

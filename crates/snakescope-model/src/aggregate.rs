@@ -168,6 +168,7 @@ impl CaptureBuilder {
             opcodes: None,
             stat: None,
             processes: Vec::new(),
+            findings: None,
         }
     }
 

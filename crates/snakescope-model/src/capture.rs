@@ -252,6 +252,9 @@ pub struct Capture {
     /// recorded one first (threads name theirs with `pid`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<crate::processes::ProcessRecord>,
+    /// Present after `snakescope advise`: the advisor's findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings: Option<crate::findings::Findings>,
 }
 
 impl Capture {

@@ -9,6 +9,7 @@
 mod aggregate;
 mod capture;
 mod exact;
+mod findings;
 mod frames;
 mod memory;
 mod opcodes;
@@ -30,6 +31,7 @@ pub use exact::{
     ExactCaller, ExactFunction, ExactStats, ExactTotals, LineFunction, LineTiming, LineTimings,
     SECTION_VERSION,
 };
+pub use findings::{Finding, Findings, Verification};
 pub use frames::FrameTable;
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
 pub use opcodes::{CodeSamples, InstructionSamples, OpcodeTable, Opcodes, OPCODES_VERSION};

@@ -2,6 +2,7 @@
 
 mod attach;
 mod attach_session;
+mod advise;
 mod capture_file;
 mod children;
 mod diff;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Stat(args) => stat::run(&args),
         Command::Dis(args) => dis::run(&args),
         Command::Attach(args) => attach::run(&args),
+        Command::Advise(args) => advise::run(&args),
     }
 }
 

@@ -136,6 +136,7 @@ pub fn memory_view(capture: &Capture, metric: MemoryMetric) -> Option<Capture> {
         opcodes: None,
         stat: None,
         processes: Vec::new(),
+        findings: None,
     })
 }
 

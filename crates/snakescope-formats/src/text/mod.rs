@@ -6,6 +6,7 @@
 //! headings bold; the numbers never depend on it.
 
 mod exact;
+mod findings;
 mod lines;
 mod opcodes;
 mod processes;
@@ -130,6 +131,21 @@ fn write_measured(
         writeln!(out)?;
         heading(out, color, "Stat: times, faults, switches, counters")?;
         stat::write_stat(section, out)?;
+    }
+    write_findings(capture, out, color)
+}
+
+/// The advisor's findings under their heading (nothing when the capture has
+/// none): the end of the text report, and what `snakescope advise` prints.
+pub(crate) fn write_findings(
+    capture: &Capture,
+    out: &mut dyn Write,
+    color: bool,
+) -> io::Result<()> {
+    if let Some(section) = &capture.findings {
+        writeln!(out)?;
+        heading(out, color, "Findings")?;
+        findings::write_findings(section, out)?;
     }
     Ok(())
 }

@@ -1,0 +1,188 @@
+"""The operand sampler: runtime facts about the names a hot line reads.
+
+Started by ``snakescope advise`` inside the program (``_run.py``, when
+``SNAKESCOPE_ADVISE_OPERANDS`` names the file to write): a daemon thread
+that, every 40 ms, looks at each thread's innermost frame of the program's
+own code and, for the names the current line reads (``x`` and ``x.attr``),
+records the type of the value bound to them and, for the built-in containers
+and str, its length (``len`` of a built-in never runs program code; nothing
+else is called: attributes are read from the instance's ``__dict__`` only).
+The function's own variables are noted at every look too (in a tight loop
+the GIL changes hands at a jump that has no line). At exit it writes
+``{"lines": [{file, line, seen, names: {name: {type, len_max, seen}}}],
+"functions": [{file, function, seen, names}]}``; the advisor joins them to
+the capture's hot lines (the line's facts first, else its function's).
+"""
+
+import ast
+import atexit
+import json
+import os
+import sys
+import sysconfig
+import threading
+import time
+
+INTERVAL = 0.04
+OPERAND_THREAD = "snakescope-operands"  # left out of the advice (_evidence.py)
+SIZED = {list, tuple, set, frozenset, dict, str, bytes, bytearray}
+_OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class _Sampler:
+    def __init__(self, path):
+        self.path = path
+        self.lines = {}  # (file, line) -> {"seen": n, "names": {name: fact}}
+        self.functions = {}  # (file, qualified name) -> the same, for its variables
+        self.reads = {}  # (file, line) -> [names read], parsed once
+        self.trees = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, name=OPERAND_THREAD, daemon=True)
+
+    def loop(self):
+        me = threading.get_ident()
+        while not self.stop.wait(INTERVAL):
+            try:
+                for tid, frame in sys._current_frames().items():
+                    if tid != me:
+                        self.look(frame)
+            except Exception:  # a fact less, never the program's failure
+                pass
+
+    def look(self, frame):
+        while frame is not None and _skipped(frame.f_code.co_filename):
+            frame = frame.f_back
+        if frame is None:
+            return
+        local, glob = frame.f_locals, frame.f_globals
+        code = frame.f_code
+        # The function's own variables, wherever it is: in a tight loop the
+        # GIL changes hands at a jump that has no line (f_lineno is None).
+        key = (code.co_filename, getattr(code, "co_qualname", code.co_name))
+        row = self.functions.setdefault(key, {"seen": 0, "names": {}})
+        row["seen"] += 1
+        for name in code.co_varnames + code.co_cellvars + code.co_freevars:
+            if name in local:
+                _note(row["names"], name, local[name])
+        line = frame.f_lineno
+        if line is None:
+            return
+        # The names (and `name.attr`s) the current line reads.
+        row = self.lines.setdefault((code.co_filename, line), {"seen": 0, "names": {}})
+        row["seen"] += 1
+        for name in self.names_read(code.co_filename, line):
+            found, value = _resolve(name, local, glob)
+            if found:
+                _note(row["names"], name, value)
+
+    def names_read(self, file, line):
+        key = (file, line)
+        if key not in self.reads:
+            self.reads[key] = _reads_on_line(self.tree(file), line)
+        return self.reads[key]
+
+    def tree(self, file):
+        if file not in self.trees:
+            try:
+                with open(file, encoding="utf-8") as f:
+                    self.trees[file] = ast.parse(f.read())
+            except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+                self.trees[file] = None
+        return self.trees[file]
+
+    def write(self):
+        self.stop.set()
+        rows = [{"file": f, "line": n, "seen": r["seen"], "names": r["names"]}
+                for (f, n), r in self.lines.items()]
+        functions = [{"file": f, "function": n, "seen": r["seen"], "names": r["names"]}
+                     for (f, n), r in self.functions.items()]
+        try:
+            with open(self.path, "w", encoding="utf-8") as out:
+                json.dump({"interval_s": INTERVAL, "lines": rows, "functions": functions}, out)
+        except OSError:
+            pass
+
+
+_LIBRARY = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+def _skipped(filename):
+    """snakescope's own files, the standard library's and installed packages':
+    the facts are about the program's own lines."""
+    return filename.startswith(_OWN) or filename.startswith("<") or filename.startswith(_LIBRARY)
+
+
+def _reads_on_line(tree, line):
+    if tree is None:
+        return []
+    names = set()
+    for node in ast.walk(tree):
+        if getattr(node, "lineno", None) != line:
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            names.add(f"{node.value.id}.{node.attr}")
+    return sorted(names)
+
+
+def _resolve(name, local, glob):
+    base, _, attr = name.partition(".")
+    if base in local:
+        value = local[base]
+    elif base in glob:
+        value = glob[base]
+    else:
+        return False, None
+    if not attr:
+        return True, value
+    d = getattr(value, "__dict__", None) if not isinstance(value, type) else None
+    if isinstance(d, dict) and attr in d:
+        return True, d[attr]
+    return False, None
+
+
+def _note(facts, name, value):
+    kind = type(value)
+    module = kind.__module__
+    label = kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+    fact = facts.setdefault(name, {"type": label, "len_max": None, "seen": 0})
+    if fact["type"] != label:
+        fact["type"] = "mixed"
+    fact["seen"] += 1
+    if label == "numpy.ndarray":  # C getters: no program code runs
+        fact["shape"] = [int(d) for d in value.shape]
+        fact["dtype"] = str(value.dtype)
+    if kind is list and len(value) >= 2:
+        fact["sorted"] = _sorted_at_probes(value) and fact.get("sorted", True)
+    if kind in SIZED or label == "collections.deque":
+        n = len(value)
+        fact["len_max"] = n if fact["len_max"] is None else max(fact["len_max"], n)
+
+
+def start_from_environment():
+    """Starts the sampler when `snakescope advise` asked for it; returns its
+    module file (snakescope's own, left out of the profile) or None."""
+    path = os.environ.pop("SNAKESCOPE_ADVISE_OPERANDS", None)
+    if not path:
+        return None
+    sampler = _Sampler(path)
+    atexit.register(sampler.write)
+    sampler.thread.start()
+    time.sleep(0)
+    return os.path.abspath(__file__)
+
+
+PROBES = 64
+ORDERED = (int, float, str)
+
+
+def _sorted_at_probes(values):
+    """Whether a list of ints, floats or strs is non-decreasing at PROBES
+    evenly spaced positions (None when its items are of other types: comparing
+    them could run program code)."""
+    n = len(values)
+    picks = [values[i * (n - 1) // (PROBES - 1)] for i in range(PROBES)] if n > PROBES else values[:]
+    if not all(type(v) in ORDERED for v in picks) or len({type(v) is str for v in picks}) > 1:
+        return None
+    return all(a <= b for a, b in zip(picks, picks[1:]))

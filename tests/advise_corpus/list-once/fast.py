@@ -1,0 +1,15 @@
+"""Sums squares through a generator (advise corpus:
+list-once, fast): one item alive at a time."""
+import sys
+
+
+def checksum(n):
+    return sum(i * i % 1009 + 300 for i in range(n))
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_500_000
+    print(checksum(n))
+
+
+main()
