@@ -12,6 +12,7 @@ mod report;
 mod run;
 pub(crate) mod stat;
 mod timeit;
+mod top;
 
 use crate::args::{Cli, Command};
 
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Timeit(args) => timeit::run(&args),
         Command::Stat(args) => stat::run(&args),
         Command::Dis(args) => dis::run(&args),
+        Command::Top(args) => top::run(args),
     }
 }
 

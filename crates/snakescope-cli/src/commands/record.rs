@@ -195,13 +195,22 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
 /// Refuses what the interpreter cannot give (`--gil` without a GIL), and
 /// notes a version newer than those snakescope was tested with.
 fn check_target(target: Target, settings: &Settings) -> Result<Target, AttachError> {
-    if settings.sampler.gil_only {
+    check_target_with(target, settings.sampler.gil_only, settings.quiet)
+}
+
+/// [`check_target`] for `top` too.
+pub(crate) fn check_target_with(
+    target: Target,
+    gil_only: bool,
+    quiet: bool,
+) -> Result<Target, AttachError> {
+    if gil_only {
         target.require_gil()?;
     }
-    if !target.tested() && !settings.quiet {
+    if !target.tested() && !quiet {
         note(&untested_note(&target));
     }
-    if let Some(line) = target.reader_note().filter(|_| !settings.quiet) {
+    if let Some(line) = target.reader_note().filter(|_| !quiet) {
         note(line);
     }
     Ok(target)
@@ -221,7 +230,7 @@ pub(crate) fn untested_note(target: &Target) -> String {
 /// Polls a freshly started command until it has mapped a Python interpreter
 /// (it may be a wrapper script that `exec`s one). `None` when it exits first;
 /// `last_exe` is then the program it was last seen running (after its `exec`).
-fn wait_for_interpreter(
+pub(crate) fn wait_for_interpreter(
     child: &mut Child,
     signals: &Signals,
     last_exe: &mut Option<PathBuf>,
@@ -284,7 +293,7 @@ fn finish_without_profile(
 /// For a command that ended before an interpreter was found: the program
 /// it ran, when neither that (as last seen) nor the command's own file can
 /// be Python. `None` (a Python program that was quick) whenever either may be.
-fn not_python(command: &[OsString], last_exe: Option<PathBuf>) -> Option<PathBuf> {
+pub(crate) fn not_python(command: &[OsString], last_exe: Option<PathBuf>) -> Option<PathBuf> {
     let files = [launch::resolve(&command[0]), last_exe];
     let mut seen = files.into_iter().flatten().peekable();
     seen.peek()?;
@@ -299,7 +308,11 @@ fn not_python(command: &[OsString], last_exe: Option<PathBuf>) -> Option<PathBuf
 /// script that starts Python as a child instead of `exec`ing it): nothing
 /// could have been sampled, which is an error, not an empty profile. The
 /// program ran to its end undisturbed; no output is written.
-fn fail_not_python(child: &mut Child, command: &[OsString], program: &Path) -> anyhow::Result<u8> {
+pub(crate) fn fail_not_python(
+    child: &mut Child,
+    command: &[OsString],
+    program: &Path,
+) -> anyhow::Result<u8> {
     child.wait()?;
     let user = UserError::new(format!(
         "`{}` ran no Python interpreter: `{}` is not Python",
@@ -315,7 +328,7 @@ fn fail_not_python(child: &mut Child, command: &[OsString], program: &Path) -> a
 }
 
 /// Reports why the target cannot be profiled, lets it finish undisturbed, and fails.
-fn fail_and_wait(child: &mut Child, err: AttachError) -> anyhow::Result<u8> {
+pub(crate) fn fail_and_wait(child: &mut Child, err: AttachError) -> anyhow::Result<u8> {
     let user = attach_error(err);
     crate::report_user_error(&user);
     child.wait()?;
@@ -378,7 +391,7 @@ fn counting(builder: CaptureBuilder, feedback: Option<&Feedback>) -> Counting<'_
 }
 
 /// The command as messages show it.
-fn command_line(command: &[OsString]) -> String {
+pub(crate) fn command_line(command: &[OsString]) -> String {
     let shown: Vec<String> = command.iter().map(|a| launch::shown(a)).collect();
     shown.join(" ")
 }
@@ -393,7 +406,7 @@ fn opcode_python(settings: &Settings, pid: u32) -> Option<dis::table::Executable
         .flatten()
 }
 
-fn note(message: &str) {
+pub(crate) fn note(message: &str) {
     crate::stderr_line(format_args!("snakescope: {message}"));
 }
 
