@@ -22,20 +22,26 @@ const BUCKETS: usize = 20;
 pub struct Live {
     pub recent: WindowReader,
     pub since_start: WindowReader,
-    capture: Arc<Mutex<CaptureBuilder>>,
+    pub source: CaptureSource,
     pub ticks: Arc<TickCounts>,
     stop: Arc<AtomicBool>,
     sampler: Option<JoinHandle<()>>,
     /// Set by the sampling thread when it stops (the target ended, or asked to).
     finished: Arc<AtomicBool>,
-    pub started: Instant,
-    started_unix_s: f64,
     pub settings: SamplerSettings,
     pub window: Duration,
     pub pid: u32,
     pub python_version: String,
-    free_threaded: bool,
     pub command: Vec<String>,
+}
+
+/// The capture so far, for any thread (the `s` key, the live page).
+#[derive(Clone)]
+pub struct CaptureSource {
+    capture: Arc<Mutex<CaptureBuilder>>,
+    ticks: Arc<TickCounts>,
+    meta: Meta,
+    started: Instant,
 }
 
 impl Live {
@@ -73,23 +79,37 @@ impl Live {
                 sampler.run(&mut sink, &stop2, || super::process_alive(pid));
                 finished2.store(true, Ordering::Relaxed);
             })?;
+        let meta = Meta {
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            mode: "record".to_owned(),
+            pid: Some(pid),
+            python_version: Some(python_version.clone()),
+            requested_rate_hz: settings.rate_hz,
+            started_unix_s: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            include_idle: settings.include_idle,
+            gil_only: settings.gil_only,
+            free_threaded,
+            ..Meta::default()
+        };
         Ok(Live {
             recent: recent_reader,
             since_start: since_reader,
-            capture,
+            source: CaptureSource {
+                capture,
+                ticks: Arc::clone(&ticks),
+                meta,
+                started,
+            },
             ticks,
             stop,
             sampler: Some(thread),
             finished,
-            started,
-            started_unix_s: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()),
             settings,
             window,
             pid,
             python_version,
-            free_threaded,
             command,
         })
     }
@@ -119,23 +139,21 @@ impl Live {
         }
     }
 
-    /// The capture so far, as `record` would have written it had it stopped now.
+    /// The capture so far (see [`CaptureSource::now`]).
     pub fn capture_now(&self) -> snakescope_model::Capture {
+        self.source.now()
+    }
+}
+
+impl CaptureSource {
+    /// The capture so far, as `record` would have written it had it stopped now.
+    pub fn now(&self) -> snakescope_model::Capture {
         let builder = lock(&self.capture).clone();
         builder.finish(Meta {
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            mode: "record".to_owned(),
-            pid: Some(self.pid),
-            python_version: Some(self.python_version.clone()),
-            requested_rate_hz: self.settings.rate_hz,
-            started_unix_s: self.started_unix_s,
             duration_s: self.started.elapsed().as_secs_f64(),
             ticks: self.ticks.ticks.load(Ordering::Relaxed),
             lost_ticks: self.ticks.lost.load(Ordering::Relaxed),
-            include_idle: self.settings.include_idle,
-            gil_only: self.settings.gil_only,
-            free_threaded: self.free_threaded,
-            ..Meta::default()
+            ..self.meta.clone()
         })
     }
 }
