@@ -75,6 +75,13 @@ pub struct TopArgs {
     #[arg(short = 'n', long, value_name = "N")]
     pub top: Option<usize>,
 
+    /// Also serve a live page (flame graph of the last --window seconds and
+    /// since the start, updated every second) on ADDR (HOST:PORT or a port;
+    /// default 127.0.0.1 and a free port); its URL, with a random token
+    /// every request must carry, is printed on stderr.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1)]
+    pub live_web: Option<Option<String>>,
+
     /// Where the `s` key writes the capture so far (format from its name;
     /// default snakescope-top-PID-N.json, N counting up).
     #[arg(short, long)]

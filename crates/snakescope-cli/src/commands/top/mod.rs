@@ -7,6 +7,7 @@
 mod live;
 mod screen;
 mod tui;
+mod web;
 
 use crate::args::TopArgs;
 use crate::commands::{attach_error, record};
@@ -72,6 +73,14 @@ fn show(
     mut child: Option<Child>,
     signals: &Signals,
 ) -> anyhow::Result<u8> {
+    let web = match &args.live_web {
+        Some(addr) => {
+            let web = web::LiveWeb::start(addr.as_deref(), live.source.clone(), live.window)?;
+            crate::stderr_line(format_args!("snakescope: live page at {}", web.url));
+            Some(web)
+        }
+        None => None,
+    };
     let view = ViewState {
         sort: SortBy::Total,
         span: Span::Window,
@@ -91,9 +100,11 @@ fn show(
         crate::to_stdout(|out| std::io::Write::write_all(out, text.as_bytes()))?;
     } else {
         let mut output = tui::Output::new(args.output.clone(), live.pid)?;
-        tui::run(&mut live, view, &mut output, child.as_mut(), signals)?;
+        let url = web.as_ref().map(|w| w.url.as_str());
+        tui::run(&mut live, view, &mut output, child.as_mut(), signals, url)?;
         live.stop();
     }
+    drop(web);
     match child {
         Some(mut child) => {
             let status = child.wait()?;

@@ -114,6 +114,7 @@ pub fn run(
     output: &mut Output,
     mut child: Option<&mut Child>,
     signals: &Signals,
+    url: Option<&str>,
 ) -> anyhow::Result<()> {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -129,7 +130,7 @@ pub fn run(
     )?;
     let mut term = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
     let mut paused = false;
-    let mut status = String::new();
+    let mut status = url.map_or_else(String::new, |u| format!("live page: {u}"));
     let mut screen = Screen::read(live, view);
     let mut last_read = Instant::now();
     let mut ended: Option<String> = None;
