@@ -215,6 +215,13 @@ pub struct RecordArgs {
           allow_negative_numbers = true)]
     pub duration: Option<Duration>,
 
+    /// Also serve a live page while recording (as `top --live-web`: the
+    /// last 10 s and since the start, updated every second) on ADDR (HOST:PORT
+    /// or a port; default 127.0.0.1 and a free port), its URL with a random
+    /// token printed on stderr.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1)]
+    pub live_web: Option<Option<String>>,
+
     /// The command to launch and profile, after `--` (any bytes: a file
     /// name need not be UTF-8).
     #[arg(last = true, num_args = 1.., value_name = "COMMAND")]

@@ -12,7 +12,7 @@ mod report;
 mod run;
 pub(crate) mod stat;
 mod timeit;
-mod top;
+pub(crate) mod top;
 
 use crate::args::{Cli, Command};
 

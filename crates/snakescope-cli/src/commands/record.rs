@@ -4,6 +4,8 @@ use crate::args::RecordArgs;
 use crate::commands::feedback::{Counting, Feedback};
 use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::commands::stat::{counters, figures};
+use crate::commands::top::live::{CaptureSource, Shared};
+use crate::commands::top::web::LiveWeb;
 use crate::commands::{attach_error, dis};
 use crate::launch::{self, Signals};
 use crate::UserError;
@@ -31,7 +33,12 @@ struct Settings {
     quiet: bool,
     /// `--stat`: the command's figures as `snakescope stat` measures them.
     stat: bool,
+    /// `--live-web [ADDR]`: the live page's address (`None` inside: the default).
+    live_web: Option<Option<String>>,
 }
+
+/// The live page's "last seconds" (`--live-web`; `top --window` sets its own).
+const LIVE_WINDOW: Duration = Duration::from_secs(10);
 
 /// What `record --stat` measures.
 const STAT_SCOPE: &str = "the command and every process it started, from launch to exit \
@@ -76,6 +83,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
         format,
         quiet: args.sampling.quiet,
         stat: args.sampling.stat,
+        live_web: args.live_web.clone(),
     })
 }
 
@@ -91,7 +99,9 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     );
     let python = opcode_python(settings, pid);
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
-    let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
+    let shared = Shared::default();
+    let web = serve_live(settings, &shared, &mut sampler, started)?;
+    let mut sink = counting(shared.clone(), feedback.as_ref());
     let never = AtomicBool::new(false);
     let elapsed = sampler.run(&mut sink, &never, || {
         feedback.iter().for_each(Feedback::tick);
@@ -100,7 +110,8 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
             && process_alive(pid)
     });
     feedback.iter().for_each(Feedback::finish);
-    let mut capture = sink.inner.finish(sampler.meta(elapsed, started));
+    drop(web);
+    let mut capture = sink.inner.take().finish(sampler.meta(elapsed, started));
     dis::add_recorded(
         &mut capture,
         sampler.take_opcodes(),
@@ -144,7 +155,9 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     let feedback = Feedback::start(settings.quiet, &banner(&what, settings, pid));
     let python = opcode_python(settings, pid);
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
-    let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
+    let shared = Shared::default();
+    let web = serve_live(settings, &shared, &mut sampler, started)?;
+    let mut sink = counting(shared.clone(), feedback.as_ref());
     let never = AtomicBool::new(false);
     let mut interrupted_at: Option<Instant> = None;
     let mut forwarded_term = false;
@@ -163,7 +176,8 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
         matches!(child.try_wait(), Ok(None))
     });
     feedback.iter().for_each(Feedback::finish);
-    let mut builder = sink.inner;
+    drop(web);
+    let mut builder = sink.inner.take();
     builder.name_process(pid, launch::recorded(command));
     let mut capture = builder.finish(sampler.meta(elapsed, started));
     let status = child.wait()?;
@@ -383,11 +397,28 @@ fn banner(what: &str, settings: &Settings, pid: u32) -> String {
 }
 
 /// The capture builder, counting samples for the progress line when there is one.
-fn counting(builder: CaptureBuilder, feedback: Option<&Feedback>) -> Counting<'_, CaptureBuilder> {
+fn counting(builder: Shared, feedback: Option<&Feedback>) -> Counting<'_, Shared> {
     Counting {
         inner: builder,
         count: feedback.map(|f| &f.samples),
     }
+}
+
+/// With `--live-web`: the live page, served while sampling (as `top`'s).
+fn serve_live(
+    settings: &Settings,
+    shared: &Shared,
+    sampler: &mut Sampler,
+    started: f64,
+) -> anyhow::Result<Option<LiveWeb>> {
+    let Some(addr) = &settings.live_web else {
+        return Ok(None);
+    };
+    let meta = sampler.meta(Duration::ZERO, started);
+    let source = CaptureSource::new(shared, sampler.publish_ticks(), meta);
+    let web = LiveWeb::start(addr.as_deref(), source, LIVE_WINDOW)?;
+    note(&format!("live page at {}", web.url));
+    Ok(Some(web))
 }
 
 /// The command as messages show it.

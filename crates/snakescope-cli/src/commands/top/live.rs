@@ -146,6 +146,16 @@ impl Live {
 }
 
 impl CaptureSource {
+    /// The capture of `shared`, with `meta` but for what grows while it runs.
+    pub(crate) fn new(shared: &Shared, ticks: Arc<TickCounts>, meta: Meta) -> CaptureSource {
+        CaptureSource {
+            capture: Arc::clone(&shared.0),
+            ticks,
+            meta,
+            started: Instant::now(),
+        }
+    }
+
     /// The capture so far, as `record` would have written it had it stopped now.
     pub fn now(&self) -> snakescope_model::Capture {
         let builder = lock(&self.capture).clone();
@@ -169,8 +179,17 @@ fn lock(builder: &Mutex<CaptureBuilder>) -> MutexGuard<'_, CaptureBuilder> {
     builder.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The capture builder, shared with the view (which copies it for `s`).
-struct Shared(Arc<Mutex<CaptureBuilder>>);
+/// The capture builder, shared with the view (which copies it for `s`)
+/// and the live page; `record --live-web` samples into one too.
+#[derive(Clone, Default)]
+pub(crate) struct Shared(Arc<Mutex<CaptureBuilder>>);
+
+impl Shared {
+    /// The builder, once sampling is over.
+    pub(crate) fn take(&self) -> CaptureBuilder {
+        std::mem::take(&mut *lock(&self.0))
+    }
+}
 
 impl FrameInterner for Shared {
     fn intern_frame(&mut self, frame: Frame) -> usize {

@@ -4,10 +4,10 @@
 //! achieved. Full-screen in a terminal (`tui.rs`), or one frame as text with
 //! `--once` (for scripts).
 
-mod live;
+pub(crate) mod live;
 mod screen;
 mod tui;
-mod web;
+pub(crate) mod web;
 
 use crate::args::TopArgs;
 use crate::commands::{attach_error, record};
