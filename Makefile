@@ -110,7 +110,7 @@ test-rust:
 	cargo test --workspace --locked
 
 # (`wheel` after `ft-module-if-possible`: test_install.py installs the wheels it leaves in out/wheels)
-test-python: build develop ft-module-if-possible wheel chromium go-pprof speedscope-schema
+test-python: build develop ft-module-if-possible wheel chromium go-pprof tmux speedscope-schema
 	SNAKESCOPE_WHEELS=$(abspath $(WHEELS)) SNAKESCOPE_BIN=$(abspath $(BIN)) SNAKESCOPE_CHROMIUM=$$(command -v chromium) SNAKESCOPE_SPEEDSCOPE_SCHEMA=$(abspath $(SPEEDSCOPE_SCHEMA)) \
 		$(VPY) -m pytest -c tests/python/pytest.ini tests/python
 
@@ -143,6 +143,11 @@ ft-module-if-possible:
 .PHONY: chromium
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# tmux drives the full-screen `snakescope top` in tests/python/test_top.py: Debian's tmux.
+.PHONY: tmux
+tmux:
+	@command -v tmux >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux; }
 
 # `go tool pprof` reads the pprof export in tests/python/test_export.py: Debian's golang-go.
 .PHONY: go-pprof

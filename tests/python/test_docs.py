@@ -473,3 +473,28 @@ def test_coming_from_page_uses_only_real_options(snakescope):
             if not re.search(rf"(?<![\w-]){re.escape(option)}\b", helps[command]):
                 wrong.append(f"snakescope {command} {option}")
     assert not wrong, f"docs/coming-from.md shows options the CLI lacks: {sorted(set(wrong))}"
+
+
+def test_every_command_has_a_page_in_the_nav(snakescope):
+    """Each subcommand `snakescope --help` lists has docs/commands/CMD.md, in
+    mkdocs.yml's nav, and named in the README's tour."""
+    help_text = run([snakescope, "--help"], timeout=QUICK_TIMEOUT).stdout
+    section = help_text.split("Commands:", 1)[1].split("Options:", 1)[0]
+    commands = [m[1] for m in re.finditer(r"^  (\w+)\s", section, re.M) if m[1] != "help"]
+    assert "top" in commands and "record" in commands, section
+    nav = _text(REPO / "mkdocs.yml")
+    readme = _text(REPO / "README.md")
+    missing = [c for c in commands
+               if not (REPO / "docs" / "commands" / f"{c}.md").is_file()
+               or f"commands/{c}.md" not in nav or f"snakescope {c}" not in readme]
+    assert not missing, f"commands without a page, a nav entry or a README line: {missing}"
+
+
+def test_top_page_names_every_option(snakescope):
+    """docs/commands/top.md's option table has a row for each of `top --help`'s options."""
+    help_text = run([snakescope, "top", "--help"], timeout=QUICK_TIMEOUT).stdout
+    options = set(re.findall(r"^\s+(?:-\w, )?(--[a-z][\w-]*)", help_text, re.M))
+    options -= {"--help", "--version"}
+    page = (REPO / "docs" / "commands" / "top.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| `(?:-\w, )?(--[a-z][\w-]*)", page, re.M))
+    assert options and options == rows, f"help: {sorted(options)}; page: {sorted(rows)}"

@@ -38,6 +38,8 @@ pub enum Command {
     Attach(AttachArgs),
     /// Name the remedy for each hotspot, with its runtime evidence (runs the program under `run`, or reads a capture); `--verify` measures it.
     Advise(AdviseArgs),
+    /// Watch a running Python program live: its hottest functions and its threads, refreshed every second.
+    Top(TopArgs),
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +144,60 @@ pub(crate) fn parse_percent_arg(s: &str) -> Result<f64, String> {
         Ok(v) if v > 0.0 && v <= 100.0 => Ok(v),
         _ => Err(format!("`{s}` is not a percentage between 0 and 100")),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Attach to this running process instead of launching a command.
+    #[arg(short, long, conflicts_with = "command")]
+    pub pid: Option<u32>,
+
+    /// Samples per second (1 to 1000000).
+    #[arg(short, long, default_value_t = defaults::RATE_HZ, value_name = "HZ",
+          value_parser = parse_rate, allow_negative_numbers = true)]
+    pub rate: f64,
+
+    /// Include threads that are idle (sleeping, blocked on I/O or a lock).
+    #[arg(short, long)]
+    pub idle: bool,
+
+    /// Only count samples of the thread that holds the GIL.
+    #[arg(short, long)]
+    pub gil: bool,
+
+    /// The sliding window: the last this many seconds.
+    #[arg(short, long, default_value = "10", value_name = "SECONDS",
+          value_parser = parse_duration, allow_negative_numbers = true)]
+    pub window: Duration,
+
+    /// Print one frame as text and exit (for scripts), after sampling --duration.
+    #[arg(long)]
+    pub once: bool,
+
+    /// With --once: seconds to sample before printing (default 2; less if the program ends).
+    #[arg(short, long, value_name = "SECONDS", requires = "once",
+          value_parser = parse_duration, allow_negative_numbers = true)]
+    pub duration: Option<Duration>,
+
+    /// With --once: functions to print (default 20; the full-screen view shows as many as fit).
+    #[arg(short = 'n', long, value_name = "N")]
+    pub top: Option<usize>,
+
+    /// Also serve a live page (flame graph of the last --window seconds and
+    /// since the start, updated every second) on ADDR (HOST:PORT or a port;
+    /// default 127.0.0.1 and a free port); its URL, with a random token
+    /// every request must carry, is printed on stderr.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1)]
+    pub live_web: Option<Option<String>>,
+
+    /// Where the `s` key writes the capture so far (format from its name;
+    /// default snakescope-top-PID-N.json, N counting up).
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+
+    /// The command to launch and watch, after `--`.
+    #[arg(last = true, num_args = 1.., value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -271,6 +327,13 @@ pub struct RecordArgs {
     #[arg(short, long, value_name = "SECONDS", value_parser = parse_duration,
           allow_negative_numbers = true)]
     pub duration: Option<Duration>,
+
+    /// Also serve a live page while recording (as `top --live-web`: the
+    /// last 10 s and since the start, updated every second) on ADDR (HOST:PORT
+    /// or a port; default 127.0.0.1 and a free port), its URL with a random
+    /// token printed on stderr.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1)]
+    pub live_web: Option<Option<String>>,
 
     /// The command to launch and profile, after `--` (any bytes: a file
     /// name need not be UTF-8).

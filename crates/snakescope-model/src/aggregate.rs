@@ -29,7 +29,7 @@ struct StackKey {
 }
 
 /// Builds a [`Capture`] incrementally.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct CaptureBuilder {
     frames: FrameTable,
     threads: Vec<ThreadRecord>,

@@ -41,4 +41,4 @@ pub use schema::{capture_schema, schema_text, written_schema};
 pub use sink::{FrameInterner, SampleSink, Tee};
 pub use stat::{thousands, Stat, StatFigure, StatUnit};
 pub use stats::{FunctionStat, LineStat, Stats};
-pub use window::{FrameCounts, WindowReader, WindowSnapshot, WindowedSink};
+pub use window::{FrameCounts, ThreadActivity, WindowReader, WindowSnapshot, WindowedSink};

@@ -7,7 +7,9 @@
 //! and so is a bucket once a newer sample pushes it out. Each bucket keeps,
 //! per frame, its *self* count (samples whose innermost frame it is) and its
 //! *total* count (samples with it anywhere on the stack, once per sample
-//! however often it recurs). The sampling thread takes an uncontended lock
+//! however often it recurs), kept per thread so that a view can show one
+//! thread alone ([`WindowReader::snapshot_thread`]), and each thread's
+//! activity ([`ThreadActivity`]). The sampling thread takes an uncontended lock
 //! per sample; [`WindowReader::snapshot`] takes it once to add the buckets up.
 
 use crate::aggregate::ThreadSample;
@@ -43,6 +45,24 @@ pub struct WindowSnapshot {
     pub threads: Vec<(u64, String)>,
     /// The process, once named: pid and command line.
     pub process: Option<(u32, Vec<String>)>,
+    /// Every thread with a sample since the start, by thread id: its
+    /// samples in the window (of every thread, whatever the snapshot's
+    /// thread) and its latest sample.
+    pub activity: Vec<ThreadActivity>,
+}
+
+/// One thread's samples in the window, and its latest sample ever.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ThreadActivity {
+    pub tid: u64,
+    /// Samples in the window, and how many of them were idle / held the GIL.
+    pub samples: u64,
+    pub idle: u64,
+    pub gil: u64,
+    /// The latest sample: when (nanoseconds from the start), idle, GIL.
+    pub last_ns: u64,
+    pub last_idle: bool,
+    pub last_gil: bool,
 }
 
 impl WindowSnapshot {
@@ -58,11 +78,19 @@ struct Counts {
     total: u64,
 }
 
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    samples: u64,
+    idle: u64,
+    gil: u64,
+}
+
 #[derive(Debug)]
 struct Bucket {
     index: u64,
-    samples: u64,
-    counts: HashMap<usize, Counts>,
+    /// Counts by (thread id, frame id).
+    counts: HashMap<(u64, usize), Counts>,
+    threads: HashMap<u64, Tally>,
 }
 
 #[derive(Debug)]
@@ -74,6 +102,8 @@ struct Window {
     frames: FrameTable,
     threads: HashMap<u64, String>,
     process: Option<(u32, Vec<String>)>,
+    /// Each thread's latest sample: time, idle, GIL.
+    latest: HashMap<u64, (u64, bool, bool)>,
 }
 
 impl Window {
@@ -94,20 +124,33 @@ impl Window {
         if self.ring.get(at).map(|b| b.index) != Some(index) {
             let bucket = Bucket {
                 index,
-                samples: 0,
                 counts: HashMap::new(),
+                threads: HashMap::new(),
             };
             self.ring.insert(at, bucket);
         }
         self.ring.get_mut(at)
     }
 
-    fn snapshot(&self) -> WindowSnapshot {
+    /// The window's counts, of thread `only` alone when given.
+    fn snapshot(&self, only: Option<u64>) -> WindowSnapshot {
         let mut sum: HashMap<usize, Counts> = HashMap::new();
         let mut samples = 0;
+        let mut tallies: HashMap<u64, Tally> = HashMap::new();
         for b in &self.ring {
-            samples += b.samples;
-            for (&id, c) in &b.counts {
+            for (&tid, t) in &b.threads {
+                if !only.is_some_and(|o| o != tid) {
+                    samples += t.samples;
+                }
+                let sum = tallies.entry(tid).or_default();
+                sum.samples += t.samples;
+                sum.idle += t.idle;
+                sum.gil += t.gil;
+            }
+            for (&(tid, id), c) in &b.counts {
+                if only.is_some_and(|o| o != tid) {
+                    continue;
+                }
                 let s = sum.entry(id).or_default();
                 s.self_count += c.self_count;
                 s.total += c.total;
@@ -150,7 +193,29 @@ impl Window {
             frames,
             threads,
             process: self.process.clone(),
+            activity: self.activity(&tallies),
         }
+    }
+
+    fn activity(&self, tallies: &HashMap<u64, Tally>) -> Vec<ThreadActivity> {
+        let mut activity: Vec<ThreadActivity> = self
+            .latest
+            .iter()
+            .map(|(&tid, &(last_ns, last_idle, last_gil))| {
+                let t = tallies.get(&tid).copied().unwrap_or_default();
+                ThreadActivity {
+                    tid,
+                    samples: t.samples,
+                    idle: t.idle,
+                    gil: t.gil,
+                    last_ns,
+                    last_idle,
+                    last_gil,
+                }
+            })
+            .collect();
+        activity.sort_by_key(|a| a.tid);
+        activity
     }
 }
 
@@ -186,6 +251,7 @@ impl WindowedSink {
             frames: FrameTable::new(),
             threads: HashMap::new(),
             process: None,
+            latest: HashMap::new(),
         };
         WindowedSink {
             shared: Arc::new(Mutex::new(window)),
@@ -202,14 +268,20 @@ impl WindowedSink {
 
     /// What the window holds now.
     pub fn snapshot(&self) -> WindowSnapshot {
-        lock(&self.shared).snapshot()
+        lock(&self.shared).snapshot(None)
     }
 }
 
 impl WindowReader {
     /// What the window holds now.
     pub fn snapshot(&self) -> WindowSnapshot {
-        lock(&self.shared).snapshot()
+        lock(&self.shared).snapshot(None)
+    }
+
+    /// What the window holds now of thread `tid` alone (`samples` and
+    /// `frames` that thread's; `activity` every thread's).
+    pub fn snapshot_thread(&self, tid: u64) -> WindowSnapshot {
+        lock(&self.shared).snapshot(Some(tid))
     }
 }
 
@@ -226,15 +298,23 @@ impl SampleSink for WindowedSink {
         self.distinct.sort_unstable();
         self.distinct.dedup();
         let mut window = lock(&self.shared);
+        let tid = sample.tid;
+        let latest = window.latest.entry(tid).or_insert((0, false, false));
+        if at_ns >= latest.0 {
+            *latest = (at_ns, sample.idle, sample.gil);
+        }
         let Some(bucket) = window.bucket(at_ns) else {
             return;
         };
-        bucket.samples += weight;
+        let tally = bucket.threads.entry(tid).or_default();
+        tally.samples += weight;
+        tally.idle += if sample.idle { weight } else { 0 };
+        tally.gil += if sample.gil { weight } else { 0 };
         for &id in &self.distinct {
-            bucket.counts.entry(id).or_default().total += weight;
+            bucket.counts.entry((tid, id)).or_default().total += weight;
         }
         if let Some(&leaf) = sample.frames.last() {
-            bucket.counts.entry(leaf).or_default().self_count += weight;
+            bucket.counts.entry((tid, leaf)).or_default().self_count += weight;
         }
     }
 

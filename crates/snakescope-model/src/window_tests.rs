@@ -156,3 +156,44 @@ fn a_tee_maps_memory_sites_to_each_sinks_frames() {
         assert_eq!((site.allocated_bytes, c.meta.pid), (64, Some(5)));
     }
 }
+
+fn on(tid: u64, idle: bool, gil: bool, frames: &[usize]) -> ThreadSample<'_> {
+    ThreadSample {
+        tid,
+        idle,
+        gil,
+        frames,
+    }
+}
+
+#[test]
+fn one_thread_alone_and_every_threads_activity() {
+    let mut w = WindowedSink::new(Duration::from_secs(1), 10);
+    let reader = w.reader();
+    let [a, b] = ["a", "b"].map(|n| w.intern_frame(frame(n)));
+    w.add_sample(on(1, false, true, &[a]), 3, 10 * MS);
+    w.add_sample(on(2, true, false, &[a, b]), 2, 20 * MS);
+    w.add_sample(on(2, false, true, &[b]), 1, 30 * MS);
+    let all = reader.snapshot();
+    assert_eq!(
+        (all.samples, counts(&all, "a"), counts(&all, "b")),
+        (6, (3, 5), (3, 3))
+    );
+    let two = reader.snapshot_thread(2);
+    assert_eq!(
+        (two.samples, counts(&two, "a"), counts(&two, "b")),
+        (3, (0, 2), (3, 3))
+    );
+    assert_eq!(reader.snapshot_thread(7).samples, 0);
+    let t2 = &two.activity[1];
+    assert_eq!(two.activity.len(), 2);
+    assert_eq!((t2.tid, t2.samples, t2.idle, t2.gil), (2, 3, 2, 1));
+    assert_eq!(
+        (t2.last_ns, t2.last_idle, t2.last_gil),
+        (30 * MS, false, true)
+    );
+    // Out of the window: no samples counted there, the latest sample kept.
+    w.add_sample(on(2, false, false, &[b]), 1, 5000 * MS);
+    let t1 = &reader.snapshot().activity[0];
+    assert_eq!((t1.tid, t1.samples, t1.last_ns), (1, 0, 10 * MS));
+}

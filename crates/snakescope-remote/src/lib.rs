@@ -25,7 +25,7 @@ pub use limits::{check_duration, check_rate, LimitError, MAX_RATE_HZ, MIN_RATE_H
 pub use oncpu::CpuCounters;
 pub use program::may_run_python;
 pub use reader::RemoteReader;
-pub use sampler::{thread_name, NoHooks, Sampler, SamplerHooks, SamplerSettings};
+pub use sampler::{thread_name, NoHooks, Sampler, SamplerHooks, SamplerSettings, TickCounts};
 pub use stack::{model_frame, StackWalk};
 pub use tasks::{TaskState, Tasks};
 

@@ -28,7 +28,8 @@ use snakescope_model::{Meta, Opcodes, SampleSink, ThreadSample};
 use snakescope_unwind::{CodeInfo, MemoryReader, ReadError, ThreadInfo, WalkError};
 use std::collections::{HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What to sample and how often.
@@ -59,6 +60,17 @@ pub trait SamplerHooks {
         let _ = code;
         false
     }
+}
+
+/// A running sampler's tick counts, for a live view's achieved rate
+/// ([`Sampler::publish_ticks`]).
+#[derive(Debug, Default)]
+pub struct TickCounts {
+    pub ticks: AtomicU64,
+    pub lost: AtomicU64,
+    /// When the latest tick began, in nanoseconds from the run's start (the
+    /// samples' clock).
+    pub now_ns: AtomicU64,
 }
 
 /// Leaves nothing out.
@@ -93,6 +105,8 @@ pub struct Sampler<R: MemoryReader = RemoteReader, H: SamplerHooks = NoHooks> {
     now_ns: u64,
     /// Samples per instruction, with `--opcodes` only.
     instrs: Option<InstrCounts>,
+    /// The tick counts, published at every tick once asked for.
+    published: Option<Arc<TickCounts>>,
 }
 
 /// A sample waiting for its thread's counters: the stack (frame ids, root
@@ -133,7 +147,13 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             start: Instant::now(),
             now_ns: 0,
             instrs: None,
+            published: None,
         }
+    }
+
+    /// The tick counts, updated at every tick of the runs to come.
+    pub fn publish_ticks(&mut self) -> Arc<TickCounts> {
+        Arc::clone(self.published.get_or_insert_with(Arc::default))
     }
 
     /// Samples into `sink` until `stop` is set, `still_running` says the
@@ -190,6 +210,11 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
                 self.ticks += u64::from(missed);
                 self.lost_ticks += u64::from(missed);
                 next += period * missed;
+            }
+            if let Some(published) = &self.published {
+                published.ticks.store(self.ticks, Ordering::Relaxed);
+                published.lost.store(self.lost_ticks, Ordering::Relaxed);
+                published.now_ns.store(self.now_ns, Ordering::Relaxed);
             }
             wait_until(next, period);
         }

@@ -16,6 +16,7 @@ mod report;
 mod run;
 pub(crate) mod stat;
 mod timeit;
+pub(crate) mod top;
 
 use crate::args::{Cli, Command};
 
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Dis(args) => dis::run(&args),
         Command::Attach(args) => attach::run(&args),
         Command::Advise(args) => advise::run(&args),
+        Command::Top(args) => top::run(args),
     }
 }
 

@@ -4,6 +4,8 @@ use crate::args::RecordArgs;
 use crate::commands::feedback::{Counting, Feedback};
 use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::commands::stat::{counters, figures};
+use crate::commands::top::live::{CaptureSource, Shared};
+use crate::commands::top::web::LiveWeb;
 use crate::commands::{attach_error, children, dis};
 use crate::launch::{self, Signals};
 use crate::UserError;
@@ -33,7 +35,12 @@ struct Settings {
     stat: bool,
     /// `--subprocesses`: the descendants are sampled too.
     subprocesses: bool,
+    /// `--live-web [ADDR]`: the live page's address (`None` inside: the default).
+    live_web: Option<Option<String>>,
 }
+
+/// The live page's "last seconds" (`--live-web`; `top --window` sets its own).
+const LIVE_WINDOW: Duration = Duration::from_secs(10);
 
 /// What `record --stat` measures.
 const STAT_SCOPE: &str = "the command and every process it started, from launch to exit \
@@ -79,6 +86,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
         quiet: args.sampling.quiet,
         stat: args.sampling.stat,
         subprocesses: args.subprocesses,
+        live_web: args.live_web.clone(),
     })
 }
 
@@ -97,7 +105,9 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     // Read now: the process may be gone when the recording ends.
     let command = children.as_ref().map(|_| children::command_line(pid));
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
-    let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
+    let shared = Shared::default();
+    let web = serve_live(settings, &shared, &mut sampler, started)?;
+    let mut sink = counting(shared.clone(), feedback.as_ref());
     let never = AtomicBool::new(false);
     let elapsed = sampler.run(&mut sink, &never, || {
         feedback.iter().for_each(Feedback::tick);
@@ -106,7 +116,8 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
             && process_alive(pid)
     });
     feedback.iter().for_each(Feedback::finish);
-    let mut capture = sink.inner.finish(sampler.meta(elapsed, started));
+    drop(web);
+    let mut capture = sink.inner.take().finish(sampler.meta(elapsed, started));
     if let Some(children) = children {
         capture.meta.command = command.unwrap_or_default();
         children.finish(&mut capture, None);
@@ -155,7 +166,9 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     let python = opcode_python(settings, pid);
     let children = follow_children(settings, pid);
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
-    let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
+    let shared = Shared::default();
+    let web = serve_live(settings, &shared, &mut sampler, started)?;
+    let mut sink = counting(shared.clone(), feedback.as_ref());
     let never = AtomicBool::new(false);
     let mut interrupted_at: Option<Instant> = None;
     let mut forwarded_term = false;
@@ -174,7 +187,8 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
         matches!(child.try_wait(), Ok(None))
     });
     feedback.iter().for_each(Feedback::finish);
-    let mut builder = sink.inner;
+    drop(web);
+    let mut builder = sink.inner.take();
     builder.name_process(pid, launch::recorded(command));
     let mut capture = builder.finish(sampler.meta(elapsed, started));
     let status = child.wait()?;
@@ -210,13 +224,22 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
 /// Refuses what the interpreter cannot give (`--gil` without a GIL), and
 /// notes a version newer than those snakescope was tested with.
 fn check_target(target: Target, settings: &Settings) -> Result<Target, AttachError> {
-    if settings.sampler.gil_only {
+    check_target_with(target, settings.sampler.gil_only, settings.quiet)
+}
+
+/// [`check_target`] for `top` too.
+pub(crate) fn check_target_with(
+    target: Target,
+    gil_only: bool,
+    quiet: bool,
+) -> Result<Target, AttachError> {
+    if gil_only {
         target.require_gil()?;
     }
-    if !target.tested() && !settings.quiet {
+    if !target.tested() && !quiet {
         note(&untested_note(&target));
     }
-    if let Some(line) = target.reader_note().filter(|_| !settings.quiet) {
+    if let Some(line) = target.reader_note().filter(|_| !quiet) {
         note(line);
     }
     Ok(target)
@@ -236,7 +259,7 @@ pub(crate) fn untested_note(target: &Target) -> String {
 /// Polls a freshly started command until it has mapped a Python interpreter
 /// (it may be a wrapper script that `exec`s one). `None` when it exits first;
 /// `last_exe` is then the program it was last seen running (after its `exec`).
-fn wait_for_interpreter(
+pub(crate) fn wait_for_interpreter(
     child: &mut Child,
     signals: &Signals,
     last_exe: &mut Option<PathBuf>,
@@ -299,7 +322,7 @@ fn finish_without_profile(
 /// For a command that ended before an interpreter was found: the program
 /// it ran, when neither that (as last seen) nor the command's own file can
 /// be Python. `None` (a Python program that was quick) whenever either may be.
-fn not_python(command: &[OsString], last_exe: Option<PathBuf>) -> Option<PathBuf> {
+pub(crate) fn not_python(command: &[OsString], last_exe: Option<PathBuf>) -> Option<PathBuf> {
     let files = [launch::resolve(&command[0]), last_exe];
     let mut seen = files.into_iter().flatten().peekable();
     seen.peek()?;
@@ -314,7 +337,11 @@ fn not_python(command: &[OsString], last_exe: Option<PathBuf>) -> Option<PathBuf
 /// script that starts Python as a child instead of `exec`ing it): nothing
 /// could have been sampled, which is an error, not an empty profile. The
 /// program ran to its end undisturbed; no output is written.
-fn fail_not_python(child: &mut Child, command: &[OsString], program: &Path) -> anyhow::Result<u8> {
+pub(crate) fn fail_not_python(
+    child: &mut Child,
+    command: &[OsString],
+    program: &Path,
+) -> anyhow::Result<u8> {
     child.wait()?;
     let user = UserError::new(format!(
         "`{}` ran no Python interpreter: `{}` is not Python",
@@ -330,7 +357,7 @@ fn fail_not_python(child: &mut Child, command: &[OsString], program: &Path) -> a
 }
 
 /// Reports why the target cannot be profiled, lets it finish undisturbed, and fails.
-fn fail_and_wait(child: &mut Child, err: AttachError) -> anyhow::Result<u8> {
+pub(crate) fn fail_and_wait(child: &mut Child, err: AttachError) -> anyhow::Result<u8> {
     let user = attach_error(err);
     crate::report_user_error(&user);
     child.wait()?;
@@ -385,15 +412,32 @@ fn banner(what: &str, settings: &Settings, pid: u32) -> String {
 }
 
 /// The capture builder, counting samples for the progress line when there is one.
-fn counting(builder: CaptureBuilder, feedback: Option<&Feedback>) -> Counting<'_, CaptureBuilder> {
+fn counting(builder: Shared, feedback: Option<&Feedback>) -> Counting<'_, Shared> {
     Counting {
         inner: builder,
         count: feedback.map(|f| &f.samples),
     }
 }
 
+/// With `--live-web`: the live page, served while sampling (as `top`'s).
+fn serve_live(
+    settings: &Settings,
+    shared: &Shared,
+    sampler: &mut Sampler,
+    started: f64,
+) -> anyhow::Result<Option<LiveWeb>> {
+    let Some(addr) = &settings.live_web else {
+        return Ok(None);
+    };
+    let meta = sampler.meta(Duration::ZERO, started);
+    let source = CaptureSource::new(shared, sampler.publish_ticks(), meta);
+    let web = LiveWeb::start(addr.as_deref(), source, LIVE_WINDOW)?;
+    note(&format!("live page at {}", web.url));
+    Ok(Some(web))
+}
+
 /// The command as messages show it.
-fn command_line(command: &[OsString]) -> String {
+pub(crate) fn command_line(command: &[OsString]) -> String {
     let shown: Vec<String> = command.iter().map(|a| launch::shown(a)).collect();
     shown.join(" ")
 }
@@ -415,7 +459,7 @@ fn follow_children(settings: &Settings, pid: u32) -> Option<children::Children> 
         .then(|| children::Children::follow(pid, settings.sampler))
 }
 
-fn note(message: &str) {
+pub(crate) fn note(message: &str) {
     crate::stderr_line(format_args!("snakescope: {message}"));
 }
 

@@ -1,0 +1,240 @@
+//! A live session: the sampler on a thread of its own, feeding the capture
+//! (for `s`: written without stopping) and two windows of function-level
+//! counts (the last `--window` seconds, and since the start), which the view
+//! reads while sampling goes on.
+
+use snakescope_model::{
+    CaptureBuilder, Frame, FrameInterner, MemorySite, Meta, SampleSink, Tee, ThreadSample,
+    WindowReader, WindowedSink,
+};
+use snakescope_remote::{NoHooks, Sampler, SamplerSettings, Target, TickCounts};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// "Since the start" is a window longer than any session.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// The sliding window's steps.
+const BUCKETS: usize = 20;
+
+/// The sampler at work and what the view reads.
+pub struct Live {
+    pub recent: WindowReader,
+    pub since_start: WindowReader,
+    pub source: CaptureSource,
+    pub ticks: Arc<TickCounts>,
+    stop: Arc<AtomicBool>,
+    sampler: Option<JoinHandle<()>>,
+    /// Set by the sampling thread when it stops (the target ended, or asked to).
+    finished: Arc<AtomicBool>,
+    pub settings: SamplerSettings,
+    pub window: Duration,
+    pub pid: u32,
+    pub python_version: String,
+    pub command: Vec<String>,
+}
+
+/// The capture so far, for any thread (the `s` key, the live page).
+#[derive(Clone)]
+pub struct CaptureSource {
+    capture: Arc<Mutex<CaptureBuilder>>,
+    ticks: Arc<TickCounts>,
+    meta: Meta,
+    started: Instant,
+}
+
+impl Live {
+    /// Starts sampling `target` on a new thread until [`Live::stop`], the
+    /// target's end, or the settings' duration.
+    pub fn start(
+        target: Target,
+        settings: SamplerSettings,
+        window: Duration,
+        command: Vec<String>,
+    ) -> anyhow::Result<Live> {
+        let pid = target.pid;
+        let python_version = target.version.to_string();
+        let free_threaded = !target.has_gil();
+        let recent = WindowedSink::new(window, BUCKETS);
+        let since = WindowedSink::new(FOREVER, 1);
+        let (recent_reader, since_reader) = (recent.reader(), since.reader());
+        let capture = Arc::new(Mutex::new(CaptureBuilder::new()));
+        let mut sink = Tee::new(
+            Shared(Arc::clone(&capture)),
+            ByFunction(Tee::new(recent, since)),
+        );
+        if !command.is_empty() {
+            sink.name_process(pid, command.clone());
+        }
+        let mut sampler = Sampler::new(target, settings, NoHooks);
+        let ticks = sampler.publish_ticks();
+        let stop = Arc::new(AtomicBool::new(false));
+        let finished = Arc::new(AtomicBool::new(false));
+        let (stop2, finished2) = (Arc::clone(&stop), Arc::clone(&finished));
+        let started = Instant::now();
+        let thread = std::thread::Builder::new()
+            .name("snakescope-sampler".into())
+            .spawn(move || {
+                sampler.run(&mut sink, &stop2, || super::process_alive(pid));
+                finished2.store(true, Ordering::Relaxed);
+            })?;
+        let meta = Meta {
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            mode: "record".to_owned(),
+            pid: Some(pid),
+            python_version: Some(python_version.clone()),
+            requested_rate_hz: settings.rate_hz,
+            started_unix_s: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            include_idle: settings.include_idle,
+            gil_only: settings.gil_only,
+            free_threaded,
+            ..Meta::default()
+        };
+        Ok(Live {
+            recent: recent_reader,
+            since_start: since_reader,
+            source: CaptureSource {
+                capture,
+                ticks: Arc::clone(&ticks),
+                meta,
+                started,
+            },
+            ticks,
+            stop,
+            sampler: Some(thread),
+            finished,
+            settings,
+            window,
+            pid,
+            python_version,
+            command,
+        })
+    }
+
+    /// Whether sampling has stopped (the target ended, or the duration ran out).
+    pub fn finished(&self) -> bool {
+        self.finished.load(Ordering::Relaxed)
+    }
+
+    /// Stops sampling and waits for the sampling thread.
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.sampler.take() {
+            let _ = thread.join();
+        }
+    }
+
+    /// Samples per second achieved so far: ticks that read every thread.
+    pub fn achieved_hz(&self) -> f64 {
+        let ticks = self.ticks.ticks.load(Ordering::Relaxed);
+        let lost = self.ticks.lost.load(Ordering::Relaxed);
+        let seconds = self.ticks.now_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        if seconds > 0.0 {
+            ticks.saturating_sub(lost) as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+
+    /// The capture so far (see [`CaptureSource::now`]).
+    pub fn capture_now(&self) -> snakescope_model::Capture {
+        self.source.now()
+    }
+}
+
+impl CaptureSource {
+    /// The capture of `shared`, with `meta` but for what grows while it runs.
+    pub(crate) fn new(shared: &Shared, ticks: Arc<TickCounts>, meta: Meta) -> CaptureSource {
+        CaptureSource {
+            capture: Arc::clone(&shared.0),
+            ticks,
+            meta,
+            started: Instant::now(),
+        }
+    }
+
+    /// The capture so far, as `record` would have written it had it stopped now.
+    pub fn now(&self) -> snakescope_model::Capture {
+        let builder = lock(&self.capture).clone();
+        builder.finish(Meta {
+            duration_s: self.started.elapsed().as_secs_f64(),
+            ticks: self.ticks.ticks.load(Ordering::Relaxed),
+            lost_ticks: self.ticks.lost.load(Ordering::Relaxed),
+            ..self.meta.clone()
+        })
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn lock(builder: &Mutex<CaptureBuilder>) -> MutexGuard<'_, CaptureBuilder> {
+    // A panic while counting leaves counts, never a broken structure.
+    builder.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The capture builder, shared with the view (which copies it for `s`)
+/// and the live page; `record --live-web` samples into one too.
+#[derive(Clone, Default)]
+pub(crate) struct Shared(Arc<Mutex<CaptureBuilder>>);
+
+impl Shared {
+    /// The builder, once sampling is over.
+    pub(crate) fn take(&self) -> CaptureBuilder {
+        std::mem::take(&mut *lock(&self.0))
+    }
+}
+
+impl FrameInterner for Shared {
+    fn intern_frame(&mut self, frame: Frame) -> usize {
+        lock(&self.0).intern_frame(frame)
+    }
+}
+
+impl SampleSink for Shared {
+    fn add_sample(&mut self, sample: ThreadSample<'_>, weight: u64, at_ns: u64) {
+        lock(&self.0).add_sample(sample, weight, at_ns);
+    }
+
+    fn name_thread(&mut self, tid: u64, name: Option<String>) {
+        lock(&self.0).name_thread(tid, name);
+    }
+
+    fn name_process(&mut self, pid: u32, command: Vec<String>) {
+        lock(&self.0).name_process(pid, command);
+    }
+
+    fn add_memory_site(&mut self, site: MemorySite) {
+        lock(&self.0).add_memory_site(site);
+    }
+}
+
+/// Counts functions, not lines: every frame of a function is one frame (line
+/// 0), so a function's total counts a sample once whatever lines it is at.
+struct ByFunction<S>(S);
+
+impl<S: SampleSink> FrameInterner for ByFunction<S> {
+    fn intern_frame(&mut self, frame: Frame) -> usize {
+        self.0.intern_frame(Frame { line: 0, ..frame })
+    }
+}
+
+impl<S: SampleSink> SampleSink for ByFunction<S> {
+    fn add_sample(&mut self, sample: ThreadSample<'_>, weight: u64, at_ns: u64) {
+        self.0.add_sample(sample, weight, at_ns);
+    }
+
+    fn name_thread(&mut self, tid: u64, name: Option<String>) {
+        self.0.name_thread(tid, name);
+    }
+
+    fn name_process(&mut self, pid: u32, command: Vec<String>) {
+        self.0.name_process(pid, command);
+    }
+}

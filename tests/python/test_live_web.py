@@ -1,0 +1,131 @@
+"""`snakescope top --live-web`: the live page and its JSON endpoint update
+while the program runs, the last-N-seconds capture holds only those seconds,
+a request without the page's token is refused (403), and headless Chromium
+draws the page (the HTML report, swapped in every second).
+
+The target is the 70/30 workload (tests/scripts/split_70_30.py): it keeps a
+CPU busy the whole time, so at 1000 Hz every second adds samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from support import Capture, script, target_env
+
+WINDOW_S = 1
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@pytest.fixture
+def live(any_python, snakescope, spawn):
+    """A running 70/30 target and `top --once --live-web` watching it: (target, page URL)."""
+    target = spawn([any_python.path, script("split_70_30.py"), "300"])
+    top = subprocess.Popen(
+        [snakescope, "top", "--once", "-d", "120", "-w", str(WINDOW_S), "--live-web",
+         "--pid", str(target.pid)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=target_env(), start_new_session=True)
+    try:
+        line = top.stderr.readline().decode()
+        m = re.match(r"snakescope: live page at (http://127\.0\.0\.1:\d+/\?token=([0-9a-f]{32}))$",
+                     line.strip())
+        assert m, f"no URL on stderr: {line!r}"
+        yield target, m[1]
+        assert target.alive(), "the page stopped the program"
+    finally:
+        if top.poll() is None:
+            os.killpg(top.pid, signal.SIGINT)
+        out, err = top.communicate(timeout=60)
+    assert top.returncode == 0, err.decode()
+    assert "split_70_30" in out.decode() or "heavy" in out.decode(), out.decode()
+
+
+def samples(url: str) -> Capture:
+    code, body = fetch(url)
+    assert code == 200, body[:200]
+    return Capture(json.loads(body))
+
+
+def test_endpoints_update_and_need_the_token(live):
+    _, url = live
+    base, token = url.split("/?token=")
+    for bad in (f"{base}/", f"{base}/data.json", f"{base}/data.json?token=0{token[1:]}",
+                f"{base}/report?token="):
+        code, _ = fetch(bad)
+        assert code == 403, f"{bad}: {code}"
+    assert fetch(f"{base}/nothing?token={token}")[0] == 404
+    first = samples(f"{base}/data.json?token={token}&span=start")
+    time.sleep(2 * WINDOW_S + 1.5)
+    second = samples(f"{base}/data.json?token={token}&span=start")
+    assert second.total > first.total, (first.total, second.total)
+    assert second.count(lambda s: s.has("heavy")) > first.count(lambda s: s.has("heavy"))
+    # The window: the capture less its copy of between WINDOW_S and
+    # WINDOW_S + 1 s ago (a copy is kept every second).
+    window = samples(f"{base}/data.json?token={token}&span=window")
+    assert 0 < window.total < second.total
+    assert WINDOW_S <= window.meta["duration_s"] <= WINDOW_S + 1.5, window.meta
+    code, page = fetch(url)
+    assert code == 200 and b"snakescopeLive" in page
+    code, report = fetch(f"{base}/report?token={token}&span=start")
+    assert code == 200 and b'id="snakescope-capture"' in report
+
+
+def test_the_page_updates_in_a_browser(live, page):
+    _, url = live
+    page.goto(url)
+    page.wait_for("window.snakescopeLive.updates >= 1")
+    page.eval("document.getElementById('span-start').click()")
+    first = page.wait_for("window.snakescopeLive.span === 'start' && window.snakescopeLive.updates")
+    counts = []
+    for want in (first + 1, first + 3):
+        page.wait_for(f"window.snakescopeLive.updates >= {want}")
+        counts.append(page.eval("window.snakescopeLive.samples"))
+    assert 0 < counts[0] < counts[1], counts
+    # The report drew its flame graph in the frame shown.
+    assert page.eval("(() => { const f = [...document.querySelectorAll('iframe')]"
+                     ".find(f => !f.hidden); return !!f.contentDocument.querySelector('#flame canvas'); })()")
+    assert page.eval("window.snakescopeLive.errors.length") == 0
+    assert not page.errors, page.errors
+
+
+def test_record_serves_the_page_and_still_writes_its_capture(any_python, snakescope, tmp_path):
+    out = tmp_path / "rec.json"
+    rec = subprocess.Popen(
+        [snakescope, "record", "-q", "--live-web", "-o", str(out), "--",
+         any_python.path, script("split_70_30.py"), "4"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=target_env(), start_new_session=True)
+    try:
+        line = rec.stderr.readline().decode()
+        m = re.match(r"snakescope: live page at (http://127\.0\.0\.1:\d+)/\?token=([0-9a-f]{32})$",
+                     line.strip())
+        assert m, f"no URL on stderr: {line!r}"
+        base, token = m[1], m[2]
+        assert fetch(f"{base}/data.json")[0] == 403
+        first = samples(f"{base}/data.json?token={token}&span=start")
+        time.sleep(1.5)
+        second = samples(f"{base}/data.json?token={token}&span=start")
+        assert second.total > first.total, (first.total, second.total)
+        _, err = rec.communicate(timeout=120)
+    finally:
+        if rec.poll() is None:
+            os.killpg(rec.pid, signal.SIGKILL)
+            rec.communicate()
+    assert rec.returncode == 0, err.decode()
+    final = Capture.load(out)
+    assert final.total >= second.total and final.meta["exit_code"] == 0
