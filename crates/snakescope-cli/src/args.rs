@@ -154,6 +154,11 @@ pub struct RecordArgs {
     #[command(flatten)]
     pub sampling: SamplingArgs,
 
+    /// Follow asyncio tasks: a task's stack starts at its own root frame,
+    /// and a task table says how long each ran and waited, and where.
+    #[arg(long = "async")]
+    pub async_tasks: bool,
+
     /// Stop recording after this many seconds (0.001 to one year).
     #[arg(short, long, value_name = "SECONDS", value_parser = parse_duration,
           allow_negative_numbers = true)]

@@ -102,6 +102,7 @@ pub(crate) fn capture() -> Capture {
         lines: None,
         opcodes: None,
         stat: None,
+        tasks: None,
     }
 }
 
@@ -115,6 +116,7 @@ pub(crate) fn empty_capture() -> Capture {
         lines: None,
         opcodes: None,
         stat: None,
+        tasks: None,
         ..capture()
     }
 }

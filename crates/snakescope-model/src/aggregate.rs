@@ -167,6 +167,7 @@ impl CaptureBuilder {
             lines: self.lines,
             opcodes: None,
             stat: None,
+            tasks: None,
         }
     }
 

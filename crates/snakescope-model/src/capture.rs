@@ -243,6 +243,10 @@ pub struct Capture {
     /// measures, for this run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stat: Option<crate::stat::Stat>,
+    /// Present after `record --async` or `run` of a program with asyncio
+    /// tasks: the task table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<crate::tasks::AsyncTasks>,
 }
 
 impl Capture {
@@ -304,6 +308,9 @@ impl Capture {
         }
         if let Some(opcodes) = &self.opcodes {
             crate::opcodes::check_opcodes(opcodes).map_err(CaptureError::Inconsistent)?;
+        }
+        if let Some(tasks) = &self.tasks {
+            tasks.check(frames).map_err(CaptureError::Inconsistent)?;
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ mod record;
 mod report;
 mod run;
 pub(crate) mod stat;
+pub(crate) mod tasks;
 mod timeit;
 
 use crate::args::{Cli, Command};

@@ -4,7 +4,7 @@ use crate::args::RecordArgs;
 use crate::commands::feedback::{Counting, Feedback};
 use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::commands::stat::{counters, figures};
-use crate::commands::{attach_error, dis};
+use crate::commands::{attach_error, dis, tasks};
 use crate::launch::{self, Signals};
 use crate::UserError;
 use snakescope_formats::{Format, Section};
@@ -31,6 +31,8 @@ struct Settings {
     quiet: bool,
     /// `--stat`: the command's figures as `snakescope stat` measures them.
     stat: bool,
+    /// `--async`: follow asyncio's tasks.
+    async_tasks: bool,
 }
 
 /// What `record --stat` measures.
@@ -76,6 +78,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
         format,
         quiet: args.sampling.quiet,
         stat: args.sampling.stat,
+        async_tasks: args.async_tasks,
     })
 }
 
@@ -90,7 +93,9 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
         &banner(&format!("pid {pid}"), settings, pid),
     );
     let python = opcode_python(settings, pid);
+    let version = target.version.to_string();
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
+    let asking = tasks::follow(settings.async_tasks, &mut sampler, pid, version);
     let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
     let elapsed = sampler.run(&mut sink, &never, || {
@@ -107,6 +112,7 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
         python.as_ref(),
         settings.quiet,
     );
+    tasks::add_recorded(&mut capture, asking, sampler.take_tasks(), settings.quiet);
     write_outputs(capture, settings, pid)?;
     Ok(0)
 }
@@ -143,7 +149,9 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     let what = format!("`{}` (pid {pid})", command_line(command));
     let feedback = Feedback::start(settings.quiet, &banner(&what, settings, pid));
     let python = opcode_python(settings, pid);
+    let version = target.version.to_string();
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
+    let asking = tasks::follow(settings.async_tasks, &mut sampler, pid, version);
     let mut sink = counting(CaptureBuilder::new(), feedback.as_ref());
     let never = AtomicBool::new(false);
     let mut interrupted_at: Option<Instant> = None;
@@ -188,6 +196,7 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
         python.as_ref(),
         settings.quiet,
     );
+    tasks::add_recorded(&mut capture, asking, sampler.take_tasks(), settings.quiet);
     write_outputs(capture, settings, pid)?;
     Ok(launch::mirror_exit(status))
 }

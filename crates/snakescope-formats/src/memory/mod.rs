@@ -134,6 +134,7 @@ pub fn memory_view(capture: &Capture, metric: MemoryMetric) -> Option<Capture> {
         lines: None,
         opcodes: None,
         stat: None,
+        tasks: None,
     })
 }
 

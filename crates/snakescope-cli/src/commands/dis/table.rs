@@ -48,9 +48,19 @@ pub(crate) fn executable_of(pid: u32) -> Option<Executable> {
 /// own: `chroot`, which needs root) to print its opcode table, and checks
 /// it is of the version sampled (`major.minor`).
 pub(crate) fn ask_interpreter(python: &Executable, version: &str) -> Result<OpcodeTable, String> {
+    ask(
+        interpreter_command(python, TABLE_CODE),
+        &python.path,
+        version,
+    )
+}
+
+/// `python -I -c CODE` with the target's interpreter, in the target's root
+/// when it has its own (`chroot`, which needs root); stderr captured.
+pub(crate) fn interpreter_command(python: &Executable, code: &str) -> Command {
     let mut command = Command::new(&python.path);
     command
-        .args(["-I", "-c", TABLE_CODE])
+        .args(["-I", "-c", code])
         .stdin(Stdio::null())
         .stderr(Stdio::piped());
     if let Some(root) = &python.root {
@@ -68,7 +78,7 @@ pub(crate) fn ask_interpreter(python: &Executable, version: &str) -> Result<Opco
             });
         }
     }
-    ask(command, &python.path, version)
+    command
 }
 
 fn ask(mut command: Command, python: &Path, version: &str) -> Result<OpcodeTable, String> {
