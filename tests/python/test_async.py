@@ -9,6 +9,9 @@ await a sleep on a line marked `# await-NAME`. So, by construction:
   the task table's running counts;
 - a task suspended on a future is suspended at its marked `await` line.
 
+`dump --async` of the same program, held in its sleeps, shows the four
+tasks (the main one and the three) each at its own `await` line.
+
 Tolerances are binomial: 4 standard deviations of a share estimated from
 the number of samples (instants) counted, so a correct profile fails about
 once in 15,000 runs and a split off by a few points does not pass.
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from support import Capture, Interpreter, record, require_interpreter, script
+from support import Capture, Interpreter, assert_error, record, require_interpreter, run, script
 from support.interpreters import OLDER, ROOTED, SUPPORTED
 
 TASKS = {"alpha": 1, "beta": 2, "gamma": 3}
@@ -112,3 +115,28 @@ def test_tasks_share_their_running_time_and_wait_at_their_awaits(
     # The main task waits on gather(): always, and never runs after the start.
     main = next(t for t in table.values() if t["coroutine"] == "main")
     assert main["waiting"] > 0.9 * capture.data["tasks"]["ticks"], main
+
+
+def test_dump_async_shows_each_task_at_its_await(
+        snakescope: str, python: Interpreter, spawn) -> None:
+    # Two rounds of 1 ms units, each sleep held 30 s: the tasks sit in their sleeps.
+    target = spawn([python.path, SCRIPT, "2", "1", "30"])
+    target.wait_for_line("ready")
+    result = run([snakescope, "dump", "--async", "--pid", str(target.pid)])
+    assert result.returncode == 0, result.describe()
+    assert target.alive(), "dump stopped or killed the target"
+    text = result.stdout.split("\nasyncio tasks (")[-1]
+    assert text.startswith("4)"), result.stdout
+    lines = await_lines()
+    for name in TASKS:
+        want = f"{name} {name}() at {SCRIPT}:{lines[name]} awaiting _asyncio.Future"
+        assert want in text, f"{want!r} not in:\n{text}"
+    main = f"main() at {SCRIPT}:{lines['main']} awaiting _GatheringFuture"
+    assert main in text, text
+
+
+def test_dump_async_refuses_json(snakescope: str) -> None:
+    # Refused before any process is looked at.
+    result = run([snakescope, "dump", "--async", "--json", "--pid", "1"])
+    assert_error(result)
+    assert "--json" in result.stderr

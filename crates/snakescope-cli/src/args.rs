@@ -179,6 +179,11 @@ pub struct DumpArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Also print the asyncio task tree: each pending task, running or
+    /// suspended at which `await`, awaiting what.
+    #[arg(long = "async")]
+    pub async_tasks: bool,
 }
 
 #[derive(Debug, Args)]

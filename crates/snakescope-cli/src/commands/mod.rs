@@ -4,6 +4,7 @@ mod capture_file;
 mod diff;
 mod dis;
 mod dump;
+mod dump_tasks;
 mod feedback;
 mod interpreter;
 mod output;
