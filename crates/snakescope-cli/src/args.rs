@@ -263,6 +263,16 @@ pub struct RunArgs {
           value_parser = PSTATS_SORT_KEYS)]
     pub sort: String,
 
+    /// Do not follow asyncio tasks (followed by default, as `record --async`
+    /// does: stacks rooted at their task, and a task table).
+    #[arg(long = "no-async")]
+    pub no_async: bool,
+
+    /// Set by `snakescope run` for its bootstrap: the file where the task
+    /// layout its probe found arrives.
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub task_layout_file: Option<PathBuf>,
+
     /// The interpreter to run (default: $SNAKESCOPE_PYTHON, set by the Python
     /// package to its own interpreter, else the environment's own when the
     /// wheel installed snakescope there, else `python3`): CPython 3.8 to 3.15

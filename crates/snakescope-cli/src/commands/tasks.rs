@@ -4,13 +4,15 @@
 //! a thread of its own while sampling starts; the sampler follows tasks
 //! from the moment the answer arrives.
 
-use crate::commands::dis::table::{executable_of, interpreter_command};
+use crate::commands::dis::table::{executable_of, interpreter_command, Executable};
 use serde_json::Value;
 use snakescope_model::{AsyncTasks, Capture};
 use snakescope_remote::{Sampler, SamplerHooks, TaskLayout};
 use snakescope_unwind::MemoryReader;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// The probe's Python code (runs with `-I`: nothing of snakescope imported).
 const PROBE_CODE: &str = include_str!("../../../../python/snakescope/_asyncprobe.py");
@@ -27,19 +29,64 @@ pub(crate) fn ask(pid: u32, version: String) -> Asking {
     let python = executable_of(pid);
     let thread = std::thread::spawn(move || {
         let python = python.ok_or("the target's executable cannot be read")?;
-        let output = interpreter_command(&python, PROBE_CODE)
-            .output()
-            .map_err(|e| format!("cannot run `{}`: {e}", python.path.display()))?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let last = stderr.lines().last().unwrap_or("no message");
-            return Err(format!("`{}`: {last}", python.path.display()));
-        }
-        let layout = parse(&output.stdout, &version)?;
+        let layout = parse(&probe(&python)?, &version)?;
         let _ = send.send(layout);
         Ok(())
     });
     Asking { layout, thread }
+}
+
+/// The probe's output (JSON) from the interpreter `python`.
+fn probe(python: &Executable) -> Result<Vec<u8>, String> {
+    let output = interpreter_command(python, PROBE_CODE)
+        .output()
+        .map_err(|e| format!("cannot run `{}`: {e}", python.path.display()))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().last().unwrap_or("no message");
+        return Err(format!("`{}`: {last}", python.path.display()));
+    }
+    Ok(output.stdout)
+}
+
+/// `run`: asks `python`, the interpreter about to run the program, in a
+/// thread (the program starts meanwhile), and puts its answer at `path`
+/// whole (written aside, then renamed): the probe's JSON, or
+/// `{"error": …}`. The agent inside the program waits for it
+/// ([`wait_for_layout`]).
+pub(crate) fn probe_to_file(python: &str, path: PathBuf) -> JoinHandle<()> {
+    let python = Executable::at(python);
+    std::thread::spawn(move || {
+        let answer = probe(&python)
+            .unwrap_or_else(|why| serde_json::json!({ "error": why }).to_string().into_bytes());
+        let aside = path.with_extension("part");
+        if std::fs::write(&aside, answer).is_ok() {
+            let _ = std::fs::rename(&aside, &path);
+        }
+    })
+}
+
+/// How long the agent waits for `run`'s probe.
+const LAYOUT_WAIT: Duration = Duration::from_secs(30);
+
+/// The agent's side of [`probe_to_file`]: the layout once the file is
+/// there (polled every 20 ms, for at most 30 s), checked against the
+/// `version` running.
+pub fn wait_for_layout(path: &Path, version: &str) -> Result<TaskLayout, String> {
+    let start = Instant::now();
+    loop {
+        if let Ok(json) = std::fs::read(path) {
+            let v: Value = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+            if let Some(why) = v["error"].as_str() {
+                return Err(why.to_owned());
+            }
+            return parse(&json, version);
+        }
+        if start.elapsed() > LAYOUT_WAIT {
+            return Err("the probe did not answer".to_owned());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Starts asking when `on`, and has the sampler follow tasks once answered.
@@ -90,7 +137,7 @@ pub(crate) fn add_recorded(
 
 /// The probe's JSON, checked: the version sampled, every offset inside
 /// the task, the fields at distinct offsets.
-pub(crate) fn parse(json: &[u8], version: &str) -> Result<TaskLayout, String> {
+pub fn parse(json: &[u8], version: &str) -> Result<TaskLayout, String> {
     let v: Value = serde_json::from_slice(json).map_err(|e| format!("no task layout: {e}"))?;
     let probed = v["python_version"].as_str().unwrap_or("");
     if !probed.split('.').take(2).eq(version.split('.').take(2)) {

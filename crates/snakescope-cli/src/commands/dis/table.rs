@@ -20,6 +20,16 @@ pub(crate) struct Executable {
     root: Option<std::fs::File>,
 }
 
+impl Executable {
+    /// An interpreter of our own root, by path (or name, looked up in `PATH`).
+    pub(crate) fn at(path: impl Into<PathBuf>) -> Executable {
+        Executable {
+            path: path.into(),
+            root: None,
+        }
+    }
+}
+
 /// The executable of process `pid`, read while it runs (it may be gone when
 /// the table is asked for).
 pub(crate) fn executable_of(pid: u32) -> Option<Executable> {
