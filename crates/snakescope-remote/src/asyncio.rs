@@ -16,8 +16,9 @@ use snakescope_unwind::{type_name, MemoryReader, TaskFinder, TaskInfo, TaskLayou
 /// found (a registry could be replaced).
 const LOOK_EVERY: u64 = 50;
 const RELOOK_EVERY: u64 = 1000;
-/// Most suspended tasks read per tick.
-const MAX_WAITING: usize = 1000;
+/// Most suspended tasks whose frame is read per tick: with more, each is
+/// read every `stride` ticks (in turn) and counted `stride` times.
+const MAX_WAITING: usize = 64;
 /// The file named by a task's root frame.
 pub const TASK_FILE: &str = "<asyncio>";
 
@@ -120,8 +121,10 @@ impl AsyncTracker {
         sink: &mut S,
     ) {
         let now = std::mem::take(&mut self.now);
-        for task in now.iter().take(MAX_WAITING) {
-            if self.running.contains(&task.addr) {
+        let stride = now.len().div_ceil(MAX_WAITING).max(1);
+        let turn = (self.ticks % stride as u64) as usize;
+        for (i, task) in now.iter().enumerate() {
+            if i % stride != turn || self.running.contains(&task.addr) {
                 continue;
             }
             let Ok(frame) = walker.suspended_frame(r, task.frame) else {
@@ -141,8 +144,8 @@ impl AsyncTracker {
             };
             let awaiting = awaited(&now, task.waiter, walker, r);
             let entry = self.entry(task, walker);
-            entry.record.waiting += 1;
-            *entry.awaits.entry((vec![id], awaiting)).or_default() += 1;
+            entry.record.waiting += stride as u64;
+            *entry.awaits.entry((vec![id], awaiting)).or_default() += stride as u64;
         }
         self.now = now;
     }

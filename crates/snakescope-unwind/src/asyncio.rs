@@ -103,24 +103,28 @@ impl TaskFinder {
             let Some(keys) = set_keys(r, set) else {
                 continue;
             };
-            for key in keys {
-                let task = if weak {
-                    r.read_u64(key + WR_OBJECT).unwrap_or(0)
-                } else {
-                    key
-                };
-                if task != 0 && !addrs.contains(&task) {
-                    addrs.push(task);
+            if weak {
+                let refs: Vec<u64> = keys.iter().map(|k| k + WR_OBJECT).collect();
+                for bytes in read_each(r, &refs, 8).into_iter().flatten() {
+                    addrs.push(u64_at(&bytes, 0));
                 }
+            } else {
+                addrs.extend(keys);
             }
         }
+        addrs.retain(|&a| a != 0 && a % 8 == 0);
+        addrs.sort_unstable();
+        addrs.dedup();
         if self.names.len() > 100_000 {
             self.names.clear();
         }
         let objects = ObjectReader::new(r, walker.layout());
+        let size = self.layout.size as usize;
+        let bufs = read_each(r, &addrs, size);
         addrs
             .into_iter()
-            .filter_map(|a| self.task(r, &objects, walker.layout(), a))
+            .zip(bufs)
+            .filter_map(|(a, buf)| self.task(r, &objects, walker.layout(), a, &buf?))
             .collect()
     }
 
@@ -161,15 +165,15 @@ impl TaskFinder {
         objects: &ObjectReader<'_>,
         layout: &Layout,
         addr: u64,
+        buf: &[u8],
     ) -> Option<TaskInfo> {
         let l = &self.layout;
-        let buf = r.read_vec(addr, l.size as usize).ok()?;
-        let ty = u64_at(&buf, layout.offsets.object_type);
+        let ty = u64_at(buf, layout.offsets.object_type);
         if !*self.types.entry(ty).or_insert_with(|| is_task_type(r, ty)) {
             return None;
         }
-        let state = u64::from(crate::reader::u32_at(&buf, l.state));
-        let coro = u64_at(&buf, l.coro);
+        let state = u64::from(crate::reader::u32_at(buf, l.state));
+        let coro = u64_at(buf, l.coro);
         if state != 0 || coro == 0 {
             return None;
         }
@@ -181,7 +185,7 @@ impl TaskFinder {
         if frame == 0 {
             return None; // the coroutine has returned
         }
-        let name_obj = u64_at(&buf, l.name);
+        let name_obj = u64_at(buf, l.name);
         let name = match self.names.get(&(addr, name_obj)) {
             Some(name) => name.clone(),
             None => {
@@ -199,10 +203,33 @@ impl TaskFinder {
             name,
             frame,
             code,
-            waiter: u64_at(&buf, l.waiter),
-            event_loop: u64_at(&buf, l.event_loop),
+            waiter: u64_at(buf, l.waiter),
+            event_loop: u64_at(buf, l.event_loop),
         })
     }
+}
+
+/// Requests per vectored read.
+const BATCH: usize = 256;
+
+/// `len` bytes at each address, read a batch at a time in one call; a batch
+/// that fails (an address no longer mapped) is read one by one.
+fn read_each(r: &dyn MemoryReader, addrs: &[u64], len: usize) -> Vec<Option<Vec<u8>>> {
+    let mut out = Vec::with_capacity(addrs.len());
+    for batch in addrs.chunks(BATCH) {
+        let mut bufs: Vec<Vec<u8>> = batch.iter().map(|_| vec![0; len]).collect();
+        let mut requests: Vec<(u64, &mut [u8])> = batch
+            .iter()
+            .zip(bufs.iter_mut())
+            .map(|(&a, b)| (a, &mut b[..]))
+            .collect();
+        if r.read_many(&mut requests).is_ok() {
+            out.extend(bufs.into_iter().map(Some));
+        } else {
+            out.extend(batch.iter().map(|&a| r.read_vec(a, len).ok()));
+        }
+    }
+    out
 }
 
 /// The code object of the frame at `frame` (its executable on 3.14+).
