@@ -26,7 +26,7 @@ class _Options:
         except ValueError as e:
             raise SystemExit(f"snakescope._run: {e}") from None
         for name in ("rate", "format", "idle", "gil", "quiet", "exact", "sort", "lines", "memory",
-                     "memory_interval", "stat", "opcodes"):
+                     "memory_interval", "stat", "opcodes", "task_layout_file"):
             setattr(self, name, getattr(settings, name))
         self.kind, self.target, self.args = rest[0], rest[1], rest[2:]
         # Where the program was started: a chdir() later does not move the output.
@@ -381,7 +381,8 @@ def main(argv):
 
                 _native.exact_start()
             else:
-                _native.start(opts.rate, opts.idle, opts.gil, _OWN_FILES_LIST, opts.opcodes)
+                _native.start(opts.rate, opts.idle, opts.gil, _OWN_FILES_LIST, opts.opcodes,
+                              opts.task_layout_file)
                 if opts.memory != "off":
                     _native.memory_start(0 if opts.memory == "exact" else opts.memory_interval,
                                          _OWN_FILES_LIST, census=lambda: _memory.census_rows("peak"))

@@ -248,6 +248,27 @@ def test_opcodes_expand_under_the_hottest_lines(page, any_python, snakescope, tm
     assert "BINARY_" in shown and "%" in shown, shown
 
 
+def test_task_table_of_an_async_recording(page, any_python, snakescope, tmp_path):
+    # `--async`: the "asyncio tasks" section lists the three tasks of
+    # async_tasks.py (and the main one), each with its coroutine and its
+    # await line, the busiest (gamma: 3 of 6 units) first.
+    capture = tmp_path / "tasks.json"
+    record(snakescope, [any_python.path, script("async_tasks.py"), "10", "10"], capture,
+           options=["-q", "--async"])
+    out = tmp_path / "tasks.html"
+    render(snakescope, capture, out)
+    load(page, out)
+    check_clean(page, out)
+    rows = page.eval("Array.from(document.querySelectorAll('#tasks tbody tr'))"
+                     ".map(function (r) { return r.textContent; })")
+    assert len(rows) == 4 and rows[0].startswith("gammagamma()"), rows
+    lines = Path(script("async_tasks.py")).read_text(encoding="utf-8").splitlines()
+    for name in ("alpha", "beta", "gamma"):
+        line = next(i + 1 for i, t in enumerate(lines) if f"# await-{name}" in t)
+        row = next(r for r in rows if r.startswith(f"{name}{name}()"))
+        assert f"async_tasks.py:{line}_asyncio.Future" in row, row
+
+
 def test_a_sleeping_program_is_told_its_waiting_is_not_in_the_profile(page, any_python, snakescope, tmp_path):
     _, capture = record(snakescope, [any_python.path, "-c", "import time; time.sleep(0.6)"], tmp_path / "s.json")
     render(snakescope, tmp_path / "s.json", tmp_path / "s.html")

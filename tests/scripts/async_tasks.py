@@ -5,7 +5,9 @@ thread's CPU time (one unit: UNIT_MS milliseconds, measured with
 `time.thread_time`, so a busy machine does not change the split), then
 await a sleep on the line marked `# await-NAME`; `gamma` awaits a helper
 coroutine that sleeps. Running-time shares are 1/6, 2/6 and 3/6.
-Usage: async_tasks.py [ROUNDS] [UNIT_MS]
+With a third argument, waits that many seconds first, printing `ready`
+once its tasks are started and suspended (for `dump --async`).
+Usage: async_tasks.py [ROUNDS] [UNIT_MS] [HOLD_S]
 """
 
 import asyncio
@@ -14,6 +16,7 @@ import time
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 40
 UNIT_MS = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
+HOLD_S = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
 PAUSE_S = 0.004
 
 
@@ -24,19 +27,19 @@ def spin(units):
 
 
 async def nap():
-    await asyncio.sleep(PAUSE_S)
+    await asyncio.sleep(PAUSE_S + HOLD_S)
 
 
 async def alpha():
     for _ in range(ROUNDS):
         spin(1)
-        await asyncio.sleep(PAUSE_S)  # await-alpha
+        await asyncio.sleep(PAUSE_S + HOLD_S)  # await-alpha
 
 
 async def beta():
     for _ in range(ROUNDS):
         spin(2)
-        await asyncio.sleep(PAUSE_S)  # await-beta
+        await asyncio.sleep(PAUSE_S + HOLD_S)  # await-beta
 
 
 async def gamma():
@@ -53,6 +56,9 @@ async def main():
     ]
     for task, name in zip(tasks, ("alpha", "beta", "gamma")):
         task.set_name(name)
+    if HOLD_S:
+        await asyncio.sleep(0.2)
+        print("ready", flush=True)
     await asyncio.gather(*tasks)  # await-main
 
 

@@ -57,12 +57,18 @@ pub(crate) struct Recording {
     /// With `--opcodes`: the samples per instruction (the opcode table is
     /// added by the bootstrap, which can ask the interpreter).
     opcodes: Option<snakescope_model::Opcodes>,
+    /// asyncio's task table, when tasks were followed.
+    tasks: Option<snakescope_model::AsyncTasks>,
 }
 
 impl Recording {
     pub(crate) fn finish(self) -> Capture {
         let mut capture = self.builder.finish(self.meta);
         capture.opcodes = self.opcodes;
+        if let Some(mut tasks) = self.tasks {
+            tasks.count_running(&capture.stacks);
+            capture.tasks = Some(tasks);
+        }
         capture
     }
 }
@@ -88,7 +94,7 @@ pub(crate) fn attach_self(py: Python<'_>) -> PyResult<Target> {
 /// Starts sampling this process's Python threads on a thread of its own;
 /// outermost frames from `hide_files` (the bootstrap) are left out of stacks.
 #[pyfunction]
-#[pyo3(signature = (rate_hz = snakescope_cli::defaults::RATE_HZ, idle = false, gil = false, hide_files = Vec::new(), opcodes = false))]
+#[pyo3(signature = (rate_hz = snakescope_cli::defaults::RATE_HZ, idle = false, gil = false, hide_files = Vec::new(), opcodes = false, task_layout = None))]
 fn start(
     py: Python<'_>,
     rate_hz: f64,
@@ -96,6 +102,7 @@ fn start(
     gil: bool,
     hide_files: Vec<String>,
     opcodes: bool,
+    task_layout: Option<std::path::PathBuf>,
 ) -> PyResult<()> {
     snakescope_remote::check_rate(rate_hz).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let mut running = RUNNING
@@ -114,6 +121,7 @@ fn start(
         duration: None,
         opcodes,
     };
+    let layout = task_layout.map(|path| layout_when_ready(path, target.version.to_string()));
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let thread = std::thread::Builder::new()
@@ -121,15 +129,20 @@ fn start(
         .spawn(move || {
             let started = unix_now();
             let mut sampler = Sampler::new(target, settings, own::AgentHooks { hide_files });
+            if let Some(layout) = layout {
+                sampler.follow_tasks_from(layout);
+            }
             let mut builder = CaptureBuilder::new();
             let elapsed = sampler.run(&mut builder, &flag, || true);
             let mut meta = sampler.meta(elapsed, started);
             meta.mode = "run".to_owned();
             let opcodes = sampler.take_opcodes();
+            let tasks = sampler.take_tasks();
             Ok(Recording {
                 builder,
                 meta,
                 opcodes,
+                tasks,
             })
         })
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start the sampler thread: {e}")))?;
@@ -139,6 +152,24 @@ fn start(
         thread,
     });
     Ok(())
+}
+
+/// asyncio's task layout, once `snakescope run`'s probe has put it in the
+/// file at `path` (waited for on a thread of its own; an answer that is not
+/// a layout leaves tasks unfollowed).
+fn layout_when_ready(
+    path: std::path::PathBuf,
+    version: String,
+) -> std::sync::mpsc::Receiver<snakescope_remote::TaskLayout> {
+    let (send, receive) = std::sync::mpsc::channel();
+    let _ = std::thread::Builder::new()
+        .name("snakescope-tasks".into())
+        .spawn(move || {
+            if let Ok(layout) = snakescope_cli::wait_for_layout(&path, &version) {
+                let _ = send.send(layout);
+            }
+        });
+    receive
 }
 
 /// Stops memory tracking (when on) and adds its data to the recording:

@@ -26,6 +26,8 @@ pub struct RunSettings {
     memory: String,
     memory_interval: u64,
     stat: bool,
+    /// Where the asyncio task layout arrives (`None`: tasks not followed).
+    task_layout_file: Option<PathBuf>,
 }
 
 /// Parses the bootstrap's options (each as bytes: a file name need not be
@@ -52,5 +54,6 @@ pub fn run_settings(options: Vec<Vec<u8>>) -> PyResult<RunSettings> {
         memory: s.memory.to_owned(),
         memory_interval: s.memory_interval,
         stat: s.stat,
+        task_layout_file: s.task_layout_file,
     })
 }

@@ -322,6 +322,10 @@ pub struct RecordArgs {
     /// workers, subprocesses, their children), each under its own pid.
     #[arg(long)]
     pub subprocesses: bool,
+    /// Follow asyncio tasks: a task's stack starts at its own root frame,
+    /// and a task table says how long each ran and waited, and where.
+    #[arg(long = "async")]
+    pub async_tasks: bool,
 
     /// Stop recording after this many seconds (0.001 to one year).
     #[arg(short, long, value_name = "SECONDS", value_parser = parse_duration,
@@ -350,6 +354,11 @@ pub struct DumpArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// Also print the asyncio task tree: each pending task, running or
+    /// suspended at which `await`, awaiting what.
+    #[arg(long = "async")]
+    pub async_tasks: bool,
 }
 
 #[derive(Debug, Args)]
@@ -433,6 +442,16 @@ pub struct RunArgs {
     #[arg(short = 's', long, default_value = "cumulative", value_name = "KEY",
           value_parser = PSTATS_SORT_KEYS)]
     pub sort: String,
+
+    /// Do not follow asyncio tasks (followed by default, as `record --async`
+    /// does: stacks rooted at their task, and a task table).
+    #[arg(long = "no-async")]
+    pub no_async: bool,
+
+    /// Set by `snakescope run` for its bootstrap: the file where the task
+    /// layout its probe found arrives.
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub task_layout_file: Option<PathBuf>,
 
     /// The interpreter to run (default: $SNAKESCOPE_PYTHON, set by the Python
     /// package to its own interpreter, else the environment's own when the

@@ -7,6 +7,7 @@ mod args;
 mod commands;
 /// `stat`'s counters and figures, for the agent's `run --stat`.
 pub use commands::stat::{counters as stat_counters, figures as stat_figures};
+pub use commands::tasks::{parse as parse_task_layout, wait_for_layout};
 pub mod defaults;
 mod habits;
 mod installed;

@@ -41,6 +41,8 @@ pub struct RunSettings {
     pub memory_interval: u64,
     /// `--stat`: the program's figures as `snakescope stat` measures them.
     pub stat: bool,
+    /// Where the asyncio task layout arrives (asyncio followed), if anywhere.
+    pub task_layout_file: Option<PathBuf>,
 }
 
 /// How memory is tracked: `--memory sampled --memory-interval 0` is exact.
@@ -73,6 +75,9 @@ pub(crate) fn bootstrap_options(args: &RunArgs, format: Format) -> Vec<OsString>
         "--memory-interval".into(),
         args.memory_interval.to_string().into(),
     ]);
+    if let Some(path) = &args.task_layout_file {
+        options.extend(["--task-layout-file".into(), path.into()]);
+    }
     for (on, flag) in [
         (args.sampling.idle, "--idle"),
         (args.sampling.gil, "--gil"),
@@ -122,6 +127,7 @@ pub fn parse_bootstrap_options(options: Vec<OsString>) -> Result<RunSettings, St
         memory: memory_name(&args),
         memory_interval: args.memory_interval,
         stat: args.sampling.stat,
+        task_layout_file: args.task_layout_file.clone(),
     })
 }
 
@@ -154,6 +160,8 @@ mod tests {
             "--memory-interval",
             "0",
             "--opcodes",
+            "--task-layout-file",
+            "/tmp/layout.json",
             "script.py",
             "a",
         ]);
@@ -174,6 +182,7 @@ mod tests {
                 memory: "exact",
                 memory_interval: 0,
                 stat: true,
+                task_layout_file: Some("/tmp/layout.json".into()),
             }
         );
     }

@@ -290,4 +290,40 @@
     el.appendChild(dl);
     missing.forEach(function (m) { el.appendChild(h('p', { cls: 'note', text: m.names.join(', ') + ': ' + m.why })); });
   };
+
+  // ---------------------------------------------------------------- tasks
+  /** `record --async` / `run`: the asyncio task table (as text/tasks.rs
+   * prints it): each task's time running and waiting, and where it waited. */
+  views.tasks = function (el, cap, lib) {
+    use(lib);
+    var section = cap.tasks || {}, rate = (cap.meta || {}).requested_rate_hz || 0;
+    var period = rate > 0 ? 1 / rate : 0;
+    var rows = (section.tasks || []).slice().sort(function (a, b) {
+      return (b.running - a.running) || (b.waiting - a.waiting);
+    });
+    if (!rows.length) { el.appendChild(h('p', { cls: 'note', text: 'no task seen' })); return; }
+    var t = h('table', { cls: 'tasks' });
+    t.appendChild(h('thead', null, [h('tr', null, ['task', 'coroutine', 'running', 'waiting', 'waits at', 'awaiting'].map(function (c) {
+      return h('th', { text: c });
+    }))]));
+    var tb = h('tbody');
+    rows.forEach(function (task) {
+      var at = (task.awaits || [])[0], where = '', what = '';
+      if (at) {
+        var f = cap.frames[at.frames[at.frames.length - 1]] || {};
+        where = (f.file || '').split('/').pop() + ':' + (f.line || 0);
+        what = at.awaiting || '';
+      }
+      tb.appendChild(h('tr', null, [
+        h('td', { cls: 'name', text: task.name }),
+        h('td', { text: task.coroutine + '()' }),
+        h('td', { cls: 'num', text: fmtTime(task.running * period), title: fmtNum(task.running) + ' samples' }),
+        h('td', { cls: 'num', text: fmtTime(task.waiting * period), title: fmtNum(task.waiting) + ' instants' }),
+        h('td', { cls: 'file', text: where }),
+        h('td', { text: what })
+      ]));
+    });
+    t.appendChild(tb);
+    el.appendChild(t);
+  };
 })();

@@ -1184,6 +1184,7 @@
   section('exact', function (el) { views.exact(el, cap, lib); });
   section('lines', function (el) { views.lines(el, cap, lib); });
   section('stat', function (el) { views.stat(el, cap, lib); });
+  section('tasks', function (el) { views.tasks(el, cap, lib); });
   buildNav();
   report.loadMs = Math.round(performance.now());
   document.getElementById('footer').textContent = 'snakescope ' + (meta.tool_version || '') + ' \u00b7 ' + fmtNum(stacks.length) +

@@ -106,6 +106,7 @@ pub(crate) fn capture() -> Capture {
         stat: None,
         processes: Vec::new(),
         findings: None,
+        tasks: None,
     }
 }
 
@@ -121,6 +122,7 @@ pub(crate) fn empty_capture() -> Capture {
         stat: None,
         processes: Vec::new(),
         findings: None,
+        tasks: None,
         ..capture()
     }
 }

@@ -169,6 +169,7 @@ impl CaptureBuilder {
             stat: None,
             processes: Vec::new(),
             findings: None,
+            tasks: None,
         }
     }
 

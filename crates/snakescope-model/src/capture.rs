@@ -255,6 +255,10 @@ pub struct Capture {
     /// Present after `snakescope advise`: the advisor's findings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub findings: Option<crate::findings::Findings>,
+    /// Present after `record --async` or `run` of a program with asyncio
+    /// tasks: the task table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<crate::tasks::AsyncTasks>,
 }
 
 impl Capture {
@@ -316,6 +320,9 @@ impl Capture {
         }
         if let Some(opcodes) = &self.opcodes {
             crate::opcodes::check_opcodes(opcodes).map_err(CaptureError::Inconsistent)?;
+        }
+        if let Some(tasks) = &self.tasks {
+            tasks.check(frames).map_err(CaptureError::Inconsistent)?;
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ mod schema;
 mod sink;
 mod stat;
 mod stats;
+mod tasks;
 pub mod timing;
 mod window;
 
@@ -41,4 +42,5 @@ pub use schema::{capture_schema, schema_text, written_schema};
 pub use sink::{FrameInterner, SampleSink, Tee};
 pub use stat::{thousands, Stat, StatFigure, StatUnit};
 pub use stats::{FunctionStat, LineStat, Stats};
+pub use tasks::{AsyncTasks, AwaitRecord, TaskRecord, TASKS_VERSION};
 pub use window::{FrameCounts, ThreadActivity, WindowReader, WindowSnapshot, WindowedSink};

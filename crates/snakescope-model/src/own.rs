@@ -11,10 +11,11 @@ use std::collections::HashMap;
 
 /// The package's modules: a frame from one of these in a directory named
 /// `snakescope` is snakescope's, not the program's.
-const OWN_MODULES: [&str; 13] = [
+const OWN_MODULES: [&str; 14] = [
     "__init__.py",
     "__main__.py",
     "_api.py",
+    "_asyncprobe.py",
     "_budget.py",
     "_exact.py",
     "_hooks.py",

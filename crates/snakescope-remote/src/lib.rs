@@ -5,6 +5,7 @@
 //! Linux only. Never prints; errors say what failed with the value involved and
 //! carry a hint where the user can act.
 
+mod asyncio;
 mod attach;
 mod elf;
 mod inject;
@@ -19,6 +20,7 @@ mod stack;
 mod tasks;
 mod threadclock;
 
+pub use asyncio::{root_frame, TASK_FILE};
 pub use attach::{AttachError, Target};
 pub use inject::{run_python_soon, InjectError, Injected};
 pub use limits::{check_duration, check_rate, LimitError, MAX_RATE_HZ, MIN_RATE_HZ};
@@ -26,6 +28,7 @@ pub use oncpu::CpuCounters;
 pub use program::may_run_python;
 pub use reader::RemoteReader;
 pub use sampler::{thread_name, NoHooks, Sampler, SamplerHooks, SamplerSettings, TickCounts};
+pub use snakescope_unwind::TaskLayout;
 pub use stack::{model_frame, StackWalk};
 pub use tasks::{TaskState, Tasks};
 

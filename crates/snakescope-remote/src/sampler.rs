@@ -18,17 +18,19 @@
 //! With `--idle` every thread counts at every tick (wall time); with `--gil`
 //! the thread holding the GIL does.
 
+use crate::asyncio::AsyncTracker;
 use crate::oncpu::OnCpu;
 use crate::opcodes::{InstrCounts, InstrKey};
 use crate::reader::RemoteReader;
 use crate::stack::StackWalk;
 use crate::threadclock::{self, ClockJudge};
 use crate::{Target, TaskState, Tasks};
-use snakescope_model::{Meta, Opcodes, SampleSink, ThreadSample};
-use snakescope_unwind::{CodeInfo, MemoryReader, ReadError, ThreadInfo, WalkError};
+use snakescope_model::{AsyncTasks, Meta, Opcodes, SampleSink, ThreadSample};
+use snakescope_unwind::{CodeInfo, MemoryReader, ReadError, TaskLayout, ThreadInfo, WalkError};
 use std::collections::{HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -107,6 +109,10 @@ pub struct Sampler<R: MemoryReader = RemoteReader, H: SamplerHooks = NoHooks> {
     instrs: Option<InstrCounts>,
     /// The tick counts, published at every tick once asked for.
     published: Option<Arc<TickCounts>>,
+    /// asyncio's tasks, with `--async` only.
+    asyncio: Option<AsyncTracker>,
+    /// The task layout, while it is still being asked for.
+    task_layout: Option<Receiver<TaskLayout>>,
 }
 
 /// A sample waiting for its thread's counters: the stack (frame ids, root
@@ -148,12 +154,25 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             now_ns: 0,
             instrs: None,
             published: None,
+            asyncio: None,
+            task_layout: None,
         }
     }
 
     /// The tick counts, updated at every tick of the runs to come.
     pub fn publish_ticks(&mut self) -> Arc<TickCounts> {
         Arc::clone(self.published.get_or_insert_with(Arc::default))
+    }
+
+    /// Follows asyncio's tasks (`--async`), their C `Task` laid out as
+    /// `layout` says (asked of the target's interpreter).
+    pub fn follow_tasks(&mut self, layout: TaskLayout) {
+        self.asyncio = Some(AsyncTracker::new(layout));
+    }
+
+    /// [`Self::follow_tasks`] from the tick the layout arrives on `layout`.
+    pub fn follow_tasks_from(&mut self, layout: Receiver<TaskLayout>) {
+        self.task_layout = Some(layout);
     }
 
     /// Samples into `sink` until `stop` is set, `still_running` says the
@@ -168,6 +187,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         set_timer_slack();
         // Frame ids and names are the sink's: a run starts them afresh.
         self.stack.forget_ids();
+        if let Some(a) = self.asyncio.as_mut() {
+            a.forget_ids();
+        }
         self.named.clear();
         self.unnamed.clear();
         self.on_cpu.clear();
@@ -256,10 +278,20 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             Err(_) => return Tick::Lost,
         };
         self.now_ns = self.start.elapsed().as_nanos() as u64;
+        if let Some(layout) = self.task_layout.as_ref().and_then(|r| r.try_recv().ok()) {
+            self.task_layout = None;
+            self.follow_tasks(layout);
+        }
+        if let Some(a) = self.asyncio.as_mut() {
+            a.start_tick(&self.target.walker, &self.target.reader);
+        }
         for thread in &threads {
             if let Err(gone) = self.sample_thread(sink, thread) {
                 return gone;
             }
+        }
+        if let Some(a) = self.asyncio.as_mut() {
+            a.finish_tick(&mut self.target.walker, &self.target.reader, sink);
         }
         if self.ticks % 256 == 0 {
             let alive: HashSet<u64> = threads.iter().map(|t| t.native_id).collect();
@@ -362,6 +394,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         if self.named.insert(tid) {
             self.name_new_thread(sink, thread);
         }
+        if let Some(a) = self.asyncio.as_mut() {
+            a.reroot(&mut self.stack, &self.target.walker, sink);
+        }
         let hooks = &self.hooks;
         let keys = match self.instrs.as_mut() {
             Some(instrs) => instrs.keys(
@@ -450,6 +485,11 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
     pub fn take_opcodes(&mut self) -> Option<Opcodes> {
         let instrs = self.instrs.take()?;
         Some(instrs.into_section(&self.target.walker))
+    }
+
+    /// The task table counted in the last run; `None` without `--async`.
+    pub fn take_tasks(&mut self) -> Option<AsyncTasks> {
+        Some(self.asyncio.take()?.into_section())
     }
 
     /// The capture's metadata for what was sampled over `elapsed`, but for

@@ -22,6 +22,9 @@ pub struct StackWalk {
     ids: FxHashMap<(u64, u64, u32), usize>,
     /// The last interned stack, root first.
     stack: Vec<usize>,
+    /// A frame id to put at the root of the next stack interned (an asyncio
+    /// task's, see [`Self::reroot`]).
+    root: Option<usize>,
 }
 
 impl StackWalk {
@@ -43,7 +46,15 @@ impl StackWalk {
         thread: &ThreadInfo,
     ) -> Result<(), WalkError> {
         self.refs.clear();
+        self.root = None;
         walker.walk(reader, thread, &mut self.refs)
+    }
+
+    /// Keeps the `innermost` frames of the last walk only, under the frame
+    /// id `root` (an asyncio task's root frame above its coroutine's).
+    pub fn reroot(&mut self, innermost: usize, root: usize) {
+        self.refs.truncate(innermost);
+        self.root = Some(root);
     }
 
     /// The frames of the last walk, innermost first.
@@ -73,6 +84,10 @@ impl StackWalk {
     ) -> &[usize] {
         self.stack.clear();
         let mut at_root = true;
+        if let Some(root) = self.root {
+            self.stack.push(root);
+            at_root = false;
+        }
         for r in self.refs.iter().rev() {
             // Every code object walked is cached until the next walk.
             if at_root {

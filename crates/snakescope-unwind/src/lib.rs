@@ -8,6 +8,7 @@
 //! half-updated stack ("torn"); such stacks are detected and reported, not
 //! returned as wrong data.
 
+mod asyncio;
 mod code;
 mod linetable;
 mod objects;
@@ -15,6 +16,7 @@ mod reader;
 mod strings;
 mod walker;
 
+pub use asyncio::{type_name, TaskFinder, TaskInfo, TaskLayout};
 pub use code::CodeInfo;
 pub use linetable::{line_310, line_for_offset, line_lnotab};
 pub use objects::ObjectReader;

@@ -61,12 +61,12 @@ impl<'a> ObjectReader<'a> {
         Some(names)
     }
 
-    fn string(&self, addr: u64) -> Option<String> {
+    pub(crate) fn string(&self, addr: u64) -> Option<String> {
         read_unicode(self.r, &self.layout.offsets, None, addr).ok()
     }
 
     /// The value of a non-negative `int` that fits in 64 bits.
-    fn int(&self, addr: u64) -> Option<u64> {
+    pub(crate) fn int(&self, addr: u64) -> Option<u64> {
         let objects = self.layout.objects?;
         let head = self.r.read_u64(addr + objects.long_value).ok()?;
         let digits = match objects.long_digits {
@@ -167,7 +167,7 @@ impl<'a> ObjectReader<'a> {
             .ok()
     }
 
-    fn dict_get(&self, dict: u64, name: &str) -> Option<u64> {
+    pub(crate) fn dict_get(&self, dict: u64, name: &str) -> Option<u64> {
         self.dict_items(dict)?
             .into_iter()
             .find(|&(k, _)| self.string(k).as_deref() == Some(name))
@@ -175,7 +175,7 @@ impl<'a> ObjectReader<'a> {
     }
 
     /// An attribute stored in an instance's `__dict__` (managed or inline).
-    fn attribute(&self, obj: u64, name: &str) -> Option<u64> {
+    pub(crate) fn attribute(&self, obj: u64, name: &str) -> Option<u64> {
         let objects = self.layout.objects?;
         let ty = self
             .r

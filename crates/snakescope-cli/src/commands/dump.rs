@@ -30,14 +30,31 @@ pub(crate) struct ThreadStack {
 }
 
 pub fn run(args: &DumpArgs) -> anyhow::Result<u8> {
+    if args.async_tasks && args.json {
+        return Err(
+            UserError::new("`--async` prints the task tree as text: not with --json")
+                .with_hint("drop --json to see the tasks: `snakescope dump --async --pid PID`")
+                .into(),
+        );
+    }
     let mut target = Target::attach(args.pid).map_err(attach_error)?;
     if !target.tested() {
         note(&super::record::untested_note(&target));
     }
     let stacks = read_consistent(&mut target)?;
+    let tasks = match args.async_tasks {
+        true => Some(super::dump_tasks::read_rows(&mut target)?),
+        false => None,
+    };
     crate::to_stdout(|out| match args.json {
         true => print_json(out, &stacks),
-        false => print_text(out, &target, &stacks),
+        false => {
+            print_text(out, &target, &stacks)?;
+            match &tasks {
+                Some(rows) => super::dump_tasks::print(out, rows),
+                None => Ok(()),
+            }
+        }
     })?;
     Ok(0)
 }

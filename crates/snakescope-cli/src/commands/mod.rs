@@ -8,6 +8,7 @@ mod children;
 mod diff;
 mod dis;
 mod dump;
+mod dump_tasks;
 mod feedback;
 mod interpreter;
 mod output;
@@ -15,6 +16,7 @@ mod record;
 mod report;
 mod run;
 pub(crate) mod stat;
+pub(crate) mod tasks;
 mod timeit;
 pub(crate) mod top;
 

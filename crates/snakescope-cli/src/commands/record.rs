@@ -6,7 +6,7 @@ use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::commands::stat::{counters, figures};
 use crate::commands::top::live::{CaptureSource, Shared};
 use crate::commands::top::web::LiveWeb;
-use crate::commands::{attach_error, children, dis};
+use crate::commands::{attach_error, children, dis, tasks};
 use crate::launch::{self, Signals};
 use crate::UserError;
 use snakescope_formats::{Format, Section};
@@ -37,6 +37,8 @@ struct Settings {
     subprocesses: bool,
     /// `--live-web [ADDR]`: the live page's address (`None` inside: the default).
     live_web: Option<Option<String>>,
+    /// `--async`: follow asyncio's tasks.
+    async_tasks: bool,
 }
 
 /// The live page's "last seconds" (`--live-web`; `top --window` sets its own).
@@ -87,6 +89,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
         stat: args.sampling.stat,
         subprocesses: args.subprocesses,
         live_web: args.live_web.clone(),
+        async_tasks: args.async_tasks,
     })
 }
 
@@ -104,7 +107,9 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     let children = follow_children(settings, pid);
     // Read now: the process may be gone when the recording ends.
     let command = children.as_ref().map(|_| children::command_line(pid));
+    let version = target.version.to_string();
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
+    let asking = tasks::follow(settings.async_tasks, &mut sampler, pid, version);
     let shared = Shared::default();
     let web = serve_live(settings, &shared, &mut sampler, started)?;
     let mut sink = counting(shared.clone(), feedback.as_ref());
@@ -128,6 +133,7 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
         python.as_ref(),
         settings.quiet,
     );
+    tasks::add_recorded(&mut capture, asking, sampler.take_tasks(), settings.quiet);
     write_outputs(capture, settings, pid)?;
     Ok(0)
 }
@@ -165,7 +171,9 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     let feedback = Feedback::start(settings.quiet, &banner(&what, settings, pid));
     let python = opcode_python(settings, pid);
     let children = follow_children(settings, pid);
+    let version = target.version.to_string();
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
+    let asking = tasks::follow(settings.async_tasks, &mut sampler, pid, version);
     let shared = Shared::default();
     let web = serve_live(settings, &shared, &mut sampler, started)?;
     let mut sink = counting(shared.clone(), feedback.as_ref());
@@ -217,6 +225,7 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
         python.as_ref(),
         settings.quiet,
     );
+    tasks::add_recorded(&mut capture, asking, sampler.take_tasks(), settings.quiet);
     write_outputs(capture, settings, pid)?;
     Ok(launch::mirror_exit(status))
 }

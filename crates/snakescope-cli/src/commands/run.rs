@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
     // The rate and the sort key were checked by clap (args.rs); the output
     // is checked now, since the program's interpreter writes it at its exit.
     let output = args.sampling.output.as_deref();
@@ -42,6 +42,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .with_hint("drop `--gil`, or pick a GIL build with `--python PATH`")
         .into());
     }
+    // asyncio tasks: the interpreter is asked for its task layout while the
+    // program starts (commands/tasks.rs); the agent reads the answer's file.
+    let probing = (!args.no_async && !args.exact).then(|| {
+        let path = layout_path();
+        args.task_layout_file = Some(path.clone());
+        (super::tasks::probe_to_file(&python, path.clone()), path)
+    });
     let command = bootstrap_command(&args, &python, format, target);
     let signals = Signals::install()?;
     let mut child = launch::spawn_with(&command, |c| interpreter.prepare(c)).map_err(|e| {
@@ -65,8 +72,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         // passed on after this limit.
         exit.wait(Duration::from_millis(100));
     };
+    if let Some((thread, path)) = probing {
+        let _ = thread.join();
+        let _ = std::fs::remove_file(path);
+    }
     drop(interpreter); // before mirroring a death by signal, which ends this process
     Ok(launch::mirror_exit(status))
+}
+
+/// A file name of our own for the task layout, in the temporary directory.
+fn layout_path() -> std::path::PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    std::env::temp_dir().join(format!(
+        "snakescope-tasks-{}-{nanos}.json",
+        std::process::id()
+    ))
 }
 
 /// `python -m snakescope._run OPTIONS -- KIND TARGET ARGS…`: the bootstrap's

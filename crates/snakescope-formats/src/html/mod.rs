@@ -141,6 +141,7 @@ const SECTIONS: &[Section] = &[
 const EXACT: Section = ("exact", "Exact calls");
 const LINES: Section = ("lines", "Line timings");
 const STAT: Section = ("stat", "Stat");
+const TASKS: Section = ("tasks", "asyncio tasks");
 
 /// The sections of `capture`'s page: those of samples, with the exact and
 /// line-timing sections when the capture has them, after the annotated
@@ -152,6 +153,7 @@ fn page_sections(capture: &Capture) -> Vec<Section> {
         (capture.exact.is_some(), EXACT),
         (capture.lines.is_some(), LINES),
         (capture.stat.is_some(), STAT),
+        (capture.tasks.is_some(), TASKS),
     ]
     .into_iter()
     .filter_map(|(present, section)| present.then_some(section))

@@ -137,6 +137,7 @@ pub fn memory_view(capture: &Capture, metric: MemoryMetric) -> Option<Capture> {
         stat: None,
         processes: Vec::new(),
         findings: None,
+        tasks: None,
     })
 }
 

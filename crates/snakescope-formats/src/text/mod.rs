@@ -11,6 +11,7 @@ mod lines;
 mod opcodes;
 mod processes;
 mod stat;
+mod tasks;
 
 use snakescope_model::{Capture, FunctionStat, LineStat, Meta, Stats, ThreadRecord};
 use std::io::{self, Write};
@@ -126,6 +127,11 @@ fn write_measured(
         writeln!(out)?;
         heading(out, color, "Line timings")?;
         lines::write_lines(capture, section, out)?;
+    }
+    if let Some(section) = &capture.tasks {
+        writeln!(out)?;
+        heading(out, color, "asyncio tasks: time running and waiting")?;
+        tasks::write_tasks(capture, section, out)?;
     }
     if let Some(section) = &capture.stat {
         writeln!(out)?;

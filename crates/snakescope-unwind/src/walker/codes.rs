@@ -48,7 +48,7 @@ impl Walker {
         let len = self.layout.offsets.code_header_len() as usize;
         let known = self.code_cache.header_index.len();
         let mut missing = Vec::new();
-        for &(code, _) in &self.pending {
+        for &(code, _, _) in &self.pending {
             if let std::collections::hash_map::Entry::Vacant(slot) =
                 self.code_cache.header_index.entry(code)
             {
@@ -75,7 +75,7 @@ impl Walker {
             self.code_cache.code_guesses.clear();
         }
         let mut codes: Vec<u64> = Vec::with_capacity(MAX_GUESSES);
-        for &(code, _) in &self.pending {
+        for &(code, _, _) in &self.pending {
             if codes.len() < MAX_GUESSES && !codes.contains(&code) {
                 codes.push(code);
             }

@@ -281,7 +281,7 @@ impl Walker {
                 if code == 0 {
                     return Err(WalkError::Torn("null code object"));
                 }
-                self.pending.push((code, instr));
+                self.pending.push((code, instr, frame));
             }
             frame = previous;
         }
@@ -338,7 +338,7 @@ impl Walker {
             if back == 0 && u64_at(buf, frame_gen) != 0 {
                 return Err(WalkError::Torn("stack cut short"));
             }
-            self.pending.push((code, lasti));
+            self.pending.push((code, lasti, frame));
             frame = back;
         }
         Ok(())

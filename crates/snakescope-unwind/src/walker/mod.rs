@@ -13,6 +13,7 @@ mod bytecode;
 mod codes;
 mod frames;
 mod key;
+mod suspended;
 #[cfg(test)]
 mod tests;
 mod threads;
@@ -95,6 +96,9 @@ pub struct FrameRef {
     /// Byte offset of the instruction executing in the code object's
     /// bytecode (as `dis` numbers offsets), [`NOT_STARTED`] before the first.
     pub offset: u32,
+    /// Address of the frame (`_PyInterpreterFrame`, or the `PyFrameObject`
+    /// on 3.8–3.10): what tells which asyncio task a stack is running.
+    pub frame: u64,
 }
 
 /// Walks the stacks of one interpreter process.
@@ -106,8 +110,8 @@ pub struct Walker {
     thread_list: ThreadListCache,
     frames: FrameCache,
     code_cache: CodeCache,
-    /// The frames of the stack being walked: (code object, instruction).
-    pending: Vec<(u64, u64)>,
+    /// The frames of the stack being walked: (code object, instruction, frame address).
+    pending: Vec<(u64, u64, u64)>,
     /// See [`Walker::read_live_objects_only`].
     live_only: bool,
 }
@@ -192,7 +196,7 @@ impl Walker {
         }
         self.read_code_headers(r, thread.addr)?;
         for i in 0..self.pending.len() {
-            let (code, instr) = self.pending[i];
+            let (code, instr, frame) = self.pending[i];
             let (serial, line) = self.line_of(r, code, instr)?;
             let offset = self.instr_offset(code, instr);
             out.push(FrameRef {
@@ -200,6 +204,7 @@ impl Walker {
                 serial,
                 line,
                 offset,
+                frame,
             });
         }
         Ok(())

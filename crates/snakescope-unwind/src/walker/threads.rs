@@ -10,7 +10,7 @@ use std::collections::HashMap;
 /// Most threads (over all interpreters) the walker lists.
 const MAX_THREADS: usize = 100_000;
 /// Interpreters searched for thread names.
-const MAX_INTERPRETERS: usize = 64;
+pub(crate) const MAX_INTERPRETERS: usize = 64;
 /// Reads of the thread list between re-reads of `interpreters.head`.
 const INTERP_REFRESH: u32 = 64;
 

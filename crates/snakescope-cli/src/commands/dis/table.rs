@@ -20,6 +20,16 @@ pub(crate) struct Executable {
     root: Option<std::fs::File>,
 }
 
+impl Executable {
+    /// An interpreter of our own root, by path (or name, looked up in `PATH`).
+    pub(crate) fn at(path: impl Into<PathBuf>) -> Executable {
+        Executable {
+            path: path.into(),
+            root: None,
+        }
+    }
+}
+
 /// The executable of process `pid`, read while it runs (it may be gone when
 /// the table is asked for).
 pub(crate) fn executable_of(pid: u32) -> Option<Executable> {
@@ -48,12 +58,22 @@ pub(crate) fn executable_of(pid: u32) -> Option<Executable> {
 /// own: `chroot`, which needs root) to print its opcode table, and checks
 /// it is of the version sampled (`major.minor`).
 pub(crate) fn ask_interpreter(python: &Executable, version: &str) -> Result<OpcodeTable, String> {
+    ask(
+        interpreter_command(python, TABLE_CODE),
+        &python.path,
+        version,
+    )
+}
+
+/// `python -I -c CODE` with the target's interpreter, in the target's root
+/// when it has its own (`chroot`, which needs root); stderr captured.
+pub(crate) fn interpreter_command(python: &Executable, code: &str) -> Command {
     let mut command = python.command();
     command
-        .args(["-I", "-c", TABLE_CODE])
+        .args(["-I", "-c", code])
         .stdin(Stdio::null())
         .stderr(Stdio::piped());
-    ask(command, &python.path, version)
+    command
 }
 
 impl Executable {

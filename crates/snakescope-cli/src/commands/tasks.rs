@@ -1,0 +1,211 @@
+//! `--async`: where the sampled interpreter's C `Task` keeps its fields,
+//! asked of that interpreter itself (`python/snakescope/_asyncprobe.py`:
+//! `TaskObj` is private to `_asynciomodule.c`, so no header says). Asked in
+//! a thread of its own while sampling starts; the sampler follows tasks
+//! from the moment the answer arrives.
+
+use crate::commands::dis::table::{executable_of, interpreter_command, Executable};
+use serde_json::Value;
+use snakescope_model::{AsyncTasks, Capture};
+use snakescope_remote::{Sampler, SamplerHooks, TaskLayout};
+use snakescope_unwind::MemoryReader;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Receiver};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The probe's Python code (runs with `-I`: nothing of snakescope imported).
+const PROBE_CODE: &str = include_str!("../../../../python/snakescope/_asyncprobe.py");
+
+/// The layout as it arrives, and the thread asking (its error, if any).
+pub(crate) struct Asking {
+    pub layout: Receiver<TaskLayout>,
+    pub thread: JoinHandle<Result<(), String>>,
+}
+
+/// Starts asking the interpreter of process `pid` (Python `version`).
+pub(crate) fn ask(pid: u32, version: String) -> Asking {
+    let (send, layout) = channel();
+    let python = executable_of(pid);
+    let thread = std::thread::spawn(move || {
+        let python = python.ok_or("the target's executable cannot be read")?;
+        let layout = parse(&probe(&python)?, &version)?;
+        let _ = send.send(layout);
+        Ok(())
+    });
+    Asking { layout, thread }
+}
+
+/// The probe's output (JSON) from the interpreter `python`.
+fn probe(python: &Executable) -> Result<Vec<u8>, String> {
+    let output = interpreter_command(python, PROBE_CODE)
+        .output()
+        .map_err(|e| format!("cannot run `{}`: {e}", python.path.display()))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().last().unwrap_or("no message");
+        return Err(format!("`{}`: {last}", python.path.display()));
+    }
+    Ok(output.stdout)
+}
+
+/// `run`: asks `python`, the interpreter about to run the program, in a
+/// thread (the program starts meanwhile), and puts its answer at `path`
+/// whole (written aside, then renamed): the probe's JSON, or
+/// `{"error": …}`. The agent inside the program waits for it
+/// ([`wait_for_layout`]).
+pub(crate) fn probe_to_file(python: &str, path: PathBuf) -> JoinHandle<()> {
+    let python = Executable::at(python);
+    std::thread::spawn(move || {
+        let answer = probe(&python)
+            .unwrap_or_else(|why| serde_json::json!({ "error": why }).to_string().into_bytes());
+        let aside = path.with_extension("part");
+        if std::fs::write(&aside, answer).is_ok() {
+            let _ = std::fs::rename(&aside, &path);
+        }
+    })
+}
+
+/// How long the agent waits for `run`'s probe.
+const LAYOUT_WAIT: Duration = Duration::from_secs(30);
+
+/// The agent's side of [`probe_to_file`]: the layout once the file is
+/// there (polled every 20 ms, for at most 30 s), checked against the
+/// `version` running.
+pub fn wait_for_layout(path: &Path, version: &str) -> Result<TaskLayout, String> {
+    let start = Instant::now();
+    loop {
+        if let Ok(json) = std::fs::read(path) {
+            let v: Value = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+            if let Some(why) = v["error"].as_str() {
+                return Err(why.to_owned());
+            }
+            return parse(&json, version);
+        }
+        if start.elapsed() > LAYOUT_WAIT {
+            return Err("the probe did not answer".to_owned());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts asking when `on`, and has the sampler follow tasks once answered.
+pub(crate) fn follow<R: MemoryReader, H: SamplerHooks>(
+    on: bool,
+    sampler: &mut Sampler<R, H>,
+    pid: u32,
+    version: String,
+) -> Option<JoinHandle<Result<(), String>>> {
+    if !on {
+        return None;
+    }
+    let asking = ask(pid, version);
+    sampler.follow_tasks_from(asking.layout);
+    Some(asking.thread)
+}
+
+/// Puts the task table into the capture, or says in one line why there is none.
+pub(crate) fn add_recorded(
+    capture: &mut Capture,
+    asking: Option<JoinHandle<Result<(), String>>>,
+    tasks: Option<AsyncTasks>,
+    quiet: bool,
+) {
+    let Some(asking) = asking else { return };
+    let why = match asking.join() {
+        Ok(Err(why)) => Some(why),
+        Err(_) => Some("the probe failed".to_owned()),
+        Ok(Ok(())) => None,
+    };
+    if let Some(why) = why {
+        crate::stderr_line(format_args!(
+            "snakescope: --async: no task table ({why}); the stacks are the threads' own"
+        ));
+        return;
+    }
+    match tasks {
+        Some(mut tasks) => {
+            tasks.count_running(&capture.stacks);
+            capture.tasks = Some(tasks);
+        }
+        None if !quiet => crate::stderr_line(format_args!(
+            "snakescope: --async: the program ended before its tasks could be read"
+        )),
+        None => {}
+    }
+}
+
+/// The probe's JSON, checked: the version sampled, every offset inside
+/// the task, the fields at distinct offsets.
+pub fn parse(json: &[u8], version: &str) -> Result<TaskLayout, String> {
+    let v: Value = serde_json::from_slice(json).map_err(|e| format!("no task layout: {e}"))?;
+    let probed = v["python_version"].as_str().unwrap_or("");
+    if !probed.split('.').take(2).eq(version.split('.').take(2)) {
+        return Err(format!(
+            "the probe ran Python {probed}, not the {version} sampled"
+        ));
+    }
+    let num = |key: &str| -> Result<u64, String> {
+        v[key]
+            .as_u64()
+            .ok_or(format!("the task layout has no `{key}`"))
+    };
+    let size = num("task_size")?;
+    let fields = [num("coro")?, num("waiter")?, num("loop")?, num("name")?];
+    let state = num("state")?;
+    let mut distinct = fields.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if size > 4096
+        || distinct.len() != fields.len()
+        || fields.iter().any(|&f| f < 16 || f % 8 != 0 || f + 8 > size)
+        || state + 4 > size
+    {
+        return Err(format!("an implausible task layout: {v}"));
+    }
+    let frame = &v["frame"];
+    let registries = v["registries"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|e| Some((e["name"].as_str()?.to_owned(), e["weak"].as_bool()?)))
+                .collect::<Vec<_>>()
+        })
+        .filter(|r| !r.is_empty())
+        .ok_or("the probe found no task registry")?;
+    Ok(TaskLayout {
+        size,
+        coro: fields[0],
+        waiter: fields[1],
+        event_loop: fields[2],
+        name: fields[3],
+        state,
+        frame_embedded: frame["embedded"].as_bool().ok_or("no frame field")?,
+        frame: frame["offset"].as_u64().ok_or("no frame offset")?,
+        registries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    const PROBED: &str = r#"{"python_version": "3.12.1", "task_type": "_asyncio.Task", "task_size": 176, "coro": 136, "waiter": 128, "loop": 16, "name": 144, "state": 88, "frame": {"embedded": true, "offset": 72}, "registries": [{"name": "_scheduled_tasks", "weak": true}, {"name": "_eager_tasks", "weak": false}]}"#;
+
+    #[test]
+    fn a_probed_layout_is_read_and_checked() {
+        let layout = parse(PROBED.as_bytes(), "3.12.9").unwrap();
+        assert_eq!((layout.coro, layout.waiter, layout.state), (136, 128, 88));
+        assert_eq!(layout.registries.len(), 2);
+        let err = parse(PROBED.as_bytes(), "3.11.7").unwrap_err();
+        assert!(err.contains("not the 3.11.7 sampled"), "{err}");
+        let clash = PROBED.replace("\"name\": 144", "\"name\": 136");
+        assert!(parse(clash.as_bytes(), "3.12.1")
+            .unwrap_err()
+            .contains("implausible"));
+        let outside = PROBED.replace("\"coro\": 136", "\"coro\": 176");
+        assert!(parse(outside.as_bytes(), "3.12.1")
+            .unwrap_err()
+            .contains("implausible"));
+    }
+}

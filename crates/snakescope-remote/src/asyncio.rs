@@ -1,0 +1,229 @@
+//! `--async`: stacks that follow asyncio's tasks. At each tick the sampler
+//! reads the pending tasks ([`TaskFinder`]); a thread's stack that runs a
+//! task's coroutine is re-rooted at a synthetic frame naming the task
+//! (`<task Task-2: worker()>`, above the coroutine's frame instead of the
+//! event loop's frames), and every task not running is counted as waiting
+//! at the `await` its coroutine is suspended at. The task table
+//! ([`AsyncTasks`]) is handed out at the end like `--opcodes`' counts.
+
+use crate::stack::{model_frame, StackWalk};
+use rustc_hash::FxHashMap;
+use snakescope_model::{AsyncTasks, AwaitRecord, Frame, FrameInterner, TaskRecord, TASKS_VERSION};
+use snakescope_unwind::{type_name, MemoryReader, TaskFinder, TaskInfo, TaskLayout, Walker};
+
+/// Ticks between looks for `asyncio.tasks` while it has not been found
+/// (a program imports asyncio when it likes), and between re-looks once
+/// found (a registry could be replaced).
+const LOOK_EVERY: u64 = 50;
+const RELOOK_EVERY: u64 = 1000;
+/// Most suspended tasks whose frame is read per tick: with more, each is
+/// read every `stride` ticks (in turn) and counted `stride` times.
+const MAX_WAITING: usize = 64;
+/// The file named by a task's root frame.
+pub const TASK_FILE: &str = "<asyncio>";
+
+/// One task's counts while sampling.
+#[derive(Default)]
+struct Entry {
+    record: TaskRecord,
+    /// Its root frame's id in the sink.
+    root: Option<usize>,
+    awaits: FxHashMap<(Vec<usize>, String), u64>,
+}
+
+/// The task table being counted, and this tick's tasks.
+pub(crate) struct AsyncTracker {
+    finder: TaskFinder,
+    found: bool,
+    ticks: u64,
+    now: Vec<TaskInfo>,
+    running: Vec<u64>,
+    entries: Vec<Entry>,
+    /// (task address, name) → entry.
+    index: FxHashMap<(u64, String), usize>,
+    /// (code object, serial, line) → the sink's frame id.
+    frame_ids: FxHashMap<(u64, u64, u32), usize>,
+}
+
+impl AsyncTracker {
+    pub(crate) fn new(layout: TaskLayout) -> Self {
+        AsyncTracker {
+            finder: TaskFinder::new(layout),
+            found: false,
+            ticks: 0,
+            now: Vec::new(),
+            running: Vec::new(),
+            entries: Vec::new(),
+            index: FxHashMap::default(),
+            frame_ids: FxHashMap::default(),
+        }
+    }
+
+    /// Frame ids are the sink's: a new run starts them afresh.
+    pub(crate) fn forget_ids(&mut self) {
+        self.frame_ids.clear();
+        self.entries.iter_mut().for_each(|e| e.root = None);
+    }
+
+    /// Reads the pending tasks at the start of a tick.
+    pub(crate) fn start_tick(&mut self, walker: &Walker, r: &dyn MemoryReader) {
+        self.ticks += 1;
+        self.running.clear();
+        self.now.clear();
+        let every = if self.found { RELOOK_EVERY } else { LOOK_EVERY };
+        if self.ticks % every == 1 {
+            self.finder.forget_registries();
+        } else if !self.found {
+            return;
+        }
+        self.now = self.finder.tasks(walker, r);
+        self.found = self.finder.has_registries();
+    }
+
+    /// When the stack just walked runs one of this tick's tasks: keeps only
+    /// the frames from the task's coroutine inwards, under its root frame.
+    pub(crate) fn reroot<S: FrameInterner + ?Sized>(
+        &mut self,
+        stack: &mut StackWalk,
+        walker: &Walker,
+        sink: &mut S,
+    ) {
+        if self.now.is_empty() {
+            return;
+        }
+        let hit = stack.refs().iter().enumerate().find_map(|(i, f)| {
+            let t = self.now.iter().position(|t| t.frame == f.frame)?;
+            Some((i, t))
+        });
+        let Some((keep, t)) = hit else {
+            return;
+        };
+        let task = self.now[t].clone();
+        self.running.push(task.addr);
+        let entry = self.entry(&task, walker);
+        let root = match entry.root {
+            Some(id) => id,
+            None => {
+                let id = sink.intern_frame(root_frame(&entry.record));
+                entry.root = Some(id);
+                entry.record.root_frame = Some(id);
+                id
+            }
+        };
+        stack.reroot(keep + 1, root);
+    }
+
+    /// Counts every task not found running as waiting, where it waits.
+    pub(crate) fn finish_tick<S: FrameInterner + ?Sized>(
+        &mut self,
+        walker: &mut Walker,
+        r: &dyn MemoryReader,
+        sink: &mut S,
+    ) {
+        let now = std::mem::take(&mut self.now);
+        let stride = now.len().div_ceil(MAX_WAITING).max(1);
+        let turn = (self.ticks % stride as u64) as usize;
+        for (i, task) in now.iter().enumerate() {
+            if i % stride != turn || self.running.contains(&task.addr) {
+                continue;
+            }
+            let Ok(frame) = walker.suspended_frame(r, task.frame) else {
+                continue;
+            };
+            let key = (frame.code, frame.serial, frame.line);
+            let id = match self.frame_ids.get(&key) {
+                Some(&id) => id,
+                None => {
+                    let Some(code) = walker.code(frame.code) else {
+                        continue;
+                    };
+                    let id = sink.intern_frame(model_frame(code, frame.line));
+                    self.frame_ids.insert(key, id);
+                    id
+                }
+            };
+            let awaiting = awaited(&now, task.waiter, walker, r);
+            let entry = self.entry(task, walker);
+            entry.record.waiting += stride as u64;
+            *entry.awaits.entry((vec![id], awaiting)).or_default() += stride as u64;
+        }
+        self.now = now;
+    }
+
+    fn entry(&mut self, task: &TaskInfo, walker: &Walker) -> &mut Entry {
+        let key = (task.addr, task.name.clone());
+        let next = self.entries.len();
+        let i = *self.index.entry(key).or_insert(next);
+        if i == next {
+            let coroutine = walker
+                .code(task.code)
+                .map_or_else(String::new, |c| c.qualname.clone());
+            self.entries.push(Entry {
+                record: TaskRecord {
+                    name: task.name.clone(),
+                    coroutine,
+                    ..TaskRecord::default()
+                },
+                ..Entry::default()
+            });
+        }
+        let entry = &mut self.entries[i];
+        if entry.record.coroutine.is_empty() {
+            if let Some(c) = walker.code(task.code) {
+                entry.record.coroutine = c.qualname.clone();
+            }
+        }
+        entry
+    }
+
+    /// The task table counted; the running counts are the capture's to
+    /// give ([`AsyncTasks::count_running`]).
+    pub(crate) fn into_section(self) -> AsyncTasks {
+        let tasks = self
+            .entries
+            .into_iter()
+            .map(|e| {
+                let mut record = e.record;
+                let mut awaits: Vec<AwaitRecord> = e
+                    .awaits
+                    .into_iter()
+                    .map(|((frames, awaiting), count)| AwaitRecord {
+                        frames,
+                        awaiting,
+                        count,
+                    })
+                    .collect();
+                awaits.sort_by(|a, b| b.count.cmp(&a.count).then(a.frames.cmp(&b.frames)));
+                record.awaits = awaits;
+                record
+            })
+            .collect();
+        AsyncTasks {
+            version: TASKS_VERSION,
+            ticks: self.ticks,
+            tasks,
+        }
+    }
+}
+
+/// What a task waits for: another task by name, else the awaited object's type.
+fn awaited(now: &[TaskInfo], waiter: u64, walker: &Walker, r: &dyn MemoryReader) -> String {
+    if waiter == 0 {
+        return String::new();
+    }
+    if let Some(t) = now.iter().find(|t| t.addr == waiter) {
+        return format!("Task {}", t.name);
+    }
+    type_name(r, walker.layout(), waiter).unwrap_or_default()
+}
+
+/// The synthetic frame a running task's stack hangs from.
+pub fn root_frame(task: &TaskRecord) -> Frame {
+    let coroutine = task.coroutine.rsplit('.').next().unwrap_or(&task.coroutine);
+    Frame {
+        function: format!("<task {}: {coroutine}()>", task.name),
+        qualname: None,
+        file: TASK_FILE.to_owned(),
+        line: 0,
+    }
+}
