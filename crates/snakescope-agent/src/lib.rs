@@ -113,6 +113,7 @@ fn start(
         gil_only: gil,
         duration: None,
         opcodes,
+        native: false,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);

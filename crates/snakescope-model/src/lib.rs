@@ -10,6 +10,7 @@ mod aggregate;
 mod capture;
 mod exact;
 mod frames;
+mod kinds;
 mod memory;
 mod opcodes;
 mod own;
@@ -30,6 +31,7 @@ pub use exact::{
     SECTION_VERSION,
 };
 pub use frames::FrameTable;
+pub use kinds::{KindCounts, KindRow, KindSplit, SampleKind, GIL_WAIT_FUNCTIONS};
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
 pub use opcodes::{CodeSamples, InstructionSamples, OpcodeTable, Opcodes, OPCODES_VERSION};
 pub use own::is_own_file;

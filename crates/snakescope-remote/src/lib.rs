@@ -9,6 +9,7 @@ mod attach;
 mod elf;
 mod limits;
 mod maps;
+mod native;
 mod oncpu;
 mod opcodes;
 mod program;
@@ -20,6 +21,7 @@ mod threadclock;
 
 pub use attach::{AttachError, Target};
 pub use limits::{check_duration, check_rate, LimitError, MAX_RATE_HZ, MIN_RATE_HZ};
+pub use native::{NativeStacks, PauseError, PauseStats};
 pub use oncpu::CpuCounters;
 pub use program::may_run_python;
 pub use reader::RemoteReader;

@@ -18,6 +18,7 @@
 //! With `--idle` every thread counts at every tick (wall time); with `--gil`
 //! the thread holding the GIL does.
 
+use crate::native::NativeStacks;
 use crate::oncpu::OnCpu;
 use crate::opcodes::{InstrCounts, InstrKey};
 use crate::reader::RemoteReader;
@@ -40,6 +41,9 @@ pub struct SamplerSettings {
     pub duration: Option<Duration>,
     /// Also count samples per instruction and keep the bytecode (`--opcodes`).
     pub opcodes: bool,
+    /// Merge native frames into the stacks (`record --native`: each thread
+    /// sampled is stopped for a moment; see [`crate::native`]).
+    pub native: bool,
 }
 
 /// What the sampler leaves out, asked at every tick: the in-process agent
@@ -93,6 +97,8 @@ pub struct Sampler<R: MemoryReader = RemoteReader, H: SamplerHooks = NoHooks> {
     now_ns: u64,
     /// Samples per instruction, with `--opcodes` only.
     instrs: Option<InstrCounts>,
+    /// With `--native` only.
+    native: Option<NativeStacks>,
 }
 
 /// A sample waiting for its thread's counters: the stack (frame ids, root
@@ -115,7 +121,11 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             (counting_cpu && threadclock::available_for(target.pid)).then(ClockJudge::default);
         let cpu_mode =
             counting_cpu && (clocks.is_some() || tasks.cpu(u64::from(target.pid)).is_some());
+        let native = settings
+            .native
+            .then(|| NativeStacks::new(target.pid, target.binary.clone()));
         Sampler {
+            native,
             target,
             tasks,
             settings,
@@ -148,6 +158,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         set_timer_slack();
         // Frame ids and names are the sink's: a run starts them afresh.
         self.stack.forget_ids();
+        if let Some(native) = self.native.as_mut() {
+            native.forget_ids();
+        }
         self.named.clear();
         self.unnamed.clear();
         self.on_cpu.clear();
@@ -300,7 +313,14 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             return Ok(());
         }
         let walker = &mut self.target.walker;
-        match self.stack.walk(walker, &self.target.reader, thread) {
+        let (stack, reader) = (&mut self.stack, &self.target.reader);
+        let walked = match self.native.as_mut() {
+            Some(native) => native
+                .capture(thread.native_id, || stack.walk(walker, reader, thread))
+                .unwrap_or(Err(WalkError::Torn("thread not stopped"))),
+            None => stack.walk(walker, reader, thread),
+        };
+        match walked {
             Ok(()) => {}
             Err(WalkError::Read(ReadError::Gone)) => return Err(Tick::Gone),
             Err(_) => {
@@ -341,6 +361,10 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         let ids = self
             .stack
             .intern(&self.target.walker, sink, |c| hooks.is_own_code(c));
+        let ids = match self.native.as_mut() {
+            Some(native) => native.merge(&self.target.walker, ids, sink),
+            None => ids,
+        };
         let instrs = &mut self.instrs;
         if self.cpu_mode && clock_before.is_none() {
             let pending = (ids.to_vec(), gil, keys);
@@ -416,6 +440,12 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
     pub fn take_opcodes(&mut self) -> Option<Opcodes> {
         let instrs = self.instrs.take()?;
         Some(instrs.into_section(&self.target.walker))
+    }
+
+    /// How long `--native` stopped threads for (`None` without it), and
+    /// how many samples' eval calls and Python frames did not pair up.
+    pub fn native_stats(&self) -> Option<(crate::PauseStats, u64)> {
+        self.native.as_ref().map(|n| (n.stats, n.unpaired))
     }
 
     /// The capture's metadata for what was sampled over `elapsed`, but for

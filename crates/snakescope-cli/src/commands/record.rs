@@ -71,6 +71,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
             gil_only: args.sampling.gil,
             duration: args.duration,
             opcodes: args.sampling.opcodes,
+            native: args.sampling.native,
         },
         output: args.sampling.output.clone(),
         format,
@@ -100,6 +101,7 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
             && process_alive(pid)
     });
     feedback.iter().for_each(Feedback::finish);
+    native_note(&sampler, settings);
     let mut capture = sink.inner.finish(sampler.meta(elapsed, started));
     dis::add_recorded(
         &mut capture,
@@ -163,6 +165,7 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
         matches!(child.try_wait(), Ok(None))
     });
     feedback.iter().for_each(Feedback::finish);
+    native_note(&sampler, settings);
     let mut builder = sink.inner;
     builder.name_process(pid, launch::recorded(command));
     let mut capture = builder.finish(sampler.meta(elapsed, started));
@@ -197,6 +200,9 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
 fn check_target(target: Target, settings: &Settings) -> Result<Target, AttachError> {
     if settings.sampler.gil_only {
         target.require_gil()?;
+    }
+    if settings.sampler.native {
+        target.require_native()?;
     }
     if !target.tested() && !settings.quiet {
         note(&untested_note(&target));
@@ -391,6 +397,21 @@ fn opcode_python(settings: &Settings, pid: u32) -> Option<dis::table::Executable
         .opcodes
         .then(|| dis::table::executable_of(pid))
         .flatten()
+}
+
+/// With `--native`: how long the threads were stopped, so the cost is seen.
+fn native_note(sampler: &Sampler, settings: &Settings) {
+    let Some((stats, unpaired)) = sampler.native_stats().filter(|_| !settings.quiet) else {
+        return;
+    };
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    note(&format!(
+        "--native stopped a thread {} times, for {:.0} µs on average (longest {:.0} µs); \
+         {unpaired} stacks kept their Python frames unmerged",
+        stats.pauses,
+        micros(stats.mean()),
+        micros(stats.longest),
+    ));
 }
 
 fn note(message: &str) {

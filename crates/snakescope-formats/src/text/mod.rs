@@ -6,6 +6,7 @@
 //! headings bold; the numbers never depend on it.
 
 mod exact;
+mod kinds;
 mod lines;
 mod opcodes;
 mod stat;
@@ -65,6 +66,7 @@ fn write_sampled(
     writeln!(out)?;
     write_top_lines(&stats.lines, TOP, total, out, color)?;
     opcodes::write_hot_instructions(capture, &stats.lines, total, out, color)?;
+    kinds::write_split(capture, TOP, out, color)?;
     writeln!(out)?;
     write_threads(capture, REPORT_THREADS, out, color)
 }
@@ -80,6 +82,7 @@ pub(crate) fn write_summary(capture: &Capture, out: &mut dyn Write, color: bool)
         write_top_self(&stats, out, color)?;
         writeln!(out)?;
         write_top_lines(&stats.lines, SUMMARY_LINES, stats.total_samples, out, color)?;
+        kinds::write_split(capture, SUMMARY_LINES, out, color)?;
         if capture.threads.len() > 1 {
             writeln!(out)?;
             write_threads(capture, SUMMARY_THREADS, out, color)?;
