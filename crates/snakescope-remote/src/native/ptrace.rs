@@ -82,16 +82,15 @@ pub fn while_stopped<T>(
         Err(libc::ESRCH) => return Err(PauseError::Gone),
         Err(e) => return Err(PauseError::Refused(e)),
     }
-    let result = stopped(tid).and_then(|signal| {
-        let regs = get_regs(tid);
-        let out = regs.map(f);
-        detach(tid, signal);
-        out
-    });
-    if result.is_err() {
-        // Gone while attached: nothing to detach from (a no-op if so).
-        let _ = ptrace(libc::PTRACE_DETACH, tid, 0);
-    }
+    let result = {
+        // Detaches however this block is left, a panic in `f` included: a
+        // thread must never stay stopped.
+        let mut attached = Attached { tid, signal: None };
+        stopped(tid).and_then(|signal| {
+            attached.signal = signal;
+            get_regs(tid).map(f)
+        })
+    };
     stats.add(started.elapsed());
     result
 }
@@ -158,7 +157,55 @@ fn get_regs(_tid: i32) -> Result<Regs, PauseError> {
     Err(PauseError::Unsupported)
 }
 
-fn detach(tid: i32, signal: Option<i32>) {
-    let sig = signal.map_or(0, |s| s as usize);
-    let _ = ptrace(libc::PTRACE_DETACH, tid, sig);
+/// A seized thread, detached when dropped (with the signal it stopped for,
+/// if any, handed back); detaching a thread gone is a harmless error.
+struct Attached {
+    tid: i32,
+    signal: Option<i32>,
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let sig = self.signal.map_or(0, |s| s as usize);
+        let _ = ptrace(libc::PTRACE_DETACH, self.tid, sig);
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    fn state(pid: u32) -> char {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let after = stat.rsplit_once(") ").unwrap().1;
+        after.chars().next().unwrap()
+    }
+
+    #[test]
+    fn a_thread_is_let_go_even_when_the_reader_panics() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let mut stats = PauseStats::default();
+        let regs = while_stopped(pid as i32, &mut stats, |regs| {
+            assert_eq!(state(pid), 't', "stopped while read");
+            regs
+        })
+        .unwrap();
+        assert!(regs.sp != 0 && regs.ip != 0);
+        let panicked = std::panic::catch_unwind(|| {
+            let mut stats = PauseStats::default();
+            let _ = while_stopped(pid as i32, &mut stats, |_| panic!("a reader's bug"));
+        });
+        assert!(panicked.is_err());
+        assert_ne!(state(pid), 't', "left stopped after a panic");
+        assert_eq!(stats.pauses, 1);
+        child.kill().unwrap();
+        assert!(
+            !child.wait().unwrap().success(),
+            "its parent reaps it as usual"
+        );
+    }
 }
