@@ -120,6 +120,7 @@ fn start(
         gil_only: gil,
         duration: None,
         opcodes,
+        native: false,
     };
     let layout = task_layout.map(|path| layout_when_ready(path, target.version.to_string()));
     let stop = Arc::new(AtomicBool::new(false));

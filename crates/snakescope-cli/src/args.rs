@@ -303,6 +303,11 @@ pub struct SamplingArgs {
     /// function's bytecode (3.11+: specialised), for `snakescope dis`.
     #[arg(long)]
     pub opcodes: bool,
+
+    /// Merge C, C++ and Rust frames with the Python frames (`record` only):
+    /// each sampled thread is stopped for a few microseconds per sample.
+    #[arg(long)]
+    pub native: bool,
     /// Also measure what `snakescope stat` does (wall, user and sys time, peak RSS,
     /// faults, context switches, hardware counters) and keep it in the capture.
     #[arg(long)]

@@ -245,6 +245,15 @@ impl Layout {
         self.frames == FrameModel::Interpreter
             && (self.version.major, self.version.minor) >= (3, 12)
     }
+
+    /// 3.11's `_PyInterpreterFrame.is_entry` (the `bool` just before
+    /// `owner`): set on the first frame of each call of the evaluation loop.
+    /// 3.12+ push a shim frame instead; 3.8–3.10 have one call per frame.
+    pub fn eval_entry_flag(&self) -> Option<u64> {
+        (self.frames == FrameModel::Interpreter
+            && (self.version.major, self.version.minor) == (3, 11))
+            .then(|| self.offsets.frame_owner - 1)
+    }
 }
 
 /// The low bits of a tagged `f_executable` (`_PyStackRef`, 3.14+) cleared to

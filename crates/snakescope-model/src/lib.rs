@@ -11,6 +11,7 @@ mod capture;
 mod exact;
 mod findings;
 mod frames;
+mod kinds;
 mod memory;
 mod opcodes;
 mod own;
@@ -34,6 +35,7 @@ pub use exact::{
 };
 pub use findings::{Finding, Findings, Verification};
 pub use frames::FrameTable;
+pub use kinds::{KindCounts, KindRow, KindSplit, SampleKind, GIL_WAIT_FUNCTIONS};
 pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
 pub use opcodes::{CodeSamples, InstructionSamples, OpcodeTable, Opcodes, OPCODES_VERSION};
 pub use own::is_own_file;

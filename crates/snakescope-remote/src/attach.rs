@@ -41,6 +41,11 @@ pub enum AttachError {
         version: PyVersion,
         tid: u64,
     },
+    /// `--native` cannot stop the target's threads.
+    #[error(
+        "`--native` cannot stop the threads of process `{pid}` to read their native stacks: {why}"
+    )]
+    NativeRefused { pid: u32, why: String },
     #[error("process `{pid}`: {source}")]
     Unsupported { pid: u32, source: LayoutError },
     #[error("cannot read the interpreter file `{}`: {source}", path.display())]
@@ -81,6 +86,11 @@ impl AttachError {
             } => Some(format!(
                 "profile it with CPython built with the GIL, or with {SUPPORTED_FREE_THREADED}"
             )),
+            AttachError::NativeRefused { .. } => Some(
+                "allow ptrace (`/proc/sys/kernel/yama/ptrace_scope` 0, root, or CAP_SYS_PTRACE), \
+                 or leave out `--native` to record the Python frames without stopping the program"
+                    .into(),
+            ),
             AttachError::NoGil { .. } => Some(
                 "leave out `--gil`: every thread runs Python code in parallel; the default \
                  samples those that are running"

@@ -19,6 +19,7 @@
 //! the thread holding the GIL does.
 
 use crate::asyncio::AsyncTracker;
+use crate::native::NativeStacks;
 use crate::oncpu::OnCpu;
 use crate::opcodes::{InstrCounts, InstrKey};
 use crate::reader::RemoteReader;
@@ -43,6 +44,9 @@ pub struct SamplerSettings {
     pub duration: Option<Duration>,
     /// Also count samples per instruction and keep the bytecode (`--opcodes`).
     pub opcodes: bool,
+    /// Merge native frames into the stacks (`record --native`: each thread
+    /// sampled is stopped for a moment; see [`crate::native`]).
+    pub native: bool,
 }
 
 /// What the sampler leaves out, asked at every tick: the in-process agent
@@ -113,6 +117,8 @@ pub struct Sampler<R: MemoryReader = RemoteReader, H: SamplerHooks = NoHooks> {
     asyncio: Option<AsyncTracker>,
     /// The task layout, while it is still being asked for.
     task_layout: Option<Receiver<TaskLayout>>,
+    /// With `--native` only.
+    native: Option<NativeStacks>,
 }
 
 /// A sample waiting for its thread's counters: the stack (frame ids, root
@@ -135,7 +141,11 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             (counting_cpu && threadclock::available_for(target.pid)).then(ClockJudge::default);
         let cpu_mode =
             counting_cpu && (clocks.is_some() || tasks.cpu(u64::from(target.pid)).is_some());
+        let native = settings
+            .native
+            .then(|| NativeStacks::new(target.pid, target.binary.clone()));
         Sampler {
+            native,
             target,
             tasks,
             settings,
@@ -189,6 +199,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         self.stack.forget_ids();
         if let Some(a) = self.asyncio.as_mut() {
             a.forget_ids();
+        }
+        if let Some(native) = self.native.as_mut() {
+            native.forget_ids();
         }
         self.named.clear();
         self.unnamed.clear();
@@ -366,7 +379,14 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             return Ok(());
         }
         let walker = &mut self.target.walker;
-        match self.stack.walk(walker, &self.target.reader, thread) {
+        let (stack, reader) = (&mut self.stack, &self.target.reader);
+        let walked = match self.native.as_mut() {
+            Some(native) => native
+                .capture(thread.native_id, || stack.walk(walker, reader, thread))
+                .unwrap_or(Err(WalkError::Torn("thread not stopped"))),
+            None => stack.walk(walker, reader, thread),
+        };
+        match walked {
             Ok(()) => {}
             Err(WalkError::Read(ReadError::Gone)) => return Err(Tick::Gone),
             Err(_) => {
@@ -410,6 +430,10 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         let ids = self
             .stack
             .intern(&self.target.walker, sink, |c| hooks.is_own_code(c));
+        let ids = match self.native.as_mut() {
+            Some(native) => native.merge(&self.target.walker, ids, sink),
+            None => ids,
+        };
         let instrs = &mut self.instrs;
         if self.cpu_mode && clock_before.is_none() {
             let pending = (ids.to_vec(), gil, keys);
@@ -490,6 +514,12 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
     /// The task table counted in the last run; `None` without `--async`.
     pub fn take_tasks(&mut self) -> Option<AsyncTasks> {
         Some(self.asyncio.take()?.into_section())
+    }
+
+    /// How long `--native` stopped threads for (`None` without it), and
+    /// how many samples' eval calls and Python frames did not pair up.
+    pub fn native_stats(&self) -> Option<(crate::PauseStats, u64)> {
+        self.native.as_ref().map(|n| (n.stats, n.unpaired))
     }
 
     /// The capture's metadata for what was sampled over `elapsed`, but for

@@ -45,6 +45,7 @@ fn attach(child: &Child) -> Target {
 
 fn settings() -> SamplerSettings {
     SamplerSettings {
+        native: false,
         rate_hz: 200.0,
         include_idle: true,
         gil_only: false,

@@ -82,6 +82,7 @@ fn resolve(args: &RecordArgs) -> Result<Settings, UserError> {
             gil_only: args.sampling.gil,
             duration: args.duration,
             opcodes: args.sampling.opcodes,
+            native: args.sampling.native,
         },
         output: args.sampling.output.clone(),
         format,
@@ -122,6 +123,7 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     });
     feedback.iter().for_each(Feedback::finish);
     drop(web);
+    native_note(&sampler, settings);
     let mut capture = sink.inner.take().finish(sampler.meta(elapsed, started));
     if let Some(children) = children {
         capture.meta.command = command.unwrap_or_default();
@@ -196,6 +198,7 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     });
     feedback.iter().for_each(Feedback::finish);
     drop(web);
+    native_note(&sampler, settings);
     let mut builder = sink.inner.take();
     builder.name_process(pid, launch::recorded(command));
     let mut capture = builder.finish(sampler.meta(elapsed, started));
@@ -233,7 +236,11 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
 /// Refuses what the interpreter cannot give (`--gil` without a GIL), and
 /// notes a version newer than those snakescope was tested with.
 fn check_target(target: Target, settings: &Settings) -> Result<Target, AttachError> {
-    check_target_with(target, settings.sampler.gil_only, settings.quiet)
+    let target = check_target_with(target, settings.sampler.gil_only, settings.quiet)?;
+    if settings.sampler.native {
+        target.require_native()?;
+    }
+    Ok(target)
 }
 
 /// [`check_target`] for `top` too.
@@ -466,6 +473,21 @@ fn follow_children(settings: &Settings, pid: u32) -> Option<children::Children> 
     settings
         .subprocesses
         .then(|| children::Children::follow(pid, settings.sampler))
+}
+
+/// With `--native`: how long the threads were stopped, so the cost is seen.
+fn native_note(sampler: &Sampler, settings: &Settings) {
+    let Some((stats, unpaired)) = sampler.native_stats().filter(|_| !settings.quiet) else {
+        return;
+    };
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    note(&format!(
+        "--native stopped a thread {} times, for {:.0} µs on average (longest {:.0} µs); \
+         {unpaired} stacks kept their Python frames unmerged",
+        stats.pauses,
+        micros(stats.mean()),
+        micros(stats.longest),
+    ));
 }
 
 pub(crate) fn note(message: &str) {

@@ -111,6 +111,13 @@ fn bootstrap_command(
 /// when it draws nothing the run records.
 fn run_format(args: &RunArgs) -> Result<Format, UserError> {
     let output = args.sampling.output.as_deref();
+    if args.sampling.native {
+        return Err(UserError::new(
+            "`run --native` is not available: stopping a thread to read its native stack \
+             from inside the program would interrupt its system calls (EINTR)",
+        )
+        .with_hint("record from outside instead: `snakescope record --native -- python3 app.py`"));
+    }
     if args.exact && args.sampling.opcodes {
         return Err(
             UserError::new("--opcodes counts samples, and an --exact run takes none")

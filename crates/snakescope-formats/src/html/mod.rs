@@ -23,6 +23,7 @@
 //! the page.
 
 mod instructions;
+mod kinds;
 pub(crate) mod sources;
 #[cfg(test)]
 mod tests;
@@ -72,11 +73,20 @@ pub(crate) fn write_with(
     let sources = sources(capture, &memory, read);
     let mut sources_json = Vec::new();
     serde_json::to_writer(&mut sources_json, &sources)?;
+    let native = kinds::body(capture);
+    let mut sections = page_sections(capture);
+    if native.is_some() {
+        let at = sections
+            .iter()
+            .position(|s| s.0 == "functions")
+            .map_or(0, |i| i + 1);
+        sections.insert(at, kinds::SECTION);
+    }
     write_document(
         &command_line(&capture.meta),
-        &page_sections(capture),
-        &capture_json,
-        &sources_json,
+        &sections,
+        (&capture_json, &sources_json),
+        native.as_deref(),
         out,
     )
 }
@@ -85,8 +95,8 @@ pub(crate) fn write_with(
 fn write_document(
     command: &str,
     sections: &[Section],
-    capture_json: &[u8],
-    sources_json: &[u8],
+    (capture_json, sources_json): (&[u8], &[u8]),
+    native: Option<&str>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let command = escape_html(command);
@@ -106,9 +116,14 @@ fn write_document(
     )?;
     for (id, title) in sections {
         let hidden = if *id == "memory" { " hidden" } else { "" };
+        let body = if *id == kinds::SECTION.0 {
+            native.unwrap_or("")
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "<section id=\"{id}\"{hidden}><h2>{title}</h2><div class=\"body\"></div></section>"
+            "<section id=\"{id}\"{hidden}><h2>{title}</h2><div class=\"body\">{body}</div></section>"
         )?;
     }
     out.write_all(b"</main>\n<footer id=\"footer\"></footer>\n")?;

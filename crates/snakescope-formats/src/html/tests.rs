@@ -127,7 +127,7 @@ fn memory_and_other_new_keys_reach_the_page() {
     // A capture JSON carrying a key this build does not model is embedded as given.
     let json = br#"{"format":"snakescope-capture","memory":{"note":"<b>"}}"#;
     let mut out = Vec::new();
-    write_document("x", SECTIONS, json, b"{\"files\":[]}", &mut out).unwrap();
+    write_document("x", SECTIONS, (json, b"{\"files\":[]}"), None, &mut out).unwrap();
     let html = String::from_utf8(out).unwrap();
     assert_eq!(
         json_block(&html, "snakescope-capture")["memory"]["note"],

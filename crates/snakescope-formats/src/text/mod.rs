@@ -7,6 +7,7 @@
 
 mod exact;
 mod findings;
+mod kinds;
 mod lines;
 mod opcodes;
 mod processes;
@@ -68,6 +69,7 @@ fn write_sampled(
     writeln!(out)?;
     write_top_lines(&stats.lines, TOP, total, out, color)?;
     opcodes::write_hot_instructions(capture, &stats.lines, total, out, color)?;
+    kinds::write_split(capture, TOP, out, color)?;
     writeln!(out)?;
     write_threads(capture, REPORT_THREADS, out, color)?;
     if capture.has_processes() {
@@ -88,6 +90,7 @@ pub(crate) fn write_summary(capture: &Capture, out: &mut dyn Write, color: bool)
         write_top_self(&stats, out, color)?;
         writeln!(out)?;
         write_top_lines(&stats.lines, SUMMARY_LINES, stats.total_samples, out, color)?;
+        kinds::write_split(capture, SUMMARY_LINES, out, color)?;
         if capture.threads.len() > 1 {
             writeln!(out)?;
             write_threads(capture, SUMMARY_THREADS, out, color)?;

@@ -267,6 +267,8 @@ impl Walker {
         let mut frame = top;
         let mut depth = 0;
         let mut last_owner = owners.shim_min;
+        let entry_flag = self.layout.eval_entry_flag();
+        self.entries.clear();
         self.frames.window.clear();
         while frame != 0 {
             depth += 1;
@@ -282,6 +284,11 @@ impl Walker {
                     return Err(WalkError::Torn("null code object"));
                 }
                 self.pending.push((code, instr, frame));
+                let entry = entry_flag.is_some_and(|at| u8_at(buf, at) != 0);
+                self.entries.push(entry);
+            } else if let Some(last) = self.entries.last_mut() {
+                // The frame pushed just after a shim is its eval call's first.
+                *last = true;
             }
             frame = previous;
         }
@@ -310,6 +317,7 @@ impl Walker {
         let (o, model) = (self.layout.offsets, self.layout.frames);
         let frame_type = self.types.frame;
         self.pending.clear();
+        self.entries.clear();
         self.frames.window.clear();
         let mut frame = top;
         let mut depth = 0;
@@ -339,6 +347,7 @@ impl Walker {
                 return Err(WalkError::Torn("stack cut short"));
             }
             self.pending.push((code, lasti, frame));
+            self.entries.push(true); // one eval call per frame object
             frame = back;
         }
         Ok(())

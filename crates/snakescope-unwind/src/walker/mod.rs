@@ -112,6 +112,9 @@ pub struct Walker {
     code_cache: CodeCache,
     /// The frames of the stack being walked: (code object, instruction, frame address).
     pending: Vec<(u64, u64, u64)>,
+    /// Per frame of `pending`: whether it is the outermost frame of its call
+    /// of the evaluation loop (see [`Walker::eval_entries`]).
+    entries: Vec<bool>,
     /// See [`Walker::read_live_objects_only`].
     live_only: bool,
 }
@@ -129,6 +132,7 @@ impl Walker {
             runtime,
             types,
             pending: Vec::new(),
+            entries: Vec::new(),
             live_only: false,
         }
     }
@@ -146,6 +150,16 @@ impl Walker {
 
     pub fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// Per frame of the last [`Self::walk`] (innermost first): whether it is
+    /// the outermost frame of its call of the evaluation loop — the frame a
+    /// native `_PyEval_EvalFrameDefault` was entered with. 3.8–3.10 run every
+    /// frame in a call of its own; 3.11 marks the frame (`is_entry`); 3.12+
+    /// pushes a shim frame before it. What `--native` matches the eval
+    /// loop's native frames with.
+    pub fn eval_entries(&self) -> &[bool] {
+        &self.entries
     }
 
     /// The code object a [`FrameRef`] names (it was loaded by [`Self::walk`]).

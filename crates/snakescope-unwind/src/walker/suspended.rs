@@ -36,6 +36,8 @@ impl Walker {
         })?;
         self.pending.clear();
         self.pending.push((code, instr, frame));
+        self.entries.clear();
+        self.entries.push(true);
         self.code_cache.header_index.clear();
         self.code_cache.headers.clear();
         // Remembered under no thread: key 0 is no thread state's address.

@@ -39,6 +39,7 @@ pub fn run(args: TopArgs) -> anyhow::Result<u8> {
         gil_only: args.gil,
         duration: None,
         opcodes: false,
+        native: false,
     };
     let signals = Signals::install()?;
     match (args.pid, args.command.is_empty()) {

@@ -1,0 +1,211 @@
+//! Stopping one thread of another process for a moment, to read its
+//! registers and a consistent copy of its stack: `PTRACE_SEIZE` (which sends
+//! no signal), `PTRACE_INTERRUPT`, wait for the stop, `PTRACE_GETREGS`, the
+//! caller's reads, `PTRACE_DETACH`. The thread is attached only while it is
+//! stopped, so signals sent to the program never pass through snakescope; a
+//! signal that arrives during the stop is handed back on detach.
+//!
+//! A thread that exits while attached is not reaped here: the exit is only
+//! peeked at (`WNOWAIT`), so the program's parent (maybe `record` itself)
+//! still collects the exit status.
+
+use std::time::{Duration, Instant};
+
+/// The registers an unwinder starts from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Regs {
+    pub ip: u64,
+    pub sp: u64,
+    pub bp: u64,
+}
+
+/// Why a thread could not be stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseError {
+    /// The thread is gone (or going).
+    Gone,
+    /// ptrace is refused (permissions, Yama's `ptrace_scope`, a seccomp policy).
+    Refused(i32),
+    /// This architecture's registers are not read (only x86-64 is).
+    Unsupported,
+}
+
+/// What a pause cost: how many and how long the thread was stopped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PauseStats {
+    pub pauses: u64,
+    pub total: Duration,
+    pub longest: Duration,
+}
+
+impl PauseStats {
+    fn add(&mut self, took: Duration) {
+        self.pauses += 1;
+        self.total += took;
+        self.longest = self.longest.max(took);
+    }
+
+    /// The mean pause.
+    pub fn mean(&self) -> Duration {
+        self.total / u32::try_from(self.pauses.max(1)).unwrap_or(u32::MAX)
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn ptrace(request: libc::c_uint, tid: i32, data: usize) -> Result<(), i32> {
+    // SAFETY: the requests used here (SEIZE, INTERRUPT, DETACH) take no
+    // pointer; `data` is an option word or a signal number.
+    let r = unsafe { libc::ptrace(request, tid, 0usize, data) };
+    if r == -1 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// Stops thread `tid`, reads its registers, runs `f` while it stays stopped
+/// (reads of its memory are then consistent), and lets it go.
+pub fn while_stopped<T>(
+    tid: i32,
+    stats: &mut PauseStats,
+    f: impl FnOnce(Regs) -> T,
+) -> Result<T, PauseError> {
+    if !cfg!(target_arch = "x86_64") {
+        return Err(PauseError::Unsupported);
+    }
+    let started = Instant::now();
+    match ptrace(libc::PTRACE_SEIZE, tid, 0) {
+        Ok(()) => {}
+        Err(libc::ESRCH) => return Err(PauseError::Gone),
+        Err(e) => return Err(PauseError::Refused(e)),
+    }
+    let result = {
+        // Detaches however this block is left, a panic in `f` included: a
+        // thread must never stay stopped.
+        let mut attached = Attached { tid, signal: None };
+        stopped(tid).and_then(|signal| {
+            attached.signal = signal;
+            get_regs(tid).map(f)
+        })
+    };
+    stats.add(started.elapsed());
+    result
+}
+
+/// Interrupts the seized thread and waits for it to stop; the signal it
+/// stopped for, if it was a signal's delivery (to be handed back on detach).
+fn stopped(tid: i32) -> Result<Option<i32>, PauseError> {
+    ptrace(libc::PTRACE_INTERRUPT, tid, 0).map_err(|_| PauseError::Gone)?;
+    loop {
+        // SAFETY: an all-zero siginfo_t is a valid value of the plain C struct.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WSTOPPED | libc::WEXITED | libc::WNOWAIT | libc::__WALL;
+        // SAFETY: `info` is valid for writing; waitid has no other precondition.
+        let r = unsafe { libc::waitid(libc::P_PID, tid as libc::id_t, &mut info, flags) };
+        if r == -1 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return Err(PauseError::Gone);
+        }
+        if info.si_code != libc::CLD_TRAPPED {
+            return Err(PauseError::Gone); // exited: left for its parent to reap
+        }
+        let mut status = 0;
+        // SAFETY: `status` is valid for writing; the stop peeked at above is
+        // consumed (a ptrace stop, which only its tracer — this thread — sees).
+        let r = unsafe { libc::waitpid(tid, &mut status, libc::__WALL | libc::WNOHANG) };
+        if r != tid || !libc::WIFSTOPPED(status) {
+            continue;
+        }
+        let sig = libc::WSTOPSIG(status);
+        let event = status >> 16;
+        let delivered = event == 0 && sig != libc::SIGTRAP;
+        return Ok(delivered.then_some(sig));
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn get_regs(tid: i32) -> Result<Regs, PauseError> {
+    // SAFETY: an all-zero user_regs_struct is a valid value of the plain C struct.
+    let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+    // SAFETY: the thread is in a ptrace stop of ours; `regs` is valid for the
+    // kernel to write a user_regs_struct into.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGS,
+            tid,
+            0usize,
+            &mut regs as *mut libc::user_regs_struct,
+        )
+    };
+    if r == -1 {
+        return Err(PauseError::Gone);
+    }
+    Ok(Regs {
+        ip: regs.rip,
+        sp: regs.rsp,
+        bp: regs.rbp,
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn get_regs(_tid: i32) -> Result<Regs, PauseError> {
+    Err(PauseError::Unsupported)
+}
+
+/// A seized thread, detached when dropped (with the signal it stopped for,
+/// if any, handed back); detaching a thread gone is a harmless error.
+struct Attached {
+    tid: i32,
+    signal: Option<i32>,
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        let sig = self.signal.map_or(0, |s| s as usize);
+        let _ = ptrace(libc::PTRACE_DETACH, self.tid, sig);
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    fn state(pid: u32) -> char {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let after = stat.rsplit_once(") ").unwrap().1;
+        after.chars().next().unwrap()
+    }
+
+    #[test]
+    fn a_thread_is_let_go_even_when_the_reader_panics() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let mut stats = PauseStats::default();
+        let regs = while_stopped(pid as i32, &mut stats, |regs| {
+            assert_eq!(state(pid), 't', "stopped while read");
+            regs
+        })
+        .unwrap();
+        assert!(regs.sp != 0 && regs.ip != 0);
+        let panicked = std::panic::catch_unwind(|| {
+            let mut stats = PauseStats::default();
+            let _ = while_stopped(pid as i32, &mut stats, |_| panic!("a reader's bug"));
+        });
+        assert!(panicked.is_err());
+        assert_ne!(state(pid), 't', "left stopped after a panic");
+        assert_eq!(stats.pauses, 1);
+        child.kill().unwrap();
+        assert!(
+            !child.wait().unwrap().success(),
+            "its parent reaps it as usual"
+        );
+    }
+}
