@@ -1,8 +1,8 @@
 //! One module per subcommand.
 
+mod advise;
 mod attach;
 mod attach_session;
-mod advise;
 mod capture_file;
 mod children;
 mod diff;
