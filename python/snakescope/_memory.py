@@ -261,12 +261,19 @@ def heap():
 # JSON string escapes: quote, backslash and the control characters.
 def census_rows(when):
     """The census as the capture stores it (for the report): ``(when, seconds
-    from the start, [(type name, count, bytes)], whether big containers'
-    items were sampled)``, the 200 types holding the most bytes. Bounded:
-    see ``_BIG``."""
+    from the start, [(type name, count, bytes)], whether it is an estimate,
+    (references visited, one in how many untracked objects counted) or
+    None)``, the 200 types holding the most bytes. Native (the agent's
+    ``memory/heapcount.rs``: bounded by a distinct sample) where the
+    interpreter's heap layout is known; elsewhere (3.13t) this module's
+    walk, bounded by ``_BIG``."""
+    native = _native.heap_census(_type_name, _SMALL_INTS)
+    if native is not None:
+        rows, estimated, visited, one_in = native
+        return (when, float(_native.memory_elapsed()), rows, estimated, (visited, one_in))
     objects, estimated = _live_objects(bounded=True)
     c = _census(objects, when, estimated=estimated)
-    return (when, float(_native.memory_elapsed()), c.rows[:200], bool(estimated))
+    return (when, float(_native.memory_elapsed()), c.rows[:200], bool(estimated), None)
 
 
 class label:

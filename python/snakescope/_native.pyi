@@ -148,5 +148,11 @@ def memory_close_censuses() -> None:
 def memory_on() -> bool:
     """Whether memory tracking is on."""
 
+def heap_census(
+    type_name: Any, small_ints: tuple[int, int]
+) -> tuple[list[tuple[str, int, int]], bool, int, int] | None:
+    """The heap census, natively: (rows, estimated, references visited, one in how many
+    untracked objects kept); None where the heap's layout is unknown (3.13t)."""
+
 def memory_elapsed() -> float:
     """Seconds since memory tracking started."""

@@ -183,7 +183,13 @@ fn add_memory(recording: &mut Recording, census: Option<&Bound<'_, PyAny>>) -> P
     // before memory tracking stops (so the census sees what tracking saw).
     memory::pause();
     let at_end: Option<memory::CensusRows> = match census {
-        Some(f) => Some(f.call0()?.extract()?),
+        Some(f) => {
+            let rows = f.call0()?.extract()?;
+            // What module globals still hold is not leaked (sites'
+            // `global_bytes`, the memory section's `globals`).
+            memory::mark_globals(f.py(), (-5, 256))?;
+            Some(rows)
+        }
         None => None,
     };
     let (frames, mut mem) = memory::stop_memory().map_err(PyRuntimeError::new_err)?;
@@ -361,6 +367,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(memory::memory_pause, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_hooks, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_close_censuses, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::heap_census, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_resume, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_restore_allocators, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_on, m)?)?;

@@ -140,6 +140,7 @@ impl CaptureBuilder {
                 s.freed_bytes += site.freed_bytes;
                 s.peak_bytes += site.peak_bytes;
                 s.end_bytes += site.end_bytes;
+                s.global_bytes += site.global_bytes;
             }
             None => {
                 self.site_ids.insert(key, memory.sites.len());
@@ -333,6 +334,7 @@ mod tests {
             freed_bytes: bytes / 2,
             peak_bytes: bytes,
             end_bytes: bytes / 2,
+            global_bytes: 0,
         }
     }
 

@@ -36,7 +36,7 @@ pub use exact::{
 pub use findings::{Finding, Findings, Verification};
 pub use frames::FrameTable;
 pub use kinds::{KindCounts, KindRow, KindSplit, SampleKind, GIL_WAIT_FUNCTIONS};
-pub use memory::{Census, CensusRow, Memory, MemoryLabel, MemoryPoint, MemorySite};
+pub use memory::{Census, CensusRow, Memory, MemoryGlobal, MemoryLabel, MemoryPoint, MemorySite};
 pub use opcodes::{CodeSamples, InstructionSamples, OpcodeTable, Opcodes, OPCODES_VERSION};
 pub use own::is_own_file;
 pub use processes::{role_of, ProcessRecord, ROLE_MAIN, ROLE_POOL_WORKER};

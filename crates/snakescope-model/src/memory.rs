@@ -34,6 +34,10 @@ pub struct Memory {
     /// Live objects by type (the garbage collector's view), per census taken.
     #[serde(default)]
     pub census: Vec<Census>,
+    /// Module globals holding memory at exit, most bytes first (at most
+    /// 100); absent in older captures and on 3.13t.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub globals: Vec<MemoryGlobal>,
 }
 
 /// Where allocations came from: a Python stack, and which allocator.
@@ -58,6 +62,28 @@ pub struct MemorySite {
     pub peak_bytes: u64,
     /// Bytes allocated here still alive when recording stopped.
     pub end_bytes: u64,
+    /// Of `end_bytes`, those still reachable from a module global at exit
+    /// (not leaked: see `Memory.globals`). Written only when not 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub global_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A module global and what it holds at exit: the live tracked bytes
+/// (estimates when sampled) of the objects it reaches first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct MemoryGlobal {
+    /// The module's name (`__main__` for the script).
+    pub module: String,
+    /// The global's name in it.
+    pub name: String,
+    /// Objects reached from it (untracked ones once per reference).
+    pub objects: u64,
+    /// Live bytes of the allocations those objects own.
+    pub bytes: u64,
 }
 
 /// One point of the memory timeline.
@@ -98,6 +124,15 @@ pub struct Census {
     /// they hold are estimates. Written only when true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub estimated: bool,
+    /// References the native census visited (its work; absent from the
+    /// Python census of a free-threaded build and in older captures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visited: Option<u64>,
+    /// The native census counted one in this many untracked objects (a
+    /// distinct sample by address hash), each standing for this many;
+    /// absent when it counted each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled_one_in: Option<u64>,
 }
 
 /// The live objects of one type.

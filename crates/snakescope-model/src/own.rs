@@ -109,6 +109,7 @@ fn merged_sites(sites: Vec<MemorySite>) -> Vec<MemorySite> {
                 o.freed_bytes += s.freed_bytes;
                 o.peak_bytes += s.peak_bytes;
                 o.end_bytes += s.end_bytes;
+                o.global_bytes += s.global_bytes;
             }
             None => {
                 at.insert(key, out.len());

@@ -215,12 +215,19 @@ pub fn take_peak_census() -> Option<Census> {
 }
 
 /// A census as `_memory.census_rows` gives it: when, seconds from the
-/// start, (type name, count, bytes) per type, and whether big containers'
-/// items were sampled.
-pub type CensusRows = (String, f64, Vec<(String, i64, i64)>, bool);
+/// start, (type name, count, bytes) per type, whether it is an estimate,
+/// and for the native census the references visited and one in how many
+/// untracked objects was counted.
+pub type CensusRows = (
+    String,
+    f64,
+    Vec<(String, i64, i64)>,
+    bool,
+    Option<(u64, u64)>,
+);
 
 /// The capture's census of `rows` (the tracked heap unknown).
-pub fn into_census((when, t, rows, estimated): CensusRows) -> Census {
+pub fn into_census((when, t, rows, estimated, native): CensusRows) -> Census {
     let types = rows
         .into_iter()
         .map(|(type_name, count, bytes)| CensusRow {
@@ -235,6 +242,8 @@ pub fn into_census((when, t, rows, estimated): CensusRows) -> Census {
         heap_bytes: None,
         types,
         estimated,
+        visited: native.map(|n| n.0),
+        sampled_one_in: native.map(|n| n.1).filter(|&k| k > 1),
     }
 }
 

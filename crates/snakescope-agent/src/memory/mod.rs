@@ -42,7 +42,10 @@
 mod census;
 mod dlsym;
 mod filter;
+mod globals;
 mod got;
+mod heap;
+mod heapcount;
 mod hooks;
 mod live;
 mod pymem;
@@ -56,6 +59,8 @@ mod state;
 mod timeline;
 
 pub use census::{into_census, take_peak_census, CensusRows, CENSUS_RUNNING};
+pub use globals::mark_globals;
+pub use heapcount::heap_census;
 pub use python::{
     memory_close_censuses, memory_elapsed, memory_hooks, memory_label, memory_on, memory_pause,
     memory_restore_allocators, memory_resume, memory_start,

@@ -7,7 +7,9 @@
 use super::{Source, ACTIVE};
 use crate::ptrmap::PtrHasher;
 use rustc_hash::FxHashMap;
-use snakescope_model::{Frame, FrameTable, Memory, MemoryLabel, MemoryPoint, MemorySite};
+use snakescope_model::{
+    Frame, FrameTable, Memory, MemoryGlobal, MemoryLabel, MemoryPoint, MemorySite,
+};
 use snakescope_remote::StackWalk;
 use snakescope_unwind::Walker;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -24,6 +26,8 @@ pub(super) struct Site {
     pub(super) freed: f64,
     pub(super) live: f64,
     pub(super) at_peak: f64,
+    /// Of `live` at exit, what module globals hold (see [`super::globals`]).
+    pub(super) global: f64,
     /// The peak epoch of the last change (see [`super::live`]).
     pub(super) epoch: u64,
 }
@@ -60,6 +64,8 @@ pub(super) struct State {
     pub(super) stack: Vec<usize>,
     pub(super) labels: Vec<MemoryLabel>,
     pub(super) open_labels: Vec<(String, f64)>,
+    /// Module globals holding memory at exit (see [`super::globals`]).
+    pub(super) globals: Vec<MemoryGlobal>,
 }
 
 pub(super) static STATE: Mutex<Option<State>> = Mutex::new(None);
@@ -87,6 +93,7 @@ impl State {
             stack: Vec::new(),
             labels: Vec::new(),
             open_labels: Vec::new(),
+            globals: Vec::new(),
         }
     }
 
@@ -142,6 +149,7 @@ impl State {
             timeline,
             labels,
             census: Vec::new(),
+            globals: self.globals,
         };
         (self.frames.into_frames(), memory)
     }
@@ -162,6 +170,7 @@ fn memory_site(frames: Vec<usize>, source: Source, s: &Site) -> MemorySite {
         freed_bytes: s.freed.round() as u64,
         peak_bytes: s.at_peak.max(0.0).round() as u64,
         end_bytes: s.live.max(0.0).round() as u64,
+        global_bytes: s.global.clamp(0.0, s.live.max(0.0)).round() as u64,
     }
 }
 

@@ -40,7 +40,7 @@ impl MemoryMetric {
         match self {
             MemoryMetric::Allocated => site.allocated_bytes,
             MemoryMetric::Peak => site.peak_bytes,
-            MemoryMetric::Leaked => site.end_bytes,
+            MemoryMetric::Leaked => site.end_bytes.saturating_sub(site.global_bytes),
         }
     }
 

@@ -124,14 +124,16 @@ fn write_sites(
     Ok(())
 }
 
-/// Leaks: what the program's own code allocated and never freed;
+/// Leaks: what the program's own code allocated and never freed, and no
+/// module global reaches at exit (what globals hold is listed after);
 /// interpreter and import machinery excluded. The view hides sites under
 /// 0.1 % of the peak (noise), and says how many it hid: the capture keeps
 /// every site.
 fn write_leaks(capture: &Capture, m: &Memory, out: &mut dyn Write, top: usize) -> io::Result<()> {
     let floor = (m.peak_bytes / 1000).max(1);
+    let leaked = |s: &MemorySite| MemoryMetric::Leaked.of(s);
     let program_leak = |s: &MemorySite| {
-        s.end_bytes > 0
+        leaked(s) > 0
             && s.frames
                 .iter()
                 .any(|&i| is_program_frame(&capture.frames[i]))
@@ -145,14 +147,14 @@ fn write_leaks(capture: &Capture, m: &Memory, out: &mut dyn Write, top: usize) -
         m,
         out,
         top,
-        "Leaked (alive at the end, allocated by the program)",
+        "Leaked (alive at the end, allocated by the program), reached by no module global",
         MemoryMetric::Leaked,
-        &|s| s.end_bytes >= floor && program_leak(s),
+        &|s| leaked(s) >= floor && program_leak(s),
     )?;
     let small: Vec<&MemorySite> = m
         .sites
         .iter()
-        .filter(|s| s.end_bytes < floor && program_leak(s))
+        .filter(|s| leaked(s) < floor && program_leak(s))
         .collect();
     if !small.is_empty() {
         writeln!(
@@ -160,8 +162,28 @@ fn write_leaks(capture: &Capture, m: &Memory, out: &mut dyn Write, top: usize) -
             "  (not shown: {} more sites, {} in all, each under {} (0.1 % of the peak); \
              the capture holds them)",
             small.len(),
-            human(small.iter().map(|s| s.end_bytes).sum::<u64>() as f64),
+            human(small.iter().map(|s| leaked(s)).sum::<u64>() as f64),
             human(floor as f64)
+        )?;
+    }
+    write_globals(m, out, top)
+}
+
+/// What module globals hold at exit (not leaked), most bytes first.
+fn write_globals(m: &Memory, out: &mut dyn Write, top: usize) -> io::Result<()> {
+    if m.globals.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "Held by module globals at the end (not leaked)")?;
+    for g in m.globals.iter().take(top) {
+        writeln!(
+            out,
+            "  {:>10}  {:>9} objects  {}.{}",
+            human(g.bytes as f64),
+            g.objects,
+            g.module,
+            g.name
         )?;
     }
     Ok(())

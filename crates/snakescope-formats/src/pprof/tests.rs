@@ -168,6 +168,7 @@ fn memory_sites_are_samples_with_memory_columns() {
     c.meta.include_idle = false;
     c.stacks.retain(|s| !s.idle);
     let site = |frames: Vec<usize>, source: &str, n: u64| MemorySite {
+        global_bytes: 0,
         frames,
         source: source.into(),
         allocations: n,

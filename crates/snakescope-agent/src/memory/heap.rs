@@ -1,0 +1,278 @@
+//! The interpreter's heap read natively (GIL held, GC builds only): the
+//! collector's object lists, each container's references through its
+//! `tp_traverse`, and what counts as the interpreter's own (preallocated)
+//! objects. The census ([`super::heapcount`]) and the globals' reach
+//! ([`super::globals`]) are built on it.
+//!
+//! The layout read here is CPython's on 3.8–3.14 without the free-threaded
+//! build: every object the collector tracks is preceded by a `PyGC_Head`
+//! (two words: next, prev) linking it into one of three generation lists,
+//! whose heads sit in one array of `{head, threshold, count}` (24 bytes);
+//! `tp_traverse` is at the same offset of `PyTypeObject` everywhere. A new
+//! tracked object is appended to the youngest list, so its `next` is that
+//! list's head — which is how the heads are found without any private
+//! symbol. [`Heap::new`] checks what it relies on (type sizes, the heads'
+//! links) and gives up (the Python census is used instead) when anything
+//! differs.
+
+use pyo3::ffi;
+use std::os::raw::{c_int, c_void};
+
+/// `Py_TPFLAGS_HEAPTYPE`, `Py_TPFLAGS_HAVE_GC`.
+const HEAPTYPE: u64 = 1 << 9;
+const HAVE_GC: u64 = 1 << 14;
+/// Offsets in `PyTypeObject` (after `PyVarObject`: name, basicsize,
+/// itemsize, 16 more slots, flags, doc, traverse).
+const TP_BASICSIZE: usize = 32;
+const TP_TRAVERSE: usize = 184;
+/// `sizeof(PyGC_Head)`, and one generation's entry in the array of heads.
+const GC_HEAD: usize = 16;
+const GENERATION: usize = 24;
+const GENERATIONS: usize = 3;
+
+pub(super) type Visit = unsafe extern "C" fn(*mut ffi::PyObject, *mut c_void) -> c_int;
+type Traverse = unsafe extern "C" fn(*mut ffi::PyObject, Visit, *mut c_void) -> c_int;
+
+/// What the walks need to know about this interpreter.
+pub(super) struct Heap {
+    heads: [usize; GENERATIONS],
+    small_ints: (usize, usize),
+    singletons: [usize; 5],
+    module_type: usize,
+    atoms: [usize; 4],
+}
+
+/// A deterministic hash of an address: the sample of objects whose hash
+/// has at least `L` leading zeros is a uniform 1-in-2^L sample of them, the
+/// same objects for every walk.
+#[inline(always)]
+pub(super) fn level(p: usize) -> u32 {
+    ((p as u64 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15)).leading_zeros()
+}
+
+/// The type of `o`.
+///
+/// # Safety
+/// `o` is a live object.
+#[inline(always)]
+pub(super) unsafe fn type_of(o: *mut ffi::PyObject) -> *mut ffi::PyTypeObject {
+    // SAFETY: per the contract.
+    unsafe { ffi::Py_TYPE(o) }
+}
+
+/// The flags of type `t`.
+///
+/// # Safety
+/// `t` is a live type object; GIL held.
+#[inline(always)]
+pub(super) unsafe fn flags(t: *mut ffi::PyTypeObject) -> u64 {
+    // SAFETY: per the contract (a limited-API call).
+    unsafe { ffi::PyType_GetFlags(t) as u64 }
+}
+
+/// `tp_basicsize` of `t`.
+///
+/// # Safety
+/// `t` is a live type object.
+pub(super) unsafe fn basicsize(t: *mut ffi::PyTypeObject) -> usize {
+    // SAFETY: a field of every PyTypeObject at this offset (checked in Heap::new).
+    unsafe { *(t as *const u8).add(TP_BASICSIZE).cast::<isize>() }.max(0) as usize
+}
+
+/// Whether the collector tracks `o` now.
+///
+/// # Safety
+/// `o` is a live object; GIL held.
+#[inline(always)]
+pub(super) unsafe fn is_tracked(o: *mut ffi::PyObject) -> bool {
+    // SAFETY: an object of a GC type is preceded by its GC head, whose first
+    // word (next) is 0 exactly when the object is not tracked — except a
+    // static (non-heap) type: a GC type's instance without a GC head.
+    unsafe {
+        flags(type_of(o)) & HAVE_GC != 0
+            && !(ffi::PyType_Check(o) != 0 && flags(o.cast()) & HEAPTYPE == 0)
+            && *(o as *const usize).sub(2) != 0
+    }
+}
+
+/// Calls `visit(referent, arg)` for each object `o` refers to.
+///
+/// # Safety
+/// `o` is a live object; GIL held; `visit` runs no Python code.
+pub(super) unsafe fn traverse(o: *mut ffi::PyObject, visit: Visit, arg: *mut c_void) {
+    // SAFETY: the slot's offset was checked in Heap::new; a type's traverse
+    // function is safe to call with the GIL held on a live object of it.
+    unsafe {
+        let t = type_of(o);
+        let slot = *(t as *const u8).add(TP_TRAVERSE).cast::<Option<Traverse>>();
+        if let Some(f) = slot {
+            f(o, visit, arg);
+        }
+    }
+}
+
+impl Heap {
+    /// The heap of the running interpreter, or `None` where its layout is
+    /// not the one this reads.
+    ///
+    /// # Safety
+    /// GIL held.
+    pub(super) unsafe fn new(small_ints: (i64, i64)) -> Option<Heap> {
+        if crate::cpython::FREE_THREADED {
+            return None;
+        }
+        // SAFETY: GIL held (the contract); the objects made here are dropped here.
+        unsafe {
+            let list_t = std::ptr::addr_of_mut!(ffi::PyList_Type);
+            let long_t = std::ptr::addr_of_mut!(ffi::PyLong_Type);
+            let traverse_of = |t: *mut ffi::PyTypeObject| {
+                *(t as *const u8).add(TP_TRAVERSE).cast::<Option<Traverse>>()
+            };
+            if basicsize(list_t) != 5 * 8
+                || traverse_of(list_t).is_none()
+                || traverse_of(long_t).is_some()
+            {
+                return None;
+            }
+            let probe = ffi::PyList_New(0);
+            if probe.is_null() {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            let young = if is_tracked(probe) {
+                *(probe as *const usize).sub(2) & !7
+            } else {
+                0
+            };
+            ffi::Py_DECREF(probe);
+            let heads = [young, young + GENERATION, young + 2 * GENERATION];
+            if young == 0 || !heads.iter().all(|&h| links_back(h)) {
+                return None;
+            }
+            let lo = ffi::PyLong_FromLongLong(small_ints.0);
+            let hi = ffi::PyLong_FromLongLong(small_ints.1);
+            let small_ints = (lo as usize, hi as usize);
+            ffi::Py_XDECREF(lo);
+            ffi::Py_XDECREF(hi);
+            let singletons = [
+                ffi::Py_None() as usize,
+                ffi::Py_Ellipsis() as usize,
+                ffi::Py_NotImplemented() as usize,
+                ffi::Py_True() as usize,
+                ffi::Py_False() as usize,
+            ];
+            let module_type = std::ptr::addr_of_mut!(ffi::PyModule_Type) as usize;
+            let atoms = [
+                long_t as usize,
+                std::ptr::addr_of_mut!(ffi::PyFloat_Type) as usize,
+                std::ptr::addr_of_mut!(ffi::PyUnicode_Type) as usize,
+                std::ptr::addr_of_mut!(ffi::PyBytes_Type) as usize,
+            ];
+            Some(Heap {
+                heads,
+                small_ints,
+                singletons,
+                module_type,
+                atoms,
+            })
+        }
+    }
+
+    /// Every tracked object, in the collector's lists (the heads excluded).
+    /// `f` must not run Python code (the lists must not change meanwhile).
+    ///
+    /// # Safety
+    /// GIL held for the whole walk.
+    pub(super) unsafe fn each_tracked(&self, mut f: impl FnMut(*mut ffi::PyObject)) {
+        for &head in &self.heads {
+            let mut node = head;
+            loop {
+                // SAFETY: a GC head of a tracked object or a list's head, whose
+                // first word links to the next (its low bits are flags).
+                let next = unsafe { *(node as *const usize) } & !7;
+                if next == head || next == 0 {
+                    break;
+                }
+                f((next + GC_HEAD) as *mut ffi::PyObject);
+                node = next;
+            }
+        }
+    }
+
+    /// How many objects the collector tracks.
+    ///
+    /// # Safety
+    /// GIL held.
+    pub(super) unsafe fn tracked_count(&self) -> usize {
+        let mut n = 0;
+        // SAFETY: per the contract.
+        unsafe { self.each_tracked(|_| n += 1) };
+        n
+    }
+
+    /// Whether `o` is a module (counted, never traversed: see `_memory.py`).
+    ///
+    /// # Safety
+    /// `o` is live.
+    #[inline(always)]
+    pub(super) unsafe fn is_module(&self, o: *mut ffi::PyObject) -> bool {
+        // SAFETY: per the contract.
+        unsafe { type_of(o) as usize == self.module_type }
+    }
+
+    /// Whether `t` is int, float, str or bytes: objects in one block, with
+    /// no GC head and no pointer to a buffer of their own.
+    #[inline(always)]
+    pub(super) fn is_atom(&self, t: *mut ffi::PyTypeObject) -> bool {
+        self.atoms.contains(&(t as usize))
+    }
+
+    /// An object the interpreter made, not the program (as `_memory._is_permanent`):
+    /// built-in types, singletons, small ints, empty and one-character
+    /// (Latin-1) strings and bytes, the empty tuple.
+    ///
+    /// # Safety
+    /// `o` is live; GIL held.
+    pub(super) unsafe fn is_permanent(&self, o: *mut ffi::PyObject) -> bool {
+        let p = o as usize;
+        if self.singletons.contains(&p) {
+            return true;
+        }
+        // SAFETY: per the contract; limited-API calls on a live object.
+        unsafe {
+            let t = type_of(o);
+            if t == std::ptr::addr_of_mut!(ffi::PyLong_Type) {
+                return p >= self.small_ints.0 && p <= self.small_ints.1;
+            }
+            if t == std::ptr::addr_of_mut!(ffi::PyUnicode_Type) {
+                let n = ffi::PyUnicode_GetLength(o);
+                return n == 0 || (n == 1 && ffi::PyUnicode_ReadChar(o, 0) < 256);
+            }
+            if t == std::ptr::addr_of_mut!(ffi::PyBytes_Type) {
+                return ffi::PyBytes_Size(o) <= 1;
+            }
+            if t == std::ptr::addr_of_mut!(ffi::PyTuple_Type) {
+                return ffi::PyTuple_Size(o) == 0;
+            }
+            ffi::PyType_Check(o) != 0 && flags(o.cast()) & HEAPTYPE == 0
+        }
+    }
+}
+
+/// A list head whose neighbours link back to it.
+///
+/// # Safety
+/// `head` may be any address inside the interpreter's state (read only).
+unsafe fn links_back(head: usize) -> bool {
+    // SAFETY: reads two words at `head` (inside the collector's state next
+    // to the young generation's head) and one word at each neighbour, which
+    // are GC heads or `head` itself when its links are what they should be.
+    unsafe {
+        let next = *(head as *const usize) & !7;
+        let prev = *(head as *const usize).add(1) & !7;
+        next != 0
+            && prev != 0
+            && *((next as *const usize).add(1)) & !7 == head
+            && *(prev as *const usize) & !7 == head
+    }
+}
