@@ -101,7 +101,10 @@ make_root() {
   rm -rf "$R"
   log "$S: debootstrap (log: $BASE/logs/debootstrap-$S.log)"
   debootstrap --variant=minbase "$S" "$R" "$MIRROR" > "$BASE/logs/debootstrap-$S.log" 2>&1 \
-    || { echo "pyroots: debootstrap $S failed; see $BASE/logs/debootstrap-$S.log" >&2; return 1; }
+    || { echo "pyroots: debootstrap $S failed; see $BASE/logs/debootstrap-$S.log; its last lines:" >&2
+         tail -n 5 "$BASE/logs/debootstrap-$S.log" | sed 's/^/pyroots:   /' >&2
+         rm -rf "$R"   # a half-made root only takes disk the rest of the build needs
+         return 1; }
   local t1=$SECONDS
   # the archive snapshot may be frozen: sid's Release file is then past Valid-Until
   cat > "$R/etc/apt/apt.conf.d/99pyroots" <<'CONF'

@@ -16,6 +16,8 @@ import math
 import subprocess
 import sys
 
+import pytest
+
 from support import RECORD_TIMEOUT, REPO, script, target_env, validate_capture
 
 DISTINCT = 65_536  # heapcount.rs: most untracked objects kept
@@ -50,12 +52,20 @@ def test_under_the_limit_every_object_is_counted(snakescope, python, tmp_path):
     census = _exit_census(snakescope, tmp_path, python.path, dicts=2_000, floats=5_000)
     for c in (base, census):
         assert "estimated" not in c and "sampled_one_in" not in c, c.get("sampled_one_in")
-        assert c["visited"] > 0
+        # The free-threaded build has no native census yet (heap.rs reads the
+        # GIL build's collector lists): _memory.py's walk counts, and says
+        # nothing of references visited.
+        assert ("visited" not in c) if python.free_threaded else c["visited"] > 0
     assert _count(census, "float") - _count(base, "float") == 5_000
     assert _count(census, "__main__.Known") == 2_000
 
 
+_NO_NATIVE_CENSUS = "free-threaded build: no native census yet (heap.rs reads the GIL build's collector lists)"
+
+
 def test_beyond_the_limit_counts_are_estimates_within_sampling_error(snakescope, python, tmp_path):
+    if python.free_threaded:
+        pytest.xfail(_NO_NATIVE_CENSUS)
     d, f = 100_000, 1_000_000
     base = _exit_census(snakescope, tmp_path, python.path)
     census = _exit_census(snakescope, tmp_path, python.path, dicts=d, floats=f)

@@ -11,6 +11,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from support import RECORD_TIMEOUT, REPO, script, target_env, validate_capture
 
 MIB = 1 << 20
@@ -30,6 +32,8 @@ def _site_at(cap: dict, line: int) -> dict:
 
 
 def test_a_global_cache_is_held_and_a_hidden_cycle_leaks(snakescope, python, tmp_path):
+    if python.free_threaded:
+        pytest.xfail("free-threaded build: what module globals hold is found by the native heap walk, not built there")
     out = tmp_path / "mem.json"
     r = subprocess.run([snakescope, "run", "--python", python.path, "-q", "--memory", "exact", "-o", str(out),
                         script("leak_vs_global.py")], capture_output=True, text=True,

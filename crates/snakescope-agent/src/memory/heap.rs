@@ -29,6 +29,13 @@ const TP_TRAVERSE: usize = 184;
 const GC_HEAD: usize = 16;
 const GENERATION: usize = 24;
 const GENERATIONS: usize = 3;
+/// The flag bits of a GC head's links: `_gc_next` keeps one (unreachable
+/// while collecting; 3.14's old space), `_gc_prev` two (finalized,
+/// collecting). Only those may be masked: the heads of the generation
+/// lists need not be 8-aligned (Debian's 3.13.5 has them at 4 mod 8, and
+/// masking three bits sent the walk into the wrong words).
+const NEXT_MASK: usize = !1;
+const PREV_MASK: usize = !3;
 
 pub(super) type Visit = unsafe extern "C" fn(*mut ffi::PyObject, *mut c_void) -> c_int;
 type Traverse = unsafe extern "C" fn(*mut ffi::PyObject, Visit, *mut c_void) -> c_int;
@@ -140,7 +147,7 @@ impl Heap {
                 return None;
             }
             let young = if is_tracked(probe) {
-                *(probe as *const usize).sub(2) & !7
+                *(probe as *const usize).sub(2) & NEXT_MASK
             } else {
                 0
             };
@@ -189,7 +196,7 @@ impl Heap {
             loop {
                 // SAFETY: a GC head of a tracked object or a list's head, whose
                 // first word links to the next (its low bits are flags).
-                let next = unsafe { *(node as *const usize) } & !7;
+                let next = unsafe { *(node as *const usize) } & NEXT_MASK;
                 if next == head || next == 0 {
                     break;
                 }
@@ -268,11 +275,11 @@ unsafe fn links_back(head: usize) -> bool {
     // to the young generation's head) and one word at each neighbour, which
     // are GC heads or `head` itself when its links are what they should be.
     unsafe {
-        let next = *(head as *const usize) & !7;
-        let prev = *(head as *const usize).add(1) & !7;
+        let next = *(head as *const usize) & NEXT_MASK;
+        let prev = *(head as *const usize).add(1) & PREV_MASK;
         next != 0
             && prev != 0
-            && *((next as *const usize).add(1)) & !7 == head
-            && *(prev as *const usize) & !7 == head
+            && *((next as *const usize).add(1)) & PREV_MASK == head
+            && *(prev as *const usize) & NEXT_MASK == head
     }
 }
