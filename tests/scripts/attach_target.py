@@ -96,10 +96,10 @@ def main(control, mode, args):
         result = memory_work()
     with open(at("done"), "w"):
         pass
-    report["longest_gap_attach_s"] = max(gaps)  # the attach happens while it beats first
+    report["longest_gap_attach_s"] = max(gaps, default=0.0)  # the attach happens while it beats first
     gaps = []
     beat_until(at("finish"), gaps)
-    report["longest_gap_detach_s"] = max(gaps)  # the session ends while it beats again
+    report["longest_gap_detach_s"] = max(gaps, default=0.0)  # the session ends while it beats again
     report["state"] = [before, state()]
     with open(at("report.json"), "w") as f:
         json.dump(report, f)
