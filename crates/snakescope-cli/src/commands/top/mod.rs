@@ -29,9 +29,14 @@ const ONCE_ROWS: usize = 20;
 pub fn run(args: TopArgs) -> anyhow::Result<u8> {
     let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     if !args.once && !terminal {
-        return Err(UserError::new("`snakescope top` needs a terminal")
-            .with_hint("for scripts, print one frame as text: `snakescope top --once --pid PID`")
-            .into());
+        return Err(
+            UserError::new("`snakescope top` is a live view: it needs a terminal")
+                .with_hint(
+                    "for scripts, print one frame as text: `snakescope top --once --pid PID`, \
+                 or the stacks now: `snakescope dump --pid PID`",
+                )
+                .into(),
+        );
     }
     let settings = SamplerSettings {
         rate_hz: args.rate,
