@@ -85,8 +85,13 @@ def test_numpy_native_share_and_blas_frames(snakescope, tmp_path):
 
 
 @pytest.mark.parametrize("interp", MATRIX, ids=[i.id for i in MATRIX])
-def test_python_called_back_from_c_sits_between_native_frames(interp, snakescope, tmp_path):
+def test_python_called_back_from_c_sits_between_native_frames(interp, snakescope, tmp_path, request):
     python = require_interpreter(interp)
+    if interp.id.startswith("sid-"):
+        # Open defect (issue 15): on sid's builds nearly every --native stack
+        # keeps its Python frames unmerged (1,093 of 1,113 on sid 3.14), the
+        # callback's and the plain loop's alike; trixie's 3.13 pairs.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="sid: native stacks do not pair with Python frames"))
     _, cap = record(
         snakescope, [python.path, script("native_callback.py"), "1"], tmp_path / "callback.json", options=["--native"]
     )

@@ -382,7 +382,20 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         let (stack, reader) = (&mut self.stack, &self.target.reader);
         let walked = match self.native.as_mut() {
             Some(native) => native
-                .capture(thread.native_id, || stack.walk(walker, reader, thread))
+                .capture(thread.native_id, || {
+                    // The frame pointers as they are while it is stopped: those
+                    // of the thread list, read before, miss a callback from C
+                    // entered or left since (its native stack would then not
+                    // pair with its Python frames).
+                    let now = walker.thread_at(reader, thread.addr)?;
+                    let now = ThreadInfo {
+                        native_id: thread.native_id,
+                        thread_id: thread.thread_id,
+                        holds_gil: thread.holds_gil,
+                        ..now
+                    };
+                    stack.walk(walker, reader, &now)
+                })
                 .unwrap_or(Err(WalkError::Torn("thread not stopped"))),
             None => stack.walk(walker, reader, thread),
         };
