@@ -1078,7 +1078,9 @@
       mem.census.forEach(function (c) {
         var types = (c.types || []).slice().sort(function (a, b) { return (b.bytes || 0) - (a.bytes || 0); });
         el.appendChild(h('p', { cls: 'note', text: (c.when === 'peak' ? 'near the peak' : (c.when || 'census')) + (typeof c.t === 'number' ? ' at ' + c.t.toFixed(2) + ' s' : '') + (typeof c.heap_bytes === 'number' ? ', tracked heap ' + fmtBytes(c.heap_bytes) : '') + ': ' + types.length + ' types' +
-          (c.estimated ? ' (estimated: the items of containers over 100,000 were sampled, every k-th standing for k)' : '') }));
+          (!c.estimated ? '' : typeof c.sampled_one_in === 'number'
+            ? ' (estimated: one in ' + c.sampled_one_in + ' of the untracked objects counted, each standing for ' + c.sampled_one_in + ')'
+            : ' (estimated: the items of containers over 100,000 were sampled, every k-th standing for k)') }));
         var t = h('table', { cls: 'data narrow' });
         t.appendChild(h('thead', null, [h('tr', null, [h('th', { text: 'Type' }), h('th', { cls: 'num', text: 'Objects' }), h('th', { cls: 'num', text: 'Bytes' })])]));
         var tb = h('tbody');

@@ -119,9 +119,10 @@ pub struct Census {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heap_bytes: Option<u64>,
     pub types: Vec<CensusRow>,
-    /// The items of containers with more than 100,000 of them were sampled
-    /// (every k-th read, standing for k): the counts and bytes of the types
-    /// they hold are estimates. Written only when true.
+    /// The counts and bytes are estimates: the native census counted one in
+    /// `sampled_one_in` untracked objects, or (without it, the Python census)
+    /// the items of containers with more than 100,000 of them were sampled,
+    /// every k-th standing for k. Written only when true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub estimated: bool,
     /// References the native census visited (its work; absent from the

@@ -262,11 +262,16 @@ fn write_census(m: &Memory, out: &mut dyn Write, top: usize) -> io::Result<()> {
             out,
             "Live objects by type ({when}, the garbage collector's view)"
         )?;
-        if c.estimated {
-            writeln!(
+        match (c.estimated, c.sampled_one_in) {
+            (true, Some(k)) => writeln!(
+                out,
+                "  (estimated: one in {k} of the untracked objects counted, each standing for {k})"
+            )?,
+            (true, None) => writeln!(
                 out,
                 "  (estimated: the items of containers over 100,000 were sampled, every k-th standing for k)"
-            )?;
+            )?,
+            (false, _) => {}
         }
         for r in c.types.iter().take(top) {
             writeln!(
@@ -279,4 +284,35 @@ fn write_census(m: &Memory, out: &mut dyn Write, top: usize) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snakescope_model::Census;
+
+    fn census_text(sampled_one_in: Option<u64>) -> String {
+        let census = Census {
+            when: "exit".into(),
+            t: 1.0,
+            heap_bytes: None,
+            types: Vec::new(),
+            estimated: true,
+            visited: Some(10),
+            sampled_one_in,
+        };
+        let m = Memory {
+            census: vec![census],
+            ..Memory::default()
+        };
+        let mut out = Vec::new();
+        write_census(&m, &mut out, 5).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_estimate_says_how_it_was_sampled() {
+        assert!(census_text(Some(16)).contains("one in 16 of the untracked objects counted"));
+        assert!(census_text(None).contains("every k-th standing for k"));
+    }
 }
