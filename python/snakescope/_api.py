@@ -82,7 +82,8 @@ class Profiler:
             # stop() needs it: imported now, not while the sampler runs.
             from snakescope import _memory  # noqa: F401
 
-            _native.start(self.rate_hz, self.idle, self.gil, self._root_files, self.opcodes)
+            _native.start(self.rate_hz, self.idle, self.gil, self._root_files, self.opcodes,
+                          own_files=self._own_files)
             if self.memory:
                 from snakescope import _memory  # noqa: F401  (imported before tracking)
 

@@ -39,8 +39,9 @@ def stat_stop() -> None:
     """`run --stat`: stop counting; the figures go into the capture at `finish_run`."""
 
 def start(rate_hz: float = DEFAULT_RATE_HZ, idle: bool = False, gil: bool = False, hide_files: list[str] = ...,
-          opcodes: bool = False) -> None:
-    """Start sampling this process's Python threads on a native thread."""
+          opcodes: bool = False, task_layout: str | None = None, own_files: list[str] = ...) -> None:
+    """Start sampling this process's Python threads on a native thread; a
+    stack with a frame of `own_files` above the program's is not counted."""
 
 _Key = tuple[str, int, str]  # pstats' key of a function: file, first line, name
 # A timed function: file, first line, name, qualified name, (line, hits, seconds), source.

@@ -375,6 +375,28 @@ def _fib(n):
     return n if n < 2 else _fib(n - 1) + _fib(n - 2)
 
 
+def test_agent_work_above_the_program_is_not_counted():
+    # Ground truth: a stack where the agent's own code (start or stop of the
+    # API) has called back into Python, as an import's `_handle_fromlist`
+    # does, is the agent's work. `<agent>` plays the agent's file: half the
+    # spinning runs under it, half directly; only the latter is the program's.
+    from snakescope import _native
+    from snakescope._api import Profiler
+
+    space = {}
+    exec(compile("def busy(f, s):\n    return f(s)\n", "<agent>", "exec"), space)
+    p = Profiler(rate_hz=1000)
+    _native.start(p.rate_hz, hide_files=[], own_files=["<agent>"])
+    try:
+        space["busy"](_spin, 0.4)
+        _spin(0.4)
+    finally:
+        cap = Capture(_native.stop_capture().to_dict())
+    assert not any(f["file"] == "<agent>" for s in cap.stacks for f in s.frames)
+    spin = cap.count(lambda s: s.has("_spin"))
+    assert spin >= MIN_SAMPLES // 4, cap.summary()
+
+
 def test_profiler_api_sampling(tmp_path):
     import snakescope
 

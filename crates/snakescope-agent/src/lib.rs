@@ -92,9 +92,12 @@ pub(crate) fn attach_self(py: Python<'_>) -> PyResult<Target> {
 }
 
 /// Starts sampling this process's Python threads on a thread of its own;
-/// outermost frames from `hide_files` (the bootstrap) are left out of stacks.
+/// outermost frames from `hide_files` (the bootstrap) are left out of stacks,
+/// and a stack with a frame from `own_files` above the program's frames (the
+/// API starting or stopping) is not counted.
 #[pyfunction]
-#[pyo3(signature = (rate_hz = snakescope_cli::defaults::RATE_HZ, idle = false, gil = false, hide_files = Vec::new(), opcodes = false, task_layout = None))]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (rate_hz = snakescope_cli::defaults::RATE_HZ, idle = false, gil = false, hide_files = Vec::new(), opcodes = false, task_layout = None, own_files = Vec::new()))]
 fn start(
     py: Python<'_>,
     rate_hz: f64,
@@ -103,6 +106,7 @@ fn start(
     hide_files: Vec<String>,
     opcodes: bool,
     task_layout: Option<std::path::PathBuf>,
+    own_files: Vec<String>,
 ) -> PyResult<()> {
     snakescope_remote::check_rate(rate_hz).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let mut running = RUNNING
@@ -129,7 +133,14 @@ fn start(
         .name("snakescope-sampler".into())
         .spawn(move || {
             let started = unix_now();
-            let mut sampler = Sampler::new(target, settings, own::AgentHooks { hide_files });
+            let mut sampler = Sampler::new(
+                target,
+                settings,
+                own::AgentHooks {
+                    hide_files,
+                    own_files,
+                },
+            );
             if let Some(layout) = layout {
                 sampler.follow_tasks_from(layout);
             }

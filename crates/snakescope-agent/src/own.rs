@@ -10,6 +10,8 @@ use std::sync::atomic::Ordering;
 pub(crate) struct AgentHooks {
     /// Files of the bootstrap the program runs inside (`snakescope._run`…).
     pub hide_files: Vec<String>,
+    /// Files of the agent's own work, never the program's (the API's).
+    pub own_files: Vec<String>,
 }
 
 impl SamplerHooks for AgentHooks {
@@ -20,5 +22,9 @@ impl SamplerHooks for AgentHooks {
 
     fn is_own_code(&self, code: &CodeInfo) -> bool {
         self.hide_files.contains(&code.filename)
+    }
+
+    fn is_agent_code(&self, code: &CodeInfo) -> bool {
+        self.own_files.contains(&code.filename)
     }
 }

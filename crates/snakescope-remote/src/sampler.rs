@@ -66,6 +66,15 @@ pub trait SamplerHooks {
         let _ = code;
         false
     }
+
+    /// Whether `code` is the profiler's own work and never the program's
+    /// (an API's start and stop): a stack with such a frame above a frame
+    /// of the program is not counted, whatever runs above it (an import's
+    /// `_handle_fromlist`, say).
+    fn is_agent_code(&self, code: &CodeInfo) -> bool {
+        let _ = code;
+        false
+    }
 }
 
 /// A running sampler's tick counts, for a live view's achieved rate
@@ -413,6 +422,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
                 .stack
                 .innermost(walker)
                 .is_some_and(|c| hooks.is_own_code(c))
+            || self
+                .stack
+                .agent_inside(walker, |c| hooks.is_own_code(c), |c| hooks.is_agent_code(c))
         {
             // A thread not running Python code, or the agent's own code
             // (starting or stopping the profiler) rather than the program's.

@@ -72,6 +72,18 @@ impl StackWalk {
         self.refs.first().and_then(|r| walker.code(r.code))
     }
 
+    /// Whether a frame whose code `agent` claims sits above a frame of the
+    /// program: one that is not part of the root run `hidden` claims.
+    pub fn agent_inside(
+        &self,
+        walker: &Walker,
+        hidden: impl Fn(&CodeInfo) -> bool,
+        agent: impl Fn(&CodeInfo) -> bool,
+    ) -> bool {
+        let mut codes = self.refs.iter().rev().filter_map(|r| walker.code(r.code));
+        codes.by_ref().any(|c| !hidden(c)) && codes.any(agent)
+    }
+
     /// Interns the stack read into `sink` and returns its frame ids, root
     /// first. Outermost frames whose code `hidden` says is the profiler's
     /// own (the in-process agent's bootstrap) are left out, uninterned; so
