@@ -10,7 +10,11 @@ by `schedstat` alone (an estimate of when each wait ended) heavy's share of
 split_70_30 was off by -0.019 on average and by up to -0.053 in 4 runs here
 (25 % of one CPU; the share's wall-time split moved to 0.44); the CI saw
 -0.074. The thread's own CPU clock (crates/snakescope-remote/src/threadclock.rs)
-judges every sample at its tick instead.
+judges every sample at its tick instead, and a sample stands for the CPU
+time banked since the thread's last read; a late tick (after a throttle)
+gives it to the stack the thread had before the stall. Without that, the
+target's clock reads at its phase ends, where the kernel enforces the quota,
+locked the throttles onto phase ends and CI saw -0.08 (docs/architecture.md).
 
 Needs root and a cgroup `cpu` controller (v1 at /sys/fs/cgroup/cpu, or v2
 with `cpu` enabled); the tests skip, saying so, without them.

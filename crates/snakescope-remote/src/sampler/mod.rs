@@ -18,6 +18,12 @@
 //! With `--idle` every thread counts at every tick (wall time); with `--gil`
 //! the thread holding the GIL does.
 
+mod hooks;
+mod names;
+
+pub use hooks::{NoHooks, SamplerHooks};
+pub use names::thread_name;
+
 use crate::asyncio::AsyncTracker;
 use crate::native::NativeStacks;
 use crate::oncpu::OnCpu;
@@ -27,7 +33,7 @@ use crate::stack::StackWalk;
 use crate::threadclock::{self, ClockJudge};
 use crate::{Target, TaskState, Tasks};
 use snakescope_model::{AsyncTasks, Meta, Opcodes, SampleSink, ThreadSample};
-use snakescope_unwind::{CodeInfo, MemoryReader, ReadError, TaskLayout, ThreadInfo, WalkError};
+use snakescope_unwind::{MemoryReader, ReadError, TaskLayout, ThreadInfo, WalkError};
 use std::collections::{HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -49,34 +55,6 @@ pub struct SamplerSettings {
     pub native: bool,
 }
 
-/// What the sampler leaves out, asked at every tick: the in-process agent
-/// leaves out its own work; `record` leaves out nothing ([`NoHooks`]).
-pub trait SamplerHooks {
-    /// No samples while this holds (the agent's own work in the program's
-    /// threads, e.g. a heap census): those instants are neither ticks nor
-    /// lost ticks.
-    fn paused(&self) -> bool {
-        false
-    }
-
-    /// Whether `code` is the profiler's own: such frames at the root of a
-    /// stack (the bootstrap the program runs inside) are left out, and a
-    /// stack whose innermost frame is one is not counted.
-    fn is_own_code(&self, code: &CodeInfo) -> bool {
-        let _ = code;
-        false
-    }
-
-    /// Whether `code` is the profiler's own work and never the program's
-    /// (an API's start and stop): a stack with such a frame above a frame
-    /// of the program is not counted, whatever runs above it (an import's
-    /// `_handle_fromlist`, say).
-    fn is_agent_code(&self, code: &CodeInfo) -> bool {
-        let _ = code;
-        false
-    }
-}
-
 /// A running sampler's tick counts, for a live view's achieved rate
 /// ([`Sampler::publish_ticks`]).
 #[derive(Debug, Default)]
@@ -87,12 +65,6 @@ pub struct TickCounts {
     /// samples' clock).
     pub now_ns: AtomicU64,
 }
-
-/// Leaves nothing out.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoHooks;
-
-impl SamplerHooks for NoHooks {}
 
 /// Samples one target, read through `R`, into the sink each run is given.
 pub struct Sampler<R: MemoryReader = RemoteReader, H: SamplerHooks = NoHooks> {
@@ -114,7 +86,7 @@ pub struct Sampler<R: MemoryReader = RemoteReader, H: SamplerHooks = NoHooks> {
     on_cpu: HashMap<u64, OnCpu<PendingSample>>,
     /// Counting CPU time in our own process: each thread's CPU clock as last
     /// read, which judges samples on the spot ([`crate::threadclock`]).
-    clocks: Option<ClockJudge>,
+    clocks: Option<ClockJudge<PendingSample>>,
     start: Instant,
     /// When the current tick began, in nanoseconds from `start`.
     now_ns: u64,
@@ -146,8 +118,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
     pub fn new(target: Target<R>, settings: SamplerSettings, hooks: H) -> Self {
         let mut tasks = Tasks::new(target.pid);
         let counting_cpu = !settings.include_idle && !settings.gil_only;
-        let clocks =
-            (counting_cpu && threadclock::available_for(target.pid)).then(ClockJudge::default);
+        let period_ns = (1e9 / settings.rate_hz) as u64;
+        let clocks = (counting_cpu && threadclock::available_for(target.pid))
+            .then(|| ClockJudge::new(period_ns));
         let cpu_mode =
             counting_cpu && (clocks.is_some() || tasks.cpu(u64::from(target.pid)).is_some());
         let native = settings
@@ -350,6 +323,55 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         });
     }
 
+    /// Reads `thread`'s Python stack into `self.stack`: whether it is one
+    /// of the program's (not torn, not empty, not the agent's own work).
+    fn walk(&mut self, thread: &ThreadInfo) -> Result<bool, Tick> {
+        let walker = &mut self.target.walker;
+        let (stack, reader) = (&mut self.stack, &self.target.reader);
+        let walked = match self.native.as_mut() {
+            Some(native) => native
+                .capture(thread.native_id, || {
+                    // The frame pointers as they are while it is stopped: those
+                    // of the thread list, read before, miss a callback from C
+                    // entered or left since (its native stack would then not
+                    // pair with its Python frames).
+                    let now = walker.thread_at(reader, thread.addr)?;
+                    let now = ThreadInfo {
+                        native_id: thread.native_id,
+                        thread_id: thread.thread_id,
+                        holds_gil: thread.holds_gil,
+                        ..now
+                    };
+                    stack.walk(walker, reader, &now)
+                })
+                .unwrap_or(Err(WalkError::Torn("thread not stopped"))),
+            None => stack.walk(walker, reader, thread),
+        };
+        match walked {
+            Ok(()) => {}
+            Err(WalkError::Read(ReadError::Gone)) => return Err(Tick::Gone),
+            Err(_) => {
+                self.torn += 1;
+                return Ok(false);
+            }
+        }
+        let hooks = &self.hooks;
+        if self.stack.is_empty()
+            || self
+                .stack
+                .innermost(walker)
+                .is_some_and(|c| hooks.is_own_code(c))
+            || self
+                .stack
+                .agent_inside(walker, |c| hooks.is_own_code(c), |c| hooks.is_agent_code(c))
+        {
+            // A thread not running Python code, or the agent's own code
+            // (starting or stopping the profiler) rather than the program's.
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     fn sample_thread<S: SampleSink + ?Sized>(
         &mut self,
         sink: &mut S,
@@ -387,57 +409,12 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         if idle && !self.settings.include_idle {
             return Ok(());
         }
-        let walker = &mut self.target.walker;
-        let (stack, reader) = (&mut self.stack, &self.target.reader);
-        let walked = match self.native.as_mut() {
-            Some(native) => native
-                .capture(thread.native_id, || {
-                    // The frame pointers as they are while it is stopped: those
-                    // of the thread list, read before, miss a callback from C
-                    // entered or left since (its native stack would then not
-                    // pair with its Python frames).
-                    let now = walker.thread_at(reader, thread.addr)?;
-                    let now = ThreadInfo {
-                        native_id: thread.native_id,
-                        thread_id: thread.thread_id,
-                        holds_gil: thread.holds_gil,
-                        ..now
-                    };
-                    stack.walk(walker, reader, &now)
-                })
-                .unwrap_or(Err(WalkError::Torn("thread not stopped"))),
-            None => stack.walk(walker, reader, thread),
-        };
-        match walked {
-            Ok(()) => {}
-            Err(WalkError::Read(ReadError::Gone)) => return Err(Tick::Gone),
-            Err(_) => {
-                self.torn += 1;
-                return Ok(());
-            }
-        }
-        let hooks = &self.hooks;
-        if self.stack.is_empty()
-            || self
-                .stack
-                .innermost(walker)
-                .is_some_and(|c| hooks.is_own_code(c))
-            || self
-                .stack
-                .agent_inside(walker, |c| hooks.is_own_code(c), |c| hooks.is_agent_code(c))
-        {
-            // A thread not running Python code, or the agent's own code
-            // (starting or stopping the profiler) rather than the program's.
+        if !self.walk(thread)? {
             return Ok(());
         }
         let (tid, now_ns) = (thread.native_id, self.now_ns);
-        if let (Some(before), Some(clocks)) = (clock_before, self.clocks.as_mut()) {
-            if !clocks.after_read(tid, before, &mut self.tasks) {
-                return Ok(()); // read while off a CPU, and not taken off it by this tick
-            }
-        }
-        if self.named.insert(tid) {
-            self.name_new_thread(sink, thread);
+        if clock_before.is_none() {
+            self.name_once(sink, thread); // with a clock, once it has a sample
         }
         if let Some(a) = self.asyncio.as_mut() {
             a.reroot(&mut self.stack, &self.target.walker, sink);
@@ -459,8 +436,13 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             Some(native) => native.merge(&self.target.walker, ids, sink),
             None => ids,
         };
+        if let Some(before) = clock_before {
+            let read = (ids.to_vec(), gil, keys);
+            self.add_clocked(sink, thread, before, read);
+            return Ok(());
+        }
         let instrs = &mut self.instrs;
-        if self.cpu_mode && clock_before.is_none() {
+        if self.cpu_mode {
             let pending = (ids.to_vec(), gil, keys);
             self.on_cpu
                 .entry(tid)
@@ -486,6 +468,30 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         Ok(())
     }
 
+    /// Adds the samples a read of `thread` counts for, as its CPU clock
+    /// judges them ([`crate::threadclock`]).
+    fn add_clocked<S: SampleSink + ?Sized>(
+        &mut self,
+        sink: &mut S,
+        thread: &ThreadInfo,
+        before: u64,
+        read: PendingSample,
+    ) {
+        let (tid, now_ns) = (thread.native_id, self.now_ns);
+        let Some(clocks) = self.clocks.as_mut() else {
+            return;
+        };
+        if let Some(((frames, gil, keys), n)) =
+            clocks.after_read(tid, before, &mut self.tasks, read)
+        {
+            self.name_once(sink, thread);
+            if let Some(instrs) = self.instrs.as_mut() {
+                instrs.add(&keys, n);
+            }
+            sink.add_sample(cpu_sample(tid, &frames, gil), n, now_ns);
+        }
+    }
+
     /// Settles what is still pending with the counters as they are now.
     fn settle_all<S: SampleSink + ?Sized>(&mut self, sink: &mut S) {
         self.now_ns = self.start.elapsed().as_nanos() as u64;
@@ -493,40 +499,6 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         for tid in tids {
             self.settle(sink, tid, false);
         }
-    }
-
-    /// Names a thread seen for the first time: its `threading` name when the
-    /// interpreter has one for it, else the kernel's. A thread not yet in
-    /// `threading._active` is looked up again later (see [`Self::retry_names`]).
-    fn name_new_thread<S: SampleSink + ?Sized>(&mut self, sink: &mut S, thread: &ThreadInfo) {
-        if !self.python_names.contains_key(&thread.thread_id) {
-            self.python_names = self.target.walker.thread_names(&self.target.reader);
-        }
-        let name = match self.python_names.get(&thread.thread_id) {
-            Some(name) => Some(name.clone()),
-            None => {
-                self.unnamed.insert(thread.native_id, thread.thread_id);
-                thread_name(&self.tasks, self.target.pid, thread.native_id)
-            }
-        };
-        sink.name_thread(thread.native_id, name);
-    }
-
-    /// Looks up `threading` names again for threads that had none.
-    fn retry_names<S: SampleSink + ?Sized>(&mut self, sink: &mut S) {
-        if self.unnamed.is_empty() {
-            return;
-        }
-        self.python_names = self.target.walker.thread_names(&self.target.reader);
-        let names = &self.python_names;
-        self.unnamed
-            .retain(|&native, ident| match names.get(ident) {
-                Some(name) => {
-                    sink.name_thread(native, Some(name.clone()));
-                    false
-                }
-                None => true,
-            });
     }
 
     /// What `--opcodes` counted in the last run (without the opcode table,
@@ -577,17 +549,6 @@ fn cpu_sample(tid: u64, frames: &[usize], gil: bool) -> ThreadSample<'_> {
         gil,
         frames,
     }
-}
-
-/// The name to show for a thread: "MainThread" for the process's first
-/// thread, else the kernel's name when the program set one that differs from
-/// the process name.
-pub fn thread_name(tasks: &Tasks, pid: u32, tid: u64) -> Option<String> {
-    if tid == u64::from(pid) {
-        return Some("MainThread".to_owned());
-    }
-    let name = tasks.name(tid)?;
-    (Some(&name) != tasks.name(u64::from(pid)).as_ref()).then_some(name)
 }
 
 /// Below this period (above 20 kHz) the loop spins instead of sleeping: the
