@@ -5,7 +5,7 @@ Each program here does a known piece of work in a function called `work`
 ways that skip the interpreter's normal exit: `os._exit` (from the main thread
 and from another thread), a segmentation fault, `abort()`, a re-`exec` of
 itself, a `chdir` before the end, a closed stdout pipe, a `fork` whose child
-exits on its own, an uncaught KeyboardInterrupt. Ground truth is plain
+exits on its own, an uncaught KeyboardInterrupt, daemon threads still running. Ground truth is plain
 `python` running the same program: under `run -q` the exit status, stdout and
 stderr must be identical, and a readable capture must hold samples in `work`
 and the status the program ended with.
@@ -51,6 +51,18 @@ ENDINGS = {
             os.execv(sys.executable, [sys.executable, sys.argv[0], "again"])
         print("second image")
     """), None),
+    # The interpreter ends daemon threads waiting for the GIL at its exit with
+    # pthread_exit, an unwind through their thread-start frame (snakescope's
+    # wrapper: once a Rust call that aborted the program).
+    "daemon_threads_at_exit": (textwrap.dedent("""\
+        import threading, time
+        def beat():
+            while True:
+                time.sleep(0.001)
+        for _ in range(8):
+            threading.Thread(target=beat, daemon=True).start()
+        time.sleep(0.1)
+    """), 0),
 }
 
 

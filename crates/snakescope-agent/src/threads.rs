@@ -7,7 +7,7 @@
 //! bound as `threading._start_new_thread`) or `start_joinable_thread`
 //! (3.13+, `threading._start_joinable_thread`). Each is replaced by a
 //! built-in of the same name that passes the thread's function wrapped in a
-//! [`Starter`]: called from C on the new thread, it installs the hook (while
+//! built-in ([`starter`]): called from C on the new thread, it installs the hook (while
 //! a measurement runs) and calls the function. Neither adds a Python frame,
 //! and the program's profile function sees the same c_call/c_return.
 
@@ -18,23 +18,70 @@ use pyo3::types::{PyDict, PyTuple};
 use std::os::raw::c_int;
 use std::sync::OnceLock;
 
-/// The thread's function, called on the new thread after the hook is set.
-#[pyclass(frozen, module = "snakescope._native")]
-struct Starter {
-    function: Py<PyAny>,
+/// Called from C on the new thread as a built-in whose `self` is the
+/// thread's function: sets the hook, then calls the function.
+///
+/// `C-unwind`, and nothing with a destructor lives across the call: when
+/// the interpreter finalises while a daemon thread waits for the GIL, it
+/// ends the thread with `pthread_exit`, a forced unwind through this frame.
+/// A Rust call wrapper there (pyo3's trampoline catches panics) took that
+/// unwind and glibc aborted the program: "FATAL: exception not rethrown".
+///
+/// # Safety
+/// Called by the interpreter: GIL held, `function` alive, `args` a tuple,
+/// `kwargs` a dict or null.
+unsafe extern "C-unwind" fn starter(
+    function: *mut ffi::PyObject,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // Before the call, and every panic caught here: none may unwind into C.
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: per the contract, the GIL is held.
+        hook::exact_install_current(unsafe { Python::assume_gil_acquired() })
+    });
+    // SAFETY: per the contract; returns a new reference or NULL with an exception set.
+    unsafe { ffi::PyObject_Call(function, args, kwargs) }
 }
 
-#[pymethods]
-impl Starter {
-    #[pyo3(signature = (*args, **kwargs))]
-    fn __call__(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<PyObject> {
-        hook::exact_install_current(py);
-        self.function.call(py, args, kwargs)
+/// The definition of [`starter`]'s built-ins, made once (leaked: it must
+/// outlive every thread), as an address.
+static STARTER_DEF: OnceLock<usize> = OnceLock::new();
+
+/// `function` wrapped by [`starter`].
+fn wrap(py: Python<'_>, function: Bound<'_, PyAny>) -> PyResult<PyObject> {
+    let def = *STARTER_DEF.get_or_init(|| {
+        // SAFETY: the two signatures differ only in whether an unwind may
+        // pass (C-unwind); the calling convention is the same.
+        let meth: ffi::PyCFunctionWithKeywords = unsafe {
+            std::mem::transmute::<
+                unsafe extern "C-unwind" fn(
+                    *mut ffi::PyObject,
+                    *mut ffi::PyObject,
+                    *mut ffi::PyObject,
+                ) -> *mut ffi::PyObject,
+                ffi::PyCFunctionWithKeywords,
+            >(starter)
+        };
+        Box::leak(Box::new(ffi::PyMethodDef {
+            ml_name: c"thread_start".as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunctionWithKeywords: meth,
+            },
+            ml_flags: METH_VARARGS_KEYWORDS,
+            ml_doc: std::ptr::null(),
+        })) as *mut ffi::PyMethodDef as usize
+    });
+    // SAFETY: `def` lives for the process; GIL held; `function` is the
+    // built-in's self (a new reference is taken); NewEx returns a new
+    // reference or NULL with an exception set.
+    unsafe {
+        let f = ffi::PyCFunction_NewEx(
+            def as *mut ffi::PyMethodDef,
+            function.as_ptr(),
+            std::ptr::null_mut(),
+        );
+        Ok(Bound::from_owned_ptr_or_err(py, f)?.unbind())
     }
 }
 
@@ -68,19 +115,11 @@ unsafe fn start(
             .map(|k| k.copy())
             .transpose()?;
         let mut items: Vec<PyObject> = args.iter().map(Bound::unbind).collect();
-        let wrap = |f: Bound<'_, PyAny>| {
-            Py::new(
-                py,
-                Starter {
-                    function: f.unbind(),
-                },
-            )
-        };
         if let Some(first) = items.first_mut() {
-            *first = wrap(first.bind(py).clone())?.into_any();
+            *first = wrap(py, first.bind(py).clone())?;
         } else if let Some(k) = &kwargs {
             if let Some(f) = k.get_item("function")? {
-                k.set_item("function", wrap(f)?)?;
+                k.set_item("function", wrap(py, f)?)?;
             }
         }
         original.call(py, PyTuple::new(py, items)?, kwargs.as_ref())
