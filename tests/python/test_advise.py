@@ -38,9 +38,13 @@ HOT_LINES = {
     "float-loop": "total += 0.5 * speeds[i] * speeds[i] + 9.81 * heights[i]",
     "bisect": "if v >= x:",
     "distinct-count": 'seen.add(f"visitor-{(i * 2654435761) % 1_000_003:09d}")',
+    "serial-io": "with OPENER.open(url) as reply:",
+    "slots": "return [Reading(i % 97, i % 24, (i * 7919) % 10007 / 100) for i in range(n)]",
+    "pickled-args": "sums = pool.map(partial_sum, [(values, i) for i in range(TASKS)])",
 }
 # The finding's `before` when it is not the hot line (the remedy is elsewhere).
 BEFORE = {
+    "slots": "class Reading:",
     "gil-threads": "threads = [threading.Thread(target=count_primes, args=(i * step, (i + 1) * step, out, i))",
 }
 RULES = sorted(HOT_LINES)
@@ -273,3 +277,20 @@ def test_verify_rejects_a_rewrite_that_changes_the_output(tmp_path):
     assert top["rule"] == "membership-list"
     assert top["verified"]["status"] == "rejected", top["verified"]
     assert patch == ""  # a rejected rewrite is not written
+
+
+def test_diff_says_which_findings_the_change_resolved(corpus, snakescope):
+    # Ground truth: fast.py is slow.py with its rule's remedy applied, so
+    # `diff` of their advised captures lists that finding as resolved (the two
+    # scripts are matched by the captures' command lines), and nothing new.
+    slow, fast = corpus[("membership-list", "slow")]["path"], corpus[("membership-list", "fast")]["path"]
+    r = run([snakescope, "diff", str(slow), str(fast)], env=target_env())
+    assert r.returncode == 0, r.stderr
+    section = r.stdout[r.stdout.index("Findings (snakescope advise)"):]
+    resolved = [line for line in section.splitlines() if line.strip().startswith("resolved")]
+    assert len(resolved) == 1 and "[membership-list]" in resolved[0], section
+    assert not any(line.strip().startswith("new") for line in section.splitlines()), section
+    data = json.loads(run([snakescope, "diff", "--format", "json", str(slow), str(fast)],
+                          env=target_env()).stdout)
+    assert [f["rule"] for f in data["findings"]["resolved"]] == ["membership-list"]
+    assert data["findings"]["new"] == []

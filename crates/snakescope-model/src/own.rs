@@ -28,9 +28,21 @@ const OWN_MODULES: [&str; 14] = [
     "_timeit.py",
 ];
 
-/// Whether `file` is one of snakescope's own Python modules.
+/// Whether `file` is one of snakescope's own Python modules: one of the
+/// package's, or any module of its `_advise` subpackage (the advisor's
+/// operand sampler and rules, which run in the program's process).
 pub fn is_own_file(file: &str) -> bool {
     let path = std::path::Path::new(file);
+    let in_advisor = path.ancestors().skip(1).any(|dir| {
+        dir.file_name().is_some_and(|d| d == "_advise")
+            && dir
+                .parent()
+                .and_then(|p| p.file_name())
+                .is_some_and(|p| p == "snakescope")
+    });
+    if in_advisor && file.ends_with(".py") {
+        return true;
+    }
     let in_package = path
         .parent()
         .and_then(|p| p.file_name())
@@ -135,6 +147,9 @@ mod tests {
         assert!(!is_own_file("/src/snakescope/tests/_run.py"));
         assert!(!is_own_file("/src/snakescope/app.py"));
         assert!(!is_own_file("_run.py"));
+        assert!(is_own_file("/src/python/snakescope/_advise/_operands.py"));
+        assert!(is_own_file("/src/python/snakescope/_advise/rules/slots.py"));
+        assert!(!is_own_file("/src/app/_advise/_operands.py"));
     }
 
     #[test]

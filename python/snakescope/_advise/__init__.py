@@ -42,6 +42,9 @@ def section(ev, found, threshold):
                      "containers' types come from the source only")
     if not ev.has_memory:
         notes.append("no memory section: the memory rules did not fire")
+    if ev.has_operands and not ev.operands.get("waits"):
+        notes.append("the threads' waiting was not measured (it needs Linux's /proc): "
+                     "serial-io did not fire")
     return {
         "threshold": threshold,
         "rules": [r.NAME for r in all_rules()],

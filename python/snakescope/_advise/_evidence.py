@@ -143,6 +143,7 @@ class Evidence:
         self.has_opcodes = bool(capture.get("opcodes"))
         self.has_memory = bool(capture.get("memory"))
         self.has_operands = operands is not None
+        self.operands = operands or {}  # raw: a rule may need a line no sample ended on
         self.memory_peak = (capture.get("memory") or {}).get("peak_bytes", 0)
         self.lines = {}
         self._sources = {}

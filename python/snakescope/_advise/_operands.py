@@ -11,7 +11,8 @@ The function's own variables are noted at every look too (in a tight loop
 the GIL changes hands at a jump that has no line). At exit it writes
 ``{"lines": [{file, line, seen, names: {name: {type, len_max, seen}}}],
 "functions": [{file, function, seen, names}]}``; the advisor joins them to
-the capture's hot lines (the line's facts first, else its function's).
+the capture's hot lines (the line's facts first, else its function's). The
+same looks measure where threads were blocked (``"waits"``: ``_waits.py``).
 """
 
 import ast
@@ -22,6 +23,8 @@ import sys
 import sysconfig
 import threading
 import time
+
+from ._waits import Waits
 
 INTERVAL = 0.04
 OPERAND_THREAD = "snakescope-operands"  # left out of the advice (_evidence.py)
@@ -38,14 +41,17 @@ class _Sampler:
         self.trees = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.loop, name=OPERAND_THREAD, daemon=True)
+        self.waits = Waits(lambda file: file.startswith(_OWN))  # serial-io's evidence
 
     def loop(self):
         me = threading.get_ident()
         while not self.stop.wait(INTERVAL):
             try:
-                for tid, frame in sys._current_frames().items():
+                frames = sys._current_frames()
+                for tid, frame in frames.items():
                     if tid != me:
                         self.look(frame)
+                self.waits.look(frames, me)
             except Exception:  # a fact less, never the program's failure
                 pass
 
@@ -98,7 +104,8 @@ class _Sampler:
                      for (f, n), r in self.functions.items()]
         try:
             with open(self.path, "w", encoding="utf-8") as out:
-                json.dump({"interval_s": INTERVAL, "lines": rows, "functions": functions}, out)
+                json.dump({"interval_s": INTERVAL, "lines": rows, "functions": functions,
+                           "waits": self.waits.section()}, out)
         except OSError:
             pass
 

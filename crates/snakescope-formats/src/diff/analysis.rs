@@ -54,7 +54,9 @@ pub fn diff_runs(before: &[&Capture], after: &[&Capture]) -> Result<Diff, DiffEr
     caveats.extend(caveats_of(&b, &a));
     caveats.extend(coverage_caveats(&pb, &pa));
     caveats.extend(memory_caveat(before, after));
+    let findings = super::findings::findings_diff(before[0], after[0], matched.as_ref());
     Ok(Diff {
+        findings,
         memory,
         caveats,
         headline,

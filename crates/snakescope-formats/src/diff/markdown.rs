@@ -1,6 +1,7 @@
 //! The comparison as a short Markdown summary (`diff --markdown`), for a
 //! pull request comment or a CI job summary: the headline, the verdict, the
-//! notes and the functions whose self time changed most.
+//! notes, the advisor's findings when both sides have them, and the
+//! functions whose self time changed most.
 
 use super::text::function_label;
 use super::Diff;
@@ -43,6 +44,26 @@ impl Diff {
             writeln!(out)?;
             for caveat in &self.caveats {
                 writeln!(out, "- {}", cell(caveat))?;
+            }
+        }
+        if let Some(f) = &self.findings {
+            writeln!(out)?;
+            writeln!(out, "Findings (snakescope advise):")?;
+            for (what, items) in [
+                ("resolved", &f.resolved),
+                ("remaining", &f.remaining),
+                ("new", &f.new),
+            ] {
+                for i in items {
+                    let at = format!("{}:{} {}", i.file, i.line, i.function);
+                    writeln!(
+                        out,
+                        "- {what}: **{}** {} (`{}`)",
+                        i.rule,
+                        cell(&i.title),
+                        code(&at)
+                    )?;
+                }
             }
         }
         let rows: Vec<_> = self

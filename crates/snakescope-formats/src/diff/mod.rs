@@ -20,6 +20,9 @@
 //! the bytes allocated are compared too, in total and per function (the
 //! innermost Python frame of each allocation site).
 //!
+//! When both captures hold the advisor's findings (`snakescope advise -o`),
+//! they are matched (`findings`): resolved, remaining, new.
+//!
 //! Two exact captures (`run --exact`) are compared per function instead,
 //! with cProfile's figures (`exact`): calls, own time and time with callees,
 //! before and after. An exact capture is not compared with a sampled one.
@@ -32,6 +35,7 @@
 mod analysis;
 mod exact;
 mod exact_text;
+mod findings;
 mod flamegraph;
 mod headline_text;
 mod json;
@@ -47,6 +51,7 @@ mod fixture;
 
 pub use analysis::{diff, diff_runs};
 pub use exact::{CallChange, ExactDiff, ExactFunctionChange, ExactSide, TimeChange};
+pub use findings::{FindingChange, FindingsDiff};
 pub use flamegraph::{write_differential_flamegraph, Scale, Widths};
 pub use measured::{Direction, Headline, Measure, Verdict};
 pub use runs::pool as pool_runs;
@@ -233,6 +238,8 @@ pub struct Diff {
     pub lines: Vec<LineChange>,
     /// Present when both captures recorded memory.
     pub memory: Option<MemoryDiff>,
+    /// Present when both captures hold the advisor's findings (`advise -o`).
+    pub findings: Option<FindingsDiff>,
 }
 
 /// A number of bytes before and after.

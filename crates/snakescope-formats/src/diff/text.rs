@@ -75,6 +75,9 @@ impl Diff {
         if let Some(memory) = &self.memory {
             write_memory(out, memory, top)?;
         }
+        if let Some(findings) = &self.findings {
+            findings.write_text(out)?;
+        }
         Ok(())
     }
 }

@@ -40,7 +40,8 @@ pub(crate) fn write_report(capture: &Capture, out: &mut dyn Write, color: bool) 
     if stats.total_samples > 0 {
         write_sampled(capture, &stats, out, color)?;
     } else if !measured_only(capture) {
-        return writeln!(out, "  no samples recorded");
+        // What else was measured (the findings of `advise`, `--stat`) still shows.
+        writeln!(out, "  no samples recorded")?;
     }
     write_measured(capture, REPORT_EXACT_ROWS, out, color)
 }
@@ -100,7 +101,8 @@ pub(crate) fn write_summary(capture: &Capture, out: &mut dyn Write, color: bool)
             processes::write_processes(capture, out, color)?;
         }
     } else if !measured_only(capture) {
-        return writeln!(out, "  no samples recorded");
+        // What else was measured (the findings of `advise`, `--stat`) still shows.
+        writeln!(out, "  no samples recorded")?;
     }
     write_measured(capture, SUMMARY_EXACT_ROWS, out, color)
 }

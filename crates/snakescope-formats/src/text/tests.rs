@@ -146,6 +146,20 @@ fn empty_capture_says_so() {
     ] {
         assert!(text.ends_with("  no samples recorded\n"), "{text}");
     }
+    // A program too quick for a sample, advised: its findings still show.
+    let mut advised = empty_capture();
+    advised.findings = Some(
+        serde_json::from_value(serde_json::json!({
+            "threshold": 0.05, "rules": ["membership-list"], "samples": 0, "items": [],
+        }))
+        .unwrap(),
+    );
+    let text = report(&advised, false);
+    assert!(text.contains("  no samples recorded\n"), "{text}");
+    assert!(
+        text.contains("\nFindings\n  no finding above 5 %"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -5,7 +5,9 @@ A program-wide rule. Fires when two or more threads each hold at least the
 threshold's share of the samples, held the GIL in at least 30 % of their
 samples (they run Python: C code that releases it holds it in almost none;
 the rest is spent waiting for it, or on a loaded machine for a CPU, as a
-runnable thread counts as running), and the process used
+runnable thread counts as running), ran the program's own code (a frame of
+its own in at least half of their samples: not a library's thread, such as a
+Pool's task handler pickling arguments), and the process used
 at most 1.5 CPUs over the run (its user + system time over its wall time):
 their work was serialised. The finding points at the threads' hottest line in
 their outermost function of the program's own (the threads' target).
@@ -32,9 +34,13 @@ def check_program(ev, threshold):
     if not wall or user is None or not ev.total:
         return []
     cpus = (user + (meta.get("sys_s") or 0)) / wall
+    own = Counter()
+    for stack in ev.stacks:
+        if any(_is_own(ev.frames[i]["file"]) for i in stack["frames"]):
+            own[stack["thread"]] += stack["count"]
     busy = [(i, t) for i, t in enumerate(ev.threads)
             if t["samples"] >= threshold * ev.total and t["samples"]
-            and t.get("gil_samples", 0) >= MIN_GIL * t["samples"]]
+            and t.get("gil_samples", 0) >= MIN_GIL * t["samples"] and own[i] >= 0.5 * t["samples"]]
     if len(busy) < 2 or cpus > MAX_CPUS:
         return []
     share = sum(t["samples"] for _, t in busy) / ev.total
@@ -69,7 +75,7 @@ def _hottest_own_line(ev, threads):
             continue
         for index in stack["frames"]:  # root first: the thread's own target function
             frame = ev.frames[index]
-            if not frame["file"].startswith(_LIBRARY) and not frame["file"].startswith("<"):
+            if _is_own(frame["file"]):
                 counts[(frame["file"], frame.get("line", 0), frame["function"])] += stack["count"]
                 break
     for (file, line, function), _ in counts.most_common():
@@ -77,6 +83,10 @@ def _hottest_own_line(ev, threads):
         if hot is not None and hot.source is not None:
             return hot, function
     return None, None
+
+
+def _is_own(file):
+    return not file.startswith(_LIBRARY) and not file.startswith("<")
 
 
 def _thread_start(hot, func):
