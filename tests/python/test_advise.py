@@ -216,6 +216,23 @@ def test_exit_status_passes_through(tmp_path):
     assert r.stdout == plain.stdout
 
 
+def test_a_module_and_code_are_advised_as_run_takes_them(tmp_path):
+    # -m: the membership pair's slow.py imported as a module from its
+    # directory: the same finding on the same line as advising the script.
+    slow = CORPUS / "membership-list" / "slow.py"
+    r = advise("-o", str(tmp_path / "m.json"), "-m", "slow", cwd=slow.parent)
+    assert r.returncode == 0, r.stderr
+    top = json.loads((tmp_path / "m.json").read_text())["findings"]["items"][0]
+    assert top["rule"] == "membership-list"
+    assert (Path(top["file"]).resolve(), top["line"]) == (slow.resolve(), line_of(slow, HOT_LINES["membership-list"]))
+    # -c: the program's output and exit status, and findings printed.
+    r = advise("-c", "import sys; print('hi', sys.argv[1:]); sys.exit(4)", "a", "-b", cwd=tmp_path)
+    assert (r.returncode, r.stdout) == (4, "hi ['a', '-b']\n"), r.stderr
+    assert "Findings" in r.stderr
+    error, hint = assert_error(advise("--verify", "-m", "slow", cwd=slow.parent))
+    assert "-m / -c" in error and "--verify" in hint
+
+
 def test_bad_input_is_one_line(tmp_path):
     error, hint = assert_error(advise("nope.py", cwd=tmp_path))
     assert "`nope.py` not found" in error and hint

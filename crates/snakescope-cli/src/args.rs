@@ -129,9 +129,19 @@ pub struct AdviseArgs {
     #[arg(long, value_name = "PATH")]
     pub python: Option<String>,
 
-    /// A capture (.json, ideally from `run --opcodes`), or the script and its arguments.
+    /// Advise on a library module run as a script, like `python -m`.
+    #[arg(short = 'm', value_name = "MODULE", conflicts_with = "code")]
+    pub module: Option<String>,
+
+    /// Advise on a program passed as a string, like `python -c` (the rules
+    /// that read the source have none to read).
+    #[arg(short = 'c', value_name = "CODE")]
+    pub code: Option<String>,
+
+    /// A capture (.json, ideally from `run --opcodes`), or the script and its
+    /// arguments (or the arguments of -m / -c).
     #[arg(
-        required = true,
+        required_unless_present_any = ["module", "code"],
         allow_hyphen_values = true,
         value_name = "CAPTURE | SCRIPT ARGS"
     )]

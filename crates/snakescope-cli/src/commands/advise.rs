@@ -24,9 +24,18 @@ pub fn run(args: &AdviseArgs) -> anyhow::Result<u8> {
         check_output_path(out)?;
         output_format(Some(out), None, Format::Json)?;
     }
-    let first = Path::new(&args.args[0]);
-    let is_capture = args.args.len() == 1 && first.extension().is_some_and(|e| e == "json");
-    if !first.exists() {
+    let inline = args.module.is_some() || args.code.is_some();
+    if inline && args.verify {
+        return Err(UserError::new(
+            "--verify rewrites a copy of the program's script, and -m / -c give none",
+        )
+        .with_hint("give the script's path: `snakescope advise --verify path/to/app.py ARGS`")
+        .into());
+    }
+    let first = Path::new(args.args.first().map_or("".as_ref(), |a| a.as_os_str()));
+    let is_capture =
+        !inline && args.args.len() == 1 && first.extension().is_some_and(|e| e == "json");
+    if !inline && !first.exists() {
         return Err(UserError::new(format!("`{}` not found", first.display()))
             .with_hint("give a script and its arguments, or a capture: `snakescope advise app.py` / `snakescope advise profile.json`")
             .into());
@@ -86,7 +95,8 @@ pub fn run(args: &AdviseArgs) -> anyhow::Result<u8> {
     Ok(status.map_or(0, launch::mirror_exit))
 }
 
-/// `snakescope run --opcodes -q -o CAPTURE SCRIPT ARGS…` with the operand sampler.
+/// `snakescope run --opcodes -q -o CAPTURE [-m MODULE | -c CODE] [SCRIPT] ARGS…`
+/// with the operand sampler.
 fn run_program(
     args: &AdviseArgs,
     python: &str,
@@ -97,8 +107,13 @@ fn run_program(
         .map_err(|e| UserError::new(format!("cannot find snakescope's own binary: {e}")))?;
     let mut command = Command::new(exe);
     command.args(["run", "--opcodes", "--quiet", "--python", python, "-o"]);
-    command.arg(capture).arg("--");
-    command.args(&args.args);
+    command.arg(capture);
+    if let Some(module) = &args.module {
+        command.arg("-m").arg(module);
+    } else if let Some(code) = &args.code {
+        command.arg("-c").arg(code);
+    }
+    command.arg("--").args(&args.args);
     command.env("SNAKESCOPE_ADVISE_OPERANDS", operands);
     command
         .status()
