@@ -193,6 +193,7 @@ def test_memory_sections_appear_with_memory_data(page, split_report, tmp_path):
         "labels": [{"name": "phase one", "start_s": 0.1, "end_s": 0.4}],
         "census": [{"when": "exit", "t": 1.0,
                     "types": [{"type_name": "dict", "count": 12, "bytes": 3000}]}],
+        "globals": [{"module": "__main__", "name": "CACHE", "objects": 1001, "bytes": 3 << 20}],
     }
     out = tmp_path / "memory.html"
     out.write_text(with_capture(html, data), encoding="utf-8")
@@ -200,9 +201,12 @@ def test_memory_sections_appear_with_memory_data(page, split_report, tmp_path):
     check_clean(page, out)
     assert page.eval("!document.getElementById('memory').hidden")
     memory = text_of(page, "#memory")
-    for text in ("Peak", "8.0 MiB", "Top allocation sites", "64.0 MiB", "phase one", "dict"):
+    for text in ("Peak", "8.0 MiB", "Top allocation sites", "64.0 MiB", "phase one", "dict",
+                 "Held by module globals at the end (not leaked)"):
         assert text in memory, f"{text!r} not in the memory section"
     assert page.eval("document.querySelectorAll('#memory-chart polyline').length") == 2
+    assert page.eval("Array.from(document.querySelectorAll('#memory-globals tbody td'), td => td.textContent)") \
+        == ["__main__.CACHE", "1,001", "3.0 MiB"]
     assert "Memory" in text_of(page, "#nav")
     # The allocating line carries its bytes in the annotated source.
     assert page.eval("""Array.from(document.querySelectorAll('#source table.src tbody tr'))

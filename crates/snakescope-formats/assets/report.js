@@ -1052,7 +1052,7 @@
   function buildMemory(el) {
     if (!mem) return;
     document.getElementById('memory').hidden = false;
-    var known = { mode: 1, sample_interval_bytes: 1, sites: 1, peak_bytes: 1, peak_at_s: 1, end_bytes: 1, timeline: 1, labels: 1, census: 1 };
+    var known = { mode: 1, sample_interval_bytes: 1, sites: 1, peak_bytes: 1, peak_at_s: 1, end_bytes: 1, timeline: 1, labels: 1, census: 1, globals: 1 };
     var dl = h('dl', { cls: 'kv' });
     function kv(label, value) { if (value !== undefined && value !== null && value !== '') dl.appendChild(h('div', null, [h('dt', { text: label }), h('dd', { text: value })])); }
     kv('Tracking', mem.mode ? mem.mode + (mem.mode === 'sampled' && mem.sample_interval_bytes ? ' (every ' + fmtBytes(mem.sample_interval_bytes) + ' on average)' : '') : null);
@@ -1090,6 +1090,18 @@
         t.appendChild(tb);
         el.appendChild(t);
       });
+    }
+    if (Array.isArray(mem.globals) && mem.globals.length) {
+      el.appendChild(h('h3', { text: 'Held by module globals at the end (not leaked)' }));
+      el.appendChild(h('p', { cls: 'note', text: 'What each module global reached when the program ended: memory still in use, which a leak is not.' }));
+      var g = h('table', { cls: 'data narrow', id: 'memory-globals' });
+      g.appendChild(h('thead', null, [h('tr', null, [h('th', { text: 'Global' }), h('th', { cls: 'num', text: 'Objects' }), h('th', { cls: 'num', text: 'Bytes' })])]));
+      var gb = h('tbody');
+      mem.globals.slice(0, 15).forEach(function (r) {
+        gb.appendChild(h('tr', null, [h('td', { cls: 'name', text: r.module + '.' + r.name }), h('td', { cls: 'num', text: fmtNum(r.objects) }), h('td', { cls: 'num', text: fmtBytes(r.bytes) })]));
+      });
+      g.appendChild(gb);
+      el.appendChild(g);
     }
     var rest = {};
     Object.keys(mem).forEach(function (k) { if (!known[k]) rest[k] = mem[k]; });
