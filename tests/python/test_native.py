@@ -124,3 +124,26 @@ def test_run_native_is_refused_with_a_hint(snakescope, tmp_path):
     result = run([snakescope, "run", "--native", "-o", str(tmp_path / "x.json"), "--", sys.executable, "-c", "pass"])
     error, hint = assert_error(result)
     assert "--native" in error and hint and "record --native" in hint
+
+
+def test_each_thread_says_how_long_it_waited_for_the_gil(snakescope, tmp_path):
+    # gil.py: two threads spin in Python and hand the GIL over every switch
+    # interval, so by symmetry each waits for it about half its time; the
+    # sleeper never asks for it. With --native --idle a waiting sample sits
+    # in the interpreter's GIL wait (take_gil). The handover is perturbed by
+    # --native's stops (43-47 % seen here), so the bound is wide: a wrong
+    # classification would give 0 % or 100 %, not 35-65 %.
+    out = tmp_path / "gil.json"
+    command = [sys.executable, script("gil.py"), f"{SECONDS:g}"]
+    record(snakescope, command, out, options=["--native", "--idle"])
+    report = run([snakescope, "report", str(out), "--format", "text"])
+    assert report.returncode == 0, report.describe()
+    waits = {}
+    for line in report.stdout.split("Python vs native", 1)[1].splitlines():
+        if line.strip().startswith("thread "):
+            name = line.split()[1]
+            waits[name] = float(line.split("GIL wait ")[1].split("%")[0]) / 100
+    assert set(waits) >= {"gil-a", "gil-b", "sleeper"}, report.stdout
+    for spinner in ("gil-a", "gil-b"):
+        assert 0.35 <= waits[spinner] <= 0.65, (spinner, waits)
+    assert waits["sleeper"] <= 0.05, waits

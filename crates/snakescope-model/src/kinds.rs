@@ -88,6 +88,9 @@ pub struct KindSplit {
     pub total: KindCounts,
     pub functions: Vec<KindRow>,
     pub lines: Vec<KindRow>,
+    /// Per thread (its index in the capture's threads), in that order: the
+    /// share of its time it waited for the GIL, ran Python, ran native code.
+    pub threads: Vec<KindCounts>,
     /// Whether any frame is native (the capture was recorded with `--native`).
     pub has_native: bool,
 }
@@ -97,10 +100,14 @@ impl KindSplit {
         let mut functions: HashMap<(&str, &str), KindCounts> = HashMap::new();
         let mut lines: HashMap<(&str, &str, u32), KindCounts> = HashMap::new();
         let mut total = KindCounts::default();
+        let mut threads = vec![KindCounts::default(); capture.threads.len()];
         for stack in &capture.stacks {
             let frame = |&id: &usize| capture.frames.get(id);
             let kind = SampleKind::of(stack.frames.last().and_then(frame), stack.idle);
             total.add(kind, stack.count);
+            if let Some(t) = threads.get_mut(stack.thread) {
+                t.add(kind, stack.count);
+            }
             let python = stack
                 .frames
                 .iter()
@@ -148,6 +155,7 @@ impl KindSplit {
                     .collect(),
             ),
             lines: rows(lines.into_iter().collect()),
+            threads,
             has_native: capture.frames.iter().any(Frame::is_native),
         }
     }
