@@ -36,6 +36,8 @@ HOT_LINES = {
     "gil-threads": "if n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1)):",
     "numpy-inplace": "field = field * 0.99 + target * 0.01",
     "float-loop": "total += 0.5 * speeds[i] * speeds[i] + 9.81 * heights[i]",
+    "compile-candidate": "while b:",
+    "float-list": "values.append((i * 7919 % 10007) * 0.001)",
     "bisect": "if v >= x:",
     "distinct-count": 'seen.add(f"visitor-{(i * 2654435761) % 1_000_003:09d}")',
     "serial-io": "with OPENER.open(url) as reply:",
