@@ -180,6 +180,7 @@ bench: build develop $(VENV)/.stamp-bench
 	$(VPY) bench/agent.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md $(AGENT_ARGS)
 	$(VPY) bench/memory.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md $(MEMORY_ARGS)
 	$(VPY) bench/stat.py --snakescope $(abspath $(BIN)) --python $(abspath $(VPY)) --out bench/RESULTS.md
+	$(VPY) bench/advise.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md
 
 ## lint: rustfmt, clippy, and ruff over the Python (python/, tests/, bench/; rules in pyproject.toml)
 lint: $(VENV)/.stamp-ruff-$(RUFF_VERSION)

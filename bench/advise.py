@@ -1,0 +1,87 @@
+"""`snakescope advise`'s cost next to `snakescope run`'s: advise runs the
+program under `run --opcodes` with the operand sampler (a Python thread that
+looks at the program every 40 ms) and then the rules. For each workload, in
+one shuffled order per repetition: plain `python`, `snakescope run`, and
+`snakescope advise`, each timed from outside (wall clock of the whole
+command, so advise's rules after the program are counted). Reported: the
+median and interquartile range of the ratio of each pair of the same
+repetition (advise / run, run / plain) — medians of pairs, as this machine
+is noisy (see bench/README.md).
+
+    python3 bench/advise.py [--reps N] [--snakescope PATH] [--python PATH] [--out FILE] [--seed N]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from run import cpu_model, log, md_table, put_section, quartiles
+
+REPO = Path(__file__).resolve().parent.parent
+WORKLOADS = {
+    "julia.py 300": ["bench/workloads/julia.py", "300"],
+    "phonebook.py": ["bench/workloads/phonebook.py"],
+}
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"bench/advise.py: `{' '.join(command)}` exited with {done.returncode}")
+    return wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=11)
+    ap.add_argument("--snakescope", default=str(REPO / ".venv/bin/snakescope"))
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--out")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    rows = []
+    for name, workload in WORKLOADS.items():
+        program = [str(REPO / workload[0]), *workload[1:]]
+        commands = {
+            "plain": [args.python, *program],
+            "run": [args.snakescope, "run", "-q", "--python", args.python, "-o", os.devnull, "-f", "json",
+                    "--", *program],
+            "advise": [args.snakescope, "advise", "--python", args.python, *program],
+        }
+        pairs: dict[str, list[float]] = {"run / plain": [], "advise / run": [], "advise / plain": []}
+        for rep in range(args.reps):
+            order = list(commands)
+            rng.shuffle(order)
+            walls = {which: timed(commands[which]) for which in order}
+            pairs["run / plain"].append(walls["run"] / walls["plain"])
+            pairs["advise / run"].append(walls["advise"] / walls["run"])
+            pairs["advise / plain"].append(walls["advise"] / walls["plain"])
+            log(f"{name}: rep {rep + 1}/{args.reps}")
+        for pair, ratios in pairs.items():
+            q1, med, q3 = quartiles(ratios)
+            rows.append([name, pair, f"{med:.3f}×", f"{q1:.3f}–{q3:.3f}"])
+    report = (
+        "## `snakescope advise` vs `snakescope run`: what the advisor's evidence costs\n\n"
+        f"{_dt.date.today()}, {cpu_model()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end; "
+        f"{args.reps} shuffled repetitions per workload, wall time of each whole command (advise's "
+        "rules after the program included).\n"
+        f"Command: `python3 bench/advise.py --reps {args.reps}`\n\n"
+        + md_table(["workload", "pair", "ratio (median)", "IQR"], rows)
+    )
+    print(report)
+    if args.out:
+        log(put_section(Path(args.out), "advise", report))
+
+
+if __name__ == "__main__":
+    main()
