@@ -16,28 +16,16 @@ import argparse
 import datetime as _dt
 import os
 import random
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from run import cpu_model, log, md_table, put_section, quartiles
+from run import cpu_model, log, md_table, put_section, quartiles, timed
 
 REPO = Path(__file__).resolve().parent.parent
 WORKLOADS = {
     "julia.py 300": ["bench/workloads/julia.py", "300"],
     "phonebook.py": ["bench/workloads/phonebook.py"],
 }
-
-
-def timed(command: list[str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"bench/advise.py: `{' '.join(command)}` exited with {done.returncode}")
-    return wall
 
 
 def main() -> None:

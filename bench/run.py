@@ -358,6 +358,17 @@ def effective_rate(cfg: Config, out: Path | None, res: RunResult) -> dict:
 # Statistics and formatting
 
 
+def timed(command: list[str]) -> float:
+    """Wall seconds of `command` (output discarded); exits when it fails."""
+    start = time.perf_counter()
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"bench: `{' '.join(command)}` exited with {done.returncode}")
+    return wall
+
+
 def quartiles(xs: list[float]) -> tuple[float, float, float] | None:
     if not xs:
         return None

@@ -18,12 +18,10 @@ import datetime as _dt
 import os
 import random
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from run import cpu_model, log, md_table, put_section, quartiles
+from run import cpu_model, log, md_table, put_section, quartiles, timed
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,16 +35,6 @@ def tools(snakescope: str) -> dict[str, list[str]]:
         found["perf stat"] = ["perf", "stat", "-o", os.devnull]
     found["snakescope stat"] = [snakescope, "stat", "-o", os.devnull, "--"]
     return found
-
-
-def timed(command: list[str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"bench/stat.py: `{' '.join(command)}` exited with {done.returncode}")
-    return wall
 
 
 def main() -> None:
