@@ -1093,12 +1093,13 @@
     }
     if (Array.isArray(mem.globals) && mem.globals.length) {
       el.appendChild(h('h3', { text: 'Held by module globals at the end (not leaked)' }));
-      el.appendChild(h('p', { cls: 'note', text: 'What each module global reached when the program ended: memory still in use, which a leak is not.' }));
+      el.appendChild(h('p', { cls: 'note', text: 'What each module global reached when the program ended: memory still in use, which a leak is not. ≈: estimated (a container of more than 65,536 references was sampled).' }));
       var g = h('table', { cls: 'data narrow', id: 'memory-globals' });
       g.appendChild(h('thead', null, [h('tr', null, [h('th', { text: 'Global' }), h('th', { cls: 'num', text: 'Objects' }), h('th', { cls: 'num', text: 'Bytes' })])]));
       var gb = h('tbody');
       mem.globals.slice(0, 15).forEach(function (r) {
-        gb.appendChild(h('tr', null, [h('td', { cls: 'name', text: r.module + '.' + r.name }), h('td', { cls: 'num', text: fmtNum(r.objects) }), h('td', { cls: 'num', text: fmtBytes(r.bytes) })]));
+        var about = r.estimated ? '≈ ' : '';
+        gb.appendChild(h('tr', null, [h('td', { cls: 'name', text: r.module + '.' + r.name }), h('td', { cls: 'num', text: about + fmtNum(r.objects) }), h('td', { cls: 'num', text: about + fmtBytes(r.bytes) })]));
       });
       g.appendChild(gb);
       el.appendChild(g);

@@ -84,6 +84,11 @@ pub struct MemoryGlobal {
     pub objects: u64,
     /// Live bytes of the allocations those objects own.
     pub bytes: u64,
+    /// Objects and bytes are estimates: it reaches a container with more
+    /// than 65,536 references, whose references were sampled (every
+    /// reference's own block is still looked up). Written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
 }
 
 /// One point of the memory timeline.

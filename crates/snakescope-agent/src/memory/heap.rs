@@ -118,6 +118,82 @@ pub(super) unsafe fn traverse(o: *mut ffi::PyObject, visit: Visit, arg: *mut c_v
     }
 }
 
+/// `Py_TPFLAGS_LIST_SUBCLASS`, `..._TUPLE_SUBCLASS`, `..._DICT_SUBCLASS`.
+const LIST_OR_TUPLE: u64 = (1 << 25) | (1 << 26);
+const DICT_SUBCLASS: u64 = 1 << 29;
+/// Word offsets in a list (`PyVarObject`, then its items' array), and
+/// the size's in a tuple (whose items start at `tp_basicsize`: after a
+/// cached hash on 3.14+).
+const OB_SIZE: usize = 2;
+const OB_ITEM: usize = 3;
+
+/// Calls `f` on each reference `o` holds, as its `tp_traverse` gives them
+/// (null ones too): a list's or a tuple's items read in a loop (no call per
+/// item: a list of 10^7 ints in a few milliseconds), other objects through
+/// their traverse function.
+///
+/// # Safety
+/// `o` is live; GIL held; `f` runs no Python code.
+pub(super) unsafe fn each_reference<F: FnMut(*mut ffi::PyObject)>(
+    o: *mut ffi::PyObject,
+    f: &mut F,
+) {
+    unsafe extern "C" fn one<F: FnMut(*mut ffi::PyObject)>(
+        o: *mut ffi::PyObject,
+        arg: *mut c_void,
+    ) -> c_int {
+        // SAFETY: `arg` is the `F` each_reference passed, borrowed for the call.
+        unsafe { (*arg.cast::<F>())(o) };
+        0
+    }
+    // SAFETY: per the contract; an exact list's size and items' array, or
+    // an exact tuple's size and items, at their offsets on every GC build.
+    unsafe {
+        let t = type_of(o);
+        let words = o as *const usize;
+        if t == std::ptr::addr_of_mut!(ffi::PyList_Type) {
+            let items = *words.add(OB_ITEM) as *const *mut ffi::PyObject;
+            for i in 0..*words.add(OB_SIZE) {
+                f(*items.add(i));
+            }
+        } else if t == std::ptr::addr_of_mut!(ffi::PyTuple_Type) {
+            let items = (o as *const u8).add(basicsize(t)) as *const *mut ffi::PyObject;
+            for i in 0..*words.add(OB_SIZE) {
+                f(*items.add(i));
+            }
+        } else {
+            traverse(o, one::<F>, (f as *mut F).cast());
+        }
+    }
+}
+
+/// How many references `o` holds, for lists, tuples and dicts (and their
+/// subclasses, their `__dict__` aside) and sets; 0 for anything else.
+/// Cheap: two compares and a flags read.
+///
+/// # Safety
+/// `o` is live; GIL held.
+pub(super) unsafe fn reference_count(o: *mut ffi::PyObject) -> usize {
+    // SAFETY: per the contract; the size field of a list or tuple, and
+    // limited-API calls that read a field and run no Python code.
+    unsafe {
+        let t = type_of(o);
+        if t == std::ptr::addr_of_mut!(ffi::PySet_Type)
+            || t == std::ptr::addr_of_mut!(ffi::PyFrozenSet_Type)
+        {
+            return ffi::PySet_Size(o).max(0) as usize;
+        }
+        let f = flags(t);
+        if f & LIST_OR_TUPLE != 0 {
+            *(o as *const usize).add(OB_SIZE)
+        } else if f & DICT_SUBCLASS != 0 {
+            2 * ffi::PyDict_Size(o).max(0) as usize
+        } else {
+            0
+        }
+    }
+}
+
 impl Heap {
     /// The heap of the running interpreter, or `None` where its layout is
     /// not the one this reads.

@@ -59,7 +59,6 @@ mod state;
 mod timeline;
 
 pub use census::{into_census, take_peak_census, CensusRows, CENSUS_RUNNING};
-pub use globals::mark_globals;
 pub use heapcount::heap_census;
 pub use python::{
     memory_close_censuses, memory_elapsed, memory_hooks, memory_label, memory_on, memory_pause,

@@ -177,13 +177,20 @@ fn write_globals(m: &Memory, out: &mut dyn Write, top: usize) -> io::Result<()> 
     writeln!(out)?;
     writeln!(out, "Held by module globals at the end (not leaked)")?;
     for g in m.globals.iter().take(top) {
+        let about = if g.estimated { "~" } else { " " };
         writeln!(
             out,
-            "  {:>10}  {:>9} objects  {}.{}",
+            "  {about}{:>10}  {about}{:>9} objects  {}.{}",
             human(g.bytes as f64),
             g.objects,
             g.module,
             g.name
+        )?;
+    }
+    if m.globals.iter().take(top).any(|g| g.estimated) {
+        writeln!(
+            out,
+            "  (~: estimated; a container of more than 65,536 references was sampled)"
         )?;
     }
     Ok(())
@@ -289,7 +296,7 @@ fn write_census(m: &Memory, out: &mut dyn Write, top: usize) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use snakescope_model::Census;
+    use snakescope_model::{Census, MemoryGlobal};
 
     fn census_text(sampled_one_in: Option<u64>) -> String {
         let census = Census {
@@ -314,5 +321,36 @@ mod tests {
     fn an_estimate_says_how_it_was_sampled() {
         assert!(census_text(Some(16)).contains("one in 16 of the untracked objects counted"));
         assert!(census_text(None).contains("every k-th standing for k"));
+    }
+
+    fn globals_text(estimated: bool) -> String {
+        let g = MemoryGlobal {
+            module: "__main__".into(),
+            name: "data".into(),
+            objects: 1_000_000,
+            bytes: 32 << 20,
+            estimated,
+        };
+        let m = Memory {
+            globals: vec![g],
+            ..Memory::default()
+        };
+        let mut out = Vec::new();
+        write_globals(&m, &mut out, 5).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_estimated_global_is_marked_and_explained() {
+        let sampled = globals_text(true);
+        assert!(
+            sampled.contains("~") && sampled.contains("(~: estimated;"),
+            "{sampled}"
+        );
+        let exact = globals_text(false);
+        assert!(
+            !exact.contains('~') && exact.contains("__main__.data"),
+            "{exact}"
+        );
     }
 }
