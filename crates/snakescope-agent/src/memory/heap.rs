@@ -11,7 +11,12 @@
 //! `tp_traverse` is at the same offset of `PyTypeObject` everywhere. A new
 //! tracked object is appended to the youngest list, so its `next` is that
 //! list's head — which is how the heads are found without any private
-//! symbol. [`Heap::new`] checks what it relies on (type sizes, the heads'
+//! symbol. `gc.freeze()` moves objects to a fourth list, the permanent
+//! generation, whose head is in the same structure (a few words after the
+//! array; where exactly differs between versions and builds): when
+//! `gc.get_freeze_count()` says it holds objects, it is found by following
+//! the links from an object made at start-up (`sys.modules`), frozen
+//! with the rest, to the first node near the other heads. [`Heap::new`] checks what it relies on (type sizes, the heads'
 //! links) and gives up (the Python census is used instead) when anything
 //! differs.
 
@@ -42,7 +47,9 @@ type Traverse = unsafe extern "C" fn(*mut ffi::PyObject, Visit, *mut c_void) -> 
 
 /// What the walks need to know about this interpreter.
 pub(super) struct Heap {
-    heads: [usize; GENERATIONS],
+    /// The generations' heads, and the permanent generation's (0 when not
+    /// found).
+    heads: [usize; GENERATIONS + 1],
     small_ints: (usize, usize),
     singletons: [usize; 5],
     module_type: usize,
@@ -228,10 +235,11 @@ impl Heap {
                 0
             };
             ffi::Py_DECREF(probe);
-            let heads = [young, young + GENERATION, young + 2 * GENERATION];
-            if young == 0 || !heads.iter().all(|&h| links_back(h)) {
+            let gens = [young, young + GENERATION, young + 2 * GENERATION];
+            if young == 0 || !gens.iter().all(|&h| links_back(h)) {
                 return None;
             }
+            let heads = [gens[0], gens[1], gens[2], permanent_head(&gens)];
             let lo = ffi::PyLong_FromLongLong(small_ints.0);
             let hi = ffi::PyLong_FromLongLong(small_ints.1);
             let small_ints = (lo as usize, hi as usize);
@@ -267,7 +275,7 @@ impl Heap {
     /// # Safety
     /// GIL held for the whole walk.
     pub(super) unsafe fn each_tracked(&self, mut f: impl FnMut(*mut ffi::PyObject)) {
-        for &head in &self.heads {
+        for &head in self.heads.iter().filter(|&&h| h != 0) {
             let mut node = head;
             loop {
                 // SAFETY: a GC head of a tracked object or a list's head, whose
@@ -339,6 +347,51 @@ impl Heap {
             }
             ffi::PyType_Check(o) != 0 && flags(o.cast()) & HEAPTYPE == 0
         }
+    }
+}
+
+/// The permanent generation's head, or 0 when it holds nothing (or is
+/// not found); `gens` are the other heads.
+///
+/// # Safety
+/// GIL held.
+unsafe fn permanent_head(gens: &[usize; GENERATIONS]) -> usize {
+    // SAFETY: GIL held; calls of the limited API (`gc.get_freeze_count`, a
+    // C function), then GC heads read along one list's links, which stay as
+    // they are (no code runs meanwhile).
+    unsafe {
+        let gc = ffi::PyImport_ImportModule(c"gc".as_ptr());
+        let count = if gc.is_null() {
+            -1
+        } else {
+            let n = ffi::PyObject_CallMethod(gc, c"get_freeze_count".as_ptr(), std::ptr::null());
+            ffi::Py_DECREF(gc);
+            let count = if n.is_null() {
+                -1
+            } else {
+                ffi::PyLong_AsSsize_t(n)
+            };
+            ffi::Py_XDECREF(n);
+            count
+        };
+        ffi::PyErr_Clear();
+        let modules = ffi::PyImport_GetModuleDict();
+        if count <= 0 || modules.is_null() || !is_tracked(modules) {
+            return 0;
+        }
+        let start = modules as usize - GC_HEAD;
+        let mut node = start;
+        for _ in 0..count as usize + 2 {
+            let next = *(node as *const usize) & NEXT_MASK;
+            if next == 0 || next == start || gens.contains(&next) {
+                return 0; // not frozen: in one of the other lists
+            }
+            if next.abs_diff(gens[0]) < 4096 {
+                return if links_back(next) { next } else { 0 };
+            }
+            node = next;
+        }
+        0
     }
 }
 
