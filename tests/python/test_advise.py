@@ -244,6 +244,12 @@ def test_bad_input_is_one_line(tmp_path):
     assert "--verify runs the program" in error
     error, _ = assert_error(advise("--threshold", "0", "x.py", cwd=tmp_path), strict=False)
     assert "not a percentage" in error
+    # The rules' process starts while the program runs; when `run` refuses
+    # (here: no such interpreter), its one error line is the only one.
+    script = tmp_path / "ok.py"
+    script.write_text("print('hi')\n")
+    error, hint = assert_error(advise("--python", str(tmp_path / "no-python"), str(script), cwd=tmp_path))
+    assert "no-python" in error and hint
 
 
 # --------------------------------------------------------------------------
@@ -298,11 +304,15 @@ def test_verify_rejects_a_rewrite_that_changes_the_output(tmp_path):
     assert patch == ""  # a rejected rewrite is not written
 
 
-def test_diff_says_which_findings_the_change_resolved(corpus, snakescope):
+def test_diff_says_which_findings_the_change_resolved(corpus, snakescope, tmp_path):
     # Ground truth: fast.py is slow.py with its rule's remedy applied, so
     # `diff` of their advised captures lists that finding as resolved (the two
     # scripts are matched by the captures' command lines), and nothing new.
-    slow, fast = corpus[("membership-list", "slow")]["path"], corpus[("membership-list", "fast")]["path"]
+    # The fast one runs on 50 times the data: at the corpus's size it ends in
+    # ~10 ms, and one run in six took no sample (diff refuses an empty side).
+    slow, fast = corpus[("membership-list", "slow")]["path"], tmp_path / "fast.json"
+    r = advise("-o", str(fast), str(CORPUS / "membership-list" / "fast.py"), "400000", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
     r = run([snakescope, "diff", str(slow), str(fast)], env=target_env())
     assert r.returncode == 0, r.stderr
     section = r.stdout[r.stdout.index("Findings (snakescope advise)"):]

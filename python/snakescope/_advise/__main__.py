@@ -1,4 +1,4 @@
-"""``python -m snakescope._advise CAPTURE [options] [-- KIND TARGET ARGS...]``
+"""``python -m snakescope._advise CAPTURE [options] [--wait] [-- KIND TARGET ARGS...]``
 
 Run by ``snakescope advise`` (Rust) after the program's capture is written:
 adds the ``findings`` section to CAPTURE (rewritten in place), and with
@@ -7,12 +7,17 @@ adds the ``findings`` section to CAPTURE (rewritten in place), and with
 prints the findings and renders ``-o``.
 """
 
-import argparse
 import json
 import os
 import sys
+from types import SimpleNamespace
 
-from . import findings, section
+from ._advisor import findings, section
+from .rules import all_rules
+
+# The options `snakescope advise` passes (no argparse: this is not a user's
+# command line, and argparse's imports (gettext, locale, shutil) cost 7 ms).
+_VALUES = {"--operands": str, "--threshold": float, "--repeat": int, "--write-patch": str}
 
 
 def _parse(argv):
@@ -21,20 +26,34 @@ def _parse(argv):
         argv, program = argv[:split], argv[split + 1:]
     else:
         program = []
-    parser = argparse.ArgumentParser(prog="snakescope advise")
-    parser.add_argument("capture")
-    parser.add_argument("--operands")
-    parser.add_argument("--threshold", type=float, default=5.0)
-    parser.add_argument("--verify", action="store_true")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--write-patch")
-    opts = parser.parse_args(argv)
-    opts.program = program
+    opts = SimpleNamespace(capture=None, operands=None, threshold=5.0, verify=False, repeat=5,
+                           write_patch=None, program=program, wait=False)
+    args = iter(argv)
+    for arg in args:
+        if arg in ("--verify", "--wait"):
+            setattr(opts, arg[2:], True)
+        elif arg in _VALUES:
+            value = next(args, None)
+            if value is None:
+                sys.exit(f"snakescope advise: {arg} needs a value")
+            setattr(opts, arg[2:].replace("-", "_"), _VALUES[arg](value))
+        elif opts.capture is None and not arg.startswith("--"):
+            opts.capture = arg
+        else:
+            sys.exit(f"snakescope advise: unexpected argument {arg!r}")
+    if opts.capture is None:
+        sys.exit("snakescope advise: the capture's path is missing")
     return opts
 
 
 def main(argv):
     opts = _parse(argv)
+    if opts.wait:
+        # Started while the program runs (advise/rules.rs): imported, then
+        # told whether there is a capture to advise on.
+        all_rules()
+        if sys.stdin.readline().strip() != "go":
+            return 0
     with open(opts.capture, encoding="utf-8") as f:
         capture = json.load(f)
     operands = None
@@ -50,7 +69,7 @@ def main(argv):
     capture["findings"] = section(ev, found, threshold)
     tmp = opts.capture + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(capture, f)
+        f.write(json.dumps(capture))  # (dumps: the C encoder; dump is pure Python)
     os.replace(tmp, opts.capture)
     return 0
 

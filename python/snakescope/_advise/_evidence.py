@@ -29,7 +29,19 @@ class HotLine:
         self.allocated_bytes = 0
         self.peak_bytes = 0
         self.operands = {}  # name -> {"type", "len_max", "seen"}
-        self.source = None  # parsed module (Source), when readable
+        self._sources = None  # the cache the source is parsed into, on first use
+
+    @property
+    def source(self):
+        """The parsed module (Source) when readable, else None: parsed on
+        first use (most lines a capture names are never asked)."""
+        if self._sources is None:
+            return None
+        return read_source(self.file, self._sources)
+
+    @source.setter
+    def source(self, value):
+        self._sources = {self.file: value}
 
     def where(self):
         return f"{self.file}:{self.line}"
@@ -78,7 +90,10 @@ class Source:
         self.lines = text.splitlines()
         self.tree = ast.parse(text)
         self.parent = {}
+        self._statements = {}  # line -> statements starting there, in ast.walk's order
         for node in ast.walk(self.tree):
+            if isinstance(node, ast.stmt):
+                self._statements.setdefault(node.lineno, []).append(node)
             for child in ast.iter_child_nodes(node):
                 self.parent[child] = node
 
@@ -86,7 +101,7 @@ class Source:
         return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
 
     def statements_at(self, line):
-        found = [n for n in ast.walk(self.tree) if isinstance(n, ast.stmt) and n.lineno == line]
+        found = self._statements.get(line, [])
         # The innermost: a compound statement whose header is on the line keeps
         # only its header's expressions (ast walk of the same statement).
         return found[-1:] if found else []
@@ -153,7 +168,12 @@ class Evidence:
         self._add_operands(operands or {})
         for hot in self.lines.values():
             hot.share = hot.samples / self.total if self.total else 0.0
-            hot.source = read_source(hot.file, self._sources)
+            hot._sources = self._sources
+
+    def own_sources(self, library):
+        """The parsed sources of the capture's lines outside `library` (paths)."""
+        files = {h.file for h in self.lines.values() if not h.file.startswith(library)}
+        return [s for s in (read_source(f, self._sources) for f in sorted(files)) if s]
 
     def _hot(self, frame):
         key = (frame["file"], frame.get("line", 0))
@@ -207,13 +227,14 @@ class Evidence:
 
     def ranked(self, minimum):
         """Lines with at least `minimum` share of the samples, hottest first."""
-        hot = [h for h in self.lines.values() if h.share >= minimum and h.source is not None]
+        hot = [h for h in self.lines.values() if h.share >= minimum]
+        hot = [h for h in hot if h.source is not None]
         return sorted(hot, key=lambda h: -h.share)
 
     def memory_ranked(self, minimum):
         """Lines holding at least `minimum` of the peak memory, largest first."""
         if not self.memory_peak:
             return []
-        hot = [h for h in self.lines.values()
-               if h.peak_bytes >= minimum * self.memory_peak and h.source is not None]
+        hot = [h for h in self.lines.values() if h.peak_bytes >= minimum * self.memory_peak]
+        hot = [h for h in hot if h.source is not None]
         return sorted(hot, key=lambda h: -h.peak_bytes)

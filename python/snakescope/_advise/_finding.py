@@ -53,15 +53,16 @@ def size(n):
 def operand_text(name, fact):
     """`known` was a list of 10,000 items (seen at 31 samples of the line)."""
     kind = fact["type"]
+    a = "an" if kind[:1].lower() in "aeiou" else "a"  # an int, an ndarray
     if fact.get("len_max") is not None:
         unit = "characters" if kind in ("str",) else "items"
-        return (f"`{name}` was a {kind} of {fact['len_max']:,} {unit} "
+        return (f"`{name}` was {a} {kind} of {fact['len_max']:,} {unit} "
                 f"(operand sampler, {fact['where']})")
     if fact.get("shape") is not None:
         shape = "×".join(str(d) for d in fact["shape"])
-        return (f"`{name}` was a {kind} of {shape} {fact.get('dtype', '')} "
+        return (f"`{name}` was {a} {kind} of {shape} {fact.get('dtype', '')} "
                 f"(operand sampler, {fact['where']})")
-    return f"`{name}` was a {kind} (operand sampler, {fact['where']})"
+    return f"`{name}` was {a} {kind} (operand sampler, {fact['where']})"
 
 
 def indent_of(hot):

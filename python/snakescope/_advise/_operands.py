@@ -2,7 +2,8 @@
 
 Started by ``snakescope advise`` inside the program (``_run.py``, when
 ``SNAKESCOPE_ADVISE_OPERANDS`` names the file to write): a daemon thread
-that, every 40 ms, looks at each thread's innermost frame of the program's
+that, every 40 ms (the first 12 times, then every 100 ms), looks at each
+thread's innermost frame of the program's
 own code and, for the names the current line reads (``x`` and ``x.attr``),
 records the type of the value bound to them and, for the built-in containers
 and str, its length (``len`` of a built-in never runs program code; nothing
@@ -26,7 +27,10 @@ import time
 
 from ._waits import Waits
 
-INTERVAL = 0.04
+INTERVAL = 0.04  # between the first EARLY looks (short programs get enough of them)
+EARLY = 12
+LATER = 0.1  # between the rest: each look is a GIL handover (~1 ms of the program's time
+# on a VM: 2.5 % at 25 looks a second, 1 % at 10)
 OPERAND_THREAD = "snakescope-operands"  # left out of the advice (_evidence.py)
 SIZED = {list, tuple, set, frozenset, dict, str, bytes, bytearray}
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +49,9 @@ class _Sampler:
 
     def loop(self):
         me = threading.get_ident()
-        while not self.stop.wait(INTERVAL):
+        looks = 0
+        while not self.stop.wait(INTERVAL if looks < EARLY else LATER):
+            looks += 1
             try:
                 frames = sys._current_frames()
                 for tid, frame in frames.items():
@@ -54,6 +60,7 @@ class _Sampler:
                 self.waits.look(frames, me)
             except Exception:  # a fact less, never the program's failure
                 pass
+        self.waits.close()  # (here: only this thread uses them)
 
     def look(self, frame):
         while frame is not None and _skipped(frame.f_code.co_filename):
@@ -104,7 +111,7 @@ class _Sampler:
                      for (f, n), r in self.functions.items()]
         try:
             with open(self.path, "w", encoding="utf-8") as out:
-                json.dump({"interval_s": INTERVAL, "lines": rows, "functions": functions,
+                json.dump({"interval_s": LATER, "lines": rows, "functions": functions,
                            "waits": self.waits.section()}, out)
         except OSError:
             pass
@@ -161,7 +168,10 @@ def _note(facts, name, value):
         fact["shape"] = [int(d) for d in value.shape]
         fact["dtype"] = str(value.dtype)
     if kind is list and len(value) >= 2:
-        fact["sorted"] = _sorted_at_probes(value) and fact.get("sorted", True)
+        picks = _probes(value)
+        fact["sorted"] = _sorted_at(picks) and fact.get("sorted", True)
+        items = _item_type(picks)
+        fact["items"] = items if fact.get("items", items) == items else None
     if kind in SIZED or label == "collections.deque":
         n = len(value)
         fact["len_max"] = n if fact["len_max"] is None else max(fact["len_max"], n)
@@ -184,12 +194,22 @@ PROBES = 64
 ORDERED = (int, float, str)
 
 
-def _sorted_at_probes(values):
-    """Whether a list of ints, floats or strs is non-decreasing at PROBES
-    evenly spaced positions (None when its items are of other types: comparing
-    them could run program code)."""
+def _probes(values):
+    """PROBES items at evenly spaced positions of a list (all of a short one)."""
     n = len(values)
-    picks = [values[i * (n - 1) // (PROBES - 1)] for i in range(PROBES)] if n > PROBES else values[:]
+    return [values[i * (n - 1) // (PROBES - 1)] for i in range(PROBES)] if n > PROBES else values[:]
+
+
+def _sorted_at(picks):
+    """Whether probed ints, floats or strs are non-decreasing (None when they
+    are of other types: comparing them could run program code)."""
     if not all(type(v) in ORDERED for v in picks) or len({type(v) is str for v in picks}) > 1:
         return None
     return all(a <= b for a, b in zip(picks, picks[1:]))
+
+
+def _item_type(picks):
+    """"int" or "float" when every probed item is exactly one (float-list's
+    evidence when no census saw the list), else None."""
+    kinds = {type(v) for v in picks}
+    return {int: "int", float: "float"}.get(kinds.pop()) if len(kinds) == 1 else None

@@ -12,12 +12,12 @@ Python*, 2nd ed.) and one of:
 """
 
 import importlib
-import pkgutil
+import os
 
 
 def all_rules():
-    found = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
-            found.append(importlib.import_module(f"{__name__}.{info.name}"))
-    return found
+    """The rule modules, by name (a directory listing: pkgutil's iteration
+    imports inspect and typing, 8 ms of advise's time)."""
+    names = sorted(f[:-3] for d in __path__ for f in os.listdir(d)
+                   if f.endswith(".py") and not f.startswith("_"))
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]

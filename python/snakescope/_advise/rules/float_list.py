@@ -16,7 +16,9 @@ Fires on a line that fills a list bound to a name `xs` with numbers, when:
   line's facts, else its function's: on Python 3.11 a comprehension runs in
   a frame of its own, where `xs` is not yet bound, so it needs 3.12+);
 - the heap census near the peak (else at exit) counted at least 100,000
-  float (or int) objects.
+  float (or int) objects; when no census saw the list (freed before the
+  exit census, its peak too brief for one), every item the operand sampler
+  probed in it was a float (or int).
 
 Gain: items (the list's length, at most the census's count) x the bytes of
 one boxed number (sys.getsizeof in this interpreter: 24 for a float, 28 for
@@ -55,6 +57,11 @@ def check_memory(hot, ev):
     if not _reused(hot.source, scope, name):
         return None
     when, kind, count = _census(ev, "int" if how == "range" else None)
+    if kind is None and fact.get("items") in _BOXED and (how != "range" or fact["items"] == "int"):
+        # No census saw the list (it was freed before the exit census, and
+        # the peak held too briefly for one there): the operand sampler's
+        # probes of its items say what they are.
+        when, kind, count = "probes", fact["items"], fact["len_max"]
     if kind is None:
         return None
     items = min(fact["len_max"], count)
@@ -64,8 +71,10 @@ def check_memory(hot, ev):
     evidence = [f"the line held {size(hot.peak_bytes)} at the memory peak "
                 f"({pct(share)} of the peak heap of {size(ev.memory_peak)})",
                 operand_text(name, fact),
-                f"the heap census {'near the peak' if when == 'peak' else 'at exit'} counted "
-                f"{count:,} `{kind}` objects",
+                (f"every item the operand sampler probed (64, evenly spaced) was a `{kind}`"
+                 if when == "probes" else
+                 f"the heap census {'near the peak' if when == 'peak' else 'at exit'} counted "
+                 f"{count:,} `{kind}` objects"),
                 f"`{name}` is filled with numbers ({how}) and read again after "
                 f"(kept, not consumed once)",
                 f"a boxed `{kind}` takes {_BOXED[kind]} bytes (sys.getsizeof, Python "

@@ -26,10 +26,8 @@ dicts says whether dicts were made.
 
 import ast
 import functools
-import platform
 import sys
 import sysconfig
-import tracemalloc
 
 from .._finding import Finding, pct, size
 
@@ -44,7 +42,7 @@ _LIBRARY = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "pu
 def check_memory(hot, ev):
     if hot.peak_bytes < MIN_BYTES or not hot.statements():
         return None
-    own = [s for s in ev._sources.values() if s and not s.path.startswith(_LIBRARY)]
+    own = ev.own_sources(_LIBRARY)
     for call in hot.nodes(ast.Call):
         found = isinstance(call.func, ast.Name) and _class(call.func.id, [hot.source, *own])
         if found:
@@ -59,7 +57,7 @@ def _finding(hot, ev, source, cls, attrs, dataclass):
         return None
     count, share = row["count"], hot.peak_bytes / ev.memory_peak
     saved = min(count * (plain - slotted), hot.peak_bytes)
-    ran, here = ev.capture.get("meta", {}).get("python_version"), platform.python_version()
+    ran, here = ev.capture.get("meta", {}).get("python_version"), "%d.%d.%d" % sys.version_info[:3]
     evidence = [
         f"the line held {size(hot.peak_bytes)} at the memory peak "
         f"({pct(share)} of the peak heap of {size(ev.memory_peak)})",
@@ -159,6 +157,8 @@ def _per_instance(attrs, n=2000):
     def init(self):
         for a in attrs:
             setattr(self, a, None)
+
+    import tracemalloc  # (here: only a finding needs it)
 
     measured = []
     for extra in ({}, {"__slots__": attrs}):

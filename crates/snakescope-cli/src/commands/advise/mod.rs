@@ -14,8 +14,10 @@ use crate::commands::interpreter::Interpreter;
 use crate::commands::output::{check_output_path, output_format};
 use crate::launch;
 use crate::UserError;
+use rules::Rules;
+
+mod rules;
 use snakescope_formats::Format;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
@@ -49,13 +51,21 @@ pub fn run(args: &AdviseArgs) -> anyhow::Result<u8> {
                 .into(),
         );
     }
-    let interpreter = Interpreter::choose(args.python.as_deref())?;
-    if args.verify {
-        check_libcst(&interpreter)?;
-    }
     let dir = TempDir::create()?;
     let capture = dir.0.join("capture.json");
     let operands = dir.0.join("operands.json");
+    let spec = rules::Spec::new(args, &capture, (!is_capture).then_some(operands.as_path()));
+    // The rules' process starts while the program runs (see `rules`),
+    // unless --verify must say first that it cannot rewrite.
+    let rules = if args.verify || is_capture {
+        let interpreter = Interpreter::choose(args.python.as_deref())?;
+        if args.verify {
+            rules::check_libcst(&interpreter)?;
+        }
+        Rules::Later(interpreter, spec)
+    } else {
+        Rules::start_waiting(args.python.clone(), spec)
+    };
     let status = if is_capture {
         read_capture(
             first,
@@ -65,9 +75,16 @@ pub fn run(args: &AdviseArgs) -> anyhow::Result<u8> {
             .map_err(|e| UserError::new(format!("cannot read `{}`: {e}", first.display())))?;
         None
     } else {
-        Some(run_program(args, &interpreter.python, &capture, &operands)?)
+        Some(run_program(args, &capture, &operands)?)
     };
     if !capture.is_file() {
+        let refused = status.is_some_and(|s| s.code() == Some(2));
+        let _ = rules.finish(false);
+        if refused {
+            // `run` itself refused (a bad --python, a missing package): it
+            // said why, in one line, as advise's own check would have.
+            return Ok(2);
+        }
         return Err(
             UserError::new("the program's run wrote no capture: nothing to advise on")
                 .with_hint(
@@ -76,7 +93,7 @@ pub fn run(args: &AdviseArgs) -> anyhow::Result<u8> {
                 .into(),
         );
     }
-    advise(args, &interpreter, &capture, &operands, is_capture)?;
+    rules.finish(true)?;
     let done = read_capture(&capture, "written by snakescope advise")?;
     let print =
         |out: &mut dyn std::io::Write| snakescope_formats::write_findings(&done, out, false);
@@ -95,19 +112,21 @@ pub fn run(args: &AdviseArgs) -> anyhow::Result<u8> {
     Ok(status.map_or(0, launch::mirror_exit))
 }
 
-/// `snakescope run --opcodes -q -o CAPTURE [-m MODULE | -c CODE] [SCRIPT] ARGS…`
-/// with the operand sampler.
+/// `snakescope run --opcodes -q [--python P] -o CAPTURE [-m MODULE | -c CODE]
+/// [SCRIPT] ARGS…` with the operand sampler.
 fn run_program(
     args: &AdviseArgs,
-    python: &str,
     capture: &Path,
     operands: &Path,
 ) -> Result<ExitStatus, UserError> {
     let exe = std::env::current_exe()
         .map_err(|e| UserError::new(format!("cannot find snakescope's own binary: {e}")))?;
     let mut command = Command::new(exe);
-    command.args(["run", "--opcodes", "--quiet", "--python", python, "-o"]);
-    command.arg(capture);
+    command.args(["run", "--opcodes", "--quiet"]);
+    if let Some(python) = &args.python {
+        command.arg("--python").arg(python);
+    }
+    command.arg("-o").arg(capture);
     if let Some(module) = &args.module {
         command.arg("-m").arg(module);
     } else if let Some(code) = &args.code {
@@ -118,56 +137,6 @@ fn run_program(
     command
         .status()
         .map_err(|e| UserError::new(format!("cannot run `snakescope run`: {e}")))
-}
-
-/// `python -m snakescope._advise CAPTURE …`: adds the findings to CAPTURE.
-fn advise(
-    args: &AdviseArgs,
-    interpreter: &Interpreter,
-    capture: &Path,
-    operands: &Path,
-    is_capture: bool,
-) -> Result<(), UserError> {
-    let mut command = Command::new(&interpreter.python);
-    command.args(["-m", "snakescope._advise"]).arg(capture);
-    command.arg("--threshold").arg(args.threshold.to_string());
-    if !is_capture {
-        command.arg("--operands").arg(operands);
-    }
-    if args.verify {
-        command.args(["--verify", "--repeat", &args.repeat.to_string()]);
-        if let Some(patch) = &args.write_patch {
-            command.arg("--write-patch").arg(patch);
-        }
-        let mut program: Vec<OsString> = vec!["--".into(), "script".into()];
-        program.extend(args.args.iter().cloned());
-        command.args(program);
-    }
-    interpreter.prepare(&mut command);
-    let status = command.status().map_err(|e| {
-        UserError::new(format!("cannot run `{}`: {e}", interpreter.python))
-            .with_hint("pick one with `--python PATH`")
-    })?;
-    if !status.success() {
-        return Err(UserError::new("the advisor failed (see above)"));
-    }
-    Ok(())
-}
-
-/// `--verify` rewrites with libcst, an optional dependency: said before the program runs.
-fn check_libcst(interpreter: &Interpreter) -> Result<(), UserError> {
-    let mut command = Command::new(&interpreter.python);
-    command.args(["-c", "import libcst"]);
-    command.stdout(std::process::Stdio::null());
-    command.stderr(std::process::Stdio::null());
-    match command.status() {
-        Ok(status) if status.success() => Ok(()),
-        _ => Err(UserError::new(format!(
-            "--verify rewrites the program with libcst, which `{}` cannot import",
-            interpreter.python
-        ))
-        .with_hint("install it there (`pip install libcst`), or drop --verify")),
-    }
 }
 
 /// A directory removed when dropped.
