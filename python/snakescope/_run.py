@@ -26,7 +26,7 @@ class _Options:
         except ValueError as e:
             raise SystemExit(f"snakescope._run: {e}") from None
         for name in ("rate", "format", "idle", "gil", "quiet", "exact", "sort", "lines", "memory",
-                     "memory_interval", "stat", "opcodes", "task_layout_file"):
+                     "memory_interval", "stat", "opcodes", "task_layout_file", "live_snapshot_file"):
             setattr(self, name, getattr(settings, name))
         self.kind, self.target, self.args = rest[0], rest[1], rest[2:]
         # Where the program was started: a chdir() later does not move the output.
@@ -386,6 +386,8 @@ def main(argv):
                 if opts.memory != "off":
                     _native.memory_start(0 if opts.memory == "exact" else opts.memory_interval,
                                          _OWN_FILES_LIST, census=lambda: _memory.census_rows("peak"))
+                if opts.live_snapshot_file:  # --live-web: the capture so far, every second
+                    _native.live_start(opts.live_snapshot_file)
                 _native.rescue_arm(opts.output, opts.format, opts.command(), opts.quiet)
             if opts.stat:  # last: snakescope's own threads are started, and not counted
                 _native.stat_start()

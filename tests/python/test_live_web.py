@@ -14,13 +14,15 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from support import Capture, script, target_env
+from support import REPO, Capture, script, target_env
 
 WINDOW_S = 1
 
@@ -130,3 +132,66 @@ def test_record_serves_the_page_and_still_writes_its_capture(any_python, snakesc
     assert rec.returncode == 0, err.decode()
     final = Capture.load(out)
     assert final.total >= second.total and final.meta["exit_code"] == 0
+
+
+def test_run_serves_the_agents_capture_with_memory_as_it_grows(any_python, snakescope, tmp_path):
+    """`run --live-web`: the agent inside the program writes the capture so
+    far every second and `run` serves it. Ground truth: live_memory.py keeps
+    a CPU busy and holds one more 1 MB block every 0.1 s on a known line,
+    until told to stop; two reads 3 s apart must show more samples,
+    a longer memory timeline and more bytes alive on that line; the token is
+    required; the program ends as it would have, and the file is gone."""
+    stop, out = tmp_path / "stop", tmp_path / "out.json"
+    run = subprocess.Popen(
+        [snakescope, "run", "--python", any_python.path, "-o", str(out), "--live-web",
+         script("live_memory.py"), str(stop)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=target_env({"PYTHONPATH": str(REPO / "python")}),
+        start_new_session=True)
+    try:
+        line = run.stderr.readline().decode()
+        m = re.match(r"snakescope: live page at (http://127\.0\.0\.1:\d+/\?token=([0-9a-f]{32}))$",
+                     line.strip())
+        assert m, f"no URL on stderr: {line!r}"
+        base, token = m[1].split("/?token=")
+        wrong = ("1" if token[0] == "0" else "0") + token[1:]
+        assert fetch(f"{base}/data.json?token={wrong}")[0] == 403
+        time.sleep(2.5)  # the first copy is written once the agent runs
+        first = json.loads(fetch(f"{base}/data.json?token={token}&span=start")[1])
+        time.sleep(3)
+        second = json.loads(fetch(f"{base}/data.json?token={token}&span=start")[1])
+        code, page = fetch(f"{base}/report?token={token}&span=start")
+        assert code == 200 and b"memory" in page.lower()
+    finally:
+        stop.touch()
+        out_text, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err.decode()
+    assert out_text.decode() == "done\n"
+
+    def held_on_the_line(cap: dict) -> int:
+        frames = cap["frames"]
+        return sum(s["end_bytes"] for s in cap["memory"]["sites"] if s["frames"]
+                   and frames[s["frames"][-1]]["file"].endswith("live_memory.py")
+                   and frames[s["frames"][-1]]["line"] == grows)
+
+    lines = Path(script("live_memory.py")).read_text().splitlines()
+    grows = next(i for i, text in enumerate(lines, 1) if text.endswith("# grows"))
+    total = lambda cap: sum(s["count"] for s in cap["stacks"])  # noqa: E731
+    assert total(second) > total(first) > 0, (total(first), total(second))
+    assert len(second["memory"]["timeline"]) > len(first["memory"]["timeline"]) > 0
+    # 3 s more at 10 blocks a second: 30 MB more alive on the line, sampled every
+    # 512 KiB on average (~60 samples: a standard deviation of ~4 MB); 10 MB is
+    # 5 of them below.
+    assert held_on_the_line(second) - held_on_the_line(first) >= 10_000_000, (
+        held_on_the_line(first), held_on_the_line(second))
+    assert not list(Path(tempfile.gettempdir()).glob(f"snakescope-live-{run.pid}-*"))
+
+
+def test_run_live_web_is_refused_with_exact(snakescope, tmp_path):
+    from support import assert_error
+    from support.processes import run as run_command
+
+    prog = tmp_path / "p.py"
+    prog.write_text("pass\n")
+    error, hint = assert_error(run_command([snakescope, "run", "--exact", "--live-web", str(prog)],
+                                           env=target_env()))
+    assert "--live-web" in error and "--exact" in error and hint

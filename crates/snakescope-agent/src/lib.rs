@@ -17,6 +17,7 @@ mod exact;
 mod exact_section;
 mod hook;
 mod lines;
+mod live;
 mod measure;
 mod memory;
 mod modes;
@@ -47,6 +48,10 @@ struct Running {
     pid: u32,
     stop: Arc<AtomicBool>,
     thread: JoinHandle<Result<Recording, String>>,
+    /// What it counts into, which the live snapshots copy (`live.rs`).
+    shared: snakescope_model::SharedBuilder,
+    /// The capture's metadata as known at the start.
+    meta: Meta,
 }
 
 /// What the sampler thread hands back: the sink it filled, still open for
@@ -129,6 +134,20 @@ fn start(
     let layout = task_layout.map(|path| layout_when_ready(path, target.version.to_string()));
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
+    let shared = snakescope_model::SharedBuilder::default();
+    let mut sink = shared.clone();
+    let meta = Meta {
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        mode: "run".to_owned(),
+        pid: Some(target.pid),
+        python_version: Some(target.version.to_string()),
+        requested_rate_hz: rate_hz,
+        started_unix_s: unix_now(),
+        include_idle: idle,
+        gil_only: gil,
+        free_threaded: !target.has_gil(),
+        ..Meta::default()
+    };
     let thread = std::thread::Builder::new()
         .name("snakescope-sampler".into())
         .spawn(move || {
@@ -144,8 +163,8 @@ fn start(
             if let Some(layout) = layout {
                 sampler.follow_tasks_from(layout);
             }
-            let mut builder = CaptureBuilder::new();
-            let elapsed = sampler.run(&mut builder, &flag, || true);
+            let elapsed = sampler.run(&mut sink, &flag, || true);
+            let builder = sink.take();
             let mut meta = sampler.meta(elapsed, started);
             meta.mode = "run".to_owned();
             let opcodes = sampler.take_opcodes();
@@ -162,6 +181,8 @@ fn start(
         pid: std::process::id(),
         stop,
         thread,
+        shared,
+        meta,
     });
     Ok(())
 }
@@ -202,11 +223,20 @@ fn add_memory(recording: &mut Recording, census: Option<&Bound<'_, PyAny>>) -> P
         None => None,
     };
     let (frames, mut mem) = memory::stop_memory().map_err(PyRuntimeError::new_err)?;
-    let sink = &mut recording.builder;
-    let map: Vec<usize> = frames.into_iter().map(|f| sink.intern_frame(f)).collect();
-    let sites = std::mem::take(&mut mem.sites);
     mem.census.extend(memory::take_peak_census());
     mem.census.extend(at_end.map(memory::into_census));
+    put_memory(&mut recording.builder, frames, mem);
+    Ok(())
+}
+
+/// Puts a memory section into `sink`: its sites' `frames` interned there.
+pub(crate) fn put_memory(
+    sink: &mut CaptureBuilder,
+    frames: Vec<snakescope_model::Frame>,
+    mut mem: snakescope_model::Memory,
+) {
+    let map: Vec<usize> = frames.into_iter().map(|f| sink.intern_frame(f)).collect();
+    let sites = std::mem::take(&mut mem.sites);
     sink.set_memory(mem);
     for mut site in sites {
         for f in &mut site.frames {
@@ -214,7 +244,14 @@ fn add_memory(recording: &mut Recording, census: Option<&Bound<'_, PyAny>>) -> P
         }
         sink.add_memory_site(site);
     }
-    Ok(())
+}
+
+/// What the running sampler counts into and the capture's metadata so far
+/// (for the live snapshots), or `None` when it is not running here.
+pub(crate) fn running_source() -> Option<(snakescope_model::SharedBuilder, Meta)> {
+    let running = RUNNING.lock().ok()?;
+    let r = running.as_ref().filter(|r| r.pid == std::process::id())?;
+    Some((r.shared.clone(), r.meta.clone()))
 }
 
 /// The CPU time the sampler thread has taken so far, while it runs.
@@ -289,6 +326,7 @@ fn stop_capture(
     mode: &str,
 ) -> PyResult<capture_py::PyCapture> {
     rescue::disarm();
+    py.allow_threads(live::stop);
     let mut recording = stop_sampler(py)?;
     add_memory(&mut recording, census)?;
     let mut capture = recording.finish();
@@ -377,6 +415,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(memory::memory_hooks, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_close_censuses, m)?)?;
     m.add_function(wrap_pyfunction!(memory::heap_census, m)?)?;
+    m.add_function(wrap_pyfunction!(live::live_start, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_resume, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_restore_allocators, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_on, m)?)?;

@@ -27,4 +27,8 @@ impl SamplerHooks for AgentHooks {
     fn is_agent_code(&self, code: &CodeInfo) -> bool {
         self.own_files.contains(&code.filename)
     }
+
+    fn has_agent_code(&self) -> bool {
+        !self.own_files.is_empty()
+    }
 }

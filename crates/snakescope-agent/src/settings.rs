@@ -28,6 +28,8 @@ pub struct RunSettings {
     stat: bool,
     /// Where the asyncio task layout arrives (`None`: tasks not followed).
     task_layout_file: Option<PathBuf>,
+    /// Where to write the capture so far every second (`--live-web`).
+    live_snapshot_file: Option<PathBuf>,
 }
 
 /// Parses the bootstrap's options (each as bytes: a file name need not be
@@ -55,5 +57,6 @@ pub fn run_settings(options: Vec<Vec<u8>>) -> PyResult<RunSettings> {
         memory_interval: s.memory_interval,
         stat: s.stat,
         task_layout_file: s.task_layout_file,
+        live_snapshot_file: s.live_snapshot_file,
     })
 }

@@ -468,6 +468,20 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "PATH")]
     pub task_layout_file: Option<PathBuf>,
 
+    /// Also serve a live page while the program runs (as `record
+    /// --live-web`: the last 10 s and since the start, updated every second,
+    /// with the memory timeline and allocation sites) on ADDR (HOST:PORT or
+    /// a port, given as `--live-web=ADDR`: the script follows; default
+    /// 127.0.0.1 and a free port), its URL with a random token printed on
+    /// stderr.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true)]
+    pub live_web: Option<Option<String>>,
+
+    /// Set by `snakescope run` for its bootstrap (`--live-web`): the file
+    /// the agent writes the capture so far to, every second.
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub live_snapshot_file: Option<PathBuf>,
+
     /// The interpreter to run (default: $SNAKESCOPE_PYTHON, set by the Python
     /// package to its own interpreter, else the environment's own when the
     /// wheel installed snakescope there, else `python3`): CPython 3.8 to 3.15

@@ -67,11 +67,12 @@ enum Parsed {
 
 fn option(run: &clap::Command, token: &str) -> Parsed {
     if let Some(long) = token.strip_prefix("--") {
+        // (`--live-web`'s value is given with `=` only: the script follows it.)
         let value_follows = !long.contains('=')
             && run
                 .get_arguments()
                 .find(|a| a.get_long() == Some(long))
-                .is_some_and(|a| a.get_action().takes_values());
+                .is_some_and(|a| a.get_action().takes_values() && !a.is_require_equals_set());
         return Parsed::Option { value_follows };
     }
     // Short flags, possibly combined (`-qi`, `-qr500`, `-qm pytest`).
@@ -125,6 +126,11 @@ mod tests {
         check(
             "s run --exact --lines m:f app.py",
             "s run --exact --lines m:f -- app.py",
+        );
+        check("s run --live-web app.py a", "s run --live-web -- app.py a");
+        check(
+            "s run --live-web=:8123 app.py a",
+            "s run --live-web=:8123 -- app.py a",
         );
     }
 

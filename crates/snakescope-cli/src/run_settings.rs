@@ -43,6 +43,8 @@ pub struct RunSettings {
     pub stat: bool,
     /// Where the asyncio task layout arrives (asyncio followed), if anywhere.
     pub task_layout_file: Option<PathBuf>,
+    /// Where the agent writes the capture so far every second (`--live-web`).
+    pub live_snapshot_file: Option<PathBuf>,
 }
 
 /// How memory is tracked: `--memory sampled --memory-interval 0` is exact.
@@ -77,6 +79,9 @@ pub(crate) fn bootstrap_options(args: &RunArgs, format: Format) -> Vec<OsString>
     ]);
     if let Some(path) = &args.task_layout_file {
         options.extend(["--task-layout-file".into(), path.into()]);
+    }
+    if let Some(path) = &args.live_snapshot_file {
+        options.extend(["--live-snapshot-file".into(), path.into()]);
     }
     for (on, flag) in [
         (args.sampling.idle, "--idle"),
@@ -128,6 +133,7 @@ pub fn parse_bootstrap_options(options: Vec<OsString>) -> Result<RunSettings, St
         memory_interval: args.memory_interval,
         stat: args.sampling.stat,
         task_layout_file: args.task_layout_file.clone(),
+        live_snapshot_file: args.live_snapshot_file.clone(),
     })
 }
 
@@ -162,6 +168,8 @@ mod tests {
             "--opcodes",
             "--task-layout-file",
             "/tmp/layout.json",
+            "--live-snapshot-file",
+            "/tmp/live.json",
             "script.py",
             "a",
         ]);
@@ -183,6 +191,7 @@ mod tests {
                 memory_interval: 0,
                 stat: true,
                 task_layout_file: Some("/tmp/layout.json".into()),
+                live_snapshot_file: Some("/tmp/live.json".into()),
             }
         );
     }

@@ -17,6 +17,7 @@ mod opcodes;
 mod own;
 mod processes;
 mod schema;
+mod shared;
 mod sink;
 mod stat;
 mod stats;
@@ -41,6 +42,7 @@ pub use opcodes::{CodeSamples, InstructionSamples, OpcodeTable, Opcodes, OPCODES
 pub use own::is_own_file;
 pub use processes::{role_of, ProcessRecord, ROLE_MAIN, ROLE_POOL_WORKER};
 pub use schema::{capture_schema, schema_text, written_schema};
+pub use shared::SharedBuilder;
 pub use sink::{FrameInterner, SampleSink, Tee};
 pub use stat::{thousands, Stat, StatFigure, StatUnit};
 pub use stats::{FunctionStat, LineStat, Stats};

@@ -64,7 +64,7 @@ pub use python::{
     memory_close_censuses, memory_elapsed, memory_hooks, memory_label, memory_on, memory_pause,
     memory_restore_allocators, memory_resume, memory_start,
 };
-pub use state::{is_on, pause, stop_memory};
+pub use state::{is_on, pause, snapshot, stop_memory};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

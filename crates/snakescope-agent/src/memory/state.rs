@@ -121,11 +121,10 @@ impl State {
         timeline: Vec<MemoryPoint>,
     ) -> (Vec<Frame>, Memory) {
         self.settle_peak();
-        let end_bytes: f64 = self.sites.iter().map(|(_, _, s)| s.live.max(0.0)).sum();
         let end = self.started.elapsed().as_secs_f64();
-        let mut labels = self.labels;
+        let mut labels = std::mem::take(&mut self.labels);
         labels.extend(
-            self.open_labels
+            std::mem::take(&mut self.open_labels)
                 .into_iter()
                 .map(|(name, start_s)| MemoryLabel {
                     name,
@@ -133,26 +132,50 @@ impl State {
                     end_s: end,
                 }),
         );
-        let sites = self
-            .sites
-            .into_iter()
-            .filter(|(_, _, s)| s.allocations > 0.0)
-            .map(|(frames, source, s)| memory_site(frames, source, &s))
-            .collect();
-        let memory = Memory {
+        let globals = std::mem::take(&mut self.globals);
+        let memory = self.section(interval, timeline, labels, globals);
+        (self.frames.into_frames(), memory)
+    }
+
+    /// The memory section as the state has it now.
+    fn section(
+        &self,
+        interval: u64,
+        timeline: Vec<MemoryPoint>,
+        labels: Vec<MemoryLabel>,
+        globals: Vec<MemoryGlobal>,
+    ) -> Memory {
+        let end_bytes: f64 = self.sites.iter().map(|(_, _, s)| s.live.max(0.0)).sum();
+        Memory {
             mode: if interval == 0 { "exact" } else { "sampled" }.to_owned(),
             sample_interval_bytes: interval.max(1),
-            sites,
+            sites: self
+                .sites
+                .iter()
+                .filter(|(_, _, s)| s.allocations > 0.0)
+                .map(|(frames, source, s)| memory_site(frames.clone(), *source, s))
+                .collect(),
             peak_bytes: self.peak.round() as u64,
             peak_at_s: self.peak_at,
             end_bytes: end_bytes.round() as u64,
             timeline,
             labels,
             census: Vec::new(),
-            globals: self.globals,
-        };
-        (self.frames.into_frames(), memory)
+            globals,
+        }
     }
+}
+
+/// The memory data so far, without stopping (the live snapshots): the
+/// sites' frames and the section, with the timeline's points so far; `None`
+/// when tracking is off. Alive-at-the-peak is as last settled.
+pub fn snapshot() -> Option<(Vec<Frame>, Memory)> {
+    let timeline = super::timeline::points();
+    let interval = super::recording::INTERVAL.load(Ordering::Relaxed);
+    let guard = STATE.lock().ok()?;
+    let state = guard.as_ref()?;
+    let memory = state.section(interval, timeline, state.labels.clone(), Vec::new());
+    Some((state.frames.clone().into_frames(), memory))
 }
 
 /// A site's totals as the capture has them (rounded estimates).

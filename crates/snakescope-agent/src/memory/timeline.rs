@@ -47,26 +47,36 @@ pub(super) fn start(started: Instant, period: Duration) {
 
 /// The timeline thread's loop, until `stop`.
 fn run(stop: &AtomicBool, started: Instant, mut period: Duration) -> Vec<MemoryPoint> {
-    let mut points = Vec::new();
     let mut watch = PeakWatch::new(Instant::now());
     while !stop.load(Ordering::Relaxed) {
         watch.check(Instant::now(), started);
         request_census();
-        points.push(MemoryPoint {
+        let point = MemoryPoint {
             t: started.elapsed().as_secs_f64(),
             heap: LIVE.load(Ordering::Relaxed).max(0) as u64,
             rss: rss_bytes(),
-        });
+        };
+        let mut points = POINTS.lock().unwrap_or_else(|e| e.into_inner());
+        points.push(point);
         if points.len() >= MAX_POINTS {
             // Bounded: keep every other point and sample half as often.
             let kept: Vec<MemoryPoint> = points.iter().step_by(2).copied().collect();
-            points = kept;
+            *points = kept;
             period *= 2;
         }
+        drop(points);
         // Woken early by stop (unpark), which then needs no wait.
         std::thread::park_timeout(period);
     }
-    points
+    std::mem::take(&mut *POINTS.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// The timeline's points so far (shared with the live snapshots, which copy them).
+static POINTS: Mutex<Vec<MemoryPoint>> = Mutex::new(Vec::new());
+
+/// A copy of the timeline's points so far.
+pub(super) fn points() -> Vec<MemoryPoint> {
+    POINTS.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// Stops the timeline thread (when running) and returns its points.

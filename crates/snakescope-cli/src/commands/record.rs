@@ -4,12 +4,13 @@ use crate::args::RecordArgs;
 use crate::commands::feedback::{Counting, Feedback};
 use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::commands::stat::{counters, figures};
-use crate::commands::top::live::{CaptureSource, Shared};
+use crate::commands::top::live::CaptureSource;
 use crate::commands::top::web::LiveWeb;
 use crate::commands::{attach_error, children, dis, tasks};
 use crate::launch::{self, Signals};
 use crate::UserError;
 use snakescope_formats::{Format, Section};
+use snakescope_model::SharedBuilder;
 use snakescope_model::{Capture, CaptureBuilder, Meta, SampleSink};
 use snakescope_remote::{AttachError, Target};
 use snakescope_remote::{NoHooks, Sampler, SamplerSettings};
@@ -42,7 +43,7 @@ struct Settings {
 }
 
 /// The live page's "last seconds" (`--live-web`; `top --window` sets its own).
-const LIVE_WINDOW: Duration = Duration::from_secs(10);
+pub(crate) const LIVE_WINDOW: Duration = Duration::from_secs(10);
 
 /// What `record --stat` measures.
 const STAT_SCOPE: &str = "the command and every process it started, from launch to exit \
@@ -111,7 +112,7 @@ fn record_pid(pid: u32, settings: &Settings) -> anyhow::Result<u8> {
     let version = target.version.to_string();
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
     let asking = tasks::follow(settings.async_tasks, &mut sampler, pid, version);
-    let shared = Shared::default();
+    let shared = SharedBuilder::default();
     let web = serve_live(settings, &shared, &mut sampler, started)?;
     let mut sink = counting(shared.clone(), feedback.as_ref());
     let never = AtomicBool::new(false);
@@ -176,7 +177,7 @@ fn record_command(command: &[OsString], settings: &Settings) -> anyhow::Result<u
     let version = target.version.to_string();
     let mut sampler = Sampler::new(target, settings.sampler, NoHooks);
     let asking = tasks::follow(settings.async_tasks, &mut sampler, pid, version);
-    let shared = Shared::default();
+    let shared = SharedBuilder::default();
     let web = serve_live(settings, &shared, &mut sampler, started)?;
     let mut sink = counting(shared.clone(), feedback.as_ref());
     let never = AtomicBool::new(false);
@@ -428,7 +429,7 @@ fn banner(what: &str, settings: &Settings, pid: u32) -> String {
 }
 
 /// The capture builder, counting samples for the progress line when there is one.
-fn counting(builder: Shared, feedback: Option<&Feedback>) -> Counting<'_, Shared> {
+fn counting(builder: SharedBuilder, feedback: Option<&Feedback>) -> Counting<'_, SharedBuilder> {
     Counting {
         inner: builder,
         count: feedback.map(|f| &f.samples),
@@ -438,7 +439,7 @@ fn counting(builder: Shared, feedback: Option<&Feedback>) -> Counting<'_, Shared
 /// With `--live-web`: the live page, served while sampling (as `top`'s).
 fn serve_live(
     settings: &Settings,
-    shared: &Shared,
+    shared: &SharedBuilder,
     sampler: &mut Sampler,
     started: f64,
 ) -> anyhow::Result<Option<LiveWeb>> {

@@ -7,6 +7,8 @@
 
 use crate::args::{MemoryMode, RunArgs};
 use crate::commands::output::{check_draws, check_output_path, output_format};
+use crate::commands::top::live::CaptureSource;
+use crate::commands::top::web::LiveWeb;
 use crate::launch::{self, Signals};
 use crate::UserError;
 use snakescope_formats::{Format, Section};
@@ -32,6 +34,13 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
                 .into(),
         );
     }
+    if args.exact && args.live_web.is_some() {
+        return Err(UserError::new(
+            "--live-web shows the sampled profile as it grows; --exact counts calls and shows them at the end",
+        )
+        .with_hint("drop one of them")
+        .into());
+    }
     // Checked (version, package) before anything runs; see interpreter.rs.
     let interpreter = super::interpreter::Interpreter::choose(args.python.as_deref())?;
     let python = interpreter.python.clone();
@@ -45,10 +54,23 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
     // asyncio tasks: the interpreter is asked for its task layout while the
     // program starts (commands/tasks.rs); the agent reads the answer's file.
     let probing = (!args.no_async && !args.exact).then(|| {
-        let path = layout_path();
+        let path = temp_path("tasks");
         args.task_layout_file = Some(path.clone());
         (super::tasks::probe_to_file(&python, path.clone()), path)
     });
+    // --live-web: the agent writes the capture so far to a file every
+    // second, and this process serves it (commands/top/web.rs).
+    let live = match args.live_web.clone() {
+        Some(addr) => {
+            let path = temp_path("live");
+            args.live_snapshot_file = Some(path.clone());
+            let source = CaptureSource::snapshots(path.clone());
+            let web = LiveWeb::start(addr.as_deref(), source, super::record::LIVE_WINDOW)?;
+            super::record::note(&format!("live page at {}", web.url));
+            Some((web, path))
+        }
+        None => None,
+    };
     let command = bootstrap_command(&args, &python, format, target);
     let signals = Signals::install()?;
     let mut child = launch::spawn_with(&command, |c| interpreter.prepare(c)).map_err(|e| {
@@ -76,17 +98,22 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
         let _ = thread.join();
         let _ = std::fs::remove_file(path);
     }
+    if let Some((web, path)) = live {
+        drop(web);
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(path.with_extension("json.tmp"));
+    }
     drop(interpreter); // before mirroring a death by signal, which ends this process
     Ok(launch::mirror_exit(status))
 }
 
 /// A file name of our own for the task layout, in the temporary directory.
-fn layout_path() -> std::path::PathBuf {
+fn temp_path(what: &str) -> std::path::PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     std::env::temp_dir().join(format!(
-        "snakescope-tasks-{}-{nanos}.json",
+        "snakescope-{what}-{}-{nanos}.json",
         std::process::id()
     ))
 }

@@ -28,6 +28,12 @@ pub trait SamplerHooks {
         let _ = code;
         false
     }
+
+    /// Whether [`Self::is_agent_code`] can claim any code at all: when not,
+    /// no stack is searched for it (`record`'s samples skip that walk).
+    fn has_agent_code(&self) -> bool {
+        false
+    }
 }
 
 /// Leaves nothing out.

@@ -361,9 +361,12 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
                 .stack
                 .innermost(walker)
                 .is_some_and(|c| hooks.is_own_code(c))
-            || self
-                .stack
-                .agent_inside(walker, |c| hooks.is_own_code(c), |c| hooks.is_agent_code(c))
+            || hooks.has_agent_code()
+                && self.stack.agent_inside(
+                    walker,
+                    |c| hooks.is_own_code(c),
+                    |c| hooks.is_agent_code(c),
+                )
         {
             // A thread not running Python code, or the agent's own code
             // (starting or stopping the profiler) rather than the program's.

@@ -4,12 +4,13 @@
 //! reads while sampling goes on.
 
 use snakescope_model::{
-    CaptureBuilder, Frame, FrameInterner, MemorySite, Meta, SampleSink, Tee, ThreadSample,
-    WindowReader, WindowedSink,
+    Capture, CaptureBuilder, Frame, FrameInterner, Meta, SampleSink, SharedBuilder, Tee,
+    ThreadSample, WindowReader, WindowedSink,
 };
 use snakescope_remote::{NoHooks, Sampler, SamplerSettings, Target, TickCounts};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -37,11 +38,20 @@ pub struct Live {
 
 /// The capture so far, for any thread (the `s` key, the live page).
 #[derive(Clone)]
-pub struct CaptureSource {
-    capture: Arc<Mutex<CaptureBuilder>>,
-    ticks: Arc<TickCounts>,
-    meta: Meta,
-    started: Instant,
+pub struct CaptureSource(Source);
+
+#[derive(Clone)]
+enum Source {
+    /// A sampler in this process counts into `capture`.
+    Sampled {
+        capture: SharedBuilder,
+        ticks: Arc<TickCounts>,
+        meta: Box<Meta>,
+        started: Instant,
+    },
+    /// `run --live-web`: the agent in the program writes the capture so
+    /// far to this file every second (the last copy read is kept).
+    Snapshots(PathBuf, Arc<Mutex<Option<Capture>>>),
 }
 
 impl Live {
@@ -59,11 +69,8 @@ impl Live {
         let recent = WindowedSink::new(window, BUCKETS);
         let since = WindowedSink::new(FOREVER, 1);
         let (recent_reader, since_reader) = (recent.reader(), since.reader());
-        let capture = Arc::new(Mutex::new(CaptureBuilder::new()));
-        let mut sink = Tee::new(
-            Shared(Arc::clone(&capture)),
-            ByFunction(Tee::new(recent, since)),
-        );
+        let capture = SharedBuilder::default();
+        let mut sink = Tee::new(capture.clone(), ByFunction(Tee::new(recent, since)));
         if !command.is_empty() {
             sink.name_process(pid, command.clone());
         }
@@ -96,12 +103,12 @@ impl Live {
         Ok(Live {
             recent: recent_reader,
             since_start: since_reader,
-            source: CaptureSource {
+            source: CaptureSource(Source::Sampled {
                 capture,
                 ticks: Arc::clone(&ticks),
-                meta,
+                meta: Box::new(meta),
                 started,
-            },
+            }),
             ticks,
             stop,
             sampler: Some(thread),
@@ -147,71 +154,52 @@ impl Live {
 
 impl CaptureSource {
     /// The capture of `shared`, with `meta` but for what grows while it runs.
-    pub(crate) fn new(shared: &Shared, ticks: Arc<TickCounts>, meta: Meta) -> CaptureSource {
-        CaptureSource {
-            capture: Arc::clone(&shared.0),
+    pub(crate) fn new(shared: &SharedBuilder, ticks: Arc<TickCounts>, meta: Meta) -> CaptureSource {
+        CaptureSource(Source::Sampled {
+            capture: shared.clone(),
             ticks,
-            meta,
+            meta: Box::new(meta),
             started: Instant::now(),
-        }
+        })
     }
 
-    /// The capture so far, as `record` would have written it had it stopped now.
-    pub fn now(&self) -> snakescope_model::Capture {
-        let builder = lock(&self.capture).clone();
-        builder.finish(Meta {
-            duration_s: self.started.elapsed().as_secs_f64(),
-            ticks: self.ticks.ticks.load(Ordering::Relaxed),
-            lost_ticks: self.ticks.lost.load(Ordering::Relaxed),
-            ..self.meta.clone()
-        })
+    /// The captures the agent writes to `path` (see [`Source::Snapshots`]).
+    pub fn snapshots(path: PathBuf) -> CaptureSource {
+        CaptureSource(Source::Snapshots(path, Arc::default()))
+    }
+
+    /// The capture so far, as `record` would have written it had it stopped
+    /// now (or the agent's last copy: empty before the first).
+    pub fn now(&self) -> Capture {
+        match &self.0 {
+            Source::Sampled {
+                capture,
+                ticks,
+                meta,
+                started,
+            } => capture.copy().finish(Meta {
+                duration_s: started.elapsed().as_secs_f64(),
+                ticks: ticks.ticks.load(Ordering::Relaxed),
+                lost_ticks: ticks.lost.load(Ordering::Relaxed),
+                ..(**meta).clone()
+            }),
+            Source::Snapshots(path, last) => {
+                let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+                let read = std::fs::read(path).ok();
+                if let Some(capture) = read.and_then(|b| serde_json::from_slice::<Capture>(&b).ok())
+                {
+                    *last = Some(capture);
+                }
+                last.clone()
+                    .unwrap_or_else(|| CaptureBuilder::new().finish(Meta::default()))
+            }
+        }
     }
 }
 
 impl Drop for Live {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-fn lock(builder: &Mutex<CaptureBuilder>) -> MutexGuard<'_, CaptureBuilder> {
-    // A panic while counting leaves counts, never a broken structure.
-    builder.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The capture builder, shared with the view (which copies it for `s`)
-/// and the live page; `record --live-web` samples into one too.
-#[derive(Clone, Default)]
-pub(crate) struct Shared(Arc<Mutex<CaptureBuilder>>);
-
-impl Shared {
-    /// The builder, once sampling is over.
-    pub(crate) fn take(&self) -> CaptureBuilder {
-        std::mem::take(&mut *lock(&self.0))
-    }
-}
-
-impl FrameInterner for Shared {
-    fn intern_frame(&mut self, frame: Frame) -> usize {
-        lock(&self.0).intern_frame(frame)
-    }
-}
-
-impl SampleSink for Shared {
-    fn add_sample(&mut self, sample: ThreadSample<'_>, weight: u64, at_ns: u64) {
-        lock(&self.0).add_sample(sample, weight, at_ns);
-    }
-
-    fn name_thread(&mut self, tid: u64, name: Option<String>) {
-        lock(&self.0).name_thread(tid, name);
-    }
-
-    fn name_process(&mut self, pid: u32, command: Vec<String>) {
-        lock(&self.0).name_process(pid, command);
-    }
-
-    fn add_memory_site(&mut self, site: MemorySite) {
-        lock(&self.0).add_memory_site(site);
     }
 }
 
