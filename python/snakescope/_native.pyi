@@ -150,10 +150,15 @@ def memory_on() -> bool:
     """Whether memory tracking is on."""
 
 def heap_census(
-    type_name: Any, small_ints: tuple[int, int]
+    type_name: Any, small_ints: tuple[int, int], globals: bool = False
 ) -> tuple[list[tuple[str, int, int]], bool, int, int] | None:
     """The heap census, natively: (rows, estimated, references visited, one in how many
-    untracked objects kept); None where the heap's layout is unknown (3.13t)."""
+    untracked objects kept); None where the heap's layout is unknown (3.13t). With
+    `globals` (the census at the end), also marks what module globals hold."""
+
+def live_start(path: str | os.PathLike[str]) -> None:
+    """`run --live-web`: writes the capture so far to `path` every second until
+    the capture is taken."""
 
 def memory_elapsed() -> float:
     """Seconds since memory tracking started."""

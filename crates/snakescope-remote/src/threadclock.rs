@@ -125,6 +125,15 @@ impl<T: Clone> ClockJudge<T> {
         self.tick_ns = self.now_ns();
     }
 
+    /// Sampling is paused (the agent's own work runs in the program's
+    /// threads, e.g. a heap census): what the threads use meanwhile is not
+    /// the program's, so no bank carries it past the pause, and the next
+    /// tick counts from now.
+    pub fn paused(&mut self) {
+        self.clear();
+        self.tick_ns = self.now_ns();
+    }
+
     /// Forgets every thread.
     pub fn clear(&mut self) {
         self.books.clear();

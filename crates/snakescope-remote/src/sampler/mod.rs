@@ -204,7 +204,11 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             {
                 break;
             }
-            if !self.hooks.paused() && !self.count_tick(sink) {
+            if self.hooks.paused() {
+                if let Some(clocks) = self.clocks.as_mut() {
+                    clocks.paused();
+                }
+            } else if !self.count_tick(sink) {
                 break; // the target exited
             }
             let now = Instant::now();
