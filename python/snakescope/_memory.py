@@ -266,9 +266,10 @@ def census_rows(when):
     None)``, the 200 types holding the most bytes. Native (the agent's
     ``memory/heapcount.rs``: bounded by a distinct sample) where the
     interpreter's heap layout is known; elsewhere (3.13t) this module's
-    walk, bounded by ``_BIG``. The census at the end (not near the peak)
-    also marks what module globals hold (``memory/globals``)."""
-    native = _native.heap_census(_type_name, _SMALL_INTS, when != "peak")
+    walk, bounded by ``_BIG``. The census at the end (not near the peak,
+    nor the live page's) also marks what module globals hold
+    (``memory/globals``)."""
+    native = _native.heap_census(_type_name, _SMALL_INTS, when not in ("peak", "live"))
     if native is not None:
         rows, estimated, visited, one_in = native
         return (when, float(_native.memory_elapsed()), rows, estimated, (visited, one_in))

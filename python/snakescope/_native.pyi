@@ -156,9 +156,12 @@ def heap_census(
     untracked objects kept); None where the heap's layout is unknown (3.13t). With
     `globals` (the census at the end), also marks what module globals hold."""
 
-def live_start(path: str | os.PathLike[str]) -> None:
+def live_start(
+    path: str | os.PathLike[str],
+    census: Callable[[], tuple[Any, ...]] | None = None,
+) -> None:
     """`run --live-web`: writes the capture so far to `path` every second until
-    the capture is taken."""
+    the capture is taken; with `census`, live object counts by type beside it."""
 
 def memory_elapsed() -> float:
     """Seconds since memory tracking started."""

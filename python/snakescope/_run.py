@@ -26,7 +26,7 @@ class _Options:
         except ValueError as e:
             raise SystemExit(f"snakescope._run: {e}") from None
         for name in ("rate", "format", "idle", "gil", "quiet", "exact", "sort", "lines", "memory",
-                     "memory_interval", "stat", "opcodes", "task_layout_file", "live_snapshot_file"):
+                     "memory_interval", "stat", "opcodes", "task_layout_file", "live_snapshot_file", "messages_file"):
             setattr(self, name, getattr(settings, name))
         self.kind, self.target, self.args = rest[0], rest[1], rest[2:]
         # Where the program was started: a chdir() later does not move the output.
@@ -132,6 +132,31 @@ def _write_lines(opts, capture):
     if not opts.quiet:
         sys.stderr.write(text)
         print(f"wrote {path} (line timings)", file=sys.stderr)
+
+
+def _messages_to(path):
+    """`run --live`: snakescope's messages at the end (the summary, "wrote
+    ...") go to `path` instead of stderr, which the live view holds; `run`
+    prints them once the view is closed. The program's own output is
+    flushed first and stays its own. Returns what `_messages_back` needs."""
+    if not path:
+        return None
+    try:
+        sys.stderr.flush()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError:
+        return None  # then on stderr, as without --live
+    saved = os.dup(2)
+    os.dup2(fd, 2)
+    os.close(fd)
+    return saved
+
+
+def _messages_back(saved):
+    if saved is not None:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _add_opcode_table(capture):
@@ -351,17 +376,21 @@ def main(argv):
                 capture.set_lines(lines.rows())
         except Exception as exc:
             print(f"snakescope: could not write the line timings: {exc}", file=sys.stderr)
-        if capture is not None:
-            try:
-                capture.finish_run(opts.command(), state["code"])
-                capture.write(opts.output, opts.format, opts.quiet, summary=not opts.exact)
-            except Exception as exc:
-                print(f"snakescope: could not write the profile: {exc}", file=sys.stderr)
-        if lines is not None and capture is not None:
-            try:
-                _write_lines(opts, capture)
-            except Exception as exc:
-                print(f"snakescope: could not write the line timings: {exc}", file=sys.stderr)
+        saved = _messages_to(opts.messages_file)
+        try:
+            if capture is not None:
+                try:
+                    capture.finish_run(opts.command(), state["code"])
+                    capture.write(opts.output, opts.format, opts.quiet, summary=not opts.exact)
+                except Exception as exc:
+                    print(f"snakescope: could not write the profile: {exc}", file=sys.stderr)
+            if lines is not None and capture is not None:
+                try:
+                    _write_lines(opts, capture)
+                except Exception as exc:
+                    print(f"snakescope: could not write the line timings: {exc}", file=sys.stderr)
+        finally:
+            _messages_back(saved)
 
     try:
         program = _RUNNERS[opts.kind](opts.target, opts.args)
@@ -387,7 +416,8 @@ def main(argv):
                     _native.memory_start(0 if opts.memory == "exact" else opts.memory_interval,
                                          _OWN_FILES_LIST, census=lambda: _memory.census_rows("peak"))
                 if opts.live_snapshot_file:  # --live-web: the capture so far, every second
-                    _native.live_start(opts.live_snapshot_file)
+                    objects = None if opts.memory == "off" else (lambda: _memory.census_rows("live"))
+                    _native.live_start(opts.live_snapshot_file, objects)
                 _native.rescue_arm(opts.output, opts.format, opts.command(), opts.quiet)
             if opts.stat:  # last: snakescope's own threads are started, and not counted
                 _native.stat_start()

@@ -17,6 +17,7 @@ directory on sys.path, as there is no __init__.py).
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any, Callable, Iterator, Sequence
 
 import pytest
@@ -32,6 +33,7 @@ from support.interpreters import (
 from support.loadgen import spinning
 from support.paths import REPO
 from support.processes import Proc
+from support.tmux import Tmux
 
 # --------------------------------------------------------------------------
 # Interpreters
@@ -138,3 +140,13 @@ def page(browser: Browser) -> Iterator[Page]:
     p = browser.new_page(width=1400, height=900)
     yield p
     p.close()
+
+
+@pytest.fixture
+def tmux(tmp_path) -> Iterator[Tmux]:
+    """A tmux server of the test's own (test_top.py, test_run_live.py)."""
+    if not shutil.which("tmux"):
+        pytest.fail("tmux is not installed (`make test` installs Debian's tmux)")
+    t = Tmux(tmp_path)
+    yield t
+    t.close()

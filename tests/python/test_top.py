@@ -11,12 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import shutil
-import subprocess
 import time
-from pathlib import Path
-
-import pytest
 
 from support import (
     K_SIGMA,
@@ -97,49 +92,8 @@ def test_top_needs_a_terminal_or_once(snakescope, any_python):
 
 
 # --------------------------------------------------------------------------
-# The full-screen view, in a tmux session
+# The full-screen view, in a tmux session (the `tmux` fixture: conftest.py)
 # --------------------------------------------------------------------------
-
-
-class Tmux:
-    """A detached tmux server of its own (socket in tmp_path) with one
-    160x40 window running bash without rc files."""
-
-    def __init__(self, tmp_path: Path):
-        self.socket = str(tmp_path / "tmux.sock")
-        self.tmux("new-session", "-d", "-x", "160", "-y", "40", "bash --norc --noprofile")
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-S", self.socket, *args], check=True,
-                              capture_output=True, text=True, timeout=30).stdout
-
-    def send(self, *keys: str) -> None:
-        self.tmux("send-keys", *keys)
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p")
-
-    def wait_for(self, pattern: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            shown = self.screen()
-            if re.search(pattern, shown, re.M):
-                return shown
-            if time.monotonic() > deadline:
-                pytest.fail(f"no {pattern!r} on the screen within {timeout:g} s:\n{shown}")
-            time.sleep(0.2)
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True)
-
-
-@pytest.fixture
-def tmux(tmp_path):
-    if not shutil.which("tmux"):
-        pytest.fail("tmux is not installed (`make test` installs Debian's tmux)")
-    t = Tmux(tmp_path)
-    yield t
-    t.close()
 
 
 def test_keys_save_and_terminal_restored_after_ctrl_c(any_python, snakescope, spawn, tmux,

@@ -52,6 +52,8 @@ struct Running {
     shared: snakescope_model::SharedBuilder,
     /// The capture's metadata as known at the start.
     meta: Meta,
+    /// The sampler's ticks so far (for the live snapshots).
+    ticks: Arc<snakescope_remote::TickCounts>,
 }
 
 /// What the sampler thread hands back: the sink it filled, still open for
@@ -148,18 +150,19 @@ fn start(
         free_threaded: !target.has_gil(),
         ..Meta::default()
     };
+    let mut sampler = Sampler::new(
+        target,
+        settings,
+        own::AgentHooks {
+            hide_files,
+            own_files,
+        },
+    );
+    let ticks = sampler.publish_ticks();
     let thread = std::thread::Builder::new()
         .name("snakescope-sampler".into())
         .spawn(move || {
             let started = unix_now();
-            let mut sampler = Sampler::new(
-                target,
-                settings,
-                own::AgentHooks {
-                    hide_files,
-                    own_files,
-                },
-            );
             if let Some(layout) = layout {
                 sampler.follow_tasks_from(layout);
             }
@@ -183,6 +186,7 @@ fn start(
         thread,
         shared,
         meta,
+        ticks,
     });
     Ok(())
 }
@@ -246,12 +250,17 @@ pub(crate) fn put_memory(
     }
 }
 
-/// What the running sampler counts into and the capture's metadata so far
-/// (for the live snapshots), or `None` when it is not running here.
-pub(crate) fn running_source() -> Option<(snakescope_model::SharedBuilder, Meta)> {
+/// What the running sampler counts into, the capture's metadata as known at
+/// the start and its ticks so far (for the live snapshots), or `None` when
+/// it is not running here.
+pub(crate) fn running_source() -> Option<(
+    snakescope_model::SharedBuilder,
+    Meta,
+    Arc<snakescope_remote::TickCounts>,
+)> {
     let running = RUNNING.lock().ok()?;
     let r = running.as_ref().filter(|r| r.pid == std::process::id())?;
-    Some((r.shared.clone(), r.meta.clone()))
+    Some((r.shared.clone(), r.meta.clone(), Arc::clone(&r.ticks)))
 }
 
 /// The CPU time the sampler thread has taken so far, while it runs.

@@ -30,6 +30,8 @@ pub struct RunSettings {
     task_layout_file: Option<PathBuf>,
     /// Where to write the capture so far every second (`--live-web`).
     live_snapshot_file: Option<PathBuf>,
+    /// Where the messages at the end go instead of stderr (`--live`).
+    messages_file: Option<PathBuf>,
 }
 
 /// Parses the bootstrap's options (each as bytes: a file name need not be
@@ -58,5 +60,6 @@ pub fn run_settings(options: Vec<Vec<u8>>) -> PyResult<RunSettings> {
         stat: s.stat,
         task_layout_file: s.task_layout_file,
         live_snapshot_file: s.live_snapshot_file,
+        messages_file: s.messages_file,
     })
 }

@@ -468,14 +468,28 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "PATH")]
     pub task_layout_file: Option<PathBuf>,
 
+    /// Watch the program live while it runs, full screen (as `top`: its
+    /// functions over the last 10 s and since the start, its threads, its
+    /// heap and the allocation sites holding the most); needs a terminal.
+    /// The profile is still written at the end.
+    #[arg(long)]
+    pub live: bool,
+
     /// Also serve a live page while the program runs (as `record
     /// --live-web`: the last 10 s and since the start, updated every second,
-    /// with the memory timeline and allocation sites) on ADDR (HOST:PORT or
+    /// with the memory timeline, allocation sites and object counts by
+    /// type) on ADDR (HOST:PORT or
     /// a port, given as `--live-web=ADDR`: the script follows; default
     /// 127.0.0.1 and a free port), its URL with a random token printed on
     /// stderr.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true)]
     pub live_web: Option<Option<String>>,
+
+    /// Set by `snakescope run` for its bootstrap (`--live`): where its own
+    /// messages at the end (the summary, "wrote …") go instead of stderr,
+    /// which the live view holds; `run` prints them once the view is closed.
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub messages_file: Option<PathBuf>,
 
     /// Set by `snakescope run` for its bootstrap (`--live-web`): the file
     /// the agent writes the capture so far to, every second.

@@ -42,12 +42,6 @@ const HABITS: &[Habit] = &[
                outside: `{prog} record -- python3 {arg}`",
     },
     Habit {
-        spelling: Spelling::Command("top"),
-        error: "`top` is not a command: snakescope has no live view (py-spy's `top`) yet",
-        hint: "record for a while and read the summary: `{prog} record --pid PID --duration 10`, \
-               or print every thread's stack now: `{prog} dump --pid PID`",
-    },
-    Habit {
         spelling: Spelling::Command("flamegraph"),
         error: "`flamegraph` is not a command: a flame graph is an output of `record` and `run`",
         hint: "`{prog} record -o profile.svg -- python3 app.py`, or from a saved capture: \
@@ -145,7 +139,7 @@ mod tests {
             hint.contains("`snakescope record -- python3 app.py`"),
             "{hint}"
         );
-        for word in ["top", "flamegraph", "stats"] {
+        for word in ["flamegraph", "stats"] {
             let (error, _) = answer(&format!("snakescope {word}")).unwrap();
             assert!(error.starts_with(&format!("`{word}`")), "{error}");
         }

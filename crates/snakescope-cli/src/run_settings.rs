@@ -45,6 +45,8 @@ pub struct RunSettings {
     pub task_layout_file: Option<PathBuf>,
     /// Where the agent writes the capture so far every second (`--live-web`).
     pub live_snapshot_file: Option<PathBuf>,
+    /// Where the bootstrap's messages at the end go (`--live`), if not stderr.
+    pub messages_file: Option<PathBuf>,
 }
 
 /// How memory is tracked: `--memory sampled --memory-interval 0` is exact.
@@ -82,6 +84,9 @@ pub(crate) fn bootstrap_options(args: &RunArgs, format: Format) -> Vec<OsString>
     }
     if let Some(path) = &args.live_snapshot_file {
         options.extend(["--live-snapshot-file".into(), path.into()]);
+    }
+    if let Some(path) = &args.messages_file {
+        options.extend(["--messages-file".into(), path.into()]);
     }
     for (on, flag) in [
         (args.sampling.idle, "--idle"),
@@ -134,6 +139,7 @@ pub fn parse_bootstrap_options(options: Vec<OsString>) -> Result<RunSettings, St
         stat: args.sampling.stat,
         task_layout_file: args.task_layout_file.clone(),
         live_snapshot_file: args.live_snapshot_file.clone(),
+        messages_file: args.messages_file.clone(),
     })
 }
 
@@ -170,6 +176,8 @@ mod tests {
             "/tmp/layout.json",
             "--live-snapshot-file",
             "/tmp/live.json",
+            "--messages-file",
+            "/tmp/messages.txt",
             "script.py",
             "a",
         ]);
@@ -192,6 +200,7 @@ mod tests {
                 stat: true,
                 task_layout_file: Some("/tmp/layout.json".into()),
                 live_snapshot_file: Some("/tmp/live.json".into()),
+                messages_file: Some("/tmp/messages.txt".into()),
             }
         );
     }

@@ -12,6 +12,7 @@ mod exact;
 mod findings;
 mod frames;
 mod kinds;
+mod live;
 mod memory;
 mod opcodes;
 mod own;
@@ -37,6 +38,7 @@ pub use exact::{
 pub use findings::{Finding, Findings, Verification};
 pub use frames::FrameTable;
 pub use kinds::{KindCounts, KindRow, KindSplit, SampleKind, GIL_WAIT_FUNCTIONS};
+pub use live::{LiveFile, LiveObjects};
 pub use memory::{Census, CensusRow, Memory, MemoryGlobal, MemoryLabel, MemoryPoint, MemorySite};
 pub use opcodes::{CodeSamples, InstructionSamples, OpcodeTable, Opcodes, OPCODES_VERSION};
 pub use own::is_own_file;

@@ -173,9 +173,6 @@ extern "C" fn peak_census(_: *mut std::ffi::c_void) -> std::os::raw::c_int {
 /// The census near the peak (GIL held), kept as the last one.
 fn take_census(py: Python<'_>) {
     CENSUS_WANTED.store(false, Ordering::Relaxed);
-    if !ACTIVE.load(Ordering::Relaxed) {
-        return;
-    }
     let Some(census) = CENSUS_FN
         .lock()
         .ok()
@@ -185,9 +182,24 @@ fn take_census(py: Python<'_>) {
     };
     let heap = LIVE.load(Ordering::Relaxed).max(0) as u64;
     CENSUS_LEVEL.store((heap as f64).to_bits(), Ordering::Relaxed);
-    // The census's own objects are not the program's: this thread's
-    // allocations are not recorded meanwhile (frees, and other threads'
-    // allocations, still are).
+    let (taken, spent) = run_census(py, &census);
+    CENSUS_SPENT_NS.fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
+    if let (Some(taken), Ok(mut last)) = (taken, PEAK_CENSUS.lock()) {
+        *last = Some(taken);
+    }
+}
+
+/// Runs `census` (`() -> CensusRows`, GIL held) while tracking is on: the
+/// census and the time it took (none when tracking is off, or it failed:
+/// the program is not disturbed). The census's own objects are not the
+/// program's: this thread's allocations are not recorded meanwhile (frees,
+/// and other threads' allocations, still are), and the CPU sampler takes
+/// no sample of the pause ([`CENSUS_RUNNING`]).
+pub(super) fn run_census(py: Python<'_>, census: &Py<PyAny>) -> (Option<Census>, Duration) {
+    if !ACTIVE.load(Ordering::Relaxed) || CENSUS_CLOSED.load(Ordering::Relaxed) {
+        return (None, Duration::ZERO);
+    }
+    let heap = LIVE.load(Ordering::Relaxed).max(0) as u64;
     let previous = pause_this_thread();
     CENSUS_RUNNING.store(true, Ordering::Relaxed);
     let began = Instant::now();
@@ -195,18 +207,19 @@ fn take_census(py: Python<'_>) {
         .call0(py)
         .and_then(|v| v.extract::<CensusRows>(py))
         .map(into_census);
-    CENSUS_SPENT_NS.fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    let spent = began.elapsed();
     CENSUS_RUNNING.store(false, Ordering::Relaxed);
     resume_this_thread(previous);
-    match taken {
-        Ok(mut taken) => {
-            taken.heap_bytes = Some(heap);
-            if let Ok(mut last) = PEAK_CENSUS.lock() {
-                *last = Some(taken);
-            }
-        }
-        Err(e) => drop(e), // no census this time; the program is not disturbed
-    }
+    let taken = taken.ok().map(|mut c| {
+        c.heap_bytes = Some(heap);
+        c
+    });
+    (taken, spent)
+}
+
+/// Whether censuses may no longer be queued (see [`CENSUS_CLOSED`]).
+pub(super) fn closed() -> bool {
+    CENSUS_CLOSED.load(Ordering::Relaxed)
 }
 
 /// The last census taken near the peak, with the tracked heap then.

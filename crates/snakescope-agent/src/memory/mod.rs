@@ -34,7 +34,7 @@
 //! (the session behind one lock, turned into the capture at the end),
 //! [`sites`] (the calling thread's stack → a site), [`live`] (live blocks,
 //! sites' totals, the peak, mappings), [`census`] (the heap census near the
-//! peak), [`timeline`] (heap and RSS over time), [`pymem`] (installing the
+//! peak), [`objects`] (live censuses for the live page), [`timeline`] (heap and RSS over time), [`pymem`] (installing the
 //! `PyMem` hooks), [`hooks`] and [`raw`] (the hooks themselves), [`got`] and
 //! [`dlsym`] (reaching native allocations), [`python`] (the functions the
 //! Python side calls).
@@ -48,6 +48,7 @@ mod heap;
 mod heapcount;
 mod hooks;
 mod live;
+pub mod objects;
 mod pymem;
 mod python;
 mod raw;

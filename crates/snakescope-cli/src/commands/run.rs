@@ -7,12 +7,15 @@
 
 use crate::args::{MemoryMode, RunArgs};
 use crate::commands::output::{check_draws, check_output_path, output_format};
-use crate::commands::top::live::CaptureSource;
+use crate::commands::top::live::{CaptureSource, Live};
+use crate::commands::top::screen::{SortBy, Span, ViewState};
+use crate::commands::top::tui;
 use crate::commands::top::web::LiveWeb;
 use crate::launch::{self, Signals};
 use crate::UserError;
 use snakescope_formats::{Format, Section};
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -34,13 +37,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
                 .into(),
         );
     }
-    if args.exact && args.live_web.is_some() {
-        return Err(UserError::new(
-            "--live-web shows the sampled profile as it grows; --exact counts calls and shows them at the end",
-        )
-        .with_hint("drop one of them")
-        .into());
-    }
+    check_live(&args)?;
     // Checked (version, package) before anything runs; see interpreter.rs.
     let interpreter = super::interpreter::Interpreter::choose(args.python.as_deref())?;
     let python = interpreter.python.clone();
@@ -58,18 +55,26 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
         args.task_layout_file = Some(path.clone());
         (super::tasks::probe_to_file(&python, path.clone()), path)
     });
-    // --live-web: the agent writes the capture so far to a file every
-    // second, and this process serves it (commands/top/web.rs).
-    let live = match args.live_web.clone() {
-        Some(addr) => {
-            let path = temp_path("live");
-            args.live_snapshot_file = Some(path.clone());
-            let source = CaptureSource::snapshots(path.clone());
-            let web = LiveWeb::start(addr.as_deref(), source, super::record::LIVE_WINDOW)?;
+    // --live, --live-web: the agent writes the capture so far to a file
+    // every second, which this process shows (commands/top/).
+    if args.live {
+        args.messages_file = Some(temp_path("messages"));
+    }
+    let source = (args.live || args.live_web.is_some()).then(|| {
+        let path = temp_path("live");
+        args.live_snapshot_file = Some(path.clone());
+        let no_objects = (args.memory == MemoryMode::Off).then_some(
+            "object counts by type come with memory tracking, which is off (--memory off)",
+        );
+        CaptureSource::snapshots(path, no_objects)
+    });
+    let web = match (&args.live_web, &source) {
+        (Some(addr), Some(source)) => {
+            let web = LiveWeb::start(addr.as_deref(), source.clone(), super::record::LIVE_WINDOW)?;
             super::record::note(&format!("live page at {}", web.url));
-            Some((web, path))
+            Some(web)
         }
-        None => None,
+        _ => None,
     };
     let command = bootstrap_command(&args, &python, format, target);
     let signals = Signals::install()?;
@@ -80,6 +85,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
         ))
         .with_hint("pick one with `--python PATH`")
     })?;
+    if let (true, Some(source)) = (args.live, &source) {
+        watch(&args, source.clone(), &mut child, &signals, web.as_ref())?;
+    }
     let mut forwarded = false;
     let exit = launch::ExitWatch::new(&child);
     let status = loop {
@@ -98,13 +106,92 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
         let _ = thread.join();
         let _ = std::fs::remove_file(path);
     }
-    if let Some((web, path)) = live {
-        drop(web);
-        let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_file(path.with_extension("json.tmp"));
+    drop(web);
+    if let Some(source) = source {
+        source.remove_files();
+    }
+    if let Some(path) = &args.messages_file {
+        // The bootstrap's messages at the end, held back while the view was up.
+        if let Ok(text) = std::fs::read(path) {
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), &text);
+        }
+        let _ = std::fs::remove_file(path);
     }
     drop(interpreter); // before mirroring a death by signal, which ends this process
     Ok(launch::mirror_exit(status))
+}
+
+/// `--live` and `--live-web` show the sampled profile as it grows: not with
+/// `--exact` (which shows its counts at the end); `--live` needs a terminal.
+fn check_live(args: &RunArgs) -> Result<(), UserError> {
+    let live = match (args.live, args.live_web.is_some()) {
+        (true, _) => "--live",
+        (false, true) => "--live-web",
+        (false, false) => return Ok(()),
+    };
+    if args.exact {
+        return Err(UserError::new(format!(
+            "{live} shows the sampled profile as it grows; --exact counts calls and shows them at the end"
+        ))
+        .with_hint("drop one of them"));
+    }
+    let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if args.live && !terminal {
+        return Err(
+            UserError::new("`run --live` is a live view: it needs a terminal")
+                .with_hint("for a live view from a script or over the network, use `--live-web`"),
+        );
+    }
+    Ok(())
+}
+
+/// `--live`: the full-screen view (as `top`'s) of the captures the agent
+/// writes, until the user quits (the program is then sent SIGINT if it
+/// still runs) or quits after it ended.
+fn watch(
+    args: &RunArgs,
+    source: CaptureSource,
+    child: &mut std::process::Child,
+    signals: &Signals,
+    web: Option<&LiveWeb>,
+) -> anyhow::Result<()> {
+    let settings = snakescope_remote::SamplerSettings {
+        rate_hz: args.sampling.rate,
+        include_idle: args.sampling.idle,
+        gil_only: args.sampling.gil,
+        duration: None,
+        opcodes: false,
+        native: false,
+    };
+    let mut command: Vec<String> = match (&args.module, &args.code) {
+        (Some(m), _) => vec!["-m".into(), m.clone()],
+        (_, Some(_)) => vec!["-c".into(), "…".into()],
+        _ => Vec::new(),
+    };
+    command.extend(args.args.iter().map(|a| a.to_string_lossy().into_owned()));
+    let mut live = Live::follow(
+        source,
+        child.id(),
+        settings,
+        super::record::LIVE_WINDOW,
+        command,
+    )?;
+    let mut output = tui::Output::new(None, child.id())?;
+    let view = ViewState {
+        sort: SortBy::Total,
+        span: Span::Window,
+        thread: None,
+    };
+    tui::run(
+        &mut live,
+        view,
+        &mut output,
+        Some(child),
+        signals,
+        web.map(|w| w.url.as_str()),
+    )?;
+    live.stop();
+    Ok(())
 }
 
 /// A file name of our own for the task layout, in the temporary directory.

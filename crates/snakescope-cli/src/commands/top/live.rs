@@ -3,14 +3,15 @@
 //! counts (the last `--window` seconds, and since the start), which the view
 //! reads while sampling goes on.
 
+use super::heap::Heap;
 use snakescope_model::{
-    Capture, CaptureBuilder, Frame, FrameInterner, Meta, SampleSink, SharedBuilder, Tee,
-    ThreadSample, WindowReader, WindowedSink,
+    Capture, CaptureBuilder, Frame, FrameInterner, LiveFile, LiveObjects, Meta, SampleSink,
+    SharedBuilder, Tee, ThreadSample, WindowReader, WindowedSink,
 };
 use snakescope_remote::{NoHooks, Sampler, SamplerSettings, Target, TickCounts};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -32,8 +33,11 @@ pub struct Live {
     pub settings: SamplerSettings,
     pub window: Duration,
     pub pid: u32,
-    pub python_version: String,
+    /// Known at the start, or (`run --live`) from the first snapshot.
+    pub python_version: Arc<OnceLock<String>>,
     pub command: Vec<String>,
+    /// The heap panel's figures, when the agent tracks memory (`run --live`).
+    pub heap: Arc<Mutex<Option<Heap>>>,
 }
 
 /// The capture so far, for any thread (the `s` key, the live page).
@@ -50,9 +54,22 @@ enum Source {
         started: Instant,
     },
     /// `run --live-web`: the agent in the program writes the capture so
-    /// far to this file every second (the last copy read is kept).
-    Snapshots(PathBuf, Arc<Mutex<Option<Capture>>>),
+    /// far to a file every second.
+    Snapshots(Arc<Snapshots>),
 }
+
+/// The files the agent writes (`snakescope_model::LiveFile`), and the last
+/// copy of the capture read (kept when a read fails).
+struct Snapshots {
+    path: PathBuf,
+    last: Mutex<Option<Capture>>,
+    /// Why there are no object counts (memory is not tracked), if so.
+    no_objects: Option<&'static str>,
+}
+
+/// Why a view of a process sampled from outside has no object counts.
+const NO_AGENT: &str = "object counts by type need snakescope's agent in the program: \
+                        `snakescope run --live-web app.py`";
 
 impl Live {
     /// Starts sampling `target` on a new thread until [`Live::stop`], the
@@ -116,8 +133,62 @@ impl Live {
             settings,
             window,
             pid,
+            python_version: Arc::new(OnceLock::from(python_version)),
+            command,
+            heap: Arc::default(),
+        })
+    }
+
+    /// `run --live`: the same view of the captures the agent in the
+    /// program `pid` writes (`source`: [`CaptureSource::snapshots`]); see
+    /// `follow.rs`.
+    pub fn follow(
+        source: CaptureSource,
+        pid: u32,
+        settings: SamplerSettings,
+        window: Duration,
+        command: Vec<String>,
+    ) -> anyhow::Result<Live> {
+        let recent = WindowedSink::new(window, BUCKETS);
+        let since = WindowedSink::new(FOREVER, 1);
+        let (recent_reader, since_reader) = (recent.reader(), since.reader());
+        let mut sink = ByFunction(Tee::new(recent, since));
+        sink.name_process(pid, command.clone());
+        let ticks = Arc::new(TickCounts::default());
+        let heap: Arc<Mutex<Option<Heap>>> = Arc::default();
+        let python_version: Arc<OnceLock<String>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let finished = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (source, ticks, heap) = (source.clone(), Arc::clone(&ticks), Arc::clone(&heap));
+            let (stop, finished) = (Arc::clone(&stop), Arc::clone(&finished));
+            let version = Arc::clone(&python_version);
+            std::thread::Builder::new()
+                .name("snakescope-follow".into())
+                .spawn(move || {
+                    let shared = super::follow::Shared {
+                        ticks: &ticks,
+                        heap: &heap,
+                        python_version: &version,
+                    };
+                    super::follow::follow(&source, &mut sink, &shared, &stop, pid);
+                    finished.store(true, Ordering::Relaxed);
+                })?
+        };
+        Ok(Live {
+            recent: recent_reader,
+            since_start: since_reader,
+            source,
+            ticks,
+            stop,
+            sampler: Some(thread),
+            finished,
+            settings,
+            window,
+            pid,
             python_version,
             command,
+            heap,
         })
     }
 
@@ -163,9 +234,50 @@ impl CaptureSource {
         })
     }
 
-    /// The captures the agent writes to `path` (see [`Source::Snapshots`]).
-    pub fn snapshots(path: PathBuf) -> CaptureSource {
-        CaptureSource(Source::Snapshots(path, Arc::default()))
+    /// The captures the agent writes to `path` (see [`Source::Snapshots`]);
+    /// `no_objects`: why it counts no objects by type, if it does not.
+    pub fn snapshots(path: PathBuf, no_objects: Option<&'static str>) -> CaptureSource {
+        CaptureSource(Source::Snapshots(Arc::new(Snapshots {
+            path,
+            last: Mutex::default(),
+            no_objects,
+        })))
+    }
+
+    /// The live object counts by type so far, or why there are none.
+    pub fn objects(&self) -> Result<LiveObjects, &'static str> {
+        let snapshots = self.snapshots_counting_objects()?;
+        let read = std::fs::read(LiveFile::Objects.path(&snapshots.path)).ok();
+        Ok(read
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default())
+    }
+
+    /// Asks the agent for a census now (it looks every second).
+    pub fn ask_census(&self) -> Result<(), &'static str> {
+        let snapshots = self.snapshots_counting_objects()?;
+        std::fs::write(LiveFile::CensusAsked.path(&snapshots.path), b"")
+            .map_err(|_| "cannot ask the agent for a census (its directory is not writable)")
+    }
+
+    fn snapshots_counting_objects(&self) -> Result<&Snapshots, &'static str> {
+        match &self.0 {
+            Source::Sampled { .. } => Err(NO_AGENT),
+            Source::Snapshots(s) => match s.no_objects {
+                Some(why) => Err(why),
+                None => Ok(s),
+            },
+        }
+    }
+
+    /// Removes the files the agent wrote (when it has stopped).
+    pub fn remove_files(&self) {
+        if let Source::Snapshots(s) = &self.0 {
+            for file in [LiveFile::Capture, LiveFile::Objects, LiveFile::CensusAsked] {
+                let _ = std::fs::remove_file(file.path(&s.path));
+                let _ = std::fs::remove_file(file.temporary(&s.path));
+            }
+        }
     }
 
     /// The capture so far, as `record` would have written it had it stopped
@@ -183,9 +295,9 @@ impl CaptureSource {
                 lost_ticks: ticks.lost.load(Ordering::Relaxed),
                 ..(**meta).clone()
             }),
-            Source::Snapshots(path, last) => {
-                let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-                let read = std::fs::read(path).ok();
+            Source::Snapshots(s) => {
+                let mut last = s.last.lock().unwrap_or_else(|e| e.into_inner());
+                let read = std::fs::read(&s.path).ok();
                 if let Some(capture) = read.and_then(|b| serde_json::from_slice::<Capture>(&b).ok())
                 {
                     *last = Some(capture);

@@ -4,9 +4,11 @@
 //! achieved. Full-screen in a terminal (`tui.rs`), or one frame as text with
 //! `--once` (for scripts).
 
+mod follow;
+mod heap;
 pub(crate) mod live;
-mod screen;
-mod tui;
+pub(crate) mod screen;
+pub(crate) mod tui;
 pub(crate) mod web;
 
 use crate::args::TopArgs;

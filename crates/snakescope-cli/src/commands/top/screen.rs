@@ -3,6 +3,7 @@
 //! threads and their state, and the sampling rate achieved. The terminal
 //! view (`tui.rs`) draws it; `--once` prints it as text ([`Screen::text`]).
 
+use super::heap::Heap;
 use super::live::Live;
 use snakescope_model::{FrameCounts, WindowSnapshot};
 use std::collections::HashMap;
@@ -66,6 +67,8 @@ pub struct Screen {
     pub rows: Vec<Row>,
     pub threads: Vec<ThreadRow>,
     pub view: ViewState,
+    /// The heap panel (`run --live` with memory tracked).
+    pub heap: Option<Heap>,
 }
 
 /// A thread is active when it had a sample this recently.
@@ -90,6 +93,7 @@ impl Screen {
             rows: rows(&window, &since, view),
             threads: threads(&window, &since, now_ns),
             view,
+            heap: live.heap.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         }
     }
 
@@ -103,6 +107,10 @@ impl Screen {
             self.elapsed_s, self.achieved_hz, self.asked_hz, self.window_s,
             self.window_samples, self.since_samples
         );
+        if let Some(heap) = &self.heap {
+            out.push('\n');
+            out.push_str(&heap.text());
+        }
         let _ = writeln!(
             out,
             "\nTHREAD      NAME                 STATE   SAMPLES  GIL%"
@@ -176,7 +184,8 @@ fn title(live: &Live) -> String {
     } else {
         "ended"
     };
-    format!("{what}, Python {}, {state}", live.python_version)
+    let version = live.python_version.get().map_or("?", String::as_str);
+    format!("{what}, Python {version}, {state}")
 }
 
 type Key = (String, String);

@@ -220,14 +220,19 @@ fn next_thread(screen: &Screen, current: Option<u64>) -> Option<u64> {
 
 fn draw(f: &mut Frame<'_>, screen: &Screen, paused: bool, message: &str) {
     let threads_height = (screen.threads.len() as u16).min(6) + 1;
-    let [head, threads, functions, foot] = Layout::vertical([
+    let heap_height = screen.heap.as_ref().map_or(0, |h| h.height() + 1);
+    let [head, heap, threads, functions, foot] = Layout::vertical([
         Constraint::Length(2),
+        Constraint::Length(heap_height),
         Constraint::Length(threads_height + 1),
         Constraint::Min(3),
         Constraint::Length(2),
     ])
     .areas(f.area());
     f.render_widget(Paragraph::new(header(screen, paused)), head);
+    if let Some(h) = &screen.heap {
+        h.draw(f, heap);
+    }
     f.render_widget(thread_table(screen), threads);
     f.render_widget(function_table(screen), functions);
     let keys =

@@ -8,7 +8,11 @@
 //!   `--format html`) of the last N seconds or of everything since the
 //!   start, loaded again every second into a hidden frame and swapped in;
 //! - `/report?token=T&span=window|start`: that report;
-//! - `/data.json?token=T&span=window|start`: the capture itself (JSON).
+//! - `/data.json?token=T&span=window|start`: the capture itself (JSON);
+//! - `/objects.json?token=T`: the live object counts by type (the agent's
+//!   censuses; `{"available": false, "why": …}` without the agent);
+//! - `POST /census?token=T`: asks the agent for a census now (202; 409 and
+//!   why when there is no agent to ask).
 //!
 //! The last N seconds are the capture now minus the capture as it was N
 //! seconds ago (a copy is kept every second): stack records are only ever
@@ -200,6 +204,13 @@ impl Page {
             "/" => respond(200, "text/html; charset=utf-8", self.page().into_bytes()),
             "/report" => self.render(window, Format::Html, "text/html; charset=utf-8"),
             "/data.json" => self.render(window, Format::Json, "application/json"),
+            "/objects.json" => self.objects(),
+            "/census" if *request.method() == tiny_http::Method::Post => {
+                match self.source.ask_census() {
+                    Ok(()) => respond(202, "text/plain", b"202: census asked for\n".to_vec()),
+                    Err(why) => respond(409, "text/plain", format!("409: {why}\n").into_bytes()),
+                }
+            }
             _ => respond(404, "text/plain", b"404: no such page\n".to_vec()),
         };
         let _ = request.respond(response);
@@ -221,6 +232,19 @@ impl Page {
             Some((at, old)) if at.elapsed() >= self.window => minus(now, old),
             _ => now,
         }
+    }
+
+    /// The live object counts by type, or why there are none.
+    fn objects(&self) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+        let body = match self.source.objects() {
+            Ok(objects) => {
+                let mut v = serde_json::to_value(objects).unwrap_or_default();
+                v["available"] = true.into();
+                v
+            }
+            Err(why) => serde_json::json!({ "available": false, "why": why }),
+        };
+        respond(200, "application/json", body.to_string().into_bytes())
     }
 
     fn render(
