@@ -27,6 +27,8 @@ const HAVE_GC: u64 = 1 << 14;
 /// `Py_TPFLAGS_MANAGED_WEAKREF | Py_TPFLAGS_MANAGED_DICT` (3.11+): two
 /// words before the GC head.
 const PREHEADER: u64 = (1 << 3) | (1 << 4);
+/// `Py_TPFLAGS_TYPE_SUBCLASS`: the object is a class.
+const TYPE_SUBCLASS: u64 = 1 << 31;
 /// Containers with more references than this are sampled.
 const EXACT_REFERENCES: usize = 1 << 16;
 /// Containers with at least this many references get a shortcut.
@@ -213,8 +215,15 @@ impl<'a> Walk<'a> {
                     self.stack.push((o, ww));
                 }
             } else if !self.heap.is_permanent(o) {
-                self.own(o, w);
-                self.account(o, ww);
+                if reference_count(o) == 0 {
+                    self.own(o, w);
+                    self.account(o, ww);
+                } else if self.seen.insert(p, ()).is_none() {
+                    // An untracked container (a dict or tuple of atoms: the
+                    // collector stops tracking those) holds references too.
+                    self.own(o, w);
+                    self.stack.push((o, ww));
+                }
             }
         }
     }
@@ -263,12 +272,25 @@ impl<'a> Walk<'a> {
                 return; // no buffer outside it
             }
             let p = o as usize;
-            if flags(t) & (PREHEADER | HAVE_GC) == PREHEADER | HAVE_GC {
+            let f = flags(t);
+            if f & HAVE_GC != 0 && f & PREHEADER != 0 {
                 for q in [p - 32, p - 24] {
-                    self.claim(*(q as *const usize), w);
+                    let v = *(q as *const usize);
+                    self.claim(v, w);
+                    if v > 16 {
+                        // A managed dict (from its GC head): 3.13+ does not
+                        // visit it while the instance's inline values are
+                        // valid, though it may exist (`vars(obj)`).
+                        self.claim(v - 16, w);
+                    }
+                    if let Some(block) = values_block(v) {
+                        self.claim(block, w);
+                    }
                 }
             }
-            for i in 2..(basicsize(t) / 8).min(64) {
+            // A class's fixed part is long (its cached keys are near the end).
+            let words = if f & TYPE_SUBCLASS != 0 { 1 << 10 } else { 64 };
+            for i in 2..(basicsize(t) / 8).min(words) {
                 self.claim(*((p + 8 * i) as *const usize), w);
             }
         }
@@ -280,6 +302,28 @@ impl<'a> Walk<'a> {
             self.held.entry(p).or_insert((self.current, w));
         }
     }
+}
+
+/// The block of a managed dict's values array (3.11, 3.12), from the word
+/// in an instance's pre-header that points to it: the values pointer (3.11)
+/// or the pointer one byte before it, tagged (3.12), `prefix` bytes into
+/// its block, with `prefix` in the byte before the values (CPython's
+/// `new_values`). `None` for any other word: a dict or weak reference
+/// pointer's previous byte is the top byte of its GC head's link (0 in user
+/// space), and null or unaligned words are not looked at.
+///
+/// # Safety
+/// `v` is a word of a live object's pre-header.
+unsafe fn values_block(v: usize) -> Option<usize> {
+    let values = if v & 1 == 1 { v + 1 } else { v };
+    if values == 0 || values % 8 != 0 {
+        return None;
+    }
+    // SAFETY: `values` points into a live block (a values array) or at a
+    // live object after its GC head (a dict, a weak reference list): the
+    // byte before it is in that block.
+    let prefix = usize::from(unsafe { *((values - 1) as *const u8) });
+    (prefix % 8 == 0 && (8..=32).contains(&prefix)).then(|| values - prefix)
 }
 
 #[cfg(test)]
