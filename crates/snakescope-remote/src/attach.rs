@@ -189,23 +189,26 @@ impl Target {
                 // 3.8–3.10: the full version from `sys.version`'s text, which
                 // the interpreter writes early in its initialisation (until
                 // then, try again: the interpreter is not ready to be read).
+                let read_text = |sym: u64| reader.read_vec(sym + bias, 24).map_err(read_err);
                 let text = match symbols.version_text {
-                    Some(sym) => Some(reader.read_vec(sym + bias, 24).map_err(read_err)?),
+                    Some(sym) => Some((read_text(sym)?, read_text(sym)?)),
                     None => None,
                 };
                 // The text is written by one `snprintf`: until the space
                 // after the version is there, it may be half written
-                // (`3.8` of `3.8.18 (default…`).
+                // (`3.8` of `3.8.18 (default…`), and a read while it is
+                // written may be torn (`3.8.1\0(default, …`, whose first
+                // space is past the hole): two reads must agree.
                 if text
                     .as_ref()
-                    .is_some_and(|t| t[0] == 0 || !t.contains(&b' '))
+                    .is_some_and(|(t, again)| t[0] == 0 || !t.contains(&b' ') || t != again)
                 {
                     return Err(AttachError::Read {
                         pid,
                         source: ReadError::Other("the interpreter is not initialised yet".into()),
                     });
                 }
-                text.and_then(|t| parse_version_text(&t))
+                text.and_then(|(t, _)| parse_version_text(&t))
                     .filter(|v| (v.major, v.minor) == (major, minor))
                     .unwrap_or_else(|| PyVersion::minor_only(major, minor))
             }
