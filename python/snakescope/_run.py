@@ -26,7 +26,8 @@ class _Options:
         except ValueError as e:
             raise SystemExit(f"snakescope._run: {e}") from None
         for name in ("rate", "format", "idle", "gil", "quiet", "exact", "sort", "lines", "memory",
-                     "memory_interval", "stat", "opcodes", "task_layout_file", "live_snapshot_file", "messages_file"):
+                     "memory_interval", "stat", "opcodes", "task_layout_file", "live_snapshot_file", "messages_file",
+                     "handoff_file"):
             setattr(self, name, getattr(settings, name))
         self.kind, self.target, self.args = rest[0], rest[1], rest[2:]
         # Where the program was started: a chdir() later does not move the output.
@@ -132,6 +133,18 @@ def _write_lines(opts, capture):
     if not opts.quiet:
         sys.stderr.write(text)
         print(f"wrote {path} (line timings)", file=sys.stderr)
+
+
+def _hand_over(opts, capture):
+    """Child processes were followed (`run` sampled them from outside, and
+    created the file beside `opts.handoff_file` that says so): the capture
+    goes to that file, and `run` merges the children's into it and writes
+    the output as this would have. Returns whether it went."""
+    path = opts.handoff_file
+    if not path or not os.path.exists(os.path.splitext(path)[0] + ".children"):
+        return False
+    capture.write(path, "json", True, summary=False)
+    return True
 
 
 def _messages_to(path):
@@ -381,7 +394,8 @@ def main(argv):
             if capture is not None:
                 try:
                     capture.finish_run(opts.command(), state["code"])
-                    capture.write(opts.output, opts.format, opts.quiet, summary=not opts.exact)
+                    if not _hand_over(opts, capture):
+                        capture.write(opts.output, opts.format, opts.quiet, summary=not opts.exact)
                 except Exception as exc:
                     print(f"snakescope: could not write the profile: {exc}", file=sys.stderr)
             if lines is not None and capture is not None:

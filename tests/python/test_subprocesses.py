@@ -1,4 +1,4 @@
-"""`snakescope record --subprocesses`: child processes, against ground truth.
+"""`snakescope record --subprocesses` and `run`: child processes, against ground truth.
 
 The target, tests/scripts/pool_known.py, runs a Pool whose workers measure
 the CPU time each spends in `task` (time.thread_time around the work) and
@@ -17,7 +17,7 @@ import os
 
 import pytest
 
-from support import assert_share, record, run, script
+from support import REPO, Capture, assert_share, record, run, script, target_env
 
 # The pool of the share tests: 4 workers, or one per CPU when there are
 # fewer. With more CPU-bound workers than CPUs each waits for one half of
@@ -141,4 +141,57 @@ def test_one_process_capture_unchanged(any_python, snakescope, tmp_path):
     )
     assert "processes" not in cap.data
     assert all("pid" not in t for t in cap.threads)
+    assert not any(s.has("task") for s in cap.stacks), "a worker's samples in the parent"
+
+
+# --------------------------------------------------------------------------
+# `snakescope run` follows child processes by default (from outside, while
+# the agent samples the program), with the same ground truth.
+
+
+def _run(snakescope, python, tmp_path, method, *extra, options=(), status=0):
+    truth, out = tmp_path / "truth.json", tmp_path / "run.json"
+    result = run([snakescope, "run", "--python", python.path, "-q", "-o", str(out), *options,
+                  script("pool_known.py"), method, str(truth), *extra],
+                 env=target_env({"PYTHONPATH": str(REPO / "python")}))
+    assert result.returncode == status, result.stderr
+    return Capture.load(out), json.loads(truth.read_text())
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_run_follows_pool_workers(any_python, snakescope, tmp_path, method):
+    """Each worker under its pid and role, its share of `task` as measured
+    inside it; a forked worker's stacks start at the program's frames (the
+    bootstrap it inherits is left out: no snakescope or runpy frame); the
+    main process keeps what only the agent records (memory)."""
+    cap, truth = _run(snakescope, any_python, tmp_path, method, "--workers", str(SHARE_WORKERS))
+    processes = _processes(cap)
+    assert processes[truth["main"]]["role"] == "main" and cap.meta["pid"] == truth["main"]
+    assert cap.meta["mode"] == "run" and cap.data.get("memory"), "the agent's sections are gone"
+    for pid in map(int, truth["workers"]):
+        assert processes[pid]["role"] == "pool worker" and processes[pid]["samples"] > 0, processes
+    _check_worker_shares(cap, truth, f"run, {method} pool")
+    own = {f["file"] for s in cap.stacks for f in s.frames if "/snakescope/" in f["file"]}
+    assert not own, own
+    # No runpy at a worker's root (a spawned worker's stacks pass through
+    # runpy in multiprocessing's `_fixup_main_from_path`, not at their root,
+    # and start with its interpreter's start-up); a forked one's start at
+    # the program's `<module>`.
+    roots = {(s.frames[0]["function"], s.frames[0]["file"]) for s in cap.stacks
+             if s.thread["pid"] != truth["main"] and s.thread["name"] == "MainThread"}
+    assert not any("runpy" in file for _, file in roots), roots
+    if method == "fork":
+        assert {name for name, _ in roots} == {"<module>"}, roots
+
+
+def test_run_grandchild_killed_child_exit_status_and_opting_out(any_python, snakescope, tmp_path):
+    cap, truth = _run(snakescope, any_python, tmp_path, "fork", "--grandchild", "--kill", "--exit", "3",
+                      status=3)
+    processes = _processes(cap)
+    assert processes[truth["grandchild"]]["ppid"] == truth["grandchild_parent"]
+    assert any(s.has("spin_forever") and s.thread["pid"] == truth["killed"] for s in cap.stacks)
+    assert processes[truth["main"]]["exit_code"] == 3 == cap.meta["exit_code"]
+    # --no-subprocesses: the program alone, as before.
+    cap, truth = _run(snakescope, any_python, tmp_path, "fork", options=["--no-subprocesses"])
+    assert "processes" not in cap.data
     assert not any(s.has("task") for s in cap.stacks), "a worker's samples in the parent"

@@ -32,6 +32,8 @@ pub struct RunSettings {
     live_snapshot_file: Option<PathBuf>,
     /// Where the messages at the end go instead of stderr (`--live`).
     messages_file: Option<PathBuf>,
+    /// Where the capture goes when `run` followed child processes.
+    handoff_file: Option<PathBuf>,
 }
 
 /// Parses the bootstrap's options (each as bytes: a file name need not be
@@ -61,5 +63,6 @@ pub fn run_settings(options: Vec<Vec<u8>>) -> PyResult<RunSettings> {
         task_layout_file: s.task_layout_file,
         live_snapshot_file: s.live_snapshot_file,
         messages_file: s.messages_file,
+        handoff_file: s.handoff_file,
     })
 }

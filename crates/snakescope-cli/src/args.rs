@@ -485,6 +485,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true)]
     pub live_web: Option<Option<String>>,
 
+    /// Do not follow the program's child processes (followed by default:
+    /// `multiprocessing` workers, `subprocess`es of Python, their children,
+    /// each sampled from outside under its own pid, as `record
+    /// --subprocesses`).
+    #[arg(long = "no-subprocesses")]
+    pub no_subprocesses: bool,
+
+    /// Set by `snakescope run` for its bootstrap (child processes followed):
+    /// where the bootstrap writes its capture (JSON) instead of the output,
+    /// when `run` has created the file beside it saying a child process was
+    /// followed; `run` then merges the children's and writes the output.
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub handoff_file: Option<PathBuf>,
+
     /// Set by `snakescope run` for its bootstrap (`--live`): where its own
     /// messages at the end (the summary, "wrote …") go instead of stderr,
     /// which the live view holds; `run` prints them once the view is closed.

@@ -47,6 +47,8 @@ pub struct RunSettings {
     pub live_snapshot_file: Option<PathBuf>,
     /// Where the bootstrap's messages at the end go (`--live`), if not stderr.
     pub messages_file: Option<PathBuf>,
+    /// Where the capture goes for `run` to merge child processes', if any.
+    pub handoff_file: Option<PathBuf>,
 }
 
 /// How memory is tracked: `--memory sampled --memory-interval 0` is exact.
@@ -87,6 +89,9 @@ pub(crate) fn bootstrap_options(args: &RunArgs, format: Format) -> Vec<OsString>
     }
     if let Some(path) = &args.messages_file {
         options.extend(["--messages-file".into(), path.into()]);
+    }
+    if let Some(path) = &args.handoff_file {
+        options.extend(["--handoff-file".into(), path.into()]);
     }
     for (on, flag) in [
         (args.sampling.idle, "--idle"),
@@ -140,6 +145,7 @@ pub fn parse_bootstrap_options(options: Vec<OsString>) -> Result<RunSettings, St
         task_layout_file: args.task_layout_file.clone(),
         live_snapshot_file: args.live_snapshot_file.clone(),
         messages_file: args.messages_file.clone(),
+        handoff_file: args.handoff_file.clone(),
     })
 }
 
@@ -178,6 +184,8 @@ mod tests {
             "/tmp/live.json",
             "--messages-file",
             "/tmp/messages.txt",
+            "--handoff-file",
+            "/tmp/handoff.json",
             "script.py",
             "a",
         ]);
@@ -201,6 +209,7 @@ mod tests {
                 task_layout_file: Some("/tmp/layout.json".into()),
                 live_snapshot_file: Some("/tmp/live.json".into()),
                 messages_file: Some("/tmp/messages.txt".into()),
+                handoff_file: Some("/tmp/handoff.json".into()),
             }
         );
     }

@@ -6,6 +6,12 @@
 //! exits or the recording stops. At the end those captures are merged into
 //! the main one, each thread marked with its pid, with a `processes` table.
 //!
+//! `run` follows the descendants of its program the same way (the agent
+//! samples the program itself): their samplers leave out the frames of the
+//! bootstrap a forked worker inherits ([`Hide::RunBootstrap`]), and the
+//! first process attached creates a file that tells the bootstrap to hand
+//! its capture over to `run` for the merge.
+//!
 //! A process that `exec`s (a forked child becoming `python3 other.py`) is
 //! attached again: its command line changes, which ends the first sampler.
 //! A process that is not Python is never sampled, but its children are
@@ -15,16 +21,23 @@ mod tree;
 
 pub use tree::command_line;
 
-use snakescope_model::{role_of, Capture, CaptureBuilder, ProcessRecord, ROLE_MAIN};
-use snakescope_remote::{NoHooks, Sampler, SamplerSettings, Target};
+use snakescope_model::{is_own_file, role_of, Capture, CaptureBuilder, ProcessRecord, ROLE_MAIN};
+use snakescope_remote::{Sampler, SamplerHooks, SamplerSettings, Target};
+use snakescope_unwind::CodeInfo;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How often the process tree is read: short-lived workers live far longer.
+/// How often the process tree is read once a descendant has been seen:
+/// short-lived workers live far longer.
 const POLL: Duration = Duration::from_millis(5);
+/// How often before: most programs start none (`run` follows children by
+/// default), and the first one is an interpreter starting, or a fork of
+/// the program that lives as long as its work.
+const POLL_BEFORE: Duration = Duration::from_millis(20);
 /// How long a process that is not (yet) Python is retried before it is
 /// left alone (until it `exec`s something else).
 const ATTACH_PATIENCE: Duration = Duration::from_secs(2);
@@ -40,6 +53,34 @@ struct Followed {
     capture: Option<Capture>,
 }
 
+/// What the followed processes' samplers leave out at the root of stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hide {
+    /// Nothing (`record`: the processes run the program's own code).
+    Nothing,
+    /// `run`'s bootstrap (`snakescope._run`, runpy), which a worker forked
+    /// from the program inherits below the program's frames.
+    RunBootstrap,
+}
+
+impl SamplerHooks for Hide {
+    fn is_own_code(&self, code: &CodeInfo) -> bool {
+        *self == Hide::RunBootstrap
+            && (is_own_file(&code.filename)
+                || code.filename == "<frozen runpy>"
+                || code.filename.ends_with("/runpy.py"))
+    }
+}
+
+/// How the descendants are followed.
+#[derive(Debug, Clone)]
+pub struct Following {
+    pub settings: SamplerSettings,
+    pub hide: Hide,
+    /// Created when the first descendant is attached (`run`'s hand-over).
+    pub seen_file: Option<PathBuf>,
+}
+
 /// The watcher of the descendants of one process.
 pub struct Children {
     stop: Arc<AtomicBool>,
@@ -50,22 +91,43 @@ pub struct Children {
 impl Children {
     /// Starts following the descendants of `root`, sampling them with `settings`.
     pub fn follow(root: u32, settings: SamplerSettings) -> Children {
+        Children::follow_with(
+            root,
+            Following {
+                settings,
+                hide: Hide::Nothing,
+                seen_file: None,
+            },
+        )
+    }
+
+    /// Starts following the descendants of `root` as `how` says.
+    pub fn follow_with(root: u32, how: Following) -> Children {
         let stop = Arc::new(AtomicBool::new(false));
         let start = Instant::now();
-        let settings = SamplerSettings {
-            duration: None, // the main sampler says when to stop
-            ..settings
+        let how = Following {
+            settings: SamplerSettings {
+                duration: None, // the main sampler says when to stop
+                ..how.settings
+            },
+            ..how
         };
         let flag = Arc::clone(&stop);
         let watcher = std::thread::Builder::new()
             .name("snakescope-children".into())
-            .spawn(move || watch(root, settings, &flag, start))
+            .spawn(move || watch(root, &how, &flag, start))
             .expect("a thread for following child processes");
         Children {
             stop,
             watcher,
             start,
         }
+    }
+
+    /// Stops following, leaving what was sampled aside.
+    pub fn abandon(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.watcher.join();
     }
 
     /// Stops following and merges what was sampled into `capture` (the
@@ -139,12 +201,7 @@ struct Active {
     thread: JoinHandle<Followed>,
 }
 
-fn watch(
-    root: u32,
-    settings: SamplerSettings,
-    stop: &Arc<AtomicBool>,
-    start: Instant,
-) -> Vec<Followed> {
+fn watch(root: u32, how: &Following, stop: &Arc<AtomicBool>, start: Instant) -> Vec<Followed> {
     let mut active: HashMap<u32, Active> = HashMap::new();
     // Processes done with (exited, not Python, or `exec`ed): their command
     // line then, so that one that `exec`s later is followed again.
@@ -160,7 +217,7 @@ fn watch(
                 continue;
             }
             done.remove(&pid);
-            let thread = spawn_follower(pid, ppid, command.clone(), settings, stop, start);
+            let thread = spawn_follower(pid, ppid, command.clone(), how, stop, start);
             active.insert(pid, Active { command, thread });
         }
         let finished: Vec<u32> = active
@@ -173,7 +230,8 @@ fn watch(
             done.insert(pid, a.command);
             followed.extend(a.thread.join().ok());
         }
-        std::thread::sleep(POLL);
+        let seen_any = !active.is_empty() || !done.is_empty();
+        std::thread::sleep(if seen_any { POLL } else { POLL_BEFORE });
     }
     followed.extend(active.into_values().filter_map(|a| a.thread.join().ok()));
     followed
@@ -183,16 +241,20 @@ fn spawn_follower(
     pid: u32,
     ppid: u32,
     command: Vec<String>,
-    settings: SamplerSettings,
+    how: &Following,
     stop: &Arc<AtomicBool>,
     start: Instant,
 ) -> JoinHandle<Followed> {
     let stop = Arc::clone(stop);
+    let (settings, hide, seen_file) = (how.settings, how.hide, how.seen_file.clone());
     let run = move || {
         let mut start_s = start.elapsed().as_secs_f64();
         let capture = attach(pid, &command, &stop).map(|target| {
             start_s = start.elapsed().as_secs_f64();
-            let mut sampler = Sampler::new(target, settings, NoHooks);
+            if let Some(path) = &seen_file {
+                let _ = std::fs::write(path, b"");
+            }
+            let mut sampler = Sampler::new(target, settings, hide);
             let mut builder = CaptureBuilder::new();
             let elapsed = sampler.run(&mut builder, &stop, || {
                 tree::alive(pid) && tree::command_line(pid) == command

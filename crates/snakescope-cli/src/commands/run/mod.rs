@@ -5,6 +5,8 @@
 //! `python` would (argv, `sys.path[0]`, `__main__`, exit status, tracebacks).
 //! This command only passes the settings on and mirrors the child's exit.
 
+mod handoff;
+
 use crate::args::{MemoryMode, RunArgs};
 use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::commands::top::live::{CaptureSource, Live};
@@ -60,6 +62,11 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
     if args.live {
         args.messages_file = Some(temp_path("messages"));
     }
+    // Child processes: sampled from outside (commands/children), merged
+    // into the bootstrap's capture, which it then hands over (handoff.rs).
+    if !args.no_subprocesses && !args.exact {
+        args.handoff_file = Some(temp_path("handoff"));
+    }
     let source = (args.live || args.live_web.is_some()).then(|| {
         let path = temp_path("live");
         args.live_snapshot_file = Some(path.clone());
@@ -85,6 +92,10 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
         ))
         .with_hint("pick one with `--python PATH`")
     })?;
+    let children = args
+        .handoff_file
+        .as_deref()
+        .map(|path| handoff::follow(child.id(), &args, path));
     if let (true, Some(source)) = (args.live, &source) {
         watch(&args, source.clone(), &mut child, &signals, web.as_ref())?;
     }
@@ -102,6 +113,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
         // passed on after this limit.
         exit.wait(Duration::from_millis(100));
     };
+    if let (Some(children), Some(path)) = (children, &args.handoff_file) {
+        handoff::finish(children, path, &args, format, child.id(), status);
+    }
     if let Some((thread, path)) = probing {
         let _ = thread.join();
         let _ = std::fs::remove_file(path);
