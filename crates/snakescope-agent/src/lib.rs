@@ -150,19 +150,24 @@ fn start(
         free_threaded: !target.has_gil(),
         ..Meta::default()
     };
-    let mut sampler = Sampler::new(
-        target,
-        settings,
-        own::AgentHooks {
-            hide_files,
-            own_files,
-        },
-    );
-    let ticks = sampler.publish_ticks();
+    // Published for the live snapshots. The sampler itself is made in its
+    // thread, right before it runs: its thread clocks start there, and CPU
+    // time the program spent in between would count as samples without ticks.
+    let ticks = Arc::new(snakescope_remote::TickCounts::default());
+    let published = Arc::clone(&ticks);
     let thread = std::thread::Builder::new()
         .name("snakescope-sampler".into())
         .spawn(move || {
             let started = unix_now();
+            let mut sampler = Sampler::new(
+                target,
+                settings,
+                own::AgentHooks {
+                    hide_files,
+                    own_files,
+                },
+            );
+            sampler.publish_ticks_to(published);
             if let Some(layout) = layout {
                 sampler.follow_tasks_from(layout);
             }

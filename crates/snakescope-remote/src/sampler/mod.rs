@@ -156,6 +156,12 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         Arc::clone(self.published.get_or_insert_with(Arc::default))
     }
 
+    /// [`Self::publish_ticks`] into counts made beforehand (by the thread
+    /// that starts the sampler's own, which makes the sampler there).
+    pub fn publish_ticks_to(&mut self, counts: Arc<TickCounts>) {
+        self.published = Some(counts);
+    }
+
     /// Follows asyncio's tasks (`--async`), their C `Task` laid out as
     /// `layout` says (asked of the target's interpreter).
     pub fn follow_tasks(&mut self, layout: TaskLayout) {
