@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import tempfile
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from support import REPO, script, target_env
+from support import REPO, live_page, script, target_env
 
 BLOB = "__main__.Blob"
 
@@ -47,13 +46,11 @@ class LiveRun:
              "--live-web", script("live_objects.py"), str(self.base_file)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=target_env({"PYTHONPATH": str(REPO / "python")}), start_new_session=True)
-        line = self.proc.stderr.readline().decode()
-        m = re.match(r"snakescope: live page at (http://127\.0\.0\.1:\d+)/\?token=([0-9a-f]{32})$",
-                     line.strip())
-        if not m:
+        try:
+            self.base, self.token = live_page(self.proc.stderr)
+        except BaseException:
             self.finish()
-            pytest.fail(f"no URL on stderr: {line!r}")
-        self.base, self.token = m[1], m[2]
+            raise
         self.url = f"{self.base}/?token={self.token}"
 
     def objects(self) -> dict:
@@ -142,14 +139,11 @@ def test_no_counts_without_memory_tracking_or_the_agent(any_python, snakescope, 
          any_python.path, script("split_70_30.py"), "3"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=target_env(), start_new_session=True)
     try:
-        line = rec.stderr.readline().decode()
-        m = re.match(r"snakescope: live page at (http://127\.0\.0\.1:\d+)/\?token=([0-9a-f]{32})$",
-                     line.strip())
-        assert m, line
-        code, body = fetch(f"{m[1]}/objects.json?token={m[2]}")
+        base, token = live_page(rec.stderr)
+        code, body = fetch(f"{base}/objects.json?token={token}")
         objects = json.loads(body)
         assert objects["available"] is False and "run --live-web" in objects["why"], objects
-        assert fetch(f"{m[1]}/census?token={m[2]}", "POST")[0] == 409
+        assert fetch(f"{base}/census?token={token}", "POST")[0] == 409
         rec.communicate(timeout=120)
     finally:
         if rec.poll() is None:

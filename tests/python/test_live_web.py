@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from support import REPO, Capture, script, target_env
+from support import REPO, Capture, live_page, script, target_env
 
 WINDOW_S = 1
 
@@ -44,11 +43,8 @@ def live(any_python, snakescope, spawn):
          "--pid", str(target.pid)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=target_env(), start_new_session=True)
     try:
-        line = top.stderr.readline().decode()
-        m = re.match(r"snakescope: live page at (http://127\.0\.0\.1:\d+/\?token=([0-9a-f]{32}))$",
-                     line.strip())
-        assert m, f"no URL on stderr: {line!r}"
-        yield target, m[1]
+        base, token = live_page(top.stderr)
+        yield target, f"{base}/?token={token}"
         assert target.alive(), "the page stopped the program"
     finally:
         if top.poll() is None:
@@ -114,11 +110,7 @@ def test_record_serves_the_page_and_still_writes_its_capture(any_python, snakesc
          any_python.path, script("split_70_30.py"), "4"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=target_env(), start_new_session=True)
     try:
-        line = rec.stderr.readline().decode()
-        m = re.match(r"snakescope: live page at (http://127\.0\.0\.1:\d+)/\?token=([0-9a-f]{32})$",
-                     line.strip())
-        assert m, f"no URL on stderr: {line!r}"
-        base, token = m[1], m[2]
+        base, token = live_page(rec.stderr)
         assert fetch(f"{base}/data.json")[0] == 403
         first = samples(f"{base}/data.json?token={token}&span=start")
         time.sleep(1.5)
@@ -148,11 +140,7 @@ def test_run_serves_the_agents_capture_with_memory_as_it_grows(any_python, snake
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=target_env({"PYTHONPATH": str(REPO / "python")}),
         start_new_session=True)
     try:
-        line = run.stderr.readline().decode()
-        m = re.match(r"snakescope: live page at (http://127\.0\.0\.1:\d+/\?token=([0-9a-f]{32}))$",
-                     line.strip())
-        assert m, f"no URL on stderr: {line!r}"
-        base, token = m[1].split("/?token=")
+        base, token = live_page(run.stderr)
         wrong = ("1" if token[0] == "0" else "0") + token[1:]
         assert fetch(f"{base}/data.json?token={wrong}")[0] == 403
         time.sleep(2.5)  # the first copy is written once the agent runs

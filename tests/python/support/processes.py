@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -210,3 +211,22 @@ def wait_until_main_blocks(pid: int) -> None:
         still = still + 1 if state not in ("R", "D") else 0
         time.sleep(0.01)
 
+
+
+LIVE_PAGE_LINE = re.compile(r"snakescope: live page at (http://127\.0\.0\.1:\d+)/\?token=([0-9a-f]{32})$")
+
+
+def live_page(stderr, lines: int = 20) -> tuple[str, str]:
+    """The live page's address and token from a `--live-web` process's
+    stderr (a binary pipe): the first line that announces it, among the
+    first `lines` (a note may come first on a busy machine)."""
+    seen = []
+    for _ in range(lines):
+        line = stderr.readline().decode()
+        if not line:
+            break
+        m = LIVE_PAGE_LINE.match(line.strip())
+        if m:
+            return m[1], m[2]
+        seen.append(line)
+    pytest.fail(f"no live page's URL on stderr; it said: {''.join(seen)!r}")
