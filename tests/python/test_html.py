@@ -265,6 +265,9 @@ def test_task_table_of_an_async_recording(page, any_python, snakescope, tmp_path
     check_clean(page, out)
     rows = page.eval("Array.from(document.querySelectorAll('#tasks tbody tr'))"
                      ".map(function (r) { return r.textContent; })")
+    # asyncio.run's own clean-up tasks (`shutdown_asyncgens`, ...) live a few
+    # milliseconds at the end; a busy machine's sampler may see one.
+    rows = [r for r in rows if "base_events.py" not in r]
     assert len(rows) == 4 and rows[0].startswith("gammagamma()"), rows
     lines = Path(script("async_tasks.py")).read_text(encoding="utf-8").splitlines()
     for name in ("alpha", "beta", "gamma"):

@@ -13,7 +13,7 @@ def main():
     heights = (i % 100) * 0.25
     speeds = (i % 37) * 0.5
     total = 0.0
-    for _ in range(4):
+    for _ in range(12):
         total += energy(heights, speeds)
     print(f"{total:.6e}")
 

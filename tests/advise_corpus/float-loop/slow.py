@@ -14,7 +14,7 @@ def main():
     heights = [(i % 100) * 0.25 for i in range(n)]
     speeds = [(i % 37) * 0.5 for i in range(n)]
     total = 0.0
-    for _ in range(4):
+    for _ in range(12):
         total += energy(heights, speeds)
     print(f"{total:.6e}")
 
