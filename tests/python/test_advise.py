@@ -170,6 +170,25 @@ def test_thread_and_numpy_evidence(corpus):
                                     "  # instead of the loop")
 
 
+def test_threads_of_child_processes_do_not_share_a_gil(corpus):
+    """Each process has its own GIL, and `run` follows child processes: the
+    gil-threads rule reads the main process's threads only. The slow
+    version's capture (four threads of one process) fires it; the same
+    capture with those threads moved to four child processes does not (as
+    the fast version's Pool workers once did on a loaded machine)."""
+    import copy
+
+    from snakescope._advise._evidence import Evidence
+    from snakescope._advise.rules import gil_threads
+
+    cap = copy.deepcopy(corpus[("gil-threads", "slow")]["capture"])
+    assert gil_threads.check_program(Evidence(cap), 0.05)
+    main = cap["meta"]["pid"]
+    for k, t in enumerate(cap["threads"]):
+        t["pid"] = main if t["name"] == "MainThread" else main + 1 + k
+    assert not gil_threads.check_program(Evidence(cap), 0.05)
+
+
 def test_memory_finding_names_the_bytes(corpus):
     top = corpus[("list-once", "slow")]["capture"]["findings"]["items"][0]
     assert top["resource"] == "memory"

@@ -1,7 +1,9 @@
 """CPU-bound threads taking turns on the GIL -> processes (ch. 9, The
 multiprocessing Module; the GIL: ch. 1 and 8).
 
-A program-wide rule. Fires when two or more threads each hold at least the
+A program-wide rule. Fires when two or more threads of the main process
+(child processes, which `run` follows, have GILs of their own, and their
+CPU time is not in the capture's figures) each hold at least the
 threshold's share of the samples, held the GIL in at least 30 % of their
 samples (they run Python: C code that releases it holds it in almost none;
 the rest is spent waiting for it, or on a loaded machine for a CPU, as a
@@ -38,8 +40,10 @@ def check_program(ev, threshold):
     for stack in ev.stacks:
         if any(_is_own(ev.frames[i]["file"]) for i in stack["frames"]):
             own[stack["thread"]] += stack["count"]
+    main = meta.get("pid")
     busy = [(i, t) for i, t in enumerate(ev.threads)
-            if t["samples"] >= threshold * ev.total and t["samples"]
+            if t.get("pid", main) == main
+            and t["samples"] >= threshold * ev.total and t["samples"]
             and t.get("gil_samples", 0) >= MIN_GIL * t["samples"] and own[i] >= 0.5 * t["samples"]]
     if len(busy) < 2 or cpus > MAX_CPUS:
         return []
