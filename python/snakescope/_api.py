@@ -48,6 +48,7 @@ class Profiler:
         # opcodes: samples per bytecode instruction (`snakescope dis`); sampling mode only.
         self.opcodes = opcodes
         self._capture = None
+        self._memory_module = None
         # Code left out: files whose frames at the root of stacks are the
         # caller's (sampling, memory), and the caller's own code (exact
         # statistics leave its functions out wherever they are called).
@@ -79,14 +80,15 @@ class Profiler:
 
             _native.exact_start()
         else:
-            # stop() needs it: imported now, not while the sampler runs.
-            from snakescope import _memory  # noqa: F401
+            # Imported now, not while the sampler runs: an import statement
+            # calls importlib's Python code, which a sample would take for
+            # the program's (stop() needs the module too).
+            from snakescope import _memory
 
+            self._memory_module = _memory
             _native.start(self.rate_hz, self.idle, self.gil, self._root_files, self.opcodes,
                           own_files=self._own_files)
             if self.memory:
-                from snakescope import _memory  # noqa: F401  (imported before tracking)
-
                 try:
                     _native.memory_start(0 if self.memory == "exact" else self.memory_interval, self._root_files,
                                          census=(lambda: _memory.census_rows("peak")) if self._census else None)
@@ -98,8 +100,7 @@ class Profiler:
         if self.exact:
             self._capture = _native.exact_stop(self._own_files, "api")
         else:
-            from snakescope import _memory
-
+            _memory = self._memory_module  # no import statement while the sampler runs
             self._capture = _native.stop_capture((lambda: _memory.census_rows("end")) if self._census else None)
             if self.opcodes:
                 from snakescope import _opcodes

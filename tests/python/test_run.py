@@ -397,6 +397,36 @@ def test_agent_work_above_the_program_is_not_counted():
     assert spin >= MIN_SAMPLES // 4, cap.summary()
 
 
+@pytest.mark.parametrize("memory", [False, True])
+def test_profiler_api_runs_no_program_code_while_it_samples(memory):
+    """Between the sampler's start and its stop, the API's own start/stop run
+    no Python code but their own: a sample then would be the program's (an
+    import statement there put importlib's `_handle_fromlist` at a stack's
+    root). Traced, deterministically, with the interpreter's profile hook."""
+    import snakescope
+    from snakescope import _native
+
+    p = snakescope.Profiler(rate_hz=1000, memory=memory)
+    sampling, foreign = False, []
+
+    def hook(frame, event, arg):
+        nonlocal sampling
+        if event == "c_return" and arg is _native.start:
+            sampling = True
+        elif event == "c_call" and arg is _native.stop_capture:
+            sampling = False
+        elif sampling and event == "call" and frame.f_code.co_filename not in p._own_files:
+            foreign.append((frame.f_code.co_filename, frame.f_code.co_name))
+
+    sys.setprofile(hook)
+    try:
+        p.start()
+        p.stop()
+    finally:
+        sys.setprofile(None)
+    assert foreign == [], foreign
+
+
 def test_profiler_api_sampling(tmp_path):
     import snakescope
 
