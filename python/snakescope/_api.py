@@ -23,7 +23,10 @@ dict) for exact statistics.
 
 import sys
 
-from snakescope import _native
+# `_memory` here, with the module, never inside start()/stop() while the
+# sampler runs: an import statement runs importlib's Python code, which a
+# sample would take for the program's.
+from snakescope import _memory, _native
 
 
 class Profiler:
@@ -48,7 +51,6 @@ class Profiler:
         # opcodes: samples per bytecode instruction (`snakescope dis`); sampling mode only.
         self.opcodes = opcodes
         self._capture = None
-        self._memory_module = None
         # Code left out: files whose frames at the root of stacks are the
         # caller's (sampling, memory), and the caller's own code (exact
         # statistics leave its functions out wherever they are called).
@@ -80,12 +82,6 @@ class Profiler:
 
             _native.exact_start()
         else:
-            # Imported now, not while the sampler runs: an import statement
-            # calls importlib's Python code, which a sample would take for
-            # the program's (stop() needs the module too).
-            from snakescope import _memory
-
-            self._memory_module = _memory
             _native.start(self.rate_hz, self.idle, self.gil, self._root_files, self.opcodes,
                           own_files=self._own_files)
             if self.memory:
@@ -100,7 +96,6 @@ class Profiler:
         if self.exact:
             self._capture = _native.exact_stop(self._own_files, "api")
         else:
-            _memory = self._memory_module  # no import statement while the sampler runs
             self._capture = _native.stop_capture((lambda: _memory.census_rows("end")) if self._census else None)
             if self.opcodes:
                 from snakescope import _opcodes
