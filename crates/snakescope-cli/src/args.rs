@@ -510,6 +510,11 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "PATH")]
     pub live_snapshot_file: Option<PathBuf>,
 
+    /// Set by `snakescope advise`: the operand sampler runs in the program
+    /// and writes its facts here (`_advise/_operands.py`).
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub advise_operands: Option<PathBuf>,
+
     /// The interpreter to run (default: $SNAKESCOPE_PYTHON, set by the Python
     /// package to its own interpreter, else the environment's own when the
     /// wheel installed snakescope there, else `python3`): CPython 3.8 to 3.15

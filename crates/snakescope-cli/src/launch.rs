@@ -52,6 +52,27 @@ fn ignored(signal: libc::c_int) -> bool {
 }
 
 /// Starts the command with inherited stdio.
+/// How much nicer than snakescope its helper processes run (see [`in_background`]).
+const HELPER_NICENESS: libc::c_int = 10;
+
+/// Runs `command` (a helper of snakescope's own started beside the
+/// program that is needed only after it: the advisor's rules, waiting) at
+/// a lower priority, so that on a busy machine it takes the CPU the program
+/// and the sampler leave, instead of slowing their start. (Not the asyncio
+/// probe: under load its answer would come late and tasks be missed.)
+pub(crate) fn in_background(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure only calls setpriority, an
+    // async-signal-safe system call on the new process itself, allocating
+    // nothing; its failure (a raised niceness needs no privilege) is ignored.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setpriority(libc::PRIO_PROCESS, 0, HELPER_NICENESS as _);
+            Ok(())
+        })
+    }
+}
+
 pub fn spawn(command: &[OsString]) -> Result<Child, UserError> {
     spawn_with(command, |_| {})
 }

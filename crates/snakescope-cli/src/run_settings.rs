@@ -12,6 +12,15 @@ use snakescope_formats::Format;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+/// The environment variable naming the operand sampler's file to the
+/// bootstrap (`run --advise-operands`, set by `snakescope advise`).
+pub(crate) const ADVISE_OPERANDS_ENV: &str = "SNAKESCOPE_ADVISE_OPERANDS";
+
+/// `snakescope run WORDS…` as clap reads it (`advise` runs the program so).
+pub(crate) fn parse_run_line(words: Vec<OsString>) -> Result<RunArgs, clap::Error> {
+    RunOnly::try_parse_from(std::iter::once(OsString::from("run")).chain(words)).map(|o| o.run)
+}
+
 /// `run`'s options alone, for parsing the bootstrap's line.
 #[derive(Parser)]
 #[command(name = "run")]

@@ -1,13 +1,15 @@
-"""``python -m snakescope._advise CAPTURE [options] [--wait] [-- KIND TARGET ARGS...]``
+"""``python -m snakescope._advise CAPTURE --findings-out FILE [options] [--wait] [-- KIND TARGET ARGS...]``
 
 Run by ``snakescope advise`` (Rust) after the program's capture is written:
-adds the ``findings`` section to CAPTURE (rewritten in place), and with
+writes the capture's ``findings`` section (JSON) to FILE, and with
 ``--verify`` (which needs the program: KIND is script, module or code, as
-``_run.py`` takes it) measures each mechanical rewrite first. The Rust side
-prints the findings and renders ``-o``.
+``_run.py`` takes it) measures each mechanical rewrite first. The Rust side,
+which has read the capture meanwhile, adds the section to it, prints the
+findings and renders ``-o``.
 """
 
 import json
+import marshal
 import os
 import sys
 from types import SimpleNamespace
@@ -17,7 +19,7 @@ from .rules import all_rules
 
 # The options `snakescope advise` passes (no argparse: this is not a user's
 # command line, and argparse's imports (gettext, locale, shutil) cost 7 ms).
-_VALUES = {"--operands": str, "--threshold": float, "--repeat": int, "--write-patch": str}
+_VALUES = {"--operands": str, "--findings-out": str, "--threshold": float, "--repeat": int, "--write-patch": str}
 
 
 def _parse(argv):
@@ -26,7 +28,7 @@ def _parse(argv):
         argv, program = argv[:split], argv[split + 1:]
     else:
         program = []
-    opts = SimpleNamespace(capture=None, operands=None, threshold=5.0, verify=False, repeat=5,
+    opts = SimpleNamespace(capture=None, findings_out=None, operands=None, threshold=5.0, verify=False, repeat=5,
                            write_patch=None, program=program, wait=False)
     args = iter(argv)
     for arg in args:
@@ -41,8 +43,8 @@ def _parse(argv):
             opts.capture = arg
         else:
             sys.exit(f"snakescope advise: unexpected argument {arg!r}")
-    if opts.capture is None:
-        sys.exit("snakescope advise: the capture's path is missing")
+    if opts.capture is None or opts.findings_out is None:
+        sys.exit("snakescope advise: the capture's path or --findings-out is missing")
     return opts
 
 
@@ -58,19 +60,20 @@ def main(argv):
         capture = json.load(f)
     operands = None
     if opts.operands and os.path.isfile(opts.operands):
-        with open(opts.operands, encoding="utf-8") as f:
-            operands = json.load(f)
+        # (marshal: written by the operand sampler in this same interpreter)
+        with open(opts.operands, "rb") as f:
+            try:
+                operands = marshal.load(f)
+            except (EOFError, ValueError, TypeError):  # cut short: no facts
+                operands = None
     threshold = opts.threshold / 100
     ev, found = findings(capture, operands, threshold)
     if opts.verify:
         from . import _verify
 
         _verify.verify_all(found, opts.program, opts.repeat, opts.write_patch)
-    capture["findings"] = section(ev, found, threshold)
-    tmp = opts.capture + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(json.dumps(capture))  # (dumps: the C encoder; dump is pure Python)
-    os.replace(tmp, opts.capture)
+    with open(opts.findings_out, "w", encoding="utf-8") as f:
+        f.write(json.dumps(section(ev, found, threshold)))  # (dumps: the C encoder)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Started by ``snakescope advise`` inside the program (``_run.py``, when
 ``SNAKESCOPE_ADVISE_OPERANDS`` names the file to write): a daemon thread
-that, every 40 ms (the first 12 times, then every 100 ms), looks at each
+that, every 40 ms (the first 12 times, then every 250 ms), looks at each
 thread's innermost frame of the program's
 own code and, for the names the current line reads (``x`` and ``x.attr``),
 records the type of the value bound to them and, for the built-in containers
@@ -14,14 +14,16 @@ the GIL changes hands at a jump that has no line). At exit it writes
 "functions": [{file, function, seen, names}]}``; the advisor joins them to
 the capture's hot lines (the line's facts first, else its function's). The
 same looks measure where threads were blocked (``"waits"``: ``_waits.py``).
+The file is written with ``marshal`` (the rules' process runs the same
+interpreter): this module is imported as the program starts, so it imports
+nothing costly then (``json`` took 4 ms; ``ast`` and ``sysconfig`` come with
+the first look, in the sampler's thread).
 """
 
-import ast
 import atexit
-import json
+import marshal
 import os
 import sys
-import sysconfig
 import threading
 import time
 
@@ -29,8 +31,8 @@ from ._waits import Waits
 
 INTERVAL = 0.04  # between the first EARLY looks (short programs get enough of them)
 EARLY = 12
-LATER = 0.1  # between the rest: each look is a GIL handover (~1 ms of the program's time
-# on a VM: 2.5 % at 25 looks a second, 1 % at 10)
+LATER = 0.25  # between the rest: each look is a GIL handover, which on a VM costs the
+# program more than the look itself (julia.py, 1.7 s: advise/run 1.056x at 0.1 s)
 OPERAND_THREAD = "snakescope-operands"  # left out of the advice (_evidence.py)
 SIZED = {list, tuple, set, frozenset, dict, str, bytes, bytearray}
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,14 +45,20 @@ class _Sampler:
         self.functions = {}  # (file, qualified name) -> the same, for its variables
         self.reads = {}  # (file, line) -> [names read], parsed once
         self.trees = {}
-        self.stop = threading.Event()
+        self.stopped = False
         self.thread = threading.Thread(target=self.loop, name=OPERAND_THREAD, daemon=True)
         self.waits = Waits(lambda file: file.startswith(_OWN))  # serial-io's evidence
 
     def loop(self):
         me = threading.get_ident()
         looks = 0
-        while not self.stop.wait(INTERVAL if looks < EARLY else LATER):
+        while True:
+            # time.sleep, not an Event's wait with a timeout: on 3.11 that
+            # cost the program 2 ms a wake-up (julia.py: +46 ms over 1.7 s,
+            # against nothing for sleeping).
+            time.sleep(INTERVAL if looks < EARLY else LATER)
+            if self.stopped:
+                break
             looks += 1
             try:
                 frames = sys._current_frames()
@@ -96,6 +104,8 @@ class _Sampler:
 
     def tree(self, file):
         if file not in self.trees:
+            import ast  # (the first look: see the module's documentation)
+
             try:
                 with open(file, encoding="utf-8") as f:
                     self.trees[file] = ast.parse(f.read())
@@ -104,31 +114,38 @@ class _Sampler:
         return self.trees[file]
 
     def write(self):
-        self.stop.set()
+        self.stopped = True
         rows = [{"file": f, "line": n, "seen": r["seen"], "names": r["names"]}
                 for (f, n), r in self.lines.items()]
         functions = [{"file": f, "function": n, "seen": r["seen"], "names": r["names"]}
                      for (f, n), r in self.functions.items()]
         try:
-            with open(self.path, "w", encoding="utf-8") as out:
-                json.dump({"interval_s": LATER, "lines": rows, "functions": functions,
-                           "waits": self.waits.section()}, out)
-        except OSError:
+            with open(self.path, "wb") as out:
+                marshal.dump({"interval_s": LATER, "lines": rows, "functions": functions,
+                              "waits": self.waits.section()}, out)
+        except (OSError, ValueError):  # (ValueError: a value marshal cannot write)
             pass
 
 
-_LIBRARY = tuple({sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")})
+_LIBRARY = []  # the library's directories, found at the first look
 
 
 def _skipped(filename):
     """snakescope's own files, the standard library's and installed packages':
     the facts are about the program's own lines."""
-    return filename.startswith(_OWN) or filename.startswith("<") or filename.startswith(_LIBRARY)
+    if not _LIBRARY:
+        import sysconfig
+
+        paths = sysconfig.get_paths()
+        _LIBRARY.append(tuple({paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}))
+    return filename.startswith(_OWN) or filename.startswith("<") or filename.startswith(_LIBRARY[0])
 
 
 def _reads_on_line(tree, line):
     if tree is None:
         return []
+    import ast  # (imported by then: see `tree`)
+
     names = set()
     for node in ast.walk(tree):
         if getattr(node, "lineno", None) != line:

@@ -5,7 +5,7 @@ capture ``advise`` records shows no blocked time; ``--idle`` would record it
 but judges every sample by the thread's state instead of its CPU clock,
 changing the other rules' CPU shares. So the operand sampler (``_operands``)
 measures the waiting itself, beside the capture: at each of its looks (every
-40 ms, later 100 ms) it reads each thread's time on a CPU and time waiting for one (runnable)
+40 ms, later 250 ms) it reads each thread's time on a CPU and time waiting for one (runnable)
 from the kernel (Linux: ``/proc/self/task/TID/schedstat``, nanoseconds) and,
 when the thread was blocked (neither) for at least four fifths of the
 interval since the previous look, notes that blocked time against the

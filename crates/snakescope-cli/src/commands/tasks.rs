@@ -10,7 +10,10 @@ use snakescope_model::{AsyncTasks, Capture};
 use snakescope_remote::{Sampler, SamplerHooks, TaskLayout};
 use snakescope_unwind::MemoryReader;
 use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -41,6 +44,11 @@ fn probe(python: &Executable) -> Result<Vec<u8>, String> {
     let output = interpreter_command(python, PROBE_CODE)
         .output()
         .map_err(|e| format!("cannot run `{}`: {e}", python.path.display()))?;
+    checked(python, output)
+}
+
+/// The probe's answer when it succeeded, else its last line of error.
+fn checked(python: &Executable, output: Output) -> Result<Vec<u8>, String> {
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().last().unwrap_or("no message");
@@ -53,17 +61,73 @@ fn probe(python: &Executable) -> Result<Vec<u8>, String> {
 /// thread (the program starts meanwhile), and puts its answer at `path`
 /// whole (written aside, then renamed): the probe's JSON, or
 /// `{"error": …}`. The agent inside the program waits for it
-/// ([`wait_for_layout`]).
-pub(crate) fn probe_to_file(python: &str, path: PathBuf) -> JoinHandle<()> {
+/// ([`wait_for_layout`]). A probe still running when the program has
+/// ended is killed ([`Probing::finish`]): its answer has no use then, and
+/// waiting for it (asyncio's import, ~70 ms) would be most of a short
+/// program's cost.
+pub(crate) fn probe_to_file(python: &str, path: PathBuf) -> Probing {
     let python = Executable::at(python);
-    std::thread::spawn(move || {
-        let answer = probe(&python)
-            .unwrap_or_else(|why| serde_json::json!({ "error": why }).to_string().into_bytes());
-        let aside = path.with_extension("part");
-        if std::fs::write(&aside, answer).is_ok() {
-            let _ = std::fs::rename(&aside, &path);
+    let ended = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let (ended, path) = (ended.clone(), path.clone());
+        std::thread::spawn(move || {
+            let answer = match probe_until(&python, &ended) {
+                Ok(None) => return,
+                Ok(Some(json)) => json,
+                Err(why) => serde_json::json!({ "error": why }).to_string().into_bytes(),
+            };
+            let aside = path.with_extension("part");
+            if std::fs::write(&aside, answer).is_ok() {
+                let _ = std::fs::rename(&aside, &path);
+            }
+        })
+    };
+    Probing {
+        thread,
+        ended,
+        path,
+    }
+}
+
+/// [`probe_to_file`]'s probe, running.
+pub(crate) struct Probing {
+    thread: JoinHandle<()>,
+    ended: Arc<AtomicBool>,
+    path: PathBuf,
+}
+
+impl Probing {
+    /// The program has ended: stops the probe if it still runs, and removes its answer.
+    pub(crate) fn finish(self) {
+        self.ended.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// How often [`probe_until`] looks whether the probe or the program ended.
+const PROBE_POLL: Duration = Duration::from_millis(5);
+
+/// [`probe`], given up (the probe killed, `None`) once `ended` is set.
+fn probe_until(python: &Executable, ended: &AtomicBool) -> Result<Option<Vec<u8>>, String> {
+    let cannot = |e: std::io::Error| format!("cannot run `{}`: {e}", python.path.display());
+    let mut child = interpreter_command(python, PROBE_CODE)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(cannot)?;
+    loop {
+        if child.try_wait().map_err(cannot)?.is_some() {
+            // (Its answer is a few hundred bytes: it fits the pipe, so it
+            // could end without being read.)
+            return checked(python, child.wait_with_output().map_err(cannot)?).map(Some);
         }
-    })
+        if ended.load(Ordering::Relaxed) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(PROBE_POLL);
+    }
 }
 
 /// How long the agent waits for `run`'s probe.

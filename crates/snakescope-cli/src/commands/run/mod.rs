@@ -7,6 +7,7 @@
 
 mod handoff;
 
+use super::interpreter::Interpreter;
 use crate::args::{MemoryMode, RunArgs};
 use crate::commands::output::{check_draws, check_output_path, output_format};
 use crate::commands::top::live::{CaptureSource, Live};
@@ -18,10 +19,25 @@ use crate::UserError;
 use snakescope_formats::{Format, Section};
 use std::ffi::OsString;
 use std::io::IsTerminal;
+use std::process::ExitStatus;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
+pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let (status, interpreter) = run_status(args, |_| Ok(()))?;
+    drop(interpreter); // before mirroring a death by signal, which ends this process
+    Ok(launch::mirror_exit(status))
+}
+
+/// `run` until the program has ended: its exit status (not mirrored yet),
+/// and the interpreter chosen (kept by the caller while it runs more of it:
+/// it may lend the package from a directory removed when dropped).
+/// `chosen` is called with it before the program starts (`advise` starts
+/// its rules' process then; an error stops the run there).
+pub(crate) fn run_status(
+    mut args: RunArgs,
+    chosen: impl FnOnce(&Interpreter) -> Result<(), UserError>,
+) -> anyhow::Result<(ExitStatus, Interpreter)> {
     // The rate and the sort key were checked by clap (args.rs); the output
     // is checked now, since the program's interpreter writes it at its exit.
     let output = args.sampling.output.as_deref();
@@ -41,7 +57,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
     }
     check_live(&args)?;
     // Checked (version, package) before anything runs; see interpreter.rs.
-    let interpreter = super::interpreter::Interpreter::choose(args.python.as_deref())?;
+    let interpreter = Interpreter::choose(args.python.as_deref())?;
     let python = interpreter.python.clone();
     if interpreter.free_threaded && args.sampling.gil {
         return Err(UserError::new(format!(
@@ -55,7 +71,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
     let probing = (!args.no_async && !args.exact).then(|| {
         let path = temp_path("tasks");
         args.task_layout_file = Some(path.clone());
-        (super::tasks::probe_to_file(&python, path.clone()), path)
+        super::tasks::probe_to_file(&python, path)
     });
     // --live, --live-web: the agent writes the capture so far to a file
     // every second, which this process shows (commands/top/).
@@ -85,7 +101,14 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
     };
     let command = bootstrap_command(&args, &python, format, target);
     let signals = Signals::install()?;
-    let mut child = launch::spawn_with(&command, |c| interpreter.prepare(c)).map_err(|e| {
+    chosen(&interpreter)?;
+    let mut child = launch::spawn_with(&command, |c| {
+        interpreter.prepare(c);
+        if let Some(path) = &args.advise_operands {
+            c.env(crate::run_settings::ADVISE_OPERANDS_ENV, path);
+        }
+    })
+    .map_err(|e| {
         UserError::new(format!(
             "cannot run the interpreter `{python}`: {}",
             e.message
@@ -116,9 +139,8 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
     if let (Some(children), Some(path)) = (children, &args.handoff_file) {
         handoff::finish(children, path, &args, format, child.id(), status);
     }
-    if let Some((thread, path)) = probing {
-        let _ = thread.join();
-        let _ = std::fs::remove_file(path);
+    if let Some(probing) = probing {
+        probing.finish();
     }
     drop(web);
     if let Some(source) = source {
@@ -131,8 +153,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<u8> {
         }
         let _ = std::fs::remove_file(path);
     }
-    drop(interpreter); // before mirroring a death by signal, which ends this process
-    Ok(launch::mirror_exit(status))
+    Ok((status, interpreter))
 }
 
 /// `--live` and `--live-web` show the sampled profile as it grows: not with
