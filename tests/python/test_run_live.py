@@ -35,7 +35,7 @@ def test_the_view_shows_functions_and_heap_and_ends_with_the_program(
     stop, out = tmp_path / "stop", tmp_path / "out.json"
     run = command(snakescope, any_python.path, "-o", str(out), script("live_memory.py"), str(stop))
     tmux.send(f"cd {shlex.quote(str(tmp_path))}; stty -g > before; {run}; "
-              f"echo status=$? > status; stty -g > after", "Enter")
+              f"echo status=$? > status; stty -g > after.part; mv after.part after", "Enter")
     # The hottest function, and the heap panel with the growing line first.
     tmux.wait_for(r"^\s*[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+<genexpr> \(")
     shown = tmux.wait_for(r"^HEAP\s+[\d.]+ MiB now, peak [\d.]+ MiB")
@@ -68,7 +68,7 @@ def test_quitting_while_it_runs_interrupts_it_as_ctrl_c_would(any_python, snakes
     # In a script for sh: an interactive bash would end the whole command
     # line when its command dies of SIGINT, before writing the status.
     (tmp_path / "steps.sh").write_text(
-        f"stty -g > before\n{run}\necho status=$? > status\nstty -g > after\n")
+        f"stty -g > before\n{run}\necho status=$? > status\nstty -g > after.part\nmv after.part after\n")
     tmux.send(f"cd {shlex.quote(str(tmp_path))}; sh steps.sh", "Enter")
     tmux.wait_for(r"^HEAP\s+[\d.]+ MiB now")
     tmux.send("C-c")

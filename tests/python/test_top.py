@@ -104,7 +104,7 @@ def test_keys_save_and_terminal_restored_after_ctrl_c(any_python, snakescope, sp
     top = (f"{shlex.quote(snakescope)} top --pid {target.pid} -w 5 "
            f"-o {shlex.quote(str(saved))}")
     tmux.send(f"cd {shlex.quote(str(tmp_path))}; stty -g > before; {top}; "
-              f"echo status=$? > status; stty -g > after", "Enter")
+              f"echo status=$? > status; stty -g > after.part; mv after.part after", "Enter")
     tmux.wait_for(r"^\s*[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+heavy \(")
     tmux.wait_for(r"sorted by total, last 5 s, all threads")
     tmux.send("1")
