@@ -41,10 +41,7 @@ pub(crate) fn ask(pid: u32, version: String) -> Asking {
 
 /// The probe's output (JSON) from the interpreter `python`.
 fn probe(python: &Executable) -> Result<Vec<u8>, String> {
-    let output = interpreter_command(python, PROBE_CODE)
-        .output()
-        .map_err(|e| format!("cannot run `{}`: {e}", python.path.display()))?;
-    checked(python, output)
+    probe_until(python, &AtomicBool::new(false)).map(Option::unwrap_or_default)
 }
 
 /// The probe's answer when it succeeded, else its last line of error.

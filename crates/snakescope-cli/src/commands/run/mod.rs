@@ -59,6 +59,7 @@ pub(crate) fn run_status(
     // Checked (version, package) before anything runs; see interpreter.rs.
     let interpreter = Interpreter::choose(args.python.as_deref())?;
     let python = interpreter.python.clone();
+    chosen(&interpreter)?;
     if interpreter.free_threaded && args.sampling.gil {
         return Err(UserError::new(format!(
             "`--gil` on free-threaded Python (`{python}`): there is no GIL to sample by"
@@ -101,7 +102,6 @@ pub(crate) fn run_status(
     };
     let command = bootstrap_command(&args, &python, format, target);
     let signals = Signals::install()?;
-    chosen(&interpreter)?;
     let mut child = launch::spawn_with(&command, |c| {
         interpreter.prepare(c);
         if let Some(path) = &args.advise_operands {
