@@ -175,12 +175,13 @@ test-all-versions: build roots develop
 ## pyinstrument, scalene, cProfile, yappi and kernprof, then of run --memory vs scalene, memray and
 ## memory_profiler, stat, advise, memory mode's fixed cost vs heap size, attach's pause and top vs record (writes bench/RESULTS.md)
 ## (AGENT_ARGS / MEMORY_ARGS pass options to bench/agent.py / bench/memory.py, e.g. AGENT_ARGS='--reps 3 --groups exact')
+## (ADVISE_ARGS to bench/advise.py, e.g. ADVISE_ARGS='--looks-python /usr/bin/python3.13' for its main-thread table)
 bench: build develop $(VENV)/.stamp-bench
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VPY) bench/run.py --snakescope $(abspath $(BIN)) --python $(abspath $(VPY))
 	$(VPY) bench/agent.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md $(AGENT_ARGS)
 	$(VPY) bench/memory.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md $(MEMORY_ARGS)
 	$(VPY) bench/stat.py --snakescope $(abspath $(BIN)) --python $(abspath $(VPY)) --out bench/RESULTS.md
-	$(VPY) bench/advise.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md
+	$(VPY) bench/advise.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md $(ADVISE_ARGS)
 	$(VPY) bench/census.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md
 	$(VPY) bench/attach.py --snakescope $(abspath $(BIN)) --out bench/RESULTS.md
 	$(VPY) bench/top.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md

@@ -1,12 +1,19 @@
 """`snakescope advise`'s cost next to `snakescope run`'s: advise runs the
-program under `run --opcodes` with the operand sampler (a Python thread that
-looks at the program every 40 ms) and then the rules. For each workload, in
+program under `run --opcodes` with the operand sampler (looks at the
+program every 40 ms, then every 250 ms) and then the rules. For each workload, in
 one shuffled order per repetition: plain `python`, `snakescope run`, and
 `snakescope advise`, each timed from outside (wall clock of the whole
 command, so advise's rules after the program are counted). Reported: the
 median and interquartile range of the ratio of each pair of the same
 repetition (advise / run, run / plain) — medians of pairs, as this machine
 is noisy (see bench/README.md).
+
+Second table, insensitive to the machine's load: what the operand sampler's
+looks cost julia.py's main thread in time blocked (waiting for the GIL),
+measured inside it (bench/workloads/mainclock.py), under `run --opcodes`
+with and without the sampler (`--advise-operands`), for each interpreter
+given with --looks-python (the looks run in the main thread as pending calls
+on 3.8 and 3.13+, from the sampler's thread on 3.9-3.12).
 
     python3 bench/advise.py [--reps N] [--snakescope PATH] [--python PATH] [--out FILE] [--seed N]
 """
@@ -16,6 +23,7 @@ import argparse
 import datetime as _dt
 import os
 import random
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,6 +47,8 @@ def main() -> None:
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--out")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--looks-python", action="append", default=[],
+                    help="an interpreter for the main-thread table (repeatable; default: --python)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     rows = []
@@ -66,6 +76,7 @@ def main() -> None:
             rows.append([name, pair, f"{med:.3f}×", f"{q1:.3f}–{q3:.3f}"])
         q1, med, q3 = quartiles(extra)
         rows.append([name, "advise − run", f"{med:+.0f} ms", f"{q1:+.0f}…{q3:+.0f} ms"])
+    looks = looks_table(args, rng)
     report = (
         "## `snakescope advise` vs `snakescope run`: what the advisor's evidence costs\n\n"
         f"{_dt.date.today()}, {cpu_model()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end; "
@@ -73,10 +84,46 @@ def main() -> None:
         "rules after the program included).\n"
         f"Command: `python3 bench/advise.py --reps {args.reps}`\n\n"
         + md_table(["workload", "pair", "ratio (median)", "IQR"], rows)
+        + "\n\n" + looks
     )
     print(report)
     if args.out:
         log(put_section(Path(args.out), "advise", report))
+
+
+def looks_table(args, rng: random.Random) -> str:
+    """julia.py's main thread blocked (ms, median and IQR over repetitions)
+    under `run --opcodes`, without and with the operand sampler."""
+    rows = []
+    program = [str(REPO / "bench/workloads/mainclock.py"), str(REPO / WORKLOADS["julia.py"][0])]
+    for python in args.looks_python or [args.python]:
+        base = [args.snakescope, "run", "-q", "--opcodes", "--python", python, "-o", os.devnull, "-f", "json"]
+        commands = {"run --opcodes": [*base, "--", *program],
+                    "+ operand sampler": [*base, "--advise-operands", os.devnull, "--", *program]}
+        blocked: dict[str, list[float]] = {k: [] for k in commands}
+        for rep in range(args.reps):
+            order = list(commands)
+            rng.shuffle(order)
+            for which in order:
+                blocked[which].append(main_blocked_ms(commands[which]))
+            log(f"looks on {python}: rep {rep + 1}/{args.reps}")
+        version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
+                                 capture_output=True, text=True).stdout.strip()
+        for which, values in blocked.items():
+            q1, med, q3 = quartiles(values)
+            rows.append([version, which, f"{med:.1f} ms", f"{q1:.1f}…{q3:.1f} ms"])
+    return ("Main thread of julia.py blocked (waiting for the GIL), measured inside it, "
+            f"{args.reps} shuffled repetitions:\n\n"
+            + md_table(["Python", "under", "blocked (median)", "IQR"], rows))
+
+
+def main_blocked_ms(command: list[str]) -> float:
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    for line in done.stderr.splitlines():
+        if line.startswith("main-blocked-ms "):
+            return float(line.split()[1])
+    raise SystemExit(f"bench: `{' '.join(command)}` printed no main-blocked-ms ({done.returncode})")
 
 
 if __name__ == "__main__":

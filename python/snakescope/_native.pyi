@@ -163,5 +163,16 @@ def live_start(
     """`run --live-web`: writes the capture so far to `path` every second until
     the capture is taken; with `census`, live object counts by type beside it."""
 
+def looks_arm(callback: Callable[[], object]) -> None:
+    """`advise`'s operand sampler: `callback` is the look a pending call runs in
+    the main thread while it is on a CPU."""
+
+def looks_wait(main_tid: int, early_s: float, early: int, later_s: float) -> bool:
+    """Sleeps without the GIL, queuing looks in the main thread while it runs;
+    True when the calling thread should look itself, False once stopped."""
+
+def looks_stop() -> None:
+    """No more looks (none is queued after this returns)."""
+
 def memory_elapsed() -> float:
     """Seconds since memory tracking started."""

@@ -326,6 +326,14 @@ def _start_operands():
             _OWN_FILES_LIST.append(own)
 
 
+def _stop_operands():
+    """The program's main code returned: the operand sampler's looks end
+    (they are pending calls, which 3.8 refuses once the exit has begun)."""
+    operands = sys.modules.get("snakescope._advise._operands")
+    if operands is not None:
+        operands.stop()
+
+
 def _return_the_package():
     """When `snakescope run` lent this package to an interpreter that does not
     have it (a directory of its own first on PYTHONPATH), takes that directory
@@ -441,6 +449,7 @@ def main(argv):
         try:
             program()
         finally:
+            _stop_operands()
             if opts.memory != "off":
                 # Before the interpreter's exit begins (3.8 cannot take a
                 # census request then: see memory_close_censuses).

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from support import RECORD_TIMEOUT, Result, assert_error, run, script, target_env
+from support import RECORD_TIMEOUT, Result, assert_error, require_interpreter, run, script, target_env
+from support.interpreters import OLDER, SUPPORTED
 from support.paths import REPO
 
 CORPUS = REPO / "tests" / "advise_corpus"
@@ -147,6 +148,26 @@ def test_operand_facts_are_the_runtime_values(corpus):
     concat = corpus[("str-concat", "slow")]["capture"]["findings"]["items"][0]
     assert any("`self.html` was a str of" in e or "BINARY_OP_ADD_UNICODE" in e
                for e in concat["evidence"]), concat["evidence"]
+
+
+# The operand sampler's looks run in the main thread as pending calls on 3.8
+# and 3.13+, and from its own thread on 3.9-3.12 (where a pending call waits
+# for a GIL handover) and whenever the main thread is blocked: the same facts
+# either way. serial-io's evidence is taken while the main thread is blocked.
+LOOKS = [i for i in SUPPORTED + OLDER if i.id in {"pyenv-3.8", "pyenv-3.12", "pyenv-3.13"}]
+LOOKED = {"membership-list": "`known` was a list of 8,000 items", "serial-io": "looks of the waiting sampler"}
+
+
+@pytest.mark.parametrize("python", LOOKS, ids=[i.id for i in LOOKS])
+@pytest.mark.parametrize("rule", sorted(LOOKED))
+def test_operand_facts_wherever_the_looks_run(python, rule, tmp_path):
+    python = require_interpreter(python)
+    capture = tmp_path / "advised.json"
+    r = advise("--python", python.path, "-o", str(capture), str(CORPUS / rule / "slow.py"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    top = json.loads(capture.read_text())["findings"]["items"][0]
+    assert top["rule"] == rule, r.stderr
+    assert any(LOOKED[rule] in e for e in top["evidence"]), top["evidence"]
 
 
 def test_thread_and_numpy_evidence(corpus):

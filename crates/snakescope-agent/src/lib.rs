@@ -18,6 +18,7 @@ mod exact_section;
 mod hook;
 mod lines;
 mod live;
+mod looks;
 mod measure;
 mod memory;
 mod modes;
@@ -430,6 +431,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(memory::memory_close_censuses, m)?)?;
     m.add_function(wrap_pyfunction!(memory::heap_census, m)?)?;
     m.add_function(wrap_pyfunction!(live::live_start, m)?)?;
+    m.add_function(wrap_pyfunction!(looks::looks_arm, m)?)?;
+    m.add_function(wrap_pyfunction!(looks::looks_wait, m)?)?;
+    m.add_function(wrap_pyfunction!(looks::looks_stop, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_resume, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_restore_allocators, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_on, m)?)?;

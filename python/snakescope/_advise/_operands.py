@@ -1,12 +1,13 @@
 """The operand sampler: runtime facts about the names a hot line reads.
 
 Started by ``snakescope advise`` inside the program (``_run.py``, when
-``SNAKESCOPE_ADVISE_OPERANDS`` names the file to write): a daemon thread
-that, every 40 ms (the first 12 times, then every 250 ms), looks at each
-thread's innermost frame of the program's
-own code and, for the names the current line reads (``x`` and ``x.attr``),
-records the type of the value bound to them and, for the built-in containers
-and str, its length (``len`` of a built-in never runs program code; nothing
+``SNAKESCOPE_ADVISE_OPERANDS`` names the file to write): every 40 ms (the
+first 12 times, then every 250 ms) a look reads each thread's innermost
+frame of the program's own code — in the main thread as a pending call
+while it runs, else from the sampler's daemon thread (``arm``) — and, for
+the names the current line reads (``x`` and ``x.attr``), records the type
+of the value bound to them and, for the built-in containers and str, its
+length (``len`` of a built-in never runs program code; nothing
 else is called: attributes are read from the instance's ``__dict__`` only).
 The function's own variables are noted at every look too (in a tight loop
 the GIL changes hands at a jump that has no line). At exit it writes
@@ -33,6 +34,10 @@ INTERVAL = 0.04  # between the first EARLY looks (short programs get enough of t
 EARLY = 12
 LATER = 0.25  # between the rest: each look is a GIL handover, which on a VM costs the
 # program more than the look itself (julia.py, 1.7 s: advise/run 1.056x at 0.1 s)
+# Where a look may run in the main thread as a pending call: 3.9-3.12 only
+# notice a pending call queued by another thread at the main thread's next
+# GIL handover (python/cpython#95820), which is the cost the pending look saves.
+PENDING_LOOKS = sys.version_info < (3, 9) or sys.version_info >= (3, 13)
 OPERAND_THREAD = "snakescope-operands"  # left out of the advice (_evidence.py)
 SIZED = {list, tuple, set, frozenset, dict, str, bytes, bytearray}
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,11 +51,23 @@ class _Sampler:
         self.reads = {}  # (file, line) -> [names read], parsed once
         self.trees = {}
         self.stopped = False
+        self.pending = False  # looks as pending calls (`arm`)
+        self.me = None  # the sampler thread's ident, once it runs
         self.thread = threading.Thread(target=self.loop, name=OPERAND_THREAD, daemon=True)
         self.waits = Waits(lambda file: file.startswith(_OWN))  # serial-io's evidence
 
     def loop(self):
-        me = threading.get_ident()
+        self.me = me = threading.get_ident()
+        if not self.pending:
+            return self.loop_here(me)
+        main = threading.main_thread().native_id
+        while _native_looks().looks_wait(main, INTERVAL, EARLY, LATER):
+            self.look_all(me)  # the main thread is blocked, or in C code
+        self.waits.close()
+
+    def loop_here(self, me):
+        """Every look from this thread (where a pending look would wait for a
+        GIL handover, or without a native thread id: see `arm`)."""
         looks = 0
         while True:
             # time.sleep, not an Event's wait with a timeout: on 3.11 that
@@ -60,15 +77,21 @@ class _Sampler:
             if self.stopped:
                 break
             looks += 1
-            try:
-                frames = sys._current_frames()
-                for tid, frame in frames.items():
-                    if tid != me:
-                        self.look(frame)
-                self.waits.look(frames, me)
-            except Exception:  # a fact less, never the program's failure
-                pass
+            self.look_all(me)
         self.waits.close()  # (here: only this thread uses them)
+
+    def look_all(self, me):
+        """One look at every thread but this sampler's (`me`)."""
+        if self.stopped:
+            return
+        try:
+            frames = sys._current_frames()
+            for tid, frame in frames.items():
+                if tid != me:
+                    self.look(frame)
+            self.waits.look(frames, me)
+        except Exception:  # a fact less, never the program's failure
+            pass
 
     def look(self, frame):
         while frame is not None and _skipped(frame.f_code.co_filename):
@@ -113,12 +136,33 @@ class _Sampler:
                 self.trees[file] = None
         return self.trees[file]
 
-    def write(self):
+    def arm(self):
+        """Looks in the main thread as pending calls, where they can be (see
+        PENDING_LOOKS and the agent's looks.rs): no GIL handover while the
+        program runs. Armed before the thread starts, so a stop is final."""
+        main = getattr(threading.main_thread(), "native_id", None)
+        if PENDING_LOOKS and main is not None:
+            _native_looks().looks_arm(lambda: self.look_all(self.me))
+            self.pending = True
+
+    def stop(self):
+        """No more looks (the program's main code returned, or writing). The
+        thread leaves before the interpreter's exit: one that takes the GIL
+        back during the exit is ended by a forced unwind, which must not cross
+        the agent's frames."""
         self.stopped = True
+        if self.pending:
+            _native_looks().looks_stop()
+            if self.thread.is_alive() and self.thread is not threading.current_thread():
+                self.thread.join(1.0)
+
+    def write(self):
+        self.stop()
+        # (list(): a look still running in the sampler's thread may add rows)
         rows = [{"file": f, "line": n, "seen": r["seen"], "names": r["names"]}
-                for (f, n), r in self.lines.items()]
+                for (f, n), r in list(self.lines.items())]
         functions = [{"file": f, "function": n, "seen": r["seen"], "names": r["names"]}
-                     for (f, n), r in self.functions.items()]
+                     for (f, n), r in list(self.functions.items())]
         try:
             with open(self.path, "wb") as out:
                 marshal.dump({"interval_s": LATER, "lines": rows, "functions": functions,
@@ -201,10 +245,28 @@ def start_from_environment():
     if not path:
         return None
     sampler = _Sampler(path)
+    _SAMPLER.append(sampler)
     atexit.register(sampler.write)
+    sampler.arm()
     sampler.thread.start()
     time.sleep(0)
     return os.path.abspath(__file__)
+
+
+_SAMPLER = []  # the sampler started, if any
+
+
+def _native_looks():
+    from snakescope import _native  # (imported by the bootstrap already)
+
+    return _native
+
+
+def stop():
+    """The program's main code returned: no more looks (3.8 cannot take a
+    pending call once the interpreter's exit has begun)."""
+    for sampler in _SAMPLER:
+        sampler.stop()
 
 
 PROBES = 64

@@ -2,7 +2,7 @@
 serial crawler against its asyncio and gevent versions).
 
 A program-wide rule on the waiting sampler's facts (``_waits.py``: every
-40 ms, then 100 ms, each thread's time blocked, neither on a CPU nor runnable, from the
+40 ms, then 250 ms, each thread's time blocked, neither on a CPU nor runnable, from the
 kernel's clocks, with its stack; Linux). Fires when all hold: the program's
 threads used at most half a CPU over the time watched (their CPU time, not
 the process's, which counts the profiler's own thread: it mostly waited); one
