@@ -11,7 +11,9 @@ await a sleep on a line marked `# await-NAME`. So, by construction:
 
 `snakescope run` follows the tasks by default and gives the same results
 (not with `--no-async`). `dump --async` of the same program, held in its sleeps, shows the four
-tasks (the main one and the three) each at its own `await` line.
+tasks (the main one and the three) each at its own `await` line; of
+tests/scripts/async_threads.py, the tasks of the main thread, of another
+thread's event loop and of a thread that has ended (on 3.14+, three lists).
 
 Tolerances are binomial: 4 standard deviations of a share estimated from
 the number of samples (instants) counted, so a correct profile fails about
@@ -31,17 +33,15 @@ from support.interpreters import OLDER, ROOTED, SUPPORTED
 
 TASKS = {"alpha": 1, "beta": 2, "gamma": 3}
 SCRIPT = script("async_tasks.py")
+THREADS_SCRIPT = script("async_threads.py")
 # Rounds and unit: 40 rounds of 6 units of 8 ms, about 2 s of CPU a run.
 ROUNDS, UNIT_MS = "40", "8"
 RATE = "2000"
-# The asyncio versions: the registries of 3.8-3.11 and 3.12-3.13 and the
-# layouts of 3.8-3.10 (frame objects) and 3.11+ (frames in the coroutine).
-# 3.14+ keep C tasks in per-thread lists this reader does not follow yet.
-ASYNC_MATRIX = tuple(
-    i
-    for i in SUPPORTED + OLDER + ROOTED
-    if i.id in {"pyenv-3.8", "pyenv-3.10", "pyenv-3.11", "pyenv-3.12", "pyenv-3.13", "trixie-3.13"}
-)
+# The asyncio versions: the registries of 3.8-3.11 and 3.12-3.13, the task
+# lists of 3.14+ (headed in the thread states), and the layouts of 3.8-3.10
+# (frame objects) and 3.11+ (frames in the coroutine).
+ASYNC_IDS = {"pyenv-3.8", "pyenv-3.10", "pyenv-3.11", "pyenv-3.12", "pyenv-3.13", "trixie-3.13", "sid-3.14", "sid-3.15"}
+ASYNC_MATRIX = tuple(i for i in SUPPORTED + OLDER + ROOTED if i.id in ASYNC_IDS)
 
 
 @pytest.fixture(params=ASYNC_MATRIX, ids=[i.id for i in ASYNC_MATRIX])
@@ -49,9 +49,9 @@ def python(request: pytest.FixtureRequest) -> Interpreter:
     return require_interpreter(request.param)
 
 
-def await_lines() -> dict[str, int]:
-    lines = Path(SCRIPT).read_text(encoding="utf-8").splitlines()
-    return {name: next(i + 1 for i, line in enumerate(lines) if f"# await-{name}" in line) for name in (*TASKS, "main")}
+def await_lines(path: str = SCRIPT, names: tuple[str, ...] = (*TASKS, "main")) -> dict[str, int]:
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return {name: next(i + 1 for i, line in enumerate(lines) if f"# await-{name}" in line) for name in names}
 
 
 def tolerance(share: float, n: int) -> float:
@@ -196,6 +196,18 @@ def test_dump_async_shows_each_task_at_its_await(snakescope: str, python: Interp
         assert want in text, f"{want!r} not in:\n{text}"
     main = f"main() at {SCRIPT}:{lines['main']} awaiting _GatheringFuture"
     assert main in text, text
+
+
+def test_dump_async_finds_the_tasks_of_every_thread(snakescope: str, python: Interpreter, spawn) -> None:
+    target = spawn([python.path, THREADS_SCRIPT, "30"])
+    target.wait_for_line("ready")
+    result = run([snakescope, "dump", "--async", "--pid", str(target.pid)])
+    assert result.returncode == 0, result.describe()
+    text = result.stdout.split("\nasyncio tasks (")[-1]
+    assert text.startswith("3)"), result.stdout
+    for name, line in await_lines(THREADS_SCRIPT, ("main", "threaded", "left")).items():
+        want = f"{name} {name}() at {THREADS_SCRIPT}:{line} awaiting _asyncio.Future"
+        assert want in text, f"{want!r} not in:\n{text}"
 
 
 def test_dump_async_refuses_json(snakescope: str) -> None:

@@ -1,19 +1,24 @@
 //! `--async`: stacks that follow asyncio's tasks. At each tick the sampler
-//! reads the pending tasks ([`TaskFinder`]); a thread's stack that runs a
-//! task's coroutine is re-rooted at a synthetic frame naming the task
-//! (`<task Task-2: worker()>`, above the coroutine's frame instead of the
-//! event loop's frames), and every task not running is counted as waiting
-//! at the `await` its coroutine is suspended at. The task table
-//! ([`AsyncTasks`]) is handed out at the end like `--opcodes`' counts.
+//! reads the pending tasks ([`TaskFinder`]: from `asyncio.tasks`' sets up
+//! to 3.13, from the lists headed in the tick's thread states on 3.14+); a
+//! thread's stack that runs a task's coroutine is re-rooted at a synthetic
+//! frame naming the task (`<task Task-2: worker()>`, above the coroutine's
+//! frame instead of the event loop's frames), and every task not running
+//! is counted as waiting at the `await` its coroutine is suspended at. The
+//! task table ([`AsyncTasks`]) is handed out at the end like `--opcodes`'
+//! counts.
 
 use crate::stack::{model_frame, StackWalk};
 use rustc_hash::FxHashMap;
 use snakescope_model::{AsyncTasks, AwaitRecord, Frame, FrameInterner, TaskRecord, TASKS_VERSION};
-use snakescope_unwind::{type_name, MemoryReader, TaskFinder, TaskInfo, TaskLayout, Walker};
+use snakescope_unwind::{
+    type_name, MemoryReader, TaskFinder, TaskInfo, TaskLayout, ThreadInfo, Walker,
+};
 
 /// Ticks between looks for `asyncio.tasks` while it has not been found
 /// (a program imports asyncio when it likes), and between re-looks once
-/// found (a registry could be replaced).
+/// found (a registry could be replaced; 3.14+: an interpreter made, whose
+/// list is then read too).
 const LOOK_EVERY: u64 = 50;
 const RELOOK_EVERY: u64 = 1000;
 /// Most suspended tasks whose frame is read per tick: with more, each is
@@ -65,19 +70,25 @@ impl AsyncTracker {
         self.entries.iter_mut().for_each(|e| e.root = None);
     }
 
-    /// Reads the pending tasks at the start of a tick.
-    pub(crate) fn start_tick(&mut self, walker: &Walker, r: &dyn MemoryReader) {
+    /// Reads the pending tasks at the start of a tick (`threads`: the
+    /// tick's, whose states head lists of tasks on 3.14+).
+    pub(crate) fn start_tick(
+        &mut self,
+        walker: &Walker,
+        r: &dyn MemoryReader,
+        threads: &[ThreadInfo],
+    ) {
         self.ticks += 1;
         self.running.clear();
         self.now.clear();
         let every = if self.found { RELOOK_EVERY } else { LOOK_EVERY };
         if self.ticks % every == 1 {
-            self.finder.forget_registries();
+            self.finder.forget_places();
         } else if !self.found {
             return;
         }
-        self.now = self.finder.tasks(walker, r);
-        self.found = self.finder.has_registries();
+        self.now = self.finder.tasks(walker, r, threads);
+        self.found = self.finder.knows_places();
     }
 
     /// When the stack just walked runs one of this tick's tasks: keeps only

@@ -30,7 +30,7 @@ pub use oncpu::CpuCounters;
 pub use program::may_run_python;
 pub use reader::RemoteReader;
 pub use sampler::{thread_name, NoHooks, Sampler, SamplerHooks, SamplerSettings, TickCounts};
-pub use snakescope_unwind::TaskLayout;
+pub use snakescope_unwind::{TaskLayout, TaskLists};
 pub use stack::{model_frame, StackWalk};
 pub use tasks::{TaskState, Tasks};
 

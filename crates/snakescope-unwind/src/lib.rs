@@ -16,7 +16,7 @@ mod reader;
 mod strings;
 mod walker;
 
-pub use asyncio::{type_name, TaskFinder, TaskInfo, TaskLayout};
+pub use asyncio::{type_name, TaskFinder, TaskInfo, TaskLayout, TaskLists};
 pub use code::CodeInfo;
 pub use linetable::{line_310, line_for_offset, line_lnotab};
 pub use objects::ObjectReader;

@@ -38,12 +38,13 @@ pub(crate) fn read_rows(target: &mut Target) -> anyhow::Result<Vec<Row>> {
         UserError::new(format!("--async: cannot read the tasks ({why})"))
             .with_hint("`snakescope dump` without --async prints the threads' stacks")
     })?;
+    let threads = target.walker.threads(&target.reader)?;
     let mut finder = TaskFinder::new(layout);
-    let found = finder.tasks(&target.walker, &target.reader);
+    let found = finder.tasks(&target.walker, &target.reader, &threads);
     // Which thread runs which frame: the running tasks' coroutine frames.
     let mut running: Vec<(u64, u64)> = Vec::new();
     let mut walk = StackWalk::new();
-    for t in target.walker.threads(&target.reader)? {
+    for t in threads {
         if walk.walk(&mut target.walker, &target.reader, &t).is_ok() {
             running.extend(
                 walk.refs()

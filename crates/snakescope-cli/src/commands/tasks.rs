@@ -7,7 +7,7 @@
 use crate::commands::dis::table::{executable_of, interpreter_command, Executable};
 use serde_json::Value;
 use snakescope_model::{AsyncTasks, Capture};
-use snakescope_remote::{Sampler, SamplerHooks, TaskLayout};
+use snakescope_remote::{Sampler, SamplerHooks, TaskLayout, TaskLists};
 use snakescope_unwind::MemoryReader;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -225,15 +225,16 @@ pub fn parse(json: &[u8], version: &str) -> Result<TaskLayout, String> {
         return Err(format!("an implausible task layout: {v}"));
     }
     let frame = &v["frame"];
-    let registries = v["registries"]
+    let registries: Vec<(String, bool)> = v["registries"]
         .as_array()
-        .map(|r| {
-            r.iter()
-                .filter_map(|e| Some((e["name"].as_str()?.to_owned(), e["weak"].as_bool()?)))
-                .collect::<Vec<_>>()
-        })
-        .filter(|r| !r.is_empty())
-        .ok_or("the probe found no task registry")?;
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some((e["name"].as_str()?.to_owned(), e["weak"].as_bool()?)))
+        .collect();
+    let lists = task_lists(&v["lists"], size, &fields, state)?;
+    if registries.is_empty() && lists.is_none() {
+        return Err("the probe found no task registry nor task list".to_owned());
+    }
     Ok(TaskLayout {
         size,
         coro: fields[0],
@@ -244,7 +245,52 @@ pub fn parse(json: &[u8], version: &str) -> Result<TaskLayout, String> {
         frame_embedded: frame["embedded"].as_bool().ok_or("no frame field")?,
         frame: frame["offset"].as_u64().ok_or("no frame offset")?,
         registries,
+        lists,
     })
+}
+
+/// Farthest a list's head may be from the start of a thread state, and of
+/// an interpreter state (as the probe checks).
+const THREAD_SPAN: u64 = 1 << 16;
+const INTERP_SPAN: u64 = 1 << 20;
+
+/// 3.14+: the probe's `lists` (absent before), checked: the node (two
+/// words) inside the task and clear of the other fields, the heads aligned
+/// and within their states.
+fn task_lists(
+    v: &Value,
+    size: u64,
+    fields: &[u64],
+    state: u64,
+) -> Result<Option<TaskLists>, String> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let num = |key: &str| {
+        v[key]
+            .as_u64()
+            .ok_or(format!("the task lists have no `{key}`"))
+    };
+    let lists = TaskLists {
+        node: num("node")?,
+        thread_head: num("thread_head")?,
+        interp_head: num("interp_head")?,
+    };
+    let node = lists.node..lists.node.saturating_add(16);
+    let aligned = [lists.node, lists.thread_head, lists.interp_head]
+        .iter()
+        .all(|o| o % 8 == 0);
+    if !aligned
+        || lists.node < 16
+        || node.end > size
+        || fields.iter().any(|f| node.contains(f))
+        || node.contains(&state)
+        || !(1..THREAD_SPAN).contains(&lists.thread_head)
+        || !(1..INTERP_SPAN).contains(&lists.interp_head)
+    {
+        return Err(format!("implausible task lists: {v}"));
+    }
+    Ok(Some(lists))
 }
 
 #[cfg(test)]
@@ -268,5 +314,37 @@ mod tests {
         assert!(parse(outside.as_bytes(), "3.12.1")
             .unwrap_err()
             .contains("implausible"));
+        let none = PROBED.replace("\"registries\": [", "\"registries\": [], \"other\": [");
+        assert!(parse(none.as_bytes(), "3.12.1")
+            .unwrap_err()
+            .contains("no task registry nor task list"));
+    }
+
+    /// 3.14.10's answer (Debian's build): what its `_AsyncioDebug` section says too.
+    const LISTED: &str = r#"{"python_version": "3.14.10", "task_type": "_asyncio.Task", "task_size": 168, "coro": 128, "waiter": 120, "loop": 16, "name": 136, "state": 104, "frame": {"embedded": true, "offset": 72}, "registries": [], "lists": {"node": 152, "thread_head": 880, "interp_head": 10880}}"#;
+
+    #[test]
+    fn task_lists_are_read_and_checked() {
+        let layout = parse(LISTED.as_bytes(), "3.14.0").unwrap();
+        let lists = layout.lists.unwrap();
+        assert_eq!(
+            (lists.node, lists.thread_head, lists.interp_head),
+            (152, 880, 10880)
+        );
+        assert!(layout.registries.is_empty());
+        for (from, to) in [
+            ("\"node\": 152", "\"node\": 160"), // past the task's end
+            ("\"node\": 152", "\"node\": 120"), // over the awaited future
+            ("\"node\": 152", "\"node\": 148"), // unaligned
+            ("\"thread_head\": 880", "\"thread_head\": 0"),
+            ("\"interp_head\": 10880", "\"interp_head\": 2000000"),
+        ] {
+            let bad = LISTED.replace(from, to);
+            let err = parse(bad.as_bytes(), "3.14.0").unwrap_err();
+            assert!(err.contains("implausible task lists"), "{to}: {err}");
+        }
+        let partial = LISTED.replace(", \"interp_head\": 10880", "");
+        let err = parse(partial.as_bytes(), "3.14.0").unwrap_err();
+        assert!(err.contains("no `interp_head`"), "{err}");
     }
 }

@@ -288,7 +288,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             self.follow_tasks(layout);
         }
         if let Some(a) = self.asyncio.as_mut() {
-            a.start_tick(&self.target.walker, &self.target.reader);
+            a.start_tick(&self.target.walker, &self.target.reader, &threads);
         }
         for thread in &threads {
             if let Err(gone) = self.sample_thread(sink, thread) {

@@ -1,33 +1,34 @@
-//! asyncio's tasks, read out of the target: the registries of
-//! `asyncio.tasks` (`_all_tasks` on 3.8–3.11, `_scheduled_tasks` and
-//! `_eager_tasks` on 3.12–3.13: sets of the tasks, weakly held), and in each
+//! asyncio's tasks, read out of the target: where the C tasks are kept
+//! (sets of `asyncio.tasks` up to 3.13, [`sets`]; from 3.14 linked lists
+//! headed in the thread and interpreter states, [`lists`]), and in each
 //! C `Task` its name, coroutine, awaited future, loop and state.
 //!
-//! `TaskObj` is private to `_asynciomodule.c`: where its fields sit is
-//! [`TaskLayout`], found by asking the target's own interpreter
-//! (`python/snakescope/_asyncprobe.py`). Everything read is checked (the
-//! task's type is `_asyncio.Task`, a set's size is bounded); what does not
-//! check out is left out, never guessed.
+//! `TaskObj` is private to `_asynciomodule.c`: where its fields sit, and
+//! which of the two ways holds the tasks, is [`TaskLayout`], found by
+//! asking the target's own interpreter (`python/snakescope/_asyncprobe.py`)
+//! — the one place that tells versions apart. Everything read is checked
+//! (the task's type is `_asyncio.Task`, a set's size and a list's length
+//! are bounded); what does not check out is left out, never guessed.
+
+mod lists;
+mod sets;
+
+pub use lists::TaskLists;
 
 use crate::objects::ObjectReader;
 use crate::reader::{u64_at, MemoryReader};
-use crate::Walker;
+use crate::{ThreadInfo, Walker};
+use lists::ListWalk;
 use rustc_hash::FxHashMap;
 use snakescope_layouts::Layout;
 
-/// Most slots read from one set.
-const MAX_SLOTS: u64 = 1 << 16;
-/// `PySetObject`: `mask` at 32, `table` at 40; 16-byte entries (key, hash).
-const SET_MASK: u64 = 32;
-const SET_TABLE: u64 = 40;
-/// `PyWeakReference.wr_object`, after the object header.
-const WR_OBJECT: u64 = 16;
 /// `PyTypeObject.tp_name`, after the variable-size object header.
 const TP_NAME: u64 = 24;
 /// The C task's type name.
 const TASK_TYPE: &[u8] = b"_asyncio.Task\0";
 
-/// Where the C `Task` keeps its fields, in bytes from its start.
+/// Where the C `Task` keeps its fields, in bytes from its start, and where
+/// the tasks are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskLayout {
     pub size: u64,
@@ -42,8 +43,10 @@ pub struct TaskLayout {
     pub frame_embedded: bool,
     pub frame: u64,
     /// Names in `asyncio.tasks` of the sets of tasks, and whether each
-    /// holds them weakly (a `WeakSet`).
+    /// holds them weakly (a `WeakSet`): up to 3.13.
     pub registries: Vec<(String, bool)>,
+    /// The linked lists of tasks: 3.14+.
+    pub lists: Option<TaskLists>,
 }
 
 /// One pending task as read.
@@ -60,12 +63,15 @@ pub struct TaskInfo {
     pub event_loop: u64,
 }
 
-/// Finds the tasks of one process, remembering where the registries are.
+/// Finds the tasks of one process, remembering where they are kept.
 #[derive(Debug)]
 pub struct TaskFinder {
     layout: TaskLayout,
     /// The registries' set objects, once found.
     sets: Vec<(u64, bool)>,
+    /// The interpreters' list heads, once found.
+    interp_heads: Vec<u64>,
+    lists: ListWalk,
     /// Addresses of type objects known to be (or not to be) `_asyncio.Task`.
     types: FxHashMap<u64, bool>,
     /// Names by (task, name object).
@@ -77,85 +83,68 @@ impl TaskFinder {
         TaskFinder {
             layout,
             sets: Vec::new(),
+            interp_heads: Vec::new(),
+            lists: ListWalk::default(),
             types: FxHashMap::default(),
             names: FxHashMap::default(),
         }
     }
 
-    /// Forgets where the registries are (asyncio imported later, or a
-    /// registry replaced): they are looked up again at the next call.
-    pub fn forget_registries(&mut self) {
+    /// Forgets where the registries and the interpreters' lists are
+    /// (asyncio imported later, a registry replaced, an interpreter made):
+    /// they are looked up again at the next call.
+    pub fn forget_places(&mut self) {
         self.sets.clear();
+        self.interp_heads.clear();
     }
 
-    /// Whether the registries were found (asyncio is imported).
-    pub fn has_registries(&self) -> bool {
-        !self.sets.is_empty()
+    /// Whether it knows where to look: the registries were found (asyncio
+    /// is imported), or the tasks are on lists (always there).
+    pub fn knows_places(&self) -> bool {
+        !self.sets.is_empty() || !self.interp_heads.is_empty()
     }
 
-    /// Every pending task of every interpreter's `asyncio.tasks` registries.
-    pub fn tasks(&mut self, walker: &Walker, r: &dyn MemoryReader) -> Vec<TaskInfo> {
-        if self.sets.is_empty() {
-            self.sets = self.find_registries(walker, r);
-        }
-        let mut addrs = Vec::new();
-        for &(set, weak) in &self.sets {
-            let Some(keys) = set_keys(r, set) else {
-                continue;
-            };
-            if weak {
-                let refs: Vec<u64> = keys.iter().map(|k| k + WR_OBJECT).collect();
-                for bytes in read_each(r, &refs, 8).into_iter().flatten() {
-                    addrs.push(u64_at(&bytes, 0));
-                }
-            } else {
-                addrs.extend(keys);
+    /// Every pending C task of the process: those its registries hold, or
+    /// those on the lists of its interpreters and of `threads`.
+    pub fn tasks(
+        &mut self,
+        walker: &Walker,
+        r: &dyn MemoryReader,
+        threads: &[ThreadInfo],
+    ) -> Vec<TaskInfo> {
+        if !self.knows_places() {
+            self.sets = sets::find(&self.layout, walker, r);
+            if let Some(lists) = self.layout.lists {
+                self.interp_heads = walker
+                    .interpreters(r)
+                    .iter()
+                    .map(|i| i.wrapping_add(lists.interp_head))
+                    .collect();
             }
         }
-        addrs.retain(|&a| a != 0 && a % 8 == 0);
-        addrs.sort_unstable();
-        addrs.dedup();
+        let size = self.layout.size as usize;
+        let addrs = sets::members(r, &self.sets);
+        let mut found: Vec<(u64, Vec<u8>)> = addrs
+            .iter()
+            .zip(read_each(r, &addrs, size))
+            .filter_map(|(&a, buf)| Some((a, buf?)))
+            .collect();
+        if let Some(lists) = self.layout.lists {
+            let heads: Vec<u64> = threads
+                .iter()
+                .map(|t| t.addr.wrapping_add(lists.thread_head))
+                .chain(self.interp_heads.iter().copied())
+                .collect();
+            found.extend(self.lists.tasks(r, lists.node, &heads, size));
+        }
         if self.names.len() > 100_000 {
             self.names.clear();
         }
         let objects = ObjectReader::new(r, walker.layout());
-        let size = self.layout.size as usize;
-        let bufs = read_each(r, &addrs, size);
-        addrs
+        found
             .into_iter()
-            .zip(bufs)
-            .filter_map(|(a, buf)| self.task(r, &objects, walker.layout(), a, &buf?))
+            .filter_map(|(a, buf)| self.task(r, &objects, walker.layout(), a, &buf))
             .collect()
-    }
-
-    fn find_registries(&self, walker: &Walker, r: &dyn MemoryReader) -> Vec<(u64, bool)> {
-        let layout = walker.layout();
-        let Some(objects_at) = layout.objects else {
-            return Vec::new();
-        };
-        let objects = ObjectReader::new(r, layout);
-        let mut sets = Vec::new();
-        for interp in walker.interpreters(r) {
-            let Some(modules) = r.read_u64(interp + objects_at.interp_modules).ok() else {
-                continue;
-            };
-            let Some(module) = objects.dict_get(modules, "asyncio.tasks") else {
-                continue;
-            };
-            let Ok(dict) = r.read_u64(module + objects_at.module_dict) else {
-                continue;
-            };
-            for (name, weak) in &self.layout.registries {
-                let set = objects.dict_get(dict, name);
-                let set = if *weak {
-                    set.and_then(|s| objects.attribute(s, "data"))
-                } else {
-                    set
-                };
-                sets.extend(set.map(|s| (s, *weak)));
-            }
-        }
-        sets
     }
 
     /// The task at `addr` when it is a pending C task.
@@ -241,23 +230,6 @@ fn code_of_frame(r: &dyn MemoryReader, layout: &Layout, frame: u64) -> Option<u6
         snakescope_layouts::FrameModel::Objects(_) => raw,
     };
     (code != 0).then_some(code)
-}
-
-/// The live keys of the set object at `set`.
-fn set_keys(r: &dyn MemoryReader, set: u64) -> Option<Vec<u64>> {
-    let head = r.read_vec(set, (SET_TABLE + 8) as usize).ok()?;
-    let mask = u64_at(&head, SET_MASK);
-    let table = u64_at(&head, SET_TABLE);
-    if mask >= MAX_SLOTS || !(mask + 1).is_power_of_two() || table == 0 {
-        return None;
-    }
-    let raw = r.read_vec(table, ((mask + 1) * 16) as usize).ok()?;
-    Some(
-        raw.chunks_exact(16)
-            .map(|e| u64_at(e, 0))
-            .filter(|&k| k != 0 && k % 8 == 0)
-            .collect(),
-    )
 }
 
 /// Whether the type object at `ty` is `_asyncio.Task`.
