@@ -144,7 +144,13 @@ def memory_hooks() -> str:
     in the raw domain), ``"full"`` (every allocation and free) or ``"none"``."""
 
 def memory_close_censuses() -> None:
-    """No more automatic censuses near the peak (the program's main code has returned)."""
+    """No more automatic censuses near the peak (the program's main code has returned);
+    returns once the census kicker, if any, has left the agent."""
+
+def census_kicker_run() -> None:
+    """The census kicker's thread (3.9-3.12, ``_handover.py``): until
+    ``memory_close_censuses``, hands the GIL over once for each census still
+    pending a tick after it was queued."""
 
 def memory_on() -> bool:
     """Whether memory tracking is on."""

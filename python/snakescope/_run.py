@@ -367,7 +367,7 @@ def main(argv):
     state = {"code": 0, "written": False, "child": False}
     os.register_at_fork(after_in_child=lambda: state.update(child=True))
 
-    from snakescope import _memory  # noqa: F401  imported now, not while writing
+    from snakescope import _handover, _memory  # noqa: F401  imported now, not while writing
 
     def write_profile(at_exit=False):
         if state["written"] or state["child"]:  # a forked child writes nothing
@@ -437,6 +437,8 @@ def main(argv):
                 if opts.memory != "off":
                     _native.memory_start(0 if opts.memory == "exact" else opts.memory_interval,
                                          _OWN_FILES_LIST, census=lambda: _memory.census_rows("peak"))
+                    # 3.9-3.12: a GIL handover makes the main thread run a queued census.
+                    _handover.start_census_kicker(_native)
                 if opts.live_snapshot_file:  # --live-web: the capture so far, every second
                     objects = None if opts.memory == "off" else (lambda: _memory.census_rows("live"))
                     _native.live_start(opts.live_snapshot_file, objects)
@@ -452,7 +454,8 @@ def main(argv):
             _stop_operands()
             if opts.memory != "off":
                 # Before the interpreter's exit begins (3.8 cannot take a
-                # census request then: see memory_close_censuses).
+                # census request then, and the census kicker must have left:
+                # see memory_close_censuses).
                 _native.memory_close_censuses()
         _program_done(opts, write_profile)
     except SystemExit as exc:

@@ -429,6 +429,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(memory::memory_pause, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_hooks, m)?)?;
     m.add_function(wrap_pyfunction!(memory::memory_close_censuses, m)?)?;
+    m.add_function(wrap_pyfunction!(memory::census_kicker_run, m)?)?;
     m.add_function(wrap_pyfunction!(memory::heap_census, m)?)?;
     m.add_function(wrap_pyfunction!(live::live_start, m)?)?;
     m.add_function(wrap_pyfunction!(looks::looks_arm, m)?)?;

@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 
+from .._handover import PENDING_CALLS_WAIT
 from ._waits import Waits
 
 INTERVAL = 0.04  # between the first EARLY looks (short programs get enough of them)
@@ -37,7 +38,7 @@ LATER = 0.25  # between the rest: each look is a GIL handover, which on a VM cos
 # Where a look may run in the main thread as a pending call: 3.9-3.12 only
 # notice a pending call queued by another thread at the main thread's next
 # GIL handover (python/cpython#95820), which is the cost the pending look saves.
-PENDING_LOOKS = sys.version_info < (3, 9) or sys.version_info >= (3, 13)
+PENDING_LOOKS = not PENDING_CALLS_WAIT
 OPERAND_THREAD = "snakescope-operands"  # left out of the advice (_evidence.py)
 SIZED = {list, tuple, set, frozenset, dict, str, bytes, bytearray}
 _OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -34,7 +34,8 @@
 //! (the session behind one lock, turned into the capture at the end),
 //! [`sites`] (the calling thread's stack → a site), [`live`] (live blocks,
 //! sites' totals, the peak, mappings), [`census`] (the heap census near the
-//! peak), [`objects`] (live censuses for the live page), [`timeline`] (heap and RSS over time), [`pymem`] (installing the
+//! peak), [`objects`] (live censuses for the live page), [`kicker`] (the GIL
+//! handover that makes 3.9–3.12 run them promptly), [`timeline`] (heap and RSS over time), [`pymem`] (installing the
 //! `PyMem` hooks), [`hooks`] and [`raw`] (the hooks themselves), [`got`] and
 //! [`dlsym`] (reaching native allocations), [`python`] (the functions the
 //! Python side calls).
@@ -47,6 +48,7 @@ mod got;
 mod heap;
 mod heapcount;
 mod hooks;
+mod kicker;
 mod live;
 pub mod objects;
 mod pymem;
@@ -61,6 +63,7 @@ mod timeline;
 
 pub use census::{into_census, take_peak_census, CensusRows, CENSUS_RUNNING};
 pub use heapcount::heap_census;
+pub use kicker::census_kicker_run;
 pub use python::{
     memory_close_censuses, memory_elapsed, memory_hooks, memory_label, memory_on, memory_pause,
     memory_restore_allocators, memory_resume, memory_start,

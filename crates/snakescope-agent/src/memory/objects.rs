@@ -3,7 +3,8 @@
 //!
 //! A census needs the GIL and walks the heap, so it runs in the main thread
 //! between two bytecodes, queued with `Py_AddPendingCall` like the census
-//! near the peak ([`super::census`]). The live writer (`crate::live`) asks
+//! near the peak ([`super::census`]; on 3.9–3.12 the main thread notices it
+//! through the census kicker, [`super::kicker`]). The live writer (`crate::live`) asks
 //! for one at most once a second, and only while live censuses have taken
 //! under [`BUDGET`] of the run so far (a heap of 10^5 objects costs a few
 //! milliseconds: one a second; 10^7 objects about 45 ms: one every few
@@ -88,7 +89,14 @@ pub fn tick(since: Duration) {
         // The queue was full: at the next tick.
         ASKED.fetch_or(asked, Ordering::Relaxed);
         PENDING.store(false, Ordering::Release);
+    } else {
+        super::kicker::queued();
     }
+}
+
+/// Whether a live census is queued and has not run yet.
+pub(super) fn pending() -> bool {
+    PENDING.load(Ordering::Acquire)
 }
 
 /// Whether a census is due at `now_ns` without being asked for: a second

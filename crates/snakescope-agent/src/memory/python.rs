@@ -2,10 +2,10 @@
 //! `snakescope run`): start, label, pause and resume, close the census,
 //! and what is on.
 
-use super::census;
 use super::live::LIVE;
 use super::recording::{self, INTERVAL};
 use super::state::{is_on, State, STATE};
+use super::{census, kicker};
 use super::{dlsym, got, pymem, real, timeline, ACTIVE};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -50,10 +50,12 @@ pub fn memory_resume(paused: bool) {
 
 /// Closes the automatic census near the peak for the rest of this tracking
 /// (see `census::CENSUS_CLOSED`); `snakescope run` calls it when the
-/// program's main code returns.
+/// program's main code returns. Returns once no census kick is in flight
+/// (see `kicker`): none may take the GIL during the interpreter's exit.
 #[pyfunction]
-pub fn memory_close_censuses() {
+pub fn memory_close_censuses(py: Python<'_>) {
     census::close();
+    kicker::close(py);
 }
 
 /// Starts tracking memory: `interval_bytes` between samples (0 records every
