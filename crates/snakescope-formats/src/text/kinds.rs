@@ -49,13 +49,14 @@ fn write_threads(capture: &Capture, split: &KindSplit, out: &mut dyn Write) -> i
         }
         writeln!(
             out,
-            "  thread {} ({}): python {}  native {}  GIL wait {}  idle {}",
+            "  thread {} ({}): python {}  native {}  GIL wait {}  idle {}  (GIL held {})",
             t.name.as_deref().unwrap_or("-"),
             t.tid,
             percent(c.python, all).trim_start(),
             percent(c.native, all).trim_start(),
             percent(c.gil_wait, all).trim_start(),
             percent(c.idle, all).trim_start(),
+            percent(c.gil_held, all).trim_start(),
         )?;
     }
     Ok(())

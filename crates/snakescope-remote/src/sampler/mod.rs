@@ -18,8 +18,10 @@
 //! With `--idle` every thread counts at every tick (wall time); with `--gil`
 //! the thread holding the GIL does.
 
+mod gilwait;
 mod hooks;
 mod names;
+mod timing;
 
 pub use hooks::{NoHooks, SamplerHooks};
 pub use names::thread_name;
@@ -32,6 +34,7 @@ use crate::reader::RemoteReader;
 use crate::stack::StackWalk;
 use crate::threadclock::{self, ClockJudge};
 use crate::{Target, TaskState, Tasks};
+use gilwait::GilWaits;
 use snakescope_model::{AsyncTasks, Meta, Opcodes, SampleSink, ThreadSample};
 use snakescope_unwind::{MemoryReader, ReadError, TaskLayout, ThreadInfo, WalkError};
 use std::collections::{HashMap, HashSet};
@@ -40,6 +43,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use timing::{set_timer_slack, wait_until};
 
 /// What to sample and how often.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +104,8 @@ pub struct Sampler<R: MemoryReader = RemoteReader, H: SamplerHooks = NoHooks> {
     task_layout: Option<Receiver<TaskLayout>>,
     /// With `--native` only.
     native: Option<NativeStacks>,
+    /// With `--idle` (and without `--native`, whose stacks show the wait).
+    gil_waits: Option<GilWaits>,
 }
 
 /// A sample waiting for its thread's counters: the stack (frame ids, root
@@ -126,7 +132,10 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         let native = settings
             .native
             .then(|| NativeStacks::new(target.pid, target.binary.clone()));
+        let gil_waits = (settings.include_idle && !settings.native && target.has_gil())
+            .then(|| GilWaits::new(&target.binary));
         Sampler {
+            gil_waits,
             native,
             target,
             tasks,
@@ -190,6 +199,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         }
         if let Some(native) = self.native.as_mut() {
             native.forget_ids();
+        }
+        if let Some(waits) = self.gil_waits.as_mut() {
+            waits.forget_ids();
         }
         self.named.clear();
         self.unnamed.clear();
@@ -422,6 +434,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         if idle && !self.settings.include_idle {
             return Ok(());
         }
+        let waits_for_gil = idle
+            && self.gil_waits.is_some()
+            && GilWaits::waits(&mut self.tasks, &self.target.walker, thread.native_id);
         if !self.walk(thread)? {
             return Ok(());
         }
@@ -470,11 +485,15 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             if let Some(instrs) = instrs.as_mut() {
                 instrs.add(&keys, 1);
             }
+            let waiting = match self.gil_waits.as_mut() {
+                Some(waits) if waits_for_gil => Some(waits.ending(ids, sink)),
+                _ => None,
+            };
             let sample = ThreadSample {
                 tid,
                 idle,
                 gil,
-                frames: ids,
+                frames: waiting.as_deref().unwrap_or(ids),
             };
             sink.add_sample(sample, 1, now_ns);
         }
@@ -561,32 +580,5 @@ fn cpu_sample(tid: u64, frames: &[usize], gil: bool) -> ThreadSample<'_> {
         idle: false,
         gil,
         frames,
-    }
-}
-
-/// Below this period (above 20 kHz) the loop spins instead of sleeping: the
-/// kernel's wake-up latency (tens of microseconds) would eat the period. Above
-/// it, sleeping to absolute deadlines keeps the rate exact without burning a core.
-const SPIN_BELOW: Duration = Duration::from_micros(50);
-
-fn wait_until(deadline: Instant, period: Duration) {
-    if period >= SPIN_BELOW {
-        let now = Instant::now();
-        if deadline > now {
-            std::thread::sleep(deadline - now);
-        }
-        return;
-    }
-    while Instant::now() < deadline {
-        std::hint::spin_loop();
-    }
-}
-
-/// Asks the kernel to wake this thread on time rather than up to 50 µs late.
-fn set_timer_slack() {
-    // SAFETY: PR_SET_TIMERSLACK takes an integer argument and only changes
-    // this thread's timer slack; no memory is passed.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
     }
 }
