@@ -32,6 +32,9 @@ pub(super) fn body(capture: &Capture) -> Option<String> {
         pct(t.idle, all)
     );
     threads(&mut html, capture, &split);
+    if let Some(note) = crate::gil_note::gil_wait_note(capture, &split) {
+        let _ = write!(html, "<p class=\"note\">Note: {}.</p>", escape_html(note));
+    }
     table(&mut html, "line", &split.lines, all);
     table(&mut html, "function", &split.functions, all);
     Some(html)

@@ -30,6 +30,9 @@ pub(super) fn write_split(
         percent(t.idle, all).trim_start(),
     )?;
     write_threads(capture, &split, out)?;
+    if let Some(note) = crate::gil_note::gil_wait_note(capture, &split) {
+        writeln!(out, "  note: {note}")?;
+    }
     writeln!(out, "  {:>7}  {:>7}  line", "python%", "native%")?;
     write_rows(&split.lines, limit, all, out)?;
     writeln!(out, "  {:>7}  {:>7}  function", "python%", "native%")?;

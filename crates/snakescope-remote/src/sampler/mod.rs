@@ -16,7 +16,8 @@
 //! thread's CPU clock says at once ([`crate::threadclock`]): the counts are
 //! CPU time, whatever the load.
 //! With `--idle` every thread counts at every tick (wall time); with `--gil`
-//! the thread holding the GIL does.
+//! the thread holding the GIL does. Both take a tick at face value, so the
+//! loop's thread then runs at real-time priority where allowed (`Priority`).
 
 mod gilwait;
 mod hooks;
@@ -35,7 +36,7 @@ use crate::stack::StackWalk;
 use crate::threadclock::{self, ClockJudge};
 use crate::{Target, TaskState, Tasks};
 use gilwait::GilWaits;
-use snakescope_model::{AsyncTasks, Meta, Opcodes, SampleSink, ThreadSample};
+use snakescope_model::{AsyncTasks, Meta, Opcodes, SampleSink, SamplerPriority, ThreadSample};
 use snakescope_unwind::{MemoryReader, ReadError, TaskLayout, ThreadInfo, WalkError};
 use std::collections::{HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
@@ -43,7 +44,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use timing::{set_timer_slack, wait_until};
+use timing::{set_timer_slack, wait_until, Priority};
 
 /// What to sample and how often.
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +107,8 @@ pub struct Sampler<R: MemoryReader = RemoteReader, H: SamplerHooks = NoHooks> {
     native: Option<NativeStacks>,
     /// With `--idle` (and without `--native`, whose stacks show the wait).
     gil_waits: Option<GilWaits>,
+    /// How the last run's thread was scheduled ([`Priority`]).
+    priority: Option<SamplerPriority>,
 }
 
 /// A sample waiting for its thread's counters: the stack (frame ids, root
@@ -136,6 +139,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             .then(|| GilWaits::new(&target.binary));
         Sampler {
             gil_waits,
+            priority: None,
             native,
             target,
             tasks,
@@ -211,6 +215,8 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         }
         self.instrs = self.settings.opcodes.then(InstrCounts::default);
         let period = Duration::from_secs_f64(1.0 / self.settings.rate_hz);
+        let wall_time = self.settings.include_idle || self.settings.gil_only;
+        let mut priority = Priority::raise(period, wall_time);
         let start = Instant::now();
         self.start = start;
         let mut next = start;
@@ -222,6 +228,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             {
                 break;
             }
+            let began = Instant::now();
             if self.hooks.paused() {
                 if let Some(clocks) = self.clocks.as_mut() {
                     clocks.paused();
@@ -230,6 +237,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
                 break; // the target exited
             }
             let now = Instant::now();
+            priority.worked(now - began, now);
             if now.duration_since(last_check) >= Duration::from_millis(20) {
                 last_check = now;
                 checks += 1;
@@ -258,6 +266,8 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             wait_until(next, period);
         }
         let elapsed = start.elapsed();
+        self.priority = priority.outcome();
+        drop(priority); // writing the output is not sampling
         self.settle_all(sink);
         if let Some(instrs) = self.instrs.as_mut() {
             instrs.refresh(&self.target.walker, &self.target.reader, true);
@@ -568,6 +578,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             include_idle: self.settings.include_idle,
             gil_only: self.settings.gil_only,
             free_threaded: !self.target.has_gil(),
+            sampler_priority: self.priority,
             ..Meta::default()
         }
     }
