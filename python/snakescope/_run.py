@@ -315,12 +315,16 @@ def _start_lines(opts):
     _lines.arm(opts.lines)
 
 
+_OPERANDS = []  # the operand sampler's module, once `advise` started it
+
+
 def _start_operands():
     """`snakescope advise`: the operand sampler (snakescope/_advise/_operands.py),
     its file left out of the profile as the bootstrap's own are."""
     if os.environ.get("SNAKESCOPE_ADVISE_OPERANDS"):
         from snakescope._advise import _operands
 
+        _OPERANDS.append(_operands)
         own = _operands.start_from_environment()
         if own:
             _OWN_FILES_LIST.append(own)
@@ -328,10 +332,11 @@ def _start_operands():
 
 def _stop_operands():
     """The program's main code returned: the operand sampler's looks end
-    (they are pending calls, which 3.8 refuses once the exit has begun)."""
-    operands = sys.modules.get("snakescope._advise._operands")
-    if operands is not None:
-        operands.stop()
+    (they are pending calls, which 3.8 refuses once the exit has begun).
+    Calls no builtin unless advise started the sampler: --exact is still
+    counting here, and would count it as the program's."""
+    if _OPERANDS:
+        _OPERANDS[0].stop()
 
 
 def _return_the_package():
