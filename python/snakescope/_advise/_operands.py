@@ -33,8 +33,8 @@ from ._waits import Waits
 
 INTERVAL = 0.04  # between the first EARLY looks (short programs get enough of them)
 EARLY = 12
-LATER = 0.25  # between the rest: each look is a GIL handover, which on a VM costs the
-# program more than the look itself (julia.py, 1.7 s: advise/run 1.056x at 0.1 s)
+LATER = 0.25  # between the rest (on 3.9-3.12 each look from the thread is a GIL
+# handover: ~12 ms of julia.py's main thread blocked a run, bench/advise.py)
 # Where a look may run in the main thread as a pending call: 3.9-3.12 only
 # notice a pending call queued by another thread at the main thread's next
 # GIL handover (python/cpython#95820), which is the cost the pending look saves.
