@@ -173,7 +173,8 @@ test-all-versions: build roots develop
 
 ## bench: overhead of record vs py-spy and Austin, then of run (sampling, --exact, lines) vs
 ## pyinstrument, scalene, cProfile, yappi and kernprof, then of run --memory vs scalene, memray and
-## memory_profiler, stat, advise, memory mode's fixed cost vs heap size, attach's pause and top vs record (writes bench/RESULTS.md)
+## memory_profiler, stat, advise, memory mode's fixed cost vs heap size, attach's pause, top vs record, --native vs
+## py-spy --native, and following a Pool's children vs py-spy, austin and scalene (writes bench/RESULTS.md)
 ## (AGENT_ARGS / MEMORY_ARGS pass options to bench/agent.py / bench/memory.py, e.g. AGENT_ARGS='--reps 3 --groups exact')
 ## (ADVISE_ARGS to bench/advise.py, e.g. ADVISE_ARGS='--looks-python /usr/bin/python3.13' for its main-thread table)
 bench: build develop $(VENV)/.stamp-bench
@@ -185,6 +186,8 @@ bench: build develop $(VENV)/.stamp-bench
 	$(VPY) bench/census.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md
 	$(VPY) bench/attach.py --snakescope $(abspath $(BIN)) --out bench/RESULTS.md
 	$(VPY) bench/top.py --snakescope $(abspath $(VENV))/bin/snakescope --python $(abspath $(VPY)) --out bench/RESULTS.md
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VPY) bench/native.py --snakescope $(abspath $(BIN)) --python $(abspath $(VPY)) --out bench/RESULTS.md
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VPY) bench/subprocesses.py --snakescope $(abspath $(BIN)) --python $(abspath $(VPY)) --out bench/RESULTS.md
 
 ## lint: rustfmt, clippy, and ruff over the Python (python/, tests/, bench/; rules in pyproject.toml)
 lint: $(VENV)/.stamp-ruff-$(RUFF_VERSION)

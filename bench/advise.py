@@ -1,12 +1,13 @@
 """`snakescope advise`'s cost next to `snakescope run`'s: advise runs the
 program under `run --opcodes` with the operand sampler (looks at the
 program every 40 ms, then every 250 ms) and then the rules. For each workload, in
-one shuffled order per repetition: plain `python`, `snakescope run`, and
-`snakescope advise`, each timed from outside (wall clock of the whole
+one shuffled order per repetition: plain `python`, `snakescope run`, the
+pieces of advise's own run (`run --opcodes`, then with the operand sampler)
+and `snakescope advise`, each timed from outside (wall clock of the whole
 command, so advise's rules after the program are counted). Reported: the
 median and interquartile range of the ratio of each pair of the same
-repetition (advise / run, run / plain) — medians of pairs, as this machine
-is noisy (see bench/README.md).
+repetition (`PAIRS`) — medians of pairs, as this machine is noisy (see
+bench/README.md); the "of which" rows split advise / run into its steps.
 
 Second table, insensitive to the machine's load: what the operand sampler's
 looks cost julia.py's main thread in time blocked (waiting for the GIL),
@@ -39,6 +40,16 @@ WORKLOADS = {
     "empty.py": ["bench/workloads/empty.py"],
 }
 
+# Each pair: (numerator, denominator), both commands of the same repetition.
+PAIRS = {
+    "run / plain": ("run", "plain"),
+    "advise / run": ("advise", "run"),
+    "advise / plain": ("advise", "plain"),
+    "of which run --opcodes / run": ("opcodes", "run"),
+    "of which + operand sampler": ("operands", "opcodes"),
+    "of which advise / its run": ("advise", "operands"),
+}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -54,21 +65,25 @@ def main() -> None:
     rows = []
     for name, workload in WORKLOADS.items():
         program = [str(REPO / workload[0]), *workload[1:]]
+        run = [args.snakescope, "run", "-q", "--python", args.python, "-o", os.devnull, "-f", "json"]
         commands = {
             "plain": [args.python, *program],
-            "run": [args.snakescope, "run", "-q", "--python", args.python, "-o", os.devnull, "-f", "json",
-                    "--", *program],
+            "run": [*run, "--", *program],
+            # advise's program run, piece by piece: the opcodes it records,
+            # then its operand sampler; advise adds the rules' process.
+            "opcodes": [*run, "--opcodes", "--", *program],
+            "operands": [*run, "--opcodes", "--advise-operands", os.devnull, "--", *program],
             "advise": [args.snakescope, "advise", "--python", args.python, *program],
         }
-        pairs: dict[str, list[float]] = {"run / plain": [], "advise / run": [], "advise / plain": []}
+        pairs: dict[str, list[float]] = {p: [] for p in PAIRS}
         extra: list[float] = []
         for rep in range(args.reps):
             order = list(commands)
             rng.shuffle(order)
             walls = {which: timed(commands[which]) for which in order}
-            pairs["run / plain"].append(walls["run"] / walls["plain"])
-            pairs["advise / run"].append(walls["advise"] / walls["run"])
-            pairs["advise / plain"].append(walls["advise"] / walls["plain"])
+            for pair, ratios in pairs.items():
+                top, bottom = PAIRS[pair]
+                ratios.append(walls[top] / walls[bottom])
             extra.append(1e3 * (walls["advise"] - walls["run"]))
             log(f"{name}: rep {rep + 1}/{args.reps}")
         for pair, ratios in pairs.items():

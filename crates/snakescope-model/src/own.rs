@@ -11,13 +11,15 @@ use std::collections::HashMap;
 
 /// The package's modules: a frame from one of these in a directory named
 /// `snakescope` is snakescope's, not the program's.
-const OWN_MODULES: [&str; 14] = [
+const OWN_MODULES: [&str; 16] = [
     "__init__.py",
     "__main__.py",
     "_api.py",
     "_asyncprobe.py",
+    "_attach.py",
     "_budget.py",
     "_exact.py",
+    "_handover.py",
     "_hooks.py",
     "_ipython.py",
     "_lines.py",
@@ -150,6 +152,27 @@ mod tests {
         assert!(is_own_file("/src/python/snakescope/_advise/_operands.py"));
         assert!(is_own_file("/src/python/snakescope/_advise/rules/slots.py"));
         assert!(!is_own_file("/src/app/_advise/_operands.py"));
+    }
+
+    #[test]
+    fn every_module_of_the_package_is_own() {
+        let package =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/snakescope");
+        let entries = std::fs::read_dir(&package).expect("the package's sources");
+        let mut seen = 0;
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.extension().is_some_and(|e| e == "py") {
+                let file = path.display().to_string();
+                assert!(is_own_file(&file), "{file} is not in OWN_MODULES");
+                seen += 1;
+            }
+        }
+        assert_eq!(
+            seen,
+            OWN_MODULES.len(),
+            "OWN_MODULES names a module that is gone"
+        );
     }
 
     #[test]

@@ -35,13 +35,19 @@ def thread_label(thread: dict) -> str:
 
 # snakescope's own modules (crates/snakescope-model/src/own.rs): every view
 # read from a capture file leaves their frames out, and a stack left empty.
-OWN_MODULES = {"__init__.py", "__main__.py", "_api.py", "_budget.py", "_exact.py", "_hooks.py", "_ipython.py",
-               "_lines.py", "_memory.py", "_opcodes.py", "_pytest.py", "_run.py", "_timeit.py"}
+# Any module of the `snakescope/_advise` package is its own too.
+OWN_MODULES = {"__init__.py", "__main__.py", "_api.py", "_asyncprobe.py", "_attach.py", "_budget.py", "_exact.py",
+               "_handover.py", "_hooks.py", "_ipython.py", "_lines.py", "_memory.py", "_opcodes.py", "_pytest.py",
+               "_run.py", "_timeit.py"}
 
 
 def is_own_frame(frame: dict) -> bool:
-    parts = frame["file"].rsplit("/", 2)
-    return len(parts) == 3 and parts[1] == "snakescope" and parts[2] in OWN_MODULES
+    parts = frame["file"].split("/")
+    if "_advise" in parts[:-1]:
+        at = len(parts) - 2 - parts[:-1][::-1].index("_advise")
+        if at > 0 and parts[at - 1] == "snakescope" and parts[-1].endswith(".py"):
+            return True
+    return len(parts) >= 2 and parts[-2] == "snakescope" and parts[-1] in OWN_MODULES
 
 
 def expected_collapsed(capture: Capture) -> dict[str, int]:

@@ -238,11 +238,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
                 self.lost_ticks += u64::from(missed);
                 next += period * missed;
             }
-            if let Some(published) = &self.published {
-                published.ticks.store(self.ticks, Ordering::Relaxed);
-                published.lost.store(self.lost_ticks, Ordering::Relaxed);
-                published.now_ns.store(self.now_ns, Ordering::Relaxed);
-            }
+            self.publish();
             wait_until(next, period);
         }
         let elapsed = start.elapsed();
@@ -256,6 +252,10 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
     /// Takes one tick and counts it; false when the target is gone.
     fn count_tick<S: SampleSink + ?Sized>(&mut self, sink: &mut S) -> bool {
         self.ticks += 1;
+        // Before the tick's samples reach the sink: a copy of the sink
+        // taken before reading the counts never holds more samples of a
+        // thread than ticks.
+        self.publish();
         // A bug in reading a torn stack must cost one tick, not the
         // capture: the panic is reported (by the hook) and sampling goes on.
         let tick = panic::catch_unwind(AssertUnwindSafe(|| self.tick(sink)));
@@ -269,6 +269,15 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
                 self.ticks -= 1;
                 false
             }
+        }
+    }
+
+    /// Makes the counts so far visible to [`Self::publish_ticks`]' readers.
+    fn publish(&self) {
+        if let Some(published) = &self.published {
+            published.ticks.store(self.ticks, Ordering::Relaxed);
+            published.lost.store(self.lost_ticks, Ordering::Relaxed);
+            published.now_ns.store(self.now_ns, Ordering::Relaxed);
         }
     }
 

@@ -155,6 +155,12 @@ fn keep_history(history: &History, source: &CaptureSource, window: Duration, sto
 }
 
 /// `now` less what `before` (an earlier copy of the same capture) held.
+///
+/// A CPU-time sample is counted when its thread's clock shows it was on a
+/// CPU, a tick or two after it was taken, so a sample taken before the
+/// copy can be counted after it: the window's ticks are then at least as
+/// many as any thread's samples in it (a thread is sampled at most once a
+/// tick), its edges being that fuzzy.
 pub fn minus(mut now: Capture, before: &Capture) -> Capture {
     for (stack, old) in now.stacks.iter_mut().zip(&before.stacks) {
         stack.count = stack.count.saturating_sub(old.count);
@@ -169,6 +175,8 @@ pub fn minus(mut now: Capture, before: &Capture) -> Capture {
     meta.duration_s = (meta.duration_s - before.meta.duration_s).max(0.0);
     meta.ticks = meta.ticks.saturating_sub(before.meta.ticks);
     meta.lost_ticks = meta.lost_ticks.saturating_sub(before.meta.lost_ticks);
+    let most = now.threads.iter().map(|t| t.samples).max().unwrap_or(0);
+    meta.ticks = meta.ticks.max(most);
     meta.started_unix_s += before.meta.duration_s;
     now
 }
@@ -324,5 +332,22 @@ mod tests {
             .collect();
         assert_eq!(threads, [(1, 3, 3), (2, 4, 4)]);
         assert_eq!((w.meta.duration_s, w.meta.ticks), (2.0, 20));
+    }
+
+    #[test]
+    fn a_sample_counted_after_the_copy_widens_the_window() {
+        let mut b = CaptureBuilder::new();
+        add(&mut b, 1, "busy", 8); // ticks 1-10, two samples still pending
+        let before = b.clone().finish(Meta {
+            ticks: 10,
+            ..Meta::default()
+        });
+        add(&mut b, 1, "busy", 12); // those two, and ticks 11-20
+        let now = b.finish(Meta {
+            ticks: 20,
+            ..Meta::default()
+        });
+        let w = minus(now, &before);
+        assert_eq!((w.threads[0].samples, w.meta.ticks), (12, 12));
     }
 }
