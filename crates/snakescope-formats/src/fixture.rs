@@ -66,6 +66,7 @@ pub(crate) fn capture() -> Capture {
             user_s: None,
             sys_s: None,
             peak_rss_bytes: None,
+            sampler_priority: None,
         },
         threads: vec![
             ThreadRecord {

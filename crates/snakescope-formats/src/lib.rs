@@ -14,6 +14,7 @@ pub mod diff;
 pub mod dis;
 mod exact_edges;
 mod flamegraph;
+mod gil_note;
 mod html;
 mod json;
 pub mod memory;

@@ -174,6 +174,28 @@ pub struct Meta {
     /// The program's peak resident set size (from `getrusage`), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_bytes: Option<u64>,
+    /// How the sampler's thread was scheduled while it sampled wall time
+    /// (`--idle`, `--gil`); absent when real-time priority was not tried
+    /// (counting CPU time; above 20 kHz, where the sampler spins) and in
+    /// captures that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampler_priority: Option<SamplerPriority>,
+}
+
+/// The sampler thread's scheduling, which decides whether its ticks run on
+/// time on a busy machine (`Meta::sampler_priority`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SamplerPriority {
+    /// Real-time (`SCHED_FIFO`): each tick ran when its timer fired.
+    Realtime,
+    /// Real-time priority was refused (neither root, `CAP_SYS_NICE` nor
+    /// `RLIMIT_RTPRIO`): on a busy machine a tick waits for a CPU, which
+    /// falls free mostly when a thread blocks.
+    Refused,
+    /// Real-time until the sampler's own work took more than half of a
+    /// second (too many threads for the rate); normal priority from then on.
+    GaveUp,
 }
 
 /// CPU times and peak RSS, as `getrusage` reports them.

@@ -53,6 +53,9 @@ pub struct KindCounts {
     pub native: u64,
     pub gil_wait: u64,
     pub idle: u64,
+    /// Of all those, the samples whose thread held the GIL (not a class of
+    /// its own: `total` leaves it out).
+    pub gil_held: u64,
 }
 
 impl KindCounts {
@@ -107,6 +110,9 @@ impl KindSplit {
             total.add(kind, stack.count);
             if let Some(t) = threads.get_mut(stack.thread) {
                 t.add(kind, stack.count);
+                if stack.gil {
+                    t.gil_held += stack.count;
+                }
             }
             let python = stack
                 .frames

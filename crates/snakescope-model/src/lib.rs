@@ -28,8 +28,8 @@ mod window;
 
 pub use aggregate::{CaptureBuilder, ThreadSample};
 pub use capture::{
-    Capture, CaptureError, Frame, Meta, StackRecord, ThreadRecord, Usage, FORMAT_NAME,
-    FORMAT_VERSION, MAX_TOTAL, READABLE_VERSIONS,
+    Capture, CaptureError, Frame, Meta, SamplerPriority, StackRecord, ThreadRecord, Usage,
+    FORMAT_NAME, FORMAT_VERSION, MAX_TOTAL, READABLE_VERSIONS,
 };
 pub use exact::{
     ExactCaller, ExactFunction, ExactStats, ExactTotals, LineFunction, LineTiming, LineTimings,

@@ -1,4 +1,5 @@
-//! The "Python vs native" section (captures recorded with `--native`):
+//! The "Python vs native" section (captures with native frames: `--native`,
+//! or GIL waits found with `--idle`):
 //! drawn here rather than by the page's script, from the model's one
 //! classification ([`KindSplit`]): per Python line and function, the shares
 //! of all samples that ran Python, native code, or waited for the GIL.
@@ -30,9 +31,44 @@ pub(super) fn body(capture: &Capture) -> Option<String> {
         pct(t.gil_wait, all),
         pct(t.idle, all)
     );
+    threads(&mut html, capture, &split);
+    if let Some(note) = crate::gil_note::gil_wait_note(capture, &split) {
+        let _ = write!(html, "<p class=\"note\">Note: {}.</p>", escape_html(note));
+    }
     table(&mut html, "line", &split.lines, all);
     table(&mut html, "function", &split.functions, all);
     Some(html)
+}
+
+/// With more than one thread: each one's split, of its own samples.
+fn threads(html: &mut String, capture: &Capture, split: &KindSplit) {
+    if capture.threads.len() < 2 {
+        return;
+    }
+    html.push_str(
+        "<table class=\"data narrow\"><thead><tr><th>thread</th><th class=\"num\">python</th>\
+         <th class=\"num\">native</th><th class=\"num\">GIL wait</th><th class=\"num\">idle</th>\
+         <th class=\"num\">GIL held</th></tr></thead><tbody>",
+    );
+    for (t, c) in capture.threads.iter().zip(&split.threads) {
+        let all = c.total();
+        if all == 0 {
+            continue;
+        }
+        let _ = write!(
+            html,
+            "<tr><td>{} ({})</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape_html(t.name.as_deref().unwrap_or("-")),
+            t.tid,
+            pct(c.python, all),
+            pct(c.native, all),
+            pct(c.gil_wait, all),
+            pct(c.idle, all),
+            pct(c.gil_held, all)
+        );
+    }
+    html.push_str("</tbody></table>");
 }
 
 fn table(html: &mut String, what: &str, rows: &[KindRow], all: u64) {

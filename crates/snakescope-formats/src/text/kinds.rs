@@ -30,6 +30,9 @@ pub(super) fn write_split(
         percent(t.idle, all).trim_start(),
     )?;
     write_threads(capture, &split, out)?;
+    if let Some(note) = crate::gil_note::gil_wait_note(capture, &split) {
+        writeln!(out, "  note: {note}")?;
+    }
     writeln!(out, "  {:>7}  {:>7}  line", "python%", "native%")?;
     write_rows(&split.lines, limit, all, out)?;
     writeln!(out, "  {:>7}  {:>7}  function", "python%", "native%")?;
@@ -49,13 +52,14 @@ fn write_threads(capture: &Capture, split: &KindSplit, out: &mut dyn Write) -> i
         }
         writeln!(
             out,
-            "  thread {} ({}): python {}  native {}  GIL wait {}  idle {}",
+            "  thread {} ({}): python {}  native {}  GIL wait {}  idle {}  (GIL held {})",
             t.name.as_deref().unwrap_or("-"),
             t.tid,
             percent(c.python, all).trim_start(),
             percent(c.native, all).trim_start(),
             percent(c.gil_wait, all).trim_start(),
             percent(c.idle, all).trim_start(),
+            percent(c.gil_held, all).trim_start(),
         )?;
     }
     Ok(())

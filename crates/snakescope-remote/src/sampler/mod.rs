@@ -16,10 +16,13 @@
 //! thread's CPU clock says at once ([`crate::threadclock`]): the counts are
 //! CPU time, whatever the load.
 //! With `--idle` every thread counts at every tick (wall time); with `--gil`
-//! the thread holding the GIL does.
+//! the thread holding the GIL does. Both take a tick at face value, so the
+//! loop's thread then runs at real-time priority where allowed (`Priority`).
 
+mod gilwait;
 mod hooks;
 mod names;
+mod timing;
 
 pub use hooks::{NoHooks, SamplerHooks};
 pub use names::thread_name;
@@ -32,7 +35,8 @@ use crate::reader::RemoteReader;
 use crate::stack::StackWalk;
 use crate::threadclock::{self, ClockJudge};
 use crate::{Target, TaskState, Tasks};
-use snakescope_model::{AsyncTasks, Meta, Opcodes, SampleSink, ThreadSample};
+use gilwait::GilWaits;
+use snakescope_model::{AsyncTasks, Meta, Opcodes, SampleSink, SamplerPriority, ThreadSample};
 use snakescope_unwind::{MemoryReader, ReadError, TaskLayout, ThreadInfo, WalkError};
 use std::collections::{HashMap, HashSet};
 use std::panic::{self, AssertUnwindSafe};
@@ -40,6 +44,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use timing::{set_timer_slack, wait_until, Priority};
 
 /// What to sample and how often.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +105,10 @@ pub struct Sampler<R: MemoryReader = RemoteReader, H: SamplerHooks = NoHooks> {
     task_layout: Option<Receiver<TaskLayout>>,
     /// With `--native` only.
     native: Option<NativeStacks>,
+    /// With `--idle` (and without `--native`, whose stacks show the wait).
+    gil_waits: Option<GilWaits>,
+    /// How the last run's thread was scheduled ([`Priority`]).
+    priority: Option<SamplerPriority>,
 }
 
 /// A sample waiting for its thread's counters: the stack (frame ids, root
@@ -126,7 +135,11 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         let native = settings
             .native
             .then(|| NativeStacks::new(target.pid, target.binary.clone()));
+        let gil_waits = (settings.include_idle && !settings.native && target.has_gil())
+            .then(|| GilWaits::new(&target.binary));
         Sampler {
+            gil_waits,
+            priority: None,
             native,
             target,
             tasks,
@@ -191,6 +204,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         if let Some(native) = self.native.as_mut() {
             native.forget_ids();
         }
+        if let Some(waits) = self.gil_waits.as_mut() {
+            waits.forget_ids();
+        }
         self.named.clear();
         self.unnamed.clear();
         self.on_cpu.clear();
@@ -199,6 +215,8 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         }
         self.instrs = self.settings.opcodes.then(InstrCounts::default);
         let period = Duration::from_secs_f64(1.0 / self.settings.rate_hz);
+        let wall_time = self.settings.include_idle || self.settings.gil_only;
+        let mut priority = Priority::raise(period, wall_time);
         let start = Instant::now();
         self.start = start;
         let mut next = start;
@@ -210,6 +228,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             {
                 break;
             }
+            let began = Instant::now();
             if self.hooks.paused() {
                 if let Some(clocks) = self.clocks.as_mut() {
                     clocks.paused();
@@ -218,6 +237,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
                 break; // the target exited
             }
             let now = Instant::now();
+            priority.worked(now - began, now);
             if now.duration_since(last_check) >= Duration::from_millis(20) {
                 last_check = now;
                 checks += 1;
@@ -242,6 +262,8 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             wait_until(next, period);
         }
         let elapsed = start.elapsed();
+        self.priority = priority.outcome();
+        drop(priority); // writing the output is not sampling
         self.settle_all(sink);
         if let Some(instrs) = self.instrs.as_mut() {
             instrs.refresh(&self.target.walker, &self.target.reader, true);
@@ -431,6 +453,9 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
         if idle && !self.settings.include_idle {
             return Ok(());
         }
+        let waits_for_gil = idle
+            && self.gil_waits.is_some()
+            && GilWaits::waits(&mut self.tasks, &self.target.walker, thread.native_id);
         if !self.walk(thread)? {
             return Ok(());
         }
@@ -479,11 +504,15 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             if let Some(instrs) = instrs.as_mut() {
                 instrs.add(&keys, 1);
             }
+            let waiting = match self.gil_waits.as_mut() {
+                Some(waits) if waits_for_gil => Some(waits.ending(ids, sink)),
+                _ => None,
+            };
             let sample = ThreadSample {
                 tid,
                 idle,
                 gil,
-                frames: ids,
+                frames: waiting.as_deref().unwrap_or(ids),
             };
             sink.add_sample(sample, 1, now_ns);
         }
@@ -558,6 +587,7 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
             include_idle: self.settings.include_idle,
             gil_only: self.settings.gil_only,
             free_threaded: !self.target.has_gil(),
+            sampler_priority: self.priority,
             ..Meta::default()
         }
     }
@@ -570,32 +600,5 @@ fn cpu_sample(tid: u64, frames: &[usize], gil: bool) -> ThreadSample<'_> {
         idle: false,
         gil,
         frames,
-    }
-}
-
-/// Below this period (above 20 kHz) the loop spins instead of sleeping: the
-/// kernel's wake-up latency (tens of microseconds) would eat the period. Above
-/// it, sleeping to absolute deadlines keeps the rate exact without burning a core.
-const SPIN_BELOW: Duration = Duration::from_micros(50);
-
-fn wait_until(deadline: Instant, period: Duration) {
-    if period >= SPIN_BELOW {
-        let now = Instant::now();
-        if deadline > now {
-            std::thread::sleep(deadline - now);
-        }
-        return;
-    }
-    while Instant::now() < deadline {
-        std::hint::spin_loop();
-    }
-}
-
-/// Asks the kernel to wake this thread on time rather than up to 50 µs late.
-fn set_timer_slack() {
-    // SAFETY: PR_SET_TIMERSLACK takes an integer argument and only changes
-    // this thread's timer slack; no memory is passed.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
     }
 }

@@ -11,6 +11,10 @@ use std::collections::HashMap;
 const MAX_THREADS: usize = 100_000;
 /// Interpreters searched for thread names.
 pub(crate) const MAX_INTERPRETERS: usize = 64;
+/// `sizeof(struct _gil_runtime_state)` on x86-64 and aarch64 glibc (two
+/// 48-byte `pthread_cond_t`s and two 40-byte `pthread_mutex_t`s after 32
+/// bytes of counters), the same from 3.8 to 3.15.
+const GIL_STATE_SIZE: u64 = 208;
 /// Reads of the thread list between re-reads of `interpreters.head`.
 const INTERP_REFRESH: u32 = 64;
 
@@ -122,6 +126,26 @@ impl Walker {
         for (t, tid) in threads.iter_mut().zip(tids) {
             t.native_id = u64::from(u32::from_le_bytes(tid));
         }
+    }
+
+    /// Where the GIL of the first interpreter lies, `(start, end)`: its
+    /// `struct _gil_runtime_state` (3.8–3.15: `interval`, `last_holder`,
+    /// `locked`, `switch_number`, then the condition variables and mutexes a
+    /// thread blocks on to take it, 208 bytes with `FORCE_SWITCHING`).
+    /// A thread blocked in a futex inside it is waiting for the GIL. `None`
+    /// without a GIL (3.13t) or before the thread list was read.
+    pub fn gil_span(&self) -> Option<(u64, u64)> {
+        let g = self.layout.offsets.gil?;
+        let base = match g.base {
+            GilBase::Runtime => self.runtime,
+            GilBase::Interpreter if self.thread_list.interp_head != 0 => {
+                self.thread_list.interp_head
+            }
+            GilBase::Interpreter => return None,
+        };
+        // `last_holder` follows the one `unsigned long` (`interval`).
+        let start = base + g.holder.min(g.locked) - 8;
+        Some((start, start + GIL_STATE_SIZE))
     }
 
     /// The thread state at `tstate` (found by the caller, e.g. the calling
