@@ -68,16 +68,22 @@ impl Capture {
         for stack in &mut self.stacks {
             stack.frames.retain(|&f| !own[f]);
         }
-        let mut dropped = vec![0u64; self.threads.len()];
+        // Per thread: the samples, idle samples and GIL samples dropped.
+        let mut dropped = vec![[0u64; 3]; self.threads.len()];
         self.stacks.retain(|s| {
             let keep = !s.frames.is_empty();
             if !keep {
-                dropped[s.thread] += s.count;
+                let d = &mut dropped[s.thread];
+                d[0] += s.count;
+                d[1] += if s.idle { s.count } else { 0 };
+                d[2] += if s.gil { s.count } else { 0 };
             }
             keep
         });
-        for (thread, n) in self.threads.iter_mut().zip(dropped) {
+        for (thread, [n, idle, gil]) in self.threads.iter_mut().zip(dropped) {
             thread.samples = thread.samples.saturating_sub(n);
+            thread.idle_samples = thread.idle_samples.saturating_sub(idle);
+            thread.gil_samples = thread.gil_samples.saturating_sub(gil);
         }
         self.stacks = merged_stacks(std::mem::take(&mut self.stacks));
         if let Some(memory) = &mut self.memory {
@@ -207,5 +213,7 @@ mod tests {
         assert_eq!(c.stacks.len(), 1);
         assert_eq!(c.stacks[0].frames, [app, leaf]);
         assert_eq!((c.total_samples(), c.threads[0].samples), (7, 7));
+        // The thread's GIL samples are its stacks' still (all held it).
+        assert_eq!(c.threads[0].gil_samples, 7);
     }
 }
