@@ -58,7 +58,7 @@ def commands(tools, python, rate, method, tmp: Path) -> dict[str, list[str]]:
                             "-o", str(tmp / "a.austin"), *target]
     if tools["scalene"].status == "ok":
         out["scalene --cpu-only"] = [python, "-m", "scalene", "run", "--cpu-only",
-                                     "-o", str(tmp / "sc.json"), "--", *target[1:]]
+                                     "-o", str(tmp / "sc.json"), *target[1:]]  # no "--": scalene takes none
     return out
 
 

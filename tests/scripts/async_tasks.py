@@ -6,8 +6,9 @@ thread's CPU time (one unit: UNIT_MS milliseconds, measured with
 await a sleep on the line marked `# await-NAME`; `gamma` awaits a helper
 coroutine that sleeps. Running-time shares are 1/6, 2/6 and 3/6.
 With a third argument, waits that many seconds first, printing `ready`
-once its tasks are started and suspended (for `dump --async`).
-Usage: async_tasks.py [ROUNDS] [UNIT_MS] [HOLD_S]
+once its tasks are started and suspended (for `dump --async`). With a
+fourth, that many more tasks (`idler`) wait on an event the whole time.
+Usage: async_tasks.py [ROUNDS] [UNIT_MS] [HOLD_S] [IDLE_TASKS]
 """
 
 import asyncio
@@ -17,6 +18,7 @@ import time
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 40
 UNIT_MS = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
 HOLD_S = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+IDLE_TASKS = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 PAUSE_S = 0.004
 
 
@@ -48,7 +50,13 @@ async def gamma():
         await nap()  # await-gamma
 
 
+async def idler(done):
+    await done.wait()
+
+
 async def main():
+    done = asyncio.Event()
+    idlers = [asyncio.ensure_future(idler(done)) for _ in range(IDLE_TASKS)]
     tasks = [
         asyncio.ensure_future(alpha()),
         asyncio.ensure_future(beta()),
@@ -60,6 +68,8 @@ async def main():
         await asyncio.sleep(0.2)
         print("ready", flush=True)
     await asyncio.gather(*tasks)  # await-main
+    done.set()  # the idlers end as asyncio.run closes
+    return idlers  # held until here: the loop holds its tasks weakly
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ use snakescope_model::{AsyncTasks, AwaitRecord, Frame, FrameInterner, TaskRecord
 use snakescope_unwind::{
     type_name, MemoryReader, TaskFinder, TaskInfo, TaskLayout, ThreadInfo, Walker,
 };
+use std::time::{Duration, Instant};
 
 /// Ticks between looks for `asyncio.tasks` while it has not been found
 /// (a program imports asyncio when it likes), and between re-looks once
@@ -24,6 +25,17 @@ const RELOOK_EVERY: u64 = 1000;
 /// Most suspended tasks whose frame is read per tick: with more, each is
 /// read every `stride` ticks (in turn) and counted `stride` times.
 const MAX_WAITING: usize = 64;
+/// The share of the sampling period the reading of the tasks may take.
+/// Beyond it (thousands of tasks) they are read every few ticks, as many
+/// as keep the reading within it on average (a reading longer than a
+/// period still loses the ticks it overruns: about SCAN_SHARE / (1 +
+/// SCAN_SHARE) of them), and the ticks between use the tasks last
+/// read: a task made since is not followed until the next reading, and
+/// one gone since is still counted until then (its frame no longer reads
+/// as a suspended one, or reads as where it last waited).
+const SCAN_SHARE: f64 = 0.1;
+/// The most ticks between two readings of the tasks.
+const MAX_SCAN_EVERY: u64 = 200;
 /// The file named by a task's root frame.
 pub const TASK_FILE: &str = "<asyncio>";
 
@@ -41,6 +53,9 @@ pub(crate) struct AsyncTracker {
     finder: TaskFinder,
     found: bool,
     ticks: u64,
+    /// The sampling period, and the tick of the next reading of the tasks.
+    period: Duration,
+    next_scan: u64,
     now: Vec<TaskInfo>,
     running: Vec<u64>,
     entries: Vec<Entry>,
@@ -51,11 +66,14 @@ pub(crate) struct AsyncTracker {
 }
 
 impl AsyncTracker {
-    pub(crate) fn new(layout: TaskLayout) -> Self {
+    /// Follows tasks laid out as `layout`, sampled every `period`.
+    pub(crate) fn new(layout: TaskLayout, period: Duration) -> Self {
         AsyncTracker {
             finder: TaskFinder::new(layout),
             found: false,
             ticks: 0,
+            period,
+            next_scan: 0,
             now: Vec::new(),
             running: Vec::new(),
             entries: Vec::new(),
@@ -80,15 +98,19 @@ impl AsyncTracker {
     ) {
         self.ticks += 1;
         self.running.clear();
-        self.now.clear();
         let every = if self.found { RELOOK_EVERY } else { LOOK_EVERY };
         if self.ticks % every == 1 {
             self.finder.forget_places();
         } else if !self.found {
+            self.now.clear();
             return;
+        } else if self.ticks < self.next_scan {
+            return; // this tick uses the tasks last read (SCAN_SHARE)
         }
+        let began = Instant::now();
         self.now = self.finder.tasks(walker, r, threads);
         self.found = self.finder.knows_places();
+        self.next_scan = self.ticks + scan_every(began.elapsed(), self.period);
     }
 
     /// When the stack just walked runs one of this tick's tasks: keeps only
@@ -236,5 +258,31 @@ pub fn root_frame(task: &TaskRecord) -> Frame {
         qualname: None,
         file: TASK_FILE.to_owned(),
         line: 0,
+    }
+}
+
+/// Ticks from one reading of the tasks to the next, when one took `took`
+/// of a `period` (see [`SCAN_SHARE`]): 1 while it fits.
+fn scan_every(took: Duration, period: Duration) -> u64 {
+    let budget = SCAN_SHARE * period.as_secs_f64();
+    let every = (took.as_secs_f64() / budget).ceil();
+    (every as u64).clamp(1, MAX_SCAN_EVERY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scan_every;
+    use std::time::Duration;
+
+    #[test]
+    fn the_tasks_are_read_as_often_as_their_share_allows() {
+        let ms = Duration::from_millis;
+        let us = Duration::from_micros;
+        assert_eq!(scan_every(us(50), ms(1)), 1, "within a tenth of the period");
+        assert_eq!(scan_every(us(100), ms(1)), 1);
+        assert_eq!(scan_every(us(101), ms(1)), 2);
+        assert_eq!(scan_every(ms(3), ms(1)), 30, "3 ms of reading at 1 kHz");
+        assert_eq!(scan_every(ms(3), ms(10)), 3, "the same at 100 Hz");
+        assert_eq!(scan_every(Duration::from_secs(5), ms(1)), 200, "bounded");
     }
 }

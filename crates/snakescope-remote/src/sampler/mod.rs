@@ -178,7 +178,8 @@ impl<R: MemoryReader, H: SamplerHooks> Sampler<R, H> {
     /// Follows asyncio's tasks (`--async`), their C `Task` laid out as
     /// `layout` says (asked of the target's interpreter).
     pub fn follow_tasks(&mut self, layout: TaskLayout) {
-        self.asyncio = Some(AsyncTracker::new(layout));
+        let period = Duration::from_secs_f64(1.0 / self.settings.rate_hz);
+        self.asyncio = Some(AsyncTracker::new(layout, period));
     }
 
     /// [`Self::follow_tasks`] from the tick the layout arrives on `layout`.
