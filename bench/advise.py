@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--looks-python", action="append", default=[],
                     help="an interpreter for the main-thread table (repeatable; default: --python)")
+    ap.add_argument("--no-looks", action="store_true", help="leave the main-thread table out")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     rows = []
@@ -91,7 +92,7 @@ def main() -> None:
             rows.append([name, pair, f"{med:.3f}×", f"{q1:.3f}–{q3:.3f}"])
         q1, med, q3 = quartiles(extra)
         rows.append([name, "advise − run", f"{med:+.0f} ms", f"{q1:+.0f}…{q3:+.0f} ms"])
-    looks = looks_table(args, rng)
+    looks = "" if args.no_looks else looks_table(args, rng)
     report = (
         "## `snakescope advise` vs `snakescope run`: what the advisor's evidence costs\n\n"
         f"{_dt.date.today()}, {cpu_model()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end; "
