@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from run import cpu_model, find_peer, find_snakescope, put_section  # noqa: E402
+from run import Tool, cpu_model, find_peer, find_snakescope, put_section  # noqa: E402
 
 WORKLOAD = Path(__file__).parent / "workloads" / "pool_pi.py"
 
@@ -64,7 +64,6 @@ def commands(tools, python, rate, method, tmp: Path) -> dict[str, list[str]]:
 
 def scalene(python: str):
     """scalene, importable by the target's interpreter (it runs inside it)."""
-    from run import Tool
     done = subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('scalene'))"],
                           capture_output=True, text=True)
     if done.returncode != 0:
@@ -143,6 +142,7 @@ def main() -> None:
     print(report)
     if args.out:
         print(put_section(Path(args.out), "subprocesses", report), file=sys.stderr)
+
 
 if __name__ == "__main__":
     main()
