@@ -3,9 +3,11 @@
 Ground truth by construction: `sum(range(1000))` adds in C, a Python `for`
 loop of 1000 additions runs 1000 rounds of bytecode, so the loop is slower
 (about 2x to 4x on CPython 3.8-3.13) and the difference is far beyond
-the noise. The verdict's stability is judged by the reported spread itself:
-two runs' ratios must each fall within the range of ratios the other run's
-measurements span.
+the noise. The verdict must repeat: two runs both call the loop slower,
+significantly. How close their ratios are is not asserted: it is timing, and
+on a busy machine two runs minutes apart gave 3.38 and 2.18 (CI at 2e97a30),
+each significant; the ratios' agreement is what the spread each run reports
+(`min`, `values_s`) is for.
 """
 
 from __future__ import annotations
@@ -32,15 +34,6 @@ def _compare(snakescope: str) -> dict:
     return json.loads(r.stdout)
 
 
-def _ratio_range(report: dict) -> tuple[float, float]:
-    """The ratios the measurements themselves span: slow's fastest over
-    fast's slowest up to slow's slowest over fast's fastest. (The quartiles'
-    range is too narrow: two runs minutes apart differ by more than one run's
-    IQR, 2.00 against 1.89 in one CI run.)"""
-    fast, slow = report["benchmarks"]
-    return slow["min"] / max(fast["values_s"]), max(slow["values_s"]) / fast["min"]
-
-
 def test_a_python_loop_is_slower_than_sum_and_the_verdict_repeats(snakescope):
     first, second = _compare(snakescope), _compare(snakescope)
     for report in (first, second):
@@ -51,10 +44,6 @@ def test_a_python_loop_is_slower_than_sum_and_the_verdict_repeats(snakescope):
         assert (c["a"], c["b"]) == (0, 1)
         assert c["ratio"] == slow["median"] / fast["median"]
         assert c["ratio"] > 1.3 and c["significant"], report["comparisons"]
-    lo, hi = _ratio_range(first)
-    assert lo <= second["comparisons"][0]["ratio"] <= hi, (first["comparisons"], second["comparisons"])
-    lo, hi = _ratio_range(second)
-    assert lo <= first["comparisons"][0]["ratio"] <= hi, (first["comparisons"], second["comparisons"])
 
 
 def test_text_report_names_the_slower_statement(snakescope):

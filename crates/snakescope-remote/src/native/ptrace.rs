@@ -30,19 +30,31 @@ pub enum PauseError {
     Unsupported,
 }
 
-/// What a pause cost: how many and how long the thread was stopped.
+/// What a pause cost: how many and how long the thread was stopped, and
+/// where that time went (the three parts sum to `total`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PauseStats {
     pub pauses: u64,
     pub total: Duration,
     pub longest: Duration,
+    /// Seizing the thread until it is stopped.
+    pub stopping: Duration,
+    /// Its registers and the caller's reads.
+    pub reading: Duration,
+    /// Letting it go.
+    pub releasing: Duration,
 }
 
 impl PauseStats {
-    fn add(&mut self, took: Duration) {
+    fn add(&mut self, started: Instant, stopped: Instant, read: Instant) {
+        let now = Instant::now();
+        let took = now - started;
         self.pauses += 1;
         self.total += took;
         self.longest = self.longest.max(took);
+        self.stopping += stopped.saturating_duration_since(started);
+        self.reading += read.saturating_duration_since(stopped);
+        self.releasing += now.saturating_duration_since(read);
     }
 
     /// The mean pause.
@@ -82,16 +94,19 @@ pub fn while_stopped<T>(
         Err(libc::ESRCH) => return Err(PauseError::Gone),
         Err(e) => return Err(PauseError::Refused(e)),
     }
-    let result = {
+    let mut stopped_at = started;
+    let (result, read_at) = {
         // Detaches however this block is left, a panic in `f` included: a
         // thread must never stay stopped.
         let mut attached = Attached { tid, signal: None };
-        stopped(tid).and_then(|signal| {
+        let r = stopped(tid).and_then(|signal| {
             attached.signal = signal;
+            stopped_at = Instant::now();
             get_regs(tid).map(f)
-        })
+        });
+        (r, Instant::now())
     };
-    stats.add(started.elapsed());
+    stats.add(started, stopped_at, read_at);
     result
 }
 
