@@ -182,7 +182,37 @@ struct Attached {
 impl Drop for Attached {
     fn drop(&mut self) {
         let sig = self.signal.map_or(0, |s| s as usize);
-        let _ = ptrace(libc::PTRACE_DETACH, self.tid, sig);
+        if ptrace(libc::PTRACE_DETACH, self.tid, sig).is_err() {
+            reap_exited_thread(self.tid);
+        }
+    }
+}
+
+/// A thread that exits while seized becomes a zombie only its tracer can
+/// reap, and its process cannot be reaped before it: the program's parent
+/// would wait for ever. A thread other than the leader has no one else to
+/// wait for it, so it is reaped here (its exit may take a moment to finish).
+/// The leader is left alone: its exit status is its parent's.
+fn reap_exited_thread(tid: i32) {
+    let tgid = std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:")?.trim().parse::<i32>().ok())
+        });
+    if tgid.map_or(true, |leader| leader == tid) {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_millis(100);
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is valid for writing; WNOHANG never blocks, and a
+        // non-leader thread's exit is waited for by its tracer only.
+        let r = unsafe { libc::waitpid(tid, &mut status, libc::__WALL | libc::WNOHANG) };
+        if r != 0 || Instant::now() >= deadline {
+            return; // reaped, or not ours to reap (-1), or still running
+        }
+        std::thread::sleep(Duration::from_micros(500));
     }
 }
 
@@ -194,6 +224,57 @@ mod tests {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
         let after = stat.rsplit_once(") ").unwrap().1;
         after.chars().next().unwrap()
+    }
+
+    /// A thread of `pid` other than its leader, once it has one.
+    fn second_thread(pid: u32) -> i32 {
+        for _ in 0..500 {
+            let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+            if let Some(tid) = tasks
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .find(|&t| t != pid)
+            {
+                return tid as i32;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no second thread");
+    }
+
+    #[test]
+    fn a_thread_that_exits_while_seized_does_not_keep_its_process_unreaped() {
+        // A thread sleeps 0.3 s and ends; the process ends 0.2 s later.
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import threading, time\n\
+                 t = threading.Thread(target=time.sleep, args=(0.3,)); t.start(); t.join()\n\
+                 time.sleep(0.2)",
+            ])
+            .spawn()
+            .unwrap();
+        let tid = second_thread(child.id());
+        ptrace(libc::PTRACE_SEIZE, tid, 0).unwrap();
+        // Seized, it runs on and exits: a zombie only its tracer may reap.
+        let exited = |tid: i32| {
+            std::fs::read_to_string(format!("/proc/{}/task/{tid}/stat", child.id()))
+                .map_or(true, |s| {
+                    s.rsplit_once(") ").unwrap().1.starts_with(['Z', 'X'])
+                })
+        };
+        let start = Instant::now();
+        while !exited(tid) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(Attached { tid, signal: None }); // the detach fails: reaped instead
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the process was never reaped"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[test]
