@@ -17,7 +17,8 @@ every configuration runs next to its own unprofiled baseline run, the two in
 random order, and the configurations in a shuffled order (interleaved pairs):
 the ratio profiled / baseline of each pair is taken, and the table shows the
 median and the range of those ratios per configuration. snakescope's mean
-pause per sample (from its summary note) is shown too.
+pause per sample (from its summary note) is shown too, with the shares of it
+spent stopping the thread, reading it, and letting it go.
 
 Bars (issue 15): <= 1.05x at 100 Hz, <= 1.10x at 1 kHz. On a loaded machine
 the ratios are noisy: compare configurations within one run, not across runs.
@@ -125,7 +126,7 @@ def main() -> int:
     args.rates = [int(r) for r in args.rates.split(",")]
     rng = random.Random(args.seed)
     ratios: dict[str, list[float]] = {}
-    pauses: dict[str, list[float]] = {}
+    pauses: dict[str, list[tuple[float, ...]]] = {}
     failed: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -148,9 +149,13 @@ def main() -> int:
                     failed[name] = err
                     continue
                 ratios.setdefault(name, []).append(prof / base)
-                m = re.search(r"for (\d+) µs on average", err)
+                m = re.search(
+                    r"for (\d+) µs on average.*?(\d+) % of it stopping the thread, "
+                    r"(\d+) % reading, (\d+) % letting it go",
+                    err,
+                )
                 if m:
-                    pauses.setdefault(name, []).append(float(m.group(1)))
+                    pauses.setdefault(name, []).append(tuple(float(g) for g in m.groups()))
                 print(
                     f"rep {rep + 1}: {name}: {prof:.3f} s / {base:.3f} s = {prof / base:.3f}",
                     file=sys.stderr,
@@ -165,18 +170,21 @@ def main() -> int:
         f"{args.reps} repetitions, seed {args.seed}. Bars (issue 15): ≤ 1.05× at 100 Hz, ≤ 1.10× at 1 kHz.",
         f"Command: `python3 bench/native.py --reps {args.reps} --rates {','.join(map(str, args.rates))}`",
         "",
-        "| configuration | median ratio | min–max | pairs | mean pause (µs) |",
-        "|---|---|---|---|---|",
+        "| configuration | median ratio | min–max | pairs | mean pause (µs) | stopping / reading / letting go |",
+        "|---|---|---|---|---|---|",
     ]
     for name in all_configs:
         if name in failed:
-            lines.append(f"| {name} | refused: {failed[name]} | | | |")
+            lines.append(f"| {name} | refused: {failed[name]} | | | | |")
             continue
         r = ratios.get(name, [])
         if not r:
             continue
-        p = f"{statistics.median(pauses[name]):.0f}" if name in pauses else ""
-        lines.append(f"| {name} | {statistics.median(r):.3f}× | {min(r):.3f}–{max(r):.3f} | {len(r)} | {p} |")
+        p = split = ""
+        if name in pauses:
+            mean, stopping, reading, going = (statistics.median(col) for col in zip(*pauses[name]))
+            p, split = f"{mean:.0f}", f"{stopping:.0f} / {reading:.0f} / {going:.0f} %"
+        lines.append(f"| {name} | {statistics.median(r):.3f}× | {min(r):.3f}–{max(r):.3f} | {len(r)} | {p} | {split} |")
     report = "\n".join(lines)
     print(report)
     if args.out:
