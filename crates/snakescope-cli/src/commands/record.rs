@@ -482,7 +482,7 @@ fn native_note(sampler: &Sampler, settings: &Settings) {
         return;
     };
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
-    let share = |d: Duration| 100.0 * d.as_secs_f64() / stats.total.as_secs_f64().max(1e-9);
+    let share = |d: Duration| 100.0 * d.as_secs_f64() / stats.total().as_secs_f64().max(1e-9);
     note(&format!(
         "--native stopped a thread {} times, for {:.0} µs on average (longest {:.0} µs), \
          {:.0} % of it stopping the thread, {:.0} % reading, {:.0} % letting it go; \

@@ -5,9 +5,10 @@
 //! stopped, so signals sent to the program never pass through snakescope; a
 //! signal that arrives during the stop is handed back on detach.
 //!
-//! A thread that exits while attached is not reaped here: the exit is only
-//! peeked at (`WNOWAIT`), so the program's parent (maybe `record` itself)
-//! still collects the exit status.
+//! A thread that exits while attached: its exit is only peeked at
+//! (`WNOWAIT`); the leader is then left to the program's parent (maybe
+//! `record` itself), which collects the exit status, and any other thread
+//! is reaped here, since only its tracer can ([`reap_exited_thread`]).
 
 use std::time::{Duration, Instant};
 
@@ -31,11 +32,10 @@ pub enum PauseError {
 }
 
 /// What a pause cost: how many and how long the thread was stopped, and
-/// where that time went (the three parts sum to `total`).
+/// where that time went.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PauseStats {
     pub pauses: u64,
-    pub total: Duration,
     pub longest: Duration,
     /// Seizing the thread until it is stopped.
     pub stopping: Duration,
@@ -48,18 +48,21 @@ pub struct PauseStats {
 impl PauseStats {
     fn add(&mut self, started: Instant, stopped: Instant, read: Instant) {
         let now = Instant::now();
-        let took = now - started;
         self.pauses += 1;
-        self.total += took;
-        self.longest = self.longest.max(took);
+        self.longest = self.longest.max(now - started);
         self.stopping += stopped.saturating_duration_since(started);
         self.reading += read.saturating_duration_since(stopped);
         self.releasing += now.saturating_duration_since(read);
     }
 
+    /// All the pauses together.
+    pub fn total(&self) -> Duration {
+        self.stopping + self.reading + self.releasing
+    }
+
     /// The mean pause.
     pub fn mean(&self) -> Duration {
-        self.total / u32::try_from(self.pauses.max(1)).unwrap_or(u32::MAX)
+        self.total() / u32::try_from(self.pauses.max(1)).unwrap_or(u32::MAX)
     }
 }
 
